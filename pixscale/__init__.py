@@ -1,0 +1,34 @@
+"""pixscale: give every object in an RGBA image set the same apparent size.
+
+The size of an object is measured by its foreground pixel area, not its
+bounding box: ``size_ratio = sqrt(count(alpha > threshold) / (H * W))``.
+Each image is scaled by ``target / size_ratio`` about the object's centre
+with a bilinear resample-and-pad, and the camera intrinsics follow.
+
+Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
+:func:`normalize` and :class:`ScaleTransform`.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._measure import Measurement, measure
+from ._plan import normalize, plan
+from ._transform import ScaleTransform
+from ._validate import EmptyMaskError
+from ._warp import warp
+
+try:
+    __version__ = version("pixscale")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "EmptyMaskError",
+    "Measurement",
+    "ScaleTransform",
+    "measure",
+    "normalize",
+    "plan",
+    "warp",
+    "__version__",
+]

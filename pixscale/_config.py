@@ -1,0 +1,20 @@
+"""Numba settings for every pixscale kernel, decided once here.
+
+* ``nogil=True``: kernels release the GIL so callers may run them from threads.
+* ``cache=True``: compiled machine code is kept on disk; serial kernels only.
+* ``fastmath``: a small flag set (no signed zeros, reciprocals, fast libm) that
+  never assumes away NaN or infinity (no ``nnan``/``ninf``) and never reorders or
+  fuses arithmetic (no ``reassoc``/``contract``): every code path that computes an
+  alpha value computes it bit-identically, which exact mode relies on.
+
+Importing this module compiles nothing and changes no global numba setting.
+"""
+
+import numba
+
+FASTMATH = {"nsz", "arcp", "afn"}
+
+
+def jit(func):
+    """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel."""
+    return numba.njit(nogil=True, cache=True, fastmath=FASTMATH)(func)

@@ -1,0 +1,171 @@
+"""The scale-about-a-centre transform and what it does to points and cameras."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._measure import Measurement
+from ._validate import check_point, check_scale, check_shape
+
+
+@dataclass(frozen=True)
+class ScaleTransform:
+    """A uniform scale about a source point that lands on a destination point.
+
+    A point ``p = (x, y)`` of the input, in continuous pixel coordinates
+    (pixel (i, j) covers ``[j, j+1) x [i, i+1)``, centre ``(j + 0.5, i + 0.5)``),
+    maps to ``q = scale * (p - src_center) + dst_center`` in the output.
+
+    Attributes
+    ----------
+    scale : float
+        Linear magnification, > 0.
+    src_center, dst_center : (float, float)
+        The fixed pair of the map: ``src_center`` lands on ``dst_center``.
+    input_shape, output_shape : (int, int)
+        (H, W) of the image the transform applies to and of its result.
+    limited : bool
+        True when ``plan(fit=True)`` reduced the scale so the object stays on
+        the canvas; the target size was then not reached.
+    measurement : Measurement or None
+        The input's measurement the plan was made from.
+    target : float or None
+        The size ratio the plan aimed for.
+    achieved_ratio : float or None
+        The size ratio re-measured on the warped alpha (exact plans only).
+    """
+
+    scale: float
+    src_center: tuple
+    dst_center: tuple
+    input_shape: tuple
+    output_shape: tuple
+    limited: bool = False
+    measurement: Measurement | None = field(default=None, repr=False)
+    target: float | None = None
+    achieved_ratio: float | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "scale", check_scale(self.scale))
+        set_(self, "src_center", check_point(self.src_center, name="src_center"))
+        set_(self, "dst_center", check_point(self.dst_center, name="dst_center"))
+        set_(self, "input_shape", check_shape(self.input_shape, name="input_shape"))
+        set_(self, "output_shape", check_shape(self.output_shape, name="output_shape"))
+        set_(self, "limited", bool(self.limited))
+
+    def map_points(self, xy):
+        """Map input points to output points.
+
+        Parameters
+        ----------
+        xy : (..., 2) array_like
+            Points (x, y) in the input's continuous pixel coordinates.
+
+        Returns
+        -------
+        (..., 2) float64 ndarray
+            ``scale * (xy - src_center) + dst_center``.
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        if xy.shape[-1:] != (2,):
+            raise ValueError(f"points must have shape (..., 2) as (x, y); got shape {xy.shape}")
+        return self.scale * (xy - np.asarray(self.src_center)) + np.asarray(self.dst_center)
+
+    def inverse(self):
+        """The transform that maps output points back to input points."""
+        return ScaleTransform(
+            scale=1.0 / self.scale,
+            src_center=self.dst_center,
+            dst_center=self.src_center,
+            input_shape=self.output_shape,
+            output_shape=self.input_shape,
+        )
+
+    def matrix(self, *, pixel_center=0.5):
+        """The 3x3 affine matrix of the map in a given pixel-coordinate convention.
+
+        Parameters
+        ----------
+        pixel_center : float, optional
+            The coordinate of the first pixel's centre: 0.5 for pixscale's
+            continuous coordinates (and FaceLift / GS-LRM rays, ``u + 0.5``),
+            0.0 for classic OpenCV.
+
+        Returns
+        -------
+        (3, 3) float64 ndarray
+            ``A`` such that ``A @ [u, v, 1]`` is the mapped point in that
+            convention.  With ``pixel_center=0`` it is what
+            ``cv2.warpAffine(image, A[:2], (W, H))`` expects.
+        """
+        shift = 0.5 - float(pixel_center)  # convention -> continuous coordinates
+        s = self.scale
+        (cx, cy), (dx, dy) = self.src_center, self.dst_center
+        return np.array(
+            [
+                [s, 0.0, s * (shift - cx) + dx - shift],
+                [0.0, s, s * (shift - cy) + dy - shift],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+
+    def intrinsics(self, K, *, pixel_center=0.5):
+        """The camera matrix that stays consistent with the warped image.
+
+        Parameters
+        ----------
+        K : (..., 3, 3) array_like
+            Pinhole intrinsics ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` of the
+            input image, in pixels.
+        pixel_center : float, optional
+            Convention of ``K``'s principal point: 0.5 when the first pixel's
+            centre is at 0.5 (FaceLift / GS-LRM, rays through ``u + 0.5``);
+            0.0 for classic OpenCV.
+
+        Returns
+        -------
+        (..., 3, 3) float64 ndarray
+            ``A @ K`` with ``A = self.matrix(pixel_center=pixel_center)``:
+            ``fx' = scale * fx``, ``fy' = scale * fy`` and the principal point
+            moved by the same affine map as the pixels, so a 3D point projects
+            in the output exactly where its image moved.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = ScaleTransform(scale=2.0, src_center=(10, 10), dst_center=(16, 16),
+        ...                    input_shape=(32, 32), output_shape=(32, 32))
+        >>> K = np.array([[100.0, 0, 16], [0, 100.0, 16], [0, 0, 1]])
+        >>> t.intrinsics(K)[:2]
+        array([[200.,   0.,  28.],
+               [  0., 200.,  28.]])
+        """
+        K = np.asarray(K, dtype=np.float64)
+        if K.shape[-2:] != (3, 3):
+            raise ValueError(f"K must be a 3x3 camera matrix (or a stack of them); got shape {K.shape}")
+        if not np.allclose(K[..., 2, :], [0.0, 0.0, 1.0]):
+            raise ValueError(
+                f"K's last row must be [0, 0, 1]; got {K[..., 2, :].tolist()}. Normalise K by K[2, 2] first."
+            )
+        return self.matrix(pixel_center=pixel_center) @ K
+
+    def apply(self, image, **warp_options):
+        """Warp ``image`` with this transform: ``pixscale.warp(image, self, **warp_options)``."""
+        from ._warp import warp
+
+        return warp(image, self, **warp_options)
+
+    def to_dict(self):
+        """The transform as plain JSON-ready Python values."""
+        return {
+            "scale": self.scale,
+            "src_center": list(self.src_center),
+            "dst_center": list(self.dst_center),
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "limited": self.limited,
+            "target": self.target,
+            "achieved_ratio": self.achieved_ratio,
+            "measurement": None if self.measurement is None else self.measurement.to_dict(),
+        }

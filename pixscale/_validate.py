@@ -1,0 +1,148 @@
+"""Input validators shared by the public API and the NumPy reference.
+
+Each validator checks one thing once and raises an error that names what it
+received and how to fix it: ``TypeError`` for a dtype, ``ValueError`` for a
+shape, range or content.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+_DTYPE_NAMES = "uint8, uint16, float32 or float64"
+
+
+class EmptyMaskError(ValueError):
+    """Raised when no pixel's alpha exceeds the threshold, so there is nothing to scale."""
+
+
+def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
+    """Return ``image`` as an ndarray after checking its dtype, shape and values.
+
+    Accepts (H, W) or (H, W, C) with C in ``channels``.  Float images must be
+    finite.  Any strides are accepted; nothing is copied.
+    """
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception as exc:  # pragma: no cover - exotic array-likes
+            raise TypeError(f"{name} must be a NumPy array; got {type(image).__name__}") from exc
+    if image.dtype.type not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} has dtype {image.dtype}; pixscale accepts {_DTYPE_NAMES}. "
+            f"Convert first, e.g. image.astype(np.float32) / 255 for 0-255 data in another type."
+        )
+    if image.ndim == 2:
+        nc = 1
+    elif image.ndim == 3:
+        nc = image.shape[2]
+    else:
+        nc = None
+    if nc is None or nc not in channels:
+        allowed = ", ".join(f"(H, W, {c})" for c in channels if c > 1)
+        raise ValueError(
+            f"{name} must have shape (H, W) or {allowed}; got shape {image.shape}. "
+            "RGBA images are (H, W, 4) with alpha last; pass a single alpha mask as (H, W)."
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {image.shape}); it needs at least one pixel.")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ValueError(
+            f"{name} contains NaN or infinite values; replace them first, "
+            "e.g. np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)."
+        )
+    return image
+
+
+def alpha_of(image, *, name="image"):
+    """Return the (H, W) alpha view of an RGBA, gray+alpha or alpha-only image."""
+    image = check_array(image, name=name, channels=(1, 2, 4))
+    if image.ndim == 3 and image.shape[2] == 1:
+        alpha = image[:, :, 0]
+    else:
+        alpha = image if image.ndim == 2 else image[:, :, -1]
+    if alpha.dtype.kind == "f":
+        lo, hi = float(alpha.min()), float(alpha.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"float alpha must lie in [0, 1]; got values from {lo:g} to {hi:g}. "
+                "Divide 0-255 data by 255, or pass it as uint8."
+            )
+    return alpha
+
+
+def check_threshold(threshold):
+    """Return ``threshold`` as a float in [0, 255] (the 0-255 alpha scale)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a number on the 0-255 scale; got {threshold!r}")
+    threshold = float(threshold)
+    if not 0 <= threshold <= 255:
+        raise ValueError(
+            f"threshold is on the 0-255 alpha scale and must lie in [0, 255]; got {threshold:g}. "
+            "For float alpha in [0, 1] still give it on the 0-255 scale (10, not 0.04)."
+        )
+    return threshold
+
+
+def threshold_value(dtype, threshold):
+    """The threshold of ``check_threshold`` in the units of an alpha of ``dtype``.
+
+    The mask is ``alpha > value``: x257 for uint16, /255 for floats in [0, 1];
+    for integer alpha the value is floored, which keeps ``alpha > threshold``
+    exact for fractional thresholds.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return np.uint8(math.floor(threshold))
+    if dtype == np.uint16:
+        return np.uint16(math.floor(threshold * 257))
+    return dtype.type(threshold / 255)
+
+
+def check_target(target):
+    """Return ``target`` (the wanted size ratio) as a float in (0, 1]."""
+    if isinstance(target, bool) or not isinstance(target, numbers.Real):
+        raise TypeError(f"target must be a number in (0, 1]; got {target!r}")
+    target = float(target)
+    if not 0 < target <= 1:
+        raise ValueError(
+            f"target is a size ratio sqrt(object area / image area) and must lie in (0, 1]; "
+            f"got {target!r}. The original method uses 0.3."
+        )
+    return target
+
+
+def check_scale(scale):
+    """Return ``scale`` as a positive finite float."""
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise TypeError(f"scale must be a positive number; got {scale!r}") from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be positive and finite; got {scale!r}")
+    return scale
+
+
+def check_shape(shape, *, name="output_shape"):
+    """Return ``shape`` as a pair of positive ints (H, W)."""
+    try:
+        h, w = (int(v) for v in shape)
+        ok = all(float(v) == int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair of ints (H, W); got {shape!r}") from None
+    if not ok or h <= 0 or w <= 0:
+        raise ValueError(f"{name} must be two positive ints (H, W); got {shape!r}")
+    return (h, w)
+
+
+def check_point(point, *, name):
+    """Return ``point`` as a finite (x, y) pair of floats."""
+    try:
+        x, y = (float(v) for v in point)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an (x, y) pair of numbers; got {point!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"{name} must be finite; got {point!r}")
+    return (x, y)
