@@ -97,7 +97,8 @@ def warp_bilinear(src, ys0, ys1, wy0, wy1, xs0, xs1, wx0, wx1, j_lo, j_hi,
     carry weight 0 (and an in-range index), so the loops need no bounds tests.
     Columns outside ``[j_lo, j_hi)`` and rows whose weights are both 0 are
     transparent fills.  ``alpha_ch >= 0`` interpolates colour premultiplied by
-    that channel and divides back; ``-1`` interpolates channels independently.
+    that channel and divides back (colour is 0 where the stored alpha is 0);
+    ``-1`` interpolates channels independently.
     ``rounding`` rounds half up and clips to ``[0, maxval]`` (integer outputs).
     ``buf_a``, ``buf_b`` (Wo, C) are scratch rows of the working float type.
     """
@@ -136,7 +137,9 @@ def warp_bilinear(src, ys0, ys1, wy0, wy1, xs0, xs1, wx0, wx1, j_lo, j_hi,
             inv = 1.0
             if alpha_ch >= 0:
                 wa = a * buf_a[j, alpha_ch] + b * buf_b[j, alpha_ch]
-                inv = 1.0 / wa if wa > 0 else 0.0
+                # Colour is zero wherever the *stored* alpha is zero.
+                stored = math.floor(wa + 0.5) if rounding else wa
+                inv = 1.0 / wa if stored > 0 else 0.0
             for c in range(nc):
                 v = a * buf_a[j, c] + b * buf_b[j, c]
                 if alpha_ch >= 0 and c != alpha_ch:

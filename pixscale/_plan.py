@@ -36,13 +36,19 @@ def _source_center(m, center):
 
 
 def fit_limit(bbox, src_center, dst_center, output_shape, margin):
-    """The largest scale that keeps the continuous box ``bbox`` inside the canvas less ``margin``."""
+    """The largest scale at which no output pixel outside the canvas less ``margin`` sees the object.
+
+    Bilinear samples of the mask box ``[x0, x1] x [y0, y1]`` can be non-zero
+    on the open box half a source pixel wider.  Mapped to the output, that box
+    must contain no pixel centre outside the canvas less ``margin`` pixels,
+    i.e. it must lie within ``[margin - 0.5, W - margin + 0.5]`` (likewise y).
+    """
     x0, y0, x1, y1 = bbox
     (cx, cy), (dx, dy) = src_center, dst_center
     ho, wo = output_shape
     limit = math.inf
-    for lo, hi, c, d, n in ((x0, x1, cx, dx, wo), (y0, y1, cy, dy, ho)):
-        room_lo, room_hi = d - margin, n - margin - d
+    for lo, hi, c, d, n in ((x0 - 0.5, x1 + 0.5, cx, dx, wo), (y0 - 0.5, y1 + 0.5, cy, dy, ho)):
+        room_lo, room_hi = d - margin + 0.5, n - margin + 0.5 - d
         if room_lo <= 0 or room_hi <= 0:
             raise ValueError(
                 f"margin={margin:g} px leaves no room on an output canvas of shape {output_shape}; "
@@ -146,11 +152,13 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
     output_shape : (int, int), optional
         (H, W) of the output canvas; default the input's.
     fit : bool, optional
-        If True (default) the object is never cut off: when the scaled mask
-        box would leave the canvas (less ``margin``) the scale is reduced just
-        enough and ``limited`` is set.
+        If True (default) the object is never cut off: when any output pixel
+        outside the canvas (less ``margin``) would receive a non-zero sample
+        of the object's bounding box, the scale is reduced just enough and
+        ``limited`` is set.
     margin : float, optional
-        Border, in output pixels, that ``fit`` keeps free.  Default 0.
+        Border, in output pixels, that ``fit`` keeps free of the object.
+        Default 0.
     exact : bool, optional
         If True (default), refine the scale until the size ratio re-measured on
         the warped alpha is within 1e-4 of ``target`` (or one pixel's worth of

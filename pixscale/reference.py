@@ -64,8 +64,9 @@ def warp(image, transform, *, premultiplied=True, background=None):
     if premultiplied and nc in (2, 4):
         a = sum(w * s[..., -1:] for w, s in taps)
         colour = sum(w * s[..., :-1] * s[..., -1:] for w, s in taps)
+        stored = np.floor(a + 0.5) if image.dtype.kind == "u" else a
         with np.errstate(divide="ignore", invalid="ignore"):
-            colour = np.where(a > 0, colour / a, 0.0)
+            colour = np.where(stored > 0, colour / a, 0.0)
         out = np.concatenate([colour, a], axis=-1)
     else:
         out = sum(w * s for w, s in taps)

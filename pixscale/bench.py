@@ -1,0 +1,93 @@
+"""Throughput check: pixscale's kernels against the NumPy reference on this machine.
+
+``pixscale bench`` runs :func:`run`; ``benchmarks/run.py`` adds the peer
+libraries.  Timings are medians of repeats in one process, after a warm-up
+call, so compile time is excluded; ratios compare runs made side by side.
+"""
+
+import statistics
+import time
+
+import numpy as np
+
+
+def median_time(fn, *, repeats=7, budget=2.0):
+    """Median wall time of ``fn()`` in seconds over up to ``repeats`` calls after one warm-up.
+
+    Stops early once ``budget`` seconds have been spent (at least 3 calls).
+    """
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > budget:
+            break
+    return statistics.median(times)
+
+
+def test_image(size, *, seed=0):
+    """A (size, size, 4) uint8 RGBA image: a soft off-centre ellipse over a noisy background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    r = np.hypot((xx - 0.42 * size) / 0.22, (yy - 0.55 * size) / 0.15) / size
+    img = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
+    img[..., 3] = np.clip((1 - r) * size * 0.1, 0, 1) * 255
+    return img
+
+
+def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, budget=2.0):
+    """Time measure, warp (premultiplied and straight) and normalize; return a list of rows.
+
+    Each row is a dict with ``op``, ``size``, ``scale``, ``pixscale_ms`` and,
+    when ``reference`` is true, ``reference_ms`` and ``speedup``.
+    """
+    import pixscale
+    from pixscale import reference as ref
+
+    rows = []
+    for size in sizes:
+        img = test_image(size)
+        ref_budget = budget if size <= 1024 else budget / 2
+        cases = [("measure", None, lambda: pixscale.measure(img), lambda: ref.measure(img))]
+        for s in scales:
+            t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
+            for pm in (True, False):
+                name = "warp premultiplied" if pm else "warp straight"
+                cases.append((name, s, lambda t=t, pm=pm: pixscale.warp(img, t, premultiplied=pm),
+                              lambda t=t, pm=pm: ref.warp(img, t, premultiplied=pm)))
+        cases.append(("normalize exact", None, lambda: pixscale.normalize(img), None))
+        cases.append(("normalize closed form", None, lambda: pixscale.normalize(img, exact=False), None))
+        for op, s, fast, slow in cases:
+            row = {"op": op, "size": size, "scale": s, "pixscale_ms": 1e3 * median_time(fast, budget=budget)}
+            if reference and slow is not None:
+                row["reference_ms"] = 1e3 * median_time(slow, repeats=3, budget=ref_budget)
+                row["speedup"] = row["reference_ms"] / row["pixscale_ms"]
+            rows.append(row)
+    return rows
+
+
+def format_table(rows, columns):
+    """Render rows (dicts) as a Markdown table of the given ``(key, title, format)`` columns."""
+    head = "| " + " | ".join(title for _, title, _ in columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    lines = [head, rule]
+    for row in rows:
+        cells = []
+        for key, _, fmt in columns:
+            value = row.get(key)
+            cells.append("" if value is None else format(value, fmt))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+KERNEL_COLUMNS = [
+    ("op", "operation", ""),
+    ("size", "size", "d"),
+    ("scale", "scale", ".2f"),
+    ("pixscale_ms", "pixscale ms", ".3f"),
+    ("reference_ms", "NumPy reference ms", ".2f"),
+    ("speedup", "speed-up", ".1f"),
+]

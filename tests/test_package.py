@@ -1,0 +1,42 @@
+"""Packaging promises: version, no import-time work, kernel flags, reference parity of names."""
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+
+import pixscale
+from pixscale import _config, _kernels
+
+
+def test_version_comes_from_metadata():
+    assert pixscale.__version__ == importlib.metadata.version("pixscale")
+
+
+def test_public_names():
+    for name in ("measure", "plan", "warp", "normalize", "ScaleTransform", "Measurement", "EmptyMaskError"):
+        assert name in pixscale.__all__ and hasattr(pixscale, name)
+
+
+def test_import_compiles_nothing_and_changes_no_numba_setting():
+    code = (
+        "import json, numba, numba.core.config as c\n"
+        "before = {k: getattr(c, k) for k in dir(c) if k.isupper()}\n"
+        "import pixscale, pixscale.reference\n"
+        "from pixscale import _kernels\n"
+        "after = {k: getattr(c, k) for k in dir(c) if k.isupper()}\n"
+        "kernels = [v for v in vars(_kernels).values() if isinstance(v, numba.core.dispatcher.Dispatcher)]\n"
+        "print(json.dumps({'n': len(kernels), 'compiled': sum(len(k.signatures) for k in kernels),\n"
+        "                  'same': repr(before) == repr(after)}))\n"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out == {"n": 3, "compiled": 0, "same": True}
+
+
+def test_kernel_flags_are_decided_once():
+    for kernel in (_kernels.measure_alpha, _kernels.warp_bilinear):
+        opts = kernel.targetoptions
+        assert opts["nogil"] is True
+        assert type(kernel._cache).__name__ == "FunctionCache"  # cache=True
+        assert opts["fastmath"] == _config.FASTMATH
+        assert not {"nnan", "ninf", "fast"} & set(_config.FASTMATH)

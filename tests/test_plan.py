@@ -1,0 +1,187 @@
+"""plan() and normalize(): closed form, centres, fit, exact mode and errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+import pixscale
+
+
+def soft_shape(rng, size=256, *, parts=3, edge=1.5):
+    """A float alpha in [0, 1]: a union of soft-edged rotated ellipses, off-centre."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    alpha = np.zeros((size, size))
+    cx, cy = rng.uniform(0.35, 0.65, 2) * size
+    for _ in range(parts):
+        a, b = rng.uniform(0.04, 0.16, 2) * size
+        theta = rng.uniform(0, np.pi)
+        ox, oy = rng.normal(0, 0.06, 2) * size
+        u = (xx - cx - ox) * np.cos(theta) + (yy - cy - oy) * np.sin(theta)
+        v = -(xx - cx - ox) * np.sin(theta) + (yy - cy - oy) * np.cos(theta)
+        dist = (np.sqrt((u / a) ** 2 + (v / b) ** 2) - 1) * min(a, b)
+        alpha = np.maximum(alpha, np.clip(0.5 - dist / (2 * edge), 0, 1))
+    return alpha
+
+
+def rgba(rng, alpha, dtype=np.uint8):
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    img = np.concatenate([rng.random(alpha.shape + (3,)), alpha[..., None]], axis=2) * top
+    return np.floor(img + 0.5).astype(dtype) if np.dtype(dtype).kind == "u" else img.astype(dtype)
+
+
+def test_closed_form_is_the_original_method(rng):
+    img = rgba(rng, soft_shape(rng))
+    m = pixscale.measure(img)
+    t = pixscale.plan(img, exact=False)
+    assert t.scale == pytest.approx(0.3 / m.size_ratio, rel=1e-12)
+    assert t.src_center == m.centroid
+    assert t.dst_center == (128.0, 128.0)
+    assert t.achieved_ratio is None and t.target == 0.3 and t.measurement == m
+
+
+def test_centres(rng):
+    img = rgba(rng, soft_shape(rng, 200))
+    m = pixscale.measure(img)
+    x0, y0, x1, y1 = m.bbox
+    assert pixscale.plan(img, center="bbox", exact=False).src_center == ((x0 + x1) / 2, (y0 + y1) / 2)
+    assert pixscale.plan(img, center="image", exact=False).src_center == (100.0, 100.0)
+    assert pixscale.plan(img, center=(12, 34.5), exact=False, fit=False).src_center == (12.0, 34.5)
+    with pytest.raises(ValueError, match="centroid"):
+        pixscale.plan(img, center="middle")
+
+
+def test_centroid_lands_on_canvas_centre(rng):
+    img = rgba(rng, soft_shape(rng, 256), np.float32)
+    out = pixscale.normalize(img)
+    cx, cy = pixscale.measure(out).centroid
+    assert abs(cx - 128) < 0.5 and abs(cy - 128) < 0.5
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_exact_mode_hits_target(seed, dtype):
+    rng = np.random.default_rng(seed)
+    size = 256 if seed % 2 else 384
+    img = rgba(rng, soft_shape(rng, size, parts=int(rng.integers(1, 5)), edge=rng.uniform(0.7, 3)), dtype)
+    target = [0.3, 0.22, 0.41][seed % 3]
+    t = pixscale.plan(img, target=target)
+    out = t.apply(img)
+    measured = pixscale.measure(out).size_ratio
+    assert not t.limited
+    assert measured == t.achieved_ratio
+    assert abs(measured - target) <= 1e-4
+
+
+def test_exact_mode_on_real_photos(emoji_images):
+    for name, img in emoji_images.items():
+        big = pixscale.warp(img, pixscale.ScaleTransform(3.3, (32, 32), (160, 160), (64, 64), (320, 320)))
+        t = pixscale.plan(big)
+        assert abs(pixscale.measure(t.apply(big)).size_ratio - 0.3) <= 1e-4, name
+        closed = pixscale.plan(big, exact=False)
+        assert abs(pixscale.measure(closed.apply(big)).size_ratio - 0.3) > 0, name
+
+
+def test_exact_mode_on_tiny_images_is_within_a_pixel(emoji_images):
+    img = emoji_images["1f401"]
+    t = pixscale.plan(img, target=0.5)
+    count = pixscale.measure(t.apply(img)).count
+    assert abs(count - 0.25 * 64 * 64) <= 1.0 + 1e-9
+
+
+def test_output_shape(rng):
+    img = rgba(rng, soft_shape(rng, 128))
+    out = pixscale.normalize(img, output_shape=(200, 300), target=0.25)
+    assert out.shape == (200, 300, 4) and out.dtype == np.uint8
+    assert abs(pixscale.measure(out).size_ratio - 0.25) <= 1e-4
+    closed = pixscale.plan(img, output_shape=(200, 300), target=0.25, exact=False)
+    assert closed.scale == pytest.approx(0.25 * math.sqrt(200 * 300 / pixscale.measure(img).count))
+
+
+def _corner_object():
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[0:10, 0:40] = 255  # wide, touching the top-left corner
+    return alpha
+
+
+def _uncut_count(alpha, t, pad=100):
+    """Mask count of the same warp on a canvas ``pad`` pixels larger on every side."""
+    ho, wo = t.output_shape
+    big = pixscale.ScaleTransform(t.scale, t.src_center, (t.dst_center[0] + pad, t.dst_center[1] + pad),
+                                  t.input_shape, (ho + 2 * pad, wo + 2 * pad))
+    return pixscale.measure(big.apply(alpha)).count
+
+
+def test_fit_reduces_scale_and_keeps_object_on_canvas():
+    alpha = _corner_object()
+    free = pixscale.plan(alpha, target=0.6, fit=False, exact=False)
+    t = pixscale.plan(alpha, target=0.6, exact=False)
+    assert t.limited and not free.limited
+    assert t.scale < free.scale
+    # The box [0, 40] x [0, 10] around centroid (20, 5), widened by half a pixel for the
+    # bilinear support, just fits in width: 50.5 / 20.5.
+    assert t.scale == pytest.approx(50.5 / 20.5)
+    assert pixscale.measure(t.apply(alpha)).count == _uncut_count(alpha, t)
+    assert pixscale.measure(free.apply(alpha)).count < _uncut_count(alpha, free)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fit_never_cuts_soft_objects(seed):
+    rng = np.random.default_rng(seed)
+    alpha = soft_shape(rng, 128, parts=4)
+    for center in ("centroid", "bbox", "image"):
+        t = pixscale.plan(alpha, target=0.9, center=center, margin=3)
+        assert t.limited
+        out = t.apply(alpha)
+        assert pixscale.measure(out).count == _uncut_count(alpha, t)
+        x0, y0, x1, y1 = pixscale.measure(out).bbox
+        assert min(x0, y0) >= 3 and max(x1, y1) <= 128 - 3
+
+
+def test_margin():
+    alpha = _corner_object()
+    t = pixscale.plan(alpha, target=0.6, margin=10, exact=False)
+    assert t.limited and t.scale == pytest.approx(40.5 / 20.5)
+    out = t.apply(alpha)
+    assert not out[:, :10].any() and not out[:, 90:].any()
+    assert out[:, 10].any() and out[:, 89].any()
+    with pytest.raises(ValueError, match="margin"):
+        pixscale.plan(alpha, margin=51)
+    with pytest.raises(ValueError, match="margin"):
+        pixscale.plan(alpha, margin=-1)
+
+
+def test_exact_and_limited_records_the_achieved_ratio():
+    t = pixscale.plan(_corner_object(), target=0.6)
+    assert t.limited
+    assert t.achieved_ratio == pixscale.measure(t.apply(_corner_object())).size_ratio < 0.6
+
+
+def test_empty_mask_raises_a_catchable_error():
+    img = np.zeros((8, 8, 4), np.uint8)
+    img[..., 3] = 10  # exactly the threshold: not object
+    with pytest.raises(pixscale.EmptyMaskError, match="no pixel has alpha > 10"):
+        pixscale.plan(img)
+    assert issubclass(pixscale.EmptyMaskError, ValueError)
+    with pytest.raises(ValueError):
+        pixscale.normalize(img)
+
+
+@pytest.mark.parametrize("target, error", [(0, ValueError), (1.5, ValueError), (-0.3, ValueError),
+                                           (float("nan"), ValueError), ("0.3", TypeError)])
+def test_bad_targets(target, error):
+    with pytest.raises(error, match="target"):
+        pixscale.plan(np.full((4, 4), 255, np.uint8), target=target)
+
+
+def test_normalize_keeps_shape_and_dtype(rng):
+    for dtype in (np.uint8, np.uint16, np.float32, np.float64):
+        img = rgba(rng, soft_shape(rng, 96), dtype)
+        for arr in (img, img[..., 3], img[..., 2:]):
+            out = pixscale.normalize(arr)
+            assert out.shape == arr.shape and out.dtype == arr.dtype
+
+
+def test_normalize_rejects_rgb():
+    with pytest.raises(ValueError, match=r"\(H, W, 4\)"):
+        pixscale.normalize(np.zeros((8, 8, 3), np.uint8))

@@ -1,0 +1,180 @@
+"""warp(): the resample-and-pad kernel against the NumPy reference, and its properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pixscale
+from pixscale import reference
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+SCALES = [0.05, 0.3, 0.7, 1.0, 1.13, 1.76, 5.0, 20.0]
+
+
+def _random(rng, shape, dtype):
+    if np.dtype(dtype).kind == "u":
+        return rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    return rng.random(shape).astype(dtype)
+
+
+def assert_matches(got, want):
+    assert got.shape == want.shape and got.dtype == want.dtype
+    if got.dtype.kind == "u":
+        diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
+        assert diff.max(initial=0) <= 1
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def transform(scale, src_center, input_shape, output_shape=None, dst_center=None):
+    output_shape = output_shape or input_shape
+    if dst_center is None:
+        dst_center = (output_shape[1] / 2, output_shape[0] / 2)
+    return pixscale.ScaleTransform(scale, src_center, dst_center, input_shape, output_shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [None, 1, 2, 3, 4])
+@pytest.mark.parametrize("premultiplied", [True, False])
+def test_kernel_matches_reference(rng, dtype, channels, premultiplied):
+    shape = (23, 31)
+    img = _random(rng, shape if channels is None else shape + (channels,), dtype)
+    centres = [(15.5, 11.5), (0.2, 0.3), (31.0, 23.0), (-4.0, 30.0), (40.3, -7.7)]
+    for scale in SCALES:
+        for centre in centres:
+            for out_shape in [shape, (17, 40)]:
+                t = transform(scale, centre, shape, out_shape)
+                got = pixscale.warp(img, t, premultiplied=premultiplied)
+                assert_matches(got, reference.warp(img, t, premultiplied=premultiplied))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_tiny_images(rng, shape, dtype):
+    img = _random(rng, shape + (4,), dtype)
+    for scale in (0.05, 1.0, 3.3, 20.0):
+        t = transform(scale, (shape[1] / 2, shape[0] / 2), shape, (5, 4))
+        for pm in (True, False):
+            assert_matches(pixscale.warp(img, t, premultiplied=pm), reference.warp(img, t, premultiplied=pm))
+
+
+@pytest.mark.parametrize("layout", ["F", "strided", "channel-view"])
+def test_any_strides(rng, layout):
+    base = _random(rng, (40, 50, 4), np.uint8)
+    if layout == "F":
+        img = np.asfortranarray(base)
+    elif layout == "strided":
+        img = base[::2, ::-3]
+    else:
+        img = np.ascontiguousarray(np.concatenate([base, base[..., :1]], axis=2))[..., :4]
+    t = transform(1.37, (12.2, 9.9), img.shape[:2])
+    assert_matches(pixscale.warp(img, t), reference.warp(img, t))
+    assert_matches(pixscale.warp(img, t), pixscale.warp(np.ascontiguousarray(img), t))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dx=st.integers(-12, 12), dy=st.integers(-12, 12),
+    h=st.integers(1, 20), w=st.integers(1, 20),
+    dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1),
+)
+def test_scale_one_integer_shift_copies_pixels(dx, dy, h, w, dtype, seed):
+    rng = np.random.default_rng(seed)
+    img = _random(rng, (h, w, 4), dtype)
+    t = pixscale.ScaleTransform(1.0, (3.5, 2.0), (3.5 + dx, 2.0 + dy), (h, w), (h, w))
+    want = np.zeros_like(img)
+    for i in range(h):
+        for j in range(w):
+            if 0 <= i - dy < h and 0 <= j - dx < w:
+                want[i, j] = img[i - dy, j - dx]
+    # Straight interpolation copies every channel bit for bit.
+    np.testing.assert_array_equal(pixscale.warp(img, t, premultiplied=False), want)
+    # Premultiplied copies alpha exactly and colour wherever alpha > 0.
+    got = pixscale.warp(img, t)
+    np.testing.assert_array_equal(got[..., 3], want[..., 3])
+    seen = want[..., 3] > 0
+    if dtype in (np.uint8, np.uint16):
+        np.testing.assert_array_equal(got[seen], want[seen])
+    else:
+        np.testing.assert_allclose(got[seen], want[seen], rtol=1e-6)
+    assert not got[~seen][..., :3].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [0.37, 1.13, 2.9])
+def test_premultiplied_edges_keep_object_colour(rng, dtype, scale):
+    """Garbage colour under alpha = 0 must not bleed into the object's soft edges."""
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    yy, xx = np.mgrid[0:48, 0:48] + 0.5
+    alpha = np.clip(12 - np.hypot(xx - 24, yy - 24), 0, 1)  # soft disc
+    img = np.empty((48, 48, 4), np.float64)
+    img[..., :3] = rng.random((48, 48, 3))  # garbage everywhere
+    inside = alpha > 0
+    img[inside, :3] = (0.2, 0.6, 0.9)  # the object's colour
+    img[..., 3] = alpha
+    img = (img * top).astype(dtype) if dtype in (np.float32, np.float64) else np.floor(img * top + 0.5).astype(dtype)
+    t = transform(scale, (24.3, 23.8), (48, 48))
+    colour = img[inside][0, :3].astype(np.float64)
+    out = pixscale.warp(img, t)
+    seen = out[..., 3] > 0
+    assert seen.sum() > 20
+    tol = 1 if dtype in (np.uint8, np.uint16) else 1e-5
+    np.testing.assert_allclose(out[seen][:, :3].astype(np.float64), np.broadcast_to(colour, (seen.sum(), 3)), atol=tol)
+    assert not out[~seen][:, :3].any(), "fully transparent pixels get zero colour"
+    # Straight interpolation (OpenCV's behaviour) does bleed the garbage in.
+    straight = pixscale.warp(img, t, premultiplied=False)
+    edge = (straight[..., 3] > 0) & (straight[..., 3] < 0.5 * top)
+    assert np.abs(straight[edge][:, :3].astype(np.float64) - colour).max() > 10 * tol
+
+
+def test_outside_is_transparent_padding():
+    img = np.full((10, 10, 4), 255, np.uint8)
+    out = pixscale.warp(img, transform(0.5, (5, 5), (10, 10)))
+    assert out[5, 5, 3] == 255
+    assert not out[0].any() and not out[:, -1].any()
+
+
+def test_two_dimensional_input_gives_two_dimensional_output(rng):
+    alpha = _random(rng, (12, 9), np.uint8)
+    t = transform(1.5, (4, 6), (12, 9), (20, 30))
+    out = pixscale.warp(alpha, t)
+    assert out.shape == (20, 30) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, pixscale.warp(alpha[:, :, None], t)[:, :, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_background_composites_colour_and_keeps_alpha(dtype):
+    top = 255 if dtype == np.uint8 else 1.0
+    img = np.zeros((8, 8, 4), dtype)
+    img[2:6, 2:6] = (top, 0, 0, top)
+    img[2:6, 6] = (top, 0, 0, top / 2 if dtype != np.uint8 else 128)
+    t = transform(1.0, (4, 4), (8, 8))
+    out = pixscale.warp(img, t, background=top)
+    np.testing.assert_array_equal(out[..., 3], pixscale.warp(img, t)[..., 3])
+    assert tuple(out[0, 0]) == (top, top, top, 0)
+    assert tuple(out[3, 3]) == (top, 0, 0, top)
+    half = out[3, 6].astype(np.float64) / top
+    np.testing.assert_allclose(half[:3], (1.0, 0.498, 0.498) if dtype == np.uint8 else (1, 0.5, 0.5), atol=2e-3)
+    assert_matches(out, reference.warp(img, t, background=top))
+
+
+@pytest.mark.parametrize("background, words", [((1, 2), "3 numbers"), (300, "[0, 255]"), ((1, np.nan, 1), "colour")])
+def test_bad_background(background, words):
+    img = np.zeros((4, 4, 4), np.uint8)
+    with pytest.raises(ValueError) as info:
+        pixscale.warp(img, transform(1.0, (2, 2), (4, 4)), background=background)
+    assert words in str(info.value)
+
+
+def test_background_needs_alpha():
+    with pytest.raises(ValueError, match="alpha channel"):
+        pixscale.warp(np.zeros((4, 4, 3), np.uint8), transform(1.0, (2, 2), (4, 4)), background=0)
+
+
+def test_transform_must_fit_the_image():
+    t = transform(1.0, (2, 2), (4, 4))
+    with pytest.raises(ValueError, match=r"planned for images of shape \(H, W\) = \(4, 4\)"):
+        pixscale.warp(np.zeros((5, 4, 4), np.uint8), t)
+    with pytest.raises(TypeError, match="ScaleTransform"):
+        pixscale.warp(np.zeros((4, 4, 4), np.uint8), np.eye(3))
