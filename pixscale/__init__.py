@@ -12,7 +12,7 @@ Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
 from importlib.metadata import PackageNotFoundError, version
 
 from ._measure import Measurement, measure
-from ._plan import normalize, plan
+from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError
 from ._warp import warp
@@ -29,6 +29,7 @@ __all__ = [
     "measure",
     "normalize",
     "plan",
+    "plan_group",
     "warp",
     "__version__",
 ]

@@ -132,6 +132,82 @@ def tolerance(target, n_pixels):
     return max(1e-4, math.sqrt(target * target + 1.0 / n_pixels) - target)
 
 
+def _prepare(image, *, threshold, center, output_shape, fit, margin):
+    """Validate one view and return what planning needs: alpha, threshold, measurement, frame."""
+    alpha = alpha_of(image)
+    thr = threshold_value(alpha.dtype, check_threshold(threshold))
+    out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
+    m = measure_alpha(alpha, thr)
+    if m.count == 0:
+        raise EmptyMaskError(
+            f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
+            f"so there is no object to scale; check the alpha channel or lower threshold."
+        )
+    src_c = _source_center(m, center)
+    dst_c = (out_shape[1] / 2, out_shape[0] / 2)
+    max_scale = fit_limit(m.bbox, src_c, dst_c, out_shape, margin) if fit else math.inf
+    frame = ScaleTransform(1.0, src_c, dst_c, alpha.shape, out_shape)
+    return alpha, thr, m, frame, max_scale
+
+
+def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_shape=None,
+               fit=True, margin=0.0, exact=True):
+    """Plan one shared scale for a group of views (the views of one sample).
+
+    Every view keeps its own centre (mapped to the centre of its canvas), but
+    all are scaled alike, so their relative sizes survive.  The rule: the
+    closed-form scale brings the *mean* size ratio of the views to ``target``
+    (``target / mean(size_ratio)`` on same-size canvases); with ``fit`` it is
+    capped by the smallest fit limit among the views, so no view is cut off;
+    exact mode refines it until the mean of the re-measured ratios is within
+    tolerance of ``target``.  Options are those of :func:`plan`.
+
+    Returns
+    -------
+    list of ScaleTransform
+        One per view, in order; ``achieved_ratio`` is each view's own ratio.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> small = np.zeros((100, 100), np.uint8); small[40:50, 40:50] = 255
+    >>> large = np.zeros((100, 100), np.uint8); large[30:60, 30:60] = 255
+    >>> ts = pixscale.plan_group([small, large], target=0.4, exact=False)
+    >>> [round(t.scale, 4) for t in ts]
+    [2.0, 2.0]
+    """
+    target = check_target(target)
+    margin = float(margin)
+    if not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin is in output pixels and must be >= 0; got {margin!r}")
+    if len(images) == 0:
+        raise ValueError("plan_group needs at least one image")
+    views = [_prepare(img, threshold=threshold, center=center, output_shape=output_shape,
+                      fit=fit, margin=margin) for img in images]
+    mean_ratio = sum(math.sqrt(m.count / (f.output_shape[0] * f.output_shape[1]))
+                     for _, _, m, f, _ in views) / len(views)
+    scale = target / mean_ratio
+    max_scale = min(v[4] for v in views)
+    limited = scale > max_scale
+    scale = min(scale, max_scale)
+    achieved = [None] * len(views)
+    if exact:
+        probes = [_ratio_probe(alpha, thr, frame, m.bbox) for alpha, thr, m, frame, _ in views]
+        n_min = min(f.output_shape[0] * f.output_shape[1] for _, _, _, f, _ in views)
+
+        def mean_ratio_at(s):
+            return sum(probe(s) for probe in probes) / len(probes)
+
+        if not limited:
+            scale, _ = refine_scale(mean_ratio_at, scale, max_scale, target, tolerance(target, n_min))
+        achieved = [probe(scale) for probe in probes]
+    return [
+        ScaleTransform(scale, f.src_center, f.dst_center, f.input_shape, f.output_shape, limited=limited,
+                       measurement=m, target=target, achieved_ratio=r)
+        for (_, _, m, f, _), r in zip(views, achieved)
+    ]
+
+
 def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None,
          fit=True, margin=0.0, exact=True):
     """Plan the scale-about-centre transform that gives the object the target size.
@@ -200,36 +276,8 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
     >>> round(t.scale, 4), t.achieved_ratio
     (1.9048, 0.4)
     """
-    alpha = alpha_of(image)
-    target = check_target(target)
-    thr = threshold_value(alpha.dtype, check_threshold(threshold))
-    out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
-    margin = float(margin)
-    if not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin is in output pixels and must be >= 0; got {margin!r}")
-    m = measure_alpha(alpha, thr)
-    if m.count == 0:
-        raise EmptyMaskError(
-            f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
-            f"so there is no object to scale; check the alpha channel or lower threshold."
-        )
-    src_c = _source_center(m, center)
-    dst_c = (out_shape[1] / 2, out_shape[0] / 2)
-    n_out = out_shape[0] * out_shape[1]
-    scale = target * math.sqrt(n_out / m.count)
-    max_scale = fit_limit(m.bbox, src_c, dst_c, out_shape, margin) if fit else math.inf
-    limited = scale > max_scale
-    scale = min(scale, max_scale)
-    base = ScaleTransform(scale, src_c, dst_c, alpha.shape, out_shape)
-    achieved = None
-    if exact:
-        ratio = _ratio_probe(alpha, thr, base, m.bbox)
-        if limited:
-            achieved = ratio(scale)
-        else:
-            scale, achieved = refine_scale(ratio, scale, max_scale, target, tolerance(target, n_out))
-    return ScaleTransform(scale, src_c, dst_c, alpha.shape, out_shape, limited=limited,
-                          measurement=m, target=target, achieved_ratio=achieved)
+    return plan_group([image], target=target, threshold=threshold, center=center,
+                      output_shape=output_shape, fit=fit, margin=margin, exact=exact)[0]
 
 
 def normalize(image, *, target=0.3, threshold=10, center="centroid", output_shape=None,
