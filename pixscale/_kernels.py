@@ -6,8 +6,6 @@ never convert, allocate what the caller can pass, or raise user-facing errors.
 The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 """
 
-import math
-
 from ._config import jit
 
 
@@ -138,12 +136,13 @@ def warp_bilinear(src, ys0, ys1, wy0, wy1, xs0, xs1, wx0, wx1, j_lo, j_hi,
             if alpha_ch >= 0:
                 wa = a * buf_a[j, alpha_ch] + b * buf_b[j, alpha_ch]
                 # Colour is zero wherever the *stored* alpha is zero.
-                stored = math.floor(wa + 0.5) if rounding else wa
-                inv = 1.0 / wa if stored > 0 else 0.0
+                visible = wa >= 0.5 if rounding else wa > 0
+                inv = 1.0 / wa if visible else 0.0
             for c in range(nc):
                 v = a * buf_a[j, c] + b * buf_b[j, c]
                 if alpha_ch >= 0 and c != alpha_ch:
                     v = v * inv
                 if rounding:
-                    v = min(max(math.floor(v + 0.5), 0.0), maxval)
+                    # Clip, then round half up: the store truncates a non-negative value.
+                    v = min(max(v, 0.0), maxval) + 0.5
                 orow[j, c] = v

@@ -13,7 +13,15 @@ import numpy as np
 
 
 class ViewError(ValueError):
-    """A view that cannot be used: unreadable, without alpha, or with an empty mask."""
+    """A view that cannot be used: unreadable, or without an alpha channel.
+
+    ``reason`` says what is wrong and ``path`` which file; ``str()`` gives both.
+    """
+
+    def __init__(self, reason, path=None):
+        super().__init__(reason if path is None else f"{path}: {reason}")
+        self.reason = reason
+        self.path = path
 
 
 def atomic_write_bytes(path, data):
@@ -73,18 +81,17 @@ def read_view(path):
         with open(path, "rb") as f:
             data = f.read()
         if not data:
-            raise ViewError(f"{path}: the file is empty (0 bytes)")
+            raise ViewError("the file is empty (0 bytes)", path)
         image = iio.imread(io.BytesIO(data), extension=os.path.splitext(os.fspath(path))[1] or ".png")
     except ViewError:
         raise
     except Exception as exc:
-        raise ViewError(f"{path}: cannot be decoded as an image ({type(exc).__name__}: {exc})") from None
+        raise ViewError(f"cannot be decoded as an image ({type(exc).__name__}: {exc})", path) from None
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] not in (2, 4):
         raise ViewError(
-            f"{path}: has no alpha channel (decoded shape {image.shape}); pixscale needs RGBA or "
-            "gray+alpha images. Export the views with their object mask as alpha."
-        )
+            f"no alpha channel (decoded shape {image.shape}); pixscale needs RGBA or gray+alpha "
+            "images. Export the views with their object mask as alpha.", path)
     if image.dtype not in (np.uint8, np.uint16):
-        raise ViewError(f"{path}: unsupported pixel type {image.dtype}; expected 8- or 16-bit channels")
+        raise ViewError(f"unsupported pixel type {image.dtype}; expected 8- or 16-bit channels", path)
     return image

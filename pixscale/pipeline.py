@@ -68,6 +68,11 @@ def _fail(sample, rel, error):
             "before": None, "after": None, "scale": None, "limited": None}
 
 
+def _reason(exc):
+    """The reason of an error without the file name (the row names the view)."""
+    return getattr(exc, "reason", str(exc))
+
+
 def _background_for(image, background):
     if background is None:
         return None
@@ -109,7 +114,7 @@ def process_sample(sample, out_root, opts):
                 raise EmptyMaskError(f"empty mask: no pixel has alpha > {opts.threshold:g}")
             good.append((view, image, before))
         except (ViewError, EmptyMaskError) as exc:
-            rows.append(_fail(sample.name, view.rel, str(exc)))
+            rows.append(_fail(sample.name, view.rel, _reason(exc)))
     try:
         transforms = _plan_views([img for _, img, _ in good], opts) if good else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
@@ -280,7 +285,7 @@ def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None):
                 rows.append({"sample": sample.name, "view": view.rel, "status": "ok", "error": None,
                              "before": m.to_dict(), "after": None, "scale": None, "limited": None})
             except (ViewError, EmptyMaskError) as exc:
-                rows.append(_fail(sample.name, view.rel, str(exc)))
+                rows.append(_fail(sample.name, view.rel, _reason(exc)))
         return rows
 
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:

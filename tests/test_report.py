@@ -1,0 +1,234 @@
+"""report: summary numbers against direct NumPy computations, the table, and the report files."""
+
+import json
+import math
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import pixscale
+from pixscale import report
+from pixscale.io import write_png
+
+H, W = 24, 40
+
+
+def _blob(rng, *, centred=False):
+    """A (H, W) uint8 alpha: a random rectangle plus a thin 'tail' line that widens its bbox."""
+    alpha = np.zeros((H, W), np.uint8)
+    h, w = rng.integers(4, 12), rng.integers(4, 16)
+    y0 = (H - h) // 2 if centred else rng.integers(0, H - h)
+    x0 = (W - w) // 2 if centred else rng.integers(0, W - w)
+    alpha[y0:y0 + h, x0:x0 + w] = 255
+    ty = rng.integers(0, H)
+    alpha[ty, rng.integers(0, W):] = rng.integers(11, 256)
+    return alpha
+
+
+def _row(sample, view, before, after=None, *, scale=None, limited=None):
+    return {"sample": sample, "view": view, "status": "ok", "error": None,
+            "before": pixscale.measure(before).to_dict(),
+            "after": None if after is None else pixscale.measure(after).to_dict(),
+            "scale": scale, "limited": limited}
+
+
+def _failed(sample, view, error):
+    return {"sample": sample, "view": view, "status": "failed", "error": error,
+            "before": None, "after": None, "scale": None, "limited": None}
+
+
+@pytest.fixture
+def dataset(rng):
+    """(rows, alphas): three samples of 1, 3 and 4 ok views, and two failed views."""
+    rows, alphas = [], []
+    for s, n in enumerate((1, 3, 4)):
+        for v in range(n):
+            pair = (_blob(rng), _blob(rng, centred=True))
+            alphas.append(pair)
+            rows.append(_row(f"sample_{s:03d}", f"images/cam_{v:03d}.png", *pair,
+                             scale=float(rng.uniform(0.7, 1.8)), limited=bool(v == 1)))
+    rows.insert(2, _failed("sample_001", "images/cam_009.png", "empty mask: no pixel above 10"))
+    rows.append(_failed("sample_002", "images/cam_009.png", "cannot be decoded"))
+    return rows, alphas
+
+
+def _direct(alpha):
+    """Size ratio, bbox ratio and centroid offset of one alpha, straight from the mask."""
+    ys, xs = np.nonzero(alpha > 10)
+    size = math.sqrt(xs.size / (H * W))
+    bbox = math.sqrt((xs.max() + 1 - xs.min()) * (ys.max() + 1 - ys.min()) / (H * W))
+    offset = math.hypot(xs.mean() + 0.5 - W / 2, ys.mean() + 0.5 - H / 2)
+    return size, bbox, offset
+
+
+def _cv(v):
+    return np.std(v) / np.mean(v)
+
+
+def _assert_plain(obj):
+    """Only JSON types all the way down (no NumPy scalars)."""
+    if isinstance(obj, dict):
+        assert all(isinstance(k, str) for k in obj)
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for v in obj:
+            _assert_plain(v)
+    else:
+        assert obj is None or type(obj) in (int, float, str, bool), (obj, type(obj))
+
+
+@pytest.mark.parametrize("stage", [0, 1])
+def test_stage_numbers_match_numpy(dataset, stage):
+    rows, alphas = dataset
+    s = report.summarize(rows)
+    name = report.STAGES[stage]
+    size, bbox, offset = np.array([_direct(pair[stage]) for pair in alphas]).T
+    got = s[name]
+    assert got["n"] == len(alphas)
+    for key, want in [("mean", size.mean()), ("std", size.std()), ("cv", _cv(size)),
+                      ("min", size.min()), ("max", size.max())]:
+        assert got[key] == pytest.approx(want, rel=1e-12), key
+    bvp = s["bbox_vs_pixel"][name]
+    assert bvp["bbox_mean"] == pytest.approx(bbox.mean(), rel=1e-12)
+    assert bvp["bbox_std"] == pytest.approx(bbox.std(), rel=1e-12)
+    assert bvp["bbox_cv"] == pytest.approx(_cv(bbox), rel=1e-12)
+    assert bvp["pixel_cv"] == got["cv"]
+    c = s["centring"][name]
+    assert c["n"] == len(alphas)
+    assert c["mean"] == pytest.approx(offset.mean(), rel=1e-12, abs=1e-12)
+    assert c["p95"] == pytest.approx(np.percentile(offset, 95), rel=1e-12, abs=1e-12)
+    assert c["p99"] == pytest.approx(np.percentile(offset, 99), rel=1e-12, abs=1e-12)
+    assert c["max"] == pytest.approx(offset.max(), rel=1e-12, abs=1e-12)
+    # Samples 1 and 2 have >= 2 ok views (alphas 1..3 and 4..7); sample 0 has one.
+    cvs = [_cv(size[1:4]), _cv(size[4:8])]
+    w = s["within_sample_cv"][name]
+    assert w["n_samples"] == 2
+    assert w["mean"] == pytest.approx(np.mean(cvs), rel=1e-12)
+    assert w["max"] == pytest.approx(max(cvs), rel=1e-12)
+
+
+def test_counts_scale_limited_failures(dataset):
+    rows, _ = dataset
+    s = report.summarize(rows)
+    assert (s["n_views"], s["n_ok"], s["n_failed"]) == (10, 8, 2)
+    scales = np.array([r["scale"] for r in rows if r["status"] == "ok"])
+    for key, want in [("mean", scales.mean()), ("std", scales.std()), ("min", scales.min()),
+                      ("max", scales.max())]:
+        assert s["scale"][key] == pytest.approx(want, rel=1e-12), key
+    assert s["scale"]["n"] == 8
+    assert s["limited"] == 2  # view 1 of samples 1 and 2
+    assert s["failures"] == [
+        {"sample": "sample_001", "view": "images/cam_009.png", "error": "empty mask: no pixel above 10"},
+        {"sample": "sample_002", "view": "images/cam_009.png", "error": "cannot be decoded"},
+    ]
+
+
+def test_summary_is_json_ready_even_from_numpy_values(dataset):
+    rows, _ = dataset
+    rows[0]["scale"], rows[0]["limited"] = np.float32(1.25), np.bool_(True)
+    s = report.summarize(rows)
+    _assert_plain(s)
+    assert json.loads(json.dumps(s)) == s
+    assert s["limited"] == 3
+
+
+def test_stats_rows_have_no_after_section(rng):
+    rows = [_row("", f"v{i}.png", _blob(rng)) for i in range(4)]
+    s = report.summarize(rows)
+    assert "after" not in s and s["before"]["n"] == 4
+    for key in ("bbox_vs_pixel", "centring", "within_sample_cv"):
+        assert list(s[key]) == ["before"]
+    assert s["scale"]["n"] == 0 and s["scale"]["mean"] is None and s["limited"] == 0
+    assert s["within_sample_cv"]["before"]["n_samples"] == 1  # a flat folder is one sample
+    table = report.format_table(s)
+    assert "after" not in table and "scale factor" not in table
+
+
+@pytest.mark.parametrize("rows", [[], [_failed("s", "a.png", "boom")]], ids=["empty", "only-failed"])
+def test_empty_input(rows, tmp_path):
+    s = report.summarize(rows)
+    assert s["n_ok"] == 0 and s["n_failed"] == len(rows)
+    assert s["before"] == {"mean": None, "std": None, "cv": None, "min": None, "max": None, "n": 0}
+    assert s["centring"]["before"]["mean"] is None and s["centring"]["before"]["n"] == 0
+    assert s["within_sample_cv"]["before"] == {"mean": None, "max": None, "n_samples": 0}
+    assert s["bbox_vs_pixel"]["before"]["bbox_cv"] is None
+    _assert_plain(s)
+    assert "size ratio" in report.format_table(s)
+    paths = report.write_report(tmp_path, s, rows, plots=False)
+    assert json.loads(paths[0].read_text())["summary"] == s
+
+
+def test_format_table_numbers_and_width():
+    def m(count, centroid=(20.0, 12.0)):
+        return {"count": count, "area_fraction": count / 960, "size_ratio": math.sqrt(count / 960),
+                "centroid": list(centroid), "bbox": [0, 0, 40, 24], "shape": [24, 40]}
+
+    rows = [{"sample": "s", "view": f"v{i}.png", "status": "ok", "error": None, "before": m(c),
+             "after": m(86, (21.0, 12.0)), "scale": sc, "limited": False}
+            for i, (c, sc) in enumerate([(40, 1.5), (90, 1.0), (160, 0.75)])]
+    rows += [_failed("s", f"bad{i}.png", "x" * 200 if i == 0 else f"reason {i}") for i in range(7)]
+    s = report.summarize(rows)
+    table = report.format_table(s)
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= 80
+    ratios = np.sqrt(np.array([40, 90, 160]) / 960)
+    assert lines[2].split() == ["size", "ratio", "before", "after"]
+    assert lines[3].split() == ["mean", f"{100 * ratios.mean():.1f}%", f"{100 * math.sqrt(86 / 960):.1f}%"]
+    assert lines[5].split() == ["CV", f"{100 * _cv(ratios):.1f}%", "0.0%"]
+    assert f"{np.mean([1.5, 1.0, 0.75]):.3f}" in table and "1.500" in table and "0.750" in table
+    assert "reason 4" in table and "reason 5" not in table and "... and 2 more" in table
+    assert "s/bad0.png: xxx" in table  # long reasons are shortened, not wrapped
+    assert any(line.split() == ["max", "0.00", "1.00"] for line in lines)  # centroid offsets, px
+
+
+def test_small_ratios_keep_significant_digits():
+    assert report._pct(0.272) == "27.2%"
+    assert report._pct(1.234e-5) == "0.0012%"
+    assert report._pct(0.0) == "0.0%" and report._pct(None) == "-"
+
+
+def test_write_report_json_and_markdown(dataset, tmp_path):
+    rows, _ = dataset
+    s = report.summarize(rows)
+    paths = report.write_report(tmp_path / "rep", s, rows, plots=False)
+    assert [p.name for p in paths] == ["report.json", "report.md"]
+    data = json.loads(paths[0].read_text())
+    assert data == {"summary": s, "views": rows}
+    md = paths[1].read_text()
+    assert md.startswith("# pixscale quality report")
+    assert "## per view" in md and "## failures" in md and "| sample | view | status |" in md
+    table_rows = [line for line in md.splitlines() if line.startswith("| sample_")]
+    assert len(table_rows) == len(rows) + len(s["failures"])
+    assert f"{100 * s['before']['mean']:.1f}%" in md
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_write_report_figures(rng, tmp_path):
+    pytest.importorskip("matplotlib")
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    rows, pairs = [], []
+    for i in range(8):
+        before, after = _blob(rng), _blob(rng, centred=True)
+        rows.append(_row("s", f"v{i}.png", before, after, scale=1.0, limited=False))
+        paths = []
+        for name, alpha in (("in", before), ("out", after)):
+            img = np.dstack([rng.integers(0, 256, (H, W, 3), dtype=np.uint8), alpha])
+            write_png(tmp_path / name / f"v{i}.png", img)
+            paths.append(tmp_path / name / f"v{i}.png")
+        pairs.append(tuple(paths))
+    pairs[1] = (pairs[1][0], tmp_path / "missing.png")  # an unreadable view becomes a message panel
+    s = report.summarize(rows)
+    written = report.write_report(tmp_path / "rep", s, rows, pairs=pairs)
+    assert [p.name for p in written] == ["report.json", "report.md", "size_ratio_hist.png", "contact_sheet.png"]
+    for path in written[2:]:
+        image = iio.imread(path)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    sheet = iio.imread(written[3])
+    assert sheet.shape[0] > sheet.shape[1]  # six rows of pairs: taller than wide
+    if not had_pyplot:
+        assert "matplotlib.pyplot" not in sys.modules
+    # No pairs, no contact sheet; an empty run still gets its (empty) histogram.
+    written = report.write_report(tmp_path / "empty", report.summarize([]), [])
+    assert [p.name for p in written] == ["report.json", "report.md", "size_ratio_hist.png"]
