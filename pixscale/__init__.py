@@ -11,6 +11,7 @@ Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._batch import normalize_batch
 from ._measure import Measurement, measure
 from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
@@ -28,6 +29,7 @@ __all__ = [
     "ScaleTransform",
     "measure",
     "normalize",
+    "normalize_batch",
     "plan",
     "plan_group",
     "warp",

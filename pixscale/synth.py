@@ -21,7 +21,8 @@ _RATIO_MEDIAN = 0.2685  # median size ratio of a view
 _RATIO_SIGMA_SAMPLE = 0.105  # log-normal spread between samples (animal size)
 _RATIO_SIGMA_VIEW = 0.11  # log-normal spread between views of a sample (camera distance)
 _RATIO_RANGE = (0.17, 0.42)  # drawn size ratios are clipped to this range
-_CAL = 0.609  # body half-length in units of scale * size; calibrated empirically
+_CAL = 0.618  # body half-length per pixel of apparent size; calibrated empirically
+_BLEED = 2.0  # pixels that the soft edge and the tail add to the apparent size
 _RAMP = 0.75  # half-width of the alpha ramp, pixels
 _MARGIN = 3  # clear pixels kept between the object's bounding box and the border
 _LAYOUTS = ("gslrm", "mvdiffusion", "flat")
@@ -191,7 +192,7 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
          "body": rng.uniform(0.92, 1.08, 2) * (1.0, 0.62), "head_yaw": rng.normal(0.0, 0.25),
          "ears": rng.uniform(0.9, 1.1), "tail_heading": np.pi + rng.uniform(-1.0, 1.0),
          "tail_turn": rng.uniform(-2.2, 2.2), "tail_phase": rng.uniform(0.0, 2.0 * np.pi)}
-    unit, tail_len = _CAL * float(scale) * size, rng.uniform(1.6, 2.2)
+    unit, tail_len = _CAL * max(float(scale) * size - _BLEED, 1.0), rng.uniform(1.6, 2.2)
     while True:  # shorten the tail, then shrink the mouse, until it fits inside the frame
         parts = _mouse_parts(p, unit, tail_len, size)
         boxes = [_part_box(part) for part in parts]

@@ -14,7 +14,8 @@ def test_version_comes_from_metadata():
 
 
 def test_public_names():
-    for name in ("measure", "plan", "warp", "normalize", "ScaleTransform", "Measurement", "EmptyMaskError"):
+    for name in ("measure", "plan", "plan_group", "warp", "normalize", "normalize_batch", "ScaleTransform",
+                 "Measurement", "EmptyMaskError"):
         assert name in pixscale.__all__ and hasattr(pixscale, name)
 
 

@@ -185,3 +185,21 @@ def test_normalize_keeps_shape_and_dtype(rng):
 def test_normalize_rejects_rgb():
     with pytest.raises(ValueError, match=r"\(H, W, 4\)"):
         pixscale.normalize(np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_normalize_batch_equals_one_by_one(rng, threads):
+    images = np.stack([rgba(rng, soft_shape(rng, 96)) for _ in range(5)])
+    got = pixscale.normalize_batch(images, threads=threads, target=0.25)
+    assert got.shape == images.shape and got.dtype == images.dtype
+    for img, out in zip(images, got):
+        np.testing.assert_array_equal(out, pixscale.normalize(img, target=0.25))
+    as_list = pixscale.normalize_batch(list(images[:2]), threads=threads, output_shape=(50, 60))
+    assert isinstance(as_list, list) and as_list[1].shape == (50, 60, 4)
+
+
+def test_normalize_batch_names_the_bad_image(rng):
+    images = np.stack([rgba(rng, soft_shape(rng, 64)) for _ in range(3)])
+    images[1, ..., 3] = 0
+    with pytest.raises(pixscale.EmptyMaskError, match="image 1 of the batch"):
+        pixscale.normalize_batch(images, threads=2)

@@ -1,0 +1,231 @@
+"""pixscale against its peers: OpenCV, Pillow, scipy.ndimage, scikit-image, NumPy.
+
+Usage::
+
+    pip install -e ".[bench]"
+    python benchmarks/peers.py [--sizes 512 1024 2048] [--quick] [--json benchmarks/results/peers.json]
+
+Everything is timed side by side in one process after warm-up (median of
+repeats); peers that are not installed are skipped.  Sections: warp (straight
+and premultiplied vs OpenCV, Pillow, scipy, scikit-image and the NumPy
+reference), measure (vs count_nonzero and a copy), normalize (exact vs closed
+form), batch scaling (1 vs 2 threads), dataset throughput (``pixscale run``
+with 1 and 2 jobs vs a plain sequential script of the original method) and
+start-up times (import, ``--help``, first call with a warm and a cold cache).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import pixscale
+from pixscale import reference
+from pixscale.bench import format_table, median_time, test_image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import machine  # noqa: E402
+
+
+def _optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def warp_rows(sizes, scales, budget):
+    cv2, ndimage = _optional("cv2"), _optional("scipy.ndimage")
+    PIL = _optional("PIL.Image")
+    skt = _optional("skimage.transform")
+    if ndimage is not None:
+        import scipy.ndimage as ndimage
+    if PIL is not None:
+        from PIL import Image
+    if skt is not None:
+        import skimage.transform as skt
+    rows = []
+    for size in sizes:
+        img = test_image(size)
+        for s in scales:
+            t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
+            row = {"op": "warp", "size": size, "scale": s}
+            row["straight_ms"] = 1e3 * median_time(lambda: pixscale.warp(img, t, premultiplied=False), budget=budget)
+            row["premult_ms"] = 1e3 * median_time(lambda: pixscale.warp(img, t), budget=budget)
+            M = t.matrix(pixel_center=0.0)
+            if cv2 is not None:
+                row["opencv_ms"] = 1e3 * median_time(lambda: cv2.warpAffine(
+                    img, M[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), budget=budget)
+            if PIL is not None:
+                pil = Image.fromarray(img)
+                inv = np.linalg.inv(t.matrix(pixel_center=0.5))[:2].ravel()
+                row["pillow_ms"] = 1e3 * median_time(lambda: pil.transform(
+                    (size, size), Image.Transform.AFFINE, tuple(inv), resample=Image.Resampling.BILINEAR), budget=budget)
+            if size <= 1024:
+                inv0 = np.linalg.inv(M)
+                mat = np.diag([inv0[1, 1], inv0[0, 0], 1.0])
+                off = [inv0[1, 2], inv0[0, 2], 0.0]
+                if ndimage is not None:
+                    row["scipy_ms"] = 1e3 * median_time(lambda: ndimage.affine_transform(
+                        img, mat, offset=off, order=1, mode="constant"), repeats=3, budget=budget)
+                if skt is not None and size <= 512:
+                    row["skimage_ms"] = 1e3 * median_time(lambda: skt.warp(
+                        img, skt.AffineTransform(matrix=inv0), order=1, preserve_range=True), repeats=3, budget=budget)
+                row["reference_ms"] = 1e3 * median_time(
+                    lambda: reference.warp(img, t, premultiplied=False), repeats=3, budget=budget)
+            for key in ("opencv_ms", "pillow_ms", "scipy_ms", "skimage_ms", "reference_ms"):
+                if key in row:
+                    row["straight_vs_" + key[:-3]] = row["straight_ms"] / row[key]
+            if "opencv_ms" in row:
+                row["premult_vs_opencv"] = row["premult_ms"] / row["opencv_ms"]
+            rows.append(row)
+    return rows
+
+
+def measure_rows(sizes, budget):
+    rows = []
+    for size in sizes:
+        img = test_image(size)
+        row = {"op": "measure", "size": size,
+               "measure_ms": 1e3 * median_time(lambda: pixscale.measure(img), repeats=21, budget=budget),
+               "count_nonzero_ms": 1e3 * median_time(lambda: np.count_nonzero(img[..., 3] > 10), repeats=21,
+                                                     budget=budget),
+               "copy_ms": 1e3 * median_time(lambda: img.copy(), repeats=21, budget=budget)}
+        row["measure_vs_count_nonzero"] = row["measure_ms"] / row["count_nonzero_ms"]
+        row["measure_vs_copy"] = row["measure_ms"] / row["copy_ms"]
+        exact = 1e3 * median_time(lambda: pixscale.normalize(img), budget=budget)
+        closed = 1e3 * median_time(lambda: pixscale.normalize(img, exact=False), budget=budget)
+        row.update(normalize_exact_ms=exact, normalize_closed_ms=closed, exact_vs_closed=exact / closed)
+        rows.append(row)
+    return rows
+
+
+def batch_rows(size, n, budget):
+    batch = np.stack([test_image(size, seed=i) for i in range(n)])
+    one = median_time(lambda: pixscale.normalize_batch(batch, threads=1), repeats=5, budget=budget)
+    two = median_time(lambda: pixscale.normalize_batch(batch, threads=2), repeats=5, budget=budget)
+    return [{"op": f"normalize_batch {n}x{size}", "threads1_ms": 1e3 * one, "threads2_ms": 1e3 * two,
+             "speedup_2_threads": one / two}]
+
+
+PLAIN_SCRIPT = r'''
+import sys, pathlib, numpy as np, cv2
+from PIL import Image
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for p in sorted(src.rglob("*.png")):
+    img = np.asarray(Image.open(p))
+    a = img[..., 3]
+    mask = a > 10
+    n = np.count_nonzero(mask)
+    yy, xx = np.mgrid[0:a.shape[0], 0:a.shape[1]]
+    cx, cy = xx[mask].mean(), yy[mask].mean()
+    s = 0.3 / np.sqrt(n / a.size)
+    M = np.float32([[s, 0, a.shape[1] / 2 - s * cx], [0, s, a.shape[0] / 2 - s * cy]])
+    rgb = cv2.warpAffine(np.ascontiguousarray(img[..., :3]), M, a.shape[::-1], flags=cv2.INTER_LINEAR)
+    al = cv2.warpAffine(np.ascontiguousarray(a), M, a.shape[::-1], flags=cv2.INTER_LINEAR)
+    out = dst / p.relative_to(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.dstack([rgb, al])).save(out)
+'''
+
+ROUNDTRIP_SCRIPT = r'''
+import sys, pathlib
+import imageio.v3 as iio
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for p in sorted(src.rglob("*.png")):
+    out = dst / p.relative_to(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(out, iio.imread(p), extension=".png", compress_level=6)
+'''
+
+
+def _timed(cmd, **kw):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, **kw)
+    return time.perf_counter() - t0
+
+
+def dataset_rows(samples):
+    from pixscale import synth
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        synth.write_dataset(tmp / "in", n_samples=samples, seed=7)
+        n = samples * 6
+        exe = [sys.executable, "-m", "pixscale", "run", str(tmp / "in")]
+        _timed(exe + [str(tmp / "warm"), "--quiet", "--no-plots"])  # compile / warm the cache
+        row = {"op": f"dataset {n} views 512x512"}
+        for jobs in (1, 2):
+            secs = _timed(exe + [str(tmp / f"jobs{jobs}"), "--quiet", "--no-plots", "--jobs", str(jobs)])
+            row[f"jobs{jobs}_views_per_s"] = n / secs
+        if _optional("cv2") is not None and _optional("PIL") is not None:
+            row["plain_script_views_per_s"] = n / _timed([sys.executable, "-c", PLAIN_SCRIPT, str(tmp / "in"),
+                                                          str(tmp / "plain")])
+        row["roundtrip_input_views_per_s"] = n / _timed([sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "in"),
+                                                         str(tmp / "rt_in")])
+        row["roundtrip_output_views_per_s"] = n / _timed([sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "jobs1"),
+                                                          str(tmp / "rt_out")])
+        row["jobs2_vs_jobs1"] = row["jobs2_views_per_s"] / row["jobs1_views_per_s"]
+        if "plain_script_views_per_s" in row:
+            row["jobs2_vs_plain"] = row["jobs2_views_per_s"] / row["plain_script_views_per_s"]
+        rows.append(row)
+    return rows
+
+
+def startup_rows():
+    py = sys.executable
+    first = "import numpy as np, pixscale; a = np.zeros((512, 512, 4), np.uint8); a[100:300, 100:300] = 255; " \
+            "pixscale.normalize(a)"
+    best = lambda cmd, env=None: min(_timed(cmd, env=env) for _ in range(3))  # noqa: E731
+    row = {"op": "startup",
+           "import_s": best([py, "-c", "import pixscale"]),
+           "help_s": best([py, "-m", "pixscale", "--help"]),
+           "first_normalize_warm_cache_s": best([py, "-c", first])}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        row["first_normalize_cold_compile_s"] = _timed([py, "-c", first], env=env)
+    return [row]
+
+
+def _print(title, rows):
+    keys = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    cols = [(k, k, "" if k == "op" else (".3f" if isinstance(rows[0].get(k), float) else "")) for k in keys]
+    print(f"\n### {title}\n")
+    print(format_table(rows, cols))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.7, 1.13, 1.76])
+    parser.add_argument("--quick", action="store_true", help="512 only, smaller dataset")
+    parser.add_argument("--budget", type=float, default=2.0)
+    parser.add_argument("--json", default="benchmarks/results/peers.json")
+    args = parser.parse_args(argv)
+    sizes = [512] if args.quick else args.sizes
+    results = {"machine": machine()}
+    sections = [("warp (ms; ratios < 1 mean pixscale is faster)", "warp", lambda: warp_rows(sizes, args.scales, args.budget)),
+                ("measure and normalize (ms)", "measure", lambda: measure_rows(sizes, args.budget)),
+                ("batch scaling", "batch", lambda: batch_rows(512, 16, args.budget)),
+                ("dataset throughput (views/s)", "dataset", lambda: dataset_rows(4 if args.quick else 10)),
+                ("start-up (s)", "startup", startup_rows)]
+    for title, key, fn in sections:
+        results[key] = fn()
+        _print(title, results[key])
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Normalizing many images at once, in parallel across images."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._plan import normalize
+
+
+def normalize_batch(images, *, threads=None, **options):
+    """Normalize every image of a batch, in parallel across images.
+
+    Parameters
+    ----------
+    images : (N, H, W, C) ndarray or sequence of images
+        Each image as accepted by :func:`pixscale.normalize`.
+    threads : int, optional
+        Worker threads (the kernels release the GIL); default all cores.
+        ``threads=1`` runs serially in the calling thread.
+    **options
+        Keyword options of :func:`pixscale.normalize` (``target``, ``center``, ...).
+
+    Returns
+    -------
+    ndarray or list of ndarray
+        An array of the same shape and dtype for an array input (with
+        ``output_shape`` given, (N, Ho, Wo, C)); a list for a sequence.
+
+    Raises
+    ------
+    EmptyMaskError, ValueError, TypeError
+        As :func:`pixscale.normalize`, for the first image that fails; the
+        message names its index.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> batch = np.zeros((3, 64, 64, 4), np.uint8)
+    >>> batch[:, 20:30, 20:30] = 255
+    >>> pixscale.normalize_batch(batch, target=0.25).shape
+    (3, 64, 64, 4)
+    """
+    threads = threads or os.cpu_count() or 1
+    if threads < 1:
+        raise ValueError(f"threads must be a positive number of worker threads; got {threads}")
+    is_array = isinstance(images, np.ndarray)
+    if is_array and images.ndim not in (3, 4):
+        raise ValueError(f"a batch array must have shape (N, H, W) or (N, H, W, C); got shape {images.shape}")
+
+    def one(index):
+        try:
+            return normalize(images[index], **options)
+        except ValueError as exc:
+            raise type(exc)(f"image {index} of the batch: {exc}") from exc
+
+    n = len(images)
+    if threads == 1 or n <= 1:
+        results = [one(i) for i in range(n)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, n)) as pool:
+            results = list(pool.map(one, range(n)))
+    if is_array:
+        return np.stack(results) if results else images.copy()
+    return results
