@@ -18,8 +18,8 @@ import numpy as np
 __all__ = ["mouse_view", "cameras_for_views", "write_dataset"]
 
 _RATIO_MEDIAN = 0.2685  # median size ratio of a view
-_RATIO_SIGMA_SAMPLE = 0.105  # log-normal spread between samples (animal size)
-_RATIO_SIGMA_VIEW = 0.11  # log-normal spread between views of a sample (camera distance)
+_RATIO_SIGMA_SAMPLE = 0.10  # log-normal spread between samples (animal size)
+_RATIO_SIGMA_VIEW = 0.107  # log-normal spread between views of a sample (camera distance)
 _RATIO_RANGE = (0.17, 0.42)  # drawn size ratios are clipped to this range
 _CAL = 0.618  # body half-length per pixel of apparent size; calibrated empirically
 _BLEED = 2.0  # pixels that the soft edge and the tail add to the apparent size
@@ -160,7 +160,7 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
     scale : float, optional
         Target size ratio ``sqrt(count(alpha > 10) / (H * W))`` in (0, 0.5]; the measured
         ratio is within a few percent of it. Default: log-normal, median 0.2685, log-sd
-        0.152, clipped to [0.17, 0.42].
+        0.146, clipped to [0.17, 0.42].
     fur : (3,) array_like, optional
         Fur colour, RGB on the 0-255 scale. Default: a random grey-brown.
 
