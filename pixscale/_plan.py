@@ -198,8 +198,11 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
         def mean_ratio_at(s):
             return sum(probe(s) for probe in probes) / len(probes)
 
-        if not limited:
-            scale, _ = refine_scale(mean_ratio_at, scale, max_scale, target, tolerance(target, n_min))
+        # Refine even when the closed form exceeds the fit cap: bilinear edges can make the
+        # exact scale smaller than the cap.  Limited means the cap kept the target out of reach.
+        tol = tolerance(target, n_min)
+        scale, reached = refine_scale(mean_ratio_at, scale, max_scale, target, tol)
+        limited = reached < target - tol
         achieved = [probe(scale) for probe in probes]
     return [
         ScaleTransform(scale, f.src_center, f.dst_center, f.input_shape, f.output_shape, limited=limited,

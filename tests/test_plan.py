@@ -157,6 +157,17 @@ def test_exact_and_limited_records_the_achieved_ratio():
     assert t.achieved_ratio == pixscale.measure(t.apply(_corner_object())).size_ratio < 0.6
 
 
+def test_fit_cap_above_the_exact_scale_is_not_limited():
+    """The closed form overshoots the fit cap, but the exact scale lies below it."""
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[2:32, 2:32] = 255
+    closed = pixscale.plan(alpha, target=0.32, center="image", exact=False)
+    exact = pixscale.plan(alpha, target=0.32, center="image")
+    assert closed.limited
+    assert not exact.limited and abs(exact.achieved_ratio - 0.32) <= 1e-4
+    assert exact.scale <= closed.scale
+
+
 def test_empty_mask_raises_a_catchable_error():
     img = np.zeros((8, 8, 4), np.uint8)
     img[..., 3] = 10  # exactly the threshold: not object
