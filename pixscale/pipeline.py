@@ -8,6 +8,7 @@ overlap).  Files are written atomically; a bad view is reported, never fatal.
 """
 
 import copy
+import re
 import json
 import os
 import sys
@@ -164,9 +165,8 @@ def _write_cameras(sample, out_dir, frames, rows, opts):
 
 def check_folders(in_dir, out_dir):
     """Refuse an output folder that is, or lies inside, the input tree."""
-    src = Path(str(in_dir).split("*")[0] or ".").resolve()
-    if not any(ch in str(in_dir) for ch in "*?["):
-        src = Path(in_dir).resolve()
+    # For a glob, the folder part before the first wildcard is the input tree.
+    src = Path(re.split(r"[*?\[]", str(in_dir))[0] or ".").resolve()
     dst = Path(out_dir).resolve()
     if dst == src or src in dst.parents:
         raise ValueError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; choose an output folder outside the input.")
