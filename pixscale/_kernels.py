@@ -6,7 +6,13 @@ never convert, allocate what the caller can pass, or raise user-facing errors.
 The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 """
 
+import numpy as np
+
 from ._config import jit
+
+_U1, _U2, _U3 = np.uint64(1), np.uint64(2), np.uint64(3)
+# Integer images always interpolate in float32; literal constants let LLVM vectorise.
+_Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
 
 
 @jit
@@ -58,91 +64,240 @@ def measure_alpha(alpha, thr, out):
     out[6] = y1
 
 
+# --- Bilinear resample-and-pad ------------------------------------------------
+#
+# Arrays are flat: a source row is ``W * C`` values, an output row ``Wo * C``.
+# Column taps are unsigned offsets into a float copy of the source row, so
+# indexing carries no negative-index fix-up and the contiguous loops
+# vectorise.  The two axes are separable; the pass that runs first is the one
+# that does fewer of the (scalar) horizontal gathers:
+#
+# * upscaling (``scale >= 1``): each needed source row is resampled
+#   horizontally once, kept in a two-row cache and blended vertically;
+# * downscaling: the two source rows of each output row are blended
+#   vertically (contiguous), then resampled horizontally once.
+#
+# Both orders compute every alpha value with the same float operations in the
+# same order whatever the channel count, so an alpha-only warp matches the
+# alpha channel of a full warp bit for bit (exact mode relies on this).
+
+
 @jit
-def _resample_row(src, y, xs0, xs1, wx0, wx1, j_lo, j_hi, alpha_ch, buf):
-    """Horizontal pass of source row ``y`` into ``buf`` (premultiplied if ``alpha_ch >= 0``)."""
-    nc = src.shape[2]
-    row = src[y]
-    if alpha_ch < 0:
-        for j in range(j_lo, j_hi):
+def _to_float(row, rowf):
+    """``rowf[k] = row[k]`` (the source row in the working float type)."""
+    for k in range(row.shape[0]):
+        rowf[k] = row[k]
+
+
+@jit
+def _blend_rows(a, r0, b, r1, dst):
+    """``dst = a * r0 + b * r1`` over flat rows (source values or floats)."""
+    for k in range(dst.shape[0]):
+        dst[k] = a * r0[k] + b * r1[k]
+
+
+@jit
+def _blend_rows_premult(a, r0, b, r1, nc, dst):
+    """Vertical blend of two source rows with colour premultiplied by the last channel."""
+    last = nc - 1
+    if nc == 4:
+        for j in range(dst.shape[0] // 4):
+            o = 4 * j
+            s0, s1, s2, s3 = r0[o], r0[o + 1], r0[o + 2], r0[o + 3]
+            t0, t1, t2, t3 = r1[o], r1[o + 1], r1[o + 2], r1[o + 3]
+            p = a * s3
+            q = b * t3
+            dst[o] = p * s0 + q * t0
+            dst[o + 1] = p * s1 + q * t1
+            dst[o + 2] = p * s2 + q * t2
+            dst[o + 3] = p + q
+        return
+    for j in range(dst.shape[0] // nc):
+        o = nc * j
+        p = a * r0[o + last]
+        q = b * r1[o + last]
+        for c in range(last):
+            dst[o + c] = p * r0[o + c] + q * r1[o + c]
+        dst[o + last] = p + q
+
+
+@jit
+def _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
+    """Horizontal pass: ``buf[nc*j + c] = wx0[j] * rowf[xo0[j] + c] + wx1[j] * rowf[xo1[j] + c]``.
+
+    With ``premult`` the colour channels are weighted by the last (alpha)
+    channel, whose own value is ``wx0[j] * alpha_0 + wx1[j] * alpha_1``.
+    All loads of a pixel come before its stores, so no aliasing stalls them.
+    """
+    n = wx0.shape[0]
+    o = np.uint64(0)
+    step = np.uint64(nc)
+    if nc == 4:
+        for j in range(n):
+            p = xo0[j]
+            q = xo1[j]
+            p0, p1, p2, p3 = rowf[p], rowf[p + _U1], rowf[p + _U2], rowf[p + _U3]
+            q0, q1, q2, q3 = rowf[q], rowf[q + _U1], rowf[q + _U2], rowf[q + _U3]
             a = wx0[j]
             b = wx1[j]
-            p = row[xs0[j]]
-            q = row[xs1[j]]
-            for c in range(nc):
-                buf[j, c] = a * p[c] + b * q[c]
+            if premult:
+                a3 = a * p3
+                b3 = b * q3
+                r0, r1, r2, r3 = a3 * p0 + b3 * q0, a3 * p1 + b3 * q1, a3 * p2 + b3 * q2, a3 + b3
+            else:
+                r0, r1, r2, r3 = a * p0 + b * q0, a * p1 + b * q1, a * p2 + b * q2, a * p3 + b * q3
+            buf[o] = r0
+            buf[o + _U1] = r1
+            buf[o + _U2] = r2
+            buf[o + _U3] = r3
+            o += step
+    elif nc == 1:
+        for j in range(n):
+            buf[j] = wx0[j] * rowf[xo0[j]] + wx1[j] * rowf[xo1[j]]
     else:
-        for j in range(j_lo, j_hi):
-            p = row[xs0[j]]
-            q = row[xs1[j]]
-            a = wx0[j] * p[alpha_ch]
-            b = wx1[j] * q[alpha_ch]
+        last = np.uint64(nc - 1)
+        for j in range(n):
+            p = xo0[j]
+            q = xo1[j]
+            a = wx0[j]
+            b = wx1[j]
+            if premult:
+                a = a * rowf[p + last]
+                b = b * rowf[q + last]
             for c in range(nc):
-                if c == alpha_ch:
-                    buf[j, c] = a + b
-                else:
-                    buf[j, c] = a * p[c] + b * q[c]
+                u = np.uint64(c)
+                buf[o + u] = a * rowf[p + u] + b * rowf[q + u]
+            if premult:
+                buf[o + last] = a + b
+            o += step
 
 
 @jit
-def warp_bilinear(src, ys0, ys1, wy0, wy1, xs0, xs1, wx0, wx1, j_lo, j_hi,
-                  alpha_ch, rounding, maxval, out, buf_a, buf_b):
-    """Bilinear resample-and-pad of ``src`` (H, W, C) into ``out`` (Ho, Wo, C).
+def _finish(v, nc, premult, rounding, consts, orow):
+    """Store one row of interpolated values ``v`` into ``orow``.
 
-    Output row ``i`` blends source rows ``ys0[i]`` and ``ys1[i]`` with weights
-    ``wy0[i]``, ``wy1[i]``; output column ``j`` blends columns ``xs0[j]``,
-    ``xs1[j]`` with ``wx0[j]``, ``wx1[j]``.  Taps that fall outside the source
-    carry weight 0 (and an in-range index), so the loops need no bounds tests.
-    Columns outside ``[j_lo, j_hi)`` and rows whose weights are both 0 are
-    transparent fills.  ``alpha_ch >= 0`` interpolates colour premultiplied by
-    that channel and divides back (colour is 0 where the stored alpha is 0);
-    ``-1`` interpolates channels independently.
-    ``rounding`` rounds half up and clips to ``[0, maxval]`` (integer outputs).
-    ``buf_a``, ``buf_b`` (Wo, C) are scratch rows of the working float type.
+    Premultiplied colour is divided back by its alpha (0 where the *stored*
+    alpha is 0).  ``rounding`` clips to ``[0, maxval]`` and rounds half up
+    (the integer store truncates the non-negative value).
+    ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
     """
-    ho, wo, nc = out.shape
+    zero, one, maxval = consts[0], consts[2], consts[3]
+    if not premult:
+        if rounding:
+            for k in range(orow.shape[0]):
+                orow[k] = min(max(v[k], _Z), maxval) + _H
+        else:
+            for k in range(orow.shape[0]):
+                orow[k] = v[k]
+        return
+    last = nc - 1
+    if nc == 4 and rounding:
+        for j in range(orow.shape[0] // 4):
+            o = 4 * j
+            c0, c1, c2, wa = v[o], v[o + 1], v[o + 2], v[o + 3]
+            inv = _O / wa if wa >= _H else _Z
+            orow[o] = min(max(c0 * inv, _Z), maxval) + _H
+            orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
+            orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
+            orow[o + 3] = min(max(wa, _Z), maxval) + _H
+    elif rounding:
+        for j in range(orow.shape[0] // nc):
+            o = nc * j
+            wa = v[o + last]
+            inv = _O / wa if wa >= _H else _Z
+            for c in range(last):
+                orow[o + c] = min(max(v[o + c] * inv, _Z), maxval) + _H
+            orow[o + last] = min(max(wa, _Z), maxval) + _H
+    else:
+        for j in range(orow.shape[0] // nc):
+            o = nc * j
+            wa = v[o + last]
+            inv = one / wa if wa > zero else zero
+            for c in range(last):
+                orow[o + c] = v[o + c] * inv
+            orow[o + last] = wa
+
+
+@jit
+def _blend_finish4(a, ba, b, bb, maxval, orow):
+    """``_blend_rows`` then ``_finish`` for premultiplied RGBA with rounding, fused per pixel."""
+    for j in range(orow.shape[0] // 4):
+        o = 4 * j
+        c0 = a * ba[o] + b * bb[o]
+        c1 = a * ba[o + 1] + b * bb[o + 1]
+        c2 = a * ba[o + 2] + b * bb[o + 2]
+        wa = a * ba[o + 3] + b * bb[o + 3]
+        inv = _O / wa if wa >= _H else _Z
+        orow[o] = min(max(c0 * inv, _Z), maxval) + _H
+        orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
+        orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
+        orow[o + 3] = min(max(wa, _Z), maxval) + _H
+
+
+@jit
+def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j_lo, j_hi,
+                  vertical_first, premult, rounding, consts, out, rowf, buf_a, buf_b):
+    """Bilinear resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (Ho, Wo*nc).
+
+    Output row ``i`` blends source rows ``ys0[i]``, ``ys1[i]`` with weights
+    ``wy0[i]``, ``wy1[i]``; live output column ``j_lo + j`` blends the source
+    pixels at float offsets ``xo0[j]``, ``xo1[j]`` (``nc * (x - x_lo)``) with
+    ``wx0[j]``, ``wx1[j]``.  Taps outside the source carry weight 0 and an
+    in-range index, so no loop tests bounds.  Columns outside ``[j_lo, j_hi)``
+    and rows whose weights are both 0 are transparent fills.  ``premult``
+    interpolates colour premultiplied by the last channel.  Scratch rows of
+    the working float type: ``rowf`` holds ``nc * max(x_hi - x_lo, j_hi - j_lo)``
+    values, ``buf_a`` and ``buf_b`` ``nc * (j_hi - j_lo)``.
+    """
+    ho = out.shape[0]
+    k_lo = nc * j_lo
+    k_hi = nc * j_hi
+    s_lo = nc * x_lo
+    s_hi = nc * x_hi
     tag_a = -1
     tag_b = -1
+    ba = buf_a
+    bb = buf_b
     for i in range(ho):
         a = wy0[i]
         b = wy1[i]
         orow = out[i]
-        if a == 0 and b == 0:
-            for j in range(wo):
-                for c in range(nc):
-                    orow[j, c] = 0
+        if (a == 0 and b == 0) or k_lo == k_hi:
+            orow[:] = 0
             continue
+        orow[:k_lo] = 0
+        orow[k_hi:] = 0
         y0 = ys0[i]
         y1 = ys1[i]
+        if vertical_first:
+            if premult:
+                _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[:s_hi - s_lo])
+            else:
+                _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[:s_hi - s_lo])
+            _gather(rowf, nc, xo0, xo1, wx0, wx1, False, ba)
+            _finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            continue
         # Two-row cache: each source row is resampled horizontally once.
         if tag_a != y0:
             if tag_b == y0:
-                buf_a, buf_b = buf_b, buf_a
+                ba, bb = bb, ba
                 tag_a, tag_b = tag_b, tag_a
             else:
-                _resample_row(src, y0, xs0, xs1, wx0, wx1, j_lo, j_hi, alpha_ch, buf_a)
+                _to_float(src[y0, s_lo:s_hi], rowf)
+                _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, ba)
                 tag_a = y0
         if tag_b != y1:
-            _resample_row(src, y1, xs0, xs1, wx0, wx1, j_lo, j_hi, alpha_ch, buf_b)
+            _to_float(src[y1, s_lo:s_hi], rowf)
+            _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, bb)
             tag_b = y1
-        for j in range(j_lo):
-            for c in range(nc):
-                orow[j, c] = 0
-        for j in range(j_hi, wo):
-            for c in range(nc):
-                orow[j, c] = 0
-        for j in range(j_lo, j_hi):
-            inv = 1.0
-            if alpha_ch >= 0:
-                wa = a * buf_a[j, alpha_ch] + b * buf_b[j, alpha_ch]
-                # Colour is zero wherever the *stored* alpha is zero.
-                visible = wa >= 0.5 if rounding else wa > 0
-                inv = 1.0 / wa if visible else 0.0
-            for c in range(nc):
-                v = a * buf_a[j, c] + b * buf_b[j, c]
-                if alpha_ch >= 0 and c != alpha_ch:
-                    v = v * inv
-                if rounding:
-                    # Clip, then round half up: the store truncates a non-negative value.
-                    v = min(max(v, 0.0), maxval) + 0.5
-                orow[j, c] = v
+        if premult and rounding and nc == 4:
+            _blend_finish4(a, ba, b, bb, consts[3], orow[k_lo:k_hi])
+        elif premult or not rounding:
+            # Blend into the spare scratch row, then divide back / store.
+            _blend_rows(a, ba, b, bb, rowf[:k_hi - k_lo])
+            _finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
+        else:
+            maxval = consts[3]
+            dst = orow[k_lo:k_hi]
+            for k in range(dst.shape[0]):
+                dst[k] = min(max(a * ba[k] + b * bb[k], _Z), maxval) + _H

@@ -41,18 +41,32 @@ def axis_taps(index, n_src, scale, src_c, dst_c, dtype):
 
 
 def warp_region(src, transform, rows, cols, alpha_ch, out):
-    """Resample the output pixels ``rows x cols`` (two ranges) of ``src`` (H, W, C) into ``out``."""
+    """Resample the output pixels ``rows x cols`` (two ranges) of ``src`` (H, W, C) into ``out``.
+
+    ``out`` is a C-contiguous (len(rows), len(cols), C) array of ``src``'s
+    dtype; ``alpha_ch`` is ``C - 1`` to interpolate premultiplied by alpha, or
+    -1.  A source whose rows are not contiguous is copied once.
+    """
+    if not out.flags.c_contiguous:  # pragma: no cover - internal invariant
+        raise ValueError("warp_region needs a C-contiguous out")
     wd = work_dtype(src.dtype)
+    h, w, nc = src.shape
     s = transform.scale
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
-    ys0, ys1, wy0, wy1, _, _ = axis_taps(rows, src.shape[0], s, cy, dy, wd)
-    xs0, xs1, wx0, wx1, j_lo, j_hi = axis_taps(cols, src.shape[1], s, cx, dx, wd)
+    ys0, ys1, wy0, wy1, _, _ = axis_taps(rows, h, s, cy, dy, wd)
+    xs0, xs1, wx0, wx1, j_lo, j_hi = axis_taps(cols, w, s, cx, dx, wd)
+    x_lo, x_hi = (int(xs0[j_lo]), int(xs1[j_hi - 1]) + 1) if j_hi > j_lo else (0, 0)
+    xo0 = (nc * (xs0[j_lo:j_hi] - x_lo)).astype(np.uint64)
+    xo1 = (nc * (xs1[j_lo:j_hi] - x_lo)).astype(np.uint64)
     rounding = src.dtype.kind == "u"
     maxval = float(np.iinfo(src.dtype).max) if rounding else 0.0
-    nc = src.shape[2]
-    bufs = np.empty((2, len(cols), nc), dtype=wd)
-    _kernels.warp_bilinear(src, ys0, ys1, wy0, wy1, xs0, xs1, wx0, wx1, j_lo, j_hi,
-                           alpha_ch, rounding, maxval, out, bufs[0], bufs[1])
+    consts = np.array([0.0, 0.5, 1.0, maxval], dtype=wd)
+    rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), dtype=wd)
+    bufs = np.empty((2, nc * (j_hi - j_lo)), dtype=wd)
+    flat = np.ascontiguousarray(src).reshape(h, w * nc)
+    _kernels.warp_bilinear(flat, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0[j_lo:j_hi], wx1[j_lo:j_hi],
+                           x_lo, x_hi, j_lo, j_hi, s < 1.0, alpha_ch >= 0, rounding, consts,
+                           out.reshape(len(rows), len(cols) * nc), rowf, bufs[0], bufs[1])
     return out
 
 
