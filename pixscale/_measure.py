@@ -1,6 +1,7 @@
 """Measuring the object: count, size ratio, centroid and bounding box of the mask."""
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,10 +76,29 @@ class Measurement:
         return cls(count, centroid, tuple(int(v) for v in bbox), shape)
 
 
-def measure_alpha(alpha, thr):
-    """Measure a validated (H, W) alpha view against a threshold in its own units."""
+def alpha_words(image):
+    """The (H, W) uint32 view of an RGBA8 image whose pixels are 4 contiguous bytes, else None.
+
+    On little-endian machines alpha is then the top byte of each word, which
+    lets the measure kernel read whole pixels.
+    """
+    if (sys.byteorder == "little" and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 4 and image.strides[2] == 1 and image.strides[1] == 4):
+        return image.view("<u4")[:, :, 0]
+    return None
+
+
+def measure_alpha(alpha, thr, words=None):
+    """Measure a validated (H, W) alpha view against a threshold in its own units.
+
+    ``words`` (from :func:`alpha_words` of the image ``alpha`` belongs to)
+    selects the faster whole-pixel kernel; the result is the same.
+    """
     stats = np.empty(7, dtype=np.int64)
-    _kernels.measure_alpha(alpha, thr, stats)
+    if words is not None:
+        _kernels.measure_words(words, np.uint32(thr), stats)
+    else:
+        _kernels.measure_alpha(alpha, thr, stats)
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)
 
 
@@ -118,4 +138,5 @@ def measure(image, *, threshold=10):
     0.3162
     """
     alpha = alpha_of(image)
-    return measure_alpha(alpha, threshold_value(alpha.dtype, check_threshold(threshold)))
+    thr = threshold_value(alpha.dtype, check_threshold(threshold))
+    return measure_alpha(alpha, thr, alpha_words(np.asarray(image)))

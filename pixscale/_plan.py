@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._measure import measure_alpha
+from ._measure import alpha_words, measure_alpha
 from ._transform import ScaleTransform
 from ._validate import (
     EmptyMaskError,
@@ -137,7 +137,7 @@ def _prepare(image, *, threshold, center, output_shape, fit, margin):
     alpha = alpha_of(image)
     thr = threshold_value(alpha.dtype, check_threshold(threshold))
     out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
-    m = measure_alpha(alpha, thr)
+    m = measure_alpha(alpha, thr, alpha_words(np.asarray(image)))
     if m.count == 0:
         raise EmptyMaskError(
             f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "

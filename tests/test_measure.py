@@ -25,6 +25,9 @@ def _layouts(img):
     big = np.zeros((img.shape[0] * 2, img.shape[1] * 3) + img.shape[2:], img.dtype)
     big[::2, ::3] = img
     yield "strided", big[::2, ::3]
+    rows = np.zeros((img.shape[0] * 2, img.shape[1] + 3) + img.shape[2:], img.dtype)
+    rows[::2, 1:-2] = img
+    yield "row-strided", rows[::2, 1:-2]  # contiguous pixels, gaps between rows
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -38,6 +41,27 @@ def test_kernel_matches_reference(rng, dtype, shape, channels):
             got = pixscale.measure(view, threshold=threshold)
             want = reference.measure(view, threshold=threshold)
             assert got == want, (name, threshold)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_whole_pixel_kernel_matches_byte_kernel(rng, shape):
+    """RGBA8 with 4-byte pixels is measured through uint32 words; both kernels must agree."""
+    from pixscale import _kernels
+    from pixscale._measure import alpha_words
+
+    img = _random(rng, shape + (4,), np.uint8)
+    img[..., 3] = rng.choice([0, 10, 11, 200, 255], size=shape)  # values around the thresholds
+    for name, view in _layouts(img):
+        words = alpha_words(view)
+        if name in ("C", "row-strided"):
+            assert words is not None, name
+        if words is None:
+            continue
+        for thr in (0, 10, 11, 254, 255):
+            a, b = np.empty(7, np.int64), np.empty(7, np.int64)
+            _kernels.measure_words(words, np.uint32(thr), a)
+            _kernels.measure_alpha(view[..., 3], np.uint8(thr), b)
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
