@@ -114,6 +114,16 @@ def measure_words(words, thr, out):
     out[6] = y1
 
 
+@jit
+def alpha_from_words(words, out):
+    """``out[i, j] = words[i, j] >> 24``: the alpha of RGBA8 words as a contiguous uint8 array."""
+    for i in range(words.shape[0]):
+        row = words[i]
+        orow = out[i]
+        for j in range(row.shape[0]):
+            orow[j] = row[j] >> _S24
+
+
 # --- Bilinear resample-and-pad ------------------------------------------------
 #
 # Arrays are flat: a source row is ``W * C`` values, an output row ``Wo * C``.
@@ -130,6 +140,51 @@ def measure_words(words, thr, out):
 # Both orders compute every alpha value with the same float operations in the
 # same order whatever the channel count, so an alpha-only warp matches the
 # alpha channel of a full warp bit for bit (exact mode relies on this).
+
+
+@jit
+def axis_taps(start, n_src, scale, src_c, dst_c, i0, i1, w0, w1):
+    """Bilinear taps along one axis for the output pixels ``start, start + 1, ...``.
+
+    Output pixel ``k`` has its centre at ``k + 0.5``; it maps back to the
+    continuous source coordinate ``(k + 0.5 - dst_c) / scale + src_c`` whose
+    neighbouring source centres are pixels ``floor(u)`` and ``floor(u) + 1``
+    with ``u`` that coordinate less 0.5.  Fills ``i0, i1`` (int64) and
+    ``w0, w1`` (weights) for ``len(i0)`` pixels; taps outside ``[0, n_src)``
+    get weight 0 and a clipped index.  Returns the half-open range
+    ``(lo, hi)`` of pixels with any non-zero weight (``lo == hi`` if none).
+    """
+    lo = -1
+    hi = 0
+    for k in range(i0.shape[0]):
+        u = (start + k + 0.5 - dst_c) / scale + src_c - 0.5
+        f0 = np.floor(u)
+        f = u - f0
+        a = int(f0)
+        b = a + 1
+        wa = 1.0 - f if 0 <= a < n_src else 0.0
+        wb = f if 0 <= b < n_src else 0.0
+        i0[k] = min(max(a, 0), n_src - 1)
+        i1[k] = min(max(b, 0), n_src - 1)
+        w0[k] = wa
+        w1[k] = wb
+        if w0[k] != 0 or w1[k] != 0:
+            if lo < 0:
+                lo = k
+            hi = k + 1
+    return (lo, hi) if lo >= 0 else (0, 0)
+
+
+@jit
+def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
+    """Offsets ``nc * (x - x_lo)`` of the live columns' taps; returns ``(x_lo, x_hi)``."""
+    if hi <= lo:
+        return 0, 0
+    x_lo = i0[lo]
+    for j in range(hi - lo):
+        xo0[j] = nc * (i0[lo + j] - x_lo)
+        xo1[j] = nc * (i1[lo + j] - x_lo)
+    return x_lo, i1[hi - 1] + 1
 
 
 @jit
@@ -351,3 +406,36 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
             dst = orow[k_lo:k_hi]
             for k in range(dst.shape[0]):
                 dst[k] = min(max(a * ba[k] + b * bb[k], _Z), maxval) + _H
+
+
+@jit
+def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
+    """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
+
+    Exact mode's probe: taps, :func:`warp_bilinear` on the single channel
+    ``alpha`` (H, W) and the count in one call, with the same arithmetic as a
+    full warp, so the count is that of the final image.
+    """
+    h, w = alpha.shape
+    ny = r1 - r0
+    nx = c1 - c0
+    wd = consts.dtype
+    ys = np.empty((2, ny), np.int64)
+    xs = np.empty((2, nx), np.int64)
+    wy = np.empty((2, ny), wd)
+    wx = np.empty((2, nx), wd)
+    axis_taps(r0, h, scale, src_cy, dst_cy, ys[0], ys[1], wy[0], wy[1])
+    j_lo, j_hi = axis_taps(c0, w, scale, src_cx, dst_cx, xs[0], xs[1], wx[0], wx[1])
+    xo = np.empty((2, j_hi - j_lo), np.uint64)
+    x_lo, x_hi = column_offsets(xs[0], xs[1], j_lo, j_hi, 1, xo[0], xo[1])
+    rowf = np.empty(max(x_hi - x_lo, j_hi - j_lo, 1), wd)
+    bufs = np.empty((2, j_hi - j_lo), wd)
+    out = np.empty((ny, nx), alpha.dtype)
+    warp_bilinear(alpha, 1, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi],
+                  x_lo, x_hi, j_lo, j_hi, scale < 1.0, False, rounding, consts, out, rowf, bufs[0], bufs[1])
+    count = 0
+    for i in range(ny):
+        row = out[i]
+        for j in range(nx):
+            count += 1 if row[j] > thr else 0
+    return count

@@ -14,59 +14,34 @@ def work_dtype(dtype):
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
-def axis_taps(index, n_src, scale, src_c, dst_c, dtype):
-    """Bilinear taps along one axis for output pixel indices ``index``.
-
-    Output pixel ``k`` has its centre at ``k + 0.5``; it maps back to the
-    continuous source coordinate ``(k + 0.5 - dst_c) / scale + src_c`` whose
-    neighbouring source centres are pixels ``i0 = floor(u)`` and ``i0 + 1``
-    with ``u`` that coordinate less 0.5.  Taps outside ``[0, n_src)`` get
-    weight 0 and a clipped index, so the kernel needs no bounds tests.
-
-    Returns ``i0, i1, w0, w1`` and the half-open range ``lo, hi`` of outputs
-    with any non-zero weight (``lo == hi`` when none).
-    """
-    u = (np.asarray(index, dtype=np.float64) + 0.5 - dst_c) / scale + src_c - 0.5
-    i0 = np.floor(u)
-    f = u - i0
-    i0 = i0.astype(np.int64)
-    i1 = i0 + 1
-    w0 = np.where((i0 >= 0) & (i0 < n_src), 1.0 - f, 0.0).astype(dtype)
-    w1 = np.where((i1 >= 0) & (i1 < n_src), f, 0.0).astype(dtype)
-    np.clip(i0, 0, n_src - 1, out=i0)
-    np.clip(i1, 0, n_src - 1, out=i1)
-    live = np.flatnonzero((w0 != 0) | (w1 != 0))
-    lo, hi = (int(live[0]), int(live[-1]) + 1) if live.size else (0, 0)
-    return i0, i1, w0, w1, lo, hi
-
-
 def warp_region(src, transform, rows, cols, alpha_ch, out):
-    """Resample the output pixels ``rows x cols`` (two ranges) of ``src`` (H, W, C) into ``out``.
+    """Resample output rows ``range(*rows)`` x columns ``range(*cols)`` of ``src`` (H, W, C) into ``out``.
 
     ``out`` is a C-contiguous (len(rows), len(cols), C) array of ``src``'s
     dtype; ``alpha_ch`` is ``C - 1`` to interpolate premultiplied by alpha, or
-    -1.  A source whose rows are not contiguous is copied once.
+    -1.  ``src`` may have any strides (a source whose pixels cannot be viewed
+    as flat rows is copied).
     """
     if not out.flags.c_contiguous:  # pragma: no cover - internal invariant
         raise ValueError("warp_region needs a C-contiguous out")
     wd = work_dtype(src.dtype)
     h, w, nc = src.shape
+    ny, nx = rows[1] - rows[0], cols[1] - cols[0]
     s = transform.scale
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
-    ys0, ys1, wy0, wy1, _, _ = axis_taps(rows, h, s, cy, dy, wd)
-    xs0, xs1, wx0, wx1, j_lo, j_hi = axis_taps(cols, w, s, cx, dx, wd)
-    x_lo, x_hi = (int(xs0[j_lo]), int(xs1[j_hi - 1]) + 1) if j_hi > j_lo else (0, 0)
-    xo0 = (nc * (xs0[j_lo:j_hi] - x_lo)).astype(np.uint64)
-    xo1 = (nc * (xs1[j_lo:j_hi] - x_lo)).astype(np.uint64)
+    ys, xs = np.empty((2, ny), np.int64), np.empty((2, nx), np.int64)
+    wy, wx = np.empty((2, ny), wd), np.empty((2, nx), wd)
+    _kernels.axis_taps(rows[0], h, s, cy, dy, ys[0], ys[1], wy[0], wy[1])
+    j_lo, j_hi = _kernels.axis_taps(cols[0], w, s, cx, dx, xs[0], xs[1], wx[0], wx[1])
+    xo = np.empty((2, j_hi - j_lo), np.uint64)
+    x_lo, x_hi = _kernels.column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
     rounding = src.dtype.kind == "u"
-    maxval = float(np.iinfo(src.dtype).max) if rounding else 0.0
-    consts = np.array([0.0, 0.5, 1.0, maxval], dtype=wd)
+    consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=wd)
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), dtype=wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), dtype=wd)
-    flat = np.ascontiguousarray(src).reshape(h, w * nc)
-    _kernels.warp_bilinear(flat, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0[j_lo:j_hi], wx1[j_lo:j_hi],
-                           x_lo, x_hi, j_lo, j_hi, s < 1.0, alpha_ch >= 0, rounding, consts,
-                           out.reshape(len(rows), len(cols) * nc), rowf, bufs[0], bufs[1])
+    _kernels.warp_bilinear(src.reshape(h, w * nc), nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1],
+                           wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi, j_lo, j_hi, s < 1.0, alpha_ch >= 0,
+                           rounding, consts, out.reshape(ny, nx * nc), rowf, bufs[0], bufs[1])
     return out
 
 
@@ -166,7 +141,7 @@ def warp(image, transform, *, premultiplied=True, background=None):
     alpha_ch = nc - 1 if premultiplied and nc in (2, 4) else -1
     ho, wo = transform.output_shape
     out = np.empty((ho, wo, nc), dtype=image.dtype)
-    warp_region(src, transform, np.arange(ho), np.arange(wo), alpha_ch, out)
+    warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out)
     if background is not None:
         out = composite(out, background)
     return out if image.ndim == 3 else out[:, :, 0]
