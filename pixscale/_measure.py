@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from ._config import kernels
 from ._validate import alpha_of, check_threshold, threshold_value
 
 
@@ -96,9 +96,9 @@ def measure_alpha(alpha, thr, words=None):
     """
     stats = np.empty(7, dtype=np.int64)
     if words is not None:
-        _kernels.measure_words(words, np.uint32(thr), stats)
+        kernels().measure_words(words, np.uint32(thr), stats)
     else:
-        _kernels.measure_alpha(alpha, thr, stats)
+        kernels().measure_alpha(alpha, thr, stats)
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)
 
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from . import _kernels
+from ._config import kernels
 from ._measure import alpha_words, measure_alpha
 from ._transform import ScaleTransform
 from ._validate import (
@@ -73,7 +73,7 @@ def _ratio_probe(alpha, thr, base, bbox, words=None):
     """
     if words is not None:
         alpha = np.empty(alpha.shape, np.uint8)
-        _kernels.alpha_from_words(words, alpha)
+        kernels().alpha_from_words(words, alpha)
     ho, wo = base.output_shape
     n_out = ho * wo
     (cx, cy), (dx, dy) = base.src_center, base.dst_center
@@ -86,7 +86,7 @@ def _ratio_probe(alpha, thr, base, bbox, words=None):
         c0, c1 = max(0, math.floor((x0 - cx) * scale + dx) - 1), min(wo, math.ceil((x1 - cx) * scale + dx) + 1)
         if r0 >= r1 or c0 >= c1:
             return 0.0
-        count = _kernels.warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
+        count = kernels().warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
         return math.sqrt(count / n_out)
 
     return ratio

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from ._config import kernels
 from ._transform import ScaleTransform
 from ._validate import check_array
 
@@ -31,15 +31,15 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
     ys, xs = np.empty((2, ny), np.int64), np.empty((2, nx), np.int64)
     wy, wx = np.empty((2, ny), wd), np.empty((2, nx), wd)
-    _kernels.axis_taps(rows[0], h, s, cy, dy, ys[0], ys[1], wy[0], wy[1])
-    j_lo, j_hi = _kernels.axis_taps(cols[0], w, s, cx, dx, xs[0], xs[1], wx[0], wx[1])
+    kernels().axis_taps(rows[0], h, s, cy, dy, ys[0], ys[1], wy[0], wy[1])
+    j_lo, j_hi = kernels().axis_taps(cols[0], w, s, cx, dx, xs[0], xs[1], wx[0], wx[1])
     xo = np.empty((2, j_hi - j_lo), np.uint64)
-    x_lo, x_hi = _kernels.column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
+    x_lo, x_hi = kernels().column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
     rounding = src.dtype.kind == "u"
     consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=wd)
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), dtype=wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), dtype=wd)
-    _kernels.warp_bilinear(src.reshape(h, w * nc), nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1],
+    kernels().warp_bilinear(src.reshape(h, w * nc), nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1],
                            wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi, j_lo, j_hi, s < 1.0, alpha_ch >= 0,
                            rounding, consts, out.reshape(ny, nx * nc), rowf, bufs[0], bufs[1])
     return out

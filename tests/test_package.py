@@ -19,6 +19,17 @@ def test_public_names():
         assert name in pixscale.__all__ and hasattr(pixscale, name)
 
 
+def test_import_does_not_load_numba_until_a_kernel_is_needed():
+    code = (
+        "import sys, numpy as np, pixscale, pixscale.reference, pixscale.cli\n"
+        "before = 'numba' in sys.modules\n"
+        "pixscale.measure(np.ones((4, 4), np.uint8))\n"
+        "print(before, 'numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
 def test_import_compiles_nothing_and_changes_no_numba_setting():
     code = (
         "import json, numba, numba.core.config as c\n"
