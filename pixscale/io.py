@@ -58,7 +58,7 @@ def encode_png(image, *, compress_level=6):
     """Encode an (H, W), (H, W, 2) or (H, W, 4) uint8 array as PNG bytes (Pillow, via imageio)."""
     import imageio.v3 as iio
 
-    return iio.imwrite("<bytes>", image, extension=".png", compress_level=compress_level)
+    return iio.imwrite("<bytes>", image, extension=".png", plugin="pillow", compress_level=compress_level)
 
 
 def write_png(path, image, *, compress_level=6):

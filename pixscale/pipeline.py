@@ -126,8 +126,9 @@ def process_sample(sample, out_root, opts):
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
-            if opts.background is None:
-                out[out[..., -1] == 0, :-1] = 0  # clean colour under alpha 0 (straight mode leaves some)
+            if opts.background is None and not opts.premultiplied:
+                # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
+                out[..., :-1] *= (out[..., -1:] != 0)
             write_png(out_dir / view.rel, out, compress_level=opts.png_level)
         except (ViewError, OSError, ValueError) as exc:
             rows.append(_fail(sample.name, view.rel, str(exc)))

@@ -115,6 +115,21 @@ def test_keep_cameras_and_per_sample_scale(tmp_path, gslrm):
         assert frames_in == frames_out
 
 
+@pytest.mark.parametrize("premultiplied", [True, False])
+def test_colour_under_alpha_zero_is_written_as_zero(tmp_path, gslrm, premultiplied):
+    """Inputs hide a background photo under alpha 0; no output may keep any of it."""
+    rows, dataset = run(gslrm, tmp_path / "out", RunOptions(premultiplied=premultiplied), quiet=True)
+    assert all(r["status"] == "ok" for r in rows)
+    hidden = 0
+    for sample in dataset.samples:
+        for view in sample.views:
+            src = pixscale.io.read_view(view.path)
+            hidden += np.count_nonzero(src[src[..., 3] == 0, :3])
+            out = pixscale.io.read_view(tmp_path / "out" / sample.rel_dir / view.rel)
+            assert not out[out[..., 3] == 0, :3].any()
+    assert hidden > 0, "the synthetic inputs should hide colour under alpha 0"
+
+
 def test_output_inside_input_is_refused(gslrm):
     with pytest.raises(ValueError, match="inside IN_DIR"):
         run(gslrm, gslrm / "out", quiet=True)
