@@ -5,7 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._plan import normalize
+from ._plan import normalize, plan
+from ._validate import check_array, check_shape
+from ._warp import warp_into
 
 
 def normalize_batch(images, *, threads=None, **options):
@@ -48,9 +50,22 @@ def normalize_batch(images, *, threads=None, **options):
     if is_array and images.ndim not in (3, 4):
         raise ValueError(f"a batch array must have shape (N, H, W) or (N, H, W, C); got shape {images.shape}")
 
+    # An array batch (without compositing) is written in place into one preallocated array,
+    # so no serial gather of the results is left for the calling thread.
+    out = None
+    if is_array and options.get("background") is None and len(images):
+        shape = options.get("output_shape")
+        shape = images.shape[1:3] if shape is None else check_shape(shape)
+        out = np.empty((len(images),) + tuple(shape) + images.shape[3:], images.dtype)
+        warp_opts = {"premultiplied": options.pop("premultiplied", True)}
+        options.pop("background", None)
+
     def one(index):
         try:
-            return normalize(images[index], **options)
+            if out is None:
+                return normalize(images[index], **options)
+            image = check_array(images[index])
+            return warp_into(image, plan(image, **options), warp_opts["premultiplied"], out[index])
         except ValueError as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 
@@ -60,6 +75,8 @@ def normalize_batch(images, *, threads=None, **options):
     else:
         with ThreadPoolExecutor(max_workers=min(threads, n)) as pool:
             results = list(pool.map(one, range(n)))
+    if out is not None:
+        return out
     if is_array:
         return np.stack(results) if results else images.copy()
     return results

@@ -409,16 +409,18 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
 
 
 @jit
-def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
-    """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
+def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """Warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
 
-    Exact mode's probe: taps, :func:`warp_bilinear` on the single channel
-    ``alpha`` (H, W) and the count in one call, with the same arithmetic as a
-    full warp, so the count is that of the final image.
+    The whole resample in one call: taps of both axes (:func:`axis_taps`),
+    column offsets, scratch rows and :func:`warp_bilinear` for the flat
+    source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
+    the working float type, which also sets the type of the weights.
     """
-    h, w = alpha.shape
-    ny = r1 - r0
-    nx = c1 - c0
+    h = src.shape[0]
+    w = src.shape[1] // nc
+    ny = out.shape[0]
+    nx = out.shape[1] // nc
     wd = consts.dtype
     ys = np.empty((2, ny), np.int64)
     xs = np.empty((2, nx), np.int64)
@@ -427,12 +429,25 @@ def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1
     axis_taps(r0, h, scale, src_cy, dst_cy, ys[0], ys[1], wy[0], wy[1])
     j_lo, j_hi = axis_taps(c0, w, scale, src_cx, dst_cx, xs[0], xs[1], wx[0], wx[1])
     xo = np.empty((2, j_hi - j_lo), np.uint64)
-    x_lo, x_hi = column_offsets(xs[0], xs[1], j_lo, j_hi, 1, xo[0], xo[1])
-    rowf = np.empty(max(x_hi - x_lo, j_hi - j_lo, 1), wd)
-    bufs = np.empty((2, j_hi - j_lo), wd)
+    x_lo, x_hi = column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
+    rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), wd)
+    bufs = np.empty((2, nc * (j_hi - j_lo)), wd)
+    warp_bilinear(src, nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi],
+                  x_lo, x_hi, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out, rowf, bufs[0], bufs[1])
+
+
+@jit
+def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
+    """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
+
+    Exact mode's probe: :func:`warp_window` on the single channel ``alpha``
+    (H, W) and the count in one call, with the same arithmetic as a full
+    warp, so the count is that of the final image.
+    """
+    ny = r1 - r0
+    nx = c1 - c0
     out = np.empty((ny, nx), alpha.dtype)
-    warp_bilinear(alpha, 1, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi],
-                  x_lo, x_hi, j_lo, j_hi, scale < 1.0, False, rounding, consts, out, rowf, bufs[0], bufs[1])
+    warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     count = 0
     for i in range(ny):
         row = out[i]

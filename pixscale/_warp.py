@@ -24,24 +24,12 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     """
     if not out.flags.c_contiguous:  # pragma: no cover - internal invariant
         raise ValueError("warp_region needs a C-contiguous out")
-    wd = work_dtype(src.dtype)
     h, w, nc = src.shape
-    ny, nx = rows[1] - rows[0], cols[1] - cols[0]
-    s = transform.scale
-    (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
-    ys, xs = np.empty((2, ny), np.int64), np.empty((2, nx), np.int64)
-    wy, wx = np.empty((2, ny), wd), np.empty((2, nx), wd)
-    kernels().axis_taps(rows[0], h, s, cy, dy, ys[0], ys[1], wy[0], wy[1])
-    j_lo, j_hi = kernels().axis_taps(cols[0], w, s, cx, dx, xs[0], xs[1], wx[0], wx[1])
-    xo = np.empty((2, j_hi - j_lo), np.uint64)
-    x_lo, x_hi = kernels().column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
     rounding = src.dtype.kind == "u"
-    consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=wd)
-    rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), dtype=wd)
-    bufs = np.empty((2, nc * (j_hi - j_lo)), dtype=wd)
-    kernels().warp_bilinear(src.reshape(h, w * nc), nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1],
-                           wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi, j_lo, j_hi, s < 1.0, alpha_ch >= 0,
-                           rounding, consts, out.reshape(ny, nx * nc), rowf, bufs[0], bufs[1])
+    consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=work_dtype(src.dtype))
+    (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
+    kernels().warp_window(src.reshape(h, w * nc), nc, transform.scale, cx, cy, dx, dy, rows[0], cols[0],
+                          alpha_ch >= 0, rounding, consts, out.reshape(rows[1] - rows[0], (cols[1] - cols[0]) * nc))
     return out
 
 
@@ -136,12 +124,17 @@ def warp(image, transform, *, premultiplied=True, background=None):
     """
     image = check_array(image)
     _check_transform(transform, image)
+    out = warp_into(image, transform, premultiplied, np.empty(transform.output_shape + image.shape[2:], image.dtype))
+    if background is not None:
+        out = composite(out, background)
+    return out
+
+
+def warp_into(image, transform, premultiplied, out):
+    """:func:`warp` of a checked image into a preallocated C-contiguous ``out``; returns ``out``."""
     src = image if image.ndim == 3 else image[:, :, None]
     nc = src.shape[2]
     alpha_ch = nc - 1 if premultiplied and nc in (2, 4) else -1
     ho, wo = transform.output_shape
-    out = np.empty((ho, wo, nc), dtype=image.dtype)
-    warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out)
-    if background is not None:
-        out = composite(out, background)
-    return out if image.ndim == 3 else out[:, :, 0]
+    warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out.reshape(ho, wo, nc))
+    return out

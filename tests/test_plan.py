@@ -207,6 +207,13 @@ def test_normalize_batch_equals_one_by_one(rng, threads):
         np.testing.assert_array_equal(out, pixscale.normalize(img, target=0.25))
     as_list = pixscale.normalize_batch(list(images[:2]), threads=threads, output_shape=(50, 60))
     assert isinstance(as_list, list) and as_list[1].shape == (50, 60, 4)
+    for options in ({"output_shape": (50, 60), "premultiplied": False}, {"background": 255, "exact": False}):
+        got = pixscale.normalize_batch(images, threads=threads, **options)
+        assert isinstance(got, np.ndarray) and got.dtype == images.dtype
+        np.testing.assert_array_equal(got, np.stack([pixscale.normalize(img, **options) for img in images]))
+    alphas = images[..., 3]  # an (N, H, W) batch of masks
+    np.testing.assert_array_equal(pixscale.normalize_batch(alphas, threads=threads),
+                                  np.stack([pixscale.normalize(a) for a in alphas]))
 
 
 def test_normalize_batch_names_the_bad_image(rng):
