@@ -28,6 +28,33 @@ def median_time(fn, *, repeats=7, budget=2.0):
     return statistics.median(times)
 
 
+def paired_times(fns, *, rounds=15, budget=3.0):
+    """Median times of several callables measured in alternation, and the median ratios.
+
+    Each round times every function once, in turn, so slow spells of a noisy
+    machine hit all of them alike.  Returns ``(medians, ratios)``: the median
+    time of each function (seconds) and, for each, the median over rounds of
+    its time divided by the first function's time in the same round.
+    Stops after ``budget`` seconds (at least 3 rounds).
+    """
+    for fn in fns:
+        fn()
+    rows = []
+    start = time.perf_counter()
+    while len(rows) < rounds:
+        row = []
+        for fn in fns:
+            t0 = time.perf_counter()
+            fn()
+            row.append(time.perf_counter() - t0)
+        rows.append(row)
+        if len(rows) >= 3 and time.perf_counter() - start > budget:
+            break
+    medians = [statistics.median(r[i] for r in rows) for i in range(len(fns))]
+    ratios = [statistics.median(r[i] / r[0] for r in rows) for i in range(len(fns))]
+    return medians, ratios
+
+
 def test_image(size, *, seed=0):
     """A (size, size, 4) uint8 RGBA image: a soft off-centre ellipse over a noisy background."""
     rng = np.random.default_rng(seed)
