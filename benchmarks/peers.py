@@ -229,6 +229,7 @@ def dataset_rows(samples):
         row["decode_encode_ms_per_view"] = 1e3 * io_secs / n
         row["jobs1_ms_per_view"] = 1e3 / row["jobs1_views_per_s"]
         row["jobs1_vs_decode_encode"] = row["jobs1_ms_per_view"] / row["decode_encode_ms_per_view"]
+        row["jobs2_vs_decode_encode"] = 1e3 / row["jobs2_views_per_s"] / row["decode_encode_ms_per_view"]
         row["jobs2_vs_jobs1"] = row["jobs2_views_per_s"] / row["jobs1_views_per_s"]
         if "plain_script_views_per_s" in row:
             row["jobs2_vs_plain"] = row["jobs2_views_per_s"] / row["plain_script_views_per_s"]

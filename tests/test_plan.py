@@ -59,7 +59,7 @@ def test_centroid_lands_on_canvas_centre(rng):
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_exact_mode_hits_target(seed, dtype):
     rng = np.random.default_rng(seed)
     size = 256 if seed % 2 else 384

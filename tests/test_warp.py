@@ -178,3 +178,17 @@ def test_transform_must_fit_the_image():
         pixscale.warp(np.zeros((5, 4, 4), np.uint8), t)
     with pytest.raises(TypeError, match="ScaleTransform"):
         pixscale.warp(np.zeros((4, 4, 4), np.uint8), np.eye(3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [2, 4])
+def test_alpha_is_bit_identical_to_an_alpha_only_warp(rng, dtype, channels):
+    """Exact mode measures alpha-only warps; the full warp must produce the very same alpha."""
+    img = _random(rng, (29, 37, channels), dtype)
+    img[:5, :, -1] = 0  # fully transparent rows: colour there must not matter
+    for scale in SCALES:
+        for centre in [(18.5, 14.5), (3.3, 25.1)]:
+            t = transform(scale, centre, (29, 37), (31, 33))
+            alpha = pixscale.warp(img[..., -1], t)
+            for pm in (True, False):
+                np.testing.assert_array_equal(pixscale.warp(img, t, premultiplied=pm)[..., -1], alpha)
