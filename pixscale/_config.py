@@ -22,6 +22,18 @@ def jit(func):
     return numba.njit(nogil=True, cache=True, fastmath=FASTMATH)(func)
 
 
+def jit_strict(func):
+    """:func:`jit` without fastmath, for code whose every bit must not depend on the caller.
+
+    The bilinear taps divide by the scale; with ``arcp`` LLVM may turn that
+    into a multiply by the reciprocal in one inlined copy and not in another,
+    which would break the bit-identity of probe and full warp.
+    """
+    import numba
+
+    return numba.njit(nogil=True, cache=True)(func)
+
+
 _KERNELS = None
 
 

@@ -8,12 +8,13 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from ._config import jit
+from ._config import jit, jit_strict
 
 _U1, _U2, _U3 = np.uint64(1), np.uint64(2), np.uint64(3)
 _S24 = np.uint32(24)
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
+_TINY64 = float(np.finfo(np.float64).tiny)
 
 
 @jit
@@ -142,7 +143,7 @@ def alpha_from_words(words, out):
 # alpha channel of a full warp bit for bit (exact mode relies on this).
 
 
-@jit
+@jit_strict
 def axis_taps(start, n_src, scale, src_c, dst_c, i0, i1, w0, w1):
     """Bilinear taps along one axis for the output pixels ``start, start + 1, ...``.
 
@@ -286,7 +287,7 @@ def _finish(v, nc, premult, rounding, consts, orow):
     (the integer store truncates the non-negative value).
     ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
     """
-    zero, one, maxval = consts[0], consts[2], consts[3]
+    maxval = consts[3]
     if not premult:
         if rounding:
             for k in range(orow.shape[0]):
@@ -314,10 +315,12 @@ def _finish(v, nc, premult, rounding, consts, orow):
                 orow[o + c] = min(max(v[o + c] * inv, _Z), maxval) + _H
             orow[o + last] = min(max(wa, _Z), maxval) + _H
     else:
+        # Float images: the reciprocal is taken in float64, finite for every float32 alpha
+        # (subnormal ones included); float64 alphas below its smallest normal are treated as 0.
         for j in range(orow.shape[0] // nc):
             o = nc * j
             wa = v[o + last]
-            inv = one / wa if wa > zero else zero
+            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
             for c in range(last):
                 orow[o + c] = v[o + c] * inv
             orow[o + last] = wa

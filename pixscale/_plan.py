@@ -74,6 +74,10 @@ def _ratio_probe(alpha, thr, base, bbox, words=None):
     if words is not None:
         alpha = np.empty(alpha.shape, np.uint8)
         kernels().alpha_from_words(words, alpha)
+    if alpha.dtype.kind == "f":
+        # Float weights may sum to 1 + a few ulps, lifting alpha that sits exactly at the
+        # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
+        bbox = measure_alpha(alpha, alpha.dtype.type(thr * (1 - 1e-5))).bbox
     ho, wo = base.output_shape
     n_out = ho * wo
     (cx, cy), (dx, dy) = base.src_center, base.dst_center

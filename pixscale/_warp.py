@@ -17,7 +17,8 @@ def work_dtype(dtype):
 def warp_region(src, transform, rows, cols, alpha_ch, out):
     """Resample output rows ``range(*rows)`` x columns ``range(*cols)`` of ``src`` (H, W, C) into ``out``.
 
-    ``out`` is a C-contiguous (len(rows), len(cols), C) array of ``src``'s
+    ``rows`` and ``cols`` are ``(start, stop)`` pairs on the output canvas;
+    ``out`` is a C-contiguous (rows[1] - rows[0], cols[1] - cols[0], C) array of ``src``'s
     dtype; ``alpha_ch`` is ``C - 1`` to interpolate premultiplied by alpha, or
     -1.  ``src`` may have any strides (a source whose pixels cannot be viewed
     as flat rows is copied).
@@ -52,7 +53,7 @@ def composite(image, background):
     in [0, 1]; the alpha channel itself is kept so the result can still be
     measured.  ``image`` is (H, W, 2) or (H, W, 4); returns a new array.
     """
-    nc = image.shape[2]
+    nc = image.shape[2] if image.ndim == 3 else 1
     if nc not in (2, 4):
         raise ValueError(
             f"background needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {image.shape}"

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 import pixscale
 from pixscale import _config, _kernels
 
@@ -52,3 +54,17 @@ def test_kernel_flags_are_decided_once():
         assert type(kernel._cache).__name__ == "FunctionCache"  # cache=True
         assert opts["fastmath"] == _config.FASTMATH
         assert not {"nnan", "ninf", "fast"} & set(_config.FASTMATH)
+
+
+def test_taps_are_computed_without_fastmath():
+    """The taps must be bit-identical in every kernel that inlines them (probe and full warp)."""
+    opts = _kernels.axis_taps.targetoptions
+    assert opts["nogil"] is True and not opts.get("fastmath")
+    i0, i1 = np.empty(97, np.int64), np.empty(97, np.int64)
+    w0, w1 = np.empty(97), np.empty(97)
+    for scale in (0.3, 0.7, 1.13, 1.76, 3.0):
+        _kernels.axis_taps(5, 80, scale, 41.3, 48.5, i0, i1, w0, w1)
+        u = (np.arange(5, 102) + 0.5 - 48.5) / scale + 41.3 - 0.5  # the reference's formula
+        np.testing.assert_array_equal(i0, np.clip(np.floor(u), 0, 79))
+        f = u - np.floor(u)
+        np.testing.assert_array_equal(w1, np.where((np.floor(u) + 1 >= 0) & (np.floor(u) + 1 < 80), f, 0.0))

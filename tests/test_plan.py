@@ -58,6 +58,16 @@ def test_centroid_lands_on_canvas_centre(rng):
     assert abs(cx - 128) < 0.5 and abs(cy - 128) < 0.5
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_mode_counts_haze_at_the_threshold(dtype):
+    """Float alpha exactly at the threshold outside the object can be lifted above it by
+    weights summing to 1 + an ulp; the achieved ratio must still be the final image's."""
+    alpha = np.full((64, 64), dtype(10 / 255), dtype)
+    alpha[28:36, 28:36] = 1.0
+    t = pixscale.plan(alpha, target=0.2)
+    assert t.achieved_ratio == pixscale.measure(pixscale.warp(alpha, t)).size_ratio
+
+
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_exact_mode_hits_target(seed, dtype):
