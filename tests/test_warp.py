@@ -217,3 +217,24 @@ def test_premultiplied_float_stays_finite_where_alpha_is_subnormal(dtype):
     # in the working type; elsewhere the kernel matches the reference as usual.
     normal = out[..., 3] > np.finfo(dtype).tiny * 1e6
     np.testing.assert_allclose(out[normal], want[normal], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_probe_count_matches_a_full_warp(rng, dtype):
+    """warp_count (exact mode's probe) counts the same pixels as thresholding the full warp."""
+    from pixscale import _kernels
+    from pixscale._validate import threshold_value
+    from pixscale._warp import work_dtype
+
+    alpha = _random(rng, (40, 52), dtype)
+    thr = threshold_value(alpha.dtype, 100)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 0.0
+    consts = np.array([0.0, 0.5, 1.0, top], dtype=work_dtype(dtype))
+    for scale in SCALES:
+        t = transform(scale, (20.3, 17.9), (40, 52), (45, 38))
+        full = pixscale.warp(alpha, t)
+        (cx, cy), (dx, dy) = t.src_center, t.dst_center
+        for r0, r1, c0, c1 in [(0, 45, 0, 38), (3, 30, 5, 21), (44, 45, 0, 1)]:
+            got = _kernels.warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1,
+                                      np.dtype(dtype).kind == "u", consts)
+            assert got == np.count_nonzero(full[r0:r1, c0:c1] > thr)
