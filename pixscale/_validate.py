@@ -22,7 +22,8 @@ def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
     """Return ``image`` as an ndarray after checking its dtype, shape and values.
 
     Accepts (H, W) or (H, W, C) with C in ``channels``.  Float images must be
-    finite.  Any strides are accepted; nothing is copied.
+    finite.  Any strides are accepted; nothing is copied, except that an
+    array in non-native byte order is converted to native order.
     """
     if not isinstance(image, np.ndarray):
         try:
@@ -46,6 +47,8 @@ def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
             f"{name} must have shape (H, W) or {allowed}; got shape {image.shape}. "
             "RGBA images are (H, W, 4) with alpha last; pass a single alpha mask as (H, W)."
         )
+    if not image.dtype.isnative:  # e.g. big-endian data read from a file: the kernels need native order
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {image.shape}); it needs at least one pixel.")
     if image.dtype.kind == "f" and not np.isfinite(image).all():

@@ -238,3 +238,13 @@ def test_probe_count_matches_a_full_warp(rng, dtype):
             got = _kernels.warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1,
                                       np.dtype(dtype).kind == "u", consts)
             assert got == np.count_nonzero(full[r0:r1, c0:c1] > thr)
+
+
+@pytest.mark.parametrize("dtype", [">u2", ">f4", ">f8"])
+def test_non_native_byte_order_is_accepted(rng, dtype):
+    native = _random(rng, (20, 24, 4), np.dtype(dtype).newbyteorder("="))
+    swapped = native.astype(dtype)
+    t = transform(1.3, (11.2, 9.7), (20, 24))
+    np.testing.assert_array_equal(pixscale.warp(swapped, t), pixscale.warp(native, t))
+    assert pixscale.measure(swapped) == pixscale.measure(native)
+    assert pixscale.plan(swapped).scale == pixscale.plan(native).scale
