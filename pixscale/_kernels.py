@@ -18,13 +18,17 @@ _TINY64 = float(np.finfo(np.float64).tiny)
 
 
 @jit
-def measure_alpha(alpha, thr, out):
-    """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
+def _value(v, shift):
+    """``v``, or ``v >> shift`` (the alpha byte of an RGBA8 word); ``shift is None`` is pruned at compile time."""
+    if shift is None:
+        return v
+    return v >> shift
 
-    ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
-    box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
-    """
-    h, w = alpha.shape
+
+@jit
+def _measure(rows, thr, shift, out):
+    """Count, coordinate sums and bounding box of ``_value(rows[i, j], shift) > thr`` in one pass."""
+    h, w = rows.shape
     count = 0
     sum_x = 0
     sum_y = 0
@@ -33,11 +37,11 @@ def measure_alpha(alpha, thr, out):
     y0 = h
     y1 = 0
     for i in range(h):
-        row = alpha[i]
+        row = rows[i]
         c = 0
         s = 0
         for j in range(w):  # branch-free so LLVM can vectorise it
-            m = 1 if row[j] > thr else 0
+            m = 1 if _value(row[j], shift) > thr else 0
             c += m
             s += j * m
         if c == 0:
@@ -50,11 +54,11 @@ def measure_alpha(alpha, thr, out):
         y1 = i + 1
         # The row has a hit: only the ends that could widen the box are scanned.
         j = 0
-        while j < x0 and not row[j] > thr:
+        while j < x0 and not _value(row[j], shift) > thr:
             j += 1
         x0 = min(x0, j)
         j = w - 1
-        while j >= x1 and not row[j] > thr:
+        while j >= x1 and not _value(row[j], shift) > thr:
             j -= 1
         x1 = max(x1, j + 1)
     out[0] = count
@@ -67,6 +71,16 @@ def measure_alpha(alpha, thr, out):
 
 
 @jit
+def measure_alpha(alpha, thr, out):
+    """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
+
+    ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
+    box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
+    """
+    _measure(alpha, thr, None, out)
+
+
+@jit
 def measure_words(words, thr, out):
     """:func:`measure_alpha` for RGBA8 pixels read as little-endian uint32 words.
 
@@ -74,45 +88,7 @@ def measure_words(words, thr, out):
     contiguous, so it vectorises where a stride-4 byte loop does not.
     ``thr`` is a uint32 on the 0-255 scale.
     """
-    h, w = words.shape
-    count = 0
-    sum_x = 0
-    sum_y = 0
-    x0 = w
-    x1 = 0
-    y0 = h
-    y1 = 0
-    for i in range(h):
-        row = words[i]
-        c = 0
-        s = 0
-        for j in range(w):
-            m = 1 if (row[j] >> _S24) > thr else 0
-            c += m
-            s += j * m
-        if c == 0:
-            continue
-        count += c
-        sum_x += s
-        sum_y += i * c
-        if y0 == h:
-            y0 = i
-        y1 = i + 1
-        j = 0
-        while j < x0 and not (row[j] >> _S24) > thr:
-            j += 1
-        x0 = min(x0, j)
-        j = w - 1
-        while j >= x1 and not (row[j] >> _S24) > thr:
-            j -= 1
-        x1 = max(x1, j + 1)
-    out[0] = count
-    out[1] = sum_x
-    out[2] = sum_y
-    out[3] = x0
-    out[4] = y0
-    out[5] = x1
-    out[6] = y1
+    _measure(words, thr, _S24, out)
 
 
 @jit
