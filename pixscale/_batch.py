@@ -57,15 +57,15 @@ def normalize_batch(images, *, threads=None, **options):
         shape = options.get("output_shape")
         shape = images.shape[1:3] if shape is None else check_shape(shape)
         out = np.empty((len(images),) + tuple(shape) + images.shape[3:], images.dtype)
-        warp_opts = {"premultiplied": options.pop("premultiplied", True)}
-        options.pop("background", None)
+        premultiplied = options.pop("premultiplied", True)
+        options.pop("background", None)  # given as None
 
     def one(index):
         try:
             if out is None:
                 return normalize(images[index], **options)
             image = check_array(images[index])
-            return warp_into(image, plan(image, **options), warp_opts["premultiplied"], out[index])
+            return warp_into(image, plan(image, **options), premultiplied, out[index])
         except ValueError as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 

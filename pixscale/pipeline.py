@@ -99,6 +99,17 @@ def _new_intrinsics(frame, t, pixel_center):
             "w": int(t.output_shape[1]), "h": int(t.output_shape[0])}
 
 
+def _read_and_measure(view, threshold):
+    """Read one view and measure it; ViewError / EmptyMaskError say why it cannot be used."""
+    if view.path is None:
+        raise ViewError(f"file_path {view.rel!r} points outside its sample folder; it was not read")
+    image = read_view(view.path)
+    m = measure(image, threshold=threshold)
+    if m.count == 0:
+        raise EmptyMaskError(f"empty mask: no pixel has alpha > {threshold:g}")
+    return image, m
+
+
 def process_sample(sample, out_root, opts):
     """Normalize and write one sample; return its rows (one per view, failures included)."""
     rows, good = [], []
@@ -107,12 +118,7 @@ def process_sample(sample, out_root, opts):
     out_dir = Path(out_root) / sample.rel_dir
     for view in sample.views:
         try:
-            if view.path is None:
-                raise ViewError(f"file_path {view.rel!r} points outside its sample folder; it was not read")
-            image = read_view(view.path)
-            before = measure(image, threshold=opts.threshold)
-            if before.count == 0:
-                raise EmptyMaskError(f"empty mask: no pixel has alpha > {opts.threshold:g}")
+            image, before = _read_and_measure(view, opts.threshold)
             good.append((view, image, before))
         except (ViewError, EmptyMaskError) as exc:
             rows.append(_fail(sample.name, view.rel, _reason(exc)))
@@ -278,11 +284,7 @@ def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None):
         rows = []
         for view in sample.views:
             try:
-                if view.path is None:
-                    raise ViewError(f"file_path {view.rel!r} points outside its sample folder")
-                m = measure(read_view(view.path), threshold=threshold)
-                if m.count == 0:
-                    raise EmptyMaskError(f"empty mask: no pixel has alpha > {threshold:g}")
+                m = _read_and_measure(view, threshold)[1]
                 rows.append({"sample": sample.name, "view": view.rel, "status": "ok", "error": None,
                              "before": m.to_dict(), "after": None, "scale": None, "limited": None})
             except (ViewError, EmptyMaskError) as exc:
