@@ -18,16 +18,20 @@ _TINY64 = float(np.finfo(np.float64).tiny)
 
 
 @jit
-def _value(v, shift):
-    """``v``, or ``v >> shift`` (the alpha byte of an RGBA8 word); ``shift is None`` is pruned at compile time."""
-    if shift is None:
+def _value(v, word):
+    """``v``, or the alpha byte of an RGBA8 pixel read as a word (``v >> 24``) unless ``word`` is None.
+
+    ``word is None`` is decided at compile time, and the shift is a constant, so
+    both specialisations vectorise as a hand-written loop would.
+    """
+    if word is None:
         return v
-    return v >> shift
+    return v >> _S24
 
 
 @jit
-def _measure(rows, thr, shift, out):
-    """Count, coordinate sums and bounding box of ``_value(rows[i, j], shift) > thr`` in one pass."""
+def _measure(rows, thr, word, out):
+    """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass."""
     h, w = rows.shape
     count = 0
     sum_x = 0
@@ -41,7 +45,7 @@ def _measure(rows, thr, shift, out):
         c = 0
         s = 0
         for j in range(w):  # branch-free so LLVM can vectorise it
-            m = 1 if _value(row[j], shift) > thr else 0
+            m = 1 if _value(row[j], word) > thr else 0
             c += m
             s += j * m
         if c == 0:
@@ -54,11 +58,11 @@ def _measure(rows, thr, shift, out):
         y1 = i + 1
         # The row has a hit: only the ends that could widen the box are scanned.
         j = 0
-        while j < x0 and not _value(row[j], shift) > thr:
+        while j < x0 and not _value(row[j], word) > thr:
             j += 1
         x0 = min(x0, j)
         j = w - 1
-        while j >= x1 and not _value(row[j], shift) > thr:
+        while j >= x1 and not _value(row[j], word) > thr:
             j -= 1
         x1 = max(x1, j + 1)
     out[0] = count
@@ -88,7 +92,7 @@ def measure_words(words, thr, out):
     contiguous, so it vectorises where a stride-4 byte loop does not.
     ``thr`` is a uint32 on the 0-255 scale.
     """
-    _measure(words, thr, _S24, out)
+    _measure(words, thr, True, out)
 
 
 @jit
