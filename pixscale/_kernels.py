@@ -9,6 +9,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from ._config import jit, jit_strict
+from ._simd import lerp4, lerp4_premult
 
 _U1, _U2, _U3 = np.uint64(1), np.uint64(2), np.uint64(3)
 _S24 = np.uint32(24)
@@ -259,6 +260,36 @@ def _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
 
 
 @jit
+def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
+    """:func:`_gather` for four channels, straight from ``row`` in any dtype, one vector per pixel.
+
+    The source values are converted to the float type of ``buf`` as they are
+    loaded, so no float copy of the row is needed; the arithmetic is that of
+    :func:`_gather` (see :mod:`pixscale._simd`).
+    """
+    o = np.uint64(0)
+    step = np.uint64(4)
+    if premult:
+        for j in range(wx0.shape[0]):
+            lerp4_premult(row, xo0[j], xo1[j], wx0[j], wx1[j], buf, o)
+            o += step
+    else:
+        for j in range(wx0.shape[0]):
+            lerp4(row, xo0[j], xo1[j], wx0[j], wx1[j], buf, o)
+            o += step
+
+
+@jit
+def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
+    """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
+    if nc == 4:
+        _gather4(row, xo0, xo1, wx0, wx1, premult, buf)
+    else:
+        _to_float(row, rowf)
+        _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
+
+
+@jit
 def _finish(v, nc, premult, rounding, consts, orow):
     """Store one row of interpolated values ``v`` into ``orow``.
 
@@ -362,7 +393,10 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
                 _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[:s_hi - s_lo])
             else:
                 _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[:s_hi - s_lo])
-            _gather(rowf, nc, xo0, xo1, wx0, wx1, False, ba)
+            if nc == 4:
+                _gather4(rowf, xo0, xo1, wx0, wx1, False, ba)
+            else:
+                _gather(rowf, nc, xo0, xo1, wx0, wx1, False, ba)
             _finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
             continue
         # Two-row cache: each source row is resampled horizontally once.
@@ -371,12 +405,10 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
                 ba, bb = bb, ba
                 tag_a, tag_b = tag_b, tag_a
             else:
-                _to_float(src[y0, s_lo:s_hi], rowf)
-                _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, ba)
+                _hpass(src[y0, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, ba)
                 tag_a = y0
         if tag_b != y1:
-            _to_float(src[y1, s_lo:s_hi], rowf)
-            _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, bb)
+            _hpass(src[y1, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, bb)
             tag_b = y1
         if premult and rounding and nc == 4:
             _blend_finish4(a, ba, b, bb, consts[3], orow[k_lo:k_hi])

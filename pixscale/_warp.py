@@ -21,7 +21,7 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     ``out`` is a C-contiguous (rows[1] - rows[0], cols[1] - cols[0], C) array of ``src``'s
     dtype; ``alpha_ch`` is ``C - 1`` to interpolate premultiplied by alpha, or
     -1.  ``src`` may have any strides (a source whose pixels cannot be viewed
-    as flat rows is copied).
+    as flat, unit-stride rows is copied).
     """
     if not out.flags.c_contiguous:  # pragma: no cover - internal invariant
         raise ValueError("warp_region needs a C-contiguous out")
@@ -29,7 +29,10 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     rounding = src.dtype.kind == "u"
     consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=work_dtype(src.dtype))
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
-    kernels().warp_window(src.reshape(h, w * nc), nc, transform.scale, cx, cy, dx, dy, rows[0], cols[0],
+    flat = src.reshape(h, w * nc)
+    if flat.strides[1] != flat.itemsize:  # the kernel reads each row's pixels as contiguous vectors
+        flat = np.ascontiguousarray(flat)
+    kernels().warp_window(flat, nc, transform.scale, cx, cy, dx, dy, rows[0], cols[0],
                           alpha_ch >= 0, rounding, consts, out.reshape(rows[1] - rows[0], (cols[1] - cols[0]) * nc))
     return out
 

@@ -1,0 +1,120 @@
+"""Hand-written SIMD for the horizontal pass: one pixel's four channels as one vector.
+
+The horizontal pass of the warp reads two source pixels at data-dependent
+offsets per output pixel.  Across pixels that is a gather, which LLVM's loop
+vectoriser will not emit here; across the four channels of a pixel it is one
+16-byte load, the bundling LLVM's SLP vectoriser would do, but numba keeps SLP
+off for the whole process (numba#8852) and pixscale changes no global numba
+setting.  :func:`lerp4` therefore emits the vector code itself, as a numba
+intrinsic that is inlined into the calling kernel:
+
+    dst[o:o+4] = a * src[p:p+4] + b * src[q:q+4]           (straight)
+    dst[o:o+4] = (a*s3) * src[p:p+4] + (b*t3) * src[q:q+4]  (premultiplied,
+    dst[o+3]   = a*s3 + b*t3                                 s3 = src[p+3], t3 = src[q+3])
+
+with the source converted to the float type of ``dst`` on load.  Every lane
+performs the same IEEE multiply and add, in the same order, as the scalar code
+in :func:`pixscale._kernels._gather`, and without fast-math flags, so results
+are bit-identical to it (``tests/test_warp.py`` holds them together).
+
+Offsets are element indices and are not bounds-checked, and both arrays must
+be unit-stride whatever their numba layout (a row slice of a C-contiguous
+array is): callers pass offsets of whole pixels inside ``src`` and ``dst``.  Under ``NUMBA_DISABLE_JIT`` the
+same operation runs as plain Python.
+
+numba's on-disk cache tracks only the file of the cached kernel: after editing
+this module, clear ``pixscale/__pycache__/*.nb*`` (an installed upgrade
+replaces both files and so invalidates the cache by itself).
+"""
+
+import numba
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+_I32 = ir.IntType(32)
+
+
+def _lerp4_codegen(premult):
+    def codegen(context, builder, signature, args):
+        src, p, q, a, b, dst, o = args
+        src_ty, dst_ty = signature.args[0], signature.args[5]
+        src_arr = context.make_array(src_ty)(context, builder, src)
+        dst_arr = context.make_array(dst_ty)(context, builder, dst)
+        s_el = context.get_value_type(src_ty.dtype)
+        f_el = context.get_value_type(dst_ty.dtype)
+        vec_s = ir.VectorType(s_el, 4)
+        vec_f = ir.VectorType(f_el, 4)
+
+        def load(offset):
+            ptr = builder.bitcast(builder.gep(src_arr.data, [offset]), vec_s.as_pointer())
+            v = builder.load(ptr, align=src_ty.dtype.bitwidth // 8)
+            if isinstance(src_ty.dtype, types.Integer):
+                return builder.sitofp(v, vec_f) if src_ty.dtype.signed else builder.uitofp(v, vec_f)
+            if src_ty.dtype.bitwidth < dst_ty.dtype.bitwidth:
+                return builder.fpext(v, vec_f)
+            if src_ty.dtype.bitwidth > dst_ty.dtype.bitwidth:
+                return builder.fptrunc(v, vec_f)
+            return v
+
+        def splat(x):
+            v = builder.insert_element(ir.Constant(vec_f, ir.Undefined), x, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(v, ir.Constant(vec_f, ir.Undefined), ir.Constant(ir.VectorType(_I32, 4), [0] * 4))
+
+        pv = load(p)
+        qv = load(q)
+        if premult:
+            last = ir.Constant(_I32, 3)
+            a = builder.fmul(a, builder.extract_element(pv, last))
+            b = builder.fmul(b, builder.extract_element(qv, last))
+        r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))
+        if premult:
+            r = builder.insert_element(r, builder.fadd(a, b), ir.Constant(_I32, 3))
+        ptr = builder.bitcast(builder.gep(dst_arr.data, [o]), vec_f.as_pointer())
+        builder.store(r, ptr, align=dst_ty.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _make(name, premult):
+    def typer(typingctx, src, p, q, a, b, dst, o):
+        ok = (
+            isinstance(src, types.Array) and isinstance(dst, types.Array)
+            and src.ndim == 1 and dst.ndim == 1
+            and isinstance(src.dtype, (types.Integer, types.Float)) and isinstance(dst.dtype, types.Float)
+            and a == dst.dtype and b == dst.dtype
+            and all(isinstance(t, types.Integer) for t in (p, q, o))
+        )
+        if not ok:
+            return None
+        return types.void(src, p, q, a, b, dst, o), _lerp4_codegen(premult)
+
+    typer.__name__ = typer.__qualname__ = name
+    return typer
+
+
+def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
+    f = dst.dtype.type
+    s = [f(src[p + c]) for c in range(4)]
+    t = [f(src[q + c]) for c in range(4)]
+    if premult:
+        a = a * s[3]
+        b = b * t[3]
+    for c in range(4):
+        dst[o + c] = a * s[c] + b * t[c]
+    if premult:
+        dst[o + 3] = a + b
+
+
+if numba.config.DISABLE_JIT:
+    def lerp4(src, p, q, a, b, dst, o):
+        """Straight-alpha blend of two four-channel pixels (plain Python)."""
+        _lerp4_py(src, p, q, a, b, dst, o)
+
+    def lerp4_premult(src, p, q, a, b, dst, o):
+        """Premultiplied blend of two four-channel pixels (plain Python)."""
+        _lerp4_py(src, p, q, a, b, dst, o, premult=True)
+else:
+    lerp4 = intrinsic(_make("lerp4", False))
+    lerp4_premult = intrinsic(_make("lerp4_premult", True))
