@@ -231,3 +231,24 @@ def test_normalize_batch_names_the_bad_image(rng):
     images[1, ..., 3] = 0
     with pytest.raises(pixscale.EmptyMaskError, match="image 1 of the batch"):
         pixscale.normalize_batch(images, threads=2)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_run_parallel_raises_for_the_lowest_failing_index(threads):
+    from pixscale._batch import run_parallel
+
+    started = []
+
+    def fn(i):
+        started.append(i)
+        if i in (3, 4, 6):
+            raise ValueError(f"bad {i}")
+
+    with pytest.raises(ValueError, match="bad 3"):
+        run_parallel(fn, 10, threads)
+    # Indices are handed out in order, so every one below the failure ran; after it, at
+    # most one in-flight index per other thread.
+    assert set(range(4)) <= set(started) and max(started) < 4 + threads
+    done = []
+    run_parallel(done.append, 7, threads)
+    assert sorted(done) == list(range(7))
