@@ -102,7 +102,8 @@ def refine_scale(ratio, scale, max_scale, target, tol):
     Secant steps on ``ratio(scale) - target`` (a multiplicative step while
     there is no slope), then, because the re-measured ratio moves in jumps as
     the sampling grid's phase shifts, a local search of scales around the best
-    one.  Returns ``(scale, ratio)`` of the best scale seen.
+    one.  Returns ``(scale, ratio)`` of the best scale seen, at once when the
+    ratio at ``max_scale`` is still below the target.
     """
     best = (math.inf, scale, 0.0)
     prev = None
@@ -110,6 +111,10 @@ def refine_scale(ratio, scale, max_scale, target, tol):
         r = ratio(scale)
         best = min(best, (abs(r - target), scale, r))
         if best[0] <= tol:
+            return best[1], best[2]
+        if scale == max_scale and r < target:
+            # The cap keeps the target out of reach: smaller scales only shrink the object
+            # further, so no search below the cap can do better.
             return best[1], best[2]
         if prev is not None and prev[1] != r:
             new = scale + (target - r) * (scale - prev[0]) / (r - prev[1])

@@ -167,6 +167,23 @@ def test_exact_and_limited_records_the_achieved_ratio():
     assert t.achieved_ratio == pixscale.measure(t.apply(_corner_object())).size_ratio < 0.6
 
 
+def test_exact_mode_stops_at_a_cap_that_keeps_the_target_out_of_reach():
+    from pixscale._plan import refine_scale
+
+    probes = []
+
+    def ratio(s):  # an object whose ratio grows with the scale, capped below the target
+        probes.append(s)
+        return 0.2 * s
+
+    assert refine_scale(ratio, 1.2, 1.2, 0.3, 1e-4) == (1.2, pytest.approx(0.24))
+    assert probes == [1.2]
+    alpha = _corner_object()
+    closed = pixscale.plan(alpha, target=0.6, exact=False)
+    exact = pixscale.plan(alpha, target=0.6)
+    assert exact.limited and exact.scale == closed.scale  # the cap itself
+
+
 def test_fit_cap_above_the_exact_scale_is_not_limited():
     """The closed form overshoots the fit cap, but the exact scale lies below it."""
     alpha = np.zeros((100, 100), np.uint8)
