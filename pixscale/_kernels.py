@@ -31,8 +31,37 @@ def _value(v, word):
 
 
 @jit
-def _measure(rows, thr, word, out):
-    """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass."""
+def _count_row(row, thr, word):
+    """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises)."""
+    c = 0
+    s = 0
+    for j in range(row.shape[0]):
+        m = 1 if _value(row[j], word) > thr else 0
+        c += m
+        s += j * m
+    return c, s
+
+
+@jit
+def _count_row_unpack(row, thr, word, alpha_row):
+    """:func:`_count_row` that also stores each ``_value`` into ``alpha_row``."""
+    c = 0
+    s = 0
+    for j in range(row.shape[0]):
+        v = _value(row[j], word)
+        alpha_row[j] = v
+        m = 1 if v > thr else 0
+        c += m
+        s += j * m
+    return c, s
+
+
+@jit
+def _measure(rows, thr, word, out, unpack):
+    """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass.
+
+    With ``unpack`` (an (H, W) array, or None) every ``_value`` is also stored there.
+    """
     h, w = rows.shape
     count = 0
     sum_x = 0
@@ -43,12 +72,10 @@ def _measure(rows, thr, word, out):
     y1 = 0
     for i in range(h):
         row = rows[i]
-        c = 0
-        s = 0
-        for j in range(w):  # branch-free so LLVM can vectorise it
-            m = 1 if _value(row[j], word) > thr else 0
-            c += m
-            s += j * m
+        if unpack is None:
+            c, s = _count_row(row, thr, word)
+        else:
+            c, s = _count_row_unpack(row, thr, word, unpack[i])
         if c == 0:
             continue
         count += c
@@ -82,28 +109,19 @@ def measure_alpha(alpha, thr, out):
     ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
     box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
     """
-    _measure(alpha, thr, None, out)
+    _measure(alpha, thr, None, out, None)
 
 
 @jit
-def measure_words(words, thr, out):
+def measure_words(words, thr, out, alpha=None):
     """:func:`measure_alpha` for RGBA8 pixels read as little-endian uint32 words.
 
     Alpha is the top byte of each word; reading whole pixels keeps the loop
     contiguous, so it vectorises where a stride-4 byte loop does not.
-    ``thr`` is a uint32 on the 0-255 scale.
+    ``thr`` is a uint32 on the 0-255 scale.  With ``alpha`` (uint8, (H, W))
+    the alpha channel is unpacked there in the same pass.
     """
-    _measure(words, thr, True, out)
-
-
-@jit
-def alpha_from_words(words, out):
-    """``out[i, j] = words[i, j] >> 24``: the alpha of RGBA8 words as a contiguous uint8 array."""
-    for i in range(words.shape[0]):
-        row = words[i]
-        orow = out[i]
-        for j in range(row.shape[0]):
-            orow[j] = row[j] >> _S24
+    _measure(words, thr, True, out, alpha)
 
 
 # --- Bilinear resample-and-pad ------------------------------------------------

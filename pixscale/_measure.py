@@ -88,15 +88,17 @@ def alpha_words(image):
     return None
 
 
-def measure_alpha(alpha, thr, words=None):
+def measure_alpha(alpha, thr, words=None, unpacked=None):
     """Measure a validated (H, W) alpha view against a threshold in its own units.
 
     ``words`` (from :func:`alpha_words` of the image ``alpha`` belongs to)
-    selects the faster whole-pixel kernel; the result is the same.
+    selects the faster whole-pixel kernel; the result is the same.  With
+    ``words``, a uint8 (H, W) array ``unpacked`` also receives a contiguous
+    copy of the alpha channel, in the same pass.
     """
     stats = np.empty(7, dtype=np.int64)
     if words is not None:
-        kernels().measure_words(words, np.uint32(thr), stats)
+        kernels().measure_words(words, np.uint32(thr), stats, unpacked)
     else:
         kernels().measure_alpha(alpha, thr, stats)
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)

@@ -62,18 +62,13 @@ def fit_limit(bbox, src_center, dst_center, output_shape, margin):
     return limit
 
 
-def _ratio_probe(alpha, thr, base, bbox, words=None):
+def _ratio_probe(alpha, thr, base, bbox):
     """Return ``ratio(scale)``: the size ratio re-measured on the warped alpha alone.
 
     Only the output window that can hold mask pixels (the mapped bbox plus a
     pixel) is resampled; the values there are bit-identical to a full warp.
-    One kernel call per probe computes the taps, warps and counts.  With
-    ``words`` (RGBA8 pixels as uint32) the alpha is first unpacked once into a
-    contiguous array, which the probes read faster than a stride-4 view.
+    One kernel call per probe computes the taps, warps and counts.
     """
-    if words is not None:
-        alpha = np.empty(alpha.shape, np.uint8)
-        kernels().alpha_from_words(words, alpha)
     if alpha.dtype.kind == "f":
         # Float weights may sum to 1 + a few ulps, lifting alpha that sits exactly at the
         # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
@@ -143,17 +138,21 @@ def tolerance(target, n_pixels):
     return max(1e-4, math.sqrt(target * target + 1.0 / n_pixels) - target)
 
 
-def _prepare(image, *, threshold, center, output_shape, fit, margin):
+def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
     """Validate one view and return what planning needs.
 
-    That is ``alpha, thr, measurement, frame, max_scale, words``: ``words`` is
-    the uint32 view of an RGBA8 image (see :func:`alpha_words`) or None.
+    That is ``alpha, thr, measurement, frame, max_scale``.  For exact mode on
+    RGBA8 the measure pass also unpacks ``alpha`` into a contiguous array,
+    which the probes read faster than a stride-4 view.
     """
     alpha = alpha_of(image)
     thr = threshold_value(alpha.dtype, check_threshold(threshold))
     out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
     words = alpha_words(np.asarray(image))
-    m = measure_alpha(alpha, thr, words)
+    unpacked = np.empty(alpha.shape, np.uint8) if exact and words is not None else None
+    m = measure_alpha(alpha, thr, words, unpacked)
+    if unpacked is not None:
+        alpha = unpacked
     if m.count == 0:
         raise EmptyMaskError(
             f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
@@ -163,7 +162,7 @@ def _prepare(image, *, threshold, center, output_shape, fit, margin):
     dst_c = (out_shape[1] / 2, out_shape[0] / 2)
     max_scale = fit_limit(m.bbox, src_c, dst_c, out_shape, margin) if fit else math.inf
     frame = ScaleTransform(1.0, src_c, dst_c, alpha.shape, out_shape)
-    return alpha, thr, m, frame, max_scale, words
+    return alpha, thr, m, frame, max_scale
 
 
 def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_shape=None,
@@ -199,17 +198,17 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
     views = [_prepare(img, threshold=threshold, center=center, output_shape=output_shape,
-                      fit=fit, margin=margin) for img in images]
+                      fit=fit, margin=margin, exact=exact) for img in images]
     mean_ratio = sum(math.sqrt(m.count / (f.output_shape[0] * f.output_shape[1]))
-                     for _, _, m, f, _, _ in views) / len(views)
+                     for _, _, m, f, _ in views) / len(views)
     scale = target / mean_ratio
     max_scale = min(v[4] for v in views)
     limited = scale > max_scale
     scale = min(scale, max_scale)
     achieved = [None] * len(views)
     if exact:
-        probes = [_ratio_probe(alpha, thr, frame, m.bbox, words) for alpha, thr, m, frame, _, words in views]
-        n_min = min(f.output_shape[0] * f.output_shape[1] for _, _, _, f, _, _ in views)
+        probes = [_ratio_probe(alpha, thr, frame, m.bbox) for alpha, thr, m, frame, _ in views]
+        n_min = min(f.output_shape[0] * f.output_shape[1] for _, _, _, f, _ in views)
 
         def mean_ratio_at(s):
             return sum(probe(s) for probe in probes) / len(probes)
@@ -223,7 +222,7 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
     return [
         ScaleTransform(scale, f.src_center, f.dst_center, f.input_shape, f.output_shape, limited=limited,
                        measurement=m, target=target, achieved_ratio=r)
-        for (_, _, m, f, _, _), r in zip(views, achieved)
+        for (_, _, m, f, _), r in zip(views, achieved)
     ]
 
 

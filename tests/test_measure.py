@@ -62,6 +62,11 @@ def test_whole_pixel_kernel_matches_byte_kernel(rng, shape):
             _kernels.measure_words(words, np.uint32(thr), a)
             _kernels.measure_alpha(view[..., 3], np.uint8(thr), b)
             np.testing.assert_array_equal(a, b)
+            # The same pass can unpack the alpha channel (exact mode's probes read it).
+            c, unpacked = np.empty(7, np.int64), np.full(shape, 7, np.uint8)
+            _kernels.measure_words(words, np.uint32(thr), c, unpacked)
+            np.testing.assert_array_equal(c, b)
+            np.testing.assert_array_equal(unpacked, view[..., 3])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
