@@ -1,6 +1,7 @@
 """Normalizing many images at once, in parallel across images."""
 
 import itertools
+import numbers
 import os
 import threading
 
@@ -50,7 +51,10 @@ def normalize_batch(images, *, threads=None, **options):
     >>> pixscale.normalize_batch(batch, target=0.25).shape
     (3, 64, 64, 4)
     """
-    threads = threads or os.cpu_count() or 1
+    if threads is None:
+        threads = os.cpu_count() or 1
+    if not isinstance(threads, numbers.Integral) or isinstance(threads, bool):
+        raise TypeError(f"threads must be an int (a number of worker threads) or None; got {threads!r}")
     if threads < 1:
         raise ValueError(f"threads must be a positive number of worker threads; got {threads}")
     is_array = isinstance(images, np.ndarray)
@@ -94,6 +98,8 @@ def run_parallel(fn, n, threads):
     Indices are handed out in order from a shared counter.  If calls fail,
     no new index is started and the exception of the lowest failing index is
     re-raised: every lower index was handed out before it and has finished.
+    A ``KeyboardInterrupt`` or ``SystemExit`` in any call is re-raised before
+    ordinary errors.
     (A pool of futures was measured slower here: its result hand-offs wake
     the waiting caller, which then competes for the GIL.)
     """
@@ -103,11 +109,12 @@ def run_parallel(fn, n, threads):
             fn(i)
         return
     counter = itertools.count()
-    errors = []
+    errors = []  # (index, exception) of failed calls
+    stop = []  # non-empty once the calling thread is interrupted
 
     def worker():
         for i in counter:
-            if i >= n or errors:
+            if i >= n or errors or stop:
                 return
             try:
                 fn(i)
@@ -120,8 +127,12 @@ def run_parallel(fn, n, threads):
         t.start()
     try:
         worker()
+    except BaseException:  # e.g. KeyboardInterrupt between two calls: let the helpers stop too
+        stop.append(True)
+        raise
     finally:
         for t in helpers:
             t.join()
     if errors:
-        raise min(errors, key=lambda e: e[0])[1]
+        # An interrupt or exit request outranks ordinary errors; otherwise the lowest index wins.
+        raise min(errors, key=lambda e: (isinstance(e[1], Exception), e[0]))[1]

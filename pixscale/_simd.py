@@ -14,12 +14,16 @@ intrinsic that is inlined into the calling kernel:
 
 with the source converted to the float type of ``dst`` on load.  Every lane
 performs the same IEEE multiply and add, in the same order, as the scalar code
-in :func:`pixscale._kernels._gather`, and without fast-math flags, so results
-are bit-identical to it (``tests/test_warp.py`` holds them together).
+in :func:`pixscale._kernels._gather`, and numba gives both the same fast-math
+flags (``nsz``, ``arcp``, ``afn``, none of which changes a product or a sum),
+so results are bit-identical to it (``tests/test_warp.py`` holds them together).
 
-Offsets are element indices and are not bounds-checked, and both arrays must
-be unit-stride whatever their numba layout (a row slice of a C-contiguous
-array is): callers pass offsets of whole pixels inside ``src`` and ``dst``.  Under ``NUMBA_DISABLE_JIT`` the
+Offsets are element indices and are not bounds-checked: callers pass
+offsets of whole pixels inside ``src`` and ``dst``.  ``dst`` must be
+C-contiguous (checked when the caller is compiled); ``src`` may have any
+stride: a source of numba layout "A" is tested at run time and read with one
+vector load when its stride is one element, as it is in the warp, else with
+four strided loads.  Under ``NUMBA_DISABLE_JIT`` the
 same operation runs as plain Python.
 
 numba's on-disk cache tracks only the file of the cached kernel: after editing
@@ -29,7 +33,7 @@ replaces both files and so invalidates the cache by itself).
 
 import numba
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 _I32 = ir.IntType(32)
@@ -46,9 +50,39 @@ def _lerp4_codegen(premult):
         vec_s = ir.VectorType(s_el, 4)
         vec_f = ir.VectorType(f_el, 4)
 
-        def load(offset):
+        itemsize = src_ty.dtype.bitwidth // 8
+
+        def vector_load(offset):
             ptr = builder.bitcast(builder.gep(src_arr.data, [offset]), vec_s.as_pointer())
-            v = builder.load(ptr, align=src_ty.dtype.bitwidth // 8)
+            return builder.load(ptr, align=itemsize)
+
+        def strided_load(offset):
+            # Four scalar loads that honour the array's stride.
+            (stride,) = cgutils.unpack_tuple(builder, src_arr.strides, 1)
+            (shape,) = cgutils.unpack_tuple(builder, src_arr.shape, 1)
+            v = ir.Constant(vec_s, ir.Undefined)
+            for c in range(4):
+                k = builder.add(offset, ir.Constant(offset.type, c))
+                ptr = cgutils.get_item_pointer2(context, builder, src_arr.data, [shape], [stride], "A", [k])
+                v = builder.insert_element(v, builder.load(ptr), ir.Constant(_I32, c))
+            return v
+
+        def load(offset):
+            if src_ty.layout == "C":
+                v = vector_load(offset)
+            else:  # unit stride (the usual case) takes the vector load all the same
+                (stride,) = cgutils.unpack_tuple(builder, src_arr.strides, 1)
+                unit = builder.icmp_signed("==", stride, ir.Constant(stride.type, itemsize))
+                with builder.if_else(unit) as (then, otherwise):
+                    with then:
+                        v_unit = vector_load(offset)
+                        bb_unit = builder.block
+                    with otherwise:
+                        v_strided = strided_load(offset)
+                        bb_strided = builder.block
+                v = builder.phi(vec_s)
+                v.add_incoming(v_unit, bb_unit)
+                v.add_incoming(v_strided, bb_strided)
             if isinstance(src_ty.dtype, types.Integer):
                 return builder.sitofp(v, vec_f) if src_ty.dtype.signed else builder.uitofp(v, vec_f)
             if src_ty.dtype.bitwidth < dst_ty.dtype.bitwidth:
@@ -81,7 +115,7 @@ def _make(name, premult):
     def typer(typingctx, src, p, q, a, b, dst, o):
         ok = (
             isinstance(src, types.Array) and isinstance(dst, types.Array)
-            and src.ndim == 1 and dst.ndim == 1
+            and src.ndim == 1 and dst.ndim == 1 and dst.layout == "C"
             and isinstance(src.dtype, (types.Integer, types.Float)) and isinstance(dst.dtype, types.Float)
             and a == dst.dtype and b == dst.dtype
             and all(isinstance(t, types.Integer) for t in (p, q, o))
@@ -95,6 +129,7 @@ def _make(name, premult):
 
 
 def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
+    p, q, o = int(p), int(q), int(o)  # numpy 1.x makes uint64 + int a float
     f = dst.dtype.type
     s = [f(src[p + c]) for c in range(4)]
     t = [f(src[q + c]) for c in range(4)]

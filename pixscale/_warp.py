@@ -30,7 +30,7 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=work_dtype(src.dtype))
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
     flat = src.reshape(h, w * nc)
-    if flat.strides[1] != flat.itemsize:  # the kernel reads each row's pixels as contiguous vectors
+    if flat.strides[1] != flat.itemsize:  # the kernel reads pixels fastest as contiguous vectors
         flat = np.ascontiguousarray(flat)
     kernels().warp_window(flat, nc, transform.scale, cx, cy, dx, dy, rows[0], cols[0],
                           alpha_ch >= 0, rounding, consts, out.reshape(rows[1] - rows[0], (cols[1] - cols[0]) * nc))

@@ -1,6 +1,7 @@
 """plan() and normalize(): closed form, centres, fit, exact mode and errors."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -258,6 +259,8 @@ def test_run_parallel_raises_for_the_lowest_failing_index(threads):
 
     def fn(i):
         started.append(i)
+        if i == 3:
+            time.sleep(0.05)  # so that, with threads, index 4 fails first
         if i in (3, 4, 6):
             raise ValueError(f"bad {i}")
 
@@ -269,3 +272,22 @@ def test_run_parallel_raises_for_the_lowest_failing_index(threads):
     done = []
     run_parallel(done.append, 7, threads)
     assert sorted(done) == list(range(7))
+
+
+def test_run_parallel_reraises_an_interrupt_before_ordinary_errors():
+    from pixscale._batch import run_parallel
+
+    def fn(i):
+        if i == 0:
+            time.sleep(0.05)
+            raise ValueError("bad 0")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(fn, 4, 2)
+
+
+@pytest.mark.parametrize("threads, error", [(2.0, TypeError), (True, TypeError), (0, ValueError), (-1, ValueError)])
+def test_normalize_batch_rejects_bad_thread_counts(threads, error):
+    with pytest.raises(error, match="threads"):
+        pixscale.normalize_batch(np.zeros((2, 8, 8), np.uint8), threads=threads)

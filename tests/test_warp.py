@@ -270,11 +270,23 @@ def test_simd_gather_is_bit_identical_to_the_scalar_gather(rng, dtype, premult):
     wx0[::7] = 0  # taps outside the source carry weight 0
     want = np.empty(4 * n_out, work)
     _kernels._gather(row.astype(work), 4, xo0, xo1, wx0, wx1, premult, want)
+    bits = np.uint64 if work == np.float64 else np.uint32
+
+    def check(got):  # bit for bit, so -0.0 and 0.0 differ
+        np.testing.assert_array_equal(got.view(bits), want.view(bits))
+
     got = np.full(4 * n_out, np.nan, work)
     _kernels._gather4(row, xo0, xo1, wx0, wx1, premult, got)
-    np.testing.assert_array_equal(got, want)
-    # The plain-Python twin used under NUMBA_DISABLE_JIT does the same.
-    py = np.full(4 * n_out, np.nan, work)
+    check(got)
+    # A source row that is not contiguous (numba layout "A") is read through its stride.
+    strided = np.repeat(row, 3)[::3]
+    got[:] = np.nan
+    _kernels._gather4(strided, xo0, xo1, wx0, wx1, premult, got)
+    check(got)
+    # The plain-Python twin used under NUMBA_DISABLE_JIT does the same, from the same uint64 offsets.
+    got[:] = np.nan
+    o = np.uint64(0)
     for j in range(n_out):
-        _simd._lerp4_py(row, int(xo0[j]), int(xo1[j]), wx0[j], wx1[j], py, 4 * j, premult)
-    np.testing.assert_array_equal(py, want)
+        _simd._lerp4_py(row, xo0[j], xo1[j], wx0[j], wx1[j], got, o, premult)
+        o += np.uint64(4)
+    check(got)
