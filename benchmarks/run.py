@@ -17,9 +17,30 @@ import time
 from pixscale.bench import KERNEL_COLUMNS, format_table, run
 
 
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine():
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "processor": platform.processor(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    """What the figures depend on: CPU, core count, Python and the versions of the timed packages."""
+    from importlib import metadata
+
+    versions = {}
+    for dist in ("numpy", "numba", "llvmlite", "opencv-python-headless", "opencv-python", "pillow", "scipy",
+                 "scikit-image", "imageio"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), "machine": platform.machine(), "cpu": _cpu_model(),
+            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "versions": versions}
 
 
 def main(argv=None):
