@@ -79,14 +79,18 @@ def _ratio_probe(alpha, thr, base, bbox):
     rounding = alpha.dtype.kind == "u"
     consts = np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype))
     x0, y0, x1, y1 = bbox[0] - 1, bbox[1] - 1, bbox[2] + 1, bbox[3] + 1
+    warp_count = kernels().warp_count
+    seen = {}  # scale -> ratio: the achieved ratio at the chosen scale is asked for again
 
     def ratio(scale):
+        if scale in seen:
+            return seen[scale]
         r0, r1 = max(0, math.floor((y0 - cy) * scale + dy) - 1), min(ho, math.ceil((y1 - cy) * scale + dy) + 1)
         c0, c1 = max(0, math.floor((x0 - cx) * scale + dx) - 1), min(wo, math.ceil((x1 - cx) * scale + dx) + 1)
-        if r0 >= r1 or c0 >= c1:
-            return 0.0
-        count = kernels().warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
-        return math.sqrt(count / n_out)
+        count = 0 if r0 >= r1 or c0 >= c1 else warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1,
+                                                             rounding, consts)
+        seen[scale] = r = math.sqrt(count / n_out)
+        return r
 
     return ratio
 

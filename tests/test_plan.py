@@ -185,6 +185,24 @@ def test_exact_mode_stops_at_a_cap_that_keeps_the_target_out_of_reach():
     assert exact.limited and exact.scale == closed.scale  # the cap itself
 
 
+def test_exact_mode_warps_each_probed_scale_once(monkeypatch, rng):
+    from pixscale import _kernels
+
+    scales = []
+    warp_count = _kernels.warp_count
+
+    def counting(alpha, thr, scale, *args):
+        scales.append(scale)
+        return warp_count(alpha, thr, scale, *args)
+
+    monkeypatch.setattr(_kernels, "warp_count", counting)
+    img = rgba(rng, soft_shape(rng, 96))
+    t = pixscale.plan(img, target=0.35)
+    assert scales and len(scales) == len(set(scales))  # the achieved ratio is not warped again
+    assert t.scale in scales
+    assert t.achieved_ratio == pixscale.measure(t.apply(img)).size_ratio
+
+
 def test_fit_cap_above_the_exact_scale_is_not_limited():
     """The closed form overshoots the fit cap, but the exact scale lies below it."""
     alpha = np.zeros((100, 100), np.uint8)
