@@ -11,7 +11,6 @@ import numpy as np
 from ._config import jit, jit_strict
 from ._simd import lerp4, lerp4_premult
 
-_U1, _U2, _U3 = np.uint64(1), np.uint64(2), np.uint64(3)
 _S24 = np.uint32(24)
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
@@ -31,25 +30,18 @@ def _value(v, word):
 
 
 @jit
-def _count_row(row, thr, word):
-    """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises)."""
-    c = 0
-    s = 0
-    for j in range(row.shape[0]):
-        m = 1 if _value(row[j], word) > thr else 0
-        c += m
-        s += j * m
-    return c, s
+def _count_row(row, thr, word, alpha_row):
+    """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises).
 
-
-@jit
-def _count_row_unpack(row, thr, word, alpha_row):
-    """:func:`_count_row` that also stores each ``_value`` into ``alpha_row``."""
+    Each ``_value`` is also stored into ``alpha_row`` unless it is None (decided
+    at compile time).
+    """
     c = 0
     s = 0
     for j in range(row.shape[0]):
         v = _value(row[j], word)
-        alpha_row[j] = v
+        if alpha_row is not None:
+            alpha_row[j] = v
         m = 1 if v > thr else 0
         c += m
         s += j * m
@@ -72,10 +64,7 @@ def _measure(rows, thr, word, out, unpack):
     y1 = 0
     for i in range(h):
         row = rows[i]
-        if unpack is None:
-            c, s = _count_row(row, thr, word)
-        else:
-            c, s = _count_row_unpack(row, thr, word, unpack[i])
+        c, s = _count_row(row, thr, word, None if unpack is None else unpack[i])
         if c == 0:
             continue
         count += c
@@ -232,31 +221,13 @@ def _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
 
     With ``premult`` the colour channels are weighted by the last (alpha)
     channel, whose own value is ``wx0[j] * alpha_0 + wx1[j] * alpha_1``.
-    All loads of a pixel come before its stores, so no aliasing stalls them.
+    The warp sends four channels through :func:`_gather4` (the same arithmetic,
+    one vector per pixel); this scalar loop serves the other channel counts.
     """
     n = wx0.shape[0]
     o = np.uint64(0)
     step = np.uint64(nc)
-    if nc == 4:
-        for j in range(n):
-            p = xo0[j]
-            q = xo1[j]
-            p0, p1, p2, p3 = rowf[p], rowf[p + _U1], rowf[p + _U2], rowf[p + _U3]
-            q0, q1, q2, q3 = rowf[q], rowf[q + _U1], rowf[q + _U2], rowf[q + _U3]
-            a = wx0[j]
-            b = wx1[j]
-            if premult:
-                a3 = a * p3
-                b3 = b * q3
-                r0, r1, r2, r3 = a3 * p0 + b3 * q0, a3 * p1 + b3 * q1, a3 * p2 + b3 * q2, a3 + b3
-            else:
-                r0, r1, r2, r3 = a * p0 + b * q0, a * p1 + b * q1, a * p2 + b * q2, a * p3 + b * q3
-            buf[o] = r0
-            buf[o + _U1] = r1
-            buf[o + _U2] = r2
-            buf[o + _U3] = r3
-            o += step
-    elif nc == 1:
+    if nc == 1:
         for j in range(n):
             buf[j] = wx0[j] * rowf[xo0[j]] + wx1[j] * rowf[xo1[j]]
     else:

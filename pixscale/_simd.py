@@ -56,9 +56,8 @@ def _lerp4_codegen(premult):
             ptr = builder.bitcast(builder.gep(src_arr.data, [offset]), vec_s.as_pointer())
             return builder.load(ptr, align=itemsize)
 
-        def strided_load(offset):
+        def strided_load(offset, stride):
             # Four scalar loads that honour the array's stride.
-            (stride,) = cgutils.unpack_tuple(builder, src_arr.strides, 1)
             (shape,) = cgutils.unpack_tuple(builder, src_arr.shape, 1)
             v = ir.Constant(vec_s, ir.Undefined)
             for c in range(4):
@@ -78,7 +77,7 @@ def _lerp4_codegen(premult):
                         v_unit = vector_load(offset)
                         bb_unit = builder.block
                     with otherwise:
-                        v_strided = strided_load(offset)
+                        v_strided = strided_load(offset, stride)
                         bb_strided = builder.block
                 v = builder.phi(vec_s)
                 v.add_incoming(v_unit, bb_unit)
