@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from .dataset import REPORT_DIR
+
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
 
 
@@ -29,6 +31,16 @@ def parse_colour(text):
         f"unknown colour {text!r}: use transparent, white, black, gray, #rrggbb or r,g,b with 0-255 values")
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+    return value
+
+
 def _size(text):
     try:
         parts = [int(v) for v in text.lower().replace("x", ",").split(",")]
@@ -43,8 +55,9 @@ def _size(text):
 
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
-    g.add_argument("--target", type=float, default=0.3, help="size ratio to reach (default 0.3)")
-    g.add_argument("--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale (default 10)")
+    g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
+    g.add_argument("--threshold", type=float, default=10,
+                   help="object is alpha > threshold, 0-255 scale (default 10)")
     g.add_argument("--center", choices=["centroid", "bbox", "image"], default="centroid",
                    help="source point moved to the canvas centre (default centroid)")
     g.add_argument("--scale", choices=["per-view", "per-sample"], default="per-view",
@@ -64,11 +77,10 @@ def _add_run_options(p):
                    help="principal point convention: 0.5 = pixel centres at +0.5 (GS-LRM, default), 0 = OpenCV")
     g.add_argument("--png-level", type=int, default=6, choices=range(10), metavar="0-9",
                    help="PNG compression level (default 6; 1 is much faster, larger files)")
-    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
     p.add_argument("--jobs", type=int, default=None, help="worker threads (default: all cores)")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted run, skipping completed samples")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--report-dir", default=None, help="where to write report files (default OUT_DIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
+    p.add_argument("--report-dir", default=None,
+                   help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the report figures")
 
 
@@ -81,33 +93,48 @@ def _options(args):
                       keep_cameras=args.keep_cameras, pixel_center=args.pixel_center, png_level=args.png_level)
 
 
-def _run_and_report(in_dir, out_dir, args):
+def _check_report_dir(path):
+    from pathlib import Path
+
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"--report-dir {path} is a file; pass a folder (it is created if missing).")
+
+
+def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     from pathlib import Path
 
     from . import report
-    from .pipeline import run
+    from .pipeline import check_jobs, run
 
-    rows, dataset = run(in_dir, out_dir, _options(args), layout=args.layout, jobs=args.jobs,
-                        resume=args.resume, quiet=args.quiet)
+    opts = _options(args)  # every option is checked before any file is read or created
+    check_jobs(args.jobs)
+    _check_report_dir(args.report_dir)
+    rows, dataset = run(in_dir, out_dir, opts, layout=layout, jobs=args.jobs, resume=resume, quiet=args.quiet)
     summary = report.summarize(rows)
-    ok = {(r["sample"], r["view"]) for r in rows if r["status"] == "ok"}
-    pairs = [(v.path, Path(out_dir) / s.rel_dir / v.rel) for s in dataset.samples for v in s.views
-             if (s.name, v.rel) in ok][:6]
-    written = report.write_report(args.report_dir or out_dir, summary, rows, pairs=pairs, plots=args.plots)
+    ok = {r["view"] for r in rows if r["status"] == "ok"}
+    pairs = [(v.path, Path(out_dir) / v.key) for s in dataset.samples for v in s.views if v.key in ok][:6]
+    report_dir = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
     print(report.format_table(summary))
-    print("\nreport: " + ", ".join(str(p) for p in written))
+    try:
+        written = report.write_report(report_dir, summary, rows, pairs=pairs, plots=args.plots)
+        print("\nreport: " + ", ".join(str(p) for p in written))
+    except (OSError, ValueError) as exc:
+        print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
+        return 1
     return 1 if summary["n_failed"] else 0
 
 
 def cmd_run(args):
-    return _run_and_report(args.in_dir, args.out_dir, args)
+    return _run_and_report(args.in_dir, args.out_dir, args, layout=args.layout, resume=args.resume)
 
 
 def cmd_stats(args):
     from . import report
     from .pipeline import measure_dataset
 
-    rows, _ = measure_dataset(args.dir, threshold=args.threshold, layout=args.layout, jobs=args.jobs)
+    _check_report_dir(args.report_dir)
+    rows, _ = measure_dataset(args.dir, threshold=args.threshold, layout=args.layout, jobs=args.jobs,
+                              quiet=args.json)
     summary = report.summarize(rows)
     if args.json:
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
@@ -125,18 +152,24 @@ def cmd_demo(args):
 
     from . import synth
 
+    _options(args)
     out = Path(args.out)
     marker = out / ".pixscale-demo"
+    if out.exists() and not out.is_dir():
+        print(f"pixscale: error: --out {out} is a file; pass a folder", file=sys.stderr)
+        return 2
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
-            print(f"error: {out} exists and is not a pixscale demo folder; pass another --out", file=sys.stderr)
+            print(f"pixscale: error: --out {out} exists, is not empty and is not a pixscale demo folder; "
+                  "pass another --out", file=sys.stderr)
             return 2
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `pixscale demo`; safe to delete\n")
-    print(f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}")
-    synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm")
-    args.resume = False
+    print(f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}",
+          flush=True)
+    synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm",
+                        progress=not args.quiet)
     return _run_and_report(out / "input", out / "output", args)
 
 
@@ -158,6 +191,9 @@ def build_parser():
     p.add_argument("in_dir", help="dataset root (GS-LRM, MVDiffusion or flat) or a quoted glob of PNGs")
     p.add_argument("out_dir", help="output root (outside IN_DIR)")
     _add_run_options(p)
+    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted run: keep completed samples whose inputs are unchanged")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("stats", help="measure a dataset and print the report; writes nothing to it")
@@ -172,7 +208,7 @@ def build_parser():
 
     p = sub.add_parser("demo", help="generate a synthetic mouse dataset, normalize it and report")
     p.add_argument("--out", default="pixscale-demo", help="folder for input/ and output/ (default ./pixscale-demo)")
-    p.add_argument("--samples", type=int, default=16, help="samples of 6 views each (default 16)")
+    p.add_argument("--samples", type=_positive_int, default=16, help="samples of 6 views each (default 16)")
     p.add_argument("--seed", type=int, default=0)
     _add_run_options(p)
     p.set_defaults(func=cmd_demo)
@@ -194,13 +230,49 @@ def _version():
         return "unknown"
 
 
+def _flag(option):
+    return "--" + option.replace("_", "-")
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    """Run the ``pixscale`` command; return its exit code.
+
+    0: all views written; 1: some views failed (see the report); 2: bad
+    options or folders, nothing done; 130: interrupted (``--resume`` finishes).
+    """
+    import signal
+
+    from .pipeline import OptionError, RunInterrupted
+
     args = build_parser().parse_args(argv)
+    if threading_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
+    except OptionError as exc:
+        print(f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}",
+              file=sys.stderr)
+        return 2
+    except RunInterrupted as exc:
+        print(f"\npixscale: interrupted: {exc.done} of {exc.total} samples are complete in {exc.out_dir}; "
+              "run the same command with --resume to finish.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\npixscale: interrupted.", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as exc:
         print(f"pixscale: error: {exc}", file=sys.stderr)
         return 2
+
+
+def threading_main():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,43 +2,85 @@
 
 * ``gslrm`` (FaceLift GS-LRM): ``ROOT/<sample>/opencv_cameras.json`` whose
   ``frames`` name the views by ``file_path`` (e.g. ``images/cam_000.png``).
+  A folder that itself holds ``opencv_cameras.json`` is one GS-LRM sample.
 * ``mvdiffusion`` (FaceLift MVDiffusion): ``ROOT/<sample>/cam_000.png ...``.
 * ``flat``: a folder, or a glob pattern, of RGBA images; each image is its own
   sample.
 
-List files ``ROOT/*.txt`` that list sample folders are found too, so a run can
-rewrite them to point at its output.
+A view's identity is its path relative to the dataset root (``View.key``, with
+``/`` separators): the output file is ``OUT_DIR/<key>``, and the manifest and
+the report name the view by it.  Everything that can be wrong with the tree
+itself (missing cameras, bad frames, undecodable names, unreadable list files)
+is found here, before any view is read, and recorded on the sample or the
+dataset instead of raised.
+
+List files ``ROOT/*.txt`` that list sample folders are read here too, so a run
+can rewrite them to point at its output.
 """
 
 import glob
 import json
+import math
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LAYOUTS = ("auto", "gslrm", "mvdiffusion", "flat")
+LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "flat": "flat"}
 CAMERAS = "opencv_cameras.json"
-IMAGE_SUFFIXES = (".png", ".PNG")
+IMAGE_SUFFIX = ".png"
+OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr")
+# pixscale's own files in an output folder: never views, never samples.
+MANIFEST = "pixscale-manifest.jsonl"
+REPORT_DIR = "pixscale-report"
+LOCK = ".pixscale-lock"
+RESERVED = (MANIFEST, REPORT_DIR, LOCK)
+INTRINSICS = ("fx", "fy", "cx", "cy")
 
 
 @dataclass
 class View:
-    """One image of a sample: its file and its path relative to the sample folder."""
+    """One image of a sample.
 
-    path: Path
+    ``rel`` is the path as the sample names it (a camera frame's
+    ``file_path``, or the file name), ``key`` the path relative to the
+    dataset root that identifies the view and places its output, ``path`` the
+    file to read (None when the view was rejected, with ``error`` saying why).
+    """
+
+    path: Path | None
     rel: str
+    key: str
     frame: int | None = None  # index into the sample's camera frames (gslrm)
+    error: str | None = None
 
 
 @dataclass
 class Sample:
-    """A group of views that share a folder (and, for gslrm, a cameras file)."""
+    """A group of views that share a folder (and, for gslrm, a cameras file).
+
+    ``name`` identifies the sample (its folder relative to the root; for flat
+    layouts the view's key).  ``error`` is set when the sample as a whole
+    cannot be used; ``warnings`` lists what was odd but not fatal.
+    """
 
     name: str
-    rel_dir: str  # folder relative to the dataset root ("" for flat samples)
+    rel_dir: str  # folder relative to the dataset root ("" for flat samples and a root sample)
     views: list = field(default_factory=list)
     cameras: dict | None = None
-    error: str | None = None  # set when the sample as a whole cannot be read
+    error: str | None = None
+    warnings: list = field(default_factory=list)
+    sources: list = field(default_factory=list)  # every input file the sample's output depends on
+
+
+@dataclass
+class ListFile:
+    """A list file of the root: its name and the rewritten text, or why it cannot be rewritten."""
+
+    name: str
+    text: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -49,107 +91,276 @@ class Dataset:
     layout: str
     samples: list
     list_files: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # things found and not used, said before a run starts
 
     @property
     def n_views(self):
         return sum(len(s.views) for s in self.samples)
 
+    def describe(self):
+        """One line: layout, samples and views, e.g. ``GS-LRM, 100 samples, 600 views``."""
+        n = len(self.samples)
+        return (f"{LAYOUT_NAMES[self.layout]}, {n} sample{'s' * (n != 1)}, "
+                f"{self.n_views} view{'s' * (self.n_views != 1)}")
 
-def _is_glob(text):
-    return any(ch in os.fspath(text) for ch in "*?[")
+
+def is_glob(text):
+    """True when ``text`` is a glob pattern rather than an existing path."""
+    text = os.fspath(text)
+    return any(ch in text for ch in "*?[") and not os.path.exists(text)
+
+
+def _is_image(p):
+    return p.suffix.lower() == IMAGE_SUFFIX
+
+
+def _entries(folder):
+    """The entries of ``folder``, sorted, without pixscale's own files."""
+    return sorted(p for p in folder.iterdir() if p.name not in RESERVED and not p.name.endswith(".part"))
+
+
+def _bad_name(rel):
+    """Why a path relative to the root cannot name a view or sample, or None."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(rel)
+        return f"its name is not valid UTF-8 ({raw!r}); rename it with UTF-8 characters"
+    first = rel.split("/", 1)[0]
+    if first in RESERVED:
+        return f"{first!r} is a name pixscale uses for its own files in OUT_DIR; rename the folder"
+    return None
 
 
 def detect_layout(root):
     """Return "gslrm", "mvdiffusion" or "flat" for a dataset root (or a glob: "flat")."""
-    if _is_glob(root):
+    if is_glob(root):
         return "flat"
     root = Path(root)
-    subdirs = [p for p in root.iterdir() if p.is_dir()]
+    if (root / CAMERAS).is_file():
+        return "gslrm"
+    subdirs = [p for p in _entries(root) if p.is_dir()]
     if any((p / CAMERAS).is_file() for p in subdirs):
         return "gslrm"
-    if any(next(p.glob("cam_*.png"), None) for p in subdirs):
+    if any(_is_image(f) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
         return "mvdiffusion"
-    if any(p.suffix in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file()):
+    if any(_is_image(p) for p in _entries(root) if p.is_file()):
         return "flat"
+    others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+    hint = (f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel."
+            if others else "")
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
-        "(MVDiffusion) or *.png files (flat). Check the path, or pass --layout."
+        f"(MVDiffusion) or *.png files (flat).{hint} Check the path, or pass --layout."
     )
 
 
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _frame_error(i, frame):
+    """Why camera frame ``i`` cannot be used, or None."""
+    if not isinstance(frame, dict):
+        return f"camera frame {i} is not a JSON object (got {type(frame).__name__}); fix {CAMERAS}"
+    rel = frame.get("file_path")
+    if not isinstance(rel, str) or not rel:
+        return f"camera frame {i} has no file_path naming its image; fix {CAMERAS}"
+    if "\0" in rel:
+        return f"camera frame {i}'s file_path holds a NUL byte; fix {CAMERAS}"
+    for key in INTRINSICS:
+        if key not in frame:
+            return f"camera frame {i} has no {key!r}; fix {CAMERAS} or pass --keep-cameras"
+        if not _number(frame[key]):
+            return (f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a finite number; "
+                    f"fix {CAMERAS} or pass --keep-cameras")
+    for key in ("w", "h"):
+        if key in frame and not (_number(frame[key]) and frame[key] > 0):
+            return f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a positive number; fix {CAMERAS}"
+    return None
+
+
 def _inside(base, rel):
-    """True when the relative path ``rel`` stays inside ``base``."""
-    if os.path.isabs(rel):
-        return False
-    base = os.path.realpath(base)
-    target = os.path.realpath(os.path.join(base, rel))
-    return os.path.commonpath([base, target]) == base
+    """``rel`` normalised (``/`` separators), when it names a path inside ``base``; else None."""
+    if os.path.isabs(rel) or "\\" in rel:
+        return None
+    norm = posixpath.normpath(rel)
+    if norm == "." or norm.startswith("../") or norm == "..":
+        return None
+    real_base = os.path.realpath(base)
+    target = os.path.realpath(os.path.join(real_base, norm))
+    return norm if os.path.commonpath([real_base, target]) == real_base else None
 
 
-def _gslrm_sample(folder, name):
-    sample = Sample(name=name, rel_dir=name)
+def _join(*parts):
+    return posixpath.join(*[p for p in parts if p])
+
+
+def _gslrm_sample(folder, rel_dir, name):
+    sample = Sample(name=name, rel_dir=rel_dir, sources=[folder / CAMERAS])
     try:
-        with open(folder / CAMERAS, encoding="utf-8") as f:
-            cameras = json.load(f)
-        frames = cameras["frames"]
+        with open(folder / CAMERAS, "rb") as f:
+            cameras = json.loads(f.read().decode("utf-8"))
+        frames = cameras["frames"] if isinstance(cameras, dict) else None
         if not isinstance(frames, list):
-            raise TypeError("'frames' is not a list")
+            raise ValueError("it has no 'frames' list")
     except Exception as exc:
-        sample.error = f"{folder / CAMERAS}: cannot be read as GS-LRM cameras ({type(exc).__name__}: {exc})"
+        sample.error = (f"{CAMERAS} cannot be read as GS-LRM cameras ({type(exc).__name__}: {exc}); "
+                        "fix or restore the file")
         return sample
     sample.cameras = cameras
+    named = {}
     for i, frame in enumerate(frames):
-        rel = frame.get("file_path") if isinstance(frame, dict) else None
-        view = View(path=folder / str(rel), rel=str(rel), frame=i)
-        if not isinstance(rel, str) or not _inside(folder, rel):
-            view.path = None  # rejected: reported by the pipeline
+        error = _frame_error(i, frame)
+        rel = frame.get("file_path") if isinstance(frame, dict) and isinstance(frame.get("file_path"), str) else ""
+        rel = rel.replace("\0", "\\0")
+        norm = None
+        if error is None:
+            norm = _inside(folder, rel)
+            if norm is None:
+                error = f"file_path {rel!r} points outside its sample folder; it was not read"
+            elif norm in named:
+                error = f"camera frames {named[norm]} and {i} both name {norm}; each image needs its own frame"
+        key = _join(rel_dir, norm or f"<frame {i}>")
+        view = View(path=None if error else folder / norm, rel=norm or rel, key=key, frame=i, error=error)
+        if error is None:
+            named[norm] = i
+            sample.sources.append(view.path)
         sample.views.append(view)
+    unused = []
+    for sub in ("images", "."):
+        d = folder / sub
+        if d.is_dir():
+            unused += [_join("" if sub == "." else sub, p.name) for p in _entries(d)
+                       if p.is_file() and _is_image(p) and _join("" if sub == "." else sub, p.name) not in named]
+    if unused:
+        sample.warnings.append(f"{len(unused)} image(s) not named by any camera frame were not used: "
+                               + ", ".join(sorted(unused)[:5]) + (" ..." if len(unused) > 5 else ""))
     return sample
 
 
-def discover(root, *, layout="auto"):
+def _glob_dataset(pattern):
+    matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
+    files = [p for p in matched if p.is_file() and _is_image(p)]
+    if not files:
+        raise ValueError(f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell "
+                         "does not expand it")
+    base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in files]))
+    samples = []
+    for p in files:
+        key = Path(os.path.abspath(p)).relative_to(base).as_posix()
+        samples.append(_flat_sample(p, key))
+    return Dataset(base, "flat", samples)
+
+
+def _flat_sample(path, key):
+    sample = Sample(name=key, rel_dir="", views=[View(path, key, key)], sources=[path])
+    bad = _bad_name(key)
+    if bad:
+        sample.error = bad
+    return sample
+
+
+def _mvdiffusion_sample(folder, rel_dir):
+    views = [View(p, p.name, _join(rel_dir, p.name)) for p in _entries(folder)
+             if p.is_file() and _is_image(p) and p.name.lower().startswith("cam_")]
+    return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views])
+
+
+def _list_files(root, in_root, out_root):
+    found = []
+    for p in sorted(root.glob("*.txt")):
+        if not p.is_file():
+            continue
+        item = ListFile(p.name)
+        try:
+            data = p.read_bytes()
+            if b"\0" in data:
+                raise ValueError("it holds a NUL byte")
+            item.text = rewrite_list_file(data.decode("utf-8"), in_root, out_root) if out_root else None
+        except (UnicodeDecodeError, ValueError, OSError) as exc:
+            reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with --resume"
+        found.append(item)
+    return found
+
+
+def discover(root, *, layout="auto", out_root=None):
     """Find the samples and views of a dataset.
 
     Parameters
     ----------
     root : path or str
-        The dataset folder, or (flat layout) a glob pattern of images.
+        The dataset folder, or (flat layout) a glob pattern of images.  A path
+        that exists is never taken as a pattern, even with ``[`` in its name.
     layout : {"auto", "gslrm", "mvdiffusion", "flat"}
+    out_root : path or str, optional
+        The output folder of a run: list files are rewritten for it up front.
 
     Returns
     -------
     Dataset
+        Problems of single samples and views are recorded on them
+        (``error``, ``warnings``); only an unusable root raises.
+
+    Raises
+    ------
+    ValueError
+        If ``root`` is neither a folder nor a pattern that matches images,
+        or holds no images of any layout.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    if not _is_glob(root) and not Path(root).is_dir():
-        raise ValueError(f"{root} is not a folder; pass the dataset root (or a glob of images in quotes).")
+    if is_glob(root):
+        if layout not in ("auto", "flat"):
+            raise ValueError(f"a glob pattern is read as a flat layout; got --layout {layout}")
+        return _glob_dataset(root)
+    if not Path(root).is_dir():
+        what = "does not exist" if not os.path.lexists(root) else "is not a folder"
+        raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
     if layout == "auto":
         layout = detect_layout(root)
-    if _is_glob(root):
-        files = sorted(Path(p) for p in glob.glob(os.fspath(root)) if Path(p).suffix in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"the pattern {root} matches no PNG files")
-        base = Path(os.path.commonpath([str(p.parent) for p in files]))
-        samples = [Sample(name=p.stem, rel_dir="", views=[View(p, str(p.relative_to(base)))]) for p in files]
-        return Dataset(base, "flat", samples)
     root = Path(root)
-    samples = []
+    samples, notes = [], []
+    skipped_other = 0
     if layout == "flat":
-        for p in sorted(root.iterdir()):
-            if p.is_file() and p.suffix in IMAGE_SUFFIXES:
-                samples.append(Sample(name=p.stem, rel_dir="", views=[View(p, p.name)]))
+        for p in _entries(root):
+            if p.is_file() and _is_image(p):
+                samples.append(_flat_sample(p, p.name))
+            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                skipped_other += 1
+    elif layout == "gslrm" and (root / CAMERAS).is_file():
+        samples.append(_gslrm_sample(root, "", root.resolve().name or "."))
     else:
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for folder in (p for p in _entries(root) if p.is_dir()):
+            rel_dir = folder.name
+            bad = _bad_name(rel_dir)
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():
-                    samples.append(_gslrm_sample(folder, folder.name))
+                    sample = _gslrm_sample(folder, rel_dir, rel_dir)
+                elif any(_is_image(p) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()):
+                    sample = Sample(name=rel_dir, rel_dir=rel_dir, error=(
+                        f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
+                        "follow its images; restore the file, or move the folder out of IN_DIR"))
+                else:
+                    notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
+                    continue
             else:
-                views = [View(p, p.name) for p in sorted(folder.glob("cam_*.png"))]
-                if views:
-                    samples.append(Sample(name=folder.name, rel_dir=folder.name, views=views))
-    list_files = sorted(root.glob("*.txt")) if layout != "flat" else []
-    return Dataset(root, layout, samples, list_files)
+                sample = _mvdiffusion_sample(folder, rel_dir)
+                if not sample.views:
+                    notes.append(f"{rel_dir}/: no cam_*.png images; not a sample, skipped")
+                    continue
+            if bad:
+                sample.error, sample.views = bad, []
+            samples.append(sample)
+    if skipped_other:
+        notes.append(f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an "
+                     "alpha channel")
+    for p in root.glob("*.txt"):
+        if p.is_dir():
+            notes.append(f"{p.name}/ is a folder, not a list file; skipped")
+    list_files = _list_files(root, root, out_root) if layout != "flat" else []
+    return Dataset(root, layout, samples, list_files, notes)
 
 
 def rewrite_list_file(text, in_root, out_root):

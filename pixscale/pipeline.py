@@ -1,19 +1,24 @@
 """The dataset job: normalize every view of a dataset, keep its cameras consistent, report.
 
-A run reads each sample, plans its transforms (:func:`pixscale.plan_group`
-or one :func:`pixscale.plan` per view), warps and writes every view, writes
-the updated cameras, and records the sample in a manifest.  Samples run
-concurrently on threads (the kernels release the GIL; decoding and encoding
-overlap).  Files are written atomically; a bad view is reported, never fatal.
+A run checks its options and the whole input tree before it reads a view,
+takes an exclusive lock on the output folder, and then hands out samples as
+work units (:func:`process_sample`): each reads its views, plans their
+transforms (:func:`pixscale.plan_group` or one :func:`pixscale.plan` per
+view), warps and writes every view and the updated cameras, and returns its
+rows.  The coordinator alone writes the manifest, the list files and the
+report.  Files are written atomically; a bad view is reported, never fatal;
+Ctrl-C stops within a view and leaves a manifest that ``--resume`` finishes.
 """
 
 import copy
-import re
+import errno
 import json
+import math
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +28,43 @@ from ._measure import measure
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError
 from ._warp import warp
-from .dataset import CAMERAS, discover, rewrite_list_file
+from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob
 from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
 
-MANIFEST = "pixscale-manifest.jsonl"
 SCALE_MODES = ("per-view", "per-sample")
+MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
+MAX_OUTPUT_SIDE = 1 << 16
+# Errors of the machine, not of the data: the view is redone by --resume.
+RETRYABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EMFILE,
+             errno.ENFILE, errno.ENOMEM}
+
+
+class OptionError(ValueError):
+    """An option value outside its accepted range; ``option`` names it (as a Python keyword)."""
+
+    def __init__(self, option, value, accepted):
+        super().__init__(f"{option}={value!r} is not accepted: {accepted}")
+        self.option, self.value, self.accepted = option, value, accepted
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped (Ctrl-C or SIGTERM) after recording every completed sample."""
+
+    def __init__(self, done, total, out_dir):
+        super().__init__(f"interrupted: {done} of {total} samples are complete in {out_dir}")
+        self.done, self.total, self.out_dir = done, total, out_dir
+
+
+def _real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything that decides the bytes a run writes (recorded in the manifest and cameras)."""
+    """Everything that decides the bytes a run writes (recorded in the manifest and cameras).
+
+    Every value is checked on construction; a bad one raises :class:`OptionError`.
+    """
 
     target: float = 0.3
     threshold: float = 10.0
@@ -49,12 +81,35 @@ class RunOptions:
     png_level: int = 6
 
     def __post_init__(self):
-        if self.scale not in SCALE_MODES:
-            raise ValueError(f"scale must be one of {SCALE_MODES}; got {self.scale!r}")
+        if not (_real(self.target) and 0 < self.target <= 1):
+            raise OptionError("target", self.target, "a size ratio in (0, 1], e.g. 0.3 for 30%")
+        if not (_real(self.threshold) and 0 <= self.threshold <= 255):
+            raise OptionError("threshold", self.threshold, "an alpha value on the 0-255 scale, 0 to 255")
         if self.center not in CENTERS:
-            raise ValueError(f"center must be one of {CENTERS}; got {self.center!r}")
-        if not 0 <= self.png_level <= 9:
-            raise ValueError(f"png_level must be 0 (fastest) to 9 (smallest); got {self.png_level}")
+            raise OptionError("center", self.center, f"one of {', '.join(CENTERS)}")
+        if self.scale not in SCALE_MODES:
+            raise OptionError("scale", self.scale, f"one of {', '.join(SCALE_MODES)}")
+        if self.output_size is not None:
+            size = tuple(self.output_size)
+            if not (len(size) == 2 and all(isinstance(v, int) and 0 < v <= MAX_OUTPUT_SIDE for v in size)
+                    and size[0] * size[1] <= MAX_OUTPUT_PIXELS):
+                raise OptionError("output_size", self.output_size,
+                                  f"H x W with each side 1 to {MAX_OUTPUT_SIDE} and at most "
+                                  f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)")
+            object.__setattr__(self, "output_size", size)
+        if not (_real(self.margin) and self.margin >= 0):
+            raise OptionError("margin", self.margin, "a number of output pixels >= 0")
+        if self.output_size is not None and 2 * self.margin >= min(self.output_size):
+            raise OptionError("margin", self.margin, f"less than half the output size {self.output_size}")
+        if self.background is not None:
+            bg = tuple(self.background)
+            if not (len(bg) == 3 and all(_real(v) and 0 <= v <= 255 for v in bg)):
+                raise OptionError("background", self.background, "three colour values on the 0-255 scale")
+            object.__setattr__(self, "background", bg)
+        if self.pixel_center not in (0, 0.5):
+            raise OptionError("pixel_center", self.pixel_center, "0 (OpenCV) or 0.5 (pixel centres at +0.5)")
+        if not (isinstance(self.png_level, int) and 0 <= self.png_level <= 9):
+            raise OptionError("png_level", self.png_level, "0 (fastest) to 9 (smallest)")
 
     def params(self):
         """The options as JSON-ready values."""
@@ -64,9 +119,21 @@ class RunOptions:
         return d
 
 
-def _fail(sample, rel, error):
-    return {"sample": sample, "view": rel, "status": "failed", "error": error,
-            "before": None, "after": None, "scale": None, "limited": None}
+def check_jobs(jobs):
+    """``jobs`` as a positive int (default: all cores), or OptionError."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise OptionError("jobs", jobs, "a number of workers >= 1 (default: all cores)")
+    return jobs
+
+
+def _fail(sample, key, error, retry=False):
+    row = {"sample": sample, "view": key, "status": "failed", "error": error,
+           "before": None, "after": None, "scale": None, "limited": None}
+    if retry:
+        row["retry"] = True
+    return row
 
 
 def _reason(exc):
@@ -90,44 +157,86 @@ def _plan_views(images, opts):
 
 
 def _new_intrinsics(frame, t, pixel_center):
-    try:
-        K = np.array([[frame["fx"], 0.0, frame["cx"]], [0.0, frame["fy"], frame["cy"]], [0.0, 0.0, 1.0]], float)
-    except KeyError as exc:
-        raise ViewError(f"its camera frame has no {exc.args[0]!r}") from None
+    K = np.array([[frame["fx"], 0.0, frame["cx"]], [0.0, frame["fy"], frame["cy"]], [0.0, 0.0, 1.0]], float)
     K2 = t.intrinsics(K, pixel_center=pixel_center)
     return {"fx": float(K2[0, 0]), "fy": float(K2[1, 1]), "cx": float(K2[0, 2]), "cy": float(K2[1, 2]),
             "w": int(t.output_shape[1]), "h": int(t.output_shape[0])}
 
 
+def _check_frame_size(frame, image):
+    h, w = image.shape[:2]
+    if ("w" in frame and frame["w"] != w) or ("h" in frame and frame["h"] != h):
+        raise ViewError(f"its camera frame says w={frame.get('w')}, h={frame.get('h')} but the image is "
+                        f"{w}x{h}; the intrinsics would not match it. Fix {CAMERAS} or the image")
+
+
 def _read_and_measure(view, threshold):
     """Read one view and measure it; ViewError / EmptyMaskError say why it cannot be used."""
-    if view.path is None:
-        raise ViewError(f"file_path {view.rel!r} points outside its sample folder; it was not read")
+    if view.error:
+        raise ViewError(view.error)
     image = read_view(view.path)
     m = measure(image, threshold=threshold)
     if m.count == 0:
-        raise EmptyMaskError(f"empty mask: no pixel has alpha > {threshold:g}")
+        raise EmptyMaskError(f"empty mask: no pixel has alpha > {threshold:g}; check the alpha channel, "
+                             "or lower --threshold")
     return image, m
 
 
-def process_sample(sample, out_root, opts):
-    """Normalize and write one sample; return its rows (one per view, failures included)."""
-    rows, good = [], []
+def fingerprint(sample, root):
+    """What a sample's output was made from: ``[path, size, mtime_ns]`` of each input file."""
+    out = []
+    for path in sample.sources:
+        try:
+            st = os.stat(path)
+            out.append([os.path.relpath(path, root), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([os.path.relpath(path, root), None, None])
+    return out
+
+
+def _out_path(out_root, key):
+    """The output file of a view: ``out_root/key``, refused if it would leave ``out_root``."""
+    path = Path(out_root) / key
+    real_root = os.path.realpath(out_root)
+    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
+    return path
+
+
+def process_sample(sample, out_root, opts, root=None, stop=None):
+    """Normalize and write one sample: the work unit of a run.
+
+    Returns ``{"sample", "inputs", "rows"}``: the sample's name, its
+    :func:`fingerprint` and one row per view (failures included).  ``stop``
+    (a ``threading.Event``) is checked before each view; when set, the unit
+    returns None, having written only whole files.
+    """
+    inputs = fingerprint(sample, root) if root is not None else []
+    result = {"sample": sample.name, "inputs": inputs, "rows": []}
+    rows = result["rows"]
     if sample.error:
-        return [_fail(sample.name, CAMERAS, sample.error)]
-    out_dir = Path(out_root) / sample.rel_dir
+        rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
+        return result
+    good = []
     for view in sample.views:
+        if stop is not None and stop.is_set():
+            return None
         try:
             image, before = _read_and_measure(view, opts.threshold)
+            if sample.cameras is not None and not opts.keep_cameras:
+                _check_frame_size(sample.cameras["frames"][view.frame], image)
             good.append((view, image, before))
         except (ViewError, EmptyMaskError) as exc:
-            rows.append(_fail(sample.name, view.rel, _reason(exc)))
+            rows.append(_fail(sample.name, view.key, _reason(exc)))
     try:
         transforms = _plan_views([img for _, img, _ in good], opts) if good else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
-        return rows + [_fail(sample.name, v.rel, str(exc)) for v, _, _ in good]
+        rows += [_fail(sample.name, v.key, str(exc)) for v, _, _ in good]
+        good, transforms = [], []
     frames = {}
     for (view, image, before), t in zip(good, transforms):
+        if stop is not None and stop.is_set():
+            return None
         try:
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
@@ -135,23 +244,34 @@ def process_sample(sample, out_root, opts):
             if opts.background is None and not opts.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= (out[..., -1:] != 0)
-            write_png(out_dir / view.rel, out, compress_level=opts.png_level)
-        except (ViewError, OSError, ValueError) as exc:
-            rows.append(_fail(sample.name, view.rel, str(exc)))
+            write_png(_out_path(out_root, view.key), out, compress_level=opts.png_level)
+        except OSError as exc:
+            rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
+            frames.pop(view.frame, None)
+            continue
+        except (ViewError, ValueError) as exc:
+            rows.append(_fail(sample.name, view.key, _reason(exc)))
             frames.pop(view.frame, None)
             continue
         frames.setdefault(view.frame, None)
-        rows.append({"sample": sample.name, "view": view.rel, "status": "ok", "error": None,
+        rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
                      "before": before.to_dict(), "after": measure(out, threshold=opts.threshold).to_dict(),
                      "scale": t.scale, "limited": t.limited})
+    order = {v.key: i for i, v in enumerate(sample.views)}
+    rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
-        _write_cameras(sample, out_dir, frames, rows, opts)
-    order = {v.rel: i for i, v in enumerate(sample.views)}
-    return sorted(rows, key=lambda r: order.get(r["view"], -1))
+        try:
+            _write_cameras(sample, _out_path(out_root, sample.rel_dir + "/" + CAMERAS if sample.rel_dir
+                                             else CAMERAS), frames, rows, opts)
+        except OSError as exc:
+            rows.append(_fail(sample.name, "/".join(p for p in (sample.rel_dir, CAMERAS) if p),
+                              f"cannot write the cameras: {exc}", retry=True))
+    return result
 
 
-def _write_cameras(sample, out_dir, frames, rows, opts):
+def _write_cameras(sample, path, frames, rows, opts):
     cameras = copy.deepcopy(sample.cameras)
+    by_key = {r["view"]: r for r in rows}
     kept = []
     for i, frame in enumerate(cameras["frames"]):
         if i in frames:
@@ -159,60 +279,166 @@ def _write_cameras(sample, out_dir, frames, rows, opts):
                 frame.update(frames[i])
             kept.append(frame)
     cameras["frames"] = kept
-    cameras["pixscale"] = {
-        "version": __version__,
-        "parameters": opts.params(),
-        "views": [{"file_path": r["view"], "status": r["status"], "error": r["error"], "scale": r["scale"],
-                   "size_ratio_before": r["before"] and r["before"]["size_ratio"],
-                   "size_ratio_after": r["after"] and r["after"]["size_ratio"], "limited": r["limited"]}
-                  for r in rows],
-    }
-    atomic_write_json(out_dir / CAMERAS, cameras)
+    views = []
+    for v in sample.views:
+        r = by_key.get(v.key)
+        if r is None:
+            continue
+        views.append({"file_path": v.rel, "status": r["status"], "error": r["error"], "scale": r["scale"],
+                      "size_ratio_before": r["before"] and r["before"]["size_ratio"],
+                      "size_ratio_after": r["after"] and r["after"]["size_ratio"], "limited": r["limited"]})
+    cameras["pixscale"] = {"version": __version__, "parameters": opts.params(), "views": views}
+    atomic_write_json(path, cameras)
 
 
-def check_folders(in_dir, out_dir):
-    """Refuse an output folder that is, or lies inside, the input tree."""
-    # For a glob, the folder part before the first wildcard is the input tree.
-    src = Path(re.split(r"[*?\[]", str(in_dir))[0] or ".").resolve()
+# --- the output folder -------------------------------------------------------------------------
+
+def check_folders(in_dir, out_dir, dataset=None):
+    """Refuse an output folder that is, or lies inside, the input tree (or holds an input file)."""
+    src = Path(dataset.root if dataset is not None else in_dir).resolve()
     dst = Path(out_dir).resolve()
     if dst == src or src in dst.parents:
         raise ValueError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; choose an output folder outside the input.")
+    if dataset is not None:
+        for sample in dataset.samples:
+            for p in sample.sources:
+                real = Path(os.path.realpath(p))
+                if dst in real.parents:
+                    raise ValueError(f"OUT_DIR {out_dir} holds the input file {p}; choose an output folder "
+                                     "outside the input.")
 
 
-def _read_manifest(path, params):
+def _own(name):
+    """True for a file or folder name that pixscale itself writes into OUT_DIR as bookkeeping."""
+    return name.startswith(".pixscale-") or (name.startswith(".") and name.endswith(".part")) or name == REPORT_DIR
+
+
+def _holds_only_own_files(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not _own(d)]
+        if any(not _own(n) for n in filenames):
+            return False
+    return True
+
+
+class _Lock:
+    """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies)."""
+
+    def __init__(self, out_dir):
+        from filelock import FileLock, Timeout
+
+        self.path = Path(out_dir) / LOCK
+        self.pid_path = Path(out_dir) / (LOCK + ".pid")
+        self.lock = FileLock(self.path, timeout=0)
+        try:
+            self.lock.acquire()
+        except Timeout:
+            try:
+                pid = self.pid_path.read_text().strip() or "?"
+            except OSError:
+                pid = "?"
+            raise ValueError(f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
+                             "finish, or choose another OUT_DIR.") from None
+        self.pid_path.write_text(f"{os.getpid()}\n")
+
+    def release(self):
+        try:
+            self.pid_path.unlink()
+        except OSError:
+            pass
+        self.lock.release()
+
+
+def _input_id(in_dir, dataset):
+    return os.fspath(in_dir) if is_glob(in_dir) else str(Path(dataset.root).resolve())
+
+
+def _read_manifest(path, params, input_id):
+    """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder."""
+    out_dir = path.parent
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+        header = json.loads(lines[0].decode("utf-8"))
+        if not isinstance(header, dict) or "parameters" not in header:
+            raise ValueError("no header")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is damaged ({type(exc).__name__}: its first line is not a pixscale header); "
+                         f"delete {out_dir} to start over, or choose a new OUT_DIR.") from None
+    old = header.get("parameters") or {}
+    if old != params:
+        diffs = [f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in params if old.get(k) != params.get(k)]
+        diffs += [f"{k} (unknown to this version)" for k in old if k not in params]
+        raise ValueError(f"{out_dir} was written with other options ({'; '.join(diffs)}); resume with the same "
+                         "options, or choose a new OUT_DIR.")
+    if header.get("input") not in (None, input_id):
+        raise ValueError(f"{out_dir} holds a run of {header.get('input')}, not of {input_id}; resume with that "
+                         "IN_DIR, or choose a new OUT_DIR.")
     done = {}
-    if not path.exists():
-        return done
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    header = json.loads(lines[0]) if lines else {}
-    if header.get("parameters") != params:
-        raise ValueError(
-            f"{path.parent} was written with other options ({header.get('parameters')}); resume with the same "
-            "options, or choose a new OUT_DIR."
-        )
     for line in lines[1:]:
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:  # a line cut by an interruption: that sample is redone
+            entry = json.loads(line.decode("utf-8"))
+            done[entry["sample"]] = entry
+        except (ValueError, KeyError, TypeError):  # a line cut by an interruption: that sample is redone
             continue
-        done[entry["sample"]] = entry["rows"]
     return done
 
 
-def _open_manifest(out_dir, params, resume):
-    path = out_dir / MANIFEST
-    if path.exists() and not resume:
-        raise ValueError(f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new OUT_DIR.")
-    if not path.exists() and out_dir.exists() and any(out_dir.iterdir()):
+def _open_output(out_dir, params, input_id, resume):
+    """Create or reopen OUT_DIR under an exclusive lock; return (lock, manifest path, completed samples)."""
+    manifest = out_dir / MANIFEST
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"OUT_DIR {out_dir} is a file; choose a folder.")
+    fresh = not out_dir.exists() or _holds_only_own_files(out_dir)
+    if not fresh and not manifest.exists():
         raise ValueError(f"{out_dir} is not empty and holds no pixscale run; choose an empty or new OUT_DIR.")
-    done = _read_manifest(path, params)
-    for stale in out_dir.rglob(".*.part"):  # temporary files of an interrupted run
-        stale.unlink()
+    if manifest.exists() and not resume:
+        raise ValueError(f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new "
+                         "OUT_DIR.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        atomic_write_text(path, json.dumps({"pixscale": __version__, "parameters": params}) + "\n")
-    return path, done
+    lock = _Lock(out_dir)
+    try:
+        done = _read_manifest(manifest, params, input_id) if manifest.exists() else {}
+        for dirpath, dirnames, filenames in os.walk(out_dir):  # temporary files of an interrupted run
+            for name in filenames:
+                if name.startswith(".") and name.endswith(".part"):
+                    os.unlink(os.path.join(dirpath, name))
+        if not manifest.exists():
+            atomic_write_text(manifest, json.dumps({"pixscale": __version__, "parameters": params,
+                                                    "input": input_id}) + "\n")
+    except BaseException:
+        lock.release()
+        raise
+    return lock, manifest, done
+
+
+def _say(quiet, message):
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _resume_plan(dataset, done, root):
+    """Split recorded samples into kept ones and ones whose inputs changed (named with why)."""
+    names = {s.name for s in dataset.samples}
+    gone = sorted(set(done) - names)
+    if gone:
+        raise ValueError(
+            f"OUT_DIR holds samples that are no longer in IN_DIR: {', '.join(gone[:5])}"
+            f"{' ...' if len(gone) > 5 else ''}; resume with the IN_DIR it was made from, or choose a new OUT_DIR.")
+    kept, changed = {}, []
+    for sample in dataset.samples:
+        entry = done.get(sample.name)
+        if entry is None:
+            continue
+        now = fingerprint(sample, root)
+        if entry.get("inputs") == now:
+            kept[sample.name] = entry["rows"]
+            continue
+        old = {p[0]: p[1:] for p in entry.get("inputs") or []}
+        new = {p[0]: p[1:] for p in now}
+        what = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        changed.append(f"{sample.name} ({', '.join(what[:3]) or 'inputs'} changed)")
+    return kept, changed
 
 
 def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False):
@@ -229,68 +455,156 @@ def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False
     jobs : int, optional
         Worker threads; default all cores.
     resume : bool
-        Continue an interrupted run in ``out_dir``, skipping completed samples.
+        Continue an interrupted run in ``out_dir``: completed samples whose
+        inputs are unchanged are kept, the rest are (re)done.
     quiet : bool
-        No progress bar.
+        No progress bar and no messages.
 
     Returns
     -------
     (rows, dataset)
         One row per view (see :mod:`pixscale.report`), in dataset order.
+
+    Raises
+    ------
+    OptionError, ValueError
+        Before anything is read or written, for a bad option, input or output folder.
+    RunInterrupted
+        On Ctrl-C, after every completed sample is recorded.
     """
     from tqdm import tqdm
 
     opts = options or RunOptions()
-    check_folders(in_dir, out_dir)
-    dataset = discover(in_dir, layout=layout)
+    jobs = check_jobs(jobs)
     out_dir = Path(out_dir)
-    manifest, done = _open_manifest(out_dir, opts.params(), resume)
-    todo = [s for s in dataset.samples if s.name not in done]
-    results = dict(done)
-    jobs = jobs or os.cpu_count() or 1
-    with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        bar.update(sum(len(s.views) for s in dataset.samples if s.name in done))
-        with ThreadPoolExecutor(max_workers=jobs) as pool, open(manifest, "a", encoding="utf-8") as log:
-            futures = {pool.submit(_safe_process, s, out_dir, opts): s for s in todo}
-            for fut in as_completed(futures):
-                sample = futures[fut]
-                results[sample.name] = fut.result()
-                log.write(json.dumps({"sample": sample.name, "rows": results[sample.name]}) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-                bar.update(len(sample.views))
-    for path in dataset.list_files:
-        atomic_write_text(out_dir / path.name,
-                          rewrite_list_file(path.read_text(encoding="utf-8"), dataset.root, out_dir))
-    rows = [row for s in dataset.samples for row in results[s.name]]
+    dataset = discover(in_dir, layout=layout, out_root=out_dir)
+    check_folders(in_dir, out_dir, dataset)
+    _say(quiet, f"{dataset.describe()} in {in_dir}")
+    for note in dataset.notes:
+        _say(quiet, f"  note: {note}")
+    input_id = _input_id(in_dir, dataset)
+    lock, manifest, done = _open_output(out_dir, opts.params(), input_id, resume)
+    try:
+        results, changed = _resume_plan(dataset, done, dataset.root)
+        if results:
+            _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
+        if changed:
+            _say(quiet, f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
+                 + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
+        _precompile(dataset, quiet)
+        todo = [s for s in dataset.samples if s.name not in results]
+        with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+            bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
+            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar)
+        rows = [row for s in dataset.samples for row in results.get(s.name, [])]
+        rows += write_list_files(dataset, out_dir)
+    finally:
+        lock.release()
     return rows, dataset
 
 
-def _safe_process(sample, out_dir, opts):
+def _precompile(dataset, quiet):
+    """Compile the kernels a run needs up front, saying so when it takes a while (first use only)."""
+    from . import _config
+
+    pre = getattr(_config, "precompile", None)
+    if pre is not None:
+        pre(announce=None if quiet else (lambda msg: _say(False, msg)))
+
+
+def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
+    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes."""
+    stop = threading.Event()
+    total = len(results) + len(todo)
+    units = iter(todo)
+    pending = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool, open(manifest, "a", encoding="utf-8") as log:
+        def refill():
+            while len(pending) < 2 * jobs and not stop.is_set():
+                sample = next(units, None)
+                if sample is None:
+                    return
+                pending[pool.submit(_safe_process, sample, out_dir, opts, root, stop)] = sample
+
+        def record(fut):
+            sample = pending.pop(fut)
+            result = fut.result()
+            if result is None:  # stopped before its end
+                return
+            results[sample.name] = result["rows"]
+            if not any(r.get("retry") for r in result["rows"]):
+                log.write(json.dumps(result) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+            bar.update(len(sample.views))
+
+        try:
+            refill()
+            while pending:
+                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    record(fut)
+                refill()
+        except KeyboardInterrupt:
+            stop.set()
+            for fut in list(pending):
+                if fut.cancel():
+                    pending.pop(fut)
+            for fut in list(pending):
+                try:
+                    fut.result()
+                    record(fut)
+                except BaseException:  # pragma: no cover - a unit never raises (see _safe_process)
+                    pending.pop(fut, None)
+            bar.close()
+            raise RunInterrupted(len(results), total, out_dir) from None
+
+
+def _safe_process(sample, out_dir, opts, root=None, stop=None):
     try:
-        return process_sample(sample, out_dir, opts)
+        return process_sample(sample, out_dir, opts, root, stop)
     except Exception as exc:  # never let one sample stop the run
-        return [_fail(sample.name, v.rel, f"unexpected {type(exc).__name__}: {exc}") for v in sample.views] or \
-            [_fail(sample.name, "", f"unexpected {type(exc).__name__}: {exc}")]
+        keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
+        return {"sample": sample.name, "inputs": [],
+                "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys]}
 
 
-def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None):
+def write_list_files(dataset, out_dir):
+    """Write the rewritten list files; return the failure rows of those that could not be written."""
+    rows = []
+    for item in dataset.list_files:
+        if item.error is None:
+            try:
+                atomic_write_text(Path(out_dir) / item.name, item.text)
+                continue
+            except OSError as exc:
+                item.error = f"list file {item.name} was not written: {exc}"
+        rows.append(_fail("", item.name, item.error))
+    return rows
+
+
+def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None, quiet=True):
     """Measure every view of a dataset without writing anything; return (rows, dataset)."""
+    jobs = check_jobs(jobs)
     dataset = discover(in_dir, layout=layout)
+    _say(quiet, f"{dataset.describe()} in {in_dir}")
 
     def one(sample):
         if sample.error:
-            return [_fail(sample.name, CAMERAS, sample.error)]
+            return [_fail(sample.name, sample.rel_dir or sample.name, sample.error)]
         rows = []
         for view in sample.views:
             try:
                 m = _read_and_measure(view, threshold)[1]
-                rows.append({"sample": sample.name, "view": view.rel, "status": "ok", "error": None,
+                rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
                              "before": m.to_dict(), "after": None, "scale": None, "limited": None})
             except (ViewError, EmptyMaskError) as exc:
-                rows.append(_fail(sample.name, view.rel, _reason(exc)))
+                rows.append(_fail(sample.name, view.key, _reason(exc)))
         return rows
 
-    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         rows = [row for sample_rows in pool.map(one, dataset.samples) for row in sample_rows]
     return rows, dataset
+
+
+OPTION_NAMES = tuple(f.name for f in fields(RunOptions))

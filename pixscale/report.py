@@ -19,6 +19,7 @@ from .io import ViewError, atomic_write_bytes, atomic_write_json, atomic_write_t
 STAGES = ("before", "after")
 MAX_PAIRS = 6  # pairs shown in the contact sheet
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
+THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 _WIDTH = 80
 
 
@@ -256,17 +257,28 @@ def _over_checkerboard(image):
     return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
 
 
+def thumbnail(image, size=THUMBNAIL):
+    """A copy of ``image`` shrunk by an integer stride so its longest side is at most ``size``.
+
+    Figures draw these, never full images: a 10000x10000 view costs the
+    report a few hundred kilobytes, not gigabytes.
+    """
+    step = max(1, -(-max(image.shape[:2]) // size))
+    return np.ascontiguousarray(image[step // 2::step, step // 2::step])
+
+
 def _show_view(ax, path, label):
     """Draw one view over a checkerboard with its centroid (x) and the canvas centre (+)."""
     ax.set_axis_off()
     try:
         image = read_view(path)
+        m = measure(image)
+        h, w = image.shape[:2]
+        image = thumbnail(image)
     except ViewError as exc:
         ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7,
                 transform=ax.transAxes)
         return
-    h, w = image.shape[:2]
-    m = measure(image)
     ax.imshow(_over_checkerboard(image), extent=(0, w, h, 0), interpolation="nearest")
     ax.plot(w / 2, h / 2, "+", color="0.3", ms=12)
     if m.centroid is not None:

@@ -11,6 +11,7 @@ consistent: the images are drawn in 2-D, not rendered from a 3-D scene.
 """
 
 import json
+import sys
 import pathlib
 
 import numpy as np
@@ -292,7 +293,7 @@ def _sample_views(rng, n_views, size):
     return [mouse_view(rng, size=size, fur=fur, scale=scale) for scale in scales]
 
 
-def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm"):
+def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm", progress=False):
     """Write a deterministic synthetic multi-view dataset of mouse views as PNG files.
 
     Parameters
@@ -311,6 +312,8 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
         ({"id", "frames"}, frames from `cameras_for_views`) and ``root/train.txt`` listing the
         sample folders as absolute paths. "mvdiffusion": ``root/sample_000/cam_000.png`` only.
         "flat": ``root/view_0000.png``, ... (n_samples * n_views images, sample-major).
+    progress : bool, optional
+        Show a progress bar (tqdm, on stderr) over the samples.
 
     Returns
     -------
@@ -334,7 +337,9 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i in range(n_samples):
+    from tqdm import tqdm
+
+    for i in tqdm(range(n_samples), desc="demo data", unit="sample", disable=not progress, file=sys.stderr):
         image_seq, camera_seq = np.random.SeedSequence([seed, i]).spawn(2)
         views = _sample_views(np.random.default_rng(image_seq), n_views, size)
         if layout == "flat":
