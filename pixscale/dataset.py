@@ -132,6 +132,11 @@ def _bad_name(rel):
     return None
 
 
+def printable(name):
+    """``name`` safe to print and to write as JSON: undecodable bytes shown as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def detect_layout(root):
     """Return "gslrm", "mvdiffusion" or "flat" for a dataset root (or a glob: "flat")."""
     if is_glob(root):
@@ -254,11 +259,10 @@ def _glob_dataset(pattern):
 
 
 def _flat_sample(path, key):
-    sample = Sample(name=key, rel_dir="", views=[View(path, key, key)], sources=[path])
     bad = _bad_name(key)
     if bad:
-        sample.error = bad
-    return sample
+        return Sample(name=printable(key), rel_dir="", error=bad)
+    return Sample(name=key, rel_dir="", views=[View(path, key, key)], sources=[path])
 
 
 def _mvdiffusion_sample(folder, rel_dir):
@@ -335,6 +339,9 @@ def discover(root, *, layout="auto", out_root=None):
         for folder in (p for p in _entries(root) if p.is_dir()):
             rel_dir = folder.name
             bad = _bad_name(rel_dir)
+            if bad:
+                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():
                     sample = _gslrm_sample(folder, rel_dir, rel_dir)
@@ -350,15 +357,10 @@ def discover(root, *, layout="auto", out_root=None):
                 if not sample.views:
                     notes.append(f"{rel_dir}/: no cam_*.png images; not a sample, skipped")
                     continue
-            if bad:
-                sample.error, sample.views = bad, []
             samples.append(sample)
     if skipped_other:
         notes.append(f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an "
                      "alpha channel")
-    for p in root.glob("*.txt"):
-        if p.is_dir():
-            notes.append(f"{p.name}/ is a folder, not a list file; skipped")
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
     return Dataset(root, layout, samples, list_files, notes)
 

@@ -30,6 +30,7 @@ from ._validate import EmptyMaskError
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob
 from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
+from .report import MAX_PAIRS, Thumbnail
 
 SCALE_MODES = ("per-view", "per-sample")
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
@@ -212,7 +213,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     returns None, having written only whole files.
     """
     inputs = fingerprint(sample, root) if root is not None else []
-    result = {"sample": sample.name, "inputs": inputs, "rows": []}
+    result = {"sample": sample.name, "inputs": inputs, "rows": [], "thumbs": {}}
     rows = result["rows"]
     if sample.error:
         rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
@@ -254,9 +255,11 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             frames.pop(view.frame, None)
             continue
         frames.setdefault(view.frame, None)
+        after = measure(out, threshold=opts.threshold)
         rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
-                     "before": before.to_dict(), "after": measure(out, threshold=opts.threshold).to_dict(),
-                     "scale": t.scale, "limited": t.limited})
+                     "before": before.to_dict(), "after": after.to_dict(), "scale": t.scale, "limited": t.limited})
+        result["thumbs"][view.key] = (Thumbnail.of(image, before, f"input/{view.key}"),
+                                      Thumbnail.of(out, after, f"output/{view.key}"))
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
@@ -384,6 +387,15 @@ def _read_manifest(path, params, input_id):
     return done
 
 
+def _completed_samples(manifest):
+    """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
+    try:
+        with open(manifest, "rb") as f:
+            return sum(1 for line in f if line.strip()) - 1
+    except OSError:
+        return 0
+
+
 def _open_output(out_dir, params, input_id, resume):
     """Create or reopen OUT_DIR under an exclusive lock; return (lock, manifest path, completed samples)."""
     manifest = out_dir / MANIFEST
@@ -392,13 +404,17 @@ def _open_output(out_dir, params, input_id, resume):
     fresh = not out_dir.exists() or _holds_only_own_files(out_dir)
     if not fresh and not manifest.exists():
         raise ValueError(f"{out_dir} is not empty and holds no pixscale run; choose an empty or new OUT_DIR.")
-    if manifest.exists() and not resume:
-        raise ValueError(f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new "
-                         "OUT_DIR.")
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = _Lock(out_dir)
     try:
-        done = _read_manifest(manifest, params, input_id) if manifest.exists() else {}
+        done = {}
+        if manifest.exists() and _completed_samples(manifest) == 0:
+            manifest.unlink()  # a run killed before it completed any sample: start over
+        if manifest.exists():
+            if not resume:
+                raise ValueError(f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose "
+                                 "a new OUT_DIR.")
+            done = _read_manifest(manifest, params, input_id)
         for dirpath, dirnames, filenames in os.walk(out_dir):  # temporary files of an interrupted run
             for name in filenames:
                 if name.startswith(".") and name.endswith(".part"):
@@ -441,7 +457,8 @@ def _resume_plan(dataset, done, root):
     return kept, changed
 
 
-def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False):
+def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False, report_dir=None,
+        plots=True):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
     Parameters
@@ -459,6 +476,11 @@ def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False
         inputs are unchanged are kept, the rest are (re)done.
     quiet : bool
         No progress bar and no messages.
+    report_dir : path or str or False, optional
+        Where to write the report (default ``out_dir/pixscale-report``);
+        False writes none.
+    plots : bool
+        Draw the report's figures (needs matplotlib).
 
     Returns
     -------
@@ -493,11 +515,15 @@ def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False
                  + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
         _precompile(dataset, quiet)
         todo = [s for s in dataset.samples if s.name not in results]
+        order = {v.key: i for i, v in enumerate(v for s in dataset.samples for v in s.views)}
+        thumbs = {}
         with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
             bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar)
+            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar, thumbs, order)
         rows = [row for s in dataset.samples for row in results.get(s.name, [])]
         rows += write_list_files(dataset, out_dir)
+        if report_dir is not False:
+            rows += _write_report(dataset, rows, out_dir, report_dir, thumbs, plots)
     finally:
         lock.release()
     return rows, dataset
@@ -512,8 +538,11 @@ def _precompile(dataset, quiet):
         pre(announce=None if quiet else (lambda msg: _say(False, msg)))
 
 
-def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
-    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes."""
+def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar, thumbs, order):
+    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes.
+
+    ``thumbs`` keeps the thumbnails of the first views (in dataset ``order``) for the contact sheet.
+    """
     stop = threading.Event()
     total = len(results) + len(todo)
     units = iter(todo)
@@ -531,6 +560,9 @@ def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
             result = fut.result()
             if result is None:  # stopped before its end
                 return
+            thumbs.update(result.pop("thumbs", {}))
+            for key in sorted(thumbs, key=order.__getitem__)[MAX_PAIRS:]:  # keep the first few views only
+                del thumbs[key]
             results[sample.name] = result["rows"]
             if not any(r.get("retry") for r in result["rows"]):
                 log.write(json.dumps(result) + "\n")
@@ -567,6 +599,22 @@ def _safe_process(sample, out_dir, opts, root=None, stop=None):
         keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
         return {"sample": sample.name, "inputs": [],
                 "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys]}
+
+
+def _write_report(dataset, rows, out_dir, report_dir, thumbs, plots):
+    """Write the report of the rows; return a failure row when it cannot be written."""
+    from . import report
+
+    report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
+    ok = [r["view"] for r in rows if r["status"] == "ok"][:MAX_PAIRS]
+    paths = {v.key: v.path for s in dataset.samples for v in s.views}
+    pairs = [thumbs.get(key) or (paths[key], Path(out_dir) / key) for key in ok]
+    try:
+        report.write_report(report_dir, report.summarize(rows), rows, pairs=pairs, plots=plots)
+    except (OSError, ValueError) as exc:
+        print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
+        return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]
+    return []
 
 
 def write_list_files(dataset, out_dir):

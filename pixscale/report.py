@@ -10,6 +10,7 @@ import os
 import pathlib
 import textwrap
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -257,34 +258,52 @@ def _over_checkerboard(image):
     return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
 
 
-def thumbnail(image, size=THUMBNAIL):
-    """A copy of ``image`` shrunk by an integer stride so its longest side is at most ``size``.
+@dataclass(frozen=True)
+class Thumbnail:
+    """A view as the figures draw it: a small copy of the image and what was measured on the full one.
 
-    Figures draw these, never full images: a 10000x10000 view costs the
-    report a few hundred kilobytes, not gigabytes.
+    Made by the work unit while the view is in memory (:meth:`of`), so the
+    report never reads or holds a full image: a 10000x10000 view costs the
+    figures a few hundred kilobytes, not gigabytes.
     """
-    step = max(1, -(-max(image.shape[:2]) // size))
-    return np.ascontiguousarray(image[step // 2::step, step // 2::step])
+
+    image: np.ndarray  # at most THUMBNAIL pixels on its longest side
+    shape: tuple  # (H, W) of the full view
+    centroid: tuple | None  # of the full view, in its pixel coordinates
+    size_ratio: float
+    name: str
+
+    @classmethod
+    def of(cls, image, measurement, name, size=THUMBNAIL):
+        """The thumbnail of ``image`` (shrunk by an integer stride) with its :class:`Measurement`."""
+        step = max(1, -(-max(image.shape[:2]) // size))
+        small = np.ascontiguousarray(image[step // 2::step, step // 2::step])
+        return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
 
 
-def _show_view(ax, path, label):
-    """Draw one view over a checkerboard with its centroid (x) and the canvas centre (+)."""
+def _thumbnail_of_file(path):
+    image = read_view(path)
+    return Thumbnail.of(image, measure(image), "/".join(pathlib.Path(path).parts[-3:]))
+
+
+def _show_view(ax, item, label):
+    """Draw one view over a checkerboard with its centroid (x) and the canvas centre (+).
+
+    ``item`` is a :class:`Thumbnail`, or a path to read one from.
+    """
     ax.set_axis_off()
     try:
-        image = read_view(path)
-        m = measure(image)
-        h, w = image.shape[:2]
-        image = thumbnail(image)
+        thumb = item if isinstance(item, Thumbnail) else _thumbnail_of_file(item)
     except ViewError as exc:
         ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7,
                 transform=ax.transAxes)
         return
-    ax.imshow(_over_checkerboard(image), extent=(0, w, h, 0), interpolation="nearest")
+    h, w = thumb.shape
+    ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
     ax.plot(w / 2, h / 2, "+", color="0.3", ms=12)
-    if m.centroid is not None:
-        ax.plot(*m.centroid, "x", color="red", ms=10, mew=2)
-    name = "/".join(pathlib.Path(path).parts[-3:])
-    ax.set_title(f"{label} {m.size_ratio:.1%}\n{name}", fontsize=7)
+    if thumb.centroid is not None:
+        ax.plot(*thumb.centroid, "x", color="red", ms=10, mew=2)
+    ax.set_title(f"{label} {thumb.size_ratio:.1%}\n{thumb.name}", fontsize=7)
 
 
 def _histogram(figure, rows, stages):
@@ -319,9 +338,9 @@ def write_report(out_dir, summary, rows, *, pairs=(), plots=True):
         The output of :func:`summarize`.
     rows : sequence of dict
         The per-view rows the summary was made from.
-    pairs : sequence of (path, path), optional
-        ``(before_image, after_image)`` files shown in the contact sheet (the
-        first six are used).
+    pairs : sequence of (before, after), optional
+        Views shown in the contact sheet (the first six are used), each a
+        :class:`Thumbnail` or an image file to make one from.
     plots : bool, optional
         Draw the figures when matplotlib is importable.  Default True.
 
