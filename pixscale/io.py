@@ -1,15 +1,41 @@
 """Reading views and writing results safely.
 
-Every file is written to a temporary name in its destination folder and then
-atomically renamed, so an interrupted run never leaves a half-written file.
+Views are PNG files. They are decoded with libpng (through ``imagecodecs``), which
+keeps 16-bit channels and expands every kind of PNG transparency into an alpha
+channel; the header is checked first, so a file that is not a regular file, is
+too large, or declares too many pixels is refused before anything is decoded.
+8-bit images are encoded with Pillow (through imageio), 16-bit ones with libpng.
+
+Every file is written to a temporary name (``.NAME.XXXXXXXX.part``) in its
+destination folder, created with ``O_EXCL`` and the process's umask, flushed to
+disk and then atomically renamed, so an interrupted run never leaves a
+half-written file under the final name.
 """
 
-import io
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
+import struct
 
 import numpy as np
+
+MAX_FILE_BYTES = 512 * 2**20
+"""Largest view file read, in bytes (512 MiB); a larger file is a ViewError."""
+
+MAX_PIXELS = 2**28
+"""Most pixels (width x height) a view's PNG header may declare (16384 x 16384)."""
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# PNG colour types (the IHDR byte) and the bit depths each allows.
+_GRAY, _RGB, _PALETTE, _GRAY_ALPHA, _RGBA = 0, 2, 3, 4, 6
+_BIT_DEPTHS = {_GRAY: (1, 2, 4, 8, 16), _RGB: (8, 16), _PALETTE: (1, 2, 4, 8),
+               _GRAY_ALPHA: (8, 16), _RGBA: (8, 16)}
+
+_REEXPORT = "re-export or re-copy the view"
+_TEMP_NAME_BYTES = 150  # the part of the file name kept in a temporary name (NAME_MAX is 255)
 
 
 class ViewError(ValueError):
@@ -24,23 +50,91 @@ class ViewError(ValueError):
         self.path = path
 
 
+# ----------------------------------------------------------------------------- writing
+
+
+def _temporary_file(folder, name):
+    """Create and open a new ``.NAME.XXXXXXXX.part`` file in ``folder``; return (fd, path)."""
+    stem = name
+    while len(os.fsencode(stem)) > _TEMP_NAME_BYTES:
+        stem = stem[:-1]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp  # 0o666 less the umask, as open(path, "w") gives
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name after 100 tries")
+
+
+def _write_all(fd, data):
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        view = view[n:]
+
+
+def _write_error(path, exc):
+    """An OSError of ``exc``'s type whose message names ``path``, the cause and what to do."""
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = "free space on that disk (or raise the quota), then rerun with --resume"
+    elif code == errno.EROFS:
+        hint = "the file system is read-only; choose another output folder"
+    elif code in (errno.EACCES, errno.EPERM):
+        hint = "make the output folder writable, then rerun with --resume"
+    elif code == errno.ENAMETOOLONG:
+        hint = "the name is too long for that file system; use shorter names or a shallower output folder"
+    else:
+        hint = "check the output folder, then rerun with --resume"
+    cause = exc.strerror or str(exc)
+    reason = f"{cause} (errno {code})" if code is not None else cause
+    message = f"cannot write {path}: {reason}; {hint}"
+    try:
+        err = type(exc)(message)
+    except Exception:
+        err = OSError(message)
+    err.errno = code  # str(err) stays the message: strerror and filename are left unset
+    return err
+
+
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    The temporary file ``.NAME.XXXXXXXX.part`` is created in the destination
+    folder with ``O_EXCL`` and mode 0o666 less the umask (0o644 under umask 022),
+    written, fsynced and renamed over ``path``. On any failure it is removed,
+    nothing appears under ``path`` (an old file there is kept as it was), and an
+    ``OSError`` is raised whose message names ``path``, the cause and the fix.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=folder)
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = _temporary_file(folder, os.path.basename(path))
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+            _write_all(fd, data)
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            raise
+        os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from exc
         raise
 
 
@@ -55,43 +149,245 @@ def atomic_write_json(path, obj):
 
 
 def encode_png(image, *, compress_level=6):
-    """Encode an (H, W), (H, W, 2) or (H, W, 4) uint8 array as PNG bytes (Pillow, via imageio)."""
+    """Encode an image as PNG bytes, keeping its bit depth.
+
+    Parameters
+    ----------
+    image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray of uint8 or uint16
+        Gray, gray+alpha, RGB or RGBA.
+    compress_level : int
+        zlib level, 0 (none) to 9 (smallest).
+
+    Notes
+    -----
+    uint8 images are written as 8-bit PNG by Pillow (through imageio), uint16
+    images as 16-bit PNG by libpng (through imagecodecs), so a 16-bit view stays
+    16-bit.
+    """
+    image = np.asarray(image)
+    if image.dtype.kind != "u" or image.dtype.itemsize not in (1, 2):
+        raise TypeError(f"expected a uint8 or uint16 image; got dtype {image.dtype}. Convert it first.")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, C) with C in 1..4; got shape {image.shape}")
+    if image.dtype.itemsize == 2:
+        import imagecodecs
+
+        return imagecodecs.png_encode(np.ascontiguousarray(image, dtype=np.uint16), level=compress_level)
     import imageio.v3 as iio
 
     return iio.imwrite("<bytes>", image, extension=".png", plugin="pillow", compress_level=compress_level)
 
 
 def write_png(path, image, *, compress_level=6):
-    """Encode ``image`` as PNG and write it to ``path`` atomically."""
+    """Encode ``image`` as PNG (8- or 16-bit, as its dtype) and write it to ``path`` atomically."""
     atomic_write_bytes(path, encode_png(image, compress_level=compress_level))
 
 
-def read_view(path):
-    """Read an image file with an alpha channel as an (H, W, 4) or (H, W, 2) array.
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_regular_file(path, max_bytes):
+    """Return the bytes of ``path`` if it is a regular file of at most ``max_bytes``."""
+
+    def refuse(st):
+        if stat.S_ISDIR(st.st_mode):
+            return ViewError("is a folder, not an image file; give the PNG files inside it as the views", path)
+        if not stat.S_ISREG(st.st_mode):
+            return ViewError("is not a regular file (a FIFO, socket or device such as /dev/zero, perhaps behind "
+                             "a symlink); replace it with the PNG file itself", path)
+        if st.st_size > max_bytes:
+            return ViewError(f"the file is {st.st_size:,} bytes, more than the {max_bytes:,}-byte limit for one "
+                             "view; check that it is the right file, or raise pixscale.io.MAX_FILE_BYTES", path)
+        return None
+
+    try:
+        st = os.stat(path)  # follows symlinks: the file that would be read
+        error = refuse(st)
+        if error is not None:
+            raise error
+        # O_NONBLOCK: if a FIFO replaced the file since the stat, opening it does not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+        with open(fd, "rb", buffering=0) as f:
+            st = os.fstat(fd)
+            error = refuse(st)
+            if error is not None:
+                raise error
+            want = st.st_size + 1  # one byte more tells a file that grew since the stat
+            buf = bytearray(want)
+            view, n = memoryview(buf), 0
+            while n < want:
+                k = f.readinto(view[n:])
+                if not k:
+                    break
+                n += k
+            view.release()
+    except FileNotFoundError:
+        raise ViewError("the file does not exist (removed or renamed after the views were listed, or a broken "
+                        "symlink); restore it, or remove the view from the dataset", path) from None
+    except PermissionError:
+        raise ViewError("permission denied; make the file readable by the user running pixscale "
+                        "(chmod a+r)", path) from None
+    except IsADirectoryError:
+        raise ViewError("is a folder, not an image file; give the PNG files inside it as the views", path) from None
+    except OSError as exc:
+        raise ViewError(f"cannot be read ({exc.strerror or exc}); check the file and the disk", path) from None
+    if n == want:
+        raise ViewError("the file grew while it was read (is it still being written?); rerun when it is "
+                        "complete", path)
+    del buf[n:]
+    return buf
+
+
+_MAGIC = (  # leading bytes of files that are not PNGs, and what they are
+    (b"\xff\xd8\xff", "a JPEG image, which has no alpha channel"),
+    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"BM", "a BMP image"),
+    (b"\x8aMNG", "an MNG animation"), (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"8BPS", "a Photoshop document"),
+    (b"\x89PNG", "a PNG whose signature is damaged (a text-mode transfer?)"),
+)
+
+
+def _content_kind(data):
+    """A few words on what non-PNG bytes look like."""
+    head = bytes(data[:512])
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if b"ftypavif" in head[:16] or b"ftypheic" in head[:16]:
+        return "an AVIF/HEIF image"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the 512 bytes
+            return "unknown binary data"
+        text = head[:exc.start].decode("utf-8")
+    if all(ch.isprintable() or ch in "\t\r\n" for ch in text):
+        return "text"
+    return "unknown binary data"
+
+
+def _png_header(data, path):
+    """Parse the chunks before the image data: (width, height, bit_depth, colour_type, has_trns, frames)."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ViewError(f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads PNG "
+                        "views: convert it to PNG with the object mask as alpha", path)
+    if len(data) < 33 or data[12:16] != b"IHDR" or struct.unpack_from(">I", data, 8)[0] != 13:
+        raise ViewError(f"cannot be decoded as PNG: its header chunk (IHDR) is missing or damaged; {_REEXPORT}",
+                        path)
+    width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", data, 16)
+    if not (0 < width < 2**31 and 0 < height < 2**31) or bit_depth not in _BIT_DEPTHS.get(colour_type, ()):
+        raise ViewError(f"cannot be decoded as PNG: its header is invalid ({width} x {height} pixels, "
+                        f"bit depth {bit_depth}, colour type {colour_type}); {_REEXPORT}", path)
+    has_trns, frames, pos = False, 1, 33
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in (b"IDAT", b"IEND"):
+            break
+        if kind == b"tRNS":
+            has_trns = True
+        elif kind == b"acTL" and length >= 8 and pos + 16 <= len(data):
+            frames = struct.unpack_from(">I", data, pos + 8)[0]
+        pos += 12 + length
+    return width, height, bit_depth, colour_type, has_trns, frames
+
+
+def _is_truncated(data):
+    """Whether the chunk sequence ends before an IEND chunk."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if pos + 12 + length > len(data):
+            return True
+        if kind == b"IEND":
+            return False
+        pos += 12 + length
+    return True
+
+
+def read_view(path, *, max_bytes=None, max_pixels=None):
+    """Read a PNG view with an alpha channel as an (H, W, 4) or (H, W, 2) array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A regular file (symlinks are followed); FIFOs, devices and folders are refused.
+    max_bytes : int, optional
+        Largest file read; default :data:`MAX_FILE_BYTES` (512 MiB).
+    max_pixels : int, optional
+        Most pixels the PNG header may declare, checked before decoding (a
+        decompression bomb); default :data:`MAX_PIXELS` (2**28).
+
+    Returns
+    -------
+    image : (H, W, 4) or (H, W, 2) ndarray of uint8 or uint16
+        RGBA or gray+alpha; uint16 for 16-bit PNGs, bit-exact.
 
     Raises
     ------
     ViewError
-        If the file cannot be decoded or has no alpha channel; the message
-        says which and what to do.
+        If the file cannot be read or decoded, is too large, or has no
+        transparency; the message says which and what to do.
+
+    Notes
+    -----
+    Every PNG transparency becomes an alpha channel: RGBA and gray+alpha are
+    returned as stored; a palette with a ``tRNS`` chunk becomes 8-bit RGBA; RGB
+    or gray with a ``tRNS`` colour key becomes RGBA or gray+alpha (alpha 0 on
+    the key colour, full elsewhere) at the file's bit depth; 1, 2 and 4-bit
+    gray is scaled to 8 bits. RGB, gray and palette images without ``tRNS``
+    have no alpha channel and are refused, and so are animated PNGs with more
+    than one frame (which frame is the view is not knowable).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> image = np.zeros((8, 8, 4), np.uint16)
+    >>> image[2:6, 2:6] = 40001  # a 16-bit value that 8 bits cannot hold
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_png(os.path.join(folder, "view.png"), image)
+    ...     back = read_view(os.path.join(folder, "view.png"))
+    >>> back.dtype, bool((back == image).all())
+    (dtype('uint16'), True)
     """
-    import imageio.v3 as iio
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    data = _read_regular_file(path, max_bytes)
+    if not data:
+        raise ViewError(f"the file is empty (0 bytes); {_REEXPORT}", path)
+    width, height, bit_depth, colour_type, has_trns, frames = _png_header(data, path)
+    if width * height > max_pixels:
+        raise ViewError(f"its PNG header declares {width} x {height} = {width * height:,} pixels, more than the "
+                        f"limit of {max_pixels:,} (a corrupt file or a decompression bomb); if the image is "
+                        "real, raise pixscale.io.MAX_PIXELS", path)
+    if frames > 1:
+        raise ViewError(f"is an animated PNG ({frames} frames); pixscale needs one still image per view: export "
+                        "each frame as its own PNG", path)
+    channels = {_RGBA: 4, _GRAY_ALPHA: 2}.get(colour_type)
+    if channels is None and has_trns:
+        channels = 2 if colour_type == _GRAY else 4
+    if channels is None:
+        kind = {_GRAY: "gray", _RGB: "RGB", _PALETTE: "palette"}[colour_type]
+        raise ViewError(f"no alpha channel ({kind} PNG without transparency); pixscale needs RGBA or "
+                        "gray+alpha images: export the views with their object mask as alpha", path)
+    import imagecodecs
 
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if not data:
-            raise ViewError("the file is empty (0 bytes)", path)
-        image = iio.imread(io.BytesIO(data), extension=os.path.splitext(os.fspath(path))[1] or ".png")
-    except ViewError:
-        raise
+        image = imagecodecs.png_decode(data)
+    except MemoryError:
+        raise ViewError(f"not enough memory to decode {width} x {height} pixels; free memory or use fewer "
+                        "--jobs", path) from None
     except Exception as exc:
-        raise ViewError(f"cannot be decoded as an image ({type(exc).__name__}: {exc})", path) from None
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] not in (2, 4):
-        raise ViewError(
-            f"no alpha channel (decoded shape {image.shape}); pixscale needs RGBA or gray+alpha "
-            "images. Export the views with their object mask as alpha.", path)
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ViewError(f"unsupported pixel type {image.dtype}; expected 8- or 16-bit channels", path)
+        if _is_truncated(data):
+            raise ViewError("cannot be decoded: the PNG data ends early (the file is truncated, e.g. a copy or "
+                            f"render that did not finish); {_REEXPORT}", path) from None
+        raise ViewError(f"cannot be decoded: the PNG data is corrupt ({exc}); {_REEXPORT}", path) from None
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    if image.shape != (height, width, channels) or image.dtype != dtype:
+        raise ViewError(f"decoded to {image.shape} {image.dtype}, expected {(height, width, channels)} "
+                        f"{np.dtype(dtype)}; please report this file to pixscale", path)
     return image
