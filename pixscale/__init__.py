@@ -6,7 +6,9 @@ Each image is scaled by ``target / size_ratio`` about the object's centre
 with a bilinear resample-and-pad, and the camera intrinsics follow.
 
 Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
-:func:`normalize` and :class:`ScaleTransform`.
+:func:`normalize` and :class:`ScaleTransform`; :mod:`pixscale.reference`
+holds plain NumPy implementations with identical semantics (imported on
+first use).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +34,22 @@ __all__ = [
     "normalize_batch",
     "plan",
     "plan_group",
+    "reference",
     "warp",
     "__version__",
 ]
+
+_LAZY_SUBMODULES = ("reference",)
+
+
+def __getattr__(name):
+    # `pixscale.reference` without `import pixscale.reference`, imported on first use.
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

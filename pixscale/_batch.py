@@ -81,7 +81,7 @@ def normalize_batch(images, *, threads=None, **options):
             else:
                 image = check_array(images[index])
                 warp_into(image, plan(image, **options), premultiplied, out[index])
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 
     run_parallel(one, n, threads)

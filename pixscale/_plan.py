@@ -101,8 +101,10 @@ def refine_scale(ratio, scale, max_scale, target, tol):
     Secant steps on ``ratio(scale) - target`` (a multiplicative step while
     there is no slope), then, because the re-measured ratio moves in jumps as
     the sampling grid's phase shifts, a local search of scales around the best
-    one.  Returns ``(scale, ratio)`` of the best scale seen, at once when the
-    ratio at ``max_scale`` is still below the target.
+    one.  On masks whose ratio jumps by more than the tolerance (an all-opaque
+    canvas) no scale may reach the target; the caller sees that in the
+    returned ratio.  Returns ``(scale, ratio)`` of the best scale seen, at once
+    when the ratio at ``max_scale`` is still below the target.
     """
     best = (math.inf, scale, 0.0)
     prev = None
@@ -210,6 +212,7 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
     limited = scale > max_scale
     scale = min(scale, max_scale)
     achieved = [None] * len(views)
+    tol = None
     if exact:
         probes = [_ratio_probe(alpha, thr, frame, m.bbox) for alpha, thr, m, frame, _ in views]
         n_min = min(f.output_shape[0] * f.output_shape[1] for _, _, _, f, _ in views)
@@ -218,15 +221,17 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
             return sum(probe(s) for probe in probes) / len(probes)
 
         # Refine even when the closed form exceeds the fit cap: bilinear edges can make the
-        # exact scale smaller than the cap.  Limited means the cap kept the target out of reach.
+        # exact scale smaller than the cap.  Limited means the cap kept the target out of reach
+        # (the ratio at the cap itself is short of it), not that the ratio missed the target:
+        # that is `ScaleTransform.on_target`.
         tol = tolerance(target, n_min)
         scale, reached = refine_scale(mean_ratio_at, scale, max_scale, target, tol)
-        limited = reached < target - tol
+        limited = reached < target - tol and math.isfinite(max_scale) and mean_ratio_at(max_scale) < target - tol
         achieved = [probe(scale) for probe in probes]
     return [
         ScaleTransform(scale, f.src_center, f.dst_center, f.input_shape, f.output_shape, limited=limited,
-                       measurement=m, target=target, achieved_ratio=r)
-        for (_, _, m, f, _), r in zip(views, achieved)
+                       measurement=m, target=target, achieved_ratio=r, tolerance=tol)
+        for (_, _, m, f, _), r in zip(views, achieved, strict=True)
     ]
 
 
@@ -306,13 +311,69 @@ def normalize(image, *, target=0.3, threshold=10, center="centroid", output_shap
               fit=True, margin=0.0, exact=True, premultiplied=True, background=None):
     """Scale the object in an image to the target size about its centre.
 
-    ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``;
-    see :func:`pixscale.plan` and :func:`pixscale.warp` for every option.
+    ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:
+    :func:`pixscale.plan` measures the object and finds the scale,
+    :func:`pixscale.warp` resamples.
+
+    Parameters
+    ----------
+    image : (H, W, 4), (H, W, 2) or (H, W) ndarray
+        RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
+        (floats in [0, 1], finite); any strides.
+    target : float, optional
+        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
+        Default 0.3.
+    threshold : float, optional
+        The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
+        whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
+    center : {"centroid", "bbox", "image"} or (x, y), optional
+        The source point mapped to the centre of the output canvas: the
+        mask's centroid (default), the centre of its bbox, the centre of the
+        input canvas, or an explicit point in continuous pixel coordinates
+        (pixel centres at +0.5).
+    output_shape : (int, int), optional
+        (H, W) of the output canvas; default the input's.
+    fit : bool, optional
+        If True (default) the scale is reduced where needed so the object is
+        never cut off (see :func:`pixscale.plan`).
+    margin : float, optional
+        Border, in output pixels, that ``fit`` keeps free of the object.
+        Default 0.
+    exact : bool, optional
+        If True (default) the scale is refined until the re-measured size
+        ratio of the output is within 1e-4 of ``target`` (one pixel's worth
+        of area on small canvases); if False, the closed form
+        ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
+        target was reached (``ScaleTransform.on_target``).
+    premultiplied : bool, optional
+        If True (default) colour is interpolated premultiplied by alpha, so
+        colour hidden under alpha = 0 never bleeds into the edges and fully
+        transparent output pixels have colour 0.  If False, every channel is
+        interpolated independently (as OpenCV does).
+    background : float, sequence of float or str, optional
+        Composite the colour onto this colour, keeping alpha (see
+        :func:`pixscale.warp`): numbers in the image's own scale, or text on
+        the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
+        ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
+        None: no compositing.
 
     Returns
     -------
     ndarray
-        Same shape and dtype as ``image`` unless ``output_shape`` is given.
+        The normalized image: the same dtype and number of channels as
+        ``image``, of shape (H, W) = ``output_shape`` (default the input's).
+
+    Raises
+    ------
+    EmptyMaskError
+        If no pixel's alpha exceeds the threshold (a ``ValueError``).
+    TypeError
+        For an unsupported dtype or a wrongly typed option (``target="0.3"``).
+    ValueError
+        For a wrong shape (no alpha channel: (H, W, 3)), float values outside
+        [0, 1] or not finite, an option out of range (``target``,
+        ``threshold``, ``margin``, ``center``, ``output_shape``) or an unknown
+        background colour.
 
     Examples
     --------

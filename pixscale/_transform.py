@@ -33,6 +33,18 @@ class ScaleTransform:
         The size ratio the plan aimed for.
     achieved_ratio : float or None
         The size ratio re-measured on the warped alpha (exact plans only).
+    tolerance : float or None
+        The tolerance on the size ratio that exact mode aimed for (1e-4, or
+        one pixel's worth of area on small canvases); None for closed-form
+        plans and transforms built directly.
+    on_target : bool or None
+        Property: ``abs(achieved_ratio - target) <= tolerance``, i.e. whether
+        exact mode reached the target; None when the plan was not exact.
+        It can be False without ``limited``: the re-measured ratio moves in
+        jumps as pixels cross the threshold, and on some masks (an all-opaque
+        canvas, a hard-edged square) no scale lands within the tolerance.
+        For :func:`pixscale.plan_group` it describes the view's own ratio,
+        which a shared scale does not aim to put on the target.
     """
 
     scale: float
@@ -44,6 +56,7 @@ class ScaleTransform:
     measurement: Measurement | None = field(default=None, repr=False)
     target: float | None = None
     achieved_ratio: float | None = None
+    tolerance: float | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -53,6 +66,13 @@ class ScaleTransform:
         set_(self, "input_shape", check_shape(self.input_shape, name="input_shape"))
         set_(self, "output_shape", check_shape(self.output_shape, name="output_shape"))
         set_(self, "limited", bool(self.limited))
+
+    @property
+    def on_target(self):
+        """True when the achieved ratio is within ``tolerance`` of ``target``; None unless exact."""
+        if self.achieved_ratio is None or self.target is None or self.tolerance is None:
+            return None
+        return abs(self.achieved_ratio - self.target) <= self.tolerance
 
     def map_points(self, xy):
         """Map input points to output points.
@@ -167,5 +187,7 @@ class ScaleTransform:
             "limited": self.limited,
             "target": self.target,
             "achieved_ratio": self.achieved_ratio,
+            "tolerance": self.tolerance,
+            "on_target": self.on_target,
             "measurement": None if self.measurement is None else self.measurement.to_dict(),
         }

@@ -104,6 +104,44 @@ def threshold_value(dtype, threshold):
     return dtype.type(threshold / 255)
 
 
+NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
+
+
+def parse_colour(text):
+    """Parse a colour given as text into three floats on the 0-255 scale, or None.
+
+    Accepts a name (``"white"``, ``"black"``, ``"gray"``/``"grey"``),
+    ``"#rrggbb"``, or ``"r,g,b"`` with values in [0, 255]; ``"none"`` and
+    ``"transparent"`` give None (no background).  Case and surrounding spaces
+    are ignored.  Raises ``ValueError`` for anything else.
+
+    Examples
+    --------
+    >>> parse_colour("white"), parse_colour("#ff8000"), parse_colour("0, 64.5, 255")
+    ((255.0, 255.0, 255.0), (255.0, 128.0, 0.0), (0.0, 64.5, 255.0))
+    >>> parse_colour("transparent") is None
+    True
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a colour must be given as text; got {text!r}")
+    t = text.strip().lower()
+    if t in ("none", "transparent"):
+        return None
+    if t in NAMED_COLOURS:
+        return tuple(float(v) for v in NAMED_COLOURS[t])
+    try:
+        if t.startswith("#") and len(t) == 7:
+            return tuple(float(int(t[i:i + 2], 16)) for i in (1, 3, 5))
+        parts = tuple(float(v) for v in t.split(","))
+        if len(parts) == 3 and all(0 <= v <= 255 for v in parts):
+            return parts
+    except ValueError:
+        pass
+    raise ValueError(
+        f"unknown colour {text!r}: use transparent, white, black, gray, #rrggbb or r,g,b with 0-255 values"
+    )
+
+
 def check_target(target):
     """Return ``target`` (the wanted size ratio) as a float in (0, 1]."""
     if isinstance(target, bool) or not isinstance(target, numbers.Real):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._config import kernels
 from ._transform import ScaleTransform
-from ._validate import check_array
+from ._validate import check_array, parse_colour
 
 
 def work_dtype(dtype):
@@ -49,18 +49,44 @@ def _check_transform(transform, image):
         )
 
 
+def colour_in_scale(text, dtype, n_colour):
+    """A colour given as text (see :func:`parse_colour`, 0-255 scale) in the scale of ``dtype``.
+
+    Returns ``n_colour`` floats, or None for ``"transparent"``/``"none"``.
+    Converted like the threshold: x1 for uint8, x257 for uint16, /255 for
+    floats, so ``"white"`` is the dtype's white (255, 65535 or 1.0).  For a
+    gray+alpha image (one colour channel) it is the mean of R, G and B.
+    """
+    rgb = parse_colour(text)
+    if rgb is None:
+        return None
+    dtype = np.dtype(dtype)
+    if dtype == np.uint16:
+        values = [v * 257 for v in rgb]
+    elif dtype.kind == "f":
+        values = [v / 255 for v in rgb]
+    else:
+        values = list(rgb)
+    return [sum(values) / 3] if n_colour == 1 else values
+
+
 def composite(image, background):
     """Composite the colour of a warped image onto a background colour, keeping alpha.
 
     Colour becomes ``colour * a + background * (1 - a)`` with ``a`` the alpha
     in [0, 1]; the alpha channel itself is kept so the result can still be
     measured.  ``image`` is (H, W, 2) or (H, W, 4); returns a new array.
+    ``background`` is as in :func:`warp`; ``"transparent"`` returns ``image``.
     """
     nc = image.shape[2] if image.ndim == 3 else 1
     if nc not in (2, 4):
         raise ValueError(
             f"background needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {image.shape}"
         )
+    if isinstance(background, str):
+        background = colour_in_scale(background, image.dtype, nc - 1)
+        if background is None:
+            return image
     if isinstance(background, numbers.Real):
         background = [background] * (nc - 1)
     bg = np.asarray(background, dtype=np.float64)
@@ -98,10 +124,16 @@ def warp(image, transform, *, premultiplied=True, background=None):
         edges, and fully transparent output pixels have zero colour.  If
         False, channels are interpolated independently (as OpenCV does).
         Ignored for images without alpha (1 or 3 channels).
-    background : float or sequence of float, optional
-        If given, the colour channels are composited onto this colour (in the
-        image's own scale: 255 is white for uint8, 1.0 for floats); alpha is
-        kept.  Needs 2 or 4 channels.
+    background : float, sequence of float or str, optional
+        If given, the colour channels are composited onto this colour; alpha
+        is kept.  Needs 2 or 4 channels.  Numbers are in the image's own
+        scale (white is 255 for uint8, 65535 for uint16, 1.0 for floats), one
+        for all colour channels or one per channel.  Text is a colour on the
+        0-255 scale, as on the command line: ``"white"``, ``"black"``,
+        ``"gray"``, ``"#rrggbb"`` or ``"r,g,b"``, converted to the image's
+        scale like the threshold (x257 for uint16, /255 for floats), so
+        ``"white"`` is white in every dtype; a gray+alpha image gets the mean
+        of R, G and B.  ``"transparent"`` means no background.
 
     Returns
     -------
@@ -128,6 +160,8 @@ def warp(image, transform, *, premultiplied=True, background=None):
     """
     image = check_array(image)
     _check_transform(transform, image)
+    if isinstance(background, str):  # checked before the work is done
+        background = colour_in_scale(background, image.dtype, (image.shape[2] if image.ndim == 3 else 1) - 1)
     out = warp_into(image, transform, premultiplied, np.empty(transform.output_shape + image.shape[2:], image.dtype))
     if background is not None:
         out = composite(out, background)

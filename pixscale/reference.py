@@ -1,9 +1,18 @@
 """Plain NumPy implementations of pixscale's kernels: the specification.
 
 Every function here has the semantics of its Numba counterpart and is written
-for clarity, not speed.  Tests hold kernel and reference together (integers
-within 1 LSB, floats within 1e-5 relative) and benchmarks time one against
-the other.
+for clarity, not speed.  It imports nothing from the code it checks (an oracle
+that shares a helper with production shares its bugs): the threshold
+conversion, the mask statistics, the taps, the order of the float operations,
+the rounding, the premultiplication and the compositing are all computed here
+from scratch.  Only the public :class:`pixscale.Measurement` dataclass is used,
+as a plain record, built directly from the values computed here.
+
+Tests hold kernel and reference together *exactly*: measurements are equal,
+warped images are equal element for element (integer outputs and float
+outputs alike), because the reference performs the same float operations in
+the same order and type as the kernel.  That order is part of the
+specification; see :func:`warp`.
 
 Examples
 --------
@@ -14,65 +23,240 @@ Examples
 True
 """
 
+import math
+
 import numpy as np
 
-from ._measure import Measurement
-from ._validate import alpha_of, check_array, check_threshold, threshold_value
-from ._warp import _check_transform, composite
+#: Named colours for ``background``, on the 0-255 scale.
+NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
+
+
+# --- Measure ------------------------------------------------------------------
+
+
+def alpha_channel(image):
+    """The (H, W) alpha of an (H, W) mask, an (H, W, 1) mask, or the last channel of (H, W, 2|4)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] in (1, 2, 4):
+        return image[:, :, -1]
+    raise ValueError(f"expected (H, W), (H, W, 1), (H, W, 2) or (H, W, 4); got shape {image.shape}")
+
+
+def threshold_in_units(dtype, threshold):
+    """The threshold, given on the 0-255 scale, in the units of an alpha of ``dtype``.
+
+    The mask is ``alpha > value`` (strict).  uint8: ``floor(threshold)``;
+    uint16: ``floor(threshold * 257)`` (257 maps 255 to 65535); floats in
+    [0, 1]: ``threshold / 255`` in the alpha's own float type.  Flooring an
+    integer threshold keeps ``alpha > threshold`` exact for fractional
+    thresholds: an integer exceeds 10.5 exactly when it exceeds 10.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return math.floor(threshold)
+    if dtype == np.uint16:
+        return math.floor(threshold * 257)
+    return dtype.type(threshold / 255)
+
+
+def measure_values(image, *, threshold=10):
+    """Count, centroid and bbox of ``alpha > threshold`` as plain Python values.
+
+    Returns ``(count, centroid, bbox, shape)``: ``centroid`` is the mean of
+    the mask pixels' centres ``(j + 0.5, i + 0.5)`` as ``(x, y)``, ``bbox``
+    the half-open index box ``(x0, y0, x1, y1)``; both None for an empty mask.
+    """
+    alpha = alpha_channel(image)
+    mask = alpha > threshold_in_units(alpha.dtype, threshold)
+    shape = (int(mask.shape[0]), int(mask.shape[1]))
+    rows, cols = np.nonzero(mask)
+    count = int(rows.size)
+    if count == 0:
+        return 0, None, None, shape
+    # Integer sums, one division each: the centroid is exact up to that division.
+    centroid = (int(cols.sum()) / count + 0.5, int(rows.sum()) / count + 0.5)
+    bbox = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+    return count, centroid, bbox, shape
 
 
 def measure(image, *, threshold=10):
-    """Reference of :func:`pixscale.measure`: mask, then count, mean and extent of its pixels."""
-    alpha = alpha_of(image)
-    mask = alpha > threshold_value(alpha.dtype, check_threshold(threshold))
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return Measurement.from_sums(0, 0, 0, None, mask.shape)
-    bbox = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    return Measurement.from_sums(xs.size, xs.sum(), ys.sum(), bbox, mask.shape)
+    """Reference of :func:`pixscale.measure`: mask, then count, mean and extent of its pixels.
+
+    Returns a :class:`pixscale.Measurement` built directly from
+    :func:`measure_values`.
+    """
+    from . import Measurement  # the public record type only; nothing is computed there
+
+    count, centroid, bbox, shape = measure_values(image, threshold=threshold)
+    return Measurement(count=count, centroid=centroid, bbox=bbox, shape=shape)
 
 
-def _sample(src, yi, xi):
-    """``src[yi, xi]`` as float64, with every sample outside the image equal to 0."""
-    h, w = src.shape[:2]
-    inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
-    vals = src[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)].astype(np.float64)
-    return vals * inside[..., None]
+# --- Warp ---------------------------------------------------------------------
+
+
+def work_type(dtype):
+    """The float type the warp computes in: float64 for float64 images, float32 for all others."""
+    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
+
+
+def axis_taps(n_out, n_src, scale, src_c, dst_c, work):
+    """Bilinear taps along one axis: ``(i0, w0, i1, w1)``, one entry per output pixel.
+
+    Output pixel ``k`` has its centre at ``k + 0.5``; mapped back it is the
+    continuous source coordinate ``(k + 0.5 - dst_c) / scale + src_c``.  Its
+    neighbouring source centres are pixels ``i0 = floor(u)`` and ``i1 = i0 + 1``
+    with ``u`` that coordinate less 0.5, and ``f = u - i0``.  The weights are
+    ``w0 = 1 - f`` and ``w1 = f``, computed in float64 and then rounded to the
+    working type ``work``; a tap outside ``[0, n_src)`` has weight 0 (and an
+    index clipped into range, so it can still be read).
+    """
+    u = (np.arange(n_out) + 0.5 - dst_c) / scale + src_c - 0.5
+    i0 = np.floor(u)
+    f = u - i0
+    i0 = i0.astype(np.int64)
+    i1 = i0 + 1
+    w0 = np.where((i0 >= 0) & (i0 < n_src), 1.0 - f, 0.0).astype(work)
+    w1 = np.where((i1 >= 0) & (i1 < n_src), f, 0.0).astype(work)
+    return np.clip(i0, 0, n_src - 1), w0, np.clip(i1, 0, n_src - 1), w1
+
+
+def lerp(p, w0, q, w1, premultiplied, compute=None):
+    """``w0 * p + w1 * q`` over the channels (last axis), rounded to the type of the weights.
+
+    With ``premultiplied`` the weights are first multiplied by each pixel's
+    alpha (the last channel), ``a = w0 * alpha_p`` and ``b = w1 * alpha_q``;
+    the colour is ``a * p + b * q`` and the alpha ``a + b``: colour comes out
+    premultiplied.  Exactly these products and this sum, in this order, each
+    rounded to the type ``compute`` (default: the weights' type); the result
+    is then rounded to the weights' type.
+    """
+    work = w0.dtype.type
+    compute = work if compute is None else compute
+    p, q = p.astype(compute), q.astype(compute)
+    w0, w1 = w0[..., None].astype(compute), w1[..., None].astype(compute)
+    if not premultiplied:
+        return (w0 * p + w1 * q).astype(work)
+    a = w0 * p[..., -1:]
+    b = w1 * q[..., -1:]
+    return np.concatenate([a * p[..., :-1] + b * q[..., :-1], a + b], axis=-1).astype(work)
+
+
+def finish(v, dtype, premultiplied):
+    """Interpolated values ``v`` (working type) to output pixels of ``dtype``.
+
+    Premultiplied colour is divided back by its alpha ``wa`` as a product with
+    the reciprocal: for integer images ``c * (1 / wa)`` in the working type
+    where ``wa >= 0.5`` and colour 0 elsewhere (so a pixel whose stored alpha
+    is 0 has colour 0); for float images ``c * (1 / wa)`` in float64 where
+    ``wa`` exceeds float64's smallest normal number, else 0, then rounded to
+    the image's type.  Integer outputs are clipped to ``[0, max]``, 0.5 is
+    added in the working type and the result is truncated: rounding half up.
+    """
+    work = v.dtype.type
+    if premultiplied:
+        colour, wa = v[..., :-1], v[..., -1:]
+        if np.dtype(dtype).kind == "u":
+            with np.errstate(divide="ignore"):
+                inv = np.where(wa >= work(0.5), work(1) / wa, work(0))
+        else:
+            with np.errstate(divide="ignore", over="ignore"):
+                inv = np.where(wa > np.finfo(np.float64).tiny, 1.0 / wa.astype(np.float64), 0.0)
+        v = np.concatenate([colour * inv, wa], axis=-1)
+    if np.dtype(dtype).kind == "u":
+        top = work(np.iinfo(dtype).max)
+        v = np.floor(np.minimum(np.maximum(v, work(0)), top) + work(0.5))
+    return v.astype(dtype)
 
 
 def warp(image, transform, *, premultiplied=True, background=None):
-    """Reference of :func:`pixscale.warp`: bilinear sampling at inverse-mapped pixel centres."""
-    image = check_array(image)
-    _check_transform(transform, image)
+    """Reference of :func:`pixscale.warp`: separable bilinear sampling at inverse-mapped pixel centres.
+
+    Output pixel ``(i, j)`` is the bilinear interpolation of the input at the
+    output pixel centre ``(j + 0.5, i + 0.5)`` mapped back by ``transform``;
+    taps outside the input are transparent, which pads the canvas.
+
+    The arithmetic, which the kernel performs identically:
+
+    * taps from :func:`axis_taps` per axis, in the working type of
+      :func:`work_type` (float32 for integer and float32 images);
+    * two separable :func:`lerp` passes; the first pass reads the source and,
+      with ``premultiplied`` (and 2 or 4 channels), weights colour by alpha;
+      the second blends the first pass's values with plain weights.  For
+      ``scale >= 1`` the horizontal pass runs first, for ``scale < 1`` the
+      vertical pass.  Every product and sum is rounded to the working type,
+      except in a vertical first pass over a uint16 source, which computes in
+      float64 and rounds each result once to float32;
+    * :func:`finish`: divide back, clip, round half up.
+
+    ``background`` (a number or one per colour channel, in the image's own
+    scale, or a colour name / ``"#rrggbb"`` on the 0-255 scale) composites the
+    colour as in :func:`composite`.
+    """
+    image = np.asarray(image)
     src = image if image.ndim == 3 else image[:, :, None]
-    nc = src.shape[2]
+    h, w, nc = src.shape
     ho, wo = transform.output_shape
-    # Centres of the output pixels, mapped back into the source.
-    yy, xx = np.mgrid[0:ho, 0:wo].astype(np.float64)
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
-    u = (xx + 0.5 - dx) / transform.scale + cx - 0.5
-    v = (yy + 0.5 - dy) / transform.scale + cy - 0.5
-    x0, y0 = np.floor(u), np.floor(v)
-    fx, fy = (u - x0)[..., None], (v - y0)[..., None]
-    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
-    taps = [
-        ((1 - fy) * (1 - fx), _sample(src, y0, x0)),
-        ((1 - fy) * fx, _sample(src, y0, x0 + 1)),
-        (fy * (1 - fx), _sample(src, y0 + 1, x0)),
-        (fy * fx, _sample(src, y0 + 1, x0 + 1)),
-    ]
-    if premultiplied and nc in (2, 4):
-        a = sum(w * s[..., -1:] for w, s in taps)
-        colour = sum(w * s[..., :-1] * s[..., -1:] for w, s in taps)
-        stored = np.floor(a + 0.5) if image.dtype.kind == "u" else a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            colour = np.where(stored > 0, colour / a, 0.0)
-        out = np.concatenate([colour, a], axis=-1)
+    work = work_type(image.dtype)
+    ys0, wy0, ys1, wy1 = axis_taps(ho, h, transform.scale, cy, dy, work)
+    xs0, wx0, xs1, wx1 = axis_taps(wo, w, transform.scale, cx, dx, work)
+    premult = premultiplied and nc in (2, 4)
+    if transform.scale >= 1:
+        rows = lerp(src[:, xs0], wx0[None, :], src[:, xs1], wx1[None, :], premult)  # (H, Wo, C)
+        v = lerp(rows[ys0], wy0[:, None], rows[ys1], wy1[:, None], False)
     else:
-        out = sum(w * s for w, s in taps)
-    if image.dtype.kind == "u":
-        out = np.clip(np.floor(out + 0.5), 0, np.iinfo(image.dtype).max)
-    out = out.astype(image.dtype)
+        # The vertical pass reads the source values themselves; for uint16 it computes in float64
+        # (numba types float32 * uint16 as float64) and stores float32.
+        compute = np.float64 if image.dtype == np.uint16 else work
+        cols = lerp(src[ys0], wy0[:, None], src[ys1], wy1[:, None], premult, compute)  # (Ho, W, C)
+        v = lerp(cols[:, xs0], wx0[None, :], cols[:, xs1], wx1[None, :], False)
+    out = finish(v, image.dtype, premult)
     if background is not None:
         out = composite(out, background)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def background_values(background, dtype, n_colour):
+    """The background colour as ``n_colour`` floats in the scale of ``dtype``.
+
+    A number applies to every colour channel; a sequence gives one value per
+    channel; both are in the image's own scale (255 is white for uint8, 65535
+    for uint16, 1.0 for floats).  A name (``"white"``, ``"black"``,
+    ``"gray"``/``"grey"``) or ``"#rrggbb"`` is on the 0-255 scale and is
+    converted like the threshold: x257 for uint16, /255 for floats, so white
+    is white in every dtype; for a gray+alpha image it is the mean of R, G, B.
+    """
+    if isinstance(background, str):
+        text = background.strip().lower()
+        if text in NAMED_COLOURS:
+            rgb = NAMED_COLOURS[text]
+        else:
+            rgb = tuple(int(text[k:k + 2], 16) for k in (1, 3, 5))  # "#rrggbb"
+        if np.dtype(dtype) == np.uint8:
+            values = [float(v) for v in rgb]
+        elif np.dtype(dtype) == np.uint16:
+            values = [float(v * 257) for v in rgb]
+        else:
+            values = [v / 255 for v in rgb]
+        return [sum(values) / 3] if n_colour == 1 else values
+    if np.ndim(background) == 0:
+        return [float(background)] * n_colour
+    return [float(v) for v in background]
+
+
+def composite(image, background):
+    """Composite the colour of a warped (H, W, 2|4) image onto a background colour, keeping alpha.
+
+    With ``a = alpha / top`` in float64 (``top`` the dtype's maximum, 1.0 for
+    floats), colour becomes ``colour * a + background * (1 - a)``; integer
+    results are rounded half up (``floor(x + 0.5)``) and clipped to ``[0, top]``.
+    """
+    top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+    bg = np.array(background_values(background, image.dtype, image.shape[2] - 1), dtype=np.float64)
+    a = image[..., -1:].astype(np.float64) / top
+    colour = image[..., :-1].astype(np.float64) * a + bg * (1.0 - a)
+    if image.dtype.kind == "u":
+        colour = np.clip(np.floor(colour + 0.5), 0, top)
+    return np.concatenate([colour.astype(image.dtype), image[..., -1:]], axis=-1)

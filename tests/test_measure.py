@@ -7,7 +7,6 @@ import pytest
 import pixscale
 from pixscale import reference
 
-
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 SHAPES = [(1, 1), (1, 7), (7, 1), (5, 5), (31, 17), (64, 97)]
 
@@ -155,3 +154,49 @@ def test_real_soft_alpha(emoji_images):
         assert 0.3 < m.size_ratio < 0.9
         soft = (img[..., 3] > 0) & (img[..., 3] < 255)
         assert soft.sum() > 50, "the vendored images should have soft edges"
+
+
+def test_reference_imports_nothing_it_checks():
+    """The reference is an independent oracle: NumPy and the standard library, plus the public
+    ``Measurement`` record to return; no helper of the code it checks."""
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(reference.__file__).read_text())
+    from_pixscale = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level or (node.module or "").startswith("pixscale"):
+                from_pixscale.append((node.level, node.module, [a.name for a in node.names]))
+            else:
+                assert node.module in ("numpy", "math"), node.module
+        elif isinstance(node, ast.Import):
+            assert all(a.name in ("numpy", "math") for a in node.names), [a.name for a in node.names]
+    assert from_pixscale == [(1, None, ["Measurement"])]
+
+
+def test_a_planted_centroid_bug_is_caught_by_the_reference(rng, monkeypatch):
+    """Shift the centroid where the kernel's sums become a Measurement: the reference must disagree."""
+    from pixscale._measure import Measurement
+
+    img = _random(rng, (31, 17, 4), np.uint8)
+    assert pixscale.measure(img) == reference.measure(img)
+    from_sums = Measurement.from_sums.__func__
+
+    def shifted(cls, count, sum_x, sum_y, bbox, shape):
+        m = from_sums(cls, count, sum_x, sum_y, bbox, shape)
+        return cls(m.count, (m.centroid[0] + 0.5 / m.count, m.centroid[1]), m.bbox, m.shape)
+
+    monkeypatch.setattr(Measurement, "from_sums", classmethod(shifted))
+    assert pixscale.measure(img) != reference.measure(img)
+    assert reference.measure(img).centroid == reference.measure_values(img)[1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reference_threshold_conversion(dtype):
+    """x257 for uint16, /255 in the alpha's own float type, floor for integer alpha."""
+    assert reference.threshold_in_units(np.uint8, 10.7) == 10
+    assert reference.threshold_in_units(np.uint16, 10.7) == 2749  # floor(10.7 * 257 = 2749.9)
+    thr = reference.threshold_in_units(dtype, 10)
+    want = {np.uint8: 10, np.uint16: 2570}.get(dtype, np.dtype(dtype).type(10 / 255))
+    assert thr == want and type(thr) is type(want)

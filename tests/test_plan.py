@@ -89,8 +89,12 @@ def test_exact_mode_on_real_photos(emoji_images):
         big = pixscale.warp(img, pixscale.ScaleTransform(3.3, (32, 32), (160, 160), (64, 64), (320, 320)))
         t = pixscale.plan(big)
         assert abs(pixscale.measure(t.apply(big)).size_ratio - 0.3) <= 1e-4, name
+        assert t.tolerance == 1e-4 and t.on_target, name
+        # The closed form alone misses by more than the tolerance on every one of these soft edges:
+        # that is what exact mode is for.
         closed = pixscale.plan(big, exact=False)
-        assert abs(pixscale.measure(closed.apply(big)).size_ratio - 0.3) > 0, name
+        assert abs(pixscale.measure(closed.apply(big)).size_ratio - 0.3) > t.tolerance, name
+        assert closed.tolerance is None and closed.on_target is None, name
 
 
 def test_exact_mode_on_tiny_images_is_within_a_pixel(emoji_images):
@@ -98,6 +102,27 @@ def test_exact_mode_on_tiny_images_is_within_a_pixel(emoji_images):
     t = pixscale.plan(img, target=0.5)
     count = pixscale.measure(t.apply(img)).count
     assert abs(count - 0.25 * 64 * 64) <= 1.0 + 1e-9
+    assert t.tolerance == pytest.approx(np.sqrt(0.25 + 1 / 4096) - 0.5) and t.on_target
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_an_all_opaque_view_that_cannot_reach_the_target_is_flagged(dtype):
+    """A view that fills the canvas: the re-measured ratio jumps from 0.28125 (18 x 18 pixels) to
+    0.3109 (20 x 20 less the corners), both further from 0.3 than the tolerance, at any scale.
+    The plan says so (on_target False) without calling it limited: the fit cap (scale 1) is
+    far above the scales tried."""
+    alpha = np.full((64, 64), 1 if dtype == np.float32 else 255, dtype)
+    t = pixscale.plan(alpha)
+    assert t.achieved_ratio == pixscale.measure(t.apply(alpha)).size_ratio
+    assert abs(t.achieved_ratio - 0.3) > t.tolerance
+    assert t.on_target is False and not t.limited
+    # No scale between the two jumps reaches the target: every ratio on a fine grid is off by more.
+    for s in np.linspace(0.27, 0.33, 121):
+        probe = pixscale.ScaleTransform(s, (32, 32), (32, 32), (64, 64), (64, 64))
+        assert abs(pixscale.measure(probe.apply(alpha)).size_ratio - 0.3) > t.tolerance
+    # Where a target is reachable on the same view, it is reached.
+    near = pixscale.plan(alpha, target=0.28125)
+    assert near.on_target and not near.limited
 
 
 def test_output_shape(rng):
@@ -164,7 +189,7 @@ def test_margin():
 
 def test_exact_and_limited_records_the_achieved_ratio():
     t = pixscale.plan(_corner_object(), target=0.6)
-    assert t.limited
+    assert t.limited and t.on_target is False
     assert t.achieved_ratio == pixscale.measure(t.apply(_corner_object())).size_ratio < 0.6
 
 
@@ -249,7 +274,7 @@ def test_normalize_batch_equals_one_by_one(rng, threads):
     images = np.stack([rgba(rng, soft_shape(rng, 96)) for _ in range(5)])
     got = pixscale.normalize_batch(images, threads=threads, target=0.25)
     assert got.shape == images.shape and got.dtype == images.dtype
-    for img, out in zip(images, got):
+    for img, out in zip(images, got, strict=True):
         np.testing.assert_array_equal(out, pixscale.normalize(img, target=0.25))
     as_list = pixscale.normalize_batch(list(images[:2]), threads=threads, output_shape=(50, 60))
     assert isinstance(as_list, list) and as_list[1].shape == (50, 60, 4)
@@ -267,6 +292,17 @@ def test_normalize_batch_names_the_bad_image(rng):
     images[1, ..., 3] = 0
     with pytest.raises(pixscale.EmptyMaskError, match="image 1 of the batch"):
         pixscale.normalize_batch(images, threads=2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_normalize_batch_names_the_image_in_type_errors(rng, threads):
+    good = rgba(rng, soft_shape(rng, 32))
+    with pytest.raises(TypeError, match=r"image 2 of the batch: image has dtype int32"):
+        pixscale.normalize_batch([good, good, good.astype(np.int32)], threads=threads)
+    with pytest.raises(TypeError, match=r"image 0 of the batch: .*dtype int64"):
+        pixscale.normalize_batch(np.zeros((2, 8, 8, 4), np.int64), threads=threads)
+    with pytest.raises(TypeError, match=r"image 0 of the batch: target must be a number"):
+        pixscale.normalize_batch([good, good], threads=1, target="0.3")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])

@@ -127,3 +127,13 @@ def test_frozen_and_serialisable():
         t.scale = 2
     d = t.to_dict()
     assert d["scale"] == 1.7 and d["src_center"] == [20.25, 13.5] and d["output_shape"] == [60, 64]
+
+
+def test_on_target_reads_the_tolerance():
+    base = dict(scale=1.0, src_center=(1, 1), dst_center=(1, 1), input_shape=(4, 4), output_shape=(4, 4))
+    assert pixscale.ScaleTransform(**base).on_target is None  # built directly: no plan, no verdict
+    assert pixscale.ScaleTransform(**base, target=0.3, achieved_ratio=0.3001).on_target is None  # no tolerance
+    within = pixscale.ScaleTransform(**base, target=0.3, achieved_ratio=0.3001, tolerance=1e-4)
+    beyond = pixscale.ScaleTransform(**base, target=0.3, achieved_ratio=0.2998, tolerance=1e-4)
+    assert within.on_target is True and beyond.on_target is False
+    assert beyond.to_dict()["tolerance"] == 1e-4 and beyond.to_dict()["on_target"] is False
