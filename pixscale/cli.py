@@ -9,26 +9,14 @@ import sys
 
 from .dataset import REPORT_DIR
 
-COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128), "grey": (128, 128, 128)}
-
-
 def parse_colour(text):
-    """'white', 'black', 'gray', '#rrggbb' or 'r,g,b' (0-255) -> a tuple of three floats."""
-    t = text.strip().lower()
-    if t in ("none", "transparent"):
-        return None
-    if t in COLOURS:
-        return tuple(float(v) for v in COLOURS[t])
+    """``--background``: transparent, a colour name, #rrggbb or r,g,b (0-255) -> three floats or None."""
+    from ._validate import parse_colour as parse
+
     try:
-        if t.startswith("#") and len(t) == 7:
-            return tuple(float(int(t[i:i + 2], 16)) for i in (1, 3, 5))
-        parts = tuple(float(v) for v in t.split(","))
-        if len(parts) == 3 and all(0 <= v <= 255 for v in parts):
-            return parts
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(
-        f"unknown colour {text!r}: use transparent, white, black, gray, #rrggbb or r,g,b with 0-255 values")
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text):

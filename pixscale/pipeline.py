@@ -257,7 +257,8 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         frames.setdefault(view.frame, None)
         after = measure(out, threshold=opts.threshold)
         rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
-                     "before": before.to_dict(), "after": after.to_dict(), "scale": t.scale, "limited": t.limited})
+                     "before": before.to_dict(), "after": after.to_dict(), "scale": t.scale, "limited": t.limited,
+                     "on_target": t.on_target if opts.scale == "per-view" else None})
         result["thumbs"][view.key] = (Thumbnail.of(image, before, f"input/{view.key}"),
                                       Thumbnail.of(out, after, f"output/{view.key}"))
     order = {v.key: i for i, v in enumerate(sample.views)}

@@ -83,7 +83,8 @@ def summarize(rows):
         One dict per view with keys ``sample``, ``view``, ``status`` (``"ok"``
         or ``"failed"``), ``error``, ``before`` and ``after`` (a
         :meth:`Measurement.to_dict` or None), ``scale`` (float or None) and
-        ``limited`` (bool or None).  Only ok rows enter the statistics.
+        ``limited`` (bool or None), and optionally ``on_target`` (bool or
+        None).  Only ok rows enter the statistics.
 
     Returns
     -------
@@ -92,7 +93,9 @@ def summarize(rows):
         an ``after`` measurement, ``after``: size ratio ``mean``, ``std``
         (population, ddof=0), ``cv`` (std / mean), ``min``, ``max``, ``n``;
         ``scale``: the same keys over the scale factors; ``limited``: number
-        of views whose scale the fit rule reduced; ``failures``: a list of
+        of views whose scale the fit rule reduced; ``off_target``: number of
+        views whose exact-mode ratio missed the target by more than the
+        tolerance (``on_target`` False); ``failures``: a list of
         ``{"sample", "view", "error"}``; and, keyed by stage,
         ``bbox_vs_pixel`` (``bbox_mean``, ``bbox_std``, ``bbox_cv`` of
         ``sqrt(bbox area / image area)``, next to ``pixel_cv``), ``centring``
@@ -126,6 +129,7 @@ def summarize(rows):
             sections[key][stage] = value
     summary["scale"] = _stats([r["scale"] for r in ok if r.get("scale") is not None])
     summary["limited"] = sum(1 for r in ok if r.get("limited"))
+    summary["off_target"] = sum(1 for r in ok if r.get("on_target") is False)
     summary["failures"] = [{"sample": r.get("sample", ""), "view": r.get("view", ""),
                             "error": r.get("error")} for r in failed]
     summary.update(sections)
@@ -161,6 +165,7 @@ def _sections(summary):
     sections += [
         ("views", [""], [("total", [count(summary["n_views"])]), ("ok", [count(summary["n_ok"])]),
                          ("limited by fit", [count(summary["limited"])]),
+                         ("off target (exact mode)", [count(summary.get("off_target", 0))]),
                          ("failed", [count(summary["n_failed"])])]),
         by_stage("bbox vs pixel measure", "bbox_vs_pixel",
                  [("bbox size ratio mean", "bbox_mean", _pct), ("bbox size ratio std", "bbox_std", _pct),
@@ -200,6 +205,9 @@ def format_table(summary):
         out.append((f"{title:<28}" + "".join(f"{c:>12}" for c in columns)).rstrip())
         out += [f"  {label:<26}" + "".join(f"{c:>12}" for c in cells) for label, cells in rows]
         if title == "views":
+            if summary.get("off_target"):
+                out.append("    off target: no scale gives these views a ratio within the tolerance")
+                out.append("    (it moves in steps larger than that, e.g. hard edges filling the canvas)")
             failures = summary["failures"]
             for f in failures[:MAX_FAILURES_SHOWN]:
                 name = "/".join(p for p in (f["sample"], f["view"]) if p)
