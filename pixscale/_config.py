@@ -1,7 +1,10 @@
 """Numba settings for every pixscale kernel, decided once here.
 
 * ``nogil=True``: kernels release the GIL so callers may run them from threads.
-* ``cache=True``: compiled machine code is kept on disk; serial kernels only.
+* On-disk cache: compiled machine code is kept in a per-user folder, never in
+  the installed package, under a key that changes with every file in
+  :data:`KERNEL_SOURCES` and with pixscale's and numba's versions (see
+  :mod:`pixscale._cache`).  Serial kernels only: no kernel is ``parallel=True``.
 * ``fastmath``: a small flag set (no signed zeros, reciprocals, fast libm) that
   never assumes away NaN or infinity (no ``nnan``/``ninf``) and never reorders or
   fuses arithmetic (no ``reassoc``/``contract``): every code path that computes an
@@ -10,16 +13,23 @@
 Importing this module compiles nothing, changes no global numba setting and
 does not even import numba: ``import pixscale`` stays cheap, and numba is
 loaded by the first call that needs a kernel (see :func:`kernels`).
+:func:`precompile` compiles what a dataset run needs up front.
 """
 
 FASTMATH = {"nsz", "arcp", "afn"}
+
+#: Every module whose text ends up in a kernel's machine code: the kernels, the
+#: code they inline and these flags.  Editing any of them invalidates the cache.
+KERNEL_SOURCES = ("_config.py", "_simd.py", "_kernels.py")
 
 
 def jit(func):
     """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel."""
     import numba
 
-    return numba.njit(nogil=True, cache=True, fastmath=FASTMATH)(func)
+    from . import _cache
+
+    return _cache.attach(numba.njit(nogil=True, fastmath=FASTMATH)(func))
 
 
 def jit_strict(func):
@@ -31,7 +41,9 @@ def jit_strict(func):
     """
     import numba
 
-    return numba.njit(nogil=True, cache=True)(func)
+    from . import _cache
+
+    return _cache.attach(numba.njit(nogil=True)(func))
 
 
 _KERNELS = None
@@ -45,3 +57,64 @@ def kernels():
 
         _KERNELS = _kernels
     return _KERNELS
+
+
+def precompile(dtypes, *, announce=None):
+    """Compile, or load from the on-disk cache, every kernel a dataset run needs.
+
+    That is the measure pass, exact mode's probe and the warp for RGBA and
+    gray+alpha images of each dtype.  Kernels are compiled on first use
+    anyway; calling this first moves the wait (about 10 s for the first
+    dtype, less for each further one) before a progress bar starts, and says so.
+
+    Parameters
+    ----------
+    dtypes : iterable of dtype-like
+        Image dtypes the run will see: uint8, uint16, float32 or float64.
+    announce : callable, optional
+        Called once with a message such as "compiling pixscale's kernels for
+        uint8 images (first use only, about 10 s)…" before compiling, and only
+        when the cache does not already hold the kernels for some dtype.
+
+    Returns
+    -------
+    tuple of str
+        The dtypes whose kernels were not yet cached (empty when all were).
+    """
+    import numpy as np
+
+    from . import _cache
+
+    names = sorted({np.dtype(d).name for d in dtypes})
+    bad = [n for n in names if n not in ("uint8", "uint16", "float32", "float64")]
+    if bad:
+        raise TypeError(f"pixscale images are uint8, uint16, float32 or float64; got dtypes {bad}")
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        return ()
+    cold = tuple(n for n in names if not _cache.is_warm(n))
+    if cold and announce is not None:
+        announce(f"compiling pixscale's kernels for {' and '.join(cold)} images "
+                 f"(first use only, about {5 + 5 * len(cold)} s)…")
+    for name in names:
+        _run_dataset_kernels(np.dtype(name))
+    for name in cold:
+        _cache.mark_warm(name)
+    return cold
+
+
+def _run_dataset_kernels(dtype):
+    """Measure, plan (exact) and warp a small RGBA and gray+alpha image, as a dataset run does."""
+    import numpy as np
+
+    from ._measure import measure
+    from ._plan import plan_group
+    from ._warp import warp
+
+    top = np.iinfo(dtype).max if dtype.kind == "u" else 1.0
+    for nc in (4, 2):
+        image = np.zeros((12, 12, nc), dtype)
+        image[3:8, 4:9] = top
+        (t,) = plan_group([image])
+        measure(warp(image, t))

@@ -26,9 +26,8 @@ vector load when its stride is one element, as it is in the warp, else with
 four strided loads.  Under ``NUMBA_DISABLE_JIT`` the
 same operation runs as plain Python.
 
-numba's on-disk cache tracks only the file of the cached kernel: after editing
-this module, clear ``pixscale/__pycache__/*.nb*`` (an installed upgrade
-replaces both files and so invalidates the cache by itself).
+This module is one of :data:`pixscale._config.KERNEL_SOURCES`: editing it
+invalidates the compiled kernels that inline it (see :mod:`pixscale._cache`).
 """
 
 import numba
