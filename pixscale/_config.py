@@ -43,7 +43,7 @@ def jit_strict(func):
 
     from . import _cache
 
-    return _cache.attach(numba.njit(nogil=True)(func))
+    return _cache.attach(numba.njit(nogil=True, fastmath=False)(func))
 
 
 _KERNELS = None

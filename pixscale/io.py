@@ -296,6 +296,22 @@ def _png_header(data, path):
     return width, height, bit_depth, colour_type, has_trns, frames
 
 
+def view_dtype(path):
+    """The dtype ``read_view`` will return for a PNG, from its header alone; None if it cannot tell.
+
+    Reads at most 64 bytes of a regular file; never raises.
+    """
+    try:
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            data = f.read(64)
+        bit_depth = _png_header(data, path)[2]
+    except (OSError, ViewError, struct.error):
+        return None
+    return np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
+
+
 def _is_truncated(data):
     """Whether the chunk sequence ends before an IEND chunk."""
     pos = len(PNG_SIGNATURE)

@@ -531,12 +531,18 @@ def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False
 
 
 def _precompile(dataset, quiet):
-    """Compile the kernels a run needs up front, saying so when it takes a while (first use only)."""
-    from . import _config
+    """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
 
-    pre = getattr(_config, "precompile", None)
-    if pre is not None:
-        pre(announce=None if quiet else (lambda msg: _say(False, msg)))
+    The dtype is read from the first view's PNG header (datasets are
+    rendered alike); other dtypes compile when they are met.
+    """
+    from ._config import precompile
+    from .io import view_dtype
+
+    first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
+    dtype = view_dtype(first) if first is not None else None
+    if dtype is not None:
+        precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)))
 
 
 def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar, thumbs, order):

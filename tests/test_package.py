@@ -87,7 +87,7 @@ def test_kernel_flags_are_decided_once():
     for name, kernel in kernels.items():
         opts = kernel.targetoptions
         assert opts["nogil"] is True, name
-        assert type(kernel._cache).__name__ == "FunctionCache", name  # cache=True
+        assert type(kernel._cache).__name__ == "KernelCache", name  # cached, in pixscale's own folder (pixscale._cache)
         if name != "axis_taps":
             sets.add(frozenset(opts["fastmath"]))
     assert len(sets) == 1, sets
