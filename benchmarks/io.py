@@ -85,10 +85,15 @@ def eight_bit(size, rounds, folder):
     assert np.array_equal(read_view(path), _old_read(path))
     assert encode_png(out, compress_level=LEVEL) == _old_encode(out)  # same bytes as before
     rows = []
-    for op, old, new in (("decode (read_view)", lambda: _old_read(path), lambda: read_view(path)),
-                         ("encode (encode_png)", lambda: _old_encode(out), lambda: encode_png(out, compress_level=LEVEL)),
-                         ("decode + encode", lambda: (_old_read(path), _old_encode(out)),
-                          lambda: (read_view(path), encode_png(out, compress_level=LEVEL)))):
+    for op, old, new in (
+        ("decode (read_view)", lambda: _old_read(path), lambda: read_view(path)),
+        ("encode (encode_png)", lambda: _old_encode(out), lambda: encode_png(out, compress_level=LEVEL)),
+        (
+            "decode + encode",
+            lambda: (_old_read(path), _old_encode(out)),
+            lambda: (read_view(path), encode_png(out, compress_level=LEVEL)),
+        ),
+    ):
         (t_old, t_new), (_, ratio) = paired_times([old, new], rounds=rounds, budget=10.0)
         rows.append({"op": op, "size": size, "old_ms": t_old * 1e3, "new_ms": t_new * 1e3, "ratio": ratio})
     return rows
@@ -106,10 +111,18 @@ def _candidates(level, folder):
                 f.write(data)
         return read_view(path)
 
-    found = {"pixscale.io read_view / encode_png": (
-        read_view_bytes, lambda a: encode_png(a, compress_level=level), _installed_mib("imagecodecs"))}
+    found = {
+        "pixscale.io read_view / encode_png": (
+            read_view_bytes,
+            lambda a: encode_png(a, compress_level=level),
+            _installed_mib("imagecodecs"),
+        )
+    }
     found["imagecodecs.png_* directly"] = (
-        imagecodecs.png_decode, lambda a: imagecodecs.png_encode(a, level=level), _installed_mib("imagecodecs"))
+        imagecodecs.png_decode,
+        lambda a: imagecodecs.png_encode(a, level=level),
+        _installed_mib("imagecodecs"),
+    )
     try:
         import cv2
 
@@ -117,7 +130,8 @@ def _candidates(level, folder):
         found["OpenCV (BGRA swapped)"] = (
             lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED)[..., [2, 1, 0, 3]],
             lambda a: cv2.imencode(".png", a[..., [2, 1, 0, 3]], [cv2.IMWRITE_PNG_COMPRESSION, level])[1].tobytes(),
-            _installed_mib("opencv-python-headless", "opencv-python"))
+            _installed_mib("opencv-python-headless", "opencv-python"),
+        )
     except ImportError:
         pass
     try:
@@ -129,16 +143,19 @@ def _candidates(level, folder):
 
         def png_encode(a):
             buf = io.BytesIO()
-            png.Writer(a.shape[1], a.shape[0], greyscale=False, alpha=True, bitdepth=16,
-                       compression=level).write(buf, a.reshape(a.shape[0], -1))
+            png.Writer(a.shape[1], a.shape[0], greyscale=False, alpha=True, bitdepth=16, compression=level).write(
+                buf, a.reshape(a.shape[0], -1)
+            )
             return buf.getvalue()
 
         found["pypng (pure Python)"] = (png_decode, png_encode, _installed_mib("pypng"))
     except ImportError:
         pass
     found["0.1.0 route (imageio + Pillow)"] = (
-        lambda b: iio.imread(io.BytesIO(b), extension=".png"), _old_encode,
-        _installed_mib("pillow"))
+        lambda b: iio.imread(io.BytesIO(b), extension=".png"),
+        _old_encode,
+        _installed_mib("pillow"),
+    )
     return found
 
 
@@ -159,11 +176,12 @@ def sixteen_bit(size, rounds, folder):
     # All decoders in alternation, then all encoders that can write 16 bits.
     decs, _ = paired_times([lambda d=d: d(data) for d, _, _ in candidates.values()], rounds=rounds, budget=15.0)
     writers = [i for i, row in enumerate(rows) if row["exact"] == "yes"]
-    encs, _ = paired_times([lambda e=list(candidates.values())[i][1]: e(deep) for i in writers],
-                           rounds=rounds, budget=15.0)
-    for row, t in zip(rows, decs):
+    encs, _ = paired_times(
+        [(lambda e: lambda: e(deep))(list(candidates.values())[i][1]) for i in writers], rounds=rounds, budget=15.0
+    )
+    for row, t in zip(rows, decs, strict=False):
         row["decode_ms"] = t * 1e3
-    for i, t in zip(writers, encs):
+    for i, t in zip(writers, encs, strict=False):
         rows[i]["encode_ms"] = t * 1e3
         rows[i]["total_ms"] = rows[i]["decode_ms"] + t * 1e3
     return rows
@@ -178,15 +196,36 @@ def main(argv=None):
     print("command: python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])))
     with tempfile.TemporaryDirectory() as folder:
         rows8 = eight_bit(args.size, args.rounds, folder)
-        print(f"\n8-bit RGBA {args.size}x{args.size}, compress_level {LEVEL}, median of up to {args.rounds} "
-              "alternating rounds (encode_png writes the same bytes as 0.1.0)\n")
-        print(format_table(rows8, [("op", "operation", ""), ("old_ms", "0.1.0 route ms", ".2f"),
-                                   ("new_ms", "pixscale.io ms", ".2f"), ("ratio", "new / old", ".2f")]))
+        print(
+            f"\n8-bit RGBA {args.size}x{args.size}, compress_level {LEVEL}, median of up to {args.rounds} "
+            "alternating rounds (encode_png writes the same bytes as 0.1.0)\n"
+        )
+        print(
+            format_table(
+                rows8,
+                [
+                    ("op", "operation", ""),
+                    ("old_ms", "0.1.0 route ms", ".2f"),
+                    ("new_ms", "pixscale.io ms", ".2f"),
+                    ("ratio", "new / old", ".2f"),
+                ],
+            )
+        )
         rows16 = sixteen_bit(args.size, args.rounds, folder)
     print(f"\n16-bit RGBA {args.size}x{args.size}: decode of a libpng-written file, encode at level {LEVEL}\n")
-    print(format_table(rows16, [("codec", "codec", ""), ("decode_ms", "decode ms", ".2f"),
-                                ("encode_ms", "encode ms", ".2f"), ("total_ms", "decode + encode ms", ".2f"),
-                                ("exact", "16-bit exact", ""), ("installed_mib", "installed MiB", ".1f")]))
+    print(
+        format_table(
+            rows16,
+            [
+                ("codec", "codec", ""),
+                ("decode_ms", "decode ms", ".2f"),
+                ("encode_ms", "encode ms", ".2f"),
+                ("total_ms", "decode + encode ms", ".2f"),
+                ("exact", "16-bit exact", ""),
+                ("installed_mib", "installed MiB", ".1f"),
+            ],
+        )
+    )
     info = machine()
     for dist in ("imagecodecs", "pypng", "opencv-python-headless"):
         try:

@@ -50,11 +50,14 @@ def main():
         huge.mkdir()
         n = args.huge
         img = np.zeros((n, n, 4), np.uint8)
-        img[n // 4: 3 * n // 4, n // 5: 3 * n // 5] = (120, 80, 40, 255)
+        img[n // 4 : 3 * n // 4, n // 5 : 3 * n // 5] = (120, 80, 40, 255)
         write_png(huge / "huge.png", img, compress_level=1)
         del img
-        cases = [(f"{args.samples * 6} views 512x512", tmp / "many"), ("6 views 512x512", small),
-                 (f"1 view {n}x{n}", huge)]
+        cases = [
+            (f"{args.samples * 6} views 512x512", tmp / "many"),
+            ("6 views 512x512", small),
+            (f"1 view {n}x{n}", huge),
+        ]
         for name, src in cases:
             for plots in (False, True):
                 out = tmp / f"out-{len(results)}"

@@ -63,8 +63,11 @@ def warp_rows(sizes, scales, budget):
             else:
                 # The targets compare single-threaded code: OpenCV runs on one thread, timed in
                 # alternation with pixscale's serial warp; its default multi-threaded time is listed too.
-                cv_warp = lambda: cv2.warpAffine(  # noqa: E731
-                    img, M[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                cv_warp = (  # noqa: E731
+                    lambda: cv2.warpAffine(
+                        img, M[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+                    )
+                )
                 default_threads = cv2.getNumThreads()
                 cv2.setNumThreads(1)
                 try:
@@ -77,20 +80,31 @@ def warp_rows(sizes, scales, budget):
             if PIL is not None:
                 pil = Image.fromarray(img)
                 inv = np.linalg.inv(t.matrix(pixel_center=0.5))[:2].ravel()
-                row["pillow_ms"] = 1e3 * median_time(lambda: pil.transform(
-                    (size, size), Image.Transform.AFFINE, tuple(inv), resample=Image.Resampling.BILINEAR), budget=budget)
+                row["pillow_ms"] = 1e3 * median_time(
+                    lambda: pil.transform(
+                        (size, size), Image.Transform.AFFINE, tuple(inv), resample=Image.Resampling.BILINEAR
+                    ),
+                    budget=budget,
+                )
             if size <= 1024:
                 inv0 = np.linalg.inv(M)
                 mat = np.diag([inv0[1, 1], inv0[0, 0], 1.0])
                 off = [inv0[1, 2], inv0[0, 2], 0.0]
                 if ndimage is not None:
-                    row["scipy_ms"] = 1e3 * median_time(lambda: ndimage.affine_transform(
-                        img, mat, offset=off, order=1, mode="constant"), repeats=3, budget=budget)
+                    row["scipy_ms"] = 1e3 * median_time(
+                        lambda: ndimage.affine_transform(img, mat, offset=off, order=1, mode="constant"),
+                        repeats=3,
+                        budget=budget,
+                    )
                 if skt is not None and size <= 512:
-                    row["skimage_ms"] = 1e3 * median_time(lambda: skt.warp(
-                        img, skt.AffineTransform(matrix=inv0), order=1, preserve_range=True), repeats=3, budget=budget)
+                    row["skimage_ms"] = 1e3 * median_time(
+                        lambda: skt.warp(img, skt.AffineTransform(matrix=inv0), order=1, preserve_range=True),
+                        repeats=3,
+                        budget=budget,
+                    )
                 row["reference_ms"] = 1e3 * median_time(
-                    lambda: reference.warp(img, t, premultiplied=False), repeats=3, budget=budget)
+                    lambda: reference.warp(img, t, premultiplied=False), repeats=3, budget=budget
+                )
             for key in ("pillow_ms", "scipy_ms", "skimage_ms", "reference_ms"):
                 if key in row:
                     row["straight_vs_" + key[:-3]] = row["straight_ms"] / row[key]
@@ -104,13 +118,23 @@ def measure_rows(sizes, budget):
     rows = []
     for size in sizes:
         img = test_image(size)
-        (m, cnz, cp), ratios = paired_times([lambda: pixscale.measure(img),
-                                             lambda: np.count_nonzero(img[..., 3] > 10),
-                                             lambda: img.copy()], rounds=41, budget=budget)
-        row = {"op": "measure", "size": size, "measure_ms": 1e3 * m, "count_nonzero_ms": 1e3 * cnz,
-               "copy_ms": 1e3 * cp, "measure_vs_count_nonzero": 1 / ratios[1], "measure_vs_copy": 1 / ratios[2]}
-        (closed, exact), ratios = paired_times([lambda: pixscale.normalize(img, exact=False),
-                                                lambda: pixscale.normalize(img)], rounds=21, budget=budget)
+        (m, cnz, cp), ratios = paired_times(
+            [lambda: pixscale.measure(img), lambda: np.count_nonzero(img[..., 3] > 10), lambda: img.copy()],
+            rounds=41,
+            budget=budget,
+        )
+        row = {
+            "op": "measure",
+            "size": size,
+            "measure_ms": 1e3 * m,
+            "count_nonzero_ms": 1e3 * cnz,
+            "copy_ms": 1e3 * cp,
+            "measure_vs_count_nonzero": 1 / ratios[1],
+            "measure_vs_copy": 1 / ratios[2],
+        }
+        (closed, exact), ratios = paired_times(
+            [lambda: pixscale.normalize(img, exact=False), lambda: pixscale.normalize(img)], rounds=21, budget=budget
+        )
         row.update(normalize_exact_ms=1e3 * exact, normalize_closed_ms=1e3 * closed, exact_vs_closed=ratios[1])
         rows.append(row)
     return rows
@@ -147,26 +171,36 @@ def ceiling_rows(budget):
     arrays = [np.ones(2048, np.float32) for _ in range(8)]
     b = np.ones(2048, np.float32)
     rows = []
-    for op, task in (("scalar compute (ceiling)", lambda i: spin(2_000_000)),
-                     ("SIMD compute in cache (ceiling)", lambda i: saxpy(arrays[i], b, 16000))):
+    for op, task in (
+        ("scalar compute (ceiling)", lambda i: spin(2_000_000)),
+        ("SIMD compute in cache (ceiling)", lambda i: saxpy(arrays[i], b, 16000)),
+    ):
         task(0)
-        (one, two), ratios = paired_times([lambda: run_parallel(task, 8, 1), lambda: run_parallel(task, 8, 2)],
-                                          rounds=21, budget=budget)
-        rows.append({"op": op, "threads1_ms": 1e3 * one, "threads2_ms": 1e3 * two,
-                     "speedup_2_threads": 1 / ratios[1]})
+        (one, two), ratios = paired_times(
+            [lambda: run_parallel(task, 8, 1), lambda: run_parallel(task, 8, 2)], rounds=21, budget=budget
+        )
+        rows.append({"op": op, "threads1_ms": 1e3 * one, "threads2_ms": 1e3 * two, "speedup_2_threads": 1 / ratios[1]})
     return rows
 
 
 def batch_rows(size, n, budget):
     batch = np.stack([test_image(size, seed=i) for i in range(n)])
-    (one, two), ratios = paired_times([lambda: pixscale.normalize_batch(batch, threads=1),
-                                       lambda: pixscale.normalize_batch(batch, threads=2)],
-                                      rounds=21, budget=2 * budget)
-    return [{"op": f"normalize_batch {n}x{size}", "threads1_ms": 1e3 * one, "threads2_ms": 1e3 * two,
-             "speedup_2_threads": 1 / ratios[1]}] + ceiling_rows(budget)
+    (one, two), ratios = paired_times(
+        [lambda: pixscale.normalize_batch(batch, threads=1), lambda: pixscale.normalize_batch(batch, threads=2)],
+        rounds=21,
+        budget=2 * budget,
+    )
+    return [
+        {
+            "op": f"normalize_batch {n}x{size}",
+            "threads1_ms": 1e3 * one,
+            "threads2_ms": 1e3 * two,
+            "speedup_2_threads": 1 / ratios[1],
+        }
+    ] + ceiling_rows(budget)
 
 
-PLAIN_SCRIPT = r'''
+PLAIN_SCRIPT = r"""
 import sys, pathlib, numpy as np, cv2
 from PIL import Image
 src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -184,9 +218,9 @@ for p in sorted(src.rglob("*.png")):
     out = dst / p.relative_to(src)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.dstack([rgb, al])).save(out)
-'''
+"""
 
-ROUNDTRIP_SCRIPT = r'''
+ROUNDTRIP_SCRIPT = r"""
 import sys, pathlib
 import imageio.v3 as iio
 src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -194,10 +228,10 @@ for p in sorted(src.rglob("*.png")):
     out = dst / p.relative_to(src)
     out.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(out, iio.imread(p), extension=".png", compress_level=6)
-'''
+"""
 
 
-DECODE_ENCODE_SCRIPT = r'''
+DECODE_ENCODE_SCRIPT = r"""
 import sys, time, pathlib
 import imageio.v3 as iio
 src, out, level = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
@@ -210,7 +244,7 @@ for p in sorted(src.rglob("*.png")):
     iio.imwrite("<bytes>", written, extension=".png", plugin="pillow", compress_level=level)  # ...and encode the output
     total += time.perf_counter() - t0
 print(total)
-'''
+"""
 
 
 def _timed(cmd, **kw):
@@ -233,22 +267,32 @@ def dataset_rows(samples):
         # The fixed cost of a run (interpreter, imports, numba's first-use set-up, report):
         # a run over the first sample alone.
         synth.write_dataset(tmp / "one", n_samples=1, seed=7)
-        row["run_1_sample_s"] = min(_timed(exe[:-1] + [str(tmp / "one"), str(tmp / f"one{k}"), "--quiet",
-                                                       "--no-plots", "--jobs", "1"]) for k in range(3))
+        row["run_1_sample_s"] = min(
+            _timed(exe[:-1] + [str(tmp / "one"), str(tmp / f"one{k}"), "--quiet", "--no-plots", "--jobs", "1"])
+            for k in range(3)
+        )
         for jobs in (1, 2):
             secs = _timed(exe + [str(tmp / f"jobs{jobs}"), "--quiet", "--no-plots", "--jobs", str(jobs)])
             row[f"jobs{jobs}_views_per_s"] = n / secs
         if _optional("cv2") is not None and _optional("PIL") is not None:
-            row["plain_script_views_per_s"] = n / _timed([sys.executable, "-c", PLAIN_SCRIPT, str(tmp / "in"),
-                                                          str(tmp / "plain")])
-        row["roundtrip_input_views_per_s"] = n / _timed([sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "in"),
-                                                         str(tmp / "rt_in")])
-        row["roundtrip_output_views_per_s"] = n / _timed([sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "jobs1"),
-                                                          str(tmp / "rt_out")])
+            row["plain_script_views_per_s"] = n / _timed(
+                [sys.executable, "-c", PLAIN_SCRIPT, str(tmp / "in"), str(tmp / "plain")]
+            )
+        row["roundtrip_input_views_per_s"] = n / _timed(
+            [sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "in"), str(tmp / "rt_in")]
+        )
+        row["roundtrip_output_views_per_s"] = n / _timed(
+            [sys.executable, "-c", ROUNDTRIP_SCRIPT, str(tmp / "jobs1"), str(tmp / "rt_out")]
+        )
         # The I/O floor: decode each input and encode the exact output pixscale wrote, same PNG level.
-        io_secs = float(subprocess.run([sys.executable, "-c", DECODE_ENCODE_SCRIPT, str(tmp / "in"),
-                                        str(tmp / "jobs1"), "6"], check=True, capture_output=True,
-                                       text=True).stdout)
+        io_secs = float(
+            subprocess.run(
+                [sys.executable, "-c", DECODE_ENCODE_SCRIPT, str(tmp / "in"), str(tmp / "jobs1"), "6"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         row["decode_encode_ms_per_view"] = 1e3 * io_secs / n
         row["jobs1_ms_per_view"] = 1e3 / row["jobs1_views_per_s"]
         row["jobs1_vs_decode_encode"] = row["jobs1_ms_per_view"] / row["decode_encode_ms_per_view"]
@@ -260,7 +304,7 @@ def dataset_rows(samples):
     return rows
 
 
-FIRST_CALL_SCRIPT = r'''
+FIRST_CALL_SCRIPT = r"""
 import time
 t0 = time.perf_counter()
 import numpy as np
@@ -272,7 +316,7 @@ t3 = time.perf_counter()
 pixscale.normalize(a)
 t4 = time.perf_counter()
 print(t2 - t1, t4 - t3)
-'''
+"""
 
 
 def startup_rows():
@@ -285,11 +329,13 @@ def startup_rows():
 
     best = lambda cmd: min(_timed(cmd) for _ in range(3))  # noqa: E731
     warm = min((first_call() for _ in range(3)), key=lambda r: r[1])
-    row = {"op": "startup",
-           "import_pixscale_s": min(first_call()[0] for _ in range(3)),
-           "python_import_pixscale_process_s": best([py, "-c", "import pixscale"]),
-           "help_process_s": best([py, "-m", "pixscale", "--help"]),
-           "first_normalize_call_warm_cache_s": warm[1]}
+    row = {
+        "op": "startup",
+        "import_pixscale_s": min(first_call()[0] for _ in range(3)),
+        "python_import_pixscale_process_s": best([py, "-c", "import pixscale"]),
+        "help_process_s": best([py, "-m", "pixscale", "--help"]),
+        "first_normalize_call_warm_cache_s": warm[1],
+    }
     with tempfile.TemporaryDirectory() as cache:
         row["first_normalize_call_cold_compile_s"] = first_call(dict(os.environ, NUMBA_CACHE_DIR=cache))[1]
     return [row]
@@ -310,20 +356,26 @@ def main(argv=None):
     parser.add_argument("--scales", type=float, nargs="+", default=[0.7, 1.13, 1.76])
     parser.add_argument("--quick", action="store_true", help="512 only, smaller dataset")
     parser.add_argument("--budget", type=float, default=2.0)
-    parser.add_argument("--samples", type=int, default=None,
-                        help="samples (6 views each) in the dataset section; default 100, the size of "
-                             "the original study (4 with --quick)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="samples (6 views each) in the dataset section; default 100, the size of "
+        "the original study (4 with --quick)",
+    )
     parser.add_argument("--json", default="benchmarks/results/peers.json")
     args = parser.parse_args(argv)
     sizes = [512] if args.quick else args.sizes
     if args.samples is None:
         args.samples = 4 if args.quick else 100
     results = {"machine": machine()}
-    sections = [("warp (ms; ratios < 1 mean pixscale is faster)", "warp", lambda: warp_rows(sizes, args.scales, args.budget)),
-                ("measure and normalize (ms)", "measure", lambda: measure_rows(sizes, args.budget)),
-                ("batch scaling", "batch", lambda: batch_rows(512, 16, args.budget)),
-                ("dataset throughput (views/s)", "dataset", lambda: dataset_rows(args.samples)),
-                ("start-up (s)", "startup", startup_rows)]
+    sections = [
+        ("warp (ms; ratios < 1 mean pixscale is faster)", "warp", lambda: warp_rows(sizes, args.scales, args.budget)),
+        ("measure and normalize (ms)", "measure", lambda: measure_rows(sizes, args.budget)),
+        ("batch scaling", "batch", lambda: batch_rows(512, 16, args.budget)),
+        ("dataset throughput (views/s)", "dataset", lambda: dataset_rows(args.samples)),
+        ("start-up (s)", "startup", startup_rows),
+    ]
     for title, key, fn in sections:
         results[key] = fn()
         _print(title, results[key])

@@ -33,14 +33,29 @@ def machine():
     from importlib import metadata
 
     versions = {}
-    for dist in ("numpy", "numba", "llvmlite", "opencv-python-headless", "opencv-python", "pillow", "scipy",
-                 "scikit-image", "imageio"):
+    for dist in (
+        "numpy",
+        "numba",
+        "llvmlite",
+        "opencv-python-headless",
+        "opencv-python",
+        "pillow",
+        "scipy",
+        "scikit-image",
+        "imageio",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    return {"python": platform.python_version(), "machine": platform.machine(), "cpu": _cpu_model(),
-            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "versions": versions}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+        "versions": versions,
+    }
 
 
 def main(argv=None):

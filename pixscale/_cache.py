@@ -160,8 +160,7 @@ class KernelCache(caching.FunctionCache):
 
     def __init__(self, py_func):
         super().__init__(py_func)
-        self._cache_file = _DataFiles(self._cache_path, self._impl.filename_base,
-                                      self._impl.locator.get_source_stamp())
+        self._cache_file = _DataFiles(self._cache_path, self._impl.filename_base, self._impl.locator.get_source_stamp())
 
 
 def attach(dispatcher):

@@ -95,8 +95,10 @@ def precompile(dtypes, *, announce=None):
         return ()
     cold = tuple(n for n in names if not _cache.is_warm(n))
     if cold and announce is not None:
-        announce(f"compiling pixscale's kernels for {' and '.join(cold)} images "
-                 f"(first use only, about {5 + 5 * len(cold)} s)…")
+        announce(
+            f"compiling pixscale's kernels for {' and '.join(cold)} images "
+            f"(first use only, about {5 + 5 * len(cold)} s)…"
+        )
     for name in names:
         _run_dataset_kernels(np.dtype(name))
     for name in cold:

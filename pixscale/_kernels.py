@@ -343,8 +343,30 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
 
 
 @jit
-def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j_lo, j_hi,
-                  vertical_first, premult, rounding, consts, out, rowf, buf_a, buf_b):
+def warp_bilinear(
+    src,
+    nc,
+    ys0,
+    ys1,
+    wy0,
+    wy1,
+    xo0,
+    xo1,
+    wx0,
+    wx1,
+    x_lo,
+    x_hi,
+    j_lo,
+    j_hi,
+    vertical_first,
+    premult,
+    rounding,
+    consts,
+    out,
+    rowf,
+    buf_a,
+    buf_b,
+):
     """Bilinear resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (Ho, Wo*nc).
 
     Output row ``i`` blends source rows ``ys0[i]``, ``ys1[i]`` with weights
@@ -379,9 +401,9 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
         y1 = ys1[i]
         if vertical_first:
             if premult:
-                _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[:s_hi - s_lo])
+                _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[: s_hi - s_lo])
             else:
-                _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[:s_hi - s_lo])
+                _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
             if nc == 4:
                 _gather4(rowf, xo0, xo1, wx0, wx1, False, ba)
             else:
@@ -403,7 +425,7 @@ def warp_bilinear(src, nc, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j
             _blend_finish4(a, ba, b, bb, consts[3], orow[k_lo:k_hi])
         elif premult or not rounding:
             # Blend into the spare scratch row, then divide back / store.
-            _blend_rows(a, ba, b, bb, rowf[:k_hi - k_lo])
+            _blend_rows(a, ba, b, bb, rowf[: k_hi - k_lo])
             _finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
         else:
             maxval = consts[3]
@@ -436,8 +458,30 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     x_lo, x_hi = column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), wd)
-    warp_bilinear(src, nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi],
-                  x_lo, x_hi, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out, rowf, bufs[0], bufs[1])
+    warp_bilinear(
+        src,
+        nc,
+        ys[0],
+        ys[1],
+        wy[0],
+        wy[1],
+        xo[0],
+        xo[1],
+        wx[0, j_lo:j_hi],
+        wx[1, j_lo:j_hi],
+        x_lo,
+        x_hi,
+        j_lo,
+        j_hi,
+        scale < 1.0,
+        premult,
+        rounding,
+        consts,
+        out,
+        rowf,
+        bufs[0],
+        bufs[1],
+    )
 
 
 @jit

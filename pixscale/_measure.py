@@ -82,8 +82,14 @@ def alpha_words(image):
     On little-endian machines alpha is then the top byte of each word, which
     lets the measure kernel read whole pixels.
     """
-    if (sys.byteorder == "little" and image.dtype == np.uint8 and image.ndim == 3
-            and image.shape[2] == 4 and image.strides[2] == 1 and image.strides[1] == 4):
+    if (
+        sys.byteorder == "little"
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 4
+        and image.strides[2] == 1
+        and image.strides[1] == 4
+    ):
         return image.view("<u4")[:, :, 0]
     return None
 

@@ -87,8 +87,11 @@ def _ratio_probe(alpha, thr, base, bbox):
             return seen[scale]
         r0, r1 = max(0, math.floor((y0 - cy) * scale + dy) - 1), min(ho, math.ceil((y1 - cy) * scale + dy) + 1)
         c0, c1 = max(0, math.floor((x0 - cx) * scale + dx) - 1), min(wo, math.ceil((x1 - cx) * scale + dx) + 1)
-        count = 0 if r0 >= r1 or c0 >= c1 else warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1,
-                                                             rounding, consts)
+        count = (
+            0
+            if r0 >= r1 or c0 >= c1
+            else warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
+        )
         seen[scale] = r = math.sqrt(count / n_out)
         return r
 
@@ -171,8 +174,9 @@ def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
     return alpha, thr, m, frame, max_scale
 
 
-def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_shape=None,
-               fit=True, margin=0.0, exact=True):
+def plan_group(
+    images, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit=True, margin=0.0, exact=True
+):
     """Plan one shared scale for a group of views (the views of one sample).
 
     Every view keeps its own centre (mapped to the centre of its canvas), but
@@ -203,10 +207,15 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
         raise ValueError(f"margin is in output pixels and must be >= 0; got {margin!r}")
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
-    views = [_prepare(img, threshold=threshold, center=center, output_shape=output_shape,
-                      fit=fit, margin=margin, exact=exact) for img in images]
-    mean_ratio = sum(math.sqrt(m.count / (f.output_shape[0] * f.output_shape[1]))
-                     for _, _, m, f, _ in views) / len(views)
+    views = [
+        _prepare(
+            img, threshold=threshold, center=center, output_shape=output_shape, fit=fit, margin=margin, exact=exact
+        )
+        for img in images
+    ]
+    mean_ratio = sum(math.sqrt(m.count / (f.output_shape[0] * f.output_shape[1])) for _, _, m, f, _ in views) / len(
+        views
+    )
     scale = target / mean_ratio
     max_scale = min(v[4] for v in views)
     limited = scale > max_scale
@@ -229,14 +238,23 @@ def plan_group(images, *, target=0.3, threshold=10, center="centroid", output_sh
         limited = reached < target - tol and math.isfinite(max_scale) and mean_ratio_at(max_scale) < target - tol
         achieved = [probe(scale) for probe in probes]
     return [
-        ScaleTransform(scale, f.src_center, f.dst_center, f.input_shape, f.output_shape, limited=limited,
-                       measurement=m, target=target, achieved_ratio=r, tolerance=tol)
+        ScaleTransform(
+            scale,
+            f.src_center,
+            f.dst_center,
+            f.input_shape,
+            f.output_shape,
+            limited=limited,
+            measurement=m,
+            target=target,
+            achieved_ratio=r,
+            tolerance=tol,
+        )
         for (_, _, m, f, _), r in zip(views, achieved, strict=True)
     ]
 
 
-def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None,
-         fit=True, margin=0.0, exact=True):
+def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit=True, margin=0.0, exact=True):
     """Plan the scale-about-centre transform that gives the object the target size.
 
     Parameters
@@ -303,12 +321,31 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
     >>> round(t.scale, 4), t.achieved_ratio
     (1.9048, 0.4)
     """
-    return plan_group([image], target=target, threshold=threshold, center=center,
-                      output_shape=output_shape, fit=fit, margin=margin, exact=exact)[0]
+    return plan_group(
+        [image],
+        target=target,
+        threshold=threshold,
+        center=center,
+        output_shape=output_shape,
+        fit=fit,
+        margin=margin,
+        exact=exact,
+    )[0]
 
 
-def normalize(image, *, target=0.3, threshold=10, center="centroid", output_shape=None,
-              fit=True, margin=0.0, exact=True, premultiplied=True, background=None):
+def normalize(
+    image,
+    *,
+    target=0.3,
+    threshold=10,
+    center="centroid",
+    output_shape=None,
+    fit=True,
+    margin=0.0,
+    exact=True,
+    premultiplied=True,
+    background=None,
+):
     """Scale the object in an image to the target size about its centre.
 
     ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:
@@ -386,6 +423,14 @@ def normalize(image, *, target=0.3, threshold=10, center="centroid", output_shap
     >>> round(pixscale.measure(out).size_ratio, 4)
     0.3
     """
-    t = plan(image, target=target, threshold=threshold, center=center, output_shape=output_shape,
-             fit=fit, margin=margin, exact=exact)
+    t = plan(
+        image,
+        target=target,
+        threshold=threshold,
+        center=center,
+        output_shape=output_shape,
+        fit=fit,
+        margin=margin,
+        exact=exact,
+    )
     return warp(image, t, premultiplied=premultiplied, background=background)

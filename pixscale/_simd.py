@@ -91,7 +91,9 @@ def _lerp4_codegen(premult):
 
         def splat(x):
             v = builder.insert_element(ir.Constant(vec_f, ir.Undefined), x, ir.Constant(_I32, 0))
-            return builder.shuffle_vector(v, ir.Constant(vec_f, ir.Undefined), ir.Constant(ir.VectorType(_I32, 4), [0] * 4))
+            return builder.shuffle_vector(
+                v, ir.Constant(vec_f, ir.Undefined), ir.Constant(ir.VectorType(_I32, 4), [0] * 4)
+            )
 
         pv = load(p)
         qv = load(q)
@@ -112,10 +114,15 @@ def _lerp4_codegen(premult):
 def _make(name, premult):
     def typer(typingctx, src, p, q, a, b, dst, o):
         ok = (
-            isinstance(src, types.Array) and isinstance(dst, types.Array)
-            and src.ndim == 1 and dst.ndim == 1 and dst.layout == "C"
-            and isinstance(src.dtype, (types.Integer, types.Float)) and isinstance(dst.dtype, types.Float)
-            and a == dst.dtype and b == dst.dtype
+            isinstance(src, types.Array)
+            and isinstance(dst, types.Array)
+            and src.ndim == 1
+            and dst.ndim == 1
+            and dst.layout == "C"
+            and isinstance(src.dtype, (types.Integer, types.Float))
+            and isinstance(dst.dtype, types.Float)
+            and a == dst.dtype
+            and b == dst.dtype
             and all(isinstance(t, types.Integer) for t in (p, q, o))
         )
         if not ok:
@@ -141,6 +148,7 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
 
 
 if numba.config.DISABLE_JIT:
+
     def lerp4(src, p, q, a, b, dst, o):
         """Straight-alpha blend of two four-channel pixels (plain Python)."""
         _lerp4_py(src, p, q, a, b, dst, o)

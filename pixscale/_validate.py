@@ -131,7 +131,7 @@ def parse_colour(text):
         return tuple(float(v) for v in NAMED_COLOURS[t])
     try:
         if t.startswith("#") and len(t) == 7:
-            return tuple(float(int(t[i:i + 2], 16)) for i in (1, 3, 5))
+            return tuple(float(int(t[i : i + 2], 16)) for i in (1, 3, 5))
         parts = tuple(float(v) for v in t.split(","))
         if len(parts) == 3 and all(0 <= v <= 255 for v in parts):
             return parts

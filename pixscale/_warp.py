@@ -32,8 +32,21 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     flat = src.reshape(h, w * nc)
     if flat.strides[1] != flat.itemsize:  # the kernel reads pixels fastest as contiguous vectors
         flat = np.ascontiguousarray(flat)
-    kernels().warp_window(flat, nc, transform.scale, cx, cy, dx, dy, rows[0], cols[0],
-                          alpha_ch >= 0, rounding, consts, out.reshape(rows[1] - rows[0], (cols[1] - cols[0]) * nc))
+    kernels().warp_window(
+        flat,
+        nc,
+        transform.scale,
+        cx,
+        cy,
+        dx,
+        dy,
+        rows[0],
+        cols[0],
+        alpha_ch >= 0,
+        rounding,
+        consts,
+        out.reshape(rows[1] - rows[0], (cols[1] - cols[0]) * nc),
+    )
     return out
 
 

@@ -83,8 +83,14 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
             t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
             for pm in (True, False):
                 name = "warp premultiplied" if pm else "warp straight"
-                cases.append((name, s, lambda t=t, pm=pm: pixscale.warp(img, t, premultiplied=pm),
-                              lambda t=t, pm=pm: ref.warp(img, t, premultiplied=pm)))
+                cases.append(
+                    (
+                        name,
+                        s,
+                        lambda t=t, pm=pm: pixscale.warp(img, t, premultiplied=pm),
+                        lambda t=t, pm=pm: ref.warp(img, t, premultiplied=pm),
+                    )
+                )
         cases.append(("normalize exact", None, lambda: pixscale.normalize(img), None))
         cases.append(("normalize closed form", None, lambda: pixscale.normalize(img, exact=False), None))
         for op, s, fast, slow in cases:

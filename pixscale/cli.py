@@ -9,6 +9,7 @@ import sys
 
 from .dataset import REPORT_DIR
 
+
 def parse_colour(text):
     """``--background``: transparent, a colour name, #rrggbb or r,g,b (0-255) -> three floats or None."""
     from ._validate import parse_colour as parse
@@ -44,41 +45,81 @@ def _size(text):
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
-    g.add_argument("--threshold", type=float, default=10,
-                   help="object is alpha > threshold, 0-255 scale (default 10)")
-    g.add_argument("--center", choices=["centroid", "bbox", "image"], default="centroid",
-                   help="source point moved to the canvas centre (default centroid)")
-    g.add_argument("--scale", choices=["per-view", "per-sample"], default="per-view",
-                   help="per-sample: one scale per sample, keeping relative sizes; the mean view hits the "
-                        "target unless a view would be cut off (default per-view)")
+    g.add_argument("--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale (default 10)")
+    g.add_argument(
+        "--center",
+        choices=["centroid", "bbox", "image"],
+        default="centroid",
+        help="source point moved to the canvas centre (default centroid)",
+    )
+    g.add_argument(
+        "--scale",
+        choices=["per-view", "per-sample"],
+        default="per-view",
+        help="per-sample: one scale per sample, keeping relative sizes; the mean view hits the "
+        "target unless a view would be cut off (default per-view)",
+    )
     g.add_argument("--output-size", type=_size, default=None, metavar="HxW", help="output canvas (default: input size)")
     g.add_argument("--margin", type=float, default=0.0, help="pixels the object keeps from the border (default 0)")
     g.add_argument("--no-fit", dest="fit", action="store_false", help="allow the object to be cut off")
-    g.add_argument("--no-exact", dest="exact", action="store_false",
-                   help="closed-form scale of the original method (no re-measured refinement)")
-    g.add_argument("--straight-alpha", dest="premultiplied", action="store_false",
-                   help="interpolate colour without premultiplying by alpha")
-    g.add_argument("--background", type=parse_colour, default=None,
-                   help="colour under the object: transparent (default), white, black, #rrggbb or r,g,b")
+    g.add_argument(
+        "--no-exact",
+        dest="exact",
+        action="store_false",
+        help="closed-form scale of the original method (no re-measured refinement)",
+    )
+    g.add_argument(
+        "--straight-alpha",
+        dest="premultiplied",
+        action="store_false",
+        help="interpolate colour without premultiplying by alpha",
+    )
+    g.add_argument(
+        "--background",
+        type=parse_colour,
+        default=None,
+        help="colour under the object: transparent (default), white, black, #rrggbb or r,g,b",
+    )
     g.add_argument("--keep-cameras", action="store_true", help="write cameras unchanged (as the original method did)")
-    g.add_argument("--pixel-center", type=float, choices=[0.0, 0.5], default=0.5,
-                   help="principal point convention: 0.5 = pixel centres at +0.5 (GS-LRM, default), 0 = OpenCV")
-    g.add_argument("--png-level", type=int, default=6, choices=range(10), metavar="0-9",
-                   help="PNG compression level (default 6; 1 is much faster, larger files)")
+    g.add_argument(
+        "--pixel-center",
+        type=float,
+        choices=[0.0, 0.5],
+        default=0.5,
+        help="principal point convention: 0.5 = pixel centres at +0.5 (GS-LRM, default), 0 = OpenCV",
+    )
+    g.add_argument(
+        "--png-level",
+        type=int,
+        default=6,
+        choices=range(10),
+        metavar="0-9",
+        help="PNG compression level (default 6; 1 is much faster, larger files)",
+    )
     p.add_argument("--jobs", type=int, default=None, help="worker threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
-    p.add_argument("--report-dir", default=None,
-                   help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
+    p.add_argument("--report-dir", default=None, help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the report figures")
 
 
 def _options(args):
     from .pipeline import RunOptions
 
-    return RunOptions(target=args.target, threshold=args.threshold, center=args.center, scale=args.scale,
-                      output_size=args.output_size, margin=args.margin, fit=args.fit, exact=args.exact,
-                      premultiplied=args.premultiplied, background=args.background,
-                      keep_cameras=args.keep_cameras, pixel_center=args.pixel_center, png_level=args.png_level)
+    return RunOptions(
+        target=args.target,
+        threshold=args.threshold,
+        center=args.center,
+        scale=args.scale,
+        output_size=args.output_size,
+        margin=args.margin,
+        fit=args.fit,
+        exact=args.exact,
+        premultiplied=args.premultiplied,
+        background=args.background,
+        keep_cameras=args.keep_cameras,
+        pixel_center=args.pixel_center,
+        png_level=args.png_level,
+    )
 
 
 def _check_report_dir(path):
@@ -97,8 +138,17 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     opts = _options(args)  # every option is checked before any file is read or created
     check_jobs(args.jobs)
     _check_report_dir(args.report_dir)
-    rows, _ = run(in_dir, out_dir, opts, layout=layout, jobs=args.jobs, resume=resume, quiet=args.quiet,
-                  report_dir=args.report_dir, plots=args.plots)
+    rows, _ = run(
+        in_dir,
+        out_dir,
+        opts,
+        layout=layout,
+        jobs=args.jobs,
+        resume=resume,
+        quiet=args.quiet,
+        report_dir=args.report_dir,
+        plots=args.plots,
+    )
     summary = report.summarize(rows)
     print(report.format_table(summary))
     print(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
@@ -114,8 +164,7 @@ def cmd_stats(args):
     from .pipeline import measure_dataset
 
     _check_report_dir(args.report_dir)
-    rows, _ = measure_dataset(args.dir, threshold=args.threshold, layout=args.layout, jobs=args.jobs,
-                              quiet=args.json)
+    rows, _ = measure_dataset(args.dir, threshold=args.threshold, layout=args.layout, jobs=args.jobs, quiet=args.json)
     summary = report.summarize(rows)
     if args.json:
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
@@ -141,16 +190,19 @@ def cmd_demo(args):
         return 2
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
-            print(f"pixscale: error: --out {out} exists, is not empty and is not a pixscale demo folder; "
-                  "pass another --out", file=sys.stderr)
+            print(
+                f"pixscale: error: --out {out} exists, is not empty and is not a pixscale demo folder; "
+                "pass another --out",
+                file=sys.stderr,
+            )
             return 2
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `pixscale demo`; safe to delete\n")
-    print(f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}",
-          flush=True)
-    synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm",
-                        progress=not args.quiet)
+    print(
+        f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}", flush=True
+    )
+    synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm", progress=not args.quiet)
     return _run_and_report(out / "input", out / "output", args)
 
 
@@ -163,8 +215,8 @@ def cmd_bench(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="pixscale",
-        description="Give every object in an RGBA image set the same apparent size (by pixel area).")
+        prog="pixscale", description="Give every object in an RGBA image set the same apparent size (by pixel area)."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -173,8 +225,11 @@ def build_parser():
     p.add_argument("out_dir", help="output root (outside IN_DIR)")
     _add_run_options(p)
     p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
-    p.add_argument("--resume", action="store_true",
-                   help="finish an interrupted run: keep completed samples whose inputs are unchanged")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run: keep completed samples whose inputs are unchanged",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("stats", help="measure a dataset and print the report; writes nothing to it")
@@ -235,12 +290,17 @@ def main(argv=None):
     try:
         return args.func(args)
     except OptionError as exc:
-        print(f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}",
-              file=sys.stderr)
+        print(
+            f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}",
+            file=sys.stderr,
+        )
         return 2
     except RunInterrupted as exc:
-        print(f"\npixscale: interrupted: {exc.done} of {exc.total} samples are complete in {exc.out_dir}; "
-              "run the same command with --resume to finish.", file=sys.stderr)
+        print(
+            f"\npixscale: interrupted: {exc.done} of {exc.total} samples are complete in {exc.out_dir}; "
+            "run the same command with --resume to finish.",
+            file=sys.stderr,
+        )
         return 130
     except KeyboardInterrupt:
         print("\npixscale: interrupted.", file=sys.stderr)

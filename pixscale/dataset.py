@@ -100,8 +100,9 @@ class Dataset:
     def describe(self):
         """One line: layout, samples and views, e.g. ``GS-LRM, 100 samples, 600 views``."""
         n = len(self.samples)
-        return (f"{LAYOUT_NAMES[self.layout]}, {n} sample{'s' * (n != 1)}, "
-                f"{self.n_views} view{'s' * (self.n_views != 1)}")
+        return (
+            f"{LAYOUT_NAMES[self.layout]}, {n} sample{'s' * (n != 1)}, {self.n_views} view{'s' * (self.n_views != 1)}"
+        )
 
 
 def is_glob(text):
@@ -152,8 +153,7 @@ def detect_layout(root):
     if any(_is_image(p) for p in _entries(root) if p.is_file()):
         return "flat"
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
-    hint = (f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel."
-            if others else "")
+    hint = f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel." if others else ""
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
         f"(MVDiffusion) or *.png files (flat).{hint} Check the path, or pass --layout."
@@ -177,8 +177,10 @@ def _frame_error(i, frame):
         if key not in frame:
             return f"camera frame {i} has no {key!r}; fix {CAMERAS} or pass --keep-cameras"
         if not _number(frame[key]):
-            return (f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a finite number; "
-                    f"fix {CAMERAS} or pass --keep-cameras")
+            return (
+                f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a finite number; "
+                f"fix {CAMERAS} or pass --keep-cameras"
+            )
     for key in ("w", "h"):
         if key in frame and not (_number(frame[key]) and frame[key] > 0):
             return f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a positive number; fix {CAMERAS}"
@@ -210,8 +212,9 @@ def _gslrm_sample(folder, rel_dir, name):
         if not isinstance(frames, list):
             raise ValueError("it has no 'frames' list")
     except Exception as exc:
-        sample.error = (f"{CAMERAS} cannot be read as GS-LRM cameras ({type(exc).__name__}: {exc}); "
-                        "fix or restore the file")
+        sample.error = (
+            f"{CAMERAS} cannot be read as GS-LRM cameras ({type(exc).__name__}: {exc}); fix or restore the file"
+        )
         return sample
     sample.cameras = cameras
     named = {}
@@ -236,11 +239,17 @@ def _gslrm_sample(folder, rel_dir, name):
     for sub in ("images", "."):
         d = folder / sub
         if d.is_dir():
-            unused += [_join("" if sub == "." else sub, p.name) for p in _entries(d)
-                       if p.is_file() and _is_image(p) and _join("" if sub == "." else sub, p.name) not in named]
+            unused += [
+                _join("" if sub == "." else sub, p.name)
+                for p in _entries(d)
+                if p.is_file() and _is_image(p) and _join("" if sub == "." else sub, p.name) not in named
+            ]
     if unused:
-        sample.warnings.append(f"{len(unused)} image(s) not named by any camera frame were not used: "
-                               + ", ".join(sorted(unused)[:5]) + (" ..." if len(unused) > 5 else ""))
+        sample.warnings.append(
+            f"{len(unused)} image(s) not named by any camera frame were not used: "
+            + ", ".join(sorted(unused)[:5])
+            + (" ..." if len(unused) > 5 else "")
+        )
     return sample
 
 
@@ -248,8 +257,9 @@ def _glob_dataset(pattern):
     matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
     files = [p for p in matched if p.is_file() and _is_image(p)]
     if not files:
-        raise ValueError(f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell "
-                         "does not expand it")
+        raise ValueError(
+            f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell does not expand it"
+        )
     base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in files]))
     samples = []
     for p in files:
@@ -266,8 +276,11 @@ def _flat_sample(path, key):
 
 
 def _mvdiffusion_sample(folder, rel_dir):
-    views = [View(p, p.name, _join(rel_dir, p.name)) for p in _entries(folder)
-             if p.is_file() and _is_image(p) and p.name.lower().startswith("cam_")]
+    views = [
+        View(p, p.name, _join(rel_dir, p.name))
+        for p in _entries(folder)
+        if p.is_file() and _is_image(p) and p.name.lower().startswith("cam_")
+    ]
     return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views])
 
 
@@ -346,9 +359,14 @@ def discover(root, *, layout="auto", out_root=None):
                 if (folder / CAMERAS).is_file():
                     sample = _gslrm_sample(folder, rel_dir, rel_dir)
                 elif any(_is_image(p) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()):
-                    sample = Sample(name=rel_dir, rel_dir=rel_dir, error=(
-                        f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
-                        "follow its images; restore the file, or move the folder out of IN_DIR"))
+                    sample = Sample(
+                        name=rel_dir,
+                        rel_dir=rel_dir,
+                        error=(
+                            f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
+                            "follow its images; restore the file, or move the folder out of IN_DIR"
+                        ),
+                    )
                 else:
                     notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
                     continue
@@ -359,8 +377,9 @@ def discover(root, *, layout="auto", out_root=None):
                     continue
             samples.append(sample)
     if skipped_other:
-        notes.append(f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an "
-                     "alpha channel")
+        notes.append(
+            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha channel"
+        )
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
     return Dataset(root, layout, samples, list_files, notes)
 

@@ -31,8 +31,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # PNG colour types (the IHDR byte) and the bit depths each allows.
 _GRAY, _RGB, _PALETTE, _GRAY_ALPHA, _RGBA = 0, 2, 3, 4, 6
-_BIT_DEPTHS = {_GRAY: (1, 2, 4, 8, 16), _RGB: (8, 16), _PALETTE: (1, 2, 4, 8),
-               _GRAY_ALPHA: (8, 16), _RGBA: (8, 16)}
+_BIT_DEPTHS = {_GRAY: (1, 2, 4, 8, 16), _RGB: (8, 16), _PALETTE: (1, 2, 4, 8), _GRAY_ALPHA: (8, 16), _RGBA: (8, 16)}
 
 _REEXPORT = "re-export or re-copy the view"
 _TEMP_NAME_BYTES = 150  # the part of the file name kept in a temporary name (NAME_MAX is 255)
@@ -193,11 +192,17 @@ def _read_regular_file(path, max_bytes):
         if stat.S_ISDIR(st.st_mode):
             return ViewError("is a folder, not an image file; give the PNG files inside it as the views", path)
         if not stat.S_ISREG(st.st_mode):
-            return ViewError("is not a regular file (a FIFO, socket or device such as /dev/zero, perhaps behind "
-                             "a symlink); replace it with the PNG file itself", path)
+            return ViewError(
+                "is not a regular file (a FIFO, socket or device such as /dev/zero, perhaps behind "
+                "a symlink); replace it with the PNG file itself",
+                path,
+            )
         if st.st_size > max_bytes:
-            return ViewError(f"the file is {st.st_size:,} bytes, more than the {max_bytes:,}-byte limit for one "
-                             "view; check that it is the right file, or raise pixscale.io.MAX_FILE_BYTES", path)
+            return ViewError(
+                f"the file is {st.st_size:,} bytes, more than the {max_bytes:,}-byte limit for one "
+                "view; check that it is the right file, or raise pixscale.io.MAX_FILE_BYTES",
+                path,
+            )
         return None
 
     try:
@@ -206,8 +211,13 @@ def _read_regular_file(path, max_bytes):
         if error is not None:
             raise error
         # O_NONBLOCK: if a FIFO replaced the file since the stat, opening it does not wait for a writer.
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
-            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        flags = (
+            os.O_RDONLY
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_NOCTTY", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_BINARY", 0)
+        )
         fd = os.open(path, flags)
         with open(fd, "rb", buffering=0) as f:
             st = os.fstat(fd)
@@ -224,27 +234,34 @@ def _read_regular_file(path, max_bytes):
                 n += k
             view.release()
     except FileNotFoundError:
-        raise ViewError("the file does not exist (removed or renamed after the views were listed, or a broken "
-                        "symlink); restore it, or remove the view from the dataset", path) from None
+        raise ViewError(
+            "the file does not exist (removed or renamed after the views were listed, or a broken "
+            "symlink); restore it, or remove the view from the dataset",
+            path,
+        ) from None
     except PermissionError:
-        raise ViewError("permission denied; make the file readable by the user running pixscale "
-                        "(chmod a+r)", path) from None
+        raise ViewError(
+            "permission denied; make the file readable by the user running pixscale (chmod a+r)", path
+        ) from None
     except IsADirectoryError:
         raise ViewError("is a folder, not an image file; give the PNG files inside it as the views", path) from None
     except OSError as exc:
         raise ViewError(f"cannot be read ({exc.strerror or exc}); check the file and the disk", path) from None
     if n == want:
-        raise ViewError("the file grew while it was read (is it still being written?); rerun when it is "
-                        "complete", path)
+        raise ViewError("the file grew while it was read (is it still being written?); rerun when it is complete", path)
     del buf[n:]
     return buf
 
 
 _MAGIC = (  # leading bytes of files that are not PNGs, and what they are
     (b"\xff\xd8\xff", "a JPEG image, which has no alpha channel"),
-    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"),
-    (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"BM", "a BMP image"),
-    (b"\x8aMNG", "an MNG animation"), (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"\x8aMNG", "an MNG animation"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
     (b"8BPS", "a Photoshop document"),
     (b"\x89PNG", "a PNG whose signature is damaged (a text-mode transfer?)"),
 )
@@ -265,7 +282,7 @@ def _content_kind(data):
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 3:  # not just a character cut at the end of the 512 bytes
             return "unknown binary data"
-        text = head[:exc.start].decode("utf-8")
+        text = head[: exc.start].decode("utf-8")
     if all(ch.isprintable() or ch in "\t\r\n" for ch in text):
         return "text"
     return "unknown binary data"
@@ -274,15 +291,20 @@ def _content_kind(data):
 def _png_header(data, path):
     """Parse the chunks before the image data: (width, height, bit_depth, colour_type, has_trns, frames)."""
     if not data.startswith(PNG_SIGNATURE):
-        raise ViewError(f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads PNG "
-                        "views: convert it to PNG with the object mask as alpha", path)
+        raise ViewError(
+            f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads PNG "
+            "views: convert it to PNG with the object mask as alpha",
+            path,
+        )
     if len(data) < 33 or data[12:16] != b"IHDR" or struct.unpack_from(">I", data, 8)[0] != 13:
-        raise ViewError(f"cannot be decoded as PNG: its header chunk (IHDR) is missing or damaged; {_REEXPORT}",
-                        path)
+        raise ViewError(f"cannot be decoded as PNG: its header chunk (IHDR) is missing or damaged; {_REEXPORT}", path)
     width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", data, 16)
     if not (0 < width < 2**31 and 0 < height < 2**31) or bit_depth not in _BIT_DEPTHS.get(colour_type, ()):
-        raise ViewError(f"cannot be decoded as PNG: its header is invalid ({width} x {height} pixels, "
-                        f"bit depth {bit_depth}, colour type {colour_type}); {_REEXPORT}", path)
+        raise ViewError(
+            f"cannot be decoded as PNG: its header is invalid ({width} x {height} pixels, "
+            f"bit depth {bit_depth}, colour type {colour_type}); {_REEXPORT}",
+            path,
+        )
     has_trns, frames, pos = False, 1, 33
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
@@ -377,33 +399,49 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
         raise ViewError(f"the file is empty (0 bytes); {_REEXPORT}", path)
     width, height, bit_depth, colour_type, has_trns, frames = _png_header(data, path)
     if width * height > max_pixels:
-        raise ViewError(f"its PNG header declares {width} x {height} = {width * height:,} pixels, more than the "
-                        f"limit of {max_pixels:,} (a corrupt file or a decompression bomb); if the image is "
-                        "real, raise pixscale.io.MAX_PIXELS", path)
+        raise ViewError(
+            f"its PNG header declares {width} x {height} = {width * height:,} pixels, more than the "
+            f"limit of {max_pixels:,} (a corrupt file or a decompression bomb); if the image is "
+            "real, raise pixscale.io.MAX_PIXELS",
+            path,
+        )
     if frames > 1:
-        raise ViewError(f"is an animated PNG ({frames} frames); pixscale needs one still image per view: export "
-                        "each frame as its own PNG", path)
+        raise ViewError(
+            f"is an animated PNG ({frames} frames); pixscale needs one still image per view: export "
+            "each frame as its own PNG",
+            path,
+        )
     channels = {_RGBA: 4, _GRAY_ALPHA: 2}.get(colour_type)
     if channels is None and has_trns:
         channels = 2 if colour_type == _GRAY else 4
     if channels is None:
         kind = {_GRAY: "gray", _RGB: "RGB", _PALETTE: "palette"}[colour_type]
-        raise ViewError(f"no alpha channel ({kind} PNG without transparency); pixscale needs RGBA or "
-                        "gray+alpha images: export the views with their object mask as alpha", path)
+        raise ViewError(
+            f"no alpha channel ({kind} PNG without transparency); pixscale needs RGBA or "
+            "gray+alpha images: export the views with their object mask as alpha",
+            path,
+        )
     import imagecodecs
 
     try:
         image = imagecodecs.png_decode(data)
     except MemoryError:
-        raise ViewError(f"not enough memory to decode {width} x {height} pixels; free memory or use fewer "
-                        "--jobs", path) from None
+        raise ViewError(
+            f"not enough memory to decode {width} x {height} pixels; free memory or use fewer --jobs", path
+        ) from None
     except Exception as exc:
         if _is_truncated(data):
-            raise ViewError("cannot be decoded: the PNG data ends early (the file is truncated, e.g. a copy or "
-                            f"render that did not finish); {_REEXPORT}", path) from None
+            raise ViewError(
+                "cannot be decoded: the PNG data ends early (the file is truncated, e.g. a copy or "
+                f"render that did not finish); {_REEXPORT}",
+                path,
+            ) from None
         raise ViewError(f"cannot be decoded: the PNG data is corrupt ({exc}); {_REEXPORT}", path) from None
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     if image.shape != (height, width, channels) or image.dtype != dtype:
-        raise ViewError(f"decoded to {image.shape} {image.dtype}, expected {(height, width, channels)} "
-                        f"{np.dtype(dtype)}; please report this file to pixscale", path)
+        raise ViewError(
+            f"decoded to {image.shape} {image.dtype}, expected {(height, width, channels)} "
+            f"{np.dtype(dtype)}; please report this file to pixscale",
+            path,
+        )
     return image

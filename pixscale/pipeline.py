@@ -36,8 +36,17 @@ SCALE_MODES = ("per-view", "per-sample")
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
 MAX_OUTPUT_SIDE = 1 << 16
 # Errors of the machine, not of the data: the view is redone by --resume.
-RETRYABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EMFILE,
-             errno.ENFILE, errno.ENOMEM}
+RETRYABLE = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EIO,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENOMEM,
+}
 
 
 class OptionError(ValueError):
@@ -92,11 +101,17 @@ class RunOptions:
             raise OptionError("scale", self.scale, f"one of {', '.join(SCALE_MODES)}")
         if self.output_size is not None:
             size = tuple(self.output_size)
-            if not (len(size) == 2 and all(isinstance(v, int) and 0 < v <= MAX_OUTPUT_SIDE for v in size)
-                    and size[0] * size[1] <= MAX_OUTPUT_PIXELS):
-                raise OptionError("output_size", self.output_size,
-                                  f"H x W with each side 1 to {MAX_OUTPUT_SIDE} and at most "
-                                  f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)")
+            if not (
+                len(size) == 2
+                and all(isinstance(v, int) and 0 < v <= MAX_OUTPUT_SIDE for v in size)
+                and size[0] * size[1] <= MAX_OUTPUT_PIXELS
+            ):
+                raise OptionError(
+                    "output_size",
+                    self.output_size,
+                    f"H x W with each side 1 to {MAX_OUTPUT_SIDE} and at most "
+                    f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)",
+                )
             object.__setattr__(self, "output_size", size)
         if not (_real(self.margin) and self.margin >= 0):
             raise OptionError("margin", self.margin, "a number of output pixels >= 0")
@@ -130,8 +145,16 @@ def check_jobs(jobs):
 
 
 def _fail(sample, key, error, retry=False):
-    row = {"sample": sample, "view": key, "status": "failed", "error": error,
-           "before": None, "after": None, "scale": None, "limited": None}
+    row = {
+        "sample": sample,
+        "view": key,
+        "status": "failed",
+        "error": error,
+        "before": None,
+        "after": None,
+        "scale": None,
+        "limited": None,
+    }
     if retry:
         row["retry"] = True
     return row
@@ -150,8 +173,15 @@ def _background_for(image, background):
 
 
 def _plan_views(images, opts):
-    kw = dict(target=opts.target, threshold=opts.threshold, center=opts.center, output_shape=opts.output_size,
-              fit=opts.fit, margin=opts.margin, exact=opts.exact)
+    kw = dict(
+        target=opts.target,
+        threshold=opts.threshold,
+        center=opts.center,
+        output_shape=opts.output_size,
+        fit=opts.fit,
+        margin=opts.margin,
+        exact=opts.exact,
+    )
     if opts.scale == "per-sample":
         return plan_group(images, **kw)
     return [plan_group([img], **kw)[0] for img in images]
@@ -160,15 +190,23 @@ def _plan_views(images, opts):
 def _new_intrinsics(frame, t, pixel_center):
     K = np.array([[frame["fx"], 0.0, frame["cx"]], [0.0, frame["fy"], frame["cy"]], [0.0, 0.0, 1.0]], float)
     K2 = t.intrinsics(K, pixel_center=pixel_center)
-    return {"fx": float(K2[0, 0]), "fy": float(K2[1, 1]), "cx": float(K2[0, 2]), "cy": float(K2[1, 2]),
-            "w": int(t.output_shape[1]), "h": int(t.output_shape[0])}
+    return {
+        "fx": float(K2[0, 0]),
+        "fy": float(K2[1, 1]),
+        "cx": float(K2[0, 2]),
+        "cy": float(K2[1, 2]),
+        "w": int(t.output_shape[1]),
+        "h": int(t.output_shape[0]),
+    }
 
 
 def _check_frame_size(frame, image):
     h, w = image.shape[:2]
     if ("w" in frame and frame["w"] != w) or ("h" in frame and frame["h"] != h):
-        raise ViewError(f"its camera frame says w={frame.get('w')}, h={frame.get('h')} but the image is "
-                        f"{w}x{h}; the intrinsics would not match it. Fix {CAMERAS} or the image")
+        raise ViewError(
+            f"its camera frame says w={frame.get('w')}, h={frame.get('h')} but the image is "
+            f"{w}x{h}; the intrinsics would not match it. Fix {CAMERAS} or the image"
+        )
 
 
 def _read_and_measure(view, threshold):
@@ -178,8 +216,9 @@ def _read_and_measure(view, threshold):
     image = read_view(view.path)
     m = measure(image, threshold=threshold)
     if m.count == 0:
-        raise EmptyMaskError(f"empty mask: no pixel has alpha > {threshold:g}; check the alpha channel, "
-                             "or lower --threshold")
+        raise EmptyMaskError(
+            f"empty mask: no pixel has alpha > {threshold:g}; check the alpha channel, or lower --threshold"
+        )
     return image, m
 
 
@@ -235,7 +274,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         rows += [_fail(sample.name, v.key, str(exc)) for v, _, _ in good]
         good, transforms = [], []
     frames = {}
-    for (view, image, before), t in zip(good, transforms):
+    for (view, image, before), t in zip(good, transforms, strict=False):
         if stop is not None and stop.is_set():
             return None
         try:
@@ -244,7 +283,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
             if opts.background is None and not opts.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
-                out[..., :-1] *= (out[..., -1:] != 0)
+                out[..., :-1] *= out[..., -1:] != 0
             write_png(_out_path(out_root, view.key), out, compress_level=opts.png_level)
         except OSError as exc:
             rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
@@ -256,20 +295,43 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             continue
         frames.setdefault(view.frame, None)
         after = measure(out, threshold=opts.threshold)
-        rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
-                     "before": before.to_dict(), "after": after.to_dict(), "scale": t.scale, "limited": t.limited,
-                     "on_target": t.on_target if opts.scale == "per-view" else None})
-        result["thumbs"][view.key] = (Thumbnail.of(image, before, f"input/{view.key}"),
-                                      Thumbnail.of(out, after, f"output/{view.key}"))
+        rows.append(
+            {
+                "sample": sample.name,
+                "view": view.key,
+                "status": "ok",
+                "error": None,
+                "before": before.to_dict(),
+                "after": after.to_dict(),
+                "scale": t.scale,
+                "limited": t.limited,
+                "on_target": t.on_target if opts.scale == "per-view" else None,
+            }
+        )
+        result["thumbs"][view.key] = (
+            Thumbnail.of(image, before, f"input/{view.key}"),
+            Thumbnail.of(out, after, f"output/{view.key}"),
+        )
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
         try:
-            _write_cameras(sample, _out_path(out_root, sample.rel_dir + "/" + CAMERAS if sample.rel_dir
-                                             else CAMERAS), frames, rows, opts)
+            _write_cameras(
+                sample,
+                _out_path(out_root, sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS),
+                frames,
+                rows,
+                opts,
+            )
         except OSError as exc:
-            rows.append(_fail(sample.name, "/".join(p for p in (sample.rel_dir, CAMERAS) if p),
-                              f"cannot write the cameras: {exc}", retry=True))
+            rows.append(
+                _fail(
+                    sample.name,
+                    "/".join(p for p in (sample.rel_dir, CAMERAS) if p),
+                    f"cannot write the cameras: {exc}",
+                    retry=True,
+                )
+            )
     return result
 
 
@@ -288,14 +350,23 @@ def _write_cameras(sample, path, frames, rows, opts):
         r = by_key.get(v.key)
         if r is None:
             continue
-        views.append({"file_path": v.rel, "status": r["status"], "error": r["error"], "scale": r["scale"],
-                      "size_ratio_before": r["before"] and r["before"]["size_ratio"],
-                      "size_ratio_after": r["after"] and r["after"]["size_ratio"], "limited": r["limited"]})
+        views.append(
+            {
+                "file_path": v.rel,
+                "status": r["status"],
+                "error": r["error"],
+                "scale": r["scale"],
+                "size_ratio_before": r["before"] and r["before"]["size_ratio"],
+                "size_ratio_after": r["after"] and r["after"]["size_ratio"],
+                "limited": r["limited"],
+            }
+        )
     cameras["pixscale"] = {"version": __version__, "parameters": opts.params(), "views": views}
     atomic_write_json(path, cameras)
 
 
 # --- the output folder -------------------------------------------------------------------------
+
 
 def check_folders(in_dir, out_dir, dataset=None):
     """Refuse an output folder that is, or lies inside, the input tree (or holds an input file)."""
@@ -308,8 +379,9 @@ def check_folders(in_dir, out_dir, dataset=None):
             for p in sample.sources:
                 real = Path(os.path.realpath(p))
                 if dst in real.parents:
-                    raise ValueError(f"OUT_DIR {out_dir} holds the input file {p}; choose an output folder "
-                                     "outside the input.")
+                    raise ValueError(
+                        f"OUT_DIR {out_dir} holds the input file {p}; choose an output folder outside the input."
+                    )
 
 
 def _own(name):
@@ -318,7 +390,7 @@ def _own(name):
 
 
 def _holds_only_own_files(folder):
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for _, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not _own(d)]
         if any(not _own(n) for n in filenames):
             return False
@@ -341,8 +413,10 @@ class _Lock:
                 pid = self.pid_path.read_text().strip() or "?"
             except OSError:
                 pid = "?"
-            raise ValueError(f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
-                             "finish, or choose another OUT_DIR.") from None
+            raise ValueError(
+                f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
+                "finish, or choose another OUT_DIR."
+            ) from None
         self.pid_path.write_text(f"{os.getpid()}\n")
 
     def release(self):
@@ -367,17 +441,23 @@ def _read_manifest(path, params, input_id):
         if not isinstance(header, dict) or "parameters" not in header:
             raise ValueError("no header")
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is damaged ({type(exc).__name__}: its first line is not a pixscale header); "
-                         f"delete {out_dir} to start over, or choose a new OUT_DIR.") from None
+        raise ValueError(
+            f"{path} is damaged ({type(exc).__name__}: its first line is not a pixscale header); "
+            f"delete {out_dir} to start over, or choose a new OUT_DIR."
+        ) from None
     old = header.get("parameters") or {}
     if old != params:
         diffs = [f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in params if old.get(k) != params.get(k)]
         diffs += [f"{k} (unknown to this version)" for k in old if k not in params]
-        raise ValueError(f"{out_dir} was written with other options ({'; '.join(diffs)}); resume with the same "
-                         "options, or choose a new OUT_DIR.")
+        raise ValueError(
+            f"{out_dir} was written with other options ({'; '.join(diffs)}); resume with the same "
+            "options, or choose a new OUT_DIR."
+        )
     if header.get("input") not in (None, input_id):
-        raise ValueError(f"{out_dir} holds a run of {header.get('input')}, not of {input_id}; resume with that "
-                         "IN_DIR, or choose a new OUT_DIR.")
+        raise ValueError(
+            f"{out_dir} holds a run of {header.get('input')}, not of {input_id}; resume with that "
+            "IN_DIR, or choose a new OUT_DIR."
+        )
     done = {}
     for line in lines[1:]:
         try:
@@ -413,16 +493,18 @@ def _open_output(out_dir, params, input_id, resume):
             manifest.unlink()  # a run killed before it completed any sample: start over
         if manifest.exists():
             if not resume:
-                raise ValueError(f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose "
-                                 "a new OUT_DIR.")
+                raise ValueError(
+                    f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new OUT_DIR."
+                )
             done = _read_manifest(manifest, params, input_id)
-        for dirpath, dirnames, filenames in os.walk(out_dir):  # temporary files of an interrupted run
+        for dirpath, _, filenames in os.walk(out_dir):  # temporary files of an interrupted run
             for name in filenames:
                 if name.startswith(".") and name.endswith(".part"):
                     os.unlink(os.path.join(dirpath, name))
         if not manifest.exists():
-            atomic_write_text(manifest, json.dumps({"pixscale": __version__, "parameters": params,
-                                                    "input": input_id}) + "\n")
+            atomic_write_text(
+                manifest, json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n"
+            )
     except BaseException:
         lock.release()
         raise
@@ -441,7 +523,8 @@ def _resume_plan(dataset, done, root):
     if gone:
         raise ValueError(
             f"OUT_DIR holds samples that are no longer in IN_DIR: {', '.join(gone[:5])}"
-            f"{' ...' if len(gone) > 5 else ''}; resume with the IN_DIR it was made from, or choose a new OUT_DIR.")
+            f"{' ...' if len(gone) > 5 else ''}; resume with the IN_DIR it was made from, or choose a new OUT_DIR."
+        )
     kept, changed = {}, []
     for sample in dataset.samples:
         entry = done.get(sample.name)
@@ -458,8 +541,9 @@ def _resume_plan(dataset, done, root):
     return kept, changed
 
 
-def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False, report_dir=None,
-        plots=True):
+def run(
+    in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False, report_dir=None, plots=True
+):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
     Parameters
@@ -512,8 +596,12 @@ def run(in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False
         if results:
             _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
         if changed:
-            _say(quiet, f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
-                 + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
+            _say(
+                quiet,
+                f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
+                + ", ".join(changed[:5])
+                + (" ..." if len(changed) > 5 else ""),
+            )
         _precompile(dataset, quiet)
         todo = [s for s in dataset.samples if s.name not in results]
         order = {v.key: i for i, v in enumerate(v for s in dataset.samples for v in s.views)}
@@ -555,6 +643,7 @@ def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar, thumbs, 
     units = iter(todo)
     pending = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool, open(manifest, "a", encoding="utf-8") as log:
+
         def refill():
             while len(pending) < 2 * jobs and not stop.is_set():
                 sample = next(units, None)
@@ -604,8 +693,11 @@ def _safe_process(sample, out_dir, opts, root=None, stop=None):
         return process_sample(sample, out_dir, opts, root, stop)
     except Exception as exc:  # never let one sample stop the run
         keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
-        return {"sample": sample.name, "inputs": [],
-                "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys]}
+        return {
+            "sample": sample.name,
+            "inputs": [],
+            "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys],
+        }
 
 
 def _write_report(dataset, rows, out_dir, report_dir, thumbs, plots):
@@ -651,8 +743,18 @@ def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None, quiet=T
         for view in sample.views:
             try:
                 m = _read_and_measure(view, threshold)[1]
-                rows.append({"sample": sample.name, "view": view.key, "status": "ok", "error": None,
-                             "before": m.to_dict(), "after": None, "scale": None, "limited": None})
+                rows.append(
+                    {
+                        "sample": sample.name,
+                        "view": view.key,
+                        "status": "ok",
+                        "error": None,
+                        "before": m.to_dict(),
+                        "after": None,
+                        "scale": None,
+                        "limited": None,
+                    }
+                )
             except (ViewError, EmptyMaskError) as exc:
                 rows.append(_fail(sample.name, view.key, _reason(exc)))
         return rows

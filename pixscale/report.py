@@ -30,8 +30,14 @@ def _stats(values):
     if v.size == 0:
         return {"mean": None, "std": None, "cv": None, "min": None, "max": None, "n": 0}
     mean, std = float(v.mean()), float(v.std())
-    return {"mean": mean, "std": std, "cv": std / mean if mean else None,
-            "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+    return {
+        "mean": mean,
+        "std": std,
+        "cv": std / mean if mean else None,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
 
 
 def _measured(rows, stage):
@@ -67,8 +73,12 @@ def _stage(rows, stage):
     cvs = [_stats(v)["cv"] for v in by_sample.values() if len(v) >= 2]
     within = _stats([cv for cv in cvs if cv is not None])
     return sizes, {
-        "bbox_vs_pixel": {"bbox_mean": bbox["mean"], "bbox_std": bbox["std"], "bbox_cv": bbox["cv"],
-                          "pixel_cv": sizes["cv"]},
+        "bbox_vs_pixel": {
+            "bbox_mean": bbox["mean"],
+            "bbox_std": bbox["std"],
+            "bbox_cv": bbox["cv"],
+            "pixel_cv": sizes["cv"],
+        },
         "centring": centring,
         "within_sample_cv": {"mean": within["mean"], "max": within["max"], "n_samples": within["n"]},
     }
@@ -130,8 +140,9 @@ def summarize(rows):
     summary["scale"] = _stats([r["scale"] for r in ok if r.get("scale") is not None])
     summary["limited"] = sum(1 for r in ok if r.get("limited"))
     summary["off_target"] = sum(1 for r in ok if r.get("on_target") is False)
-    summary["failures"] = [{"sample": r.get("sample", ""), "view": r.get("view", ""),
-                            "error": r.get("error")} for r in failed]
+    summary["failures"] = [
+        {"sample": r.get("sample", ""), "view": r.get("view", ""), "error": r.get("error")} for r in failed
+    ]
     summary.update(sections)
     return summary
 
@@ -156,24 +167,50 @@ def _sections(summary):
         return title, stages, [(label, [fmt(pick(s)[k]) for s in stages]) for label, k, fmt in lines]
 
     count, px = _fmt("d"), _fmt(".2f")
-    sections = [by_stage("size ratio", None, [(k if k != "cv" else "CV", k, _pct)
-                                              for k in ("mean", "std", "cv", "min", "max")]
-                         + [("views", "n", count)])]
+    sections = [
+        by_stage(
+            "size ratio",
+            None,
+            [(k if k != "cv" else "CV", k, _pct) for k in ("mean", "std", "cv", "min", "max")]
+            + [("views", "n", count)],
+        )
+    ]
     if summary["scale"]["n"]:
-        sections.append(("scale factor", [""], [(k, [_fmt(".3f")(summary["scale"][k])])
-                                                for k in ("mean", "std", "min", "max")]))
+        sections.append(
+            ("scale factor", [""], [(k, [_fmt(".3f")(summary["scale"][k])]) for k in ("mean", "std", "min", "max")])
+        )
     sections += [
-        ("views", [""], [("total", [count(summary["n_views"])]), ("ok", [count(summary["n_ok"])]),
-                         ("limited by fit", [count(summary["limited"])]),
-                         ("off target (exact mode)", [count(summary.get("off_target", 0))]),
-                         ("failed", [count(summary["n_failed"])])]),
-        by_stage("bbox vs pixel measure", "bbox_vs_pixel",
-                 [("bbox size ratio mean", "bbox_mean", _pct), ("bbox size ratio std", "bbox_std", _pct),
-                  ("bbox size ratio CV", "bbox_cv", _pct), ("pixel size ratio CV", "pixel_cv", _pct)]),
-        by_stage("centroid offset (px)", "centring",
-                 [("mean", "mean", px), ("p95", "p95", px), ("p99", "p99", px), ("max", "max", px)]),
-        by_stage("within-sample CV", "within_sample_cv",
-                 [("mean", "mean", _pct), ("max", "max", _pct), ("samples", "n_samples", count)]),
+        (
+            "views",
+            [""],
+            [
+                ("total", [count(summary["n_views"])]),
+                ("ok", [count(summary["n_ok"])]),
+                ("limited by fit", [count(summary["limited"])]),
+                ("off target (exact mode)", [count(summary.get("off_target", 0))]),
+                ("failed", [count(summary["n_failed"])]),
+            ],
+        ),
+        by_stage(
+            "bbox vs pixel measure",
+            "bbox_vs_pixel",
+            [
+                ("bbox size ratio mean", "bbox_mean", _pct),
+                ("bbox size ratio std", "bbox_std", _pct),
+                ("bbox size ratio CV", "bbox_cv", _pct),
+                ("pixel size ratio CV", "pixel_cv", _pct),
+            ],
+        ),
+        by_stage(
+            "centroid offset (px)",
+            "centring",
+            [("mean", "mean", px), ("p95", "p95", px), ("p99", "p99", px), ("max", "max", px)],
+        ),
+        by_stage(
+            "within-sample CV",
+            "within_sample_cv",
+            [("mean", "mean", _pct), ("max", "max", _pct), ("samples", "n_samples", count)],
+        ),
     ]
     return sections
 
@@ -212,7 +249,7 @@ def format_table(summary):
             for f in failures[:MAX_FAILURES_SHOWN]:
                 name = "/".join(p for p in (f["sample"], f["view"]) if p)
                 line = f"    {name}: {f['error']}".replace("\n", " ")
-                out.append(line if len(line) <= _WIDTH else line[:_WIDTH - 4] + " ...")
+                out.append(line if len(line) <= _WIDTH else line[: _WIDTH - 4] + " ...")
             if len(failures) > MAX_FAILURES_SHOWN:
                 out.append(f"    ... and {len(failures) - MAX_FAILURES_SHOWN} more (see report.json)")
         out.append("")
@@ -233,14 +270,25 @@ def _markdown(summary, rows):
     for title, columns, table in _sections(summary):
         out += [f"## {title}", ""] + _md_table(["", *columns], [[label, *cells] for label, cells in table])
     if summary["failures"]:
-        out += ["## failures", ""] + _md_table(["sample", "view", "error"],
-                                               [[f["sample"], f["view"], f["error"]] for f in summary["failures"]])
+        out += ["## failures", ""] + _md_table(
+            ["sample", "view", "error"], [[f["sample"], f["view"], f["error"]] for f in summary["failures"]]
+        )
     limited = {True: "yes", False: "no"}
     out += ["## per view", ""] + _md_table(
         ["sample", "view", "status", "before", "after", "scale", "limited", "error"],
-        [[r.get("sample", ""), r.get("view", ""), r.get("status", ""),
-          *(_pct((r.get(s) or {}).get("size_ratio")) for s in STAGES), _fmt(".4f")(r.get("scale")),
-          limited.get(r.get("limited"), "-"), r.get("error") or ""] for r in rows])
+        [
+            [
+                r.get("sample", ""),
+                r.get("view", ""),
+                r.get("status", ""),
+                *(_pct((r.get(s) or {}).get("size_ratio")) for s in STAGES),
+                _fmt(".4f")(r.get("scale")),
+                limited.get(r.get("limited"), "-"),
+                r.get("error") or "",
+            ]
+            for r in rows
+        ],
+    )
     return "\n".join(out)
 
 
@@ -285,7 +333,7 @@ class Thumbnail:
     def of(cls, image, measurement, name, size=THUMBNAIL):
         """The thumbnail of ``image`` (shrunk by an integer stride) with its :class:`Measurement`."""
         step = max(1, -(-max(image.shape[:2]) // size))
-        small = np.ascontiguousarray(image[step // 2::step, step // 2::step])
+        small = np.ascontiguousarray(image[step // 2 :: step, step // 2 :: step])
         return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
 
 
@@ -303,8 +351,7 @@ def _show_view(ax, item, label):
     try:
         thumb = item if isinstance(item, Thumbnail) else _thumbnail_of_file(item)
     except ViewError as exc:
-        ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7,
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
         return
     h, w = thumb.shape
     ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
@@ -316,7 +363,7 @@ def _show_view(ax, item, label):
 
 def _histogram(figure, rows, stages):
     fig = figure(figsize=(4 * len(stages), 3), layout="constrained")
-    for ax, stage in zip(fig.subplots(1, len(stages), squeeze=False)[0], stages):
+    for ax, stage in zip(fig.subplots(1, len(stages), squeeze=False)[0], stages, strict=False):
         values = 100 * np.array([m["size_ratio"] for _, m in _measured(rows, stage)])
         if values.size:  # at least one percentage point wide, so a spread of ~0 shows as one bar
             mid = (values.min() + values.max()) / 2
@@ -329,8 +376,8 @@ def _histogram(figure, rows, stages):
 
 def _contact_sheet(figure, pairs):
     fig = figure(figsize=(6, 3 * len(pairs)), layout="constrained")
-    for axes, pair in zip(fig.subplots(len(pairs), 2, squeeze=False), pairs):
-        for ax, label, path in zip(axes, STAGES, pair):
+    for axes, pair in zip(fig.subplots(len(pairs), 2, squeeze=False), pairs, strict=False):
+        for ax, label, path in zip(axes, STAGES, pair, strict=False):
             _show_view(ax, path, label)
     return fig
 

@@ -11,8 +11,8 @@ consistent: the images are drawn in 2-D, not rendered from a 3-D scene.
 """
 
 import json
-import sys
 import pathlib
+import sys
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def _tail_distance(x, y, points, radii):
     """Signed distance to a chain of tapered capsules through `points`, pixels."""
     d = np.full((y.shape[0], x.shape[1]), np.inf)
     origin = (int(x[0, 0] - 0.5), int(y[0, 0] - 0.5))
-    for p0, p1, r0, r1 in zip(points[:-1], points[1:], radii[:-1], radii[1:]):
+    for p0, p1, r0, r1 in zip(points[:-1], points[1:], radii[:-1], radii[1:], strict=False):
         pad = max(r0, r1) + _RAMP + 1.0
         lo, hi = np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad
         rows, cols = _box_slices(lo, hi, origin, d.shape)
@@ -120,8 +120,7 @@ def _mouse_parts(p, unit, tail_len, size):
     ]
     c, s, rot = np.cos(p["rotation"]), np.sin(p["rotation"]), p["rotation"]
     rotate = np.array([[c, s], [-s, c]])  # rotates row vectors by `rot`
-    return [(kind, at @ rotate, axes, angle + rot, colour, shaded)
-            for kind, at, axes, angle, colour, shaded in parts]
+    return [(kind, at @ rotate, axes, angle + rot, colour, shaded) for kind, at, axes, angle, colour, shaded in parts]
 
 
 def _background(rng, size):
@@ -189,10 +188,16 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
     if not 0.0 < float(scale) <= 0.5:
         raise ValueError(f"expected a size ratio `scale` in (0, 0.5]; got {scale!r}.")
     fur = _draw_fur(rng) if fur is None else np.asarray(fur, dtype=float).reshape(3)
-    p = {"fur": fur * rng.uniform(0.9, 1.1), "rotation": rng.uniform(0.0, 2.0 * np.pi),
-         "body": rng.uniform(0.92, 1.08, 2) * (1.0, 0.62), "head_yaw": rng.normal(0.0, 0.25),
-         "ears": rng.uniform(0.9, 1.1), "tail_heading": np.pi + rng.uniform(-1.0, 1.0),
-         "tail_turn": rng.uniform(-2.2, 2.2), "tail_phase": rng.uniform(0.0, 2.0 * np.pi)}
+    p = {
+        "fur": fur * rng.uniform(0.9, 1.1),
+        "rotation": rng.uniform(0.0, 2.0 * np.pi),
+        "body": rng.uniform(0.92, 1.08, 2) * (1.0, 0.62),
+        "head_yaw": rng.normal(0.0, 0.25),
+        "ears": rng.uniform(0.9, 1.1),
+        "tail_heading": np.pi + rng.uniform(-1.0, 1.0),
+        "tail_turn": rng.uniform(-2.2, 2.2),
+        "tail_phase": rng.uniform(0.0, 2.0 * np.pi),
+    }
     unit, tail_len = _CAL * max(float(scale) * size - _BLEED, 1.0), rng.uniform(1.6, 2.2)
     while True:  # shorten the tail, then shrink the mouse, until it fits inside the frame
         parts = _mouse_parts(p, unit, tail_len, size)
@@ -212,7 +217,7 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
     x = (np.arange(cols.start, cols.stop) + 0.5)[None, :]
     y = (np.arange(rows.start, rows.stop) + 0.5)[:, None]
     dist, premul, over = np.full(shape, np.inf), np.zeros(shape + (3,)), np.zeros(shape)
-    for (kind, at, axes, angle, colour, shaded), (plo, phi) in zip(parts, boxes):
+    for (kind, at, axes, angle, colour, shaded), (plo, phi) in zip(parts, boxes, strict=False):
         r, c = _box_slices(plo, phi, origin, shape)
         if kind == "tail":
             d = _tail_distance(x[:, c], y[r], at, axes)
@@ -270,8 +275,9 @@ def cameras_for_views(rng, n_views, *, size=512):
     for k in range(n_views):
         azimuth = azimuth0 + 2.0 * np.pi * k / n_views + rng.normal(0.0, 0.05)
         elevation, distance = rng.uniform(0.25, 0.5), 2.7 * rng.uniform(0.97, 1.03)
-        centre = distance * np.array([np.cos(elevation) * np.cos(azimuth),
-                                      np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+        centre = distance * np.array(
+            [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
+        )
         forward = -centre / np.linalg.norm(centre)
         right = np.cross(forward, [0.0, 0.0, 1.0])
         right /= np.linalg.norm(right)
@@ -279,9 +285,19 @@ def cameras_for_views(rng, n_views, *, size=512):
         w2c[:3, :3] = np.stack([right, np.cross(forward, right), forward])
         w2c[:3, 3] = -w2c[:3, :3] @ centre
         cx, cy = size / 2.0 + rng.normal(0.0, 0.25, 2)
-        frames.append({"w": size, "h": size, "fx": focal, "fy": focal, "cx": float(cx),
-                       "cy": float(cy), "w2c": w2c.tolist(), "file_path": f"images/cam_{k:03d}.png",
-                       "blender_camera_location": centre.tolist()})
+        frames.append(
+            {
+                "w": size,
+                "h": size,
+                "fx": focal,
+                "fy": focal,
+                "cx": float(cx),
+                "cy": float(cy),
+                "w2c": w2c.tolist(),
+                "file_path": f"images/cam_{k:03d}.png",
+                "blender_camera_location": centre.tolist(),
+            }
+        )
     return frames
 
 

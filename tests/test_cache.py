@@ -55,7 +55,10 @@ def _copy_package(tmp_path):
 
 
 def _run(code, root, **env):
-    """Run ``code`` in a new interpreter that imports pixscale from ``root``; returns (last stdout line as JSON, stderr)."""
+    """Run ``code`` in a new interpreter that imports pixscale from ``root``.
+
+    Returns (the last stdout line as JSON, stderr).
+    """
     full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
     full.update(PYTHONPATH=str(root), **{k: str(v) for k, v in env.items()})
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=full, capture_output=True, text=True)
@@ -72,9 +75,11 @@ def _compiled_files(folder):
 
 EDITS = {
     # The straight blend becomes a * p - b * q: a different result from a kernel that inlines _simd.
-    "_simd.py": ("r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
-                 "r = builder.fsub(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
-                 {"gather": [-4.0, -4.0, -4.0, -4.0]}),
+    "_simd.py": (
+        "r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
+        "r = builder.fsub(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
+        {"gather": [-4.0, -4.0, -4.0, -4.0]},
+    ),
     # A new numba flag for every kernel: bounds checking.
     "_config.py": ("nogil=True", "nogil=True, boundscheck=True", {"bounds": "checked"}),
 }

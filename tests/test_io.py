@@ -38,7 +38,7 @@ def _rows(samples, bit_depth):
         else:
             per_byte = 8 // bit_depth
             padded = np.zeros(-(-len(row) // per_byte) * per_byte, np.uint8)
-            padded[:len(row)] = row
+            padded[: len(row)] = row
             shifts = bit_depth * np.arange(per_byte - 1, -1, -1, dtype=np.uint8)
             data = (padded.reshape(-1, per_byte) << shifts).sum(axis=1).astype(np.uint8).tobytes()
         rows.append(b"\x00" + data)
@@ -51,8 +51,7 @@ def _png(samples, bit_depth, colour_type, *, before_idat=(), width=None, height=
     h, w = samples.shape[:2]
     header = struct.pack(">IIBBBBB", width or w, height or h, bit_depth, colour_type, 0, 0, 0)
     idat = zlib.compress(_rows(samples.reshape(h, -1), bit_depth))
-    return (SIGNATURE + _chunk(b"IHDR", header) + b"".join(before_idat)
-            + _chunk(b"IDAT", idat) + _chunk(b"IEND"))
+    return SIGNATURE + _chunk(b"IHDR", header) + b"".join(before_idat) + _chunk(b"IDAT", idat) + _chunk(b"IEND")
 
 
 @pytest.fixture
@@ -111,25 +110,34 @@ def _trns_cases():
         full_alpha = np.concatenate([alpha, np.full(len(palette) - len(alpha), 255, np.uint8)])
         expected = np.concatenate([palette[idx], full_alpha[idx][..., None]], axis=2)
         cases[f"palette{depth}"] = (
-            _png(idx, depth, PALETTE, before_idat=[_chunk(b"PLTE", palette.tobytes()), _chunk(b"tRNS", alpha.tobytes())]),
-            expected)
+            _png(
+                idx, depth, PALETTE, before_idat=[_chunk(b"PLTE", palette.tobytes()), _chunk(b"tRNS", alpha.tobytes())]
+            ),
+            expected,
+        )
     for depth, dtype in ((8, np.uint8), (16, np.uint16)):
         top = np.iinfo(dtype).max
         rgb = rng.integers(0, 3, (5, 7, 3)).astype(dtype) * (top // 2)
         key = rgb[0, 0].copy()
         opaque = np.any(rgb != key, axis=2)
-        cases[f"rgb{depth}"] = (_png(rgb, depth, RGB, before_idat=[_chunk(b"tRNS", key.astype(">u2").tobytes())]),
-                                np.concatenate([rgb, (opaque * top).astype(dtype)[..., None]], axis=2))
+        cases[f"rgb{depth}"] = (
+            _png(rgb, depth, RGB, before_idat=[_chunk(b"tRNS", key.astype(">u2").tobytes())]),
+            np.concatenate([rgb, (opaque * top).astype(dtype)[..., None]], axis=2),
+        )
         gray = rng.integers(0, top + 1, (5, 7)).astype(dtype)
         gray[1, 1] = gray[0, 0] + 1 if gray[0, 0] < top else 0
-        cases[f"gray{depth}"] = (_png(gray, depth, GRAY, before_idat=[_chunk(b"tRNS", struct.pack(">H", gray[0, 0]))]),
-                                 np.stack([gray, ((gray != gray[0, 0]) * top).astype(dtype)], axis=2))
+        cases[f"gray{depth}"] = (
+            _png(gray, depth, GRAY, before_idat=[_chunk(b"tRNS", struct.pack(">H", gray[0, 0]))]),
+            np.stack([gray, ((gray != gray[0, 0]) * top).astype(dtype)], axis=2),
+        )
     for depth in (1, 2, 4):
         gray = rng.integers(0, 2**depth, (6, 9)).astype(np.uint8)
         key = gray[0, 0]
         scaled = gray * (255 // (2**depth - 1))  # low bit depths are scaled to the full 8 bits
-        cases[f"gray{depth}"] = (_png(gray, depth, GRAY, before_idat=[_chunk(b"tRNS", struct.pack(">H", key))]),
-                                 np.stack([scaled, (gray != key) * np.uint8(255)], axis=2).astype(np.uint8))
+        cases[f"gray{depth}"] = (
+            _png(gray, depth, GRAY, before_idat=[_chunk(b"tRNS", struct.pack(">H", key))]),
+            np.stack([scaled, (gray != key) * np.uint8(255)], axis=2).astype(np.uint8),
+        )
     la = rng.integers(0, 256, (5, 7, 2), dtype=np.uint8)
     cases["gray_alpha8"] = (_png(la, 8, GRAY_ALPHA), la)
     return cases
@@ -148,9 +156,14 @@ def test_every_png_transparency_becomes_an_alpha_channel(tmp_path, name):
     np.testing.assert_array_equal(back, expected)
 
 
-@pytest.mark.parametrize("colour_type, samples", [
-    (RGB, np.zeros((4, 5, 3), np.uint8)), (GRAY, np.zeros((4, 5), np.uint8)), (PALETTE, np.zeros((4, 5), np.uint8)),
-])
+@pytest.mark.parametrize(
+    "colour_type, samples",
+    [
+        (RGB, np.zeros((4, 5, 3), np.uint8)),
+        (GRAY, np.zeros((4, 5), np.uint8)),
+        (PALETTE, np.zeros((4, 5), np.uint8)),
+    ],
+)
 def test_pngs_without_transparency_are_refused(tmp_path, colour_type, samples):
     extra = [_chunk(b"PLTE", bytes(3))] if colour_type == PALETTE else []
     path = tmp_path / "opaque.png"
@@ -369,12 +382,15 @@ def test_a_corrupt_png_is_reported(tmp_path, view_bytes):
         read_view(path)
 
 
-@pytest.mark.parametrize("content, kind", [
-    (iio.imwrite("<bytes>", np.zeros((8, 8, 3), np.uint8), extension=".jpg"), "a JPEG image"),
-    (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 1234\n", "text"),
-    (iio.imwrite("<bytes>", np.zeros((8, 8, 4), np.uint8), extension=".tif"), "a TIFF image"),
-    (b"\x89PNG\n\x1a\n" + b"\x00" * 40, "a PNG whose signature is damaged"),
-])
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (iio.imwrite("<bytes>", np.zeros((8, 8, 3), np.uint8), extension=".jpg"), "a JPEG image"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 1234\n", "text"),
+        (iio.imwrite("<bytes>", np.zeros((8, 8, 4), np.uint8), extension=".tif"), "a TIFF image"),
+        (b"\x89PNG\n\x1a\n" + b"\x00" * 40, "a PNG whose signature is damaged"),
+    ],
+)
 def test_a_non_png_named_png_is_named_for_what_it_is(tmp_path, content, kind):
     path = tmp_path / "view.png"
     path.write_bytes(content)
@@ -418,8 +434,10 @@ def test_a_full_disk_leaves_no_file_and_says_what_to_do(tmp_path, monkeypatch, f
         with pytest.raises(OSError) as info:
             atomic_write_bytes(out / name, b"\x89PNG" * 1000)
         assert info.value.errno == errno.ENOSPC
-        assert str(info.value) == (f"cannot write {out / name}: No space left on device (errno 28); "
-                                   "free space on that disk (or raise the quota), then rerun with --resume")
+        assert str(info.value) == (
+            f"cannot write {out / name}: No space left on device (errno 28); "
+            "free space on that disk (or raise the quota), then rerun with --resume"
+        )
     monkeypatch.undo()
     assert os.listdir(out) == ["old.png"]  # no temporary file, nothing new under the final name
     assert (out / "old.png").read_bytes() == b"previous run"

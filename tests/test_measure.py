@@ -1,6 +1,5 @@
 """measure(): the fused kernel against the NumPy reference, and exact semantics."""
 
-
 import numpy as np
 import pytest
 
@@ -113,8 +112,12 @@ def test_measurement_is_frozen_and_serialisable():
     with pytest.raises(AttributeError):
         m.count = 3
     assert m.to_dict() == {
-        "count": 4, "area_fraction": 1.0, "size_ratio": 1.0,
-        "centroid": [1.0, 1.0], "bbox": [0, 0, 2, 2], "shape": [2, 2],
+        "count": 4,
+        "area_fraction": 1.0,
+        "size_ratio": 1.0,
+        "centroid": [1.0, 1.0],
+        "bbox": [0, 0, 2, 2],
+        "shape": [2, 2],
     }
 
 
@@ -139,8 +142,10 @@ def test_bad_images_are_rejected_clearly(image, error, words):
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("threshold, error", [(-1, ValueError), (256, ValueError), ("10", TypeError),
-                                              (True, TypeError), (float("nan"), ValueError)])
+@pytest.mark.parametrize(
+    "threshold, error",
+    [(-1, ValueError), (256, ValueError), ("10", TypeError), (True, TypeError), (float("nan"), ValueError)],
+)
 def test_bad_thresholds_are_rejected(threshold, error):
     with pytest.raises(error, match="threshold"):
         pixscale.measure(np.zeros((2, 2), np.uint8), threshold=threshold)

@@ -17,8 +17,18 @@ def test_version_comes_from_metadata():
 
 
 def test_public_names():
-    for name in ("measure", "plan", "plan_group", "warp", "normalize", "normalize_batch", "ScaleTransform",
-                 "Measurement", "EmptyMaskError", "reference"):
+    for name in (
+        "measure",
+        "plan",
+        "plan_group",
+        "warp",
+        "normalize",
+        "normalize_batch",
+        "ScaleTransform",
+        "Measurement",
+        "EmptyMaskError",
+        "reference",
+    ):
         assert name in pixscale.__all__ and hasattr(pixscale, name)
     assert "reference" in dir(pixscale)
 
@@ -113,12 +123,21 @@ print(all(ok))
 _INHERITS = _kernels.axis_taps.targetoptions.get("fastmath") is not False
 
 
-@pytest.mark.parametrize("first", [
-    "standalone",
-    pytest.param("inside-fastmath", marks=pytest.mark.xfail(
-        _INHERITS, strict=True, reason="numba: axis_taps inherits a fastmath caller's flags unless "
-        "_config.jit_strict passes fastmath=False explicitly")),
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "standalone",
+        pytest.param(
+            "inside-fastmath",
+            marks=pytest.mark.xfail(
+                _INHERITS,
+                strict=True,
+                reason="numba: axis_taps inherits a fastmath caller's flags unless "
+                "_config.jit_strict passes fastmath=False explicitly",
+            ),
+        ),
+    ],
+)
 def test_taps_are_computed_without_fastmath(tmp_path, first):
     """The taps are the reference's taps bit for bit, whichever kernel compiles them first.
 
@@ -130,6 +149,7 @@ def test_taps_are_computed_without_fastmath(tmp_path, first):
     opts = _kernels.axis_taps.targetoptions
     assert opts["nogil"] is True and not opts.get("fastmath")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", _TAPS_CODE, first], capture_output=True, text=True,
-                         check=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _TAPS_CODE, first], capture_output=True, text=True, check=True, env=env
+    ).stdout
     assert out.split() == ["True"]

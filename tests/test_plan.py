@@ -143,8 +143,13 @@ def _corner_object():
 def _uncut_count(alpha, t, pad=100):
     """Mask count of the same warp on a canvas ``pad`` pixels larger on every side."""
     ho, wo = t.output_shape
-    big = pixscale.ScaleTransform(t.scale, t.src_center, (t.dst_center[0] + pad, t.dst_center[1] + pad),
-                                  t.input_shape, (ho + 2 * pad, wo + 2 * pad))
+    big = pixscale.ScaleTransform(
+        t.scale,
+        t.src_center,
+        (t.dst_center[0] + pad, t.dst_center[1] + pad),
+        t.input_shape,
+        (ho + 2 * pad, wo + 2 * pad),
+    )
     return pixscale.measure(big.apply(alpha)).count
 
 
@@ -249,8 +254,10 @@ def test_empty_mask_raises_a_catchable_error():
         pixscale.normalize(img)
 
 
-@pytest.mark.parametrize("target, error", [(0, ValueError), (1.5, ValueError), (-0.3, ValueError),
-                                           (float("nan"), ValueError), ("0.3", TypeError)])
+@pytest.mark.parametrize(
+    "target, error",
+    [(0, ValueError), (1.5, ValueError), (-0.3, ValueError), (float("nan"), ValueError), ("0.3", TypeError)],
+)
 def test_bad_targets(target, error):
     with pytest.raises(error, match="target"):
         pixscale.plan(np.full((4, 4), 255, np.uint8), target=target)
@@ -283,8 +290,9 @@ def test_normalize_batch_equals_one_by_one(rng, threads):
         assert isinstance(got, np.ndarray) and got.dtype == images.dtype
         np.testing.assert_array_equal(got, np.stack([pixscale.normalize(img, **options) for img in images]))
     alphas = images[..., 3]  # an (N, H, W) batch of masks
-    np.testing.assert_array_equal(pixscale.normalize_batch(alphas, threads=threads),
-                                  np.stack([pixscale.normalize(a) for a in alphas]))
+    np.testing.assert_array_equal(
+        pixscale.normalize_batch(alphas, threads=threads), np.stack([pixscale.normalize(a) for a in alphas])
+    )
 
 
 def test_normalize_batch_names_the_bad_image(rng):

@@ -21,22 +21,36 @@ def _blob(rng, *, centred=False):
     h, w = rng.integers(4, 12), rng.integers(4, 16)
     y0 = (H - h) // 2 if centred else rng.integers(0, H - h)
     x0 = (W - w) // 2 if centred else rng.integers(0, W - w)
-    alpha[y0:y0 + h, x0:x0 + w] = 255
+    alpha[y0 : y0 + h, x0 : x0 + w] = 255
     ty = rng.integers(0, H)
-    alpha[ty, rng.integers(0, W):] = rng.integers(11, 256)
+    alpha[ty, rng.integers(0, W) :] = rng.integers(11, 256)
     return alpha
 
 
 def _row(sample, view, before, after=None, *, scale=None, limited=None):
-    return {"sample": sample, "view": view, "status": "ok", "error": None,
-            "before": pixscale.measure(before).to_dict(),
-            "after": None if after is None else pixscale.measure(after).to_dict(),
-            "scale": scale, "limited": limited}
+    return {
+        "sample": sample,
+        "view": view,
+        "status": "ok",
+        "error": None,
+        "before": pixscale.measure(before).to_dict(),
+        "after": None if after is None else pixscale.measure(after).to_dict(),
+        "scale": scale,
+        "limited": limited,
+    }
 
 
 def _failed(sample, view, error):
-    return {"sample": sample, "view": view, "status": "failed", "error": error,
-            "before": None, "after": None, "scale": None, "limited": None}
+    return {
+        "sample": sample,
+        "view": view,
+        "status": "failed",
+        "error": error,
+        "before": None,
+        "after": None,
+        "scale": None,
+        "limited": None,
+    }
 
 
 @pytest.fixture
@@ -47,8 +61,15 @@ def dataset(rng):
         for v in range(n):
             pair = (_blob(rng), _blob(rng, centred=True))
             alphas.append(pair)
-            rows.append(_row(f"sample_{s:03d}", f"images/cam_{v:03d}.png", *pair,
-                             scale=float(rng.uniform(0.7, 1.8)), limited=bool(v == 1)))
+            rows.append(
+                _row(
+                    f"sample_{s:03d}",
+                    f"images/cam_{v:03d}.png",
+                    *pair,
+                    scale=float(rng.uniform(0.7, 1.8)),
+                    limited=bool(v == 1),
+                )
+            )
     rows.insert(2, _failed("sample_001", "images/cam_009.png", "empty mask: no pixel above 10"))
     rows.append(_failed("sample_002", "images/cam_009.png", "cannot be decoded"))
     return rows, alphas
@@ -87,8 +108,13 @@ def test_stage_numbers_match_numpy(dataset, stage):
     size, bbox, offset = np.array([_direct(pair[stage]) for pair in alphas]).T
     got = s[name]
     assert got["n"] == len(alphas)
-    for key, want in [("mean", size.mean()), ("std", size.std()), ("cv", _cv(size)),
-                      ("min", size.min()), ("max", size.max())]:
+    for key, want in [
+        ("mean", size.mean()),
+        ("std", size.std()),
+        ("cv", _cv(size)),
+        ("min", size.min()),
+        ("max", size.max()),
+    ]:
         assert got[key] == pytest.approx(want, rel=1e-12), key
     bvp = s["bbox_vs_pixel"][name]
     assert bvp["bbox_mean"] == pytest.approx(bbox.mean(), rel=1e-12)
@@ -114,8 +140,7 @@ def test_counts_scale_limited_failures(dataset):
     s = report.summarize(rows)
     assert (s["n_views"], s["n_ok"], s["n_failed"]) == (10, 8, 2)
     scales = np.array([r["scale"] for r in rows if r["status"] == "ok"])
-    for key, want in [("mean", scales.mean()), ("std", scales.std()), ("min", scales.min()),
-                      ("max", scales.max())]:
+    for key, want in [("mean", scales.mean()), ("std", scales.std()), ("min", scales.min()), ("max", scales.max())]:
         assert s["scale"][key] == pytest.approx(want, rel=1e-12), key
     assert s["scale"]["n"] == 8
     assert s["limited"] == 2  # view 1 of samples 1 and 2
@@ -162,12 +187,28 @@ def test_empty_input(rows, tmp_path):
 
 def test_format_table_numbers_and_width():
     def m(count, centroid=(20.0, 12.0)):
-        return {"count": count, "area_fraction": count / 960, "size_ratio": math.sqrt(count / 960),
-                "centroid": list(centroid), "bbox": [0, 0, 40, 24], "shape": [24, 40]}
+        return {
+            "count": count,
+            "area_fraction": count / 960,
+            "size_ratio": math.sqrt(count / 960),
+            "centroid": list(centroid),
+            "bbox": [0, 0, 40, 24],
+            "shape": [24, 40],
+        }
 
-    rows = [{"sample": "s", "view": f"v{i}.png", "status": "ok", "error": None, "before": m(c),
-             "after": m(86, (21.0, 12.0)), "scale": sc, "limited": False}
-            for i, (c, sc) in enumerate([(40, 1.5), (90, 1.0), (160, 0.75)])]
+    rows = [
+        {
+            "sample": "s",
+            "view": f"v{i}.png",
+            "status": "ok",
+            "error": None,
+            "before": m(c),
+            "after": m(86, (21.0, 12.0)),
+            "scale": sc,
+            "limited": False,
+        }
+        for i, (c, sc) in enumerate([(40, 1.5), (90, 1.0), (160, 0.75)])
+    ]
     rows += [_failed("s", f"bad{i}.png", "x" * 200 if i == 0 else f"reason {i}") for i in range(7)]
     s = report.summarize(rows)
     table = report.format_table(s)

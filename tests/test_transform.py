@@ -46,9 +46,13 @@ def _project(K, X):
 @given(scale=scales, seed=st.integers(0, 2**32 - 1))
 def test_intrinsics_agree_with_map_points(pixel_center, scale, seed):
     rng = np.random.default_rng(seed)
-    K = np.array([[rng.uniform(50, 900), rng.uniform(-2, 2), rng.uniform(0, 512)],
-                  [0, rng.uniform(50, 900), rng.uniform(0, 512)],
-                  [0, 0, 1]])
+    K = np.array(
+        [
+            [rng.uniform(50, 900), rng.uniform(-2, 2), rng.uniform(0, 512)],
+            [0, rng.uniform(50, 900), rng.uniform(0, 512)],
+            [0, 0, 1],
+        ]
+    )
     t = pixscale.ScaleTransform(scale, rng.uniform(0, 512, 2), rng.uniform(0, 512, 2), (512, 512), (512, 512))
     X = rng.uniform(-1, 1, (20, 3)) + [0, 0, 4]
     uv = _project(K, X)  # pixel coordinates in K's convention
@@ -102,17 +106,29 @@ def test_matrix_matches_opencv_warp():
     img = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
     t = pixscale.ScaleTransform(1.37, (21.3, 17.8), (25, 20), (40, 50), (40, 50))
     ours = pixscale.warp(img, t, premultiplied=False).astype(int)
-    theirs = cv2.warpAffine(img, t.matrix(pixel_center=0.0)[:2], (50, 40), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(int)
+    theirs = cv2.warpAffine(
+        img,
+        t.matrix(pixel_center=0.0)[:2],
+        (50, 40),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).astype(int)
     inner = (slice(2, -2), slice(2, -2))
     assert np.abs(ours[inner] - theirs[inner]).max() <= 1
 
 
 @pytest.mark.parametrize(
     "kwargs, error",
-    [({"scale": 0}, ValueError), ({"scale": -1}, ValueError), ({"scale": float("nan")}, ValueError),
-     ({"scale": "big"}, TypeError), ({"src_center": (1, float("inf"))}, ValueError),
-     ({"output_shape": (0, 5)}, ValueError), ({"input_shape": (2.5, 4)}, ValueError)],
+    [
+        ({"scale": 0}, ValueError),
+        ({"scale": -1}, ValueError),
+        ({"scale": float("nan")}, ValueError),
+        ({"scale": "big"}, TypeError),
+        ({"src_center": (1, float("inf"))}, ValueError),
+        ({"output_shape": (0, 5)}, ValueError),
+        ({"input_shape": (2.5, 4)}, ValueError),
+    ],
 )
 def test_bad_transforms_are_rejected(kwargs, error):
     args = dict(scale=1.0, src_center=(1, 1), dst_center=(1, 1), input_shape=(4, 4), output_shape=(4, 4))

@@ -8,7 +8,6 @@ import errno
 import hashlib
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pixscale
 from pixscale import synth
 from pixscale.cli import main
 from pixscale.io import read_view, write_png
-from pixscale.pipeline import RunOptions, run
+from pixscale.pipeline import run
 
 pytestmark = pytest.mark.slow
 SIZE = 96
@@ -31,9 +30,11 @@ CMD = [sys.executable, "-m", "pixscale"]
 
 def digest(root, *, skip=("pixscale-manifest.jsonl", "pixscale-report", "train.txt")):
     root = Path(root)
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] not in skip
-            and not p.name.startswith(".pixscale-")}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.relative_to(root).parts[0] not in skip and not p.name.startswith(".pixscale-")
+    }
 
 
 def manifest_samples(out):
@@ -137,15 +138,25 @@ def test_resume_refused_for_changed_options_names_them(tmp_path, gslrm, capsys):
     assert "target 0.3 -> 0.25" in err and "margin 0.0 -> 2.0" in err and "center" not in err
 
 
-@pytest.mark.parametrize("flag, value, option", [
-    ("--target", "30", "--target"), ("--target", "0", "--target"), ("--target", "1.5", "--target"),
-    ("--target", "nan", "--target"), ("--threshold", "300", "--threshold"), ("--threshold", "-1", "--threshold"),
-    ("--margin", "-5", "--margin"), ("--margin", "inf", "--margin"), ("--jobs", "-1", "--jobs"),
-    ("--jobs", "0", "--jobs"), ("--output-size", "100000x100000", "--output-size"),
-    ("--output-size", "20000x20000", "--output-size"), ("--margin", "300", "--margin"),
-])
-def test_bad_options_are_refused_before_anything_is_read_or_written(tmp_path, gslrm, capsys, flag, value,
-                                                                     option):
+@pytest.mark.parametrize(
+    "flag, value, option",
+    [
+        ("--target", "30", "--target"),
+        ("--target", "0", "--target"),
+        ("--target", "1.5", "--target"),
+        ("--target", "nan", "--target"),
+        ("--threshold", "300", "--threshold"),
+        ("--threshold", "-1", "--threshold"),
+        ("--margin", "-5", "--margin"),
+        ("--margin", "inf", "--margin"),
+        ("--jobs", "-1", "--jobs"),
+        ("--jobs", "0", "--jobs"),
+        ("--output-size", "100000x100000", "--output-size"),
+        ("--output-size", "20000x20000", "--output-size"),
+        ("--margin", "300", "--margin"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_read_or_written(tmp_path, gslrm, capsys, flag, value, option):
     """Item 14: each bad option gets one line naming it, exit 2, nothing written."""
     extra = ["--output-size", "512"] if option == "--margin" and value == "300" else []
     assert cli("run", gslrm, tmp_path / "out", flag, value, *extra) == 2
@@ -270,15 +281,18 @@ def test_report_dir_that_is_a_file_is_refused_up_front(tmp_path, gslrm, capsys):
     assert "--report-dir" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("frame_edit, message", [
-    (lambda f: f.update(fx=None), "fx is null"),
-    (lambda f: f.update(fx="500"), 'fx is "500"'),
-    (lambda f: f.update(fx=[500]), "fx is [500]"),
-    (lambda f: f.update(fx=float("nan")), "fx is NaN"),
-    (lambda f: f.pop("file_path"), "has no file_path"),
-    (lambda f: f.update(w=512, h=512), "but the image is 96x96"),
-    (lambda f: f.update(file_path="images/cam_001.png"), "both name images/cam_001.png"),
-])
+@pytest.mark.parametrize(
+    "frame_edit, message",
+    [
+        (lambda f: f.update(fx=None), "fx is null"),
+        (lambda f: f.update(fx="500"), 'fx is "500"'),
+        (lambda f: f.update(fx=[500]), "fx is [500]"),
+        (lambda f: f.update(fx=float("nan")), "fx is NaN"),
+        (lambda f: f.pop("file_path"), "has no file_path"),
+        (lambda f: f.update(w=512, h=512), "but the image is 96x96"),
+        (lambda f: f.update(file_path="images/cam_001.png"), "both name images/cam_001.png"),
+    ],
+)
 def test_bad_camera_frames_fail_that_view(tmp_path, gslrm, frame_edit, message):
     """Item 15: camera frames with bad intrinsics, no file_path, or that disagree with the files."""
     path = gslrm / "sample_000" / "opencv_cameras.json"
@@ -342,10 +356,15 @@ def test_ctrl_c_stops_within_a_second_and_resume_finishes(tmp_path, big):
     """Item 10: Ctrl-C went on for 5 s, printed a traceback and lost completed samples."""
     src, whole = big
     out = tmp_path / "out"
-    proc = subprocess.Popen(CMD + ["run", str(src), str(out), "--no-plots", "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert _wait_for(lambda: (out / "pixscale-manifest.jsonl").exists()
-                     and len(manifest_samples(out)) >= 3, proc), "the run finished before it could be interrupted"
+    proc = subprocess.Popen(
+        CMD + ["run", str(src), str(out), "--no-plots", "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert _wait_for(lambda: (out / "pixscale-manifest.jsonl").exists() and len(manifest_samples(out)) >= 3, proc), (
+        "the run finished before it could be interrupted"
+    )
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
@@ -355,8 +374,9 @@ def test_ctrl_c_stops_within_a_second_and_resume_finishes(tmp_path, big):
     assert len([line for line in err.splitlines() if "interrupted" in line]) == 1
     completed = {p.parent.name for p in out.glob("*/opencv_cameras.json")}
     assert completed == set(manifest_samples(out)) and 0 < len(completed) < 24
-    subprocess.run(CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"], check=True, capture_output=True
+    )
     assert digest(out) == digest(whole)
 
 
@@ -366,13 +386,17 @@ def test_sigkill_at_random_points_then_resume_is_byte_identical(tmp_path, big):
     out = tmp_path / "out"
     rng = np.random.default_rng(3)
     for delay in sorted(rng.uniform(0.0, 2.5, 10)):
-        proc = subprocess.Popen(CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.kill()
         proc.wait()
-    subprocess.run(CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--resume"], check=True, capture_output=True
+    )
     assert digest(out) == digest(whole)
     assert not list(out.rglob("*.part"))
 
@@ -382,8 +406,11 @@ def test_kill_in_the_first_milliseconds_leaves_a_restartable_folder(tmp_path, bi
     src, whole = big
     out = tmp_path / "out"
     for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8):
-        proc = subprocess.Popen(CMD + ["run", str(src), str(out), "--quiet", "--no-plots"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            CMD + ["run", str(src), str(out), "--quiet", "--no-plots"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.kill()
         proc.wait()
@@ -398,8 +425,9 @@ def test_kill_in_the_first_milliseconds_leaves_a_restartable_folder(tmp_path, bi
         other.mkdir()
         (other / ".pixscale-manifest.jsonl.x1y2.part").write_text("{")
         (other / ".pixscale-lock").write_text("")
-        done = subprocess.run(CMD + ["run", str(src), str(other), "--quiet", "--no-plots", *resume],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            CMD + ["run", str(src), str(other), "--quiet", "--no-plots", *resume], capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         assert digest(other) == digest(whole)
 
@@ -408,11 +436,16 @@ def test_second_run_into_the_same_out_dir_is_refused(tmp_path, big):
     """Issue 14 item 1: two runs into one OUT_DIR deleted each other's temporary files."""
     src, whole = big
     out = tmp_path / "out"
-    first = subprocess.Popen(CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--jobs", "1"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        CMD + ["run", str(src), str(out), "--quiet", "--no-plots", "--jobs", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert _wait_for(lambda: (out / ".pixscale-lock.pid").exists(), first)
-    second = subprocess.run(CMD + ["run", str(src), str(out), "--resume", "--no-plots"], capture_output=True,
-                            text=True, timeout=60)
+    second = subprocess.run(
+        CMD + ["run", str(src), str(out), "--resume", "--no-plots"], capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 2
     assert f"in use by another pixscale run (pid {first.pid})" in second.stderr
     _, first_err = first.communicate(timeout=300)
@@ -485,8 +518,11 @@ def test_outputs_are_created_with_the_umask_mode(tmp_path, gslrm):
         run(gslrm, tmp_path / "out", quiet=True)
     finally:
         os.umask(old)
-    modes = {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "out").rglob("*") if p.is_file()
-             and not p.name.startswith(".pixscale-")}
+    modes = {
+        oct(p.stat().st_mode & 0o777)
+        for p in (tmp_path / "out").rglob("*")
+        if p.is_file() and not p.name.startswith(".pixscale-")
+    }
     assert modes == {"0o644"}
 
 

@@ -91,9 +91,12 @@ def test_any_strides(rng, layout):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    dx=st.integers(-12, 12), dy=st.integers(-12, 12),
-    h=st.integers(1, 20), w=st.integers(1, 20),
-    dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1),
+    dx=st.integers(-12, 12),
+    dy=st.integers(-12, 12),
+    h=st.integers(1, 20),
+    w=st.integers(1, 20),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
 )
 def test_scale_one_integer_shift_copies_pixels(dx, dy, h, w, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -177,8 +180,16 @@ def test_background_composites_colour_and_keeps_alpha(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("channels", [2, 4])
-@pytest.mark.parametrize("name, rgb", [("white", (255, 255, 255)), ("black", (0, 0, 0)), ("gray", (128, 128, 128)),
-                                       ("#ff8000", (255, 128, 0)), ("0,64,255", (0, 64, 255))])
+@pytest.mark.parametrize(
+    "name, rgb",
+    [
+        ("white", (255, 255, 255)),
+        ("black", (0, 0, 0)),
+        ("gray", (128, 128, 128)),
+        ("#ff8000", (255, 128, 0)),
+        ("0,64,255", (0, 64, 255)),
+    ],
+)
 def test_background_by_name_is_on_the_255_scale(rng, dtype, channels, name, rgb):
     """Colour names mean the same colour in every dtype: white is 255, 65535 or 1.0."""
     img = _random(rng, (12, 14, channels), dtype)
@@ -189,8 +200,9 @@ def test_background_by_name_is_on_the_255_scale(rng, dtype, channels, name, rgb)
         colour = [sum(colour) / 3]
     got = pixscale.warp(img, t, background=name)
     np.testing.assert_array_equal(got, pixscale.warp(img, t, background=colour))
-    assert_matches(got, reference.warp(img, t, background=name) if "," not in name else
-                   reference.warp(img, t, background=colour))
+    assert_matches(
+        got, reference.warp(img, t, background=name) if "," not in name else reference.warp(img, t, background=colour)
+    )
     clear = got[..., -1] == 0
     if clear.any() and name == "white":
         top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
@@ -203,8 +215,9 @@ def test_background_names_reach_normalize_and_transparent_means_none(rng):
     img[5:12, 6:14, 3] = 65535
     white = pixscale.normalize(img, background="white", exact=False)
     assert (white[white[..., 3] == 0][:, :3] == 65535).all()
-    np.testing.assert_array_equal(pixscale.normalize(img, background=" Transparent ", exact=False),
-                                  pixscale.normalize(img, exact=False))
+    np.testing.assert_array_equal(
+        pixscale.normalize(img, background=" Transparent ", exact=False), pixscale.normalize(img, exact=False)
+    )
     with pytest.raises(ValueError, match="unknown colour 'mauve'"):
         pixscale.normalize(img, background="mauve")
 
@@ -319,8 +332,9 @@ def test_probe_count_matches_a_full_warp(rng, dtype):
         full = pixscale.warp(alpha, t)
         (cx, cy), (dx, dy) = t.src_center, t.dst_center
         for r0, r1, c0, c1 in [(0, 45, 0, 38), (3, 30, 5, 21), (44, 45, 0, 1)]:
-            got = _kernels.warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1,
-                                      np.dtype(dtype).kind == "u", consts)
+            got = _kernels.warp_count(
+                alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, np.dtype(dtype).kind == "u", consts
+            )
             assert got == np.count_nonzero(full[r0:r1, c0:c1] > thr)
 
 
