@@ -117,7 +117,12 @@ def _is_image(p):
 
 def _entries(folder):
     """The entries of ``folder``, sorted, without pixscale's own files."""
-    return sorted(p for p in folder.iterdir() if p.name not in RESERVED and not p.name.endswith(".part"))
+    return sorted(p for p in folder.iterdir() if not _own(p.name))
+
+
+def _own(name):
+    """pixscale's own bookkeeping files in an output tree: never views or samples."""
+    return name in (MANIFEST, LOCK) or name.startswith(".pixscale-") or (name[:1] == "." and name.endswith(".part"))
 
 
 def _bad_name(rel):
@@ -188,15 +193,17 @@ def _frame_error(i, frame):
 
 
 def _inside(base, rel):
-    """``rel`` normalised (``/`` separators), when it names a path inside ``base``; else None."""
-    if os.path.isabs(rel) or "\\" in rel:
-        return None
+    """``(norm, error)``: ``rel`` normalised with ``/`` separators, or why it cannot name a view of ``base``."""
+    if "\\" in rel:
+        return None, f"file_path {rel!r} uses backslashes; write it with / separators"
     norm = posixpath.normpath(rel)
-    if norm == "." or norm.startswith("../") or norm == "..":
-        return None
+    if os.path.isabs(rel) or norm in (".", "..") or norm.startswith("../"):
+        return None, f"file_path {rel!r} points outside its sample folder; it was not read"
     real_base = os.path.realpath(base)
     target = os.path.realpath(os.path.join(real_base, norm))
-    return norm if os.path.commonpath([real_base, target]) == real_base else None
+    if os.path.commonpath([real_base, target]) != real_base:
+        return norm, f"{norm} leads outside its sample folder through a symlink (to {target}); it was not read"
+    return norm, None
 
 
 def _join(*parts):
@@ -216,6 +223,9 @@ def _gslrm_sample(folder, rel_dir, name):
             f"{CAMERAS} cannot be read as GS-LRM cameras ({type(exc).__name__}: {exc}); fix or restore the file"
         )
         return sample
+    if not frames:
+        sample.error = f"{CAMERAS} lists no camera frames, so none of its images can be used; fix or restore it"
+        return sample
     sample.cameras = cameras
     named = {}
     for i, frame in enumerate(frames):
@@ -224,10 +234,9 @@ def _gslrm_sample(folder, rel_dir, name):
         rel = rel.replace("\0", "\\0")
         norm = None
         if error is None:
-            norm = _inside(folder, rel)
-            if norm is None:
-                error = f"file_path {rel!r} points outside its sample folder; it was not read"
-            elif norm in named:
+            norm, error = _inside(folder, rel)
+        if error is None:
+            if norm in named:
                 error = f"camera frames {named[norm]} and {i} both name {norm}; each image needs its own frame"
         key = _join(rel_dir, norm or f"<frame {i}>")
         view = View(path=None if error else folder / norm, rel=norm or rel, key=key, frame=i, error=error)
@@ -255,7 +264,7 @@ def _gslrm_sample(folder, rel_dir, name):
 
 def _glob_dataset(pattern):
     matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
-    files = [p for p in matched if p.is_file() and _is_image(p)]
+    files = [p for p in matched if _is_image(p)]
     if not files:
         raise ValueError(
             f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell does not expand it"
@@ -279,9 +288,13 @@ def _mvdiffusion_sample(folder, rel_dir):
     views = [
         View(p, p.name, _join(rel_dir, p.name))
         for p in _entries(folder)
-        if p.is_file() and _is_image(p) and p.name.lower().startswith("cam_")
+        if _is_image(p) and p.name.lower().startswith("cam_")
     ]
-    return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views])
+    for v in views:
+        v.error = _bad_name(v.key)
+        if v.error:
+            v.key, v.rel, v.path = printable(v.key), printable(v.rel), None
+    return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
 def _list_files(root, in_root, out_root):
@@ -342,7 +355,7 @@ def discover(root, *, layout="auto", out_root=None):
     skipped_other = 0
     if layout == "flat":
         for p in _entries(root):
-            if p.is_file() and _is_image(p):
+            if _is_image(p):
                 samples.append(_flat_sample(p, p.name))
             elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
                 skipped_other += 1
@@ -351,6 +364,9 @@ def discover(root, *, layout="auto", out_root=None):
     else:
         for folder in (p for p in _entries(root) if p.is_dir()):
             rel_dir = folder.name
+            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
+                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
+                continue
             bad = _bad_name(rel_dir)
             if bad:
                 samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
@@ -380,6 +396,12 @@ def discover(root, *, layout="auto", out_root=None):
         notes.append(
             f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha channel"
         )
+    if not samples:
+        raise ValueError(
+            f"found no {LAYOUT_NAMES[layout]} samples in {root}; check the path, or pass another --layout "
+            "(or none, to detect it)."
+        )
+    notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
     return Dataset(root, layout, samples, list_files, notes)
 

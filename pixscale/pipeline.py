@@ -368,9 +368,16 @@ def _write_cameras(sample, path, frames, rows, opts):
 # --- the output folder -------------------------------------------------------------------------
 
 
-def check_folders(in_dir, out_dir, dataset=None):
-    """Refuse an output folder that is, or lies inside, the input tree (or holds an input file)."""
+def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
+    """Refuse an output (or report) folder that is, or lies inside, the input tree (or holds an input file)."""
     src = Path(dataset.root if dataset is not None else in_dir).resolve()
+    if report_dir:
+        rep = Path(report_dir).resolve()
+        if rep == src or src in rep.parents:
+            raise ValueError(
+                f"--report-dir {report_dir} is inside IN_DIR {in_dir}; the input is never written to, "
+                "choose a report folder outside it."
+            )
     dst = Path(out_dir).resolve()
     if dst == src or src in dst.parents:
         raise ValueError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; choose an output folder outside the input.")
@@ -585,7 +592,7 @@ def run(
     jobs = check_jobs(jobs)
     out_dir = Path(out_dir)
     dataset = discover(in_dir, layout=layout, out_root=out_dir)
-    check_folders(in_dir, out_dir, dataset)
+    check_folders(in_dir, out_dir, dataset, report_dir)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
     for note in dataset.notes:
         _say(quiet, f"  note: {note}")
