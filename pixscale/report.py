@@ -104,8 +104,8 @@ def summarize(rows):
         (population, ddof=0), ``cv`` (std / mean), ``min``, ``max``, ``n``;
         ``scale``: the same keys over the scale factors; ``limited``: number
         of views whose scale the fit rule reduced; ``off_target``: number of
-        views whose exact-mode ratio missed the target by more than the
-        tolerance (``on_target`` False); ``failures``: a list of
+        views, not limited by the fit, whose exact-mode ratio missed the target
+        by more than the tolerance (``on_target`` False); ``failures``: a list of
         ``{"sample", "view", "error"}``; and, keyed by stage,
         ``bbox_vs_pixel`` (``bbox_mean``, ``bbox_std``, ``bbox_cv`` of
         ``sqrt(bbox area / image area)``, next to ``pixel_cv``), ``centring``
@@ -139,7 +139,7 @@ def summarize(rows):
             sections[key][stage] = value
     summary["scale"] = _stats([r["scale"] for r in ok if r.get("scale") is not None])
     summary["limited"] = sum(1 for r in ok if r.get("limited"))
-    summary["off_target"] = sum(1 for r in ok if r.get("on_target") is False)
+    summary["off_target"] = sum(1 for r in ok if r.get("on_target") is False and not r.get("limited"))
     summary["failures"] = [
         {"sample": r.get("sample", ""), "view": r.get("view", ""), "error": r.get("error")} for r in failed
     ]
