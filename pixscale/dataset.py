@@ -120,9 +120,14 @@ def _entries(folder):
     return sorted(p for p in folder.iterdir() if not _own(p.name))
 
 
+def is_temporary(name):
+    """A name pixscale uses for a run's lock and temporary files (``.pixscale-*``, ``.NAME.xxxx.part``)."""
+    return name == LOCK or name.startswith(".pixscale-") or (name[:1] == "." and name.endswith(".part"))
+
+
 def _own(name):
     """pixscale's own bookkeeping files in an output tree: never views or samples."""
-    return name in (MANIFEST, LOCK) or name.startswith(".pixscale-") or (name[:1] == "." and name.endswith(".part"))
+    return name == MANIFEST or is_temporary(name)
 
 
 def _bad_name(rel):

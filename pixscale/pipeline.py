@@ -28,7 +28,7 @@ from ._measure import measure
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError
 from ._warp import warp
-from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob
+from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
 from .report import MAX_PAIRS, Thumbnail
 
@@ -392,8 +392,8 @@ def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
 
 
 def _own(name):
-    """True for a file or folder name that pixscale itself writes into OUT_DIR as bookkeeping."""
-    return name.startswith(".pixscale-") or (name.startswith(".") and name.endswith(".part")) or name == REPORT_DIR
+    """A name of a run's lock, temporary files or report: what a folder may hold and still be new."""
+    return is_temporary(name) or name == REPORT_DIR
 
 
 def _holds_only_own_files(folder):
