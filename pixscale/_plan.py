@@ -6,6 +6,7 @@ import numpy as np
 
 from ._config import kernels
 from ._measure import alpha_words, measure_alpha
+from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
     EmptyMaskError,
@@ -20,7 +21,10 @@ from ._warp import warp, work_dtype
 
 CENTERS = ("centroid", "bbox", "image")
 _SECANT_STEPS = 8
-_SEARCH_STEPS = 96
+_BISECT_STEPS = 48
+_SCAN_STEPS = 48
+TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
+EXACT_SLACK = 5e-6  # exact mode's search stops this close to the target
 
 
 def _source_center(m, center):
@@ -36,123 +40,160 @@ def _source_center(m, center):
     return check_point(center, name="center")
 
 
-def fit_limit(bbox, src_center, dst_center, output_shape, margin):
-    """The largest scale at which no output pixel outside the canvas less ``margin`` sees the object.
+class _View:
+    """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    Bilinear samples of the mask box ``[x0, x1] x [y0, y1]`` can be non-zero
-    on the open box half a source pixel wider.  Mapped to the output, that box
-    must contain no pixel centre outside the canvas less ``margin`` pixels,
-    i.e. it must lie within ``[margin - 0.5, W - margin + 0.5]`` (likewise y).
-    """
-    x0, y0, x1, y1 = bbox
-    (cx, cy), (dx, dy) = src_center, dst_center
-    ho, wo = output_shape
-    limit = math.inf
-    for lo, hi, c, d, n in ((x0 - 0.5, x1 + 0.5, cx, dx, wo), (y0 - 0.5, y1 + 0.5, cy, dy, ho)):
-        room_lo, room_hi = d - margin + 0.5, n - margin + 0.5 - d
-        if room_lo <= 0 or room_hi <= 0:
-            raise ValueError(
-                f"margin={margin:g} px leaves no room on an output canvas of shape {output_shape}; "
-                "use a margin below half the canvas size."
-            )
-        if lo < c:
-            limit = min(limit, room_lo / (c - lo))
-        if hi > c:
-            limit = min(limit, room_hi / (hi - c))
-    return limit
+    def __init__(self, alpha, thr, m, src_center, output_shape, fit, margin):
+        self.alpha, self.thr, self.measurement = alpha, thr, m
+        self.src_center = src_center
+        self.input_shape, self.output_shape = m.shape, output_shape
+        self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
+        self.fit = fit
+        self.margins = margins_px(margin, output_shape)
+        self.extent = footprint(m.bbox, src_center)
+        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins)
+        self.n_out = output_shape[0] * output_shape[1]
+
+    def dst_center(self, scale):
+        return place(self.fit, scale, self.extent, self.ideal, self.output_shape, self.margins)
 
 
-def _ratio_probe(alpha, thr, base, bbox):
-    """Return ``ratio(scale)``: the size ratio re-measured on the warped alpha alone.
+class _Probe:
+    """Counts of ``warped alpha > thr`` for one view at a scale: on the canvas, and on an unbounded one.
 
     Only the output window that can hold mask pixels (the mapped bbox plus a
-    pixel) is resampled; the values there are bit-identical to a full warp.
-    One kernel call per probe computes the taps, warps and counts.
+    pixel) is resampled; the values there are bit-identical to a full warp,
+    so the canvas count is that of the final image.  One kernel call per
+    count; each is made once.
     """
-    if alpha.dtype.kind == "f":
-        # Float weights may sum to 1 + a few ulps, lifting alpha that sits exactly at the
-        # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
-        bbox = measure_alpha(alpha, alpha.dtype.type(thr * (1 - 1e-5))).bbox
-    ho, wo = base.output_shape
-    n_out = ho * wo
-    (cx, cy), (dx, dy) = base.src_center, base.dst_center
-    rounding = alpha.dtype.kind == "u"
-    consts = np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype))
-    x0, y0, x1, y1 = bbox[0] - 1, bbox[1] - 1, bbox[2] + 1, bbox[3] + 1
-    warp_count = kernels().warp_count
-    seen = {}  # scale -> ratio: the achieved ratio at the chosen scale is asked for again
 
-    def ratio(scale):
-        if scale in seen:
-            return seen[scale]
-        r0, r1 = max(0, math.floor((y0 - cy) * scale + dy) - 1), min(ho, math.ceil((y1 - cy) * scale + dy) + 1)
-        c0, c1 = max(0, math.floor((x0 - cx) * scale + dx) - 1), min(wo, math.ceil((x1 - cx) * scale + dx) + 1)
-        count = (
-            0
-            if r0 >= r1 or c0 >= c1
-            else warp_count(alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
+    def __init__(self, view):
+        alpha, thr = view.alpha, view.thr
+        bbox = view.measurement.bbox
+        if alpha.dtype.kind == "f":
+            # Float weights may sum to 1 + a few ulps, lifting alpha that sits exactly at the
+            # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
+            bbox = measure_alpha(alpha, alpha.dtype.type(thr * (1 - 1e-5))).bbox
+        self.view = view
+        self.box = (bbox[0] - 1, bbox[1] - 1, bbox[2] + 1, bbox[3] + 1)
+        rounding = alpha.dtype.kind == "u"
+        self.args = (
+            rounding,
+            np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype)),
         )
-        seen[scale] = r = math.sqrt(count / n_out)
-        return r
+        self.seen = {}
 
-    return ratio
+    def _count(self, scale, dst, r0, r1, c0, c1):
+        key = (scale, r0, r1, c0, c1)
+        if key not in self.seen:
+            v = self.view
+            (cx, cy), (dx, dy) = v.src_center, dst
+            self.seen[key] = (
+                0
+                if r0 >= r1 or c0 >= c1
+                else kernels().warp_count(v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
+            )
+        return self.seen[key]
+
+    def counts(self, scale, *, canvas=True):
+        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+        v = self.view
+        dst = v.dst_center(scale)
+        (cx, cy), (dx, dy) = v.src_center, dst
+        x0, y0, x1, y1 = self.box
+        r0, r1 = math.floor((y0 - cy) * scale + dy) - 1, math.ceil((y1 - cy) * scale + dy) + 1
+        c0, c1 = math.floor((x0 - cx) * scale + dx) - 1, math.ceil((x1 - cx) * scale + dx) + 1
+        total = self._count(scale, dst, r0, r1, c0, c1)
+        if not canvas:
+            return None, total
+        ho, wo = v.output_shape
+        clipped = (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
+        return (total if clipped == (r0, r1, c0, c1) else self._count(scale, dst, *clipped)), total
+
+    def ratio(self, scale, *, canvas=False):
+        """The size ratio at ``scale``: on an unbounded canvas, or (``canvas=True``) on the canvas."""
+        on, total = self.counts(scale, canvas=canvas)
+        return math.sqrt((on if canvas else total) / self.view.n_out)
 
 
-def refine_scale(ratio, scale, max_scale, target, tol):
-    """Find a scale whose re-measured ratio is within ``tol`` of ``target``.
+def refine_scale(ratio, scale, target, goal):
+    """The scale whose ``ratio(scale)`` is closest to ``target``, found by a local search.
 
     Secant steps on ``ratio(scale) - target`` (a multiplicative step while
-    there is no slope), then, because the re-measured ratio moves in jumps as
-    the sampling grid's phase shifts, a local search of scales around the best
-    one.  On masks whose ratio jumps by more than the tolerance (an all-opaque
-    canvas) no scale may reach the target; the caller sees that in the
-    returned ratio.  Returns ``(scale, ratio)`` of the best scale seen, at once
-    when the ratio at ``max_scale`` is still below the target.
+    there is no slope).  The re-measured ratio of a resample moves in jumps
+    as pixels cross the threshold, so when the secant does not land within
+    ``goal``, bisection pins down where the ratio crosses the target (the
+    best scale is usually at one side of that jump), and a scan of nearby
+    scales looks for a closer ratio, since the ratio is not monotonic.
+    Stops as soon as a ratio within ``goal`` is seen.  Returns
+    ``(scale, ratio)`` of the best scale seen (the smaller scale on ties).
     """
-    best = (math.inf, scale, 0.0)
+    best = [math.inf, scale, 0.0]
+    below = above = None  # the latest (scale, ratio) short of / past the target
+
+    def look(s):
+        nonlocal below, above
+        r = ratio(s)
+        if (abs(r - target), s) < (best[0], best[1]):
+            best[:] = abs(r - target), s, r
+        if r < target:
+            below = (s, r)
+        elif r > target:
+            above = (s, r)
+        return r
+
     prev = None
     for _ in range(_SECANT_STEPS):
-        r = ratio(scale)
-        best = min(best, (abs(r - target), scale, r))
-        if best[0] <= tol:
-            return best[1], best[2]
-        if scale == max_scale and r < target:
-            # The cap keeps the target out of reach: smaller scales only shrink the object
-            # further, so no search below the cap can do better.
+        r = look(scale)
+        if best[0] <= goal:
             return best[1], best[2]
         if prev is not None and prev[1] != r:
             new = scale + (target - r) * (scale - prev[0]) / (r - prev[1])
         else:
             new = scale * (target / r if r > 0 else 2.0)
-        new = min(max(new, scale / 4), scale * 4, max_scale)
+        new = min(max(new, scale / 4), scale * 4)
         if new == scale:
             break
         prev, scale = (scale, r), new
+    if below is not None and above is not None and below[0] < above[0]:
+        lo, hi = below[0], above[0]
+        for _ in range(_BISECT_STEPS):
+            mid = (lo + hi) / 2
+            if not lo < mid < hi or hi - lo <= 1e-12 * hi:
+                break
+            if look(mid) < target:
+                lo = mid
+            else:
+                hi = mid
+            if best[0] <= goal:
+                return best[1], best[2]
     center = best[1]
-    step = 0.25 * tol / target
-    for k in range(1, _SEARCH_STEPS + 1):
+    step = 2 * goal / target
+    for k in range(1, _SCAN_STEPS + 1):
         for sign in (1, -1):
             s = center * (1 + sign * k * step)
-            if s > max_scale or s <= 0:
-                continue
-            r = ratio(s)
-            best = min(best, (abs(r - target), s, r))
-            if best[0] <= tol:
-                return best[1], best[2]
+            if s > 0:
+                look(s)
+                if best[0] <= goal:
+                    return best[1], best[2]
     return best[1], best[2]
 
 
 def tolerance(target, n_pixels):
-    """Exact mode's tolerance on the size ratio: 1e-4, or one pixel's worth of area if larger."""
-    return max(1e-4, math.sqrt(target * target + 1.0 / n_pixels) - target)
+    """Exact mode's tolerance on the size ratio: 2e-4, or one pixel's worth of area if larger."""
+    return max(TOLERANCE, math.sqrt(target * target + 1.0 / n_pixels) - target)
+
+
+def _search_goal(target, n_pixels, n_views):
+    """How close exact mode's search tries to get: 5e-6, or half a pixel's worth of the mean ratio."""
+    return max(EXACT_SLACK, 0.25 / (target * n_pixels * n_views))
 
 
 def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
-    """Validate one view and return what planning needs.
+    """Validate one view and return it as a :class:`_View`.
 
-    That is ``alpha, thr, measurement, frame, max_scale``.  For exact mode on
-    RGBA8 the measure pass also unpacks ``alpha`` into a contiguous array,
-    which the probes read faster than a stride-4 view.
+    For exact mode on RGBA8 the measure pass also unpacks ``alpha`` into a
+    contiguous array, which the probes read faster than a stride-4 view.
     """
     alpha = alpha_of(image)
     thr = threshold_value(alpha.dtype, check_threshold(threshold))
@@ -167,30 +208,36 @@ def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
             f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
             f"so there is no object to scale; check the alpha channel or lower threshold."
         )
-    src_c = _source_center(m, center)
-    dst_c = (out_shape[1] / 2, out_shape[0] / 2)
-    max_scale = fit_limit(m.bbox, src_c, dst_c, out_shape, margin) if fit else math.inf
-    frame = ScaleTransform(1.0, src_c, dst_c, alpha.shape, out_shape)
-    return alpha, thr, m, frame, max_scale
+    return _View(alpha, thr, m, _source_center(m, center), out_shape, fit, margin)
 
 
 def plan_group(
-    images, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit=True, margin=0.0, exact=True
+    images,
+    *,
+    target=0.3,
+    threshold=10,
+    center="centroid",
+    output_shape=None,
+    fit="shift",
+    margin=0.0,
+    exact=True,
 ):
     """Plan one shared scale for a group of views (the views of one sample).
 
-    Every view keeps its own centre (mapped to the centre of its canvas), but
-    all are scaled alike, so their relative sizes survive.  The rule: the
-    closed-form scale brings the *mean* size ratio of the views to ``target``
-    (``target / mean(size_ratio)`` on same-size canvases); with ``fit`` it is
-    capped by the smallest fit limit among the views, so no view is cut off;
-    exact mode refines it until the mean of the re-measured ratios is within
-    tolerance of ``target``.  Options are those of :func:`plan`.
+    All views are scaled alike, so their relative sizes survive; each is
+    placed on its canvas by the ``fit`` rule, as :func:`plan` places one.
+    The scale brings the *mean* size ratio of the views to ``target``
+    (closed form ``target / mean(size_ratio)`` on same-size canvases; exact
+    mode re-measures the warped views).  It is capped by the smallest fit
+    limit among the views: with ``fit="shift"`` that is only when some view's
+    object at that scale is larger than its canvas less the margins, whatever
+    the move.  Options are those of :func:`plan`.
 
     Returns
     -------
     list of ScaleTransform
-        One per view, in order; ``achieved_ratio`` is each view's own ratio.
+        One per view, in order; ``achieved_ratio`` is each view's own ratio,
+        ``wanted_scale`` the shared scale before the cap.
 
     Examples
     --------
@@ -202,9 +249,8 @@ def plan_group(
     [2.0, 2.0]
     """
     target = check_target(target)
-    margin = float(margin)
-    if not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin is in output pixels and must be >= 0; got {margin!r}")
+    fit = check_fit(fit)
+    parse_margin(margin)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
     views = [
@@ -213,48 +259,46 @@ def plan_group(
         )
         for img in images
     ]
-    mean_ratio = sum(math.sqrt(m.count / (f.output_shape[0] * f.output_shape[1])) for _, _, m, f, _ in views) / len(
-        views
-    )
-    scale = target / mean_ratio
-    max_scale = min(v[4] for v in views)
-    limited = scale > max_scale
-    scale = min(scale, max_scale)
-    achieved = [None] * len(views)
+    wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
+    cap = min(v.max_scale for v in views)
+    probes = [_Probe(v) for v in views] if exact or fit == "none" else None
     tol = None
     if exact:
-        probes = [_ratio_probe(alpha, thr, frame, m.bbox) for alpha, thr, m, frame, _ in views]
-        n_min = min(f.output_shape[0] * f.output_shape[1] for _, _, _, f, _ in views)
-
-        def mean_ratio_at(s):
-            return sum(probe(s) for probe in probes) / len(probes)
-
-        # Refine even when the closed form exceeds the fit cap: bilinear edges can make the
-        # exact scale smaller than the cap.  Limited means the cap kept the target out of reach
-        # (the ratio at the cap itself is short of it), not that the ratio missed the target:
-        # that is `ScaleTransform.on_target`.
+        n_min = min(v.n_out for v in views)
         tol = tolerance(target, n_min)
-        scale, reached = refine_scale(mean_ratio_at, scale, max_scale, target, tol)
-        limited = reached < target - tol and math.isfinite(max_scale) and mean_ratio_at(max_scale) < target - tol
-        achieved = [probe(scale) for probe in probes]
-    return [
-        ScaleTransform(
-            scale,
-            f.src_center,
-            f.dst_center,
-            f.input_shape,
-            f.output_shape,
-            limited=limited,
-            measurement=m,
-            target=target,
-            achieved_ratio=r,
-            tolerance=tol,
+
+        def mean_ratio(s):
+            return sum(p.ratio(s) for p in probes) / len(probes)
+
+        wanted, reached = refine_scale(mean_ratio, wanted, target, _search_goal(target, n_min, len(views)))
+        if wanted > cap and abs(mean_ratio(cap) - target) <= abs(reached - target):
+            wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
+    scale = min(wanted, cap)
+    out = []
+    for i, v in enumerate(views):
+        on, total = probes[i].counts(scale) if probes else (None, None)
+        dst = v.dst_center(scale)
+        out.append(
+            ScaleTransform(
+                scale,
+                v.src_center,
+                dst,
+                v.input_shape,
+                v.output_shape,
+                limited=wanted > cap,
+                measurement=v.measurement,
+                target=target,
+                achieved_ratio=math.sqrt(on / v.n_out) if exact else None,
+                tolerance=tol,
+                wanted_scale=wanted,
+                shift=(dst[0] - v.ideal[0], dst[1] - v.ideal[1]),
+                cut_pixels=(total - on) if probes else 0,
+            )
         )
-        for (_, _, m, f, _), r in zip(views, achieved, strict=True)
-    ]
+    return out
 
 
-def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit=True, margin=0.0, exact=True):
+def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit="shift", margin=0.0, exact=True):
     """Plan the scale-about-centre transform that gives the object the target size.
 
     Parameters
@@ -272,20 +316,28 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
         the input canvas, or an explicit point.
     output_shape : (int, int), optional
         (H, W) of the output canvas; default the input's.
-    fit : bool, optional
-        If True (default) the object is never cut off: when any output pixel
-        outside the canvas (less ``margin``) would receive a non-zero sample
-        of the object's bounding box, the scale is reduced just enough and
-        ``limited`` is set.
-    margin : float, optional
-        Border, in output pixels, that ``fit`` keeps free of the object.
+    fit : {"shift", "shrink", "none"}, optional
+        How the object is kept whole on the canvas.  ``"shift"`` (default):
+        scale to the target, then move the object off centre by the
+        smallest amount that keeps every sample of its mask (with the
+        bilinear footprint, half a source pixel around its bounding box) at
+        least ``margin`` inside the canvas; the scale shrinks only when the
+        object is larger than the canvas less the margins (``limited``).
+        ``"shrink"``: keep the centre on the canvas centre and shrink the
+        scale until the object fits.  ``"none"``: neither; the object may be
+        cut off (``cut_pixels`` counts the loss).  ``True`` means
+        ``"shift"`` and ``False`` ``"none"``.
+    margin : float or str, optional
+        Border the fit keeps free of the object: output pixels (``12``), or
+        a percentage of the canvas's width and height (``"5%"``, per side;
+        the original FaceLift script's ``safe_margin=0.05`` is ``"2.5%"``).
         Default 0.
     exact : bool, optional
-        If True (default), refine the scale until the size ratio re-measured on
-        the warped alpha is within 1e-4 of ``target`` (or one pixel's worth of
-        area, on images too small for that), and record it as
-        ``achieved_ratio``.  If False, use the closed form
-        ``target / size_ratio`` of the original method.
+        If True (default), search for the scale whose size ratio re-measured
+        on the warped alpha is closest to ``target`` and record that ratio as
+        ``achieved_ratio``; ``on_target`` says whether it is within 2e-4 (or
+        one pixel's worth of area, on images too small for that).  If False,
+        use the closed form ``target / size_ratio`` of the original method.
 
     Returns
     -------
@@ -301,9 +353,17 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
     The closed-form scale is ``target * sqrt(Ho * Wo / count)``, i.e.
     ``target / size_ratio`` when the output canvas is the input's size.  The
     re-measured ratio of a bilinear resample is neither smooth nor monotonic in
-    the scale (pixels cross the threshold in jumps as the grid's phase moves),
-    which is why exact mode ends with a local search.  Exact mode warps only
-    the alpha channel, on the window that can hold the object.
+    the scale (pixels cross the threshold in jumps as the grid's phase moves):
+    exact mode takes secant steps, stops as soon as the ratio is within 5e-6
+    of the target (or half a pixel's worth of area), and otherwise bisects to
+    where the ratio crosses the target and scans the scales nearby, keeping
+    the closest ratio seen.  On long straight edges along the pixel grid the
+    ratio can jump by more than the tolerance at one scale; the plan then
+    has the best ratio any nearby scale gives, and ``on_target`` is False.
+    Exact mode warps only the alpha channel, on the window that can hold the
+    object.  The move of ``fit="shift"`` is part of ``dst_center``, so
+    :meth:`ScaleTransform.map_points` and :meth:`ScaleTransform.intrinsics`
+    include it.
 
     Examples
     --------
@@ -340,7 +400,7 @@ def normalize(
     threshold=10,
     center="centroid",
     output_shape=None,
-    fit=True,
+    fit="shift",
     margin=0.0,
     exact=True,
     premultiplied=True,
@@ -370,16 +430,17 @@ def normalize(
         (pixel centres at +0.5).
     output_shape : (int, int), optional
         (H, W) of the output canvas; default the input's.
-    fit : bool, optional
-        If True (default) the scale is reduced where needed so the object is
-        never cut off (see :func:`pixscale.plan`).
-    margin : float, optional
-        Border, in output pixels, that ``fit`` keeps free of the object.
-        Default 0.
+    fit : {"shift", "shrink", "none"}, optional
+        How the object is kept whole: moved off centre as little as needed
+        (``"shift"``, default), scaled down (``"shrink"``), or not at all
+        (``"none"``); see :func:`pixscale.plan`.
+    margin : float or str, optional
+        Border the fit keeps free of the object: output pixels, or a
+        percentage of the canvas (``"5%"``).  Default 0.
     exact : bool, optional
-        If True (default) the scale is refined until the re-measured size
-        ratio of the output is within 1e-4 of ``target`` (one pixel's worth
-        of area on small canvases); if False, the closed form
+        If True (default) the scale is the one whose re-measured size ratio
+        of the output is closest to ``target`` (within 2e-4 unless the
+        object's edges make that unreachable); if False, the closed form
         ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
         target was reached (``ScaleTransform.on_target``).
     premultiplied : bool, optional

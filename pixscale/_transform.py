@@ -25,8 +25,8 @@ class ScaleTransform:
     input_shape, output_shape : (int, int)
         (H, W) of the image the transform applies to and of its result.
     limited : bool
-        True when ``plan(fit=True)`` reduced the scale so the object stays on
-        the canvas; the target size was then not reached.
+        True when the fit rule shrank the scale below ``wanted_scale`` so the
+        object stays on the canvas; nothing else sets it.
     measurement : Measurement or None
         The input's measurement the plan was made from.
     target : float or None
@@ -34,7 +34,7 @@ class ScaleTransform:
     achieved_ratio : float or None
         The size ratio re-measured on the warped alpha (exact plans only).
     tolerance : float or None
-        The tolerance on the size ratio that exact mode aimed for (1e-4, or
+        The tolerance on the size ratio that exact mode aimed for (2e-4, or
         one pixel's worth of area on small canvases); None for closed-form
         plans and transforms built directly.
     on_target : bool or None
@@ -45,6 +45,19 @@ class ScaleTransform:
         canvas, a hard-edged square) no scale lands within the tolerance.
         For :func:`pixscale.plan_group` it describes the view's own ratio,
         which a shared scale does not aim to put on the target.
+    wanted_scale : float or None
+        The scale the target asks for, before the fit rule's cap (for
+        :func:`pixscale.plan_group`, the group's shared scale); ``scale``
+        is smaller exactly when ``limited``.  None for transforms built
+        directly.
+    shift : (float, float) or None
+        ``(dx, dy)`` in output pixels: how far ``fit="shift"`` moved the
+        object from the ideal position (the source centre on the canvas
+        centre) to keep it whole; ``(0, 0)`` when it did not move.  Already
+        part of ``dst_center``.  None for transforms built directly.
+    cut_pixels : int or None
+        Object pixels (warped alpha > threshold) that fall outside the
+        canvas: 0 unless ``fit="none"``.  None for transforms built directly.
     """
 
     scale: float
@@ -57,6 +70,9 @@ class ScaleTransform:
     target: float | None = None
     achieved_ratio: float | None = None
     tolerance: float | None = None
+    wanted_scale: float | None = None
+    shift: tuple | None = None
+    cut_pixels: int | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -189,5 +205,8 @@ class ScaleTransform:
             "achieved_ratio": self.achieved_ratio,
             "tolerance": self.tolerance,
             "on_target": self.on_target,
+            "wanted_scale": self.wanted_scale,
+            "shift": None if self.shift is None else list(self.shift),
+            "cut_pixels": self.cut_pixels,
             "measurement": None if self.measurement is None else self.measurement.to_dict(),
         }

@@ -42,6 +42,14 @@ def _size(text):
     return tuple(parts)
 
 
+def _margin(text):
+    """Pixels as a float, anything else (a percentage) as text; RunOptions checks the value."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
@@ -60,8 +68,20 @@ def _add_run_options(p):
         "target unless a view would be cut off (default per-view)",
     )
     g.add_argument("--output-size", type=_size, default=None, metavar="HxW", help="output canvas (default: input size)")
-    g.add_argument("--margin", type=float, default=0.0, help="pixels the object keeps from the border (default 0)")
-    g.add_argument("--no-fit", dest="fit", action="store_false", help="allow the object to be cut off")
+    g.add_argument(
+        "--fit",
+        choices=["shift", "shrink", "none"],
+        default="shift",
+        help="keep the object whole by moving it off centre only as far as needed (shift, default), "
+        "by scaling it down about its centre (shrink), or not at all (none: it may be cut off)",
+    )
+    g.add_argument("--no-fit", dest="fit", action="store_const", const="none", help="same as --fit none")
+    g.add_argument(
+        "--margin",
+        type=_margin,
+        default=0.0,
+        help="border kept free of the object: output pixels (12) or a percentage of the canvas (5%%) (default 0)",
+    )
     g.add_argument(
         "--no-exact",
         dest="exact",

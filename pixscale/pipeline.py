@@ -25,6 +25,7 @@ import numpy as np
 
 from . import __version__
 from ._measure import measure
+from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError
 from ._warp import warp
@@ -81,8 +82,8 @@ class RunOptions:
     center: str = "centroid"
     scale: str = "per-view"
     output_size: tuple | None = None
-    margin: float = 0.0
-    fit: bool = True
+    margin: float | str = 0.0  # output pixels, or "N%" of the canvas
+    fit: str = "shift"
     exact: bool = True
     premultiplied: bool = True
     background: tuple | None = None  # colour on the 0-255 scale
@@ -113,10 +114,21 @@ class RunOptions:
                     f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)",
                 )
             object.__setattr__(self, "output_size", size)
-        if not (_real(self.margin) and self.margin >= 0):
-            raise OptionError("margin", self.margin, "a number of output pixels >= 0")
-        if self.output_size is not None and 2 * self.margin >= min(self.output_size):
-            raise OptionError("margin", self.margin, f"less than half the output size {self.output_size}")
+        try:
+            object.__setattr__(self, "fit", check_fit(self.fit))
+        except ValueError:
+            raise OptionError("fit", self.fit, f"one of {', '.join(FITS)}") from None
+        try:
+            value, percent = parse_margin(self.margin)
+        except ValueError:
+            raise OptionError("margin", self.margin, "output pixels >= 0, or a percentage below 50% ('5%')") from None
+        if not percent:
+            object.__setattr__(self, "margin", value)
+        if self.output_size is not None:
+            try:
+                margins_px(self.margin, self.output_size)
+            except ValueError:
+                raise OptionError("margin", self.margin, f"less than half the output size {self.output_size}") from None
         if self.background is not None:
             bg = tuple(self.background)
             if not (len(bg) == 3 and all(_real(v) and 0 <= v <= 255 for v in bg)):
@@ -304,7 +316,13 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 "before": before.to_dict(),
                 "after": after.to_dict(),
                 "scale": t.scale,
+                "wanted_scale": t.wanted_scale,
                 "limited": t.limited,
+                "shift": list(t.shift),
+                "cut_pixels": t.cut_pixels,
+                "src_center": list(t.src_center),
+                "dst_center": list(t.dst_center),
+                "achieved_ratio": t.achieved_ratio,
                 "on_target": t.on_target if opts.scale == "per-view" else None,
             }
         )
@@ -336,6 +354,14 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
 
 
 def _write_cameras(sample, path, frames, rows, opts):
+    """The sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
+
+    The block records, per view in frame order, the 2-D map that was applied
+    (``scale``, ``src_center``, ``dst_center``: ``q = scale * (p - src_center)
+    + dst_center`` in pixel coordinates with centres at +0.5), the intrinsics
+    the frame had before, and the outcome; frames of views that failed are
+    dropped from ``frames`` and listed with their error.
+    """
     cameras = copy.deepcopy(sample.cameras)
     by_key = {r["view"]: r for r in rows}
     kept = []
@@ -346,22 +372,34 @@ def _write_cameras(sample, path, frames, rows, opts):
             kept.append(frame)
     cameras["frames"] = kept
     views = []
-    for v in sample.views:
+    for v in sorted(sample.views, key=lambda v: v.frame):
         r = by_key.get(v.key)
         if r is None:
             continue
+        old = sample.cameras["frames"][v.frame]
+        old = old if isinstance(old, dict) else {}  # a damaged frame: its view failed
+        ok = r["status"] == "ok"
         views.append(
             {
                 "file_path": v.rel,
                 "status": r["status"],
                 "error": r["error"],
-                "scale": r["scale"],
+                "map": {k: r[k] for k in ("scale", "src_center", "dst_center")} if ok else None,
+                "intrinsics_before": {k: old[k] for k in ("fx", "fy", "cx", "cy", "w", "h") if k in old},
+                "wanted_scale": r.get("wanted_scale"),
+                "shift": r.get("shift"),
+                "limited": r["limited"],
+                "cut_pixels": r.get("cut_pixels"),
                 "size_ratio_before": r["before"] and r["before"]["size_ratio"],
                 "size_ratio_after": r["after"] and r["after"]["size_ratio"],
-                "limited": r["limited"],
             }
         )
-    cameras["pixscale"] = {"version": __version__, "parameters": opts.params(), "views": views}
+    cameras["pixscale"] = {
+        "version": __version__,
+        "parameters": opts.params(),
+        "pixel_center": opts.pixel_center,
+        "views": views,
+    }
     atomic_write_json(path, cameras)
 
 

@@ -1,0 +1,145 @@
+"""Where the scaled object goes on the canvas: the fit rules and the margin.
+
+A plan scales about a source centre that lands on the canvas centre.  The
+object's *footprint* is the open box, around its mask's bounding box, where
+bilinear samples of a mask pixel can be non-zero: half a source pixel wider
+than the box on every side.  Mapped into the output, the footprint must
+contain no output pixel centre outside the canvas less the margin, or some
+of the object's alpha would be lost.  Three rules keep (or do not keep) it
+there:
+
+``"shift"``
+    Scale to the target, then move the object by the smallest amount that
+    keeps its footprint inside; only when the footprint is wider (or taller)
+    than the room does the scale shrink, to exactly the largest that fits.
+``"shrink"``
+    Keep the centre on the canvas centre and cap the scale where the
+    footprint would leave the canvas (pixscale 0.1's ``fit=True``).
+``"none"``
+    Neither: the object may be cut off; the plan counts what was lost.
+
+All the arithmetic is per axis and in closed form.
+"""
+
+import math
+import re
+
+FITS = ("shift", "shrink", "none")
+_FIT_ALIASES = {True: "shift", False: "none"}
+_PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*")
+
+
+def check_fit(fit):
+    """``fit`` as one of :data:`FITS` (``True`` is ``"shift"``, ``False`` is ``"none"``)."""
+    if isinstance(fit, bool):
+        return _FIT_ALIASES[fit]
+    if isinstance(fit, str) and fit in FITS:
+        return fit
+    raise ValueError(f"fit must be one of {', '.join(map(repr, FITS))} (or True / False); got {fit!r}")
+
+
+def parse_margin(margin):
+    """``margin`` as ``(value, is_percent)``: a number of pixels, or a string ``"5%"`` or ``"12"``.
+
+    Raises ValueError for anything else, negative, NaN or infinite values.
+    """
+    if isinstance(margin, str):
+        m = _PERCENT.fullmatch(margin)
+        if m:
+            value, percent = float(m.group(1)), True
+        else:
+            try:
+                value, percent = float(margin.removesuffix("px")), False
+            except ValueError:
+                value = None
+        if value is None or (percent and value >= 50):
+            raise ValueError(
+                f"margin must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
+            )
+    elif isinstance(margin, (int, float)) and not isinstance(margin, bool):
+        value, percent = float(margin), False
+    else:
+        raise ValueError(f"margin must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"margin must be >= 0 pixels (or '0%' to '49%'); got {margin!r}")
+    return value, percent
+
+
+def margins_px(margin, output_shape):
+    """The margin in output pixels as ``(mx, my)``: a percentage is of the canvas's width and height.
+
+    An output pixel is in the margin, and receives nothing of the object,
+    when its centre is closer to the border than the margin.
+
+    Raises ValueError when the margins leave no room on the canvas.
+    """
+    value, percent = parse_margin(margin)
+    ho, wo = output_shape
+    mx, my = (value * wo / 100, value * ho / 100) if percent else (value, value)
+    if 2 * mx >= wo or 2 * my >= ho:
+        raise ValueError(
+            f"margin={margin!r} leaves no room on an output canvas of shape {tuple(output_shape)}; "
+            "use a margin below half the canvas size."
+        )
+    return mx, my
+
+
+def footprint(bbox, src_center):
+    """Per axis ``(lo, hi)``: the footprint's extent relative to the source centre, ``((x), (y))``."""
+    x0, y0, x1, y1 = bbox
+    cx, cy = src_center
+    return ((x0 - 0.5 - cx, x1 + 0.5 - cx), (y0 - 0.5 - cy, y1 + 0.5 - cy))
+
+
+def _room(n, m):
+    """The open interval ``[m - 0.5, n - m + 0.5]`` the mapped footprint may fill along one axis."""
+    return m - 0.5, n - m + 0.5
+
+
+def max_scale(fit, extent, ideal, output_shape, margins):
+    """The largest scale at which ``fit`` keeps the footprint inside the canvas less the margins.
+
+    ``extent`` is :func:`footprint`'s, ``ideal`` the destination of the
+    source centre before any move, ``margins`` :func:`margins_px`'s.
+    ``math.inf`` for ``"none"`` or when nothing limits the scale.
+    """
+    if fit == "none":
+        return math.inf
+    ho, wo = output_shape
+    limit = math.inf
+    for (lo, hi), d, n, m in zip(extent, ideal, (wo, ho), margins, strict=True):
+        a, b = _room(n, m)
+        if fit == "shift":
+            if hi > lo:
+                limit = min(limit, (b - a) / (hi - lo))
+            continue
+        if not a < d < b:
+            raise ValueError(
+                f"the centre ({d:g}) is not inside the room the margin leaves ({a:g} to {b:g}) "
+                f"on a canvas {n} px wide; lower the margin or use fit='shift'"
+            )
+        if lo < 0:
+            limit = min(limit, (d - a) / -lo)
+        if hi > 0:
+            limit = min(limit, (b - d) / hi)
+    return limit
+
+
+def place(fit, scale, extent, ideal, output_shape, margins):
+    """Where the source centre lands at ``scale``: ``ideal``, moved by ``"shift"`` only as far as needed.
+
+    The smallest move along each axis that brings the mapped footprint
+    ``[d + scale * lo, d + scale * hi]`` inside the room: clamp ``ideal`` to
+    the interval of positions that fit.  When the footprint is larger than
+    the room (a scale above :func:`max_scale`) the interval is empty and its
+    midpoint is used, which balances the overhang.
+    """
+    if fit != "shift":
+        return ideal
+    ho, wo = output_shape
+    out = []
+    for (lo, hi), d, n, m in zip(extent, ideal, (wo, ho), margins, strict=True):
+        a, b = _room(n, m)
+        first, last = a - scale * lo, b - scale * hi
+        out.append(min(max(d, first), last) if first <= last else (first + last) / 2)
+    return tuple(out)
