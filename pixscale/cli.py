@@ -1,4 +1,4 @@
-"""The ``pixscale`` command: run, stats, demo and bench.
+"""The ``pixscale`` command: run, stats, demo, compare and bench.
 
 Imports are lazy so ``pixscale --help`` stays fast.
 """
@@ -169,7 +169,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         report_dir=args.report_dir,
         plots=args.plots,
     )
-    summary = report.summarize(rows)
+    summary = report.summarize(rows, target=opts.target)
     print(report.format_table(summary))
     print(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
     return 1 if summary["n_failed"] else 0
@@ -226,6 +226,15 @@ def cmd_demo(args):
     return _run_and_report(out / "input", out / "output", args)
 
 
+def cmd_compare(args):
+    from .compare import compare, format_table
+
+    runs, written = compare(args.runs, args.out, labels=args.labels, plots=args.plots, threshold=args.threshold)
+    print(format_table(runs))
+    print(f"\ncomparison: {written[1].parent}")
+    return 0
+
+
 def cmd_bench(args):
     from .bench import KERNEL_COLUMNS, format_table, run
 
@@ -268,6 +277,23 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     _add_run_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "compare", help="compare runs side by side: a table and a bar chart of their size uniformity and centring"
+    )
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR_OR_REPORT",
+        help="a run's OUT_DIR, its report folder or report.json, or any dataset folder (measured as it is)",
+    )
+    p.add_argument("--labels", type=lambda t: [x.strip() for x in t.split(",")], help="names for the runs: a,b,c")
+    p.add_argument(
+        "--out", default="pixscale-compare", help="folder for compare.md/.json/.png (default ./pixscale-compare)"
+    )
+    p.add_argument("--threshold", type=float, default=10, help="mask threshold for measured folders (default 10)")
+    p.add_argument("--no-plots", dest="plots", action="store_false")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="quick throughput check: kernels vs the NumPy reference")
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])

@@ -19,6 +19,7 @@ import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,6 @@ from ._validate import EmptyMaskError
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
-from .report import MAX_PAIRS, Thumbnail
 
 SCALE_MODES = ("per-view", "per-sample")
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
@@ -264,7 +264,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     returns None, having written only whole files.
     """
     inputs = fingerprint(sample, root) if root is not None else []
-    result = {"sample": sample.name, "inputs": inputs, "rows": [], "thumbs": {}}
+    result = {"sample": sample.name, "inputs": inputs, "rows": []}
     rows = result["rows"]
     if sample.error:
         rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
@@ -325,10 +325,6 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 "achieved_ratio": t.achieved_ratio,
                 "on_target": t.on_target if opts.scale == "per-view" else None,
             }
-        )
-        result["thumbs"][view.key] = (
-            Thumbnail.of(image, before, f"input/{view.key}"),
-            Thumbnail.of(out, after, f"output/{view.key}"),
         )
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
@@ -649,15 +645,13 @@ def run(
             )
         _precompile(dataset, quiet)
         todo = [s for s in dataset.samples if s.name not in results]
-        order = {v.key: i for i, v in enumerate(v for s in dataset.samples for v in s.views)}
-        thumbs = {}
         with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
             bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar, thumbs, order)
+            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar)
         rows = [row for s in dataset.samples for row in results.get(s.name, [])]
         rows += write_list_files(dataset, out_dir)
         if report_dir is not False:
-            rows += _write_report(dataset, rows, out_dir, report_dir, thumbs, plots)
+            rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
     finally:
         lock.release()
     return rows, dataset
@@ -678,11 +672,8 @@ def _precompile(dataset, quiet):
         precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)))
 
 
-def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar, thumbs, order):
-    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes.
-
-    ``thumbs`` keeps the thumbnails of the first views (in dataset ``order``) for the contact sheet.
-    """
+def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
+    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes."""
     stop = threading.Event()
     total = len(results) + len(todo)
     units = iter(todo)
@@ -701,9 +692,6 @@ def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar, thumbs, 
             result = fut.result()
             if result is None:  # stopped before its end
                 return
-            thumbs.update(result.pop("thumbs", {}))
-            for key in sorted(thumbs, key=order.__getitem__)[MAX_PAIRS:]:  # keep the first few views only
-                del thumbs[key]
             results[sample.name] = result["rows"]
             if not any(r.get("retry") for r in result["rows"]):
                 log.write(json.dumps(result) + "\n")
@@ -745,16 +733,24 @@ def _safe_process(sample, out_dir, opts, root=None, stop=None):
         }
 
 
-def _write_report(dataset, rows, out_dir, report_dir, thumbs, plots):
+def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     """Write the report of the rows; return a failure row when it cannot be written."""
     from . import report
 
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
-    ok = [r["view"] for r in rows if r["status"] == "ok"][:MAX_PAIRS]
-    paths = {v.key: v.path for s in dataset.samples for v in s.views}
-    pairs = [thumbs.get(key) or (paths[key], Path(out_dir) / key) for key in ok]
+    sources = {v.key: (v.path, Path(out_dir) / v.key) for s in dataset.samples for v in s.views if v.path is not None}
+    meta = {
+        "pixscale_version": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": os.path.abspath(in_dir),
+        "output": os.path.abspath(out_dir),
+        "layout": dataset.layout,
+        "views": dataset.n_views,
+        "parameters": opts.params(),
+    }
     try:
-        report.write_report(report_dir, report.summarize(rows), rows, pairs=pairs, plots=plots)
+        summary = report.summarize(rows, target=opts.target)
+        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots)
     except (OSError, ValueError) as exc:
         print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
         return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]

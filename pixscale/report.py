@@ -1,27 +1,31 @@
-"""The quality report of a dataset run: summary numbers, a text table and report files.
+"""The quality report of a dataset run: summary numbers, a grade, a text table and report files.
 
 :func:`summarize` turns the pipeline's per-view rows into numbers,
-:func:`format_table` prints them and :func:`write_report` writes them as JSON,
-Markdown and, when matplotlib is installed, two figures.
+:func:`grade` rates them with the bands of FaceLift's
+``scripts/evaluate_preprocessing.py``, :func:`format_table` prints them and
+:func:`write_report` writes them as JSON, Markdown and, when matplotlib is
+installed, figures (:mod:`pixscale._figures`).
 """
 
-import io
+import math
 import os
 import pathlib
 import textwrap
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
-from ._measure import measure
-from .io import ViewError, atomic_write_bytes, atomic_write_json, atomic_write_text, read_view
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 STAGES = ("before", "after")
-MAX_PAIRS = 6  # pairs shown in the contact sheet
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
-THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 _WIDTH = 80
+# The quality grade of FaceLift's scripts/evaluate_preprocessing.py: (grade, label, size CV below
+# (%), mean centroid offset below (px of a 512-px image)); anything else is D.
+GRADES = (("A", "Excellent", 1.0, 5.0), ("B", "Good", 3.0, 10.0), ("C", "Acceptable", 5.0, 20.0))
+GRADE_D = ("D", "Needs improvement")
+GRADE_SIZE = 512  # the evaluator's images are 512 px; offsets on other sizes are rescaled to it
+OUTLIER_PX = 50  # views further than this from the centre are listed as outliers
 
 
 def _stats(values):
@@ -57,16 +61,39 @@ def _centre_offset(m):
     return float(np.hypot(x - w / 2, y - h / 2))
 
 
+def _centring(measured):
+    """Centroid offsets from the canvas centre: px, % of the image's longer side, outliers, within samples."""
+    pairs = [(r, m) for r, m in measured if m["centroid"] is not None]
+    px = np.array([_centre_offset(m) for _, m in pairs])
+    side = np.array([max(m["shape"]) for _, m in pairs], dtype=np.float64)
+    out = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
+    out.update(n=int(px.size), over_50px=int(np.count_nonzero(px > OUTLIER_PX)))
+    if px.size:
+        pct = 100 * px / side
+        p95, p99 = np.percentile(px, [95, 99])
+        out.update(
+            mean=float(px.mean()),
+            std=float(px.std()),
+            p95=float(p95),
+            p99=float(p99),
+            max=float(px.max()),
+            mean_pct=float(pct.mean()),
+            max_pct=float(pct.max()),
+            grade_px=float((px * GRADE_SIZE / side).mean()),
+        )
+    by_sample = defaultdict(list)
+    for (r, _), d in zip(pairs, px, strict=True):
+        by_sample[r.get("sample", "")].append(d)
+    stds = [float(np.std(v)) for v in by_sample.values() if len(v) >= 2]
+    out["within_sample_std"] = float(np.mean(stds)) if stds else None
+    return out
+
+
 def _stage(rows, stage):
     """Size ratio, bbox-vs-pixel, centring and within-sample numbers of one stage."""
     measured = _measured(rows, stage)
     sizes = _stats([m["size_ratio"] for _, m in measured])
     bbox = _stats([_bbox_ratio(m) for _, m in measured if m["bbox"] is not None])
-    offsets = np.array([_centre_offset(m) for _, m in measured if m["centroid"] is not None])
-    centring = {"mean": None, "p95": None, "p99": None, "max": None, "n": int(offsets.size)}
-    if offsets.size:
-        p95, p99 = np.percentile(offsets, [95, 99])
-        centring.update(mean=float(offsets.mean()), p95=float(p95), p99=float(p99), max=float(offsets.max()))
     by_sample = defaultdict(list)
     for row, m in measured:
         by_sample[row.get("sample", "")].append(m["size_ratio"])
@@ -79,12 +106,178 @@ def _stage(rows, stage):
             "bbox_cv": bbox["cv"],
             "pixel_cv": sizes["cv"],
         },
-        "centring": centring,
+        "centring": _centring(measured),
         "within_sample_cv": {"mean": within["mean"], "max": within["max"], "n_samples": within["n"]},
     }
 
 
-def summarize(rows):
+def _placement(ok):
+    """How the fit placed the views: moved, shrunk (limited) and cut."""
+    shifts = [math.hypot(*r["shift"]) for r in ok if r.get("shift")]
+    moved = [d for d in shifts if d > 0]
+    cut = [r["cut_pixels"] for r in ok if r.get("cut_pixels")]
+    limited = [r for r in ok if r.get("limited")]
+    return {
+        "shifted": len(moved),
+        "shift_mean": float(np.mean(moved)) if moved else None,
+        "shift_max": float(max(moved)) if moved else None,
+        "limited": len(limited),
+        "cut": len(cut),
+        "cut_pixels": int(sum(cut)),
+    }
+
+
+def _exact(ok, target):
+    """Exact mode: how close the achieved ratios came, and the views that could not get within tolerance."""
+    achieved = [r["achieved_ratio"] for r in ok if r.get("achieved_ratio") is not None]
+    errors = [abs(a - target) for a in achieved] if target is not None else []
+    return {
+        "n": len(achieved),
+        "max_error": float(max(errors)) if errors else None,
+        "off_target": sum(1 for r in ok if r.get("on_target") is False and not r.get("limited")),
+        "off_target_views": [
+            {"sample": r.get("sample", ""), "view": r["view"], "achieved_ratio": r.get("achieved_ratio")}
+            for r in ok
+            if r.get("on_target") is False and not r.get("limited")
+        ],
+    }
+
+
+def _one(values):
+    """The single value of a set as a float, or None when there are several (or it is None)."""
+    return float(next(iter(values))) if len(values) == 1 and None not in values else None
+
+
+def _samples(ok):
+    """Per sample: its views' size and centring after (or before), and the scale it wanted and got."""
+    groups = defaultdict(list)
+    for r in ok:
+        groups[r.get("sample", "")].append(r)
+    out = []
+    for name, rs in groups.items():
+        stage = "after" if all(r.get("after") for r in rs) else "before"
+        sizes = [r[stage]["size_ratio"] for r in rs]
+        offsets = [_centre_offset(r[stage]) for r in rs if r[stage]["centroid"] is not None]
+        scales = {r.get("scale") for r in rs}
+        wanted = {r.get("wanted_scale") for r in rs}
+        out.append(
+            {
+                "sample": name,
+                "views": len(rs),
+                "stage": stage,
+                "size_mean": float(np.mean(sizes)),
+                "size_std": float(np.std(sizes)),
+                "size_before_mean": float(np.mean([r["before"]["size_ratio"] for r in rs])),
+                "size_before_std": float(np.std([r["before"]["size_ratio"] for r in rs])),
+                "offset_mean": float(np.mean(offsets)) if offsets else None,
+                "offset_std": float(np.std(offsets)) if offsets else None,
+                # One scale for the whole sample (--scale per-sample): what it wanted and what it got.
+                "scale": _one(scales),
+                "wanted_scale": _one(wanted),
+                "limited": sum(1 for r in rs if r.get("limited")),
+                "shifted": sum(1 for r in rs if r.get("shift") and any(r["shift"])),
+                "cut": sum(1 for r in rs if r.get("cut_pixels")),
+            }
+        )
+    return out
+
+
+def grade(size_cv_pct, offset_mean_px, image_size=GRADE_SIZE):
+    """The quality grade of FaceLift's ``evaluate_preprocessing.py``, with its bands.
+
+    Parameters
+    ----------
+    size_cv_pct : float
+        CV of the size ratio over all views, in percent.
+    offset_mean_px : float
+        Mean distance of the centroid from the canvas centre, in pixels.
+    image_size : float, optional
+        The longer side of the images the offsets were measured on; offsets
+        are rescaled to a 512-pixel image, on which the bands were set.
+
+    Returns
+    -------
+    (str, str)
+        ``("A", "Excellent")``: CV < 1 % and offset < 5 px; ``"B", "Good"``:
+        < 3 % and < 10 px; ``"C", "Acceptable"``: < 5 % and < 20 px;
+        otherwise ``("D", "Needs improvement")``.
+
+    Examples
+    --------
+    >>> grade(0.0, 3.2), grade(2.0, 3.2), grade(0.5, 12.0), grade(7.0, 1.0)
+    (('A', 'Excellent'), ('B', 'Good'), ('C', 'Acceptable'), ('D', 'Needs improvement'))
+    >>> grade(0.5, 8.0, image_size=1024)  # 8 px of 1024 is 4 px of 512
+    ('A', 'Excellent')
+    """
+    offset = offset_mean_px * GRADE_SIZE / image_size
+    for letter, label, cv_below, offset_below in GRADES:
+        if size_cv_pct < cv_below and offset < offset_below:
+            return letter, label
+    return GRADE_D
+
+
+def _interpretation(cv_pct, offset_512):
+    size = (
+        "excellent uniformity (CV < 1%)"
+        if cv_pct < 1
+        else "good uniformity (CV 1-3%)"
+        if cv_pct < 3
+        else "acceptable uniformity (CV 3-5%)"
+        if cv_pct < 5
+        else "uniformity needs improvement (CV > 5%)"
+    )
+    centring = (
+        "excellent centring (mean < 5 px)"
+        if offset_512 < 5
+        else "good centring (mean 5-10 px)"
+        if offset_512 < 10
+        else "acceptable centring (mean 10-20 px)"
+        if offset_512 < 20
+        else "centring needs improvement (mean > 20 px)"
+    )
+    return [f"size: {size}", f"centre: {centring} (px of a 512-px image)"]
+
+
+def _quality(summary):
+    """Grade, interpretation and recommendations of the stage the run produced (after, else before)."""
+    stage = "after" if "after" in summary else "before"
+    sizes, centring = summary[stage], summary["centring"][stage]
+    if not sizes["n"] or sizes["cv"] is None or centring["grade_px"] is None:
+        return {"stage": stage, "grade": None, "label": None, "interpretation": [], "recommendations": []}
+    cv_pct, offset_512 = 100 * sizes["cv"], centring["grade_px"]
+    letter, label = grade(cv_pct, offset_512)
+    recs = []
+    if cv_pct > 3:
+        recs.append("size: the size ratio varies by more than 3% (CV); run with exact mode (the default)")
+    if offset_512 > 10:
+        recs.append(
+            "centre: the mean offset is above 10 px; objects are far from the centre "
+            "(a 3-D centre from the cameras may suit better than the 2-D centroid)"
+        )
+    if centring["over_50px"]:
+        recs.append(f"outliers: {centring['over_50px']} view(s) are more than {OUTLIER_PX} px off centre; inspect them")
+    placement = summary.get("placement", {})
+    if placement.get("limited"):
+        recs.append(
+            f"limited: {placement['limited']} view(s) were too large for the canvas at the target; "
+            "lower --target or --margin, or enlarge --output-size"
+        )
+    if placement.get("cut"):
+        recs.append(f"cut: {placement['cut']} view(s) lost object pixels off the canvas; use --fit shift")
+    if not recs:
+        recs.append("no action needed: sizes are uniform and objects centred")
+    return {
+        "stage": stage,
+        "grade": letter,
+        "label": label,
+        "size_cv_pct": cv_pct,
+        "offset_mean_px_512": offset_512,
+        "interpretation": _interpretation(cv_pct, offset_512),
+        "recommendations": recs,
+    }
+
+
+def summarize(rows, *, target=None):
     """Summarize the per-view rows of a run into JSON-ready numbers.
 
     Parameters
@@ -93,8 +286,11 @@ def summarize(rows):
         One dict per view with keys ``sample``, ``view``, ``status`` (``"ok"``
         or ``"failed"``), ``error``, ``before`` and ``after`` (a
         :meth:`Measurement.to_dict` or None), ``scale`` (float or None) and
-        ``limited`` (bool or None), and optionally ``on_target`` (bool or
-        None).  Only ok rows enter the statistics.
+        ``limited`` (bool or None), and optionally ``wanted_scale``,
+        ``shift`` ([dx, dy]), ``cut_pixels``, ``achieved_ratio`` and
+        ``on_target``.  Only ok rows enter the statistics.
+    target : float, optional
+        The target size ratio, for exact mode's error.
 
     Returns
     -------
@@ -102,18 +298,27 @@ def summarize(rows):
         ``n_views``, ``n_ok``, ``n_failed``; ``before`` and, when any row has
         an ``after`` measurement, ``after``: size ratio ``mean``, ``std``
         (population, ddof=0), ``cv`` (std / mean), ``min``, ``max``, ``n``;
-        ``scale``: the same keys over the scale factors; ``limited``: number
-        of views whose scale the fit rule reduced; ``off_target``: number of
-        views, not limited by the fit, whose exact-mode ratio missed the target
-        by more than the tolerance (``on_target`` False); ``failures``: a list of
-        ``{"sample", "view", "error"}``; and, keyed by stage,
-        ``bbox_vs_pixel`` (``bbox_mean``, ``bbox_std``, ``bbox_cv`` of
-        ``sqrt(bbox area / image area)``, next to ``pixel_cv``), ``centring``
-        (centroid distance to the canvas centre ``(W / 2, H / 2)`` in pixels:
-        ``mean``, ``p95``, ``p99``, ``max``, ``n``) and ``within_sample_cv``
-        (``mean`` and ``max`` over samples with at least two ok views of the
-        CV of their size ratios, ``n_samples``).  Numbers are Python floats
-        and ints; those that cannot be computed are None.
+        ``scale`` and ``wanted_scale``: the same keys over the scale factors;
+        ``limited``: number of views whose scale the fit shrank;
+        ``off_target``: views, not limited, whose exact-mode ratio missed the
+        target by more than the tolerance; ``placement`` (``shifted``,
+        ``shift_mean``, ``shift_max`` in px, ``limited``, ``cut`` views and
+        ``cut_pixels``); ``exact`` (``n``, ``max_error``, ``off_target``,
+        ``off_target_views``); ``failures``: a list of ``{"sample", "view",
+        "error"}``; keyed by stage, ``bbox_vs_pixel`` (``bbox_mean``,
+        ``bbox_std``, ``bbox_cv`` of ``sqrt(bbox area / image area)``, next
+        to ``pixel_cv``), ``centring`` (centroid distance to the canvas centre
+        ``(W / 2, H / 2)``: ``mean``, ``std``, ``p95``, ``p99``, ``max`` in
+        px, ``mean_pct`` and ``max_pct`` of the image's longer side,
+        ``over_50px`` views, ``within_sample_std`` (mean over samples of the
+        offsets' std), ``grade_px`` (mean rescaled to a 512-px image), ``n``)
+        and ``within_sample_cv`` (``mean`` and ``max`` over samples with at
+        least two ok views of the CV of their size ratios, ``n_samples``);
+        ``samples``: per sample, its size and offset means and stds, and the
+        shared ``scale`` and ``wanted_scale`` when its views have one; and
+        ``quality``: the :func:`grade` with its interpretation and
+        recommendations.  Numbers are Python floats and ints; those that
+        cannot be computed are None.
 
     Examples
     --------
@@ -130,7 +335,7 @@ def summarize(rows):
     rows = list(rows)
     ok = [r for r in rows if r.get("status") == "ok"]
     failed = [r for r in rows if r.get("status") == "failed"]
-    summary = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed)}
+    summary = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed), "target": target}
     stages = [s for s in STAGES if s == "before" or any(r.get(s) for r in rows)]
     sections = {"bbox_vs_pixel": {}, "centring": {}, "within_sample_cv": {}}
     for stage in stages:
@@ -138,20 +343,23 @@ def summarize(rows):
         for key, value in parts.items():
             sections[key][stage] = value
     summary["scale"] = _stats([r["scale"] for r in ok if r.get("scale") is not None])
-    summary["limited"] = sum(1 for r in ok if r.get("limited"))
-    summary["off_target"] = sum(1 for r in ok if r.get("on_target") is False and not r.get("limited"))
+    summary["wanted_scale"] = _stats([r["wanted_scale"] for r in ok if r.get("wanted_scale") is not None])
+    summary["placement"] = _placement(ok)
+    summary["limited"] = summary["placement"]["limited"]
+    summary["exact"] = _exact(ok, target)
+    summary["off_target"] = summary["exact"]["off_target"]
     summary["failures"] = [
         {"sample": r.get("sample", ""), "view": r.get("view", ""), "error": r.get("error")} for r in failed
     ]
     summary.update(sections)
+    summary["samples"] = _samples(ok)
+    summary["quality"] = _quality(summary)
     return summary
 
 
 def _pct(v):
-    """A ratio as a percentage: one decimal, or two significant digits when that would show 0."""
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if v == 0 or abs(v) >= 5e-4 else f"{100 * v:.2g}%"
+    """A ratio as a percentage with two decimals."""
+    return "-" if v is None else f"{100 * v:.2f}%"
 
 
 def _fmt(spec):
@@ -164,9 +372,9 @@ def _sections(summary):
 
     def by_stage(title, key, lines):
         pick = (lambda s: summary[s]) if key is None else (lambda s: summary[key][s])
-        return title, stages, [(label, [fmt(pick(s)[k]) for s in stages]) for label, k, fmt in lines]
+        return title, stages, [(label, [fmt(pick(s).get(k)) for s in stages]) for label, k, fmt in lines]
 
-    count, px = _fmt("d"), _fmt(".2f")
+    count, px, pc = _fmt("d"), _fmt(".2f"), _fmt(".2f")
     sections = [
         by_stage(
             "size ratio",
@@ -179,6 +387,8 @@ def _sections(summary):
         sections.append(
             ("scale factor", [""], [(k, [_fmt(".3f")(summary["scale"][k])]) for k in ("mean", "std", "min", "max")])
         )
+    placement = summary.get("placement", {})
+    exact = summary.get("exact", {})
     sections += [
         (
             "views",
@@ -186,11 +396,28 @@ def _sections(summary):
             [
                 ("total", [count(summary["n_views"])]),
                 ("ok", [count(summary["n_ok"])]),
+                ("shifted to fit", [count(placement.get("shifted", 0))]),
                 ("limited by fit", [count(summary["limited"])]),
+                ("cut off (fit none)", [count(placement.get("cut", 0))]),
                 ("off target (exact mode)", [count(summary.get("off_target", 0))]),
                 ("failed", [count(summary["n_failed"])]),
             ],
         ),
+    ]
+    if placement.get("shifted") or exact.get("n"):
+        lines = []
+        if placement.get("shifted"):
+            lines += [
+                ("shift mean (px)", [px(placement["shift_mean"])]),
+                ("shift max (px)", [px(placement["shift_max"])]),
+            ]
+        if placement.get("cut"):
+            lines.append(("object pixels cut off", [count(placement["cut_pixels"])]))
+        if exact.get("n") and exact.get("max_error") is not None:
+            lines.append(("max |ratio - target|", [_fmt(".2e")(exact["max_error"])]))
+        if lines:
+            sections.append(("placement and exact mode", [""], lines))
+    sections += [
         by_stage(
             "bbox vs pixel measure",
             "bbox_vs_pixel",
@@ -202,9 +429,18 @@ def _sections(summary):
             ],
         ),
         by_stage(
-            "centroid offset (px)",
+            "centroid offset",
             "centring",
-            [("mean", "mean", px), ("p95", "p95", px), ("p99", "p99", px), ("max", "max", px)],
+            [
+                ("mean (px)", "mean", px),
+                ("std (px)", "std", px),
+                ("p95 (px)", "p95", px),
+                ("p99 (px)", "p99", px),
+                ("max (px)", "max", px),
+                ("mean (% of image)", "mean_pct", pc),
+                (f"views > {OUTLIER_PX} px", "over_50px", count),
+                ("within-sample std (px)", "within_sample_std", px),
+            ],
         ),
         by_stage(
             "within-sample CV",
@@ -213,6 +449,16 @@ def _sections(summary):
         ),
     ]
     return sections
+
+
+def _quality_lines(summary):
+    q = summary.get("quality") or {}
+    if not q.get("grade"):
+        return []
+    lines = [f"quality grade ({q['stage']}): {q['grade']} ({q['label']})"]
+    lines += [f"  {line}" for line in q["interpretation"]]
+    lines += [f"  - {line}" for line in q["recommendations"]]
+    return lines
 
 
 def format_table(summary):
@@ -227,9 +473,9 @@ def format_table(summary):
     -------
     str
         Sections for the size ratio (before, and after when present), the
-        scale factors, the view counts with the first failure reasons, the
-        bbox-vs-pixel comparison, centring and within-sample CV; no line is
-        longer than 80 characters.
+        scale factors, the view counts with the first failure reasons,
+        placement, the bbox-vs-pixel comparison, centring, within-sample CV,
+        and the quality grade; no line is longer than 80 characters.
 
     Examples
     --------
@@ -244,7 +490,7 @@ def format_table(summary):
         if title == "views":
             if summary.get("off_target"):
                 out.append("    off target: no scale gives these views a ratio within the tolerance")
-                out.append("    (it moves in steps larger than that, e.g. hard edges filling the canvas)")
+                out.append("    (it moves in steps larger than that, e.g. hard edges along the pixel grid)")
             failures = summary["failures"]
             for f in failures[:MAX_FAILURES_SHOWN]:
                 name = "/".join(p for p in (f["sample"], f["view"]) if p)
@@ -253,6 +499,9 @@ def format_table(summary):
             if len(failures) > MAX_FAILURES_SHOWN:
                 out.append(f"    ... and {len(failures) - MAX_FAILURES_SHOWN} more (see report.json)")
         out.append("")
+    for line in _quality_lines(summary):
+        indent = " " * (len(line) - len(line.lstrip(" -")))
+        out += textwrap.wrap(line, _WIDTH, subsequent_indent=indent) or [""]
     return "\n".join(out).rstrip("\n")
 
 
@@ -265,25 +514,96 @@ def _md_table(header, rows):
     return [_md_row(header), "|" + "---|" * len(header)] + [_md_row(r) for r in rows] + [""]
 
 
-def _markdown(summary, rows):
+_YES_NO = {True: "yes", False: "no"}
+
+
+def _markdown(summary, rows, meta, figures):
     out = ["# pixscale quality report", ""]
+    if meta:
+        params = meta.get("parameters") or {}
+        out += _md_table(
+            ["run", ""],
+            [[k, v] for k, v in meta.items() if k != "parameters"] + [[f"parameter {k}", v] for k, v in params.items()],
+        )
+    q = summary.get("quality") or {}
+    if q.get("grade"):
+        out += [f"## quality grade: {q['grade']} ({q['label']})", ""]
+        out += [
+            f"Bands of FaceLift's `scripts/evaluate_preprocessing.py`, on the {q['stage']} images: "
+            "A: size CV < 1% and mean centroid offset < 5 px; B: < 3% and < 10 px; C: < 5% and < 20 px; "
+            "D: otherwise (offsets in px of a 512-px image).",
+            "",
+        ]
+        out += [f"- {line}" for line in q["interpretation"]] + ["", "Recommendations:", ""]
+        out += [f"- {line}" for line in q["recommendations"]] + [""]
     for title, columns, table in _sections(summary):
         out += [f"## {title}", ""] + _md_table(["", *columns], [[label, *cells] for label, cells in table])
+    exact = summary.get("exact") or {}
+    if exact.get("off_target_views"):
+        out += [
+            "## off target",
+            "",
+            "No scale gives these views a size ratio within the tolerance of the target: the re-measured "
+            "ratio moves in steps larger than that near the target (long straight edges along the pixel "
+            "grid cross it together, or the object fills the canvas). Each has the best ratio that nearby "
+            "scales give.",
+            "",
+        ] + _md_table(
+            ["sample", "view", "achieved ratio"],
+            [[v["sample"], v["view"], _fmt(".5f")(v["achieved_ratio"])] for v in exact["off_target_views"]],
+        )
+    if figures:
+        out += ["## figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     if summary["failures"]:
         out += ["## failures", ""] + _md_table(
             ["sample", "view", "error"], [[f["sample"], f["view"], f["error"]] for f in summary["failures"]]
         )
-    limited = {True: "yes", False: "no"}
+    if summary.get("samples"):
+        out += ["## per sample", ""] + _md_table(
+            ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"],
+            [
+                [
+                    s["sample"],
+                    s["views"],
+                    _pct(s["size_mean"]),
+                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] else None),
+                    _fmt(".2f")(s["offset_mean"]),
+                    _fmt(".4f")(s["wanted_scale"]),
+                    _fmt(".4f")(s["scale"]),
+                    s["limited"],
+                ]
+                for s in summary["samples"]
+            ],
+        )
+
+    def shift(r):
+        return "-" if not r.get("shift") else f"{r['shift'][0]:+.1f}, {r['shift'][1]:+.1f}"
+
     out += ["## per view", ""] + _md_table(
-        ["sample", "view", "status", "before", "after", "scale", "limited", "error"],
+        [
+            "sample",
+            "view",
+            "status",
+            "before",
+            "after",
+            "wanted scale",
+            "scale",
+            "shift (px)",
+            "limited",
+            "cut px",
+            "error",
+        ],
         [
             [
                 r.get("sample", ""),
                 r.get("view", ""),
                 r.get("status", ""),
-                *(_pct((r.get(s) or {}).get("size_ratio")) for s in STAGES),
+                *(_fmt(".4%")((r.get(s) or {}).get("size_ratio")) for s in STAGES),
+                _fmt(".4f")(r.get("wanted_scale")),
                 _fmt(".4f")(r.get("scale")),
-                limited.get(r.get("limited"), "-"),
+                shift(r),
+                _YES_NO.get(r.get("limited"), "-"),
+                _fmt("d")(r.get("cut_pixels")),
                 r.get("error") or "",
             ]
             for r in rows
@@ -303,86 +623,7 @@ def _plain(obj):
     return os.fspath(obj) if isinstance(obj, os.PathLike) else obj
 
 
-def _over_checkerboard(image):
-    """An RGBA or gray+alpha image composited over a grey checkerboard, float RGB in [0, 1]."""
-    img = image.astype(np.float64) / np.iinfo(image.dtype).max
-    rgb = img[..., :3] if img.shape[2] == 4 else np.repeat(img[..., :1], 3, axis=2)
-    alpha = img[..., -1:]
-    cell = max(4, min(img.shape[:2]) // 16)
-    yy, xx = np.indices(img.shape[:2]) // cell
-    board = np.where((yy + xx) % 2, 0.8, 0.6)[..., None]
-    return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
-
-
-@dataclass(frozen=True)
-class Thumbnail:
-    """A view as the figures draw it: a small copy of the image and what was measured on the full one.
-
-    Made by the work unit while the view is in memory (:meth:`of`), so the
-    report never reads or holds a full image: a 10000x10000 view costs the
-    figures a few hundred kilobytes, not gigabytes.
-    """
-
-    image: np.ndarray  # at most THUMBNAIL pixels on its longest side
-    shape: tuple  # (H, W) of the full view
-    centroid: tuple | None  # of the full view, in its pixel coordinates
-    size_ratio: float
-    name: str
-
-    @classmethod
-    def of(cls, image, measurement, name, size=THUMBNAIL):
-        """The thumbnail of ``image`` (shrunk by an integer stride) with its :class:`Measurement`."""
-        step = max(1, -(-max(image.shape[:2]) // size))
-        small = np.ascontiguousarray(image[step // 2 :: step, step // 2 :: step])
-        return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
-
-
-def _thumbnail_of_file(path):
-    image = read_view(path)
-    return Thumbnail.of(image, measure(image), "/".join(pathlib.Path(path).parts[-3:]))
-
-
-def _show_view(ax, item, label):
-    """Draw one view over a checkerboard with its centroid (x) and the canvas centre (+).
-
-    ``item`` is a :class:`Thumbnail`, or a path to read one from.
-    """
-    ax.set_axis_off()
-    try:
-        thumb = item if isinstance(item, Thumbnail) else _thumbnail_of_file(item)
-    except ViewError as exc:
-        ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
-        return
-    h, w = thumb.shape
-    ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
-    ax.plot(w / 2, h / 2, "+", color="0.3", ms=12)
-    if thumb.centroid is not None:
-        ax.plot(*thumb.centroid, "x", color="red", ms=10, mew=2)
-    ax.set_title(f"{label} {thumb.size_ratio:.1%}\n{thumb.name}", fontsize=7)
-
-
-def _histogram(figure, rows, stages):
-    fig = figure(figsize=(4 * len(stages), 3), layout="constrained")
-    for ax, stage in zip(fig.subplots(1, len(stages), squeeze=False)[0], stages, strict=False):
-        values = 100 * np.array([m["size_ratio"] for _, m in _measured(rows, stage)])
-        if values.size:  # at least one percentage point wide, so a spread of ~0 shows as one bar
-            mid = (values.min() + values.max()) / 2
-            span = (min(values.min(), mid - 0.5), max(values.max(), mid + 0.5))
-            ax.hist(values, bins=20, range=span, color="tab:blue" if stage == "before" else "tab:orange")
-            ax.axvline(values.mean(), color="k", lw=1)
-        ax.set(title=f"{stage} (n={values.size})", xlabel="size ratio (%)", ylabel="views")
-    return fig
-
-
-def _contact_sheet(figure, pairs):
-    fig = figure(figsize=(6, 3 * len(pairs)), layout="constrained")
-    for axes, pair in zip(fig.subplots(len(pairs), 2, squeeze=False), pairs, strict=False):
-        for ax, label, path in zip(axes, STAGES, pair, strict=False):
-            _show_view(ax, path, label)
-    return fig
-
-
-def write_report(out_dir, summary, rows, *, pairs=(), plots=True):
+def write_report(out_dir, summary, rows, *, sources=None, meta=None, plots=True):
     """Write the report files of a run into ``out_dir``, each atomically.
 
     Parameters
@@ -393,44 +634,42 @@ def write_report(out_dir, summary, rows, *, pairs=(), plots=True):
         The output of :func:`summarize`.
     rows : sequence of dict
         The per-view rows the summary was made from.
-    pairs : sequence of (before, after), optional
-        Views shown in the contact sheet (the first six are used), each a
-        :class:`Thumbnail` or an image file to make one from.
+    sources : mapping, optional
+        View name (a row's ``view``) to ``(before, after)`` image files (or
+        :class:`pixscale._figures.Thumbnail`), for the contact sheet of the
+        best, median and worst samples.  Without it there is no sheet.
+    meta : dict, optional
+        What the run was: pixscale version, date, input path, layout and
+        ``parameters``; written at the top of both files.
     plots : bool, optional
         Draw the figures when matplotlib is importable.  Default True.
 
     Returns
     -------
     list of pathlib.Path
-        ``report.json`` (``{"summary": ..., "views": rows}``), ``report.md``
-        and, with plots, ``size_ratio_hist.png`` and, when ``pairs`` is
-        non-empty, ``contact_sheet.png``.
+        ``report.json`` (``{"meta": ..., "summary": ..., "views": rows}``),
+        ``report.md`` and, with plots, the figures of
+        :func:`pixscale._figures.draw`.
 
     Notes
     -----
     Figures use matplotlib's Figure API only: no pyplot, no global backend
-    change.  The contact sheet composites each view over a checkerboard and
-    marks its centroid (x, from :func:`pixscale.measure` at the default
-    threshold) and the canvas centre (+).
+    change.
     """
     out = pathlib.Path(out_dir)
     rows = _plain(list(rows))
+    figures = {}
+    if plots:
+        try:
+            from ._figures import draw
+        except ImportError:  # no matplotlib
+            draw = None
+        if draw is not None:
+            figures = draw(summary, rows, sources or {})
     written = [out / "report.json", out / "report.md"]
-    atomic_write_json(written[0], {"summary": _plain(summary), "views": rows})
-    atomic_write_text(written[1], _markdown(summary, rows))
-    if not plots:
-        return written
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return written
-    figures = {"size_ratio_hist.png": _histogram(Figure, rows, [s for s in STAGES if s in summary])}
-    pairs = list(pairs)[:MAX_PAIRS]
-    if pairs:
-        figures["contact_sheet.png"] = _contact_sheet(Figure, pairs)
-    for name, fig in figures.items():
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        atomic_write_bytes(out / name, buf.getvalue())
+    atomic_write_json(written[0], {"meta": _plain(meta or {}), "summary": _plain(summary), "views": rows})
+    atomic_write_text(written[1], _markdown(summary, rows, _plain(meta or {}), list(figures)))
+    for name, data in figures.items():
+        atomic_write_bytes(out / name, data)
         written.append(out / name)
     return written

@@ -216,18 +216,19 @@ def test_format_table_numbers_and_width():
     assert max(map(len, lines)) <= 80
     ratios = np.sqrt(np.array([40, 90, 160]) / 960)
     assert lines[2].split() == ["size", "ratio", "before", "after"]
-    assert lines[3].split() == ["mean", f"{100 * ratios.mean():.1f}%", f"{100 * math.sqrt(86 / 960):.1f}%"]
-    assert lines[5].split() == ["CV", f"{100 * _cv(ratios):.1f}%", "0.0%"]
+    assert lines[3].split() == ["mean", f"{100 * ratios.mean():.2f}%", f"{100 * math.sqrt(86 / 960):.2f}%"]
+    assert lines[5].split() == ["CV", f"{100 * _cv(ratios):.2f}%", "0.00%"]
     assert f"{np.mean([1.5, 1.0, 0.75]):.3f}" in table and "1.500" in table and "0.750" in table
     assert "reason 4" in table and "reason 5" not in table and "... and 2 more" in table
     assert "s/bad0.png: xxx" in table  # long reasons are shortened, not wrapped
-    assert any(line.split() == ["max", "0.00", "1.00"] for line in lines)  # centroid offsets, px
+    assert any(line.split() == ["max", "(px)", "0.00", "1.00"] for line in lines)  # centroid offsets
 
 
-def test_small_ratios_keep_significant_digits():
-    assert report._pct(0.272) == "27.2%"
-    assert report._pct(1.234e-5) == "0.0012%"
-    assert report._pct(0.0) == "0.0%" and report._pct(None) == "-"
+def test_percentages_have_two_decimals():
+    """As FaceLift's evaluator prints them; report.json keeps the exact numbers."""
+    assert report._pct(0.272) == "27.20%"
+    assert report._pct(1.234e-5) == "0.00%" and report._pct(1.234e-4) == "0.01%"
+    assert report._pct(0.0) == "0.00%" and report._pct(None) == "-"
 
 
 def test_write_report_json_and_markdown(dataset, tmp_path):
@@ -236,40 +237,103 @@ def test_write_report_json_and_markdown(dataset, tmp_path):
     paths = report.write_report(tmp_path / "rep", s, rows, plots=False)
     assert [p.name for p in paths] == ["report.json", "report.md"]
     data = json.loads(paths[0].read_text())
-    assert data == {"summary": s, "views": rows}
+    assert data == {"meta": {}, "summary": s, "views": rows}
     md = paths[1].read_text()
     assert md.startswith("# pixscale quality report")
     assert "## per view" in md and "## failures" in md and "| sample | view | status |" in md
     table_rows = [line for line in md.splitlines() if line.startswith("| sample_")]
-    assert len(table_rows) == len(rows) + len(s["failures"])
-    assert f"{100 * s['before']['mean']:.1f}%" in md
+    assert len(table_rows) == len(rows) + len(s["failures"]) + len(s["samples"])  # per view, failures, per sample
+    assert f"{100 * s['before']['mean']:.2f}%" in md
     assert not list(tmp_path.rglob("*.part"))
 
 
 def test_write_report_figures(rng, tmp_path):
     pytest.importorskip("matplotlib")
     had_pyplot = "matplotlib.pyplot" in sys.modules
-    rows, pairs = [], []
-    for i in range(8):
-        before, after = _blob(rng), _blob(rng, centred=True)
-        rows.append(_row("s", f"v{i}.png", before, after, scale=1.0, limited=False))
+    rows, sources = [], {}
+    for i in range(12):
+        before, after = _blob(rng), _blob(rng, centred=i % 4 != 0)
+        row = _row(f"s{i // 4}", f"s{i // 4}/v{i}.png", before, after, scale=1.0, limited=i == 5)
+        row.update(wanted_scale=1.2 if i == 5 else 1.0, shift=[3.0, 0.0] if i == 6 else [0.0, 0.0])
+        row["cut_pixels"] = 7 if i == 7 else 0
+        rows.append(row)
         paths = []
         for name, alpha in (("in", before), ("out", after)):
             img = np.dstack([rng.integers(0, 256, (H, W, 3), dtype=np.uint8), alpha])
             write_png(tmp_path / name / f"v{i}.png", img)
             paths.append(tmp_path / name / f"v{i}.png")
-        pairs.append(tuple(paths))
-    pairs[1] = (pairs[1][0], tmp_path / "missing.png")  # an unreadable view becomes a message panel
-    s = report.summarize(rows)
-    written = report.write_report(tmp_path / "rep", s, rows, pairs=pairs)
-    assert [p.name for p in written] == ["report.json", "report.md", "size_ratio_hist.png", "contact_sheet.png"]
+        sources[row["view"]] = tuple(paths)
+    sources["s0/v1.png"] = (sources["s0/v1.png"][0], tmp_path / "missing.png")  # unreadable: a message panel
+    s = report.summarize(rows, target=0.3)
+    written = report.write_report(tmp_path / "rep", s, rows, sources=sources, meta={"layout": "flat"})
+    figures = ["size_ratio_hist.png", "centre_offsets.png", "per_sample.png", "scale_hist.png", "contact_sheet.png"]
+    assert [p.name for p in written] == ["report.json", "report.md", *figures]
     for path in written[2:]:
         image = iio.imread(path)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
-    sheet = iio.imread(written[3])
-    assert sheet.shape[0] > sheet.shape[1]  # six rows of pairs: taller than wide
+    sheet = iio.imread(written[-1])
+    assert sheet.shape[0] > sheet.shape[1]  # three samples, before and after rows of four views
+    md = written[1].read_text()
+    assert all(f"]({name})" in md for name in figures) and "| layout | flat |" in md
     if not had_pyplot:
         assert "matplotlib.pyplot" not in sys.modules
-    # No pairs, no contact sheet; an empty run still gets its (empty) histogram.
+    # No sources, no contact sheet; an empty run still gets its (empty) figures.
     written = report.write_report(tmp_path / "empty", report.summarize([]), [])
-    assert [p.name for p in written] == ["report.json", "report.md", "size_ratio_hist.png"]
+    assert [p.name for p in written] == ["report.json", "report.md", *figures[:-1]]
+
+
+def test_best_median_and_worst_samples_by_mean_offset():
+    from pixscale._figures import _chosen_samples
+
+    samples = [
+        {"sample": n, "offset_mean": d} for n, d in [("a", 4.0), ("b", 1.0), ("c", None), ("d", 9.0), ("e", 2.0)]
+    ]
+    picks = _chosen_samples({"samples": samples})
+    assert [(label, s["sample"]) for label, s in picks] == [("best", "b"), ("median", "a"), ("worst", "d")]
+    assert [label for label, _ in _chosen_samples({"samples": samples[:1]})] == ["best"]
+
+
+def test_run_report_equals_numpy_on_the_written_files(tmp_path):
+    """Every headline number of a run's report.json, recomputed from the output PNGs with NumPy alone."""
+    from pixscale import synth
+    from pixscale.pipeline import RunOptions, run
+
+    synth.write_dataset(tmp_path / "in", n_samples=4, size=160, seed=11, layout="gslrm")
+    run(tmp_path / "in", tmp_path / "out", RunOptions(margin="2%"), quiet=True, plots=False)
+    doc = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
+    summary, views = doc["summary"], doc["views"]
+    assert doc["meta"]["layout"] == "gslrm" and doc["meta"]["parameters"]["margin"] == "2%"
+    assert doc["meta"]["pixscale_version"] == pixscale.__version__ and doc["meta"]["date"]
+    sizes, offsets, per_sample = [], [], {}
+    for v in views:
+        alpha = iio.imread(tmp_path / "out" / v["view"])[..., 3]
+        ys, xs = np.nonzero(alpha > 10)
+        h, w = alpha.shape
+        sizes.append(math.sqrt(xs.size / (h * w)))
+        offsets.append(math.hypot(xs.mean() + 0.5 - w / 2, ys.mean() + 0.5 - h / 2))
+        per_sample.setdefault(v["sample"], []).append(offsets[-1])
+        # The map the cameras record is the one the row reports.
+        cams = json.loads((tmp_path / "out" / v["sample"] / "opencv_cameras.json").read_text())
+        (entry,) = [e for e in cams["pixscale"]["views"] if v["view"].endswith(e["file_path"])]
+        assert entry["map"] == {"scale": v["scale"], "src_center": v["src_center"], "dst_center": v["dst_center"]}
+        assert entry["shift"] == v["shift"] and entry["limited"] is v["limited"] is False
+    sizes, offsets = np.array(sizes), np.array(offsets)
+    after = summary["after"]
+    assert after["n"] == len(views) == 24
+    for key, want in [("mean", sizes.mean()), ("std", sizes.std()), ("min", sizes.min()), ("max", sizes.max())]:
+        assert after[key] == pytest.approx(want, rel=1e-12, abs=1e-15), key
+    assert np.all(np.abs(sizes - 0.3) <= 2e-4)
+    c = summary["centring"]["after"]
+    assert c["mean"] == pytest.approx(offsets.mean(), rel=1e-9)
+    assert c["std"] == pytest.approx(offsets.std(), rel=1e-9, abs=1e-12)
+    assert c["p95"] == pytest.approx(np.percentile(offsets, 95), rel=1e-9, abs=1e-12)
+    assert c["max"] == pytest.approx(offsets.max(), rel=1e-9)
+    assert c["mean_pct"] == pytest.approx(100 * offsets.mean() / 160, rel=1e-9)
+    assert c["over_50px"] == int(np.sum(offsets > 50))
+    assert c["within_sample_std"] == pytest.approx(np.mean([np.std(d) for d in per_sample.values()]), rel=1e-9)
+    cv_pct, offset_512 = 100 * sizes.std() / sizes.mean(), offsets.mean() * 512 / 160
+    bands = [("A", 1, 5), ("B", 3, 10), ("C", 5, 20)]
+    want = next((g for g, cv, off in bands if cv_pct < cv and offset_512 < off), "D")
+    assert summary["quality"]["grade"] == want
+    moved = [math.hypot(*v["shift"]) for v in views if any(v["shift"])]
+    assert summary["placement"]["shifted"] == len(moved) and summary["placement"]["cut"] == 0

@@ -1,0 +1,259 @@
+"""The report's figures, drawn with matplotlib's Figure API (no pyplot, no global backend change).
+
+:func:`draw` returns PNG bytes by file name; matplotlib is imported there,
+so this module imports without it.
+"""
+
+import io
+import pathlib
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._measure import measure
+from .io import ViewError, read_view
+
+THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
+SHEET_VIEWS = 6  # views per sample on the contact sheet
+_COLOURS = {"before": "tab:blue", "after": "tab:orange"}
+_MARKS = {"cut": "tab:red", "limited": "tab:purple", "shifted": "tab:cyan"}
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A view as the figures draw it: a small copy of the image and what was measured on the full one.
+
+    A 10000x10000 view costs the figures a few hundred kilobytes: the full
+    image is read, shrunk by an integer stride and let go.
+    """
+
+    image: np.ndarray  # at most THUMBNAIL pixels on its longest side
+    shape: tuple  # (H, W) of the full view
+    centroid: tuple | None  # of the full view, in its pixel coordinates
+    size_ratio: float
+    name: str
+
+    @classmethod
+    def of(cls, image, measurement, name, size=THUMBNAIL):
+        """The thumbnail of ``image`` (shrunk by an integer stride) with its :class:`Measurement`."""
+        step = max(1, -(-max(image.shape[:2]) // size))
+        small = np.ascontiguousarray(image[step // 2 :: step, step // 2 :: step])
+        return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
+
+    @classmethod
+    def of_file(cls, path):
+        image = read_view(path)
+        return cls.of(image, measure(image), "/".join(pathlib.Path(path).parts[-3:]))
+
+
+def _over_checkerboard(image):
+    """An RGBA or gray+alpha image composited over a grey checkerboard, float RGB in [0, 1]."""
+    img = image.astype(np.float64) / np.iinfo(image.dtype).max
+    rgb = img[..., :3] if img.shape[2] == 4 else np.repeat(img[..., :1], 3, axis=2)
+    alpha = img[..., -1:]
+    cell = max(4, min(img.shape[:2]) // 16)
+    yy, xx = np.indices(img.shape[:2]) // cell
+    board = np.where((yy + xx) % 2, 0.8, 0.6)[..., None]
+    return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
+
+
+def _marks(row):
+    """The placement marks of a row: cut, limited, shifted (with the move)."""
+    out = []
+    if row.get("cut_pixels"):
+        out.append(("cut", f"cut {row['cut_pixels']} px"))
+    if row.get("limited"):
+        out.append(("limited", f"limited x{row['scale']:.3f} < {row['wanted_scale']:.3f}"))
+    if row.get("shift") and any(row["shift"]):
+        out.append(("shifted", f"shifted {row['shift'][0]:+.0f},{row['shift'][1]:+.0f} px"))
+    return out
+
+
+def _show_view(ax, item, label, marks=()):
+    """Draw one view over a checkerboard with its centroid (x), the canvas centre (+) and its marks.
+
+    ``item`` is a :class:`Thumbnail`, or a path to read one from.
+    """
+    from matplotlib.patches import Rectangle
+
+    ax.set_axis_off()
+    try:
+        thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item)
+    except ViewError as exc:
+        ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
+        return
+    h, w = thumb.shape
+    ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
+    ax.plot(w / 2, h / 2, "+", color="0.3", ms=12)
+    if thumb.centroid is not None:
+        ax.plot(*thumb.centroid, "x", color="red", ms=10, mew=2)
+    for kind, _ in marks[:1]:  # the frame shows the gravest mark
+        ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=_MARKS[kind], lw=4))
+    title = f"{label} {thumb.size_ratio:.2%}\n{thumb.name}"
+    ax.set_title("\n".join([title, *(text for _, text in marks)]), fontsize=6)
+
+
+def _values(rows, stage, key="size_ratio"):
+    return np.array([r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage)], dtype=np.float64)
+
+
+def _offsets(rows, stage):
+    """(dx, dy) of each ok view's centroid from the canvas centre, in px."""
+    out = [
+        (m["centroid"][0] - m["shape"][1] / 2, m["centroid"][1] - m["shape"][0] / 2)
+        for r in rows
+        if r.get("status") == "ok" and (m := r.get(stage)) and m["centroid"] is not None
+    ]
+    return np.array(out, dtype=np.float64).reshape(-1, 2)
+
+
+def _size_histogram(fig, summary, rows, stages):
+    """Size ratio before / after on one shared x axis, with the target line."""
+    axes = fig.subplots(len(stages), 1, sharex=True, squeeze=False)[:, 0]
+    values = {s: 100 * _values(rows, s) for s in stages}
+    every = np.concatenate([v for v in values.values()] + [np.array([100 * (summary.get("target") or 0.3)])])
+    lo, hi = every.min(), every.max()
+    lo, hi = min(lo, (lo + hi) / 2 - 0.5), max(hi, (lo + hi) / 2 + 0.5)
+    bins = np.linspace(lo, hi, 41)
+    for ax, stage in zip(axes, stages, strict=True):
+        v = values[stage]
+        ax.hist(v, bins=bins, color=_COLOURS[stage], label=f"{stage} (n={v.size})")
+        if summary.get("target") is not None:
+            ax.axvline(100 * summary["target"], color="k", ls="--", lw=1, label=f"target {summary['target']:.1%}")
+        if v.size:
+            ax.set_title(f"{stage}: mean {v.mean():.2f}%, std {v.std():.2f}%, CV {100 * v.std() / v.mean():.2f}%")
+        ax.set_ylabel("views")
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("size ratio sqrt(object pixels / image pixels) (%)")
+
+
+def _offset_figure(fig, rows, stages):
+    """Centroid offsets from the canvas centre: histogram of distances and a scatter of (dx, dy)."""
+    hist, scatter = fig.subplots(1, 2)
+    for stage in stages:
+        xy = _offsets(rows, stage)
+        d = np.hypot(xy[:, 0], xy[:, 1])
+        if d.size:
+            hist.hist(d, bins=30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
+        scatter.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, color=_COLOURS[stage], label=stage)
+    hist.set(xlabel="centroid offset from the canvas centre (px)", ylabel="views", title="centre offsets")
+    scatter.axhline(0, color="0.5", lw=0.5)
+    scatter.axvline(0, color="0.5", lw=0.5)
+    scatter.set(xlabel="dx (px)", ylabel="dy (px)", title="centroid - canvas centre", aspect="equal")
+    scatter.invert_yaxis()
+    for ax in (hist, scatter):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+
+
+def _per_sample(fig, summary):
+    """Mean ± std of each sample's size ratio, before and after."""
+    ax = fig.subplots()
+    samples = summary["samples"]
+    x = np.arange(len(samples))
+    before = [(s["size_before_mean"], s["size_before_std"]) for s in samples]
+    ax.errorbar(x, *(100 * np.array(before).reshape(-1, 2).T), fmt="o", ms=3, color=_COLOURS["before"], label="before")
+    if samples and all(s["stage"] == "after" for s in samples):
+        after = [(s["size_mean"], s["size_std"]) for s in samples]
+        ax.errorbar(x, *(100 * np.array(after).T), fmt="o", ms=3, color=_COLOURS["after"], label="after")
+    if summary.get("target") is not None:
+        ax.axhline(100 * summary["target"], color="k", ls="--", lw=1, label="target")
+    ax.set(xlabel="sample", ylabel="size ratio (%)", title="per sample: mean ± std of its views")
+    ax.legend(fontsize=8)
+
+
+def _scale_histogram(fig, rows):
+    ax = fig.subplots()
+    ok = [r for r in rows if r.get("status") == "ok" and r.get("scale") is not None]
+    used = np.array([r["scale"] for r in ok])
+    if used.size:
+        ax.hist(used, bins=30, color="tab:green", label=f"scale used (n={used.size})")
+        limited = [r["wanted_scale"] for r in ok if r.get("limited") and r.get("wanted_scale")]
+        if limited:
+            ax.hist(limited, bins=30, histtype="step", color=_MARKS["limited"], label="wanted, where limited")
+        ax.set_title(f"scale factor: mean {used.mean():.3f}, std {used.std():.3f}, {used.min():.2f}-{used.max():.2f}")
+        ax.legend(fontsize=8)
+    ax.set(xlabel="scale factor", ylabel="views")
+
+
+def _chosen_samples(summary):
+    """The best, median and worst samples by mean centroid offset (as FaceLift's evaluator picks them)."""
+    ranked = sorted((s for s in summary["samples"] if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
+    picks = []
+    for label, i in (("best", 0), ("median", len(ranked) // 2), ("worst", len(ranked) - 1)):
+        if ranked and ranked[i]["sample"] not in [s["sample"] for _, s in picks]:
+            picks.append((label, ranked[i]))
+    return picks
+
+
+def _contact_sheet(figure, summary, rows, sources):
+    picks = _chosen_samples(summary)
+    by_sample = {}
+    for r in rows:
+        if r.get("status") == "ok" and r["view"] in sources:
+            by_sample.setdefault(r.get("sample", ""), []).append(r)
+    picks = [(label, s, by_sample[s["sample"]][:SHEET_VIEWS]) for label, s in picks if s["sample"] in by_sample]
+    if not picks:
+        return None
+    n_cols = max(len(views) for _, _, views in picks)
+    fig = figure(figsize=(2.2 * n_cols, 2.6 * 2 * len(picks)), layout="constrained")
+    grid = fig.subplots(2 * len(picks), n_cols, squeeze=False)
+    for k, (label, s, views) in enumerate(picks):
+        for j in range(n_cols):
+            for i, stage in enumerate(("before", "after")):
+                ax = grid[2 * k + i, j]
+                if j >= len(views):
+                    ax.set_axis_off()
+                    continue
+                r = views[j]
+                _show_view(ax, sources[r["view"]][i], stage, _marks(r) if stage == "after" else ())
+        grid[2 * k, 0].text(
+            -0.1,
+            0.5,
+            f"{label}: {s['sample']}\noffset {s['offset_mean']:.1f} px",
+            transform=grid[2 * k, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
+    return fig
+
+
+def draw(summary, rows, sources):
+    """The report's figures as ``{file name: PNG bytes}``; empty when matplotlib is not installed.
+
+    ``size_ratio_hist.png`` (before / after on a shared x axis, target line),
+    ``centre_offsets.png`` (histogram and scatter), ``per_sample.png``
+    (mean ± std error bars), ``scale_hist.png`` and, when ``sources`` maps
+    views to their files, ``contact_sheet.png``: every view of the best,
+    median and worst samples (by mean centroid offset) before and after,
+    with cut, limited and shifted views framed and labelled.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return {}
+    stages = [s for s in ("before", "after") if s in summary]
+
+    def figure(draw_on, size, *args):
+        fig = Figure(figsize=size, layout="constrained")
+        draw_on(fig, *args)
+        return fig
+
+    figures = {
+        "size_ratio_hist.png": figure(_size_histogram, (7, 2.6 * len(stages)), summary, rows, stages),
+        "centre_offsets.png": figure(_offset_figure, (10, 4.2), rows, stages),
+        "per_sample.png": figure(_per_sample, (8, 3.5), summary),
+        "scale_hist.png": figure(_scale_histogram, (6, 3.5), rows),
+    }
+    sheet = _contact_sheet(Figure, summary, rows, sources) if sources else None
+    if sheet is not None:
+        figures["contact_sheet.png"] = sheet
+    out = {}
+    for name, fig in figures.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        out[name] = buf.getvalue()
+    return out
