@@ -35,11 +35,19 @@ __all__ = [
     "plan",
     "plan_group",
     "reference",
+    "run_dataset",
     "warp",
     "__version__",
 ]
 
 _LAZY_SUBMODULES = ("reference",)
+
+
+def run_dataset(in_dir, out_dir, **kwargs):
+    """Normalize a dataset folder; see :func:`pixscale.pipeline.run_dataset` (imported on first use)."""
+    from .pipeline import run_dataset
+
+    return run_dataset(in_dir, out_dir, **kwargs)
 
 
 def __getattr__(name):

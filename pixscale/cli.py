@@ -116,7 +116,21 @@ def _add_run_options(p):
         metavar="0-9",
         help="PNG compression level (default 6; 1 is much faster, larger files)",
     )
-    p.add_argument("--jobs", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--jobs", type=int, default=None, help="local workers (default: all cores)")
+    p.add_argument(
+        "--pool",
+        choices=["processes", "threads"],
+        default="processes",
+        help="what the local workers are (default processes: they share nothing, so they scale)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS|local:N",
+        help="run on a Dask cluster (pip install 'pixscale[dask]'): a scheduler address such as "
+        "tcp://HOST:8786, or local:N for a LocalCluster of N processes; IN_DIR and OUT_DIR must be "
+        "on a filesystem every worker sees",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
     p.add_argument("--report-dir", default=None, help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the report figures")
@@ -168,6 +182,8 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         quiet=args.quiet,
         report_dir=args.report_dir,
         plots=args.plots,
+        pool=args.pool,
+        scheduler=args.scheduler,
     )
     summary = report.summarize(rows, target=opts.target)
     print(report.format_table(summary))

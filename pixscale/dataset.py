@@ -35,6 +35,7 @@ OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr
 MANIFEST = "pixscale-manifest.jsonl"
 REPORT_DIR = "pixscale-report"
 LOCK = ".pixscale-lock"
+STOP = ".pixscale-stop"  # a run's stop request, seen by every worker
 RESERVED = (MANIFEST, REPORT_DIR, LOCK)
 INTRINSICS = ("fx", "fy", "cx", "cy")
 

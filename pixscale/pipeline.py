@@ -16,8 +16,8 @@ import json
 import math
 import os
 import sys
-import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,8 +30,9 @@ from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError
 from ._warp import warp
-from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, discover, is_glob, is_temporary
+from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
+from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
@@ -260,8 +261,9 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
 
     Returns ``{"sample", "inputs", "rows"}``: the sample's name, its
     :func:`fingerprint` and one row per view (failures included).  ``stop``
-    (a ``threading.Event``) is checked before each view; when set, the unit
-    returns None, having written only whole files.
+    (anything with ``is_set()``, e.g. a :class:`~pixscale.workers.StopFlag`)
+    is checked before each view; when set, the unit returns None, having
+    written only whole files.
     """
     inputs = fingerprint(sample, root) if root is not None else []
     result = {"sample": sample.name, "inputs": inputs, "rows": []}
@@ -583,7 +585,19 @@ def _resume_plan(dataset, done, root):
 
 
 def run(
-    in_dir, out_dir, options=None, *, layout="auto", jobs=None, resume=False, quiet=False, report_dir=None, plots=True
+    in_dir,
+    out_dir,
+    options=None,
+    *,
+    layout="auto",
+    jobs=None,
+    resume=False,
+    quiet=False,
+    report_dir=None,
+    plots=True,
+    pool="processes",
+    executor=None,
+    scheduler=None,
 ):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
@@ -596,7 +610,8 @@ def run(
     options : RunOptions, optional
     layout : {"auto", "gslrm", "mvdiffusion", "flat"}
     jobs : int, optional
-        Worker threads; default all cores.
+        Local workers; default all cores.  With ``executor``, sizes the
+        window of units in flight (two per job).
     resume : bool
         Continue an interrupted run in ``out_dir``: completed samples whose
         inputs are unchanged are kept, the rest are (re)done.
@@ -607,6 +622,12 @@ def run(
         False writes none.
     plots : bool
         Draw the report's figures (needs matplotlib).
+    pool : {"processes", "threads"}
+        What the local ``jobs`` are (one job always runs on one thread).
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Run the work units there (see :mod:`pixscale.workers`).
+    scheduler : str, optional
+        A Dask scheduler address (``tcp://HOST:8786``) or ``"local:N"``.
 
     Returns
     -------
@@ -624,6 +645,13 @@ def run(
 
     opts = options or RunOptions()
     jobs = check_jobs(jobs)
+    if pool not in POOLS:
+        raise OptionError("pool", pool, f"one of {', '.join(POOLS)}")
+    if scheduler is not None:
+        try:
+            parse_scheduler(scheduler)
+        except ValueError as exc:
+            raise OptionError("scheduler", scheduler, str(exc).split("; got")[0]) from None
     out_dir = Path(out_dir)
     dataset = discover(in_dir, layout=layout, out_root=out_dir)
     check_folders(in_dir, out_dir, dataset, report_dir)
@@ -632,7 +660,9 @@ def run(
         _say(quiet, f"  note: {note}")
     input_id = _input_id(in_dir, dataset)
     lock, manifest, done = _open_output(out_dir, opts.params(), input_id, resume)
+    stop = StopFlag(out_dir / STOP)
     try:
+        stop.clear()
         results, changed = _resume_plan(dataset, done, dataset.root)
         if results:
             _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
@@ -645,16 +675,83 @@ def run(
             )
         _precompile(dataset, quiet)
         todo = [s for s in dataset.samples if s.name not in results]
-        with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-            bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-            _run_units(todo, out_dir, opts, dataset.root, jobs, manifest, results, bar)
+        workers = Workers(min(jobs, max(len(todo), 1)), pool, executor=executor, scheduler=scheduler) if todo else None
+        try:
+            if workers is not None:
+                workers.check_paths(dataset.root, out_dir)
+                _say(quiet, f"running on {workers.kind}")
+            with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+                bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
+                if workers is not None:
+                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop)
+        finally:
+            if workers is not None:
+                workers.close(cancel=True)
         rows = [row for s in dataset.samples for row in results.get(s.name, [])]
         rows += write_list_files(dataset, out_dir)
         if report_dir is not False:
             rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
     finally:
+        stop.clear()
         lock.release()
     return rows, dataset
+
+
+def run_dataset(
+    in_dir,
+    out_dir,
+    *,
+    executor=None,
+    scheduler=None,
+    jobs=None,
+    pool="processes",
+    layout="auto",
+    resume=False,
+    quiet=True,
+    report_dir=None,
+    plots=True,
+    **options,
+):
+    """Normalize a dataset and return the summary the ``pixscale run`` command prints.
+
+    The Python entry point of a run: ``options`` are those of
+    :class:`RunOptions` (``target=0.3``, ``fit="shift"``, ``scale="per-view"``
+    ...); the work units run on ``executor`` (any
+    ``concurrent.futures.Executor``, or a ``distributed.Client``), on a Dask
+    ``scheduler``, or on ``jobs`` local worker processes (``pool="threads"``
+    for threads).  The coordinator (this call) alone writes the manifest, the
+    list files and the report; the output tree is byte-identical whatever runs
+    the units.
+
+    Returns
+    -------
+    dict
+        :func:`pixscale.report.summarize` of the run's rows.
+
+    Examples
+    --------
+    >>> import pixscale, concurrent.futures  # doctest: +SKIP
+    >>> with concurrent.futures.ThreadPoolExecutor(4) as ex:  # doctest: +SKIP
+    ...     summary = pixscale.run_dataset("renders/", "normalized/", executor=ex, target=0.3)
+    """
+    from .report import summarize
+
+    opts = RunOptions(**options)
+    rows, _ = run(
+        in_dir,
+        out_dir,
+        opts,
+        layout=layout,
+        jobs=jobs,
+        resume=resume,
+        quiet=quiet,
+        report_dir=report_dir,
+        plots=plots,
+        pool=pool,
+        executor=executor,
+        scheduler=scheduler,
+    )
+    return summarize(rows, target=opts.target)
 
 
 def _precompile(dataset, quiet):
@@ -672,39 +769,60 @@ def _precompile(dataset, quiet):
         precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)))
 
 
-def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
-    """Run the work units on ``jobs`` threads, a bounded window at a time; record each as it completes."""
-    stop = threading.Event()
+def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop):
+    """Run the work units on ``workers``, a bounded window at a time; record each as it completes.
+
+    A unit whose worker dies (a killed process, a lost Dask worker) is run
+    again, up to :data:`~pixscale.workers.MAX_ATTEMPTS` times, then reported
+    as failed.  Ctrl-C sets ``stop``: units not started are cancelled, running
+    ones stop before their next view, and every completed one is recorded.
+    """
     total = len(results) + len(todo)
-    units = iter(todo)
+    queue = deque(todo)
+    attempts = Counter()
     pending = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool, open(manifest, "a", encoding="utf-8") as log:
+    with open(manifest, "a", encoding="utf-8") as log:
 
         def refill():
-            while len(pending) < 2 * jobs and not stop.is_set():
-                sample = next(units, None)
-                if sample is None:
-                    return
-                pending[pool.submit(_safe_process, sample, out_dir, opts, root, stop)] = sample
+            while len(pending) < workers.window and queue and not stop.is_set():
+                sample = queue.popleft()
+                attempts[sample.name] += 1
+                pending[workers.submit(_safe_process, sample, out_dir, opts, root, stop)] = sample
 
         def record(fut):
+            """Record a finished unit; True when its worker died (the unit is queued again)."""
             sample = pending.pop(fut)
-            result = fut.result()
+            try:
+                result = fut.result()
+            except CancelledError:
+                return False
+            except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
+                if attempts[sample.name] < MAX_ATTEMPTS and not stop.is_set():
+                    queue.appendleft(sample)
+                    return True
+                reason = (
+                    f"its worker died {attempts[sample.name]} time(s) while processing it "
+                    f"({type(exc).__name__}: {exc}); --resume tries it again"
+                )
+                keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
+                result = {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
             if result is None:  # stopped before its end
-                return
+                return False
             results[sample.name] = result["rows"]
             if not any(r.get("retry") for r in result["rows"]):
                 log.write(json.dumps(result) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
             bar.update(len(sample.views))
+            return False
 
         try:
             refill()
             while pending:
                 finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    record(fut)
+                died = [record(fut) for fut in finished]
+                if any(died):
+                    workers.restart()
                 refill()
         except KeyboardInterrupt:
             stop.set()
@@ -713,9 +831,9 @@ def _run_units(todo, out_dir, opts, root, jobs, manifest, results, bar):
                     pending.pop(fut)
             for fut in list(pending):
                 try:
-                    fut.result()
+                    fut.exception()  # running units stop before their next view
                     record(fut)
-                except BaseException:  # pragma: no cover - a unit never raises (see _safe_process)
+                except BaseException:  # pragma: no cover - a lost worker while stopping
                     pending.pop(fut, None)
             bar.close()
             raise RunInterrupted(len(results), total, out_dir) from None

@@ -205,7 +205,8 @@ def test_disk_full_fails_the_view_and_resume_completes_it(tmp_path, gslrm, monke
 
     monkeypatch.setattr(pipeline, "write_png", full)
     out = tmp_path / "out"
-    assert cli("run", gslrm, out, "--quiet", "--no-plots") == 1
+    # Threads: the fault is injected in this process.
+    assert cli("run", gslrm, out, "--quiet", "--no-plots", "--pool", "threads") == 1
     report = json.loads((out / "pixscale-report" / "report.json").read_text())
     (failure,) = report["summary"]["failures"]
     assert failure["view"] == "sample_001/images/cam_002.png" and "No space left" in failure["error"]

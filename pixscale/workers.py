@@ -1,0 +1,168 @@
+"""Where a run's work units execute: threads, local processes, or a Dask cluster.
+
+The pipeline hands its work units (one sample each, see
+:func:`pixscale.pipeline.process_sample`) to a :class:`Workers`, which wraps a
+``concurrent.futures.Executor``: a thread pool, a process pool, a Dask
+``Client``'s executor, or any executor the caller passes in.  Work units are
+picklable, read their inputs and write their outputs themselves, and return
+their rows; the coordinator alone writes the manifest, list files and report.
+
+A stop request (Ctrl-C) reaches every worker the same way, wherever it runs:
+a file in OUT_DIR (:class:`StopFlag`) that each unit checks before each view.
+"""
+
+import os
+import signal
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+POOLS = ("processes", "threads")
+MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as failed
+
+
+class StopFlag:
+    """A stop request every worker sees: the existence of a file (in OUT_DIR, on the shared filesystem)."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def is_set(self):
+        return os.path.exists(self.path)
+
+    def set(self):
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write("stop\n")
+
+    def clear(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _ignore_sigint():
+    """Worker processes leave Ctrl-C to the coordinator, which stops them through the StopFlag."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _sees(paths):
+    """On a worker: which of ``paths`` it cannot see (for the shared-filesystem check)."""
+    return [p for p in paths if not os.path.isdir(p)]
+
+
+def parse_scheduler(text):
+    """``"local:N"`` as ``("local", N)``, or a scheduler address as ``("address", text)``; ValueError otherwise."""
+    if text.startswith("local:"):
+        n = text[len("local:") :]
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"--scheduler local:N takes a number of worker processes >= 1; got {text!r}")
+        return "local", int(n)
+    if "://" in text or ":" in text:
+        return "address", text
+    raise ValueError(f"--scheduler takes a Dask scheduler address (tcp://HOST:8786) or local:N; got {text!r}")
+
+
+class Workers:
+    """The executor of a run, and how many units it should have in flight.
+
+    Parameters
+    ----------
+    jobs : int
+        Local workers (processes or threads).
+    pool : {"processes", "threads"}
+        What ``jobs`` are.
+    executor : concurrent.futures.Executor or distributed.Client, optional
+        Run the units there instead; ``jobs`` then only sizes the window of
+        units in flight.  Not shut down here.
+    scheduler : str, optional
+        A Dask scheduler address, or ``"local:N"`` for a LocalCluster of N
+        worker processes (needs ``pixscale[dask]``).
+    """
+
+    def __init__(self, jobs, pool="processes", *, executor=None, scheduler=None):
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
+        self.jobs, self.pool = jobs, pool
+        self._owned = executor is None
+        self._client = self._cluster = None
+        if scheduler is not None:
+            self._start_dask(scheduler)
+        elif executor is not None:
+            self.executor = executor.get_executor(pure=False) if hasattr(executor, "get_executor") else executor
+            if hasattr(executor, "get_executor"):
+                self._client = executor
+            if not isinstance(self.executor, Executor) and not hasattr(self.executor, "submit"):
+                raise TypeError(f"executor must be a concurrent.futures.Executor or a dask Client; got {executor!r}")
+            self.kind = f"{type(executor).__name__}"
+        else:
+            self.executor = self._local()
+
+    def _local(self):
+        if self.pool == "threads" or self.jobs == 1:
+            self.kind = f"{self.jobs} thread{'s' if self.jobs > 1 else ''}"
+            return ThreadPoolExecutor(max_workers=self.jobs)
+        import multiprocessing
+
+        self.kind = f"{self.jobs} worker processes"
+        ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":
+            ctx.set_forkserver_preload(["pixscale.pipeline"])
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint)
+
+    def _start_dask(self, scheduler):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError("--scheduler needs Dask: pip install 'pixscale[dask]'") from None
+        how, value = parse_scheduler(scheduler)
+        if how == "local":
+            self._cluster = LocalCluster(
+                n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            )
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(value, timeout="10s")
+            except OSError as exc:
+                raise ValueError(f"cannot reach the Dask scheduler at {value}: {exc}") from None
+        n = len(self._client.scheduler_info()["workers"])
+        if n == 0:
+            self._client.wait_for_workers(1, timeout=60)
+            n = len(self._client.scheduler_info()["workers"])
+        self.jobs = max(n, 1)
+        self.kind = f"Dask {'LocalCluster' if how == 'local' else value}, {n} worker(s)"
+        self.executor = self._client.get_executor(pure=False)
+
+    @property
+    def window(self):
+        """How many units to keep in flight: two per worker, so none idles between units."""
+        return 2 * max(self.jobs, 1)
+
+    def check_paths(self, *paths):
+        """Refuse to start when a Dask worker cannot see a folder (they must share the filesystem)."""
+        if self._client is None:
+            return
+        paths = [os.path.abspath(p) for p in paths]
+        blind = {w: missing for w, missing in self._client.run(_sees, paths).items() if missing}
+        if blind:
+            worker, missing = next(iter(blind.items()))
+            raise ValueError(
+                f"Dask worker {worker} cannot see {missing[0]} ({len(blind)} worker(s) cannot): IN_DIR and "
+                "OUT_DIR must be on a filesystem every worker mounts at the same path (as on a SLURM cluster)."
+            )
+
+    def submit(self, fn, *args):
+        return self.executor.submit(fn, *args)
+
+    def restart(self):
+        """Replace a broken local process pool (a worker was killed); others heal themselves."""
+        if self._owned and isinstance(self.executor, ProcessPoolExecutor):
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._local()
+
+    def close(self, *, cancel=False):
+        if self._owned and self._client is None:
+            self.executor.shutdown(wait=True, cancel_futures=cancel)
+        if self._owned and self._client is not None:
+            self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
