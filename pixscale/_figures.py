@@ -42,9 +42,10 @@ class Thumbnail:
         return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
 
     @classmethod
-    def of_file(cls, path):
+    def of_file(cls, path, name=None):
+        """The thumbnail of an image file, named ``name`` (default: the path's last three parts)."""
         image = read_view(path)
-        return cls.of(image, measure(image), "/".join(pathlib.Path(path).parts[-3:]))
+        return cls.of(image, measure(image), name or "/".join(pathlib.Path(path).parts[-3:]))
 
 
 def _over_checkerboard(image):
@@ -70,16 +71,16 @@ def _marks(row):
     return out
 
 
-def _show_view(ax, item, label, marks=()):
+def _show_view(ax, item, label, marks=(), name=None):
     """Draw one view over a checkerboard with its centroid (x), the canvas centre (+) and its marks.
 
-    ``item`` is a :class:`Thumbnail`, or a path to read one from.
+    ``item`` is a :class:`Thumbnail`, or a path to read one (named ``name``) from.
     """
     from matplotlib.patches import Rectangle
 
     ax.set_axis_off()
     try:
-        thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item)
+        thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name)
     except ViewError as exc:
         ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
         return
@@ -207,7 +208,8 @@ def _contact_sheet(figure, summary, rows, sources):
                     ax.set_axis_off()
                     continue
                 r = views[j]
-                _show_view(ax, sources[r["view"]][i], stage, _marks(r) if stage == "after" else ())
+                marks = _marks(r) if stage == "after" else ()
+                _show_view(ax, sources[r["view"]][i], stage, marks, name=r["view"])
         grid[2 * k, 0].text(
             -0.1,
             0.5,

@@ -115,6 +115,8 @@ class RunOptions:
                     f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)",
                 )
             object.__setattr__(self, "output_size", size)
+        for key in ("target", "threshold", "pixel_center"):  # 10 and 10.0 must write the same bytes
+            object.__setattr__(self, key, float(getattr(self, key)))
         try:
             object.__setattr__(self, "fit", check_fit(self.fit))
         except ValueError:
@@ -540,10 +542,7 @@ def _open_output(out_dir, params, input_id, resume):
                     f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new OUT_DIR."
                 )
             done = _read_manifest(manifest, params, input_id)
-        for dirpath, _, filenames in os.walk(out_dir):  # temporary files of an interrupted run
-            for name in filenames:
-                if name.startswith(".") and name.endswith(".part"):
-                    os.unlink(os.path.join(dirpath, name))
+        _sweep_temporary(out_dir)  # of an interrupted run
         if not manifest.exists():
             atomic_write_text(
                 manifest, json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n"
@@ -552,6 +551,14 @@ def _open_output(out_dir, params, input_id, resume):
         lock.release()
         raise
     return lock, manifest, done
+
+
+def _sweep_temporary(out_dir):
+    """Remove the temporary files (``.NAME.xxxx.part``) that a killed process left in OUT_DIR."""
+    for dirpath, _, filenames in os.walk(out_dir):
+        for name in filenames:
+            if name.startswith(".") and name.endswith(".part"):
+                os.unlink(os.path.join(dirpath, name))
 
 
 def _say(quiet, message):
@@ -682,8 +689,10 @@ def run(
                 _say(quiet, f"running on {workers.kind}")
             with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-                if workers is not None:
-                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop)
+                if workers is not None and _run_units(
+                    todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop
+                ):
+                    _sweep_temporary(out_dir)  # what the dead workers were writing
         finally:
             if workers is not None:
                 workers.close(cancel=True)
@@ -776,11 +785,13 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     again, up to :data:`~pixscale.workers.MAX_ATTEMPTS` times, then reported
     as failed.  Ctrl-C sets ``stop``: units not started are cancelled, running
     ones stop before their next view, and every completed one is recorded.
+    Returns the number of units whose worker died.
     """
     total = len(results) + len(todo)
     queue = deque(todo)
     attempts = Counter()
     pending = {}
+    deaths = 0
     with open(manifest, "a", encoding="utf-8") as log:
 
         def refill():
@@ -822,6 +833,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                 finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 died = [record(fut) for fut in finished]
                 if any(died):
+                    deaths += sum(died)
                     workers.restart()
                 refill()
         except KeyboardInterrupt:
@@ -837,6 +849,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                     pending.pop(fut, None)
             bar.close()
             raise RunInterrupted(len(results), total, out_dir) from None
+    return deaths
 
 
 def _safe_process(sample, out_dir, opts, root=None, stop=None):
