@@ -39,9 +39,29 @@ class StopFlag:
             pass
 
 
-def _ignore_sigint():
-    """Worker processes leave Ctrl-C to the coordinator, which stops them through the StopFlag."""
+def _worker_init(coordinator):
+    """Set up a local worker process: leave Ctrl-C to the coordinator, and end with it.
+
+    The coordinator stops its workers through the :class:`StopFlag`; if it is
+    killed outright, the workers notice within a second and exit, instead of
+    waiting for work forever.
+    """
+    import threading
+    import time
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(coordinator, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - the pid now belongs to another user
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="pixscale-coordinator-watch").start()
 
 
 def _sees(paths):
@@ -106,7 +126,9 @@ class Workers:
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
         if os.name == "posix":
             ctx.set_forkserver_preload(["pixscale.pipeline"])
-        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_ignore_sigint)
+        return ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+        )
 
     def _start_dask(self, scheduler):
         try:

@@ -302,3 +302,28 @@ def test_ctrl_c_on_dask_stops_and_resume_finishes(big, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert tree(out) == whole
+
+
+def test_a_killed_coordinator_takes_its_local_workers_with_it(big, tmp_path):
+    src, whole = big
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + ["run", str(src), str(out), "--jobs", "2", "--quiet", "--no-plots"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    me = psutil.Process(proc.pid)
+    kids = set()
+
+    def started():
+        kids.update(me.children(recursive=True))
+        return _done(out) >= 1
+
+    assert _wait_for(started, proc), "the run finished before it could be killed"
+    assert len(kids) >= 3  # the forkserver and two workers
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(list(kids), timeout=10)
+    assert not alive, [p.cmdline()[:3] for p in alive]
+    done = subprocess.run(CMD + ["run", str(src), str(out), "--resume", "--quiet", "--no-plots"], capture_output=True)
+    assert done.returncode == 0 and tree(out) == whole
