@@ -45,7 +45,7 @@ def _shards(src, n, tmp):
     out = []
     for k in range(n):
         d = pathlib.Path(tmp) / f"shard{k}"
-        d.mkdir()
+        d.mkdir(parents=True)
         for s in samples[k::n]:
             (d / s.name).symlink_to(s.resolve(), target_is_directory=True)
         out.append(d)
@@ -83,7 +83,13 @@ def main(argv=None):
         client = None
         configs = []
         for n in args.jobs:
-            configs += [(f"processes, --jobs {n}", n, lambda o, n=n: run(src, o, jobs=n, quiet=True, plots=False))]
+            configs += [
+                (
+                    f"processes, --jobs {n}",
+                    n,
+                    lambda o, n=n: run(src, o, jobs=n, pool="processes", quiet=True, plots=False),
+                )
+            ]
             if n > 1:
                 configs += [
                     (
@@ -97,7 +103,7 @@ def main(argv=None):
         if not args.no_dask:
             from distributed import Client, LocalCluster
 
-            cluster = LocalCluster(n_workers=n_max, threads_per_worker=1, dashboard_address=None, silence_logs=40)
+            cluster = LocalCluster(n_workers=n_max, threads_per_worker=1, dashboard_address=":0", silence_logs=40)
             client = Client(cluster)
             configs += [
                 (

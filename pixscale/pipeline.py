@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
@@ -35,6 +36,7 @@ from .io import ViewError, atomic_write_json, atomic_write_text, read_view, writ
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
+MANIFEST_SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
 MAX_OUTPUT_SIDE = 1 << 16
 # Errors of the machine, not of the data: the view is redone by --resume.
@@ -602,7 +604,7 @@ def run(
     quiet=False,
     report_dir=None,
     plots=True,
-    pool="processes",
+    pool="threads",
     executor=None,
     scheduler=None,
 ):
@@ -629,8 +631,11 @@ def run(
         False writes none.
     plots : bool
         Draw the report's figures (needs matplotlib).
-    pool : {"processes", "threads"}
+    pool : {"threads", "processes"}
         What the local ``jobs`` are (one job always runs on one thread).
+        Threads by default here (the ``pixscale`` command uses processes):
+        worker processes re-import the calling script, which must then
+        guard its work with ``if __name__ == "__main__":``.
     executor : concurrent.futures.Executor or distributed.Client, optional
         Run the work units there (see :mod:`pixscale.workers`).
     scheduler : str, optional
@@ -713,7 +718,7 @@ def run_dataset(
     executor=None,
     scheduler=None,
     jobs=None,
-    pool="processes",
+    pool="threads",
     layout="auto",
     resume=False,
     quiet=True,
@@ -727,8 +732,9 @@ def run_dataset(
     :class:`RunOptions` (``target=0.3``, ``fit="shift"``, ``scale="per-view"``
     ...); the work units run on ``executor`` (any
     ``concurrent.futures.Executor``, or a ``distributed.Client``), on a Dask
-    ``scheduler``, or on ``jobs`` local worker processes (``pool="threads"``
-    for threads).  The coordinator (this call) alone writes the manifest, the
+    ``scheduler``, or on ``jobs`` local threads (``pool="processes"`` for
+    worker processes, which scale further on many cores; a script that uses
+    them needs the ``if __name__ == "__main__":`` guard).  The coordinator (this call) alone writes the manifest, the
     list files and the report; the output tree is byte-identical whatever runs
     the units.
 
@@ -792,6 +798,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     attempts = Counter()
     pending = {}
     deaths = 0
+    synced = [time.monotonic()]  # when the manifest was last synced to disk
     with open(manifest, "a", encoding="utf-8") as log:
 
         def refill():
@@ -822,8 +829,10 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
             results[sample.name] = result["rows"]
             if not any(r.get("retry") for r in result["rows"]):
                 log.write(json.dumps(result) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
+                log.flush()  # a killed coordinator keeps it; a power cut may lose the last lines,
+                if time.monotonic() - synced[0] >= MANIFEST_SYNC_S:  # whose samples resume redoes
+                    os.fsync(log.fileno())
+                    synced[0] = time.monotonic()
             bar.update(len(sample.views))
             return False
 
@@ -849,6 +858,8 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                     pending.pop(fut, None)
             bar.close()
             raise RunInterrupted(len(results), total, out_dir) from None
+        finally:
+            os.fsync(log.fileno())
     return deaths
 
 

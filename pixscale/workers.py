@@ -13,6 +13,7 @@ a file in OUT_DIR (:class:`StopFlag`) that each unit checks before each view.
 
 import os
 import signal
+import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 POOLS = ("processes", "threads")
@@ -117,6 +118,10 @@ class Workers:
             self.executor = self._local()
 
     def _local(self):
+        main = getattr(sys.modules.get("__main__"), "__file__", None)
+        if self.pool == "processes" and main is not None and not os.path.exists(main):
+            # A script read from standard input: worker processes would fail to import it.
+            self.pool = "threads"
         if self.pool == "threads" or self.jobs == 1:
             self.kind = f"{self.jobs} thread{'s' if self.jobs > 1 else ''}"
             return ThreadPoolExecutor(max_workers=self.jobs)
@@ -138,7 +143,7 @@ class Workers:
         how, value = parse_scheduler(scheduler)
         if how == "local":
             self._cluster = LocalCluster(
-                n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+                n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
             )
             self._client = Client(self._cluster)
         else:

@@ -327,3 +327,19 @@ def test_a_killed_coordinator_takes_its_local_workers_with_it(big, tmp_path):
     assert not alive, [p.cmdline()[:3] for p in alive]
     done = subprocess.run(CMD + ["run", str(src), str(out), "--resume", "--quiet", "--no-plots"], capture_output=True)
     assert done.returncode == 0 and tree(out) == whole
+
+
+def test_a_script_without_a_main_guard_is_safe(datasets, tmp_path):
+    """Worker processes re-import the calling script: the API runs on threads unless asked, and a
+    script read from standard input (which workers could not import) gets threads even then."""
+    script = (
+        "import pixscale, sys\n"
+        "s = pixscale.run_dataset(sys.argv[1], sys.argv[2], jobs=2, plots=False)\n"
+        "t = pixscale.run_dataset(sys.argv[1], sys.argv[2] + '-p', jobs=2, pool='processes', plots=False)\n"
+        "print(s['n_ok'], t['n_ok'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-", str(datasets / "flat"), str(tmp_path / "a")], input=script, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.split() == ["12", "12"], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
