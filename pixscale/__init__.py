@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._batch import normalize_batch
 from ._measure import Measurement, measure
+from ._normalizer import Normalizer
 from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError
@@ -28,6 +29,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "EmptyMaskError",
     "Measurement",
+    "Normalizer",
     "ScaleTransform",
     "measure",
     "normalize",

@@ -1,0 +1,174 @@
+"""``Normalizer``: the normalization configured once, as a transform for data pipelines."""
+
+import numpy as np
+
+from ._place import check_fit, parse_margin
+from ._plan import CENTERS, plan
+from ._validate import check_point, check_target, check_threshold
+from ._warp import warp
+
+
+def _kind(image):
+    """``"numpy"``, ``"pil"`` or ``"torch"``: duck-typed, so neither PIL nor torch is imported to ask."""
+    module = type(image).__module__
+    if module.startswith("PIL.") and hasattr(image, "mode"):
+        return "pil"
+    if module.startswith("torch") and hasattr(image, "permute"):
+        return "torch"
+    return "numpy"
+
+
+def _to_array(image, kind):
+    """The image as an (H, W, C) array; for a tensor (C, H, W) -> (H, W, C)."""
+    if kind == "pil":
+        if image.mode not in ("RGBA", "LA"):
+            if "transparency" not in image.info and image.mode not in ("PA", "RGBa", "La"):
+                raise ValueError(
+                    f"a PIL image of mode {image.mode!r} has no alpha channel to measure the object by; "
+                    "give an RGBA or LA image (Image.putalpha adds a mask)"
+                )
+            image = image.convert("RGBA")
+        return np.asarray(image)
+    if kind == "torch":
+        if image.ndim != 3:
+            raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
+        return image.detach().cpu().numpy().transpose(1, 2, 0)
+    return image
+
+
+def _from_array(out, like, kind):
+    if kind == "pil":
+        from PIL import Image
+
+        return Image.fromarray(out, mode="LA" if out.shape[2] == 2 else "RGBA")
+    if kind == "torch":
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1))).to(like.device)
+    return out
+
+
+class Normalizer:
+    """pixscale's normalization configured once: a picklable transform for data loaders.
+
+    ``Normalizer(...)(image)`` is :func:`pixscale.normalize` with these
+    options, returning the kind of image it was given: a NumPy (H, W, C)
+    array, a PIL image (RGBA or LA; palette images with transparency become
+    RGBA), or a torch tensor in (C, H, W) layout on the same device (torch is
+    never imported unless a tensor is given).
+
+    Parameters
+    ----------
+    target : float, optional
+        Size ratio to reach, in (0, 1].  Default 0.3.
+    threshold, center, fit, margin, exact : optional
+        As for :func:`pixscale.plan`.
+    premultiplied, background : optional
+        As for :func:`pixscale.warp`.
+    pixel_center : {0.5, 0.0}, optional
+        Principal-point convention of the camera matrices given to
+        :meth:`with_camera` (see :meth:`ScaleTransform.intrinsics`).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an option out of range, at construction.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle, pixscale
+    >>> norm = pixscale.Normalizer(0.4, margin="5%")
+    >>> norm
+    Normalizer(target=0.4, threshold=10, center='centroid', fit='shift', margin='5%', exact=True)
+    >>> img = np.zeros((64, 64, 4), np.uint8); img[10:20, 30:44] = 255
+    >>> out = pickle.loads(pickle.dumps(norm))(img)
+    >>> out.shape, round(pixscale.measure(out).size_ratio, 3)
+    ((64, 64, 4), 0.4)
+    """
+
+    def __init__(
+        self,
+        target=0.3,
+        *,
+        threshold=10,
+        center="centroid",
+        fit="shift",
+        margin=0.0,
+        exact=True,
+        premultiplied=True,
+        background=None,
+        pixel_center=0.5,
+    ):
+        self.target = check_target(target)
+        self.threshold = check_threshold(threshold)
+        if not (isinstance(center, str) and center in CENTERS):
+            check_point(center, name="center")
+        self.center = center
+        self.fit = check_fit(fit)
+        parse_margin(margin)
+        self.margin = margin
+        self.exact = bool(exact)
+        self.premultiplied = bool(premultiplied)
+        self.background = background
+        if pixel_center not in (0, 0.5):
+            raise ValueError(f"pixel_center must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
+        self.pixel_center = float(pixel_center)
+
+    def __repr__(self):
+        shown = ["target", "threshold", "center", "fit", "margin", "exact"]
+        defaults = {"premultiplied": True, "background": None, "pixel_center": 0.5}
+        shown += [k for k, v in defaults.items() if getattr(self, k) != v]
+        parts = [f"{k}={getattr(self, k)!r}" for k in shown]
+        return f"Normalizer({', '.join(parts)})"
+
+    def __eq__(self, other):
+        return type(other) is Normalizer and vars(self) == vars(other)
+
+    __hash__ = None
+
+    def plan(self, image):
+        """The :class:`ScaleTransform` this normalizer applies to ``image``."""
+        return plan(
+            _to_array(image, _kind(image)),
+            target=self.target,
+            threshold=self.threshold,
+            center=self.center,
+            fit=self.fit,
+            margin=self.margin,
+            exact=self.exact,
+        )
+
+    def _apply(self, image):
+        kind = _kind(image)
+        array = _to_array(image, kind)
+        t = plan(
+            array,
+            target=self.target,
+            threshold=self.threshold,
+            center=self.center,
+            fit=self.fit,
+            margin=self.margin,
+            exact=self.exact,
+        )
+        out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
+        return _from_array(out, image, kind), t
+
+    def __call__(self, image):
+        """The normalized image, of the same kind as ``image``."""
+        return self._apply(image)[0]
+
+    def with_camera(self, image, K):
+        """The normalized image and the camera matrix that matches it.
+
+        Parameters
+        ----------
+        image : ndarray, PIL image or tensor
+        K : (3, 3) array_like
+            The input's intrinsics, in the ``pixel_center`` convention.
+
+        Returns
+        -------
+        (image, (3, 3) float64 ndarray)
+        """
+        out, t = self._apply(image)
+        return out, t.intrinsics(K, pixel_center=self.pixel_center)
