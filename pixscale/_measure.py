@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import kernels
-from ._validate import alpha_of, check_threshold, threshold_value
+from ._validate import alpha_of, check_threshold, threshold_value, with_mask
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def measure_alpha(alpha, thr, words=None, unpacked=None):
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)
 
 
-def measure(image, *, threshold=10):
+def measure(image, *, threshold=10, mask=None):
     """Measure the object in an image: pixel count, size ratio, centroid and bbox.
 
     Parameters
@@ -122,6 +122,9 @@ def measure(image, *, threshold=10):
         A pixel belongs to the object when ``alpha > threshold`` (strict).
         Given on the 0-255 scale whatever the dtype: it is multiplied by 257
         for uint16 and divided by 255 for floats.  Default 10.
+    mask : (H, W) ndarray, optional
+        The object mask of an RGB (or gray) ``image`` that has no alpha:
+        bool, 0-255 integers or 0-1 floats; it is the alpha.
 
     Returns
     -------
@@ -145,6 +148,8 @@ def measure(image, *, threshold=10):
     >>> round(m.size_ratio, 4)
     0.3162
     """
+    if mask is not None:
+        image = with_mask(image, mask)
     alpha = alpha_of(image)
     thr = threshold_value(alpha.dtype, check_threshold(threshold))
     return measure_alpha(alpha, thr, alpha_words(np.asarray(image)))

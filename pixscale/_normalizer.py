@@ -4,7 +4,7 @@ import numpy as np
 
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
-from ._validate import check_point, check_target, check_threshold
+from ._validate import check_point, check_target, check_threshold, with_mask
 from ._warp import warp
 
 
@@ -18,8 +18,12 @@ def _kind(image):
     return "numpy"
 
 
-def _to_array(image, kind):
-    """The image as an (H, W, C) array; for a tensor (C, H, W) -> (H, W, C)."""
+def _to_array(image, kind, mask=None):
+    """The image as an (H, W, C) array (a tensor's (C, H, W) moved), with ``mask`` as its alpha if given."""
+    if mask is not None:
+        if kind == "pil":
+            image = np.asarray(image.convert("RGB" if image.mode not in ("L", "I;16") else image.mode))
+        return with_mask(_to_array(image, "torch") if kind == "torch" else image, mask)
     if kind == "pil":
         if image.mode not in ("RGBA", "LA"):
             if "transparency" not in image.info and image.mode not in ("PA", "RGBa", "La"):
@@ -126,10 +130,10 @@ class Normalizer:
 
     __hash__ = None
 
-    def plan(self, image):
-        """The :class:`ScaleTransform` this normalizer applies to ``image``."""
+    def plan(self, image, mask=None):
+        """The :class:`ScaleTransform` this normalizer applies to ``image`` (with ``mask`` as its alpha)."""
         return plan(
-            _to_array(image, _kind(image)),
+            _to_array(image, _kind(image), mask),
             target=self.target,
             threshold=self.threshold,
             center=self.center,
@@ -138,9 +142,9 @@ class Normalizer:
             exact=self.exact,
         )
 
-    def _apply(self, image):
+    def _apply(self, image, mask):
         kind = _kind(image)
-        array = _to_array(image, kind)
+        array = _to_array(image, kind, mask)
         t = plan(
             array,
             target=self.target,
@@ -153,11 +157,15 @@ class Normalizer:
         out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
         return _from_array(out, image, kind), t
 
-    def __call__(self, image):
-        """The normalized image, of the same kind as ``image``."""
-        return self._apply(image)[0]
+    def __call__(self, image, mask=None):
+        """The normalized image, of the same kind as ``image``.
 
-    def with_camera(self, image, K):
+        With ``mask`` (an (H, W) bool, 0-255 or 0-1 array) an RGB image is
+        measured by it, and comes back with it as its alpha channel.
+        """
+        return self._apply(image, mask)[0]
+
+    def with_camera(self, image, K, mask=None):
         """The normalized image and the camera matrix that matches it.
 
         Parameters
@@ -165,10 +173,12 @@ class Normalizer:
         image : ndarray, PIL image or tensor
         K : (3, 3) array_like
             The input's intrinsics, in the ``pixel_center`` convention.
+        mask : (H, W) ndarray, optional
+            The object mask of an RGB image, as for :meth:`__call__`.
 
         Returns
         -------
         (image, (3, 3) float64 ndarray)
         """
-        out, t = self._apply(image)
+        out, t = self._apply(image, mask)
         return out, t.intrinsics(K, pixel_center=self.pixel_center)

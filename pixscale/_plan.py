@@ -16,6 +16,7 @@ from ._validate import (
     check_target,
     check_threshold,
     threshold_value,
+    with_mask,
 )
 from ._warp import warp, work_dtype
 
@@ -298,7 +299,18 @@ def plan_group(
     return out
 
 
-def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=None, fit="shift", margin=0.0, exact=True):
+def plan(
+    image,
+    *,
+    target=0.3,
+    threshold=10,
+    center="centroid",
+    output_shape=None,
+    fit="shift",
+    margin=0.0,
+    exact=True,
+    mask=None,
+):
     """Plan the scale-about-centre transform that gives the object the target size.
 
     Parameters
@@ -338,6 +350,9 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
         ``achieved_ratio``; ``on_target`` says whether it is within 2e-4 (or
         one pixel's worth of area, on images too small for that).  If False,
         use the closed form ``target / size_ratio`` of the original method.
+    mask : (H, W) ndarray, optional
+        The object mask of an RGB (or gray) ``image`` without alpha (bool,
+        0-255 integers or 0-1 floats); it is used as the alpha.
 
     Returns
     -------
@@ -382,7 +397,7 @@ def plan(image, *, target=0.3, threshold=10, center="centroid", output_shape=Non
     (1.9048, 0.4)
     """
     return plan_group(
-        [image],
+        [image if mask is None else with_mask(image, mask)],
         target=target,
         threshold=threshold,
         center=center,
@@ -405,6 +420,7 @@ def normalize(
     exact=True,
     premultiplied=True,
     background=None,
+    mask=None,
 ):
     """Scale the object in an image to the target size about its centre.
 
@@ -454,12 +470,17 @@ def normalize(
         the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
         ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
         None: no compositing.
+    mask : (H, W) ndarray, optional
+        The object mask of an RGB (or gray) ``image`` without alpha (bool,
+        0-255 integers or 0-1 floats): it becomes the alpha channel, and the
+        result is RGBA (or gray+alpha).
 
     Returns
     -------
     ndarray
         The normalized image: the same dtype and number of channels as
-        ``image``, of shape (H, W) = ``output_shape`` (default the input's).
+        ``image`` (one more, the alpha, with ``mask``), of shape (H, W) =
+        ``output_shape`` (default the input's).
 
     Raises
     ------
@@ -484,6 +505,8 @@ def normalize(
     >>> round(pixscale.measure(out).size_ratio, 4)
     0.3
     """
+    if mask is not None:
+        image = with_mask(image, mask)
     t = plan(
         image,
         target=target,
