@@ -11,7 +11,9 @@ holds plain NumPy implementations with identical semantics (imported on
 first use).
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from ._batch import normalize_batch
 from ._measure import Measurement, measure
@@ -45,7 +47,7 @@ __all__ = [
 _LAZY_SUBMODULES = ("reference",)
 
 
-def run_dataset(in_dir, out_dir, **kwargs):
+def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
     """Normalize a dataset folder; see :func:`pixscale.pipeline.run_dataset` (imported on first use)."""
     from .pipeline import run_dataset
 

@@ -4,15 +4,20 @@ import itertools
 import numbers
 import os
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._plan import normalize, plan
 from ._validate import check_array, check_shape
 from ._warp import warp_into
 
 
-def normalize_batch(images, *, threads=None, **options):
+def normalize_batch(
+    images: np.ndarray | Sequence[ArrayLike], *, threads: int | None = None, **options: Any
+) -> np.ndarray | list[np.ndarray]:
     """Normalize every image of a batch, in parallel across images.
 
     Parameters

@@ -150,7 +150,7 @@ class _DataFiles(caching.IndexDataCacheFile):
 
 
 class _Impl(caching.CompileResultCacheImpl):
-    _locator_classes = [_Locator]
+    _locator_classes = [_Locator]  # type: ignore[list-item]  # numba annotates this list too narrowly
 
 
 class KernelCache(caching.FunctionCache):

@@ -3,8 +3,10 @@
 import math
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._config import kernels
 from ._validate import alpha_of, check_threshold, threshold_value, with_mask
@@ -42,19 +44,19 @@ class Measurement:
     shape: tuple
 
     @property
-    def area_fraction(self):
+    def area_fraction(self) -> float:
         return self.count / (self.shape[0] * self.shape[1])
 
     @property
-    def size_ratio(self):
+    def size_ratio(self) -> float:
         return math.sqrt(self.area_fraction)
 
     @property
-    def empty(self):
+    def empty(self) -> bool:
         """True when no pixel exceeds the threshold."""
         return self.count == 0
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The measurement as plain JSON-ready Python values, derived ones included."""
         return {
             "count": self.count,
@@ -110,7 +112,7 @@ def measure_alpha(alpha, thr, words=None, unpacked=None):
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)
 
 
-def measure(image, *, threshold=10, mask=None):
+def measure(image: ArrayLike, *, threshold: float = 10, mask: ArrayLike | None = None) -> Measurement:
     """Measure the object in an image: pixel count, size ratio, centroid and bbox.
 
     Parameters

@@ -1,9 +1,14 @@
 """``Normalizer``: the normalization configured once, as a transform for data pipelines."""
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
+from ._transform import ScaleTransform
 from ._validate import check_point, check_target, check_threshold, with_mask
 from ._warp import warp
 
@@ -92,17 +97,17 @@ class Normalizer:
 
     def __init__(
         self,
-        target=0.3,
+        target: float = 0.3,
         *,
-        threshold=10,
-        center="centroid",
-        fit="shift",
-        margin=0.0,
-        exact=True,
-        premultiplied=True,
-        background=None,
-        pixel_center=0.5,
-    ):
+        threshold: float = 10,
+        center: str | tuple[float, float] = "centroid",
+        fit: str | bool = "shift",
+        margin: float | str = 0.0,
+        exact: bool = True,
+        premultiplied: bool = True,
+        background: float | Sequence[float] | str | None = None,
+        pixel_center: float = 0.5,
+    ) -> None:
         self.target = check_target(target)
         self.threshold = check_threshold(threshold)
         if not (isinstance(center, str) and center in CENTERS):
@@ -118,19 +123,19 @@ class Normalizer:
             raise ValueError(f"pixel_center must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
         self.pixel_center = float(pixel_center)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ["target", "threshold", "center", "fit", "margin", "exact"]
         defaults = {"premultiplied": True, "background": None, "pixel_center": 0.5}
         shown += [k for k, v in defaults.items() if getattr(self, k) != v]
         parts = [f"{k}={getattr(self, k)!r}" for k in shown]
         return f"Normalizer({', '.join(parts)})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is Normalizer and vars(self) == vars(other)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable options: not hashable
 
-    def plan(self, image, mask=None):
+    def plan(self, image: Any, mask: ArrayLike | None = None) -> ScaleTransform:
         """The :class:`ScaleTransform` this normalizer applies to ``image`` (with ``mask`` as its alpha)."""
         return plan(
             _to_array(image, _kind(image), mask),
@@ -157,7 +162,7 @@ class Normalizer:
         out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
         return _from_array(out, image, kind), t
 
-    def __call__(self, image, mask=None):
+    def __call__(self, image: Any, mask: ArrayLike | None = None) -> Any:
         """The normalized image, of the same kind as ``image``.
 
         With ``mask`` (an (H, W) bool, 0-255 or 0-1 array) an RGB image is
@@ -165,7 +170,7 @@ class Normalizer:
         """
         return self._apply(image, mask)[0]
 
-    def with_camera(self, image, K, mask=None):
+    def with_camera(self, image: Any, K: ArrayLike, mask: ArrayLike | None = None) -> tuple[Any, np.ndarray]:
         """The normalized image and the camera matrix that matches it.
 
         Parameters

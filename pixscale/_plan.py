@@ -1,8 +1,10 @@
 """Planning the transform that brings an object to the target size, and ``normalize``."""
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._config import kernels
 from ._measure import alpha_words, measure_alpha
@@ -21,6 +23,7 @@ from ._validate import (
 from ._warp import warp, work_dtype
 
 CENTERS = ("centroid", "bbox", "image")
+Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
 _SECANT_STEPS = 8
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
@@ -213,16 +216,16 @@ def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
 
 
 def plan_group(
-    images,
+    images: Sequence[ArrayLike],
     *,
-    target=0.3,
-    threshold=10,
-    center="centroid",
-    output_shape=None,
-    fit="shift",
-    margin=0.0,
-    exact=True,
-):
+    target: float = 0.3,
+    threshold: float = 10,
+    center: Center = "centroid",
+    output_shape: tuple[int, int] | None = None,
+    fit: str | bool = "shift",
+    margin: float | str = 0.0,
+    exact: bool = True,
+) -> list[ScaleTransform]:
     """Plan one shared scale for a group of views (the views of one sample).
 
     All views are scaled alike, so their relative sizes survive; each is
@@ -277,7 +280,10 @@ def plan_group(
     scale = min(wanted, cap)
     out = []
     for i, v in enumerate(views):
-        on, total = probes[i].counts(scale) if probes else (None, None)
+        on, total, cut = None, None, 0
+        if probes:
+            on, total = probes[i].counts(scale)
+            cut = total - on
         dst = v.dst_center(scale)
         out.append(
             ScaleTransform(
@@ -293,24 +299,24 @@ def plan_group(
                 tolerance=tol,
                 wanted_scale=wanted,
                 shift=(dst[0] - v.ideal[0], dst[1] - v.ideal[1]),
-                cut_pixels=(total - on) if probes else 0,
+                cut_pixels=cut,
             )
         )
     return out
 
 
 def plan(
-    image,
+    image: ArrayLike,
     *,
-    target=0.3,
-    threshold=10,
-    center="centroid",
-    output_shape=None,
-    fit="shift",
-    margin=0.0,
-    exact=True,
-    mask=None,
-):
+    target: float = 0.3,
+    threshold: float = 10,
+    center: Center = "centroid",
+    output_shape: tuple[int, int] | None = None,
+    fit: str | bool = "shift",
+    margin: float | str = 0.0,
+    exact: bool = True,
+    mask: ArrayLike | None = None,
+) -> ScaleTransform:
     """Plan the scale-about-centre transform that gives the object the target size.
 
     Parameters
@@ -409,19 +415,19 @@ def plan(
 
 
 def normalize(
-    image,
+    image: ArrayLike,
     *,
-    target=0.3,
-    threshold=10,
-    center="centroid",
-    output_shape=None,
-    fit="shift",
-    margin=0.0,
-    exact=True,
-    premultiplied=True,
-    background=None,
-    mask=None,
-):
+    target: float = 0.3,
+    threshold: float = 10,
+    center: Center = "centroid",
+    output_shape: tuple[int, int] | None = None,
+    fit: str | bool = "shift",
+    margin: float | str = 0.0,
+    exact: bool = True,
+    premultiplied: bool = True,
+    background: float | Sequence[float] | str | None = None,
+    mask: ArrayLike | None = None,
+) -> np.ndarray:
     """Scale the object in an image to the target size about its centre.
 
     ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:

@@ -147,7 +147,7 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
         dst[o + 3] = a + b
 
 
-if numba.config.DISABLE_JIT:
+if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time from NUMBA_DISABLE_JIT
 
     def lerp4(src, p, q, a, b, dst, o):
         """Straight-alpha blend of two four-channel pixels (plain Python)."""

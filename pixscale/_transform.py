@@ -1,8 +1,10 @@
 """The scale-about-a-centre transform and what it does to points and cameras."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._measure import Measurement
 from ._validate import check_point, check_scale, check_shape
@@ -84,13 +86,13 @@ class ScaleTransform:
         set_(self, "limited", bool(self.limited))
 
     @property
-    def on_target(self):
+    def on_target(self) -> bool | None:
         """True when the achieved ratio is within ``tolerance`` of ``target``; None unless exact."""
         if self.achieved_ratio is None or self.target is None or self.tolerance is None:
             return None
         return abs(self.achieved_ratio - self.target) <= self.tolerance
 
-    def map_points(self, xy):
+    def map_points(self, xy: ArrayLike) -> np.ndarray:
         """Map input points to output points.
 
         Parameters
@@ -108,7 +110,7 @@ class ScaleTransform:
             raise ValueError(f"points must have shape (..., 2) as (x, y); got shape {xy.shape}")
         return self.scale * (xy - np.asarray(self.src_center)) + np.asarray(self.dst_center)
 
-    def inverse(self):
+    def inverse(self) -> "ScaleTransform":
         """The transform that maps output points back to input points."""
         return ScaleTransform(
             scale=1.0 / self.scale,
@@ -118,7 +120,7 @@ class ScaleTransform:
             output_shape=self.input_shape,
         )
 
-    def matrix(self, *, pixel_center=0.5):
+    def matrix(self, *, pixel_center: float = 0.5) -> np.ndarray:
         """The 3x3 affine matrix of the map in a given pixel-coordinate convention.
 
         Parameters
@@ -146,7 +148,7 @@ class ScaleTransform:
             ]
         )
 
-    def intrinsics(self, K, *, pixel_center=0.5):
+    def intrinsics(self, K: ArrayLike, *, pixel_center: float = 0.5) -> np.ndarray:
         """The camera matrix that stays consistent with the warped image.
 
         Parameters
@@ -186,13 +188,13 @@ class ScaleTransform:
             )
         return self.matrix(pixel_center=pixel_center) @ K
 
-    def apply(self, image, **warp_options):
+    def apply(self, image: ArrayLike, **warp_options: Any) -> np.ndarray:
         """Warp ``image`` with this transform: ``pixscale.warp(image, self, **warp_options)``."""
         from ._warp import warp
 
         return warp(image, self, **warp_options)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The transform as plain JSON-ready Python values."""
         return {
             "scale": self.scale,

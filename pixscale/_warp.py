@@ -1,8 +1,10 @@
 """Bilinear resample-and-pad: the public ``warp`` on top of the Numba kernel."""
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._config import kernels
 from ._transform import ScaleTransform
@@ -121,7 +123,13 @@ def composite(image, background):
     return out
 
 
-def warp(image, transform, *, premultiplied=True, background=None):
+def warp(
+    image: ArrayLike,
+    transform: ScaleTransform,
+    *,
+    premultiplied: bool = True,
+    background: float | Sequence[float] | str | None = None,
+) -> np.ndarray:
     """Bilinear resample-and-pad of an image by a :class:`ScaleTransform`.
 
     Parameters
@@ -171,11 +179,11 @@ def warp(image, transform, *, premultiplied=True, background=None):
            [  0,   0, 200, 200],
            [  0,   0,   0,   0]], dtype=uint8)
     """
-    image = check_array(image)
-    _check_transform(transform, image)
+    img = check_array(image)
+    _check_transform(transform, img)
     if isinstance(background, str):  # checked before the work is done
-        background = colour_in_scale(background, image.dtype, (image.shape[2] if image.ndim == 3 else 1) - 1)
-    out = warp_into(image, transform, premultiplied, np.empty(transform.output_shape + image.shape[2:], image.dtype))
+        background = colour_in_scale(background, img.dtype, (img.shape[2] if img.ndim == 3 else 1) - 1)
+    out = warp_into(img, transform, premultiplied, np.empty(transform.output_shape + img.shape[2:], img.dtype))
     if background is not None:
         out = composite(out, background)
     return out

@@ -9,7 +9,10 @@ FaceLift's ``scripts/compare_preprocessing_all.py``.
 """
 
 import json
+import os
 import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .dataset import REPORT_DIR
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -45,7 +48,7 @@ def _report_path(path):
     return None
 
 
-def load(path, *, threshold=10.0):
+def load(path: str | os.PathLike, *, threshold: float = 10.0) -> dict[str, Any]:
     """One run's headline numbers: from its report, or by measuring the folder as it is.
 
     Returns a dict with ``name``, ``path``, ``source`` (``"report"`` or
@@ -114,7 +117,7 @@ def table(runs):
     return ["", *(r["name"] for r in runs)], [[label, *(_cell(r[key], f) for r in runs)] for label, key, f in COLUMNS]
 
 
-def format_table(runs):
+def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """The comparison as plain text."""
     header, rows = table(runs)
     width = max(12, *(len(h) + 2 for h in header[1:]))
@@ -153,7 +156,14 @@ def _chart(runs):
     return fig
 
 
-def compare(paths, out_dir, *, labels=None, plots=True, threshold=10.0):
+def compare(
+    paths: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    labels: Sequence[str] | None = None,
+    plots: bool = True,
+    threshold: float = 10.0,
+) -> tuple[list[dict[str, Any]], list[pathlib.Path]]:
     """Compare runs; write ``compare.json``, ``compare.md`` and (with matplotlib) ``compare.png`` into ``out_dir``.
 
     Parameters

@@ -12,6 +12,8 @@ import os
 import pathlib
 import textwrap
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +184,7 @@ def _samples(ok):
     return out
 
 
-def grade(size_cv_pct, offset_mean_px, image_size=GRADE_SIZE):
+def grade(size_cv_pct: float, offset_mean_px: float, image_size: float = GRADE_SIZE) -> tuple[str, str]:
     """The quality grade of FaceLift's ``evaluate_preprocessing.py``, with its bands.
 
     Parameters
@@ -277,7 +279,7 @@ def _quality(summary):
     }
 
 
-def summarize(rows, *, target=None):
+def summarize(rows: Iterable[Mapping[str, Any]], *, target: float | None = None) -> dict[str, Any]:
     """Summarize the per-view rows of a run into JSON-ready numbers.
 
     Parameters
@@ -335,9 +337,9 @@ def summarize(rows, *, target=None):
     rows = list(rows)
     ok = [r for r in rows if r.get("status") == "ok"]
     failed = [r for r in rows if r.get("status") == "failed"]
-    summary = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed), "target": target}
+    summary: dict[str, Any] = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed), "target": target}
     stages = [s for s in STAGES if s == "before" or any(r.get(s) for r in rows)]
-    sections = {"bbox_vs_pixel": {}, "centring": {}, "within_sample_cv": {}}
+    sections: dict[str, dict[str, Any]] = {"bbox_vs_pixel": {}, "centring": {}, "within_sample_cv": {}}
     for stage in stages:
         summary[stage], parts = _stage(rows, stage)
         for key, value in parts.items():
@@ -461,7 +463,7 @@ def _quality_lines(summary):
     return lines
 
 
-def format_table(summary):
+def format_table(summary: Mapping[str, Any]) -> str:
     """Render a summary as the plain-text table printed at the end of a run.
 
     Parameters
@@ -623,7 +625,15 @@ def _plain(obj):
     return os.fspath(obj) if isinstance(obj, os.PathLike) else obj
 
 
-def write_report(out_dir, summary, rows, *, sources=None, meta=None, plots=True):
+def write_report(
+    out_dir: str | os.PathLike,
+    summary: Mapping[str, Any],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    sources: Mapping[str, tuple[Any, Any]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    plots: bool = True,
+) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
     Parameters
@@ -659,13 +669,10 @@ def write_report(out_dir, summary, rows, *, sources=None, meta=None, plots=True)
     out = pathlib.Path(out_dir)
     rows = _plain(list(rows))
     figures = {}
-    if plots:
-        try:
-            from ._figures import draw
-        except ImportError:  # no matplotlib
-            draw = None
-        if draw is not None:
-            figures = draw(summary, rows, sources or {})
+    if plots:  # none without matplotlib
+        from ._figures import draw
+
+        figures = draw(summary, rows, sources or {})
     written = [out / "report.json", out / "report.md"]
     atomic_write_json(written[0], {"meta": _plain(meta or {}), "summary": _plain(summary), "views": rows})
     atomic_write_text(written[1], _markdown(summary, rows, _plain(meta or {}), list(figures)))

@@ -153,3 +153,29 @@ def test_taps_are_computed_without_fastmath(tmp_path, first):
         [sys.executable, "-c", _TAPS_CODE, first], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert out.split() == ["True"]
+
+
+def test_every_public_callable_is_typed():
+    """Type hints on every public function and method, and the package says so (py.typed)."""
+    import inspect
+    import pathlib
+
+    assert (pathlib.Path(pixscale.__file__).parent / "py.typed").exists()
+    missing = []
+    for name in pixscale.__all__:
+        obj = getattr(pixscale, name)
+        funcs = [(name, obj)] if inspect.isfunction(obj) else []
+        if inspect.isclass(obj) and not issubclass(obj, Exception):
+            funcs = [
+                (f"{name}.{m}", f)
+                for m, f in vars(obj).items()
+                if inspect.isfunction(f) and (not m.startswith("_") or m in ("__init__", "__call__"))
+            ]
+        for qual, f in funcs:
+            sig = inspect.signature(f)
+            untyped = [
+                p for p in sig.parameters.values() if p.name != "self" and p.annotation is inspect.Parameter.empty
+            ]
+            if untyped or sig.return_annotation is inspect.Signature.empty:
+                missing.append(qual)
+    assert not missing, missing
