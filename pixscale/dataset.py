@@ -395,7 +395,15 @@ def discover(root, *, layout="auto", out_root=None):
             else:
                 sample = _mvdiffusion_sample(folder, rel_dir)
                 if not sample.views:
-                    notes.append(f"{rel_dir}/: no cam_*.png images; not a sample, skipped")
+                    others = sorted(
+                        {p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES}
+                    )
+                    notes.append(
+                        f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
+                        "with an alpha channel, so they were not used (convert them to RGBA PNG)"
+                        if others
+                        else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
+                    )
                     continue
             samples.append(sample)
     if skipped_other:
@@ -403,8 +411,9 @@ def discover(root, *, layout="auto", out_root=None):
             f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha channel"
         )
     if not samples:
+        why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""
         raise ValueError(
-            f"found no {LAYOUT_NAMES[layout]} samples in {root}; check the path, or pass another --layout "
+            f"found no {LAYOUT_NAMES[layout]} samples in {root}{why}; check the path, or pass another --layout "
             "(or none, to detect it)."
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]

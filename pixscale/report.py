@@ -495,7 +495,9 @@ def format_table(summary: Mapping[str, Any]) -> str:
                 out.append("    (it moves in steps larger than that, e.g. hard edges along the pixel grid)")
             failures = summary["failures"]
             for f in failures[:MAX_FAILURES_SHOWN]:
-                name = "/".join(p for p in (f["sample"], f["view"]) if p)
+                # A view is named by its path in IN_DIR, which starts with its sample's folder.
+                inside = f["sample"] and f["view"].startswith(f["sample"] + "/")
+                name = f["view"] if inside else "/".join(p for p in (f["sample"], f["view"]) if p)
                 line = f"    {name}: {f['error']}".replace("\n", " ")
                 out.append(line if len(line) <= _WIDTH else line[: _WIDTH - 4] + " ...")
             if len(failures) > MAX_FAILURES_SHOWN:

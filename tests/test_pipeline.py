@@ -237,3 +237,23 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path):
         tree.pop("train.txt")  # it names its own output folder
     assert resumed == whole
     assert not [p for p in part.rglob("*.part")], "no temporary files are left behind"
+
+
+def test_jpeg_views_are_named_as_the_reason_nothing_was_found(tmp_path):
+    import imageio.v3 as iio
+
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[8:20, 8:20] = 200
+    (tmp_path / "in" / "s1").mkdir(parents=True)
+    for i in range(3):
+        iio.imwrite(tmp_path / "in" / "s1" / f"cam_00{i}.jpg", img)
+    with pytest.raises(ValueError, match=r"s1/: holds \.jpg images but no cam_\*\.png; .* alpha channel"):
+        run(tmp_path / "in", tmp_path / "out", layout="mvdiffusion", quiet=True)
+
+
+def test_failure_lines_name_a_view_once():
+    from pixscale import report
+
+    row = {"sample": "s1", "view": "s1/images/a.png", "status": "failed", "error": "boom", "before": None}
+    table = report.format_table(report.summarize([row]))
+    assert "s1/images/a.png: boom" in table and "s1/s1/" not in table
