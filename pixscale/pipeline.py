@@ -555,6 +555,14 @@ def _open_output(out_dir, params, input_id, resume):
     return lock, manifest, done
 
 
+def _nearest_existing(path):
+    """``path``, or its nearest ancestor that exists (OUT_DIR may not exist yet)."""
+    path = Path(path).absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def _sweep_temporary(out_dir):
     """Remove the temporary files (``.NAME.xxxx.part``) that a killed process left in OUT_DIR."""
     for dirpath, _, filenames in os.walk(out_dir):
@@ -671,43 +679,43 @@ def run(
     for note in dataset.notes:
         _say(quiet, f"  note: {note}")
     input_id = _input_id(in_dir, dataset)
-    lock, manifest, done = _open_output(out_dir, opts.params(), input_id, resume)
-    stop = StopFlag(out_dir / STOP)
+    # Where the units run is settled before anything is written: a Dask scheduler that cannot be
+    # reached, or a worker that cannot see the folders, stops the run here.
+    workers = Workers(min(jobs, len(dataset.samples)), pool, executor=executor, scheduler=scheduler)
     try:
-        stop.clear()
-        results, changed = _resume_plan(dataset, done, dataset.root)
-        if results:
-            _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
-        if changed:
-            _say(
-                quiet,
-                f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
-                + ", ".join(changed[:5])
-                + (" ..." if len(changed) > 5 else ""),
-            )
-        _precompile(dataset, quiet)
-        todo = [s for s in dataset.samples if s.name not in results]
-        workers = Workers(min(jobs, max(len(todo), 1)), pool, executor=executor, scheduler=scheduler) if todo else None
+        workers.check_paths(dataset.root, _nearest_existing(out_dir))
+        lock, manifest, done = _open_output(out_dir, opts.params(), input_id, resume)
+        stop = StopFlag(out_dir / STOP)
         try:
-            if workers is not None:
-                workers.check_paths(dataset.root, out_dir)
+            stop.clear()
+            results, changed = _resume_plan(dataset, done, dataset.root)
+            if results:
+                _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
+            if changed:
+                _say(
+                    quiet,
+                    f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
+                    + ", ".join(changed[:5])
+                    + (" ..." if len(changed) > 5 else ""),
+                )
+            _precompile(dataset, quiet)
+            todo = [s for s in dataset.samples if s.name not in results]
+            if todo:
                 _say(quiet, f"running on {workers.kind}")
             with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-                if workers is not None and _run_units(
-                    todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop
-                ):
+                if todo and _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop):
                     _sweep_temporary(out_dir)  # what the dead workers were writing
+            workers.close()
+            rows = [row for s in dataset.samples for row in results.get(s.name, [])]
+            rows += write_list_files(dataset, out_dir)
+            if report_dir is not False:
+                rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
         finally:
-            if workers is not None:
-                workers.close(cancel=True)
-        rows = [row for s in dataset.samples for row in results.get(s.name, [])]
-        rows += write_list_files(dataset, out_dir)
-        if report_dir is not False:
-            rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+            stop.clear()
+            lock.release()
     finally:
-        stop.clear()
-        lock.release()
+        workers.close(cancel=True)
     return rows, dataset
 
 

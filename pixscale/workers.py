@@ -102,8 +102,9 @@ class Workers:
     def __init__(self, jobs, pool="processes", *, executor=None, scheduler=None):
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
-        self.jobs, self.pool = jobs, pool
+        self.jobs, self.pool = max(jobs, 1), pool
         self._owned = executor is None
+        self._closed = False
         self._client = self._cluster = None
         if scheduler is not None:
             self._start_dask(scheduler)
@@ -153,7 +154,11 @@ class Workers:
                 raise ValueError(f"cannot reach the Dask scheduler at {value}: {exc}") from None
         n = len(self._client.scheduler_info()["workers"])
         if n == 0:
-            self._client.wait_for_workers(1, timeout=60)
+            try:
+                self._client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                self._client.close()
+                raise ValueError(f"the Dask scheduler at {value} has no workers (waited 60 s); start some") from None
             n = len(self._client.scheduler_info()["workers"])
         self.jobs = max(n, 1)
         self.kind = f"Dask {'LocalCluster' if how == 'local' else value}, {n} worker(s)"
@@ -187,6 +192,10 @@ class Workers:
             self.executor = self._local()
 
     def close(self, *, cancel=False):
+        """Shut down what this object started (not an executor or client passed in); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         if self._owned and self._client is None:
             self.executor.shutdown(wait=True, cancel_futures=cancel)
         if self._owned and self._client is not None:

@@ -343,3 +343,18 @@ def test_a_script_without_a_main_guard_is_safe(datasets, tmp_path):
     )
     assert done.returncode == 0 and done.stdout.split() == ["12", "12"], done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_scheduler_stops_the_run_before_anything_is_written(datasets, tmp_path):
+    port = _free_port()  # nothing listens there
+    done = subprocess.run(
+        CMD + ["run", str(datasets / "flat"), str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    err = done.stderr.strip().splitlines()
+    assert err[-1].startswith("pixscale: error: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
