@@ -48,7 +48,38 @@ _LAZY_SUBMODULES = ("reference",)
 
 
 def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    """Normalize a dataset folder; see :func:`pixscale.pipeline.run_dataset` (imported on first use)."""
+    """Normalize a dataset folder, as ``pixscale run`` does, and return its summary.
+
+    Parameters
+    ----------
+    in_dir, out_dir : path
+        The dataset (GS-LRM, MVDiffusion or flat) and a new output folder.
+    **kwargs
+        ``executor``, ``scheduler``, ``jobs``, ``pool``, ``layout``,
+        ``resume``, ``quiet``, ``report_dir``, ``plots`` and the options of
+        ``pixscale run`` (``target=0.3``, ``fit="shift"``, ``scale``, ...);
+        see :func:`pixscale.pipeline.run_dataset`.
+
+    Returns
+    -------
+    dict
+        The run's summary (:func:`pixscale.report.summarize`).
+
+    Raises
+    ------
+    ValueError
+        For a bad option, input or output folder, before anything is written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pixscale
+    >>> from pixscale import synth
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = synth.write_dataset(tmp / "in", n_samples=1, n_views=2, size=64)
+    >>> summary = pixscale.run_dataset(tmp / "in", tmp / "out", jobs=1, plots=False)
+    >>> summary["n_ok"], round(summary["after"]["mean"], 3)
+    (2, 0.3)
+    """
     from .pipeline import run_dataset
 
     return run_dataset(in_dir, out_dir, **kwargs)

@@ -36,6 +36,14 @@ class Measurement:
         ``count / (H * W)``.
     size_ratio : float
         ``sqrt(area_fraction)``: the object's linear size relative to the image.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> alpha = np.zeros((10, 20), np.uint8); alpha[2:6, 4:12] = 255
+    >>> m = pixscale.measure(alpha)
+    >>> m.count, m.bbox, round(m.size_ratio, 4)
+    (32, (4, 2, 12, 6), 0.4)
     """
 
     count: int
@@ -57,7 +65,21 @@ class Measurement:
         return self.count == 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The measurement as plain JSON-ready Python values, derived ones included."""
+        """The measurement as plain JSON-ready Python values, derived ones included.
+
+        Returns
+        -------
+        dict
+            ``count``, ``area_fraction``, ``size_ratio``, ``centroid``,
+            ``bbox`` and ``shape``; tuples as lists.
+
+        Examples
+        --------
+        >>> import numpy as np, pixscale
+        >>> alpha = np.zeros((4, 4), np.uint8); alpha[1:3, 1:3] = 255
+        >>> pixscale.measure(alpha).to_dict()["centroid"]
+        [2.0, 2.0]
+        """
         return {
             "count": self.count,
             "area_fraction": self.area_fraction,

@@ -88,7 +88,7 @@ class Normalizer:
     >>> import numpy as np, pickle, pixscale
     >>> norm = pixscale.Normalizer(0.4, margin="5%")
     >>> norm
-    Normalizer(target=0.4, threshold=10, center='centroid', fit='shift', margin='5%', exact=True)
+    Normalizer(target=0.4, threshold=10.0, center='centroid', fit='shift', margin='5%', exact=True)
     >>> img = np.zeros((64, 64, 4), np.uint8); img[10:20, 30:44] = 255
     >>> out = pickle.loads(pickle.dumps(norm))(img)
     >>> out.shape, round(pixscale.measure(out).size_ratio, 3)
@@ -136,7 +136,26 @@ class Normalizer:
     __hash__ = None  # type: ignore[assignment]  # mutable options: not hashable
 
     def plan(self, image: Any, mask: ArrayLike | None = None) -> ScaleTransform:
-        """The :class:`ScaleTransform` this normalizer applies to ``image`` (with ``mask`` as its alpha)."""
+        """The :class:`ScaleTransform` this normalizer applies to ``image``.
+
+        Parameters
+        ----------
+        image : ndarray, PIL image or torch tensor
+            As for :meth:`__call__`.
+        mask : (H, W) ndarray, optional
+            The object mask of an RGB image, used as its alpha.
+
+        Returns
+        -------
+        ScaleTransform
+
+        Examples
+        --------
+        >>> import numpy as np, pixscale
+        >>> img = np.zeros((40, 40), np.uint8); img[5:15, 5:15] = 255
+        >>> pixscale.Normalizer(0.5, exact=False).plan(img).scale
+        2.0
+        """
         return plan(
             _to_array(image, _kind(image), mask),
             target=self.target,
@@ -165,8 +184,25 @@ class Normalizer:
     def __call__(self, image: Any, mask: ArrayLike | None = None) -> Any:
         """The normalized image, of the same kind as ``image``.
 
-        With ``mask`` (an (H, W) bool, 0-255 or 0-1 array) an RGB image is
-        measured by it, and comes back with it as its alpha channel.
+        Parameters
+        ----------
+        image : ndarray, PIL image or torch tensor
+            (H, W, C) array, RGBA / LA PIL image, or (C, H, W) tensor.
+        mask : (H, W) ndarray, optional
+            Bool, 0-255 or 0-1: an RGB image is measured by it and comes
+            back with it as its alpha channel.
+
+        Returns
+        -------
+        ndarray, PIL image or torch tensor
+            The same kind, dtype and layout as ``image``.
+
+        Examples
+        --------
+        >>> import numpy as np, pixscale
+        >>> rgb = np.zeros((40, 40, 3), np.uint8); matte = np.zeros((40, 40), bool); matte[5:15, 5:15] = True
+        >>> pixscale.Normalizer(0.5)(rgb, mask=matte).shape
+        (40, 40, 4)
         """
         return self._apply(image, mask)[0]
 
@@ -184,6 +220,16 @@ class Normalizer:
         Returns
         -------
         (image, (3, 3) float64 ndarray)
+            The normalized image (as :meth:`__call__`) and ``K'``.
+
+        Examples
+        --------
+        >>> import numpy as np, pixscale
+        >>> img = np.zeros((40, 40), np.uint8); img[5:15, 5:15] = 255
+        >>> K = np.array([[50.0, 0, 20], [0, 50.0, 20], [0, 0, 1]])
+        >>> _, K2 = pixscale.Normalizer(0.5, exact=False).with_camera(img, K)
+        >>> float(K2[0, 0]), float(K2[0, 2])
+        (100.0, 40.0)
         """
         out, t = self._apply(image, mask)
         return out, t.intrinsics(K, pixel_center=self.pixel_center)

@@ -235,7 +235,14 @@ def plan_group(
     mode re-measures the warped views).  It is capped by the smallest fit
     limit among the views: with ``fit="shift"`` that is only when some view's
     object at that scale is larger than its canvas less the margins, whatever
-    the move.  Options are those of :func:`plan`.
+    the move.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        The views, each as accepted by :func:`plan`.
+    target, threshold, center, output_shape, fit, margin, exact : optional
+        As for :func:`plan`; ``target`` is what the views' mean ratio reaches.
 
     Returns
     -------

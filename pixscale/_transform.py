@@ -60,6 +60,13 @@ class ScaleTransform:
     cut_pixels : int or None
         Object pixels (warped alpha > threshold) that fall outside the
         canvas: 0 unless ``fit="none"``.  None for transforms built directly.
+
+    Examples
+    --------
+    >>> t = ScaleTransform(2.0, (10, 10), (32, 32), (64, 64), (64, 64))
+    >>> t.map_points([[10, 10], [12, 10]])
+    array([[32., 32.],
+           [36., 32.]])
     """
 
     scale: float
@@ -104,6 +111,11 @@ class ScaleTransform:
         -------
         (..., 2) float64 ndarray
             ``scale * (xy - src_center) + dst_center``.
+
+        Examples
+        --------
+        >>> ScaleTransform(0.5, (0, 0), (1, 1), (4, 4), (4, 4)).map_points([2, 4])
+        array([2., 3.])
         """
         xy = np.asarray(xy, dtype=np.float64)
         if xy.shape[-1:] != (2,):
@@ -111,7 +123,20 @@ class ScaleTransform:
         return self.scale * (xy - np.asarray(self.src_center)) + np.asarray(self.dst_center)
 
     def inverse(self) -> "ScaleTransform":
-        """The transform that maps output points back to input points."""
+        """The transform that maps output points back to input points.
+
+        Returns
+        -------
+        ScaleTransform
+            Scale ``1 / scale`` from ``dst_center`` to ``src_center``, with the
+            shapes swapped.
+
+        Examples
+        --------
+        >>> t = ScaleTransform(2.0, (10, 10), (32, 32), (64, 64), (64, 64))
+        >>> t.inverse().map_points(t.map_points([5.0, 7.0]))
+        array([5., 7.])
+        """
         return ScaleTransform(
             scale=1.0 / self.scale,
             src_center=self.dst_center,
@@ -136,6 +161,13 @@ class ScaleTransform:
             ``A`` such that ``A @ [u, v, 1]`` is the mapped point in that
             convention.  With ``pixel_center=0`` it is what
             ``cv2.warpAffine(image, A[:2], (W, H))`` expects.
+
+        Examples
+        --------
+        >>> ScaleTransform(2.0, (1, 1), (4, 4), (8, 8), (8, 8)).matrix(pixel_center=0)
+        array([[2. , 0. , 2.5],
+               [0. , 2. , 2.5],
+               [0. , 0. , 1. ]])
         """
         shift = 0.5 - float(pixel_center)  # convention -> continuous coordinates
         s = self.scale
@@ -189,13 +221,46 @@ class ScaleTransform:
         return self.matrix(pixel_center=pixel_center) @ K
 
     def apply(self, image: ArrayLike, **warp_options: Any) -> np.ndarray:
-        """Warp ``image`` with this transform: ``pixscale.warp(image, self, **warp_options)``."""
+        """Warp ``image`` with this transform: ``pixscale.warp(image, self, **warp_options)``.
+
+        Parameters
+        ----------
+        image : ndarray
+            An image of shape ``input_shape`` (see :func:`pixscale.warp`).
+        **warp_options
+            ``premultiplied`` and ``background`` of :func:`pixscale.warp`.
+
+        Returns
+        -------
+        ndarray
+            The warped image, of shape ``output_shape``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> img = np.zeros((8, 8), np.uint8); img[2:4, 2:4] = 255
+        >>> ScaleTransform(1.0, (3, 3), (5, 5), (8, 8), (8, 8)).apply(img)[4:6, 4:6]
+        array([[255, 255],
+               [255, 255]], dtype=uint8)
+        """
         from ._warp import warp
 
         return warp(image, self, **warp_options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The transform as plain JSON-ready Python values."""
+        """The transform as plain JSON-ready Python values.
+
+        Returns
+        -------
+        dict
+            Every field (tuples as lists, the measurement as its own dict) and
+            ``on_target``.
+
+        Examples
+        --------
+        >>> ScaleTransform(2.0, (1, 1), (2, 2), (4, 4), (4, 4)).to_dict()["dst_center"]
+        [2.0, 2.0]
+        """
         return {
             "scale": self.scale,
             "src_center": list(self.src_center),

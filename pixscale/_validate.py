@@ -15,7 +15,19 @@ _DTYPE_NAMES = "uint8, uint16, float32 or float64"
 
 
 class EmptyMaskError(ValueError):
-    """Raised when no pixel's alpha exceeds the threshold, so there is nothing to scale."""
+    """Raised when no pixel's alpha exceeds the threshold, so there is nothing to scale.
+
+    A ``ValueError``, so code that catches bad input in general catches it too.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> try:
+    ...     pixscale.plan(np.zeros((8, 8), np.uint8))
+    ... except pixscale.EmptyMaskError as exc:
+    ...     print(str(exc)[:34])
+    no pixel has alpha > 10 (on the 0-
+    """
 
 
 def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
