@@ -102,6 +102,19 @@ def _add_run_options(p):
     )
     g.add_argument("--keep-cameras", action="store_true", help="write cameras unchanged (as the original method did)")
     g.add_argument(
+        "--mask",
+        default=None,
+        metavar="TEMPLATE",
+        help="RGB images with separate masks: each image's mask file, relative to its folder, {stem} standing "
+        "for its name without extension (e.g. '../masks/{stem}.png'); JPEG and PNG images are read, and the "
+        "output is RGBA PNG",
+    )
+    g.add_argument(
+        "--write-mask",
+        action="store_true",
+        help="with --mask: write each output as a colour PNG plus its mask file, in the input's arrangement",
+    )
+    g.add_argument(
         "--pixel-center",
         type=float,
         choices=[0.0, 0.5],
@@ -151,6 +164,8 @@ def _options(args):
         premultiplied=args.premultiplied,
         background=args.background,
         keep_cameras=args.keep_cameras,
+        mask=args.mask,
+        write_mask=args.write_mask,
         pixel_center=args.pixel_center,
         png_level=args.png_level,
     )

@@ -30,6 +30,7 @@ LAYOUTS = ("auto", "gslrm", "mvdiffusion", "flat")
 LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "flat": "flat"}
 CAMERAS = "opencv_cameras.json"
 IMAGE_SUFFIX = ".png"
+MASKED_SUFFIXES = (".png", ".jpg", ".jpeg")  # views read with a separate mask (--mask)
 OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr")
 # pixscale's own files in an output folder: never views, never samples.
 MANIFEST = "pixscale-manifest.jsonl"
@@ -55,6 +56,18 @@ class View:
     key: str
     frame: int | None = None  # index into the sample's camera frames (gslrm)
     error: str | None = None
+    mask: Path | None = None  # the object mask file (--mask), or None: the image's own alpha
+    mask_key: str | None = None  # the mask's path relative to the root (for --write-mask)
+
+    @property
+    def out_key(self):
+        """Where the output goes, relative to OUT_DIR: ``key``, as a PNG when read with a mask."""
+        return self.key if self.mask is None else str(Path(self.key).with_suffix(".png").as_posix())
+
+    @property
+    def out_rel(self):
+        """``rel`` of the output (a camera frame's new ``file_path``)."""
+        return self.rel if self.mask is None else str(Path(self.rel).with_suffix(".png").as_posix())
 
 
 @dataclass
@@ -112,8 +125,8 @@ def is_glob(text):
     return any(ch in text for ch in "*?[") and not os.path.exists(text)
 
 
-def _is_image(p):
-    return p.suffix.lower() == IMAGE_SUFFIX
+def _is_image(p, suffixes=(IMAGE_SUFFIX,)):
+    return p.suffix.lower() in suffixes
 
 
 def _entries(folder):
@@ -149,7 +162,7 @@ def printable(name):
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def detect_layout(root):
+def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     """Return "gslrm", "mvdiffusion" or "flat" for a dataset root (or a glob: "flat")."""
     if is_glob(root):
         return "flat"
@@ -159,9 +172,9 @@ def detect_layout(root):
     subdirs = [p for p in _entries(root) if p.is_dir()]
     if any((p / CAMERAS).is_file() for p in subdirs):
         return "gslrm"
-    if any(_is_image(f) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
+    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
         return "mvdiffusion"
-    if any(_is_image(p) for p in _entries(root) if p.is_file()):
+    if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
         return "flat"
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel." if others else ""
@@ -216,7 +229,7 @@ def _join(*parts):
     return posixpath.join(*[p for p in parts if p])
 
 
-def _gslrm_sample(folder, rel_dir, name):
+def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     sample = Sample(name=name, rel_dir=rel_dir, sources=[folder / CAMERAS])
     try:
         with open(folder / CAMERAS, "rb") as f:
@@ -257,7 +270,7 @@ def _gslrm_sample(folder, rel_dir, name):
             unused += [
                 _join("" if sub == "." else sub, p.name)
                 for p in _entries(d)
-                if p.is_file() and _is_image(p) and _join("" if sub == "." else sub, p.name) not in named
+                if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
             ]
     if unused:
         sample.warnings.append(
@@ -268,9 +281,9 @@ def _gslrm_sample(folder, rel_dir, name):
     return sample
 
 
-def _glob_dataset(pattern):
+def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,)):
     matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
-    files = [p for p in matched if _is_image(p)]
+    files = [p for p in matched if _is_image(p, suffixes)]
     if not files:
         raise ValueError(
             f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell does not expand it"
@@ -290,17 +303,59 @@ def _flat_sample(path, key):
     return Sample(name=key, rel_dir="", views=[View(path, key, key)], sources=[path])
 
 
-def _mvdiffusion_sample(folder, rel_dir):
+def _mvdiffusion_sample(folder, rel_dir, suffixes=(IMAGE_SUFFIX,)):
     views = [
         View(p, p.name, _join(rel_dir, p.name))
         for p in _entries(folder)
-        if _is_image(p) and p.name.lower().startswith("cam_")
+        if _is_image(p, suffixes) and p.name.lower().startswith("cam_")
     ]
     for v in views:
         v.error = _bad_name(v.key)
         if v.error:
             v.key, v.rel, v.path = printable(v.key), printable(v.rel), None
     return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
+
+
+def _with_masks(dataset, template):
+    """Give every view its mask file from ``template``; a missing or escaping mask fails its view.
+
+    Files that are some view's mask are not views themselves, and two views
+    that would write the same output (``a.jpg`` and ``a.png``) are refused.
+    """
+    if not template:
+        return dataset
+    root = Path(dataset.root)
+    views = [(s, v) for s in dataset.samples for v in s.views if v.path is not None]
+    masks = {}
+    for sample, view in views:
+        rel = os.path.normpath(os.path.join(os.path.dirname(view.key), template.replace("{stem}", view.path.stem)))
+        path = root / rel
+        if not path.is_file():
+            view.error = f"its mask {rel} (from --mask {template!r}) is missing; add it or fix the template"
+        else:  # a mask outside IN_DIR is read, but has no place in OUT_DIR (mask_key None)
+            inside = not (rel.startswith("..") or os.path.isabs(rel))
+            view.mask, view.mask_key = path, Path(rel).as_posix() if inside else None
+            masks[os.path.realpath(path)] = view.key
+            sample.sources.append(path)
+    outputs = {}
+    for sample in dataset.samples:
+        kept = []
+        for view in sample.views:
+            if view.path is not None and os.path.realpath(view.path) in masks:
+                continue  # it is a mask
+            if view.error is None:
+                if view.out_key in outputs:
+                    view.error = (
+                        f"its output {view.out_key} would overwrite that of {outputs[view.out_key]}; rename one"
+                    )
+                    view.path = None
+                outputs.setdefault(view.out_key, view.key)
+            elif view.mask is None and view.path is not None:
+                view.path = None
+            kept.append(view)
+        sample.views = kept
+    dataset.samples = [s for s in dataset.samples if s.views or s.error]
+    return dataset
 
 
 def _list_files(root, in_root, out_root):
@@ -321,7 +376,7 @@ def _list_files(root, in_root, out_root):
     return found
 
 
-def discover(root, *, layout="auto", out_root=None):
+def discover(root, *, layout="auto", out_root=None, mask=None):
     """Find the samples and views of a dataset.
 
     Parameters
@@ -332,6 +387,11 @@ def discover(root, *, layout="auto", out_root=None):
     layout : {"auto", "gslrm", "mvdiffusion", "flat"}
     out_root : path or str, optional
         The output folder of a run: list files are rewritten for it up front.
+    mask : str, optional
+        A mask template (``--mask``): each view's object mask is the file at
+        this path relative to the view's folder, ``{stem}`` standing for the
+        view's file name without extension.  JPEG views are then read too;
+        each view's output is an RGBA PNG (``View.out_key``).
 
     Returns
     -------
@@ -347,26 +407,27 @@ def discover(root, *, layout="auto", out_root=None):
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    suffixes = MASKED_SUFFIXES if mask else (IMAGE_SUFFIX,)
     if is_glob(root):
         if layout not in ("auto", "flat"):
             raise ValueError(f"a glob pattern is read as a flat layout; got --layout {layout}")
-        return _glob_dataset(root)
+        return _with_masks(_glob_dataset(root, suffixes), mask)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
     if layout == "auto":
-        layout = detect_layout(root)
+        layout = detect_layout(root, suffixes)
     root = Path(root)
     samples, notes = [], []
     skipped_other = 0
     if layout == "flat":
         for p in _entries(root):
-            if _is_image(p):
+            if _is_image(p, suffixes):
                 samples.append(_flat_sample(p, p.name))
             elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
                 skipped_other += 1
     elif layout == "gslrm" and (root / CAMERAS).is_file():
-        samples.append(_gslrm_sample(root, "", root.resolve().name or "."))
+        samples.append(_gslrm_sample(root, "", root.resolve().name or ".", suffixes))
     else:
         for folder in (p for p in _entries(root) if p.is_dir()):
             rel_dir = folder.name
@@ -379,8 +440,10 @@ def discover(root, *, layout="auto", out_root=None):
                 continue
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():
-                    sample = _gslrm_sample(folder, rel_dir, rel_dir)
-                elif any(_is_image(p) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()):
+                    sample = _gslrm_sample(folder, rel_dir, rel_dir, suffixes)
+                elif any(
+                    _is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()
+                ):
                     sample = Sample(
                         name=rel_dir,
                         rel_dir=rel_dir,
@@ -393,7 +456,7 @@ def discover(root, *, layout="auto", out_root=None):
                     notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
                     continue
             else:
-                sample = _mvdiffusion_sample(folder, rel_dir)
+                sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
                 if not sample.views:
                     others = sorted(
                         {p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES}
@@ -418,7 +481,7 @@ def discover(root, *, layout="auto", out_root=None):
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
-    return Dataset(root, layout, samples, list_files, notes)
+    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask)
 
 
 def rewrite_list_file(text, in_root, out_root):

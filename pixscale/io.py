@@ -445,3 +445,54 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
             path,
         )
     return image
+
+
+def _decode_any(path, max_bytes=None):
+    """Decode a PNG or JPEG file of any colour type; ViewError says why it cannot be."""
+    import imagecodecs
+
+    data = _read_regular_file(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
+    if not data:
+        raise ViewError(f"the file is empty (0 bytes); {_REEXPORT}", path)
+    if data.startswith(b"\x89PNG"):
+        width, height, *_ = _png_header(data, path)
+        if width * height > MAX_PIXELS:
+            raise ViewError(f"its PNG header declares {width} x {height} pixels, more than the limit", path)
+        decode = imagecodecs.png_decode
+    elif data.startswith(b"\xff\xd8\xff"):
+        decode = imagecodecs.jpeg8_decode
+    else:
+        raise ViewError(f"is not a PNG or JPEG file (its content looks like {_content_kind(data)})", path)
+    try:
+        return decode(data)
+    except MemoryError:
+        raise ViewError("not enough memory to decode it; free memory or use fewer --jobs", path) from None
+    except Exception as exc:
+        raise ViewError(f"cannot be decoded ({exc}); {_REEXPORT}", path) from None
+
+
+def read_colour(path):
+    """Read the colour of an image that has a separate mask: PNG (any colour type) or JPEG.
+
+    Returns (H, W, 3) RGB or (H, W) gray, uint8 or uint16; an alpha channel the
+    file may have is dropped (the mask replaces it).
+    """
+    image = _decode_any(path)
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        image = image[..., :-1]
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    return np.ascontiguousarray(image)
+
+
+def read_mask(path):
+    """Read an object mask file (PNG or JPEG): (H, W), uint8 0-255, or float 0-1 for 16-bit files.
+
+    A colour mask uses its first channel.
+    """
+    mask = _decode_any(path)
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    if mask.dtype == np.uint16:
+        return mask.astype(np.float32) / 65535
+    return np.ascontiguousarray(mask)

@@ -29,10 +29,10 @@ from . import __version__
 from ._measure import measure
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError
+from ._validate import EmptyMaskError, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
-from .io import ViewError, atomic_write_json, atomic_write_text, read_view, write_png
+from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
@@ -91,6 +91,8 @@ class RunOptions:
     premultiplied: bool = True
     background: tuple | None = None  # colour on the 0-255 scale
     keep_cameras: bool = False
+    mask: str | None = None  # template of each view's mask file, relative to its folder ("{stem}")
+    write_mask: bool = False  # with mask: write colour + mask files instead of RGBA
     pixel_center: float = 0.5
     png_level: int = 6
 
@@ -139,6 +141,12 @@ class RunOptions:
             if not (len(bg) == 3 and all(_real(v) and 0 <= v <= 255 for v in bg)):
                 raise OptionError("background", self.background, "three colour values on the 0-255 scale")
             object.__setattr__(self, "background", bg)
+        if self.mask is not None and not (
+            isinstance(self.mask, str) and self.mask.strip() and not os.path.isabs(self.mask) and "\0" not in self.mask
+        ):
+            raise OptionError("mask", self.mask, "a path relative to each image's folder, e.g. '../masks/{stem}.png'")
+        if self.write_mask and self.mask is None:
+            raise OptionError("write_mask", self.write_mask, "only with --mask (it writes the mask files)")
         if self.pixel_center not in (0, 0.5):
             raise OptionError("pixel_center", self.pixel_center, "0 (OpenCV) or 0.5 (pixel centres at +0.5)")
         if not (isinstance(self.png_level, int) and 0 <= self.png_level <= 9):
@@ -230,7 +238,14 @@ def _read_and_measure(view, threshold):
     """Read one view and measure it; ViewError / EmptyMaskError say why it cannot be used."""
     if view.error:
         raise ViewError(view.error)
-    image = read_view(view.path)
+    if view.mask is None:
+        image = read_view(view.path)
+    else:
+        colour, mask = read_colour(view.path), read_mask(view.mask)
+        try:
+            image = with_mask(colour, mask)
+        except (ValueError, TypeError) as exc:
+            raise ViewError(f"cannot be combined with its mask {view.mask_key}: {exc}") from None
     m = measure(image, threshold=threshold)
     if m.count == 0:
         raise EmptyMaskError(
@@ -302,7 +317,13 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             if opts.background is None and not opts.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= out[..., -1:] != 0
-            write_png(_out_path(out_root, view.key), out, compress_level=opts.png_level)
+            if opts.write_mask and view.mask is not None and view.mask_key is None:
+                raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
+            if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
+                write_png(_out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level)
+                write_png(_out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level)
+            else:
+                write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level)
         except OSError as exc:
             rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
             frames.pop(view.frame, None)
@@ -311,7 +332,9 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             rows.append(_fail(sample.name, view.key, _reason(exc)))
             frames.pop(view.frame, None)
             continue
-        frames.setdefault(view.frame, None)
+        entry = frames.setdefault(view.frame, None)
+        if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
+            frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
         after = measure(out, threshold=opts.threshold)
         rows.append(
             {
@@ -673,7 +696,7 @@ def run(
         except ValueError as exc:
             raise OptionError("scheduler", scheduler, str(exc).split("; got")[0]) from None
     out_dir = Path(out_dir)
-    dataset = discover(in_dir, layout=layout, out_root=out_dir)
+    dataset = discover(in_dir, layout=layout, out_root=out_dir, mask=opts.mask)
     check_folders(in_dir, out_dir, dataset, report_dir)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
     for note in dataset.notes:

@@ -65,3 +65,107 @@ def test_an_rgba_image_with_a_mask_is_refused(rgb_and_mask):
     rgb, soft = rgb_and_mask
     with pytest.raises(ValueError, match="shape"):
         pixscale.measure(np.dstack([rgb, rgb[..., :1]]), mask=soft)
+
+
+# --- pixscale run --mask ------------------------------------------------------------------------
+
+
+def _masked_gslrm(root, n=3, size=64, jpeg=True):
+    """A GS-LRM sample of RGB views (JPEG or PNG) in images/ and their masks in masks/."""
+    import json
+
+    import imageio.v3 as iio
+
+    from pixscale.io import write_png
+
+    rng = np.random.default_rng(2)
+    sample = root / "seq_000"
+    (sample / "images").mkdir(parents=True)
+    (sample / "masks").mkdir()
+    frames = []
+    for i in range(n):
+        rgb = np.full((size, size, 3), 90, np.uint8) + rng.integers(0, 40, (size, size, 3), dtype=np.uint8)
+        mask = np.zeros((size, size), np.uint8)
+        y, x = rng.integers(4, size // 2, 2)
+        mask[y : y + 16 + 4 * i, x : x + 20] = 255
+        name = f"cam_{i:03d}.{'jpg' if jpeg else 'png'}"
+        if jpeg:
+            iio.imwrite(sample / "images" / name, rgb, extension=".jpg", quality=95)
+        else:
+            write_png(sample / "images" / name, rgb)
+        write_png(sample / "masks" / f"cam_{i:03d}.png", mask)
+        frames.append(
+            {"file_path": f"images/{name}", "fx": 60.0, "fy": 60.0, "cx": 32.0, "cy": 32.0, "w": size, "h": size}
+        )
+    (sample / "opencv_cameras.json").write_text(json.dumps({"frames": frames}))
+    return sample
+
+
+def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_path):
+    import json
+
+    from pixscale.io import read_colour, read_mask, read_view
+    from pixscale.pipeline import RunOptions, run
+
+    sample = _masked_gslrm(tmp_path / "in")
+    rows, _ = run(tmp_path / "in", tmp_path / "out", RunOptions(mask="../masks/{stem}.png"), jobs=1, quiet=True)
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    cams = json.loads((tmp_path / "out" / "seq_000" / "opencv_cameras.json").read_text())
+    for i, frame in enumerate(cams["frames"]):
+        assert frame["file_path"] == f"images/cam_{i:03d}.png"
+        out = read_view(tmp_path / "out" / "seq_000" / frame["file_path"])
+        rgb = read_colour(sample / "images" / f"cam_{i:03d}.jpg")
+        mask = read_mask(sample / "masks" / f"cam_{i:03d}.png")
+        np.testing.assert_array_equal(out, pixscale.normalize(rgb, mask=mask))
+        t = pixscale.plan(rgb, mask=mask)
+        K = t.intrinsics(np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]]))
+        assert (frame["fx"], frame["cx"], frame["cy"]) == (K[0, 0], K[0, 2], K[1, 2])
+    assert not (tmp_path / "out" / "seq_000" / "masks").exists()
+
+
+def test_write_mask_keeps_the_inputs_arrangement(tmp_path):
+    from pixscale.io import read_colour, read_mask
+    from pixscale.pipeline import RunOptions, run
+
+    sample = _masked_gslrm(tmp_path / "in", jpeg=False)
+    opts = RunOptions(mask="../masks/{stem}.png", write_mask=True)
+    rows, _ = run(tmp_path / "in", tmp_path / "out", opts, jobs=1, quiet=True, plots=False)
+    assert all(r["status"] == "ok" for r in rows)
+    for i in range(3):
+        rgb = read_colour(sample / "images" / f"cam_{i:03d}.png")
+        want = pixscale.normalize(rgb, mask=read_mask(sample / "masks" / f"cam_{i:03d}.png"))
+        got_rgb = read_colour(tmp_path / "out" / "seq_000" / "images" / f"cam_{i:03d}.png")
+        got_mask = read_mask(tmp_path / "out" / "seq_000" / "masks" / f"cam_{i:03d}.png")
+        np.testing.assert_array_equal(got_rgb, want[..., :3])
+        np.testing.assert_array_equal(got_mask, want[..., 3])
+
+
+def test_a_missing_mask_fails_its_view_and_masks_are_not_views(tmp_path, capsys):
+    from pixscale.cli import main
+
+    sample = _masked_gslrm(tmp_path / "in")
+    (sample / "masks" / "cam_001.png").unlink()
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--mask", "../masks/{stem}.png", "--quiet"]) == 1
+    import json
+
+    (failure,) = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["summary"]["failures"]
+    assert failure["view"] == "seq_000/images/cam_001.jpg"
+    assert failure["error"].startswith(
+        "its mask seq_000/masks/cam_001.png (from --mask '../masks/{stem}.png') is missing"
+    )
+    # A flat folder of images with masks beside them: the masks are not taken for views.
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(2):
+        (flat / f"v{i}.jpg").write_bytes((sample / "images" / "cam_000.jpg").read_bytes())
+        (flat / f"v{i}_mask.png").write_bytes((sample / "masks" / "cam_000.png").read_bytes())
+    assert main(["run", str(flat), str(tmp_path / "out2"), "--mask", "{stem}_mask.png", "--quiet", "--no-plots"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["v0.png", "v1.png"]
+
+
+def test_write_mask_needs_mask(tmp_path, capsys):
+    from pixscale.cli import main
+
+    _masked_gslrm(tmp_path / "in")
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--write-mask"]) == 2
+    assert "--write-mask" in capsys.readouterr().err
