@@ -177,7 +177,12 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
         return "flat"
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
-    hint = f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel." if others else ""
+    hint = (
+        f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
+        " (or JPEG/PNG images with mask files: --mask)."
+        if others
+        else ""
+    )
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
         f"(MVDiffusion) or *.png files (flat).{hint} Check the path, or pass --layout."
@@ -463,7 +468,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None):
                     )
                     notes.append(
                         f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
-                        "with an alpha channel, so they were not used (convert them to RGBA PNG)"
+                        "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
+                        "their mask files with --mask)"
                         if others
                         else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
                     )
@@ -471,7 +477,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None):
             samples.append(sample)
     if skipped_other:
         notes.append(
-            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha channel"
+            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
+            "channel (give mask files with --mask to read JPEG)"
         )
     if not samples:
         why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""

@@ -292,8 +292,8 @@ def _png_header(data, path):
     """Parse the chunks before the image data: (width, height, bit_depth, colour_type, has_trns, frames)."""
     if not data.startswith(PNG_SIGNATURE):
         raise ViewError(
-            f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads PNG "
-            "views: convert it to PNG with the object mask as alpha",
+            f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads RGBA PNG "
+            "views: convert it to PNG with the object mask as alpha, or give its mask file with --mask",
             path,
         )
     if len(data) < 33 or data[12:16] != b"IHDR" or struct.unpack_from(">I", data, 8)[0] != 13:
