@@ -250,6 +250,13 @@ def plan_group(
         One per view, in order; ``achieved_ratio`` is each view's own ratio,
         ``wanted_scale`` the shared scale before the cap.
 
+    Raises
+    ------
+    EmptyMaskError
+        If a view's mask is empty.
+    ValueError
+        For an empty group, or an option out of range (as :func:`plan`).
+
     Examples
     --------
     >>> import numpy as np, pixscale

@@ -112,6 +112,11 @@ class ScaleTransform:
         (..., 2) float64 ndarray
             ``scale * (xy - src_center) + dst_center``.
 
+        Raises
+        ------
+        ValueError
+            If the last axis of ``xy`` is not of length 2.
+
         Examples
         --------
         >>> ScaleTransform(0.5, (0, 0), (1, 1), (4, 4), (4, 4)).map_points([2, 4])
@@ -200,6 +205,11 @@ class ScaleTransform:
             ``fx' = scale * fx``, ``fy' = scale * fy`` and the principal point
             moved by the same affine map as the pixels, so a 3D point projects
             in the output exactly where its image moved.
+
+        Raises
+        ------
+        ValueError
+            If ``K`` is not (..., 3, 3) or its last row is not ``[0, 0, 1]``.
 
         Examples
         --------
