@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._measure import measure
-from .io import ViewError, read_view
+from ._validate import with_mask
+from .io import ViewError, read_colour, read_mask, read_view
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
@@ -43,8 +44,12 @@ class Thumbnail:
 
     @classmethod
     def of_file(cls, path, name=None):
-        """The thumbnail of an image file, named ``name`` (default: the path's last three parts)."""
-        image = read_view(path)
+        """The thumbnail of an image file, or of a ``(colour, mask)`` pair of files, named ``name``."""
+        if isinstance(path, tuple):
+            image = with_mask(read_colour(path[0]), read_mask(path[1]))
+            path = path[0]
+        else:
+            image = read_view(path)
         return cls.of(image, measure(image), name or "/".join(pathlib.Path(path).parts[-3:]))
 
 
@@ -81,7 +86,7 @@ def _show_view(ax, item, label, marks=(), name=None):
     ax.set_axis_off()
     try:
         thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name)
-    except ViewError as exc:
+    except (ViewError, ValueError, TypeError) as exc:  # an unreadable file, or a mask that does not fit
         ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
         return
     h, w = thumb.shape

@@ -92,8 +92,14 @@ def footprint(bbox, src_center):
 
 
 def _room(n, m):
-    """The open interval ``[m - 0.5, n - m + 0.5]`` the mapped footprint may fill along one axis."""
-    return m - 0.5, n - m + 0.5
+    """The interval ``[k - 0.5, n - k + 0.5]`` the mapped (open) footprint may fill along one axis.
+
+    ``k = ceil(m - 0.5)`` is the number of margin pixels on each side: those
+    whose centre lies closer to the border than ``m``.  The footprint may
+    reach up to, but not over, the centres of the margin's innermost pixels.
+    """
+    k = math.ceil(m - 0.5)
+    return k - 0.5, n - k + 0.5
 
 
 def max_scale(fit, extent, ideal, output_shape, margins):

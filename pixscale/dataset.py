@@ -321,7 +321,7 @@ def _mvdiffusion_sample(folder, rel_dir, suffixes=(IMAGE_SUFFIX,)):
     return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
-def _with_masks(dataset, template):
+def _with_masks(dataset, template, write_mask=False):
     """Give every view its mask file from ``template``; a missing or escaping mask fails its view.
 
     Files that are some view's mask are not views themselves, and two views
@@ -349,12 +349,20 @@ def _with_masks(dataset, template):
             if view.path is not None and os.path.realpath(view.path) in masks:
                 continue  # it is a mask
             if view.error is None:
-                if view.out_key in outputs:
+                written = [view.out_key] + ([view.mask_key] if write_mask and view.mask_key else [])
+                clash = next((k for k in written if k in outputs), None)
+                if clash is None and len(set(written)) < len(written):
+                    clash = view.out_key
+                if clash is not None:
+                    owner = outputs.get(clash, view.key)
                     view.error = (
-                        f"its output {view.out_key} would overwrite that of {outputs[view.out_key]}; rename one"
+                        f"its output {clash} would overwrite "
+                        + ("its own colour output" if owner == view.key else f"that of {owner}")
+                        + "; rename the files, or use a mask template whose names differ from the images'"
                     )
                     view.path = None
-                outputs.setdefault(view.out_key, view.key)
+                else:
+                    outputs.update((k, view.key) for k in written)
             elif view.mask is None and view.path is not None:
                 view.path = None
             kept.append(view)
@@ -381,7 +389,7 @@ def _list_files(root, in_root, out_root):
     return found
 
 
-def discover(root, *, layout="auto", out_root=None, mask=None):
+def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False):
     """Find the samples and views of a dataset.
 
     Parameters
@@ -397,6 +405,9 @@ def discover(root, *, layout="auto", out_root=None, mask=None):
         this path relative to the view's folder, ``{stem}`` standing for the
         view's file name without extension.  JPEG views are then read too;
         each view's output is an RGBA PNG (``View.out_key``).
+    write_mask : bool, optional
+        With ``mask``: the outputs will include the mask files (``View.mask_key``),
+        which must then collide with no other output.
 
     Returns
     -------
@@ -416,7 +427,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None):
     if is_glob(root):
         if layout not in ("auto", "flat"):
             raise ValueError(f"a glob pattern is read as a flat layout; got --layout {layout}")
-        return _with_masks(_glob_dataset(root, suffixes), mask)
+        return _with_masks(_glob_dataset(root, suffixes), mask, write_mask)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
@@ -488,7 +499,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None):
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
-    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask)
+    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
 
 
 def rewrite_list_file(text, in_root, out_root):

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +36,7 @@ from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, re
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
+STOP_WAIT_S = 60  # on Ctrl-C, how long running units get to reach their next view
 MANIFEST_SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
 MAX_OUTPUT_SIDE = 1 << 16
@@ -241,11 +242,16 @@ def _read_and_measure(view, threshold):
     if view.mask is None:
         image = read_view(view.path)
     else:
-        colour, mask = read_colour(view.path), read_mask(view.mask)
+        colour = read_colour(view.path)
+        name = view.mask_key or os.fspath(view.mask)
+        try:
+            mask = read_mask(view.mask)
+        except ViewError as exc:
+            raise ViewError(f"its mask {name}: {_reason(exc)}") from None
         try:
             image = with_mask(colour, mask)
         except (ValueError, TypeError) as exc:
-            raise ViewError(f"cannot be combined with its mask {view.mask_key}: {exc}") from None
+            raise ViewError(f"cannot be combined with its mask {name}: {exc}") from None
     m = measure(image, threshold=threshold)
     if m.count == 0:
         raise EmptyMaskError(
@@ -696,7 +702,7 @@ def run(
         except ValueError as exc:
             raise OptionError("scheduler", scheduler, str(exc).split("; got")[0]) from None
     out_dir = Path(out_dir)
-    dataset = discover(in_dir, layout=layout, out_root=out_dir, mask=opts.mask)
+    dataset = discover(in_dir, layout=layout, out_root=out_dir, mask=opts.mask, write_mask=opts.write_mask)
     check_folders(in_dir, out_dir, dataset, report_dir)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
     for note in dataset.notes:
@@ -735,6 +741,7 @@ def run(
             if report_dir is not False:
                 rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
         finally:
+            workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
             stop.clear()
             lock.release()
     finally:
@@ -820,43 +827,48 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
 
     A unit whose worker dies (a killed process, a lost Dask worker) is run
     again, up to :data:`~pixscale.workers.MAX_ATTEMPTS` times, then reported
-    as failed.  Ctrl-C sets ``stop``: units not started are cancelled, running
-    ones stop before their next view, and every completed one is recorded.
-    Returns the number of units whose worker died.
+    as failed (and left for ``--resume``).  When a local process pool breaks,
+    every unit in it fails at once: those are run again one at a time, and
+    only a unit whose worker dies while it runs alone is charged the attempt,
+    so one poisonous sample cannot take healthy ones down with it.  An
+    executor that refuses new work fails the units left, with the reason.
+    Ctrl-C sets ``stop``: units not started are cancelled where the executor
+    can tell (Dask's cannot, so its units are waited for), running ones stop
+    before their next view, and every completed one is recorded.  Returns the
+    number of units whose worker died.
     """
     total = len(results) + len(todo)
     queue = deque(todo)
     attempts = Counter()
+    suspects = set()  # units of a broken pool, to be rerun alone
     pending = {}
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
+    _end_last_line(manifest)
     with open(manifest, "a", encoding="utf-8") as log:
 
+        def fail(sample, reason):
+            keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
+            return {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
+
         def refill():
-            while len(pending) < workers.window and queue and not stop.is_set():
+            while queue and not stop.is_set():
+                window = 1 if suspects else workers.window
+                if len(pending) >= window:
+                    return
                 sample = queue.popleft()
                 attempts[sample.name] += 1
-                pending[workers.submit(_safe_process, sample, out_dir, opts, root, stop)] = sample
+                try:
+                    fut = workers.submit(_safe_process, sample, out_dir, opts, root, stop)
+                except Exception as exc:  # the executor itself is broken or shut down
+                    reason = f"the executor refused it ({type(exc).__name__}: {exc}); --resume tries it again"
+                    for s in (sample, *queue):
+                        save(s, fail(s, reason))
+                    queue.clear()
+                    return
+                pending[fut] = sample
 
-        def record(fut):
-            """Record a finished unit; True when its worker died (the unit is queued again)."""
-            sample = pending.pop(fut)
-            try:
-                result = fut.result()
-            except CancelledError:
-                return False
-            except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
-                if attempts[sample.name] < MAX_ATTEMPTS and not stop.is_set():
-                    queue.appendleft(sample)
-                    return True
-                reason = (
-                    f"its worker died {attempts[sample.name]} time(s) while processing it "
-                    f"({type(exc).__name__}: {exc}); --resume tries it again"
-                )
-                keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
-                result = {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
-            if result is None:  # stopped before its end
-                return False
+        def save(sample, result):
             results[sample.name] = result["rows"]
             if not any(r.get("retry") for r in result["rows"]):
                 log.write(json.dumps(result) + "\n")
@@ -865,26 +877,54 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                     os.fsync(log.fileno())
                     synced[0] = time.monotonic()
             bar.update(len(sample.views))
+
+        def record(fut, alone):
+            """Record a finished unit; True when its worker died (the unit is queued again)."""
+            sample = pending.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
+                if stop.is_set():
+                    return False
+                if isinstance(exc, BrokenExecutor) and not alone:
+                    attempts[sample.name] -= 1  # one of several in a broken pool: not charged
+                    suspects.add(sample.name)
+                    queue.appendleft(sample)
+                    return True
+                if attempts[sample.name] < MAX_ATTEMPTS:
+                    queue.appendleft(sample)
+                    return True
+                suspects.discard(sample.name)
+                result = fail(
+                    sample,
+                    f"its worker died {attempts[sample.name]} time(s) while processing it "
+                    f"({type(exc).__name__}: {exc or 'cancelled'}); --resume tries it again",
+                )
+            suspects.discard(sample.name)
+            if result is not None:  # None: stopped before its end
+                save(sample, result)
             return False
 
         try:
             refill()
             while pending:
+                alone = len(pending) == 1
                 finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                died = [record(fut) for fut in finished]
+                died = [record(fut, alone) for fut in finished]
                 if any(died):
                     deaths += sum(died)
                     workers.restart()
                 refill()
         except KeyboardInterrupt:
             stop.set()
-            for fut in list(pending):
-                if fut.cancel():
-                    pending.pop(fut)
-            for fut in list(pending):
+            if workers.cancels:
+                for fut in list(pending):
+                    if fut.cancel():
+                        pending.pop(fut)
+            done, _ = wait(list(pending), timeout=STOP_WAIT_S)  # running units stop before their next view
+            for fut in done:
                 try:
-                    fut.exception()  # running units stop before their next view
-                    record(fut)
+                    record(fut, False)
                 except BaseException:  # pragma: no cover - a lost worker while stopping
                     pending.pop(fut, None)
             bar.close()
@@ -892,6 +932,16 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
         finally:
             os.fsync(log.fileno())
     return deaths
+
+
+def _end_last_line(manifest):
+    """End the manifest's last line if a killed run left it cut, so the next entry starts on its own line."""
+    with open(manifest, "rb+") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell():
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
 
 
 def _safe_process(sample, out_dir, opts, root=None, stop=None):
@@ -911,7 +961,14 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     from . import report
 
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
-    sources = {v.key: (v.path, Path(out_dir) / v.key) for s in dataset.samples for v in s.views if v.path is not None}
+    out = Path(out_dir)
+
+    def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
+        before = v.path if v.mask is None else (v.path, v.mask)
+        after = (out / v.out_key, out / v.mask_key) if opts.write_mask and v.mask is not None else out / v.out_key
+        return before, after
+
+    sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
     meta = {
         "pixscale_version": __version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

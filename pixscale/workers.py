@@ -165,6 +165,11 @@ class Workers:
         self.executor = self._client.get_executor(pure=False)
 
     @property
+    def cancels(self):
+        """Whether ``future.cancel()`` is trustworthy: False for Dask, whose executor says yes to running tasks."""
+        return self._client is None
+
+    @property
     def window(self):
         """How many units to keep in flight: two per worker, so none idles between units."""
         return 2 * max(self.jobs, 1)

@@ -169,3 +169,44 @@ def test_write_mask_needs_mask(tmp_path, capsys):
     _masked_gslrm(tmp_path / "in")
     assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--write-mask"]) == 2
     assert "--write-mask" in capsys.readouterr().err
+
+
+def test_write_mask_refuses_a_mask_that_would_overwrite_the_colour_output(tmp_path):
+    import json
+
+    from pixscale.pipeline import RunOptions, run
+
+    sample = _masked_gslrm(tmp_path / "in")
+    for p in (sample / "masks").iterdir():  # masks beside the JPEGs, named like their PNG outputs
+        p.rename(sample / "images" / p.name)
+    rows, _ = run(tmp_path / "in", tmp_path / "out", RunOptions(mask="{stem}.png", write_mask=True), jobs=1, quiet=True)
+    assert {r["status"] for r in rows} == {"failed"}
+    assert "would overwrite its own colour output" in rows[0]["error"]
+    assert not list((tmp_path / "out" / "seq_000" / "images").glob("*.png"))
+    # Without --write-mask the same layout is fine: the RGBA output replaces nothing of its own.
+    rows, _ = run(tmp_path / "in", tmp_path / "out2", RunOptions(mask="{stem}.png"), jobs=1, quiet=True)
+    assert {r["status"] for r in rows} == {"ok"}
+    report = json.loads((tmp_path / "out2" / "pixscale-report" / "report.json").read_text())
+    assert report["summary"]["n_ok"] == 3
+
+
+def test_a_damaged_mask_is_named_in_the_error(tmp_path):
+    from pixscale.pipeline import RunOptions, run
+
+    sample = _masked_gslrm(tmp_path / "in")
+    (sample / "masks" / "cam_002.png").write_bytes(b"")
+    rows, _ = run(tmp_path / "in", tmp_path / "out", RunOptions(mask="../masks/{stem}.png"), jobs=1, quiet=True)
+    (bad,) = [r for r in rows if r["status"] == "failed"]
+    assert bad["view"] == "seq_000/images/cam_002.jpg"
+    assert bad["error"].startswith("its mask seq_000/masks/cam_002.png: the file is empty")
+
+
+def test_contact_sheet_thumbnails_read_colour_and_mask_pairs(tmp_path):
+    from pixscale._figures import Thumbnail
+    from pixscale.io import read_colour, read_mask
+
+    sample = _masked_gslrm(tmp_path / "in")
+    pair = (sample / "images" / "cam_000.jpg", sample / "masks" / "cam_000.png")
+    thumb = Thumbnail.of_file(pair, "cam_000")
+    want = pixscale.measure(read_colour(pair[0]), mask=read_mask(pair[1]))
+    assert thumb.image.shape == (64, 64, 4) and thumb.size_ratio == want.size_ratio

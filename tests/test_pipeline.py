@@ -257,3 +257,17 @@ def test_failure_lines_name_a_view_once():
     row = {"sample": "s1", "view": "s1/images/a.png", "status": "failed", "error": "boom", "before": None}
     table = report.format_table(report.summarize([row]))
     assert "s1/images/a.png: boom" in table and "s1/s1/" not in table
+
+
+def test_a_cut_last_manifest_line_does_not_swallow_the_next_entry(gslrm, tmp_path):
+    out = tmp_path / "out"
+    run(gslrm, out, jobs=1, quiet=True, plots=False)
+    manifest = out / "pixscale-manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:40])  # the last entry cut mid-write
+    rows, _ = run(gslrm, out, jobs=1, resume=True, quiet=True, plots=False)
+    assert all(r["status"] == "ok" for r in rows)
+    entries = [
+        json.loads(x) for x in manifest.read_text().splitlines()[1:] if x.startswith('{"sample"') and x.endswith("}")
+    ]
+    assert sorted(e["sample"] for e in entries) == ["sample_000", "sample_001", "sample_002"]

@@ -110,7 +110,10 @@ def test_the_shift_is_in_the_intrinsics_and_the_inverse():
     np.testing.assert_allclose(t.inverse().map_points(t.map_points(before)), before, atol=1e-9)
 
 
-@pytest.mark.parametrize("margin, px", [(12, (12, 12)), ("12", (12, 12)), ("5%", (10, 5)), ("2.5 %", (5, 2.5))])
+@pytest.mark.parametrize(
+    "margin, px",
+    [(12, (12, 12)), ("12", (12, 12)), ("5%", (10, 5)), ("2.5 %", (5, 2.5)), (0.7, (0.7, 0.7)), ("1.4%", (2.8, 1.4))],
+)
 def test_margin_in_pixels_or_percent(margin, px):
     alpha = np.zeros((100, 200), np.uint8)
     alpha[60:95, 120:195] = 255  # near the bottom-right corner
