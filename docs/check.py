@@ -81,12 +81,13 @@ def check_site(root):
     pages = sorted(root.rglob("*.html"))
     if not (root / "index.html").exists():
         return [f"{root}/index.html was not built"]
-    text = {}
+    text, images = {}, {}
     for page in pages:
         p = _Page()
         p.feed(page.read_text(encoding="utf-8"))
         body = "".join(p.text)
         text[page.relative_to(root).as_posix()] = body
+        images[page.relative_to(root).as_posix()] = p.images
         if {"system-message", "problematic"} & p.classes:
             problems.append(f"{page}: shows a docutils error or warning box")
         if "Traceback (most recent call last)" in body:
@@ -109,15 +110,9 @@ def check_site(root):
             if flag.startswith("--") and flag != "--help" and flag not in text.get("cli.html", ""):
                 problems.append(f"cli.html does not list pixscale run {flag}")
     figures = {"before_after.png", "camera_map.png"}
-    shown = {pathlib.Path(s).name for k in ("index.html", "cameras.html") for s in _Page_images(root / k)}
+    shown = {pathlib.Path(s).name for k in ("index.html", "cameras.html") for s in images.get(k, [])}
     problems += [f"the figure {f} is not shown" for f in figures - shown]
     return problems
-
-
-def _Page_images(path):
-    p = _Page()
-    p.feed(path.read_text(encoding="utf-8"))
-    return p.images
 
 
 def main(argv):

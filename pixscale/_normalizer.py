@@ -156,8 +156,11 @@ class Normalizer:
         >>> pixscale.Normalizer(0.5, exact=False).plan(img).scale
         2.0
         """
+        return self._plan(_to_array(image, _kind(image), mask))
+
+    def _plan(self, array):
         return plan(
-            _to_array(image, _kind(image), mask),
+            array,
             target=self.target,
             threshold=self.threshold,
             center=self.center,
@@ -169,15 +172,7 @@ class Normalizer:
     def _apply(self, image, mask):
         kind = _kind(image)
         array = _to_array(image, kind, mask)
-        t = plan(
-            array,
-            target=self.target,
-            threshold=self.threshold,
-            center=self.center,
-            fit=self.fit,
-            margin=self.margin,
-            exact=self.exact,
-        )
+        t = self._plan(array)
         out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
         return _from_array(out, image, kind), t
 

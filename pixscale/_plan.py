@@ -114,10 +114,9 @@ class _Probe:
         clipped = (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
         return (total if clipped == (r0, r1, c0, c1) else self._count(scale, dst, *clipped)), total
 
-    def ratio(self, scale, *, canvas=False):
-        """The size ratio at ``scale``: on an unbounded canvas, or (``canvas=True``) on the canvas."""
-        on, total = self.counts(scale, canvas=canvas)
-        return math.sqrt((on if canvas else total) / self.view.n_out)
+    def ratio(self, scale):
+        """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
+        return math.sqrt(self.counts(scale, canvas=False)[1] / self.view.n_out)
 
 
 def refine_scale(ratio, scale, target, goal):

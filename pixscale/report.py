@@ -218,25 +218,20 @@ def grade(size_cv_pct: float, offset_mean_px: float, image_size: float = GRADE_S
     return GRADE_D
 
 
+def _band(value, column, what, name, unit):
+    """The evaluator's interpretation of one number, from the bands in column ``column`` of :data:`GRADES`."""
+    lo = None
+    for grade in GRADES:
+        hi = grade[column]
+        if value < hi:
+            return f"{grade[1].lower()} {what} ({name} {'< ' if lo is None else f'{lo:g}-'}{hi:g}{unit})"
+        lo = hi
+    return f"{what} {GRADE_D[1].lower()} ({name} > {lo:g}{unit})"
+
+
 def _interpretation(cv_pct, offset_512):
-    size = (
-        "excellent uniformity (CV < 1%)"
-        if cv_pct < 1
-        else "good uniformity (CV 1-3%)"
-        if cv_pct < 3
-        else "acceptable uniformity (CV 3-5%)"
-        if cv_pct < 5
-        else "uniformity needs improvement (CV > 5%)"
-    )
-    centring = (
-        "excellent centring (mean < 5 px)"
-        if offset_512 < 5
-        else "good centring (mean 5-10 px)"
-        if offset_512 < 10
-        else "acceptable centring (mean 10-20 px)"
-        if offset_512 < 20
-        else "centring needs improvement (mean > 20 px)"
-    )
+    size = _band(cv_pct, 2, "uniformity", "CV", "%")
+    centring = _band(offset_512, 3, "centring", "mean", " px")
     return [f"size: {size}", f"centre: {centring} (px of a 512-px image)"]
 
 
@@ -376,7 +371,7 @@ def _sections(summary):
         pick = (lambda s: summary[s]) if key is None else (lambda s: summary[key][s])
         return title, stages, [(label, [fmt(pick(s).get(k)) for s in stages]) for label, k, fmt in lines]
 
-    count, px, pc = _fmt("d"), _fmt(".2f"), _fmt(".2f")
+    count, px = _fmt("d"), _fmt(".2f")
     sections = [
         by_stage(
             "size ratio",
@@ -439,7 +434,7 @@ def _sections(summary):
                 ("p95 (px)", "p95", px),
                 ("p99 (px)", "p99", px),
                 ("max (px)", "max", px),
-                ("mean (% of image)", "mean_pct", pc),
+                ("mean (% of image)", "mean_pct", px),
                 (f"views > {OUTLIER_PX} px", "over_50px", count),
                 ("within-sample std (px)", "within_sample_std", px),
             ],
