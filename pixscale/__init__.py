@@ -18,6 +18,7 @@ from typing import Any
 from ._batch import normalize_batch
 from ._measure import Measurement, measure
 from ._normalizer import Normalizer
+from ._object import ObjectMask
 from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError
@@ -32,6 +33,7 @@ __all__ = [
     "EmptyMaskError",
     "Measurement",
     "Normalizer",
+    "ObjectMask",
     "ScaleTransform",
     "measure",
     "normalize",

@@ -1,4 +1,4 @@
-"""Numba kernels: the fused measure pass and the bilinear resample-and-pad.
+"""Numba kernels: the fused measure pass, the bilinear resample-and-pad and the warp entry point.
 
 Kernels are private and dumb: they receive validated arrays of a known dtype,
 the precomputed per-row / per-column taps, and a preallocated ``out``.  They
@@ -9,12 +9,12 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from ._config import jit, jit_strict
+from ._resample import LANCZOS_TAPS, area_taps, area_width, finish, lanczos_taps, warp_taps
 from ._simd import lerp4, lerp4_premult
 
 _S24 = np.uint32(24)
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
-_TINY64 = float(np.finfo(np.float64).tiny)
 
 
 @jit
@@ -279,56 +279,8 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
 
 
 @jit
-def _finish(v, nc, premult, rounding, consts, orow):
-    """Store one row of interpolated values ``v`` into ``orow``.
-
-    Premultiplied colour is divided back by its alpha (0 where the *stored*
-    alpha is 0).  ``rounding`` clips to ``[0, maxval]`` and rounds half up
-    (the integer store truncates the non-negative value).
-    ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
-    """
-    maxval = consts[3]
-    if not premult:
-        if rounding:
-            for k in range(orow.shape[0]):
-                orow[k] = min(max(v[k], _Z), maxval) + _H
-        else:
-            for k in range(orow.shape[0]):
-                orow[k] = v[k]
-        return
-    last = nc - 1
-    if nc == 4 and rounding:
-        for j in range(orow.shape[0] // 4):
-            o = 4 * j
-            c0, c1, c2, wa = v[o], v[o + 1], v[o + 2], v[o + 3]
-            inv = _O / wa if wa >= _H else _Z
-            orow[o] = min(max(c0 * inv, _Z), maxval) + _H
-            orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
-            orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
-            orow[o + 3] = min(max(wa, _Z), maxval) + _H
-    elif rounding:
-        for j in range(orow.shape[0] // nc):
-            o = nc * j
-            wa = v[o + last]
-            inv = _O / wa if wa >= _H else _Z
-            for c in range(last):
-                orow[o + c] = min(max(v[o + c] * inv, _Z), maxval) + _H
-            orow[o + last] = min(max(wa, _Z), maxval) + _H
-    else:
-        # Float images: the reciprocal is taken in float64, finite for every float32 alpha
-        # (subnormal ones included); float64 alphas below its smallest normal are treated as 0.
-        for j in range(orow.shape[0] // nc):
-            o = nc * j
-            wa = v[o + last]
-            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
-            for c in range(last):
-                orow[o + c] = v[o + c] * inv
-            orow[o + last] = wa
-
-
-@jit
 def _blend_finish4(a, ba, b, bb, maxval, orow):
-    """``_blend_rows`` then ``_finish`` for premultiplied RGBA with rounding, fused per pixel."""
+    """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel."""
     for j in range(orow.shape[0] // 4):
         o = 4 * j
         c0 = a * ba[o] + b * bb[o]
@@ -408,7 +360,7 @@ def warp_bilinear(
                 _gather4(rowf, xo0, xo1, wx0, wx1, False, ba)
             else:
                 _gather(rowf, nc, xo0, xo1, wx0, wx1, False, ba)
-            _finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
             continue
         # Two-row cache: each source row is resampled horizontally once.
         if tag_a != y0:
@@ -426,7 +378,7 @@ def warp_bilinear(
         elif premult or not rounding:
             # Blend into the spare scratch row, then divide back / store.
             _blend_rows(a, ba, b, bb, rowf[: k_hi - k_lo])
-            _finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
         else:
             maxval = consts[3]
             dst = orow[k_lo:k_hi]
@@ -435,14 +387,8 @@ def warp_bilinear(
 
 
 @jit
-def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """Warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
-
-    The whole resample in one call: taps of both axes (:func:`axis_taps`),
-    column offsets, scratch rows and :func:`warp_bilinear` for the flat
-    source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
-    the working float type, which also sets the type of the weights.
-    """
+def _bilinear_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """The bilinear warp of :func:`warp_window`: taps, column offsets, scratch rows, :func:`warp_bilinear`."""
     h = src.shape[0]
     w = src.shape[1] // nc
     ny = out.shape[0]
@@ -485,17 +431,57 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
 
 
 @jit
-def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
+def _taps_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """The Lanczos-4 (``filt`` 1) or area (``filt`` 2) warp of :func:`warp_window`."""
+    h = src.shape[0]
+    w = src.shape[1] // nc
+    ny = out.shape[0]
+    nx = out.shape[1] // nc
+    wd = consts.dtype
+    width = LANCZOS_TAPS if filt == 1 else area_width(scale)
+    ylo = np.empty(ny, np.int64)
+    ycnt = np.empty(ny, np.int64)
+    xlo = np.empty(nx, np.int64)
+    xcnt = np.empty(nx, np.int64)
+    wy = np.zeros((ny, width), wd)
+    wx = np.zeros((nx, width), wd)
+    if filt == 1:
+        lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+    else:
+        area_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = area_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+    warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out)
+
+
+@jit
+def warp_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """Warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
+
+    The one resample entry point: ``filt`` is the filter's code in
+    :data:`pixscale._filters.CODES` (0 bilinear, 1 Lanczos-4, 2 area, already
+    resolved for the scale).  ``src`` holds flat source rows (H, W*nc);
+    ``consts`` is ``0, 0.5, 1, maxval`` in the working float type, which also
+    sets the type of the weights.
+    """
+    if filt == 0:
+        _bilinear_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
+    else:
+        _taps_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
+
+
+@jit
+def warp_count(alpha, thr, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
     """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
 
-    Exact mode's probe: :func:`warp_window` on the single channel ``alpha``
-    (H, W) and the count in one call, with the same arithmetic as a full
-    warp, so the count is that of the final image.
+    Exact mode's probe: :func:`warp_window` with the filter ``filt`` on the
+    single channel ``alpha`` (H, W) and the count in one call, with the same
+    arithmetic as a full warp, so the count is that of the final image.
     """
     ny = r1 - r0
     nx = c1 - c0
     out = np.empty((ny, nx), alpha.dtype)
-    warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+    warp_window(alpha, 1, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     count = 0
     for i in range(ny):
         row = out[i]

@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._config import kernels
-from ._validate import alpha_of, check_threshold, threshold_value, with_mask
+from ._object import ObjectMask, Selection
+from ._validate import alpha_of, threshold_value, with_mask
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Measurement:
         ``count / (H * W)``.
     size_ratio : float
         ``sqrt(area_fraction)``: the object's linear size relative to the image.
+    dropped_components, dropped_pixels : int
+        Islands of the thresholded mask the component filter left out of the
+        object (``min_component``, ``keep``), and their pixels; 0 without one.
 
     Examples
     --------
@@ -50,6 +54,8 @@ class Measurement:
     centroid: tuple | None
     bbox: tuple | None
     shape: tuple
+    dropped_components: int = 0
+    dropped_pixels: int = 0
 
     @property
     def area_fraction(self) -> float:
@@ -71,7 +77,8 @@ class Measurement:
         -------
         dict
             ``count``, ``area_fraction``, ``size_ratio``, ``centroid``,
-            ``bbox`` and ``shape``; tuples as lists.
+            ``bbox``, ``shape``, ``dropped_components`` and
+            ``dropped_pixels``; tuples as lists.
 
         Examples
         --------
@@ -87,17 +94,19 @@ class Measurement:
             "centroid": None if self.centroid is None else list(self.centroid),
             "bbox": None if self.bbox is None else list(self.bbox),
             "shape": list(self.shape),
+            "dropped_components": self.dropped_components,
+            "dropped_pixels": self.dropped_pixels,
         }
 
     @classmethod
-    def from_sums(cls, count, sum_x, sum_y, bbox, shape):
+    def from_sums(cls, count, sum_x, sum_y, bbox, shape, dropped=(0, 0)):
         """Build a measurement from the mask's count, index sums and box (the kernel's output)."""
         count = int(count)
         shape = (int(shape[0]), int(shape[1]))
         if count == 0:
-            return cls(0, None, None, shape)
+            return cls(0, None, None, shape, *dropped)
         centroid = (int(sum_x) / count + 0.5, int(sum_y) / count + 0.5)
-        return cls(count, centroid, tuple(int(v) for v in bbox), shape)
+        return cls(count, centroid, tuple(int(v) for v in bbox), shape, *dropped)
 
 
 def alpha_words(image):
@@ -118,23 +127,49 @@ def alpha_words(image):
     return None
 
 
-def measure_alpha(alpha, thr, words=None, unpacked=None):
+def measure_alpha(alpha, thr, words=None, unpacked=None, dropped=(0, 0)):
     """Measure a validated (H, W) alpha view against a threshold in its own units.
 
     ``words`` (from :func:`alpha_words` of the image ``alpha`` belongs to)
     selects the faster whole-pixel kernel; the result is the same.  With
     ``words``, a uint8 (H, W) array ``unpacked`` also receives a contiguous
-    copy of the alpha channel, in the same pass.
+    copy of the alpha channel, in the same pass.  ``dropped`` is recorded as
+    the measurement's ``(dropped_components, dropped_pixels)``.
     """
     stats = np.empty(7, dtype=np.int64)
     if words is not None:
         kernels().measure_words(words, np.uint32(thr), stats, unpacked)
     else:
         kernels().measure_alpha(alpha, thr, stats)
-    return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape)
+    return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape, dropped)
 
 
-def measure(image: ArrayLike, *, threshold: float = 10, mask: ArrayLike | None = None) -> Measurement:
+def measure_object(image, alpha, rule, *, unpack=False):
+    """Measure the object ``rule`` (an :class:`ObjectMask`) finds in a validated alpha of ``image``.
+
+    Returns ``(measurement, selection)``; ``selection.alpha`` is the
+    object's alpha.  Without a component filter the fused whole-pixel kernel
+    reads RGBA8 images directly; with ``unpack`` it also leaves a contiguous
+    copy of their alpha in ``selection.alpha`` (exact mode's probe reads it).
+    """
+    thr = threshold_value(alpha.dtype, rule.threshold)
+    if rule.filters:
+        sel = rule.select(alpha)
+        return measure_alpha(sel.alpha, thr, dropped=(sel.components, sel.pixels)), sel
+    words = alpha_words(np.asarray(image))
+    unpacked = np.empty(alpha.shape, np.uint8) if unpack and words is not None else None
+    m = measure_alpha(alpha, thr, words, unpacked)
+    return m, Selection(alpha if unpacked is None else unpacked, None, 0, 0)
+
+
+def measure(
+    image: ArrayLike,
+    *,
+    threshold: float = 10,
+    min_component: float | None = None,
+    keep: str = "all",
+    mask: ArrayLike | None = None,
+) -> Measurement:
     """Measure the object in an image: pixel count, size ratio, centroid and bbox.
 
     Parameters
@@ -146,6 +181,12 @@ def measure(image: ArrayLike, *, threshold: float = 10, mask: ArrayLike | None =
         A pixel belongs to the object when ``alpha > threshold`` (strict).
         Given on the 0-255 scale whatever the dtype: it is multiplied by 257
         for uint16 and divided by 255 for floats.  Default 10.
+    min_component : float, optional
+        Leave out connected components (8-connected) of the mask smaller
+        than this: pixels when >= 1, a fraction of the largest component
+        when below 1.  Default None: every component counts.
+    keep : {"all", "largest"}, optional
+        ``"largest"``: only the largest component is the object.
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` that has no alpha:
         bool, 0-255 integers or 0-1 floats; it is the alpha.
@@ -154,12 +195,15 @@ def measure(image: ArrayLike, *, threshold: float = 10, mask: ArrayLike | None =
     -------
     Measurement
         ``count``, ``area_fraction``, ``size_ratio = sqrt(count / (H*W))``,
-        ``centroid`` (x, y), ``bbox`` (x0, y0, x1, y1) and ``shape``.
+        ``centroid`` (x, y), ``bbox`` (x0, y0, x1, y1) and ``shape`` of the
+        object, and how many components (and pixels) the filter dropped.
 
     Notes
     -----
-    All quantities come from one fused pass over the alpha channel.  An empty
-    mask is not an error here: ``count`` is 0 and ``centroid``/``bbox`` are None.
+    All quantities come from one fused pass over the alpha channel (after
+    ``scipy.ndimage.label`` when components are filtered; see
+    :class:`pixscale.ObjectMask`).  An empty mask is not an error here:
+    ``count`` is 0 and ``centroid``/``bbox`` are None.
 
     Examples
     --------
@@ -172,8 +216,7 @@ def measure(image: ArrayLike, *, threshold: float = 10, mask: ArrayLike | None =
     >>> round(m.size_ratio, 4)
     0.3162
     """
+    rule = ObjectMask(threshold, min_component, keep)
     if mask is not None:
         image = with_mask(image, mask)
-    alpha = alpha_of(image)
-    thr = threshold_value(alpha.dtype, check_threshold(threshold))
-    return measure_alpha(alpha, thr, alpha_words(np.asarray(image)))
+    return measure_object(image, alpha_of(image), rule)[0]

@@ -84,25 +84,31 @@ def margins_px(margin, output_shape):
     return mx, my
 
 
-def footprint(bbox, src_center):
-    """Per axis ``(lo, hi)``: the footprint's extent relative to the source centre, ``((x), (y))``."""
+def footprint(bbox, src_center, reach=0.5):
+    """Per axis ``(lo, hi)``: the footprint's extent relative to the source centre, ``((x), (y))``.
+
+    The footprint is the bounding box grown by ``reach`` source pixels: how
+    far the filter spreads an object pixel (half a pixel for bilinear).
+    """
     x0, y0, x1, y1 = bbox
     cx, cy = src_center
-    return ((x0 - 0.5 - cx, x1 + 0.5 - cx), (y0 - 0.5 - cy, y1 + 0.5 - cy))
+    return ((x0 - reach - cx, x1 + reach - cx), (y0 - reach - cy, y1 + reach - cy))
 
 
-def _room(n, m):
+def _room(n, m, pad=0.0):
     """The interval ``[k - 0.5, n - k + 0.5]`` the mapped (open) footprint may fill along one axis.
 
     ``k = ceil(m - 0.5)`` is the number of margin pixels on each side: those
     whose centre lies closer to the border than ``m``.  The footprint may
     reach up to, but not over, the centres of the margin's innermost pixels.
+    ``pad`` output pixels more are kept free on each side, for a filter
+    whose reach is partly in output pixels (see :func:`pixscale._filters.reach`).
     """
     k = math.ceil(m - 0.5)
-    return k - 0.5, n - k + 0.5
+    return k - 0.5 + pad, n - k + 0.5 - pad
 
 
-def max_scale(fit, extent, ideal, output_shape, margins):
+def max_scale(fit, extent, ideal, output_shape, margins, pad=0.0):
     """The largest scale at which ``fit`` keeps the footprint inside the canvas less the margins.
 
     ``extent`` is :func:`footprint`'s, ``ideal`` the destination of the
@@ -114,7 +120,7 @@ def max_scale(fit, extent, ideal, output_shape, margins):
     ho, wo = output_shape
     limit = math.inf
     for (lo, hi), d, n, m in zip(extent, ideal, (wo, ho), margins, strict=True):
-        a, b = _room(n, m)
+        a, b = _room(n, m, pad)
         if fit == "shift":
             if hi > lo:
                 limit = min(limit, (b - a) / (hi - lo))
@@ -131,7 +137,7 @@ def max_scale(fit, extent, ideal, output_shape, margins):
     return limit
 
 
-def place(fit, scale, extent, ideal, output_shape, margins):
+def place(fit, scale, extent, ideal, output_shape, margins, pad=0.0):
     """Where the source centre lands at ``scale``: ``ideal``, moved by ``"shift"`` only as far as needed.
 
     The smallest move along each axis that brings the mapped footprint
@@ -145,7 +151,7 @@ def place(fit, scale, extent, ideal, output_shape, margins):
     ho, wo = output_shape
     out = []
     for (lo, hi), d, n, m in zip(extent, ideal, (wo, ho), margins, strict=True):
-        a, b = _room(n, m)
+        a, b = _room(n, m, pad)
         first, last = a - scale * lo, b - scale * hi
         out.append(min(max(d, first), last) if first <= last else (first + last) / 2)
     return tuple(out)

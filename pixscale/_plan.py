@@ -7,7 +7,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._config import kernels
-from ._measure import alpha_words, measure_alpha
+from ._filters import CODES, check_filter, reach, resolve
+from ._measure import measure_alpha, measure_object
+from ._object import ObjectMask, erase
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
@@ -16,7 +18,6 @@ from ._validate import (
     check_point,
     check_shape,
     check_target,
-    check_threshold,
     threshold_value,
     with_mask,
 )
@@ -47,19 +48,21 @@ def _source_center(m, center):
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, thr, m, src_center, output_shape, fit, margin):
+    def __init__(self, alpha, thr, m, src_center, output_shape, fit, margin, filter):
         self.alpha, self.thr, self.measurement = alpha, thr, m
         self.src_center = src_center
         self.input_shape, self.output_shape = m.shape, output_shape
         self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
         self.fit = fit
+        self.filter = filter
+        source_px, self.pad = reach(filter)
         self.margins = margins_px(margin, output_shape)
-        self.extent = footprint(m.bbox, src_center)
-        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins)
+        self.extent = footprint(m.bbox, src_center, source_px)
+        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
         self.n_out = output_shape[0] * output_shape[1]
 
     def dst_center(self, scale):
-        return place(self.fit, scale, self.extent, self.ideal, self.output_shape, self.margins)
+        return place(self.fit, scale, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
 
 
 class _Probe:
@@ -79,7 +82,8 @@ class _Probe:
             # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
             bbox = measure_alpha(alpha, alpha.dtype.type(thr * (1 - 1e-5))).bbox
         self.view = view
-        self.box = (bbox[0] - 1, bbox[1] - 1, bbox[2] + 1, bbox[3] + 1)
+        r = math.ceil(reach(view.filter)[0] + 0.5)  # source pixels whose taps can reach the object
+        self.box = (bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r)
         rounding = alpha.dtype.kind == "u"
         self.args = (
             rounding,
@@ -95,7 +99,9 @@ class _Probe:
             self.seen[key] = (
                 0
                 if r0 >= r1 or c0 >= c1
-                else kernels().warp_count(v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
+                else kernels().warp_count(
+                    v.alpha, v.thr, CODES[resolve(v.filter, scale)], scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args
+                )
             )
         return self.seen[key]
 
@@ -192,26 +198,22 @@ def _search_goal(target, n_pixels, n_views):
     return max(EXACT_SLACK, 0.25 / (target * n_pixels * n_views))
 
 
-def _prepare(image, *, threshold, center, output_shape, fit, margin, exact):
-    """Validate one view and return it as a :class:`_View`.
+def _prepare(image, *, rule, center, output_shape, fit, margin, exact, filter):
+    """Validate one view and return it as a :class:`_View` of its object (see :class:`ObjectMask`).
 
-    For exact mode on RGBA8 the measure pass also unpacks ``alpha`` into a
+    For exact mode on RGBA8 the measure pass also unpacks the alpha into a
     contiguous array, which the probes read faster than a stride-4 view.
     """
     alpha = alpha_of(image)
-    thr = threshold_value(alpha.dtype, check_threshold(threshold))
     out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
-    words = alpha_words(np.asarray(image))
-    unpacked = np.empty(alpha.shape, np.uint8) if exact and words is not None else None
-    m = measure_alpha(alpha, thr, words, unpacked)
-    if unpacked is not None:
-        alpha = unpacked
+    m, sel = measure_object(image, alpha, rule, unpack=exact)
     if m.count == 0:
         raise EmptyMaskError(
-            f"no pixel has alpha > {threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
+            f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
             f"so there is no object to scale; check the alpha channel or lower threshold."
         )
-    return _View(alpha, thr, m, _source_center(m, center), out_shape, fit, margin)
+    thr = threshold_value(alpha.dtype, rule.threshold)
+    return _View(sel.alpha, thr, m, _source_center(m, center), out_shape, fit, margin, filter)
 
 
 def plan_group(
@@ -219,11 +221,14 @@ def plan_group(
     *,
     target: float = 0.3,
     threshold: float = 10,
+    min_component: float | None = None,
+    keep: str = "all",
     center: Center = "centroid",
     output_shape: tuple[int, int] | None = None,
     fit: str | bool = "shift",
     margin: float | str = 0.0,
     exact: bool = True,
+    filter: str = "bilinear",
 ) -> list[ScaleTransform]:
     """Plan one shared scale for a group of views (the views of one sample).
 
@@ -240,7 +245,7 @@ def plan_group(
     ----------
     images : sequence of ndarray
         The views, each as accepted by :func:`plan`.
-    target, threshold, center, output_shape, fit, margin, exact : optional
+    target, threshold, min_component, keep, center, output_shape, fit, margin, exact, filter : optional
         As for :func:`plan`; ``target`` is what the views' mean ratio reaches.
 
     Returns
@@ -267,12 +272,21 @@ def plan_group(
     """
     target = check_target(target)
     fit = check_fit(fit)
+    filter = check_filter(filter)
+    rule = ObjectMask(threshold, min_component, keep)
     parse_margin(margin)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
     views = [
         _prepare(
-            img, threshold=threshold, center=center, output_shape=output_shape, fit=fit, margin=margin, exact=exact
+            img,
+            rule=rule,
+            center=center,
+            output_shape=output_shape,
+            fit=fit,
+            margin=margin,
+            exact=exact,
+            filter=filter,
         )
         for img in images
     ]
@@ -313,6 +327,7 @@ def plan_group(
                 wanted_scale=wanted,
                 shift=(dst[0] - v.ideal[0], dst[1] - v.ideal[1]),
                 cut_pixels=cut,
+                filter=filter,
             )
         )
     return out
@@ -323,11 +338,14 @@ def plan(
     *,
     target: float = 0.3,
     threshold: float = 10,
+    min_component: float | None = None,
+    keep: str = "all",
     center: Center = "centroid",
     output_shape: tuple[int, int] | None = None,
     fit: str | bool = "shift",
     margin: float | str = 0.0,
     exact: bool = True,
+    filter: str = "bilinear",
     mask: ArrayLike | None = None,
 ) -> ScaleTransform:
     """Plan the scale-about-centre transform that gives the object the target size.
@@ -341,6 +359,12 @@ def plan(
         Default 0.3.
     threshold : float, optional
         Object mask is ``alpha > threshold``, on the 0-255 scale.  Default 10.
+    min_component : float, optional
+        Leave connected components of the mask smaller than this out of the
+        object (pixels when >= 1, a fraction of the largest component below
+        1), so stray specks move neither size nor centre.  Default None.
+    keep : {"all", "largest"}, optional
+        ``"largest"``: the object is the largest component only.
     center : {"centroid", "bbox", "image"} or (x, y), optional
         The source point that is mapped to the centre of the output canvas:
         the mask's centroid (default), the centre of its bbox, the centre of
@@ -369,6 +393,11 @@ def plan(
         ``achieved_ratio``; ``on_target`` says whether it is within 2e-4 (or
         one pixel's worth of area, on images too small for that).  If False,
         use the closed form ``target / size_ratio`` of the original method.
+    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
+        The resampling filter the image will be warped with (see
+        :func:`pixscale.warp`); exact mode measures the warp with it, the
+        placement allows for its reach, and the transform records it as its
+        ``filter``.  Default ``"bilinear"``.
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats); it is used as the alpha.
@@ -419,11 +448,14 @@ def plan(
         [image if mask is None else with_mask(image, mask)],
         target=target,
         threshold=threshold,
+        min_component=min_component,
+        keep=keep,
         center=center,
         output_shape=output_shape,
         fit=fit,
         margin=margin,
         exact=exact,
+        filter=filter,
     )[0]
 
 
@@ -432,11 +464,15 @@ def normalize(
     *,
     target: float = 0.3,
     threshold: float = 10,
+    min_component: float | None = None,
+    keep: str = "all",
+    erase_specks: bool = False,
     center: Center = "centroid",
     output_shape: tuple[int, int] | None = None,
     fit: str | bool = "shift",
     margin: float | str = 0.0,
     exact: bool = True,
+    filter: str = "bilinear",
     premultiplied: bool = True,
     background: float | Sequence[float] | str | None = None,
     mask: ArrayLike | None = None,
@@ -458,6 +494,12 @@ def normalize(
     threshold : float, optional
         The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
         whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
+    min_component, keep : optional
+        The component filter of :func:`pixscale.plan`: specks it drops are
+        ignored for size and centre.
+    erase_specks : bool, optional
+        If True, the dropped specks are also erased (all channels 0) from the
+        image before it is warped; by default they are kept in the output.
     center : {"centroid", "bbox", "image"} or (x, y), optional
         The source point mapped to the centre of the output canvas: the
         mask's centroid (default), the centre of its bbox, the centre of the
@@ -478,6 +520,9 @@ def normalize(
         object's edges make that unreachable); if False, the closed form
         ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
         target was reached (``ScaleTransform.on_target``).
+    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
+        The resampling filter (see :func:`pixscale.warp`); exact mode plans
+        with it.  Default ``"bilinear"``.
     premultiplied : bool, optional
         If True (default) colour is interpolated premultiplied by alpha, so
         colour hidden under alpha = 0 never bleeds into the edges and fully
@@ -526,14 +571,20 @@ def normalize(
     """
     if mask is not None:
         image = with_mask(image, mask)
+    rule = ObjectMask(threshold, min_component, keep)
+    if erase_specks:
+        image = erase(image, rule.select(alpha_of(image)).dropped)
     t = plan(
         image,
         target=target,
         threshold=threshold,
+        min_component=min_component,
+        keep=keep,
         center=center,
         output_shape=output_shape,
         fit=fit,
         margin=margin,
         exact=exact,
+        filter=filter,
     )
     return warp(image, t, premultiplied=premultiplied, background=background)

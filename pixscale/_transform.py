@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._filters import check_filter
 from ._measure import Measurement
 from ._validate import check_point, check_scale, check_shape
 
@@ -60,6 +61,10 @@ class ScaleTransform:
     cut_pixels : int or None
         Object pixels (warped alpha > threshold) that fall outside the
         canvas: 0 unless ``fit="none"``.  None for transforms built directly.
+    filter : str
+        The resampling filter :func:`pixscale.warp` uses by default (see
+        there): the one exact mode planned with.  ``"bilinear"`` unless given.
+        It has no part in the geometry (:meth:`map_points`, :meth:`intrinsics`).
 
     Examples
     --------
@@ -82,6 +87,7 @@ class ScaleTransform:
     wanted_scale: float | None = None
     shift: tuple | None = None
     cut_pixels: int | None = None
+    filter: str = "bilinear"
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -91,6 +97,7 @@ class ScaleTransform:
         set_(self, "input_shape", check_shape(self.input_shape, name="input_shape"))
         set_(self, "output_shape", check_shape(self.output_shape, name="output_shape"))
         set_(self, "limited", bool(self.limited))
+        check_filter(self.filter)
 
     @property
     def on_target(self) -> bool | None:
@@ -148,6 +155,7 @@ class ScaleTransform:
             dst_center=self.src_center,
             input_shape=self.output_shape,
             output_shape=self.input_shape,
+            filter=self.filter,
         )
 
     def matrix(self, *, pixel_center: float = 0.5) -> np.ndarray:
@@ -238,7 +246,7 @@ class ScaleTransform:
         image : ndarray
             An image of shape ``input_shape`` (see :func:`pixscale.warp`).
         **warp_options
-            ``premultiplied`` and ``background`` of :func:`pixscale.warp`.
+            ``premultiplied``, ``background`` and ``filter`` of :func:`pixscale.warp`.
 
         Returns
         -------
@@ -285,5 +293,6 @@ class ScaleTransform:
             "wanted_scale": self.wanted_scale,
             "shift": None if self.shift is None else list(self.shift),
             "cut_pixels": self.cut_pixels,
+            "filter": self.filter,
             "measurement": None if self.measurement is None else self.measurement.to_dict(),
         }

@@ -1,4 +1,4 @@
-"""Bilinear resample-and-pad: the public ``warp`` on top of the Numba kernel."""
+"""Resample-and-pad: the public ``warp`` on top of the Numba kernels, for every filter."""
 
 import numbers
 from collections.abc import Sequence
@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._config import kernels
+from ._filters import CODES, check_filter, resolve
 from ._transform import ScaleTransform
 from ._validate import check_array, parse_colour
 
@@ -16,8 +17,11 @@ def work_dtype(dtype):
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
-def warp_region(src, transform, rows, cols, alpha_ch, out):
+def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):
     """Resample output rows ``range(*rows)`` x columns ``range(*cols)`` of ``src`` (H, W, C) into ``out``.
+
+    ``filter`` is a name of :data:`pixscale._filters.FILTERS`, resolved here
+    for the transform's scale.
 
     ``rows`` and ``cols`` are ``(start, stop)`` pairs on the output canvas;
     ``out`` is a C-contiguous (rows[1] - rows[0], cols[1] - cols[0], C) array of ``src``'s
@@ -37,6 +41,7 @@ def warp_region(src, transform, rows, cols, alpha_ch, out):
     kernels().warp_window(
         flat,
         nc,
+        CODES[resolve(filter, transform.scale)],
         transform.scale,
         cx,
         cy,
@@ -129,8 +134,9 @@ def warp(
     *,
     premultiplied: bool = True,
     background: float | Sequence[float] | str | None = None,
+    filter: str | None = None,
 ) -> np.ndarray:
-    """Bilinear resample-and-pad of an image by a :class:`ScaleTransform`.
+    """Resample-and-pad an image by a :class:`ScaleTransform`.
 
     Parameters
     ----------
@@ -155,6 +161,15 @@ def warp(
         scale like the threshold (x257 for uint16, /255 for floats), so
         ``"white"`` is white in every dtype; a gray+alpha image gets the mean
         of R, G and B.  ``"transparent"`` means no background.
+    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
+        The resampling filter; default: the transform's own ``filter`` (the
+        one it was planned with, ``"bilinear"`` unless asked otherwise).
+        ``"lanczos4"`` is OpenCV's 8x8 Lanczos kernel (sharper upscaling,
+        slight ringing at hard edges); ``"area"`` averages the source area each
+        output pixel covers when shrinking (no aliasing) and is bilinear at
+        scales of 1 and above; ``"auto"`` is ``"area"`` below scale 1,
+        ``"lanczos4"`` above it.  The filter never changes the geometry: the
+        map, and so the camera intrinsics, are the same for every filter.
 
     Returns
     -------
@@ -162,10 +177,12 @@ def warp(
 
     Notes
     -----
-    Output pixel ``(i, j)`` is the bilinear interpolation of the input at the
+    Output pixel ``(i, j)`` is the filter's interpolation of the input at the
     inverse-mapped output pixel centre ``(j + 0.5, i + 0.5)``.  Samples outside
     the input are transparent (all channels 0), which pads the canvas.
-    Integer outputs are rounded half up and clipped to the dtype's range.
+    Integer outputs are rounded half up and clipped to the dtype's range;
+    float outputs are not clipped, so Lanczos ringing can leave values a
+    little outside [0, 1] next to hard edges.
 
     Examples
     --------
@@ -181,19 +198,22 @@ def warp(
     """
     img = check_array(image)
     _check_transform(transform, img)
+    filter = transform.filter if filter is None else check_filter(filter)
     if isinstance(background, str):  # checked before the work is done
         background = colour_in_scale(background, img.dtype, (img.shape[2] if img.ndim == 3 else 1) - 1)
-    out = warp_into(img, transform, premultiplied, np.empty(transform.output_shape + img.shape[2:], img.dtype))
+    out = np.empty(transform.output_shape + img.shape[2:], img.dtype)
+    out = warp_into(img, transform, premultiplied, out, filter)
     if background is not None:
         out = composite(out, background)
     return out
 
 
-def warp_into(image, transform, premultiplied, out):
+def warp_into(image, transform, premultiplied, out, filter=None):
     """:func:`warp` of a checked image into a preallocated C-contiguous ``out``; returns ``out``."""
     src = image if image.ndim == 3 else image[:, :, None]
     nc = src.shape[2]
     alpha_ch = nc - 1 if premultiplied and nc in (2, 4) else -1
     ho, wo = transform.output_shape
-    warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out.reshape(ho, wo, nc))
+    filter = transform.filter if filter is None else filter
+    warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out.reshape(ho, wo, nc), filter)
     return out

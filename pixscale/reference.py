@@ -61,27 +61,80 @@ def threshold_in_units(dtype, threshold):
     return dtype.type(threshold / 255)
 
 
-def measure_values(image, *, threshold=10):
-    """Count, centroid and bbox of ``alpha > threshold`` as plain Python values.
+def components(mask):
+    """8-connected components of a bool mask, by repeated propagation: ``(labels, sizes)``.
 
-    Returns ``(count, centroid, bbox, shape)``: ``centroid`` is the mean of
-    the mask pixels' centres ``(j + 0.5, i + 0.5)`` as ``(x, y)``, ``bbox``
-    the half-open index box ``(x0, y0, x1, y1)``; both None for an empty mask.
+    Every mask pixel starts with its own label (its raster index + 1) and
+    takes the largest label among itself and its eight neighbours until
+    nothing changes; each component ends up labelled by its last pixel in
+    raster order.  ``sizes`` maps each final label to its pixel count.
+    Written without scipy, as an oracle for the package's use of
+    ``scipy.ndimage.label``; it is slow on large masks.
+    """
+    h, w = mask.shape
+    labels = np.where(mask, np.arange(1, h * w + 1).reshape(h, w), 0)
+    while True:
+        padded = np.pad(labels, 1)
+        grown = labels.copy()
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                grown = np.maximum(grown, padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w])
+        grown = np.where(mask, grown, 0)
+        if np.array_equal(grown, labels):
+            break
+        labels = grown
+    values, counts = np.unique(labels[mask], return_counts=True)
+    return labels, dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def object_mask(image, *, threshold=10, min_component=None, keep="all"):
+    """The object's pixels: ``alpha > threshold``, less the components the filter drops.
+
+    Returns ``(mask, dropped_components, dropped_pixels)``.  With
+    ``keep="largest"`` only the largest component stays (on a tie, the one
+    whose first pixel comes first in raster order); otherwise components
+    smaller than ``min_component`` go: a pixel count when it is at least 1,
+    else that fraction of the largest component's count.
     """
     alpha = alpha_channel(image)
     mask = alpha > threshold_in_units(alpha.dtype, threshold)
+    if keep != "largest" and not min_component:
+        return mask, 0, 0
+    labels, sizes = components(mask)
+    if len(sizes) <= 1:
+        return mask, 0, 0
+    first = {lab: int(np.flatnonzero(labels.ravel() == lab)[0]) for lab in sizes}
+    largest = max(sizes, key=lambda lab: (sizes[lab], -first[lab]))
+    if keep == "largest":
+        kept = {largest}
+    else:
+        least = min_component if min_component >= 1 else min_component * sizes[largest]
+        kept = {lab for lab, n in sizes.items() if n >= least}
+    lost = [lab for lab in sizes if lab not in kept]
+    return np.isin(labels, list(kept)), len(lost), sum(sizes[lab] for lab in lost)
+
+
+def measure_values(image, *, threshold=10, min_component=None, keep="all"):
+    """Count, centroid and bbox of the object mask (:func:`object_mask`) as plain Python values.
+
+    Returns ``(count, centroid, bbox, shape, dropped_components,
+    dropped_pixels)``: ``centroid`` is the mean of the mask pixels' centres
+    ``(j + 0.5, i + 0.5)`` as ``(x, y)``, ``bbox`` the half-open index box
+    ``(x0, y0, x1, y1)``; both None for an empty mask.
+    """
+    mask, n_dropped, px_dropped = object_mask(image, threshold=threshold, min_component=min_component, keep=keep)
     shape = (int(mask.shape[0]), int(mask.shape[1]))
     rows, cols = np.nonzero(mask)
     count = int(rows.size)
     if count == 0:
-        return 0, None, None, shape
+        return 0, None, None, shape, n_dropped, px_dropped
     # Integer sums, one division each: the centroid is exact up to that division.
     centroid = (int(cols.sum()) / count + 0.5, int(rows.sum()) / count + 0.5)
     bbox = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
-    return count, centroid, bbox, shape
+    return count, centroid, bbox, shape, n_dropped, px_dropped
 
 
-def measure(image, *, threshold=10):
+def measure(image, *, threshold=10, min_component=None, keep="all"):
     """Reference of :func:`pixscale.measure`: mask, then count, mean and extent of its pixels.
 
     Returns a :class:`pixscale.Measurement` built directly from
@@ -89,8 +142,10 @@ def measure(image, *, threshold=10):
     """
     from . import Measurement  # the public record type only; nothing is computed there
 
-    count, centroid, bbox, shape = measure_values(image, threshold=threshold)
-    return Measurement(count=count, centroid=centroid, bbox=bbox, shape=shape)
+    count, centroid, bbox, shape, n, px = measure_values(
+        image, threshold=threshold, min_component=min_component, keep=keep
+    )
+    return Measurement(count, centroid, bbox, shape, n, px)
 
 
 # --- Warp ---------------------------------------------------------------------
@@ -215,6 +270,112 @@ def warp(image, transform, *, premultiplied=True, background=None):
     out = finish(v, image.dtype, premult)
     if background is not None:
         out = composite(out, background)
+    return out if image.ndim == 3 else out[:, :, 0]
+
+
+# --- Tap filters: Lanczos-4 and area -------------------------------------------
+
+
+def lanczos4_weights(n_out, n_src, scale, src_c, dst_c):
+    """The (n_out, n_src) matrix of Lanczos-4 weights along one axis.
+
+    Output pixel ``k`` samples the source at ``u = (k + 0.5 - dst_c) / scale
+    + src_c - 0.5`` (source pixel ``i`` centred at ``i``).  Its taps are the
+    eight pixels ``floor(u) - 3 ... floor(u) + 4`` with weights
+    ``sinc(d) * sinc(d / 4)`` of their distance ``d = u - i`` (numpy's
+    normalised ``sinc``), divided by the sum of all eight; taps outside the
+    source are left out (transparent padding), without renormalising.  This
+    is OpenCV's ``INTER_LANCZOS4`` kernel, evaluated at the exact position
+    (OpenCV rounds it to 1/32 pixel).
+    """
+    u = (np.arange(n_out) + 0.5 - dst_c) / scale + src_c - 0.5
+    base = np.floor(u).astype(np.int64) - 3
+    taps = base[:, None] + np.arange(8)[None, :]  # (n_out, 8) source indices
+    d = u[:, None] - taps
+    d = np.where(np.abs(d - np.round(d)) < 1e-9, np.round(d), d)  # exact zeros at whole pixels
+    k = np.sinc(d) * np.sinc(d / 4)
+    k /= k.sum(axis=1, keepdims=True)
+    weights = np.zeros((n_out, n_src))
+    inside = (taps >= 0) & (taps < n_src)
+    rows = np.broadcast_to(np.arange(n_out)[:, None], taps.shape)
+    weights[rows[inside], taps[inside]] = k[inside]
+    return weights
+
+
+def area_weights(n_out, n_src, scale, src_c, dst_c):
+    """The (n_out, n_src) matrix of area (box filter) weights along one axis.
+
+    Output pixel ``k`` covers ``[k, k + 1)``; mapped back that is the source
+    interval ``[a, b)``, ``a = (k - dst_c) / scale + src_c``, width
+    ``1 / scale``.  Source pixel ``i`` covers ``[i, i + 1)`` and weighs the
+    length of the overlap times ``scale``: the fraction of the output pixel
+    it fills.  Outside the source there is nothing (transparent padding).
+    """
+    k = np.arange(n_out)[:, None]
+    a = (k - dst_c) / scale + src_c
+    b = (k + 1 - dst_c) / scale + src_c
+    i = np.arange(n_src)[None, :]
+    return np.clip(np.minimum(i + 1, b) - np.maximum(i, a), 0, None) * scale
+
+
+def filter_weights(name, n_out, n_src, scale, src_c, dst_c):
+    """The weight matrix of the filter ``name`` along one axis (bilinear as a matrix too).
+
+    ``"area"`` is bilinear at scales of 1 and above; ``"auto"`` is area below
+    1, Lanczos-4 above 1 and bilinear at 1.
+    """
+    if name == "auto":
+        name = "area" if scale < 1 else "lanczos4" if scale > 1 else "bilinear"
+    if name == "area" and scale >= 1:
+        name = "bilinear"
+    if name == "lanczos4":
+        return lanczos4_weights(n_out, n_src, scale, src_c, dst_c)
+    if name == "area":
+        return area_weights(n_out, n_src, scale, src_c, dst_c)
+    u = (np.arange(n_out) + 0.5 - dst_c) / scale + src_c - 0.5
+    weights = np.zeros((n_out, n_src))
+    i0 = np.floor(u).astype(np.int64)
+    for i, w in ((i0, 1 - (u - i0)), (i0 + 1, u - i0)):
+        ok = (i >= 0) & (i < n_src)
+        weights[np.nonzero(ok)[0], i[ok]] = w[ok]
+    return weights
+
+
+def filtered(image, transform, *, filter, premultiplied=True):
+    """Reference of :func:`pixscale.warp` with ``filter=``: the separable filter in float64.
+
+    Each output pixel is ``sum_y sum_x Wy[i, y] * Wx[j, x] * src[y, x]``
+    with the weight matrices of :func:`filter_weights`, computed as two
+    matrix products in float64; with ``premultiplied`` (2 or 4 channels) the
+    colour is multiplied by alpha first and divided back after (colour 0
+    where the stored alpha would be 0).  Integer outputs are clipped to the
+    dtype's range and rounded half up; float outputs are stored as computed.
+    The kernel computes in float32 for all but float64 images, so it agrees
+    with this to within rounding (1 unit of the last place of integer
+    outputs; see the tests), not bit for bit.
+    """
+    image = np.asarray(image)
+    src = (image if image.ndim == 3 else image[:, :, None]).astype(np.float64)
+    h, w, nc = src.shape
+    ho, wo = transform.output_shape
+    (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
+    wy = filter_weights(filter, ho, h, transform.scale, cy, dy)
+    wx = filter_weights(filter, wo, w, transform.scale, cx, dx)
+    premult = premultiplied and nc in (2, 4)
+    if premult:
+        src = np.concatenate([src[..., :-1] * src[..., -1:], src[..., -1:]], axis=-1)
+    v = np.einsum("iy,yxc->ixc", wy, src)
+    v = np.einsum("jx,ixc->ijc", wx, v)
+    integer = image.dtype.kind == "u"
+    if premult:
+        alpha = v[..., -1:]
+        stored = alpha >= 0.5 if integer else alpha > np.finfo(np.float64).tiny
+        with np.errstate(divide="ignore", invalid="ignore"):
+            colour = np.where(stored, v[..., :-1] / np.where(stored, alpha, 1), 0.0)
+        v = np.concatenate([colour, alpha], axis=-1)
+    if integer:
+        v = np.floor(np.clip(v, 0, np.iinfo(image.dtype).max) + 0.5)
+    out = v.astype(image.dtype)
     return out if image.ndim == 3 else out[:, :, 0]
 
 

@@ -118,6 +118,8 @@ def test_measurement_is_frozen_and_serialisable():
         "centroid": [1.0, 1.0],
         "bbox": [0, 0, 2, 2],
         "shape": [2, 2],
+        "dropped_components": 0,
+        "dropped_pixels": 0,
     }
 
 
@@ -188,8 +190,8 @@ def test_a_planted_centroid_bug_is_caught_by_the_reference(rng, monkeypatch):
     assert pixscale.measure(img) == reference.measure(img)
     from_sums = Measurement.from_sums.__func__
 
-    def shifted(cls, count, sum_x, sum_y, bbox, shape):
-        m = from_sums(cls, count, sum_x, sum_y, bbox, shape)
+    def shifted(cls, count, sum_x, sum_y, bbox, shape, dropped=(0, 0)):
+        m = from_sums(cls, count, sum_x, sum_y, bbox, shape, dropped)
         return cls(m.count, (m.centroid[0] + 0.5 / m.count, m.centroid[1]), m.bbox, m.shape)
 
     monkeypatch.setattr(Measurement, "from_sums", classmethod(shifted))

@@ -80,7 +80,12 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
 def _dispatchers():
     import numba
 
-    return {name: v for name, v in vars(_kernels).items() if isinstance(v, numba.core.dispatcher.Dispatcher)}
+    from pixscale import _resample
+
+    found = {}
+    for module in (_kernels, _resample):
+        found.update((n, v) for n, v in vars(module).items() if isinstance(v, numba.core.dispatcher.Dispatcher))
+    return found
 
 
 def test_kernel_flags_are_decided_once():
@@ -93,12 +98,16 @@ def test_kernel_flags_are_decided_once():
     """
     kernels = _dispatchers()
     assert {"measure_alpha", "measure_words", "warp_window", "warp_bilinear", "warp_count", "axis_taps"} <= set(kernels)
+    assert {"warp_taps", "lanczos_taps", "area_taps", "finish"} <= set(kernels)
+    strict = {"axis_taps", "lanczos_taps", "area_taps", "_lanczos", "area_width"}  # taps: no fastmath at all
     sets = set()
     for name, kernel in kernels.items():
         opts = kernel.targetoptions
         assert opts["nogil"] is True, name
         assert type(kernel._cache).__name__ == "KernelCache", name  # cached, in pixscale's own folder (pixscale._cache)
-        if name != "axis_taps":
+        if name in strict:
+            assert opts["fastmath"] is False, name
+        else:
             sets.add(frozenset(opts["fastmath"]))
     assert len(sets) == 1, sets
     (flags,) = sets

@@ -247,8 +247,8 @@ def test_a_one_lsb_rounding_error_on_rgba8_is_caught(rng, monkeypatch):
     assert_matches(pixscale.warp(img, t), want)
     warp_into = _warp.warp_into
 
-    def round_half_down_once(image, transform, premultiplied, out):
-        out = warp_into(image, transform, premultiplied, out)
+    def round_half_down_once(image, transform, premultiplied, out, filter=None):
+        out = warp_into(image, transform, premultiplied, out, filter)
         i, j, c = np.argwhere(out > 0)[len(out) // 2]
         out[i, j, c] -= 1
         return out
@@ -316,10 +316,12 @@ def test_premultiplied_float_stays_finite_where_alpha_is_subnormal(dtype):
     assert_matches(out, want)
 
 
+@pytest.mark.parametrize("filter", ["bilinear", "lanczos4", "area"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_probe_count_matches_a_full_warp(rng, dtype):
-    """warp_count (exact mode's probe) counts the same pixels as thresholding the full warp."""
+def test_probe_count_matches_a_full_warp(rng, dtype, filter):
+    """warp_count (exact mode's probe) counts the same pixels as thresholding the full warp, for every filter."""
     from pixscale import _kernels
+    from pixscale._filters import CODES, resolve
     from pixscale._validate import threshold_value
     from pixscale._warp import work_dtype
 
@@ -329,11 +331,12 @@ def test_probe_count_matches_a_full_warp(rng, dtype):
     consts = np.array([0.0, 0.5, 1.0, top], dtype=work_dtype(dtype))
     for scale in SCALES:
         t = transform(scale, (20.3, 17.9), (40, 52), (45, 38))
-        full = pixscale.warp(alpha, t)
+        full = pixscale.warp(alpha, t, filter=filter)
         (cx, cy), (dx, dy) = t.src_center, t.dst_center
+        code = CODES[resolve(filter, scale)]
         for r0, r1, c0, c1 in [(0, 45, 0, 38), (3, 30, 5, 21), (44, 45, 0, 1)]:
             got = _kernels.warp_count(
-                alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, np.dtype(dtype).kind == "u", consts
+                alpha, thr, code, scale, cx, cy, dx, dy, r0, r1, c0, c1, np.dtype(dtype).kind == "u", consts
             )
             assert got == np.count_nonzero(full[r0:r1, c0:c1] > thr)
 

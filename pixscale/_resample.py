@@ -1,0 +1,315 @@
+"""Numba kernels of the tap filters (Lanczos-4, area) and the store every warp ends with.
+
+A tap filter gives each output pixel, per axis, a run of consecutive source
+pixels ``lo, lo + 1, ... lo + cnt - 1`` (all inside the source) and their
+weights; source pixels outside the image are transparent, so they are simply
+left out of the run (the canvas is padded, not the image extended).  The
+two axes are separable and :func:`warp_taps` runs them in the order that
+reads fewer values:
+
+* upscaling: each needed source row is resampled horizontally once into a
+  ring of ``K`` rows (``K`` the most taps an output row has), and output
+  rows are weighted sums of that ring;
+* downscaling: the source rows of each output row are summed vertically
+  (contiguous, over the live columns only), then resampled horizontally.
+
+Every value is converted to the working float type before any arithmetic,
+and every alpha value is computed by the same operations in the same order
+whatever the channel count, so an alpha-only warp matches the alpha channel
+of a full warp bit for bit (exact mode relies on this).  The NumPy
+specification is :mod:`pixscale.reference`.
+"""
+
+import math
+
+import numpy as np
+
+from ._config import jit, jit_strict
+
+# Integer images always interpolate in float32; literal constants let LLVM vectorise.
+_Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
+_TINY64 = float(np.finfo(np.float64).tiny)
+#: Taps per axis of the Lanczos-4 filter.
+LANCZOS_TAPS = 8
+
+
+@jit_strict
+def _lanczos(d):
+    """``sinc(d) * sinc(d / 4)`` (``sinc(x) = sin(pi x) / (pi x)``), exactly 0 or 1 at integer ``d``."""
+    r = np.round(d)
+    if abs(d - r) < 1e-9:
+        return 1.0 if r == 0 else 0.0
+    x = math.pi * d
+    return 4.0 * math.sin(x) * math.sin(0.25 * x) / (x * x)
+
+
+@jit_strict
+def lanczos_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
+    """Lanczos-4 taps along one axis for the output pixels ``start, start + 1, ...``.
+
+    Output pixel ``k`` maps back to the source coordinate
+    ``u = (k + 0.5 - dst_c) / scale + src_c - 0.5`` (in units where source
+    pixel ``i`` has its centre at ``i``).  Its 8 taps are the pixels
+    ``floor(u) - 3 ... floor(u) + 4``, weighted by :func:`_lanczos` of their
+    distance from ``u`` and normalised to sum 1 over all 8 (in float64, then
+    stored in ``w``'s type).  Taps outside ``[0, n_src)`` are dropped
+    without renormalising: the outside is transparent.  Fills ``lo``,
+    ``cnt`` (int64) and ``w`` (n, 8); returns the half-open range of output
+    pixels with ``cnt > 0``.
+    """
+    first = -1
+    last = 0
+    for k in range(lo.shape[0]):
+        u = (start + k + 0.5 - dst_c) / scale + src_c - 0.5
+        f0 = np.floor(u)
+        f = u - f0
+        base = int(f0) - 3
+        total = 0.0
+        for t in range(LANCZOS_TAPS):
+            total += _lanczos(f + 3.0 - t)
+        a = max(base, 0)
+        b = min(base + LANCZOS_TAPS, n_src)
+        n = b - a if b > a else 0
+        lo[k] = a
+        cnt[k] = n
+        for t in range(n):
+            w[k, t] = _lanczos(f + 3.0 - (a + t - base)) / total
+        if n > 0:
+            if first < 0:
+                first = k
+            last = k + 1
+    return (first, last) if first >= 0 else (0, 0)
+
+
+@jit_strict
+def area_width(scale):
+    """The most source pixels one output pixel of the area filter covers along an axis at ``scale``."""
+    return int(math.floor(1.0 / scale)) + 2
+
+
+@jit_strict
+def area_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
+    """Area (box filter) taps along one axis for the output pixels ``start, start + 1, ...``.
+
+    Output pixel ``k`` covers ``[k, k + 1)``, which maps back to the source
+    interval ``[a, b)`` with ``a = (k - dst_c) / scale + src_c`` and
+    ``b = (k + 1 - dst_c) / scale + src_c``.  Source pixel ``i`` (covering
+    ``[i, i + 1)``) gets the weight ``(min(i + 1, b) - max(i, a)) * scale``:
+    the fraction of the output pixel it fills.  Pixels outside
+    ``[0, n_src)`` are dropped (transparent).  ``w`` needs
+    :func:`area_width` columns.  Fills ``lo``, ``cnt`` and ``w``; returns
+    the half-open range of output pixels with ``cnt > 0``.
+    """
+    first = -1
+    last = 0
+    for k in range(lo.shape[0]):
+        a = (start + k - dst_c) / scale + src_c
+        b = (start + k + 1 - dst_c) / scale + src_c
+        i0 = max(int(np.floor(a)), 0)
+        i1 = min(int(np.ceil(b)), n_src)
+        n = i1 - i0 if i1 > i0 else 0
+        lo[k] = i0
+        cnt[k] = n
+        for t in range(n):
+            i = i0 + t
+            w[k, t] = (min(i + 1.0, b) - max(float(i), a)) * scale
+        if n > 0:
+            if first < 0:
+                first = k
+            last = k + 1
+    return (first, last) if first >= 0 else (0, 0)
+
+
+@jit
+def finish(v, nc, premult, rounding, consts, orow):
+    """Store one row of interpolated values ``v`` into ``orow``.
+
+    Premultiplied colour is divided back by its alpha (0 where the *stored*
+    alpha is 0).  ``rounding`` clips to ``[0, maxval]`` and rounds half up
+    (the integer store truncates the non-negative value).
+    ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
+    """
+    maxval = consts[3]
+    if not premult:
+        if rounding:
+            for k in range(orow.shape[0]):
+                orow[k] = min(max(v[k], _Z), maxval) + _H
+        else:
+            for k in range(orow.shape[0]):
+                orow[k] = v[k]
+        return
+    last = nc - 1
+    if nc == 4 and rounding:
+        for j in range(orow.shape[0] // 4):
+            o = 4 * j
+            c0, c1, c2, wa = v[o], v[o + 1], v[o + 2], v[o + 3]
+            inv = _O / wa if wa >= _H else _Z
+            orow[o] = min(max(c0 * inv, _Z), maxval) + _H
+            orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
+            orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
+            orow[o + 3] = min(max(wa, _Z), maxval) + _H
+    elif rounding:
+        for j in range(orow.shape[0] // nc):
+            o = nc * j
+            wa = v[o + last]
+            inv = _O / wa if wa >= _H else _Z
+            for c in range(last):
+                orow[o + c] = min(max(v[o + c] * inv, _Z), maxval) + _H
+            orow[o + last] = min(max(wa, _Z), maxval) + _H
+    else:
+        # Float images: the reciprocal is taken in float64, finite for every float32 alpha
+        # (subnormal ones included); float64 alphas below its smallest normal are treated as 0.
+        for j in range(orow.shape[0] // nc):
+            o = nc * j
+            wa = v[o + last]
+            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
+            for c in range(last):
+                orow[o + c] = v[o + c] * inv
+            orow[o + last] = wa
+
+
+@jit
+def _to_work(row, rowf):
+    """``rowf[k] = row[k]``: source values in the working float type."""
+    for k in range(row.shape[0]):
+        rowf[k] = row[k]
+
+
+@jit
+def _add_row(w, rowf, nc, premult, acc):
+    """``acc += w * rowf`` over a flat row; with ``premult`` colour is weighted by ``w * alpha``."""
+    if not premult:
+        for k in range(acc.shape[0]):
+            acc[k] = acc[k] + w * rowf[k]
+        return
+    if nc == 4:
+        for j in range(acc.shape[0] // 4):
+            o = 4 * j
+            p = w * rowf[o + 3]
+            acc[o] = acc[o] + p * rowf[o]
+            acc[o + 1] = acc[o + 1] + p * rowf[o + 1]
+            acc[o + 2] = acc[o + 2] + p * rowf[o + 2]
+            acc[o + 3] = acc[o + 3] + p
+        return
+    last = nc - 1
+    for j in range(acc.shape[0] // nc):
+        o = nc * j
+        p = w * rowf[o + last]
+        for c in range(last):
+            acc[o + c] = acc[o + c] + p * rowf[o + c]
+        acc[o + last] = acc[o + last] + p
+
+
+@jit
+def _gather_taps(rowf, nc, lo, cnt, w, j_lo, j_hi, x_min, premult, zero, dst):
+    """Horizontal pass: ``dst`` pixel ``j - j_lo`` is the weighted sum of its run of ``rowf`` pixels.
+
+    ``rowf`` is a flat float row starting at source column ``x_min``.  With
+    ``premult`` colour is weighted by ``w * alpha`` and alpha by ``w``.
+    """
+    if nc == 4:
+        for j in range(j_lo, j_hi):
+            b = 4 * (lo[j] - x_min)
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for t in range(cnt[j]):
+                p = b + 4 * t
+                q = w[j, t]
+                if premult:
+                    q = q * rowf[p + 3]
+                    s3 = s3 + q
+                else:
+                    s3 = s3 + q * rowf[p + 3]
+                s0 = s0 + q * rowf[p]
+                s1 = s1 + q * rowf[p + 1]
+                s2 = s2 + q * rowf[p + 2]
+            o = 4 * (j - j_lo)
+            dst[o] = s0
+            dst[o + 1] = s1
+            dst[o + 2] = s2
+            dst[o + 3] = s3
+        return
+    last = nc - 1
+    for j in range(j_lo, j_hi):
+        b = nc * (lo[j] - x_min)
+        o = nc * (j - j_lo)
+        for c in range(nc):
+            dst[o + c] = zero
+        for t in range(cnt[j]):
+            p = b + nc * t
+            q = w[j, t]
+            if premult:
+                q = q * rowf[p + last]
+                for c in range(last):
+                    dst[o + c] = dst[o + c] + q * rowf[p + c]
+                dst[o + last] = dst[o + last] + q
+            else:
+                for c in range(nc):
+                    dst[o + c] = dst[o + c] + q * rowf[p + c]
+
+
+@jit
+def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first, premult, rounding, consts, out):
+    """Tap-filter resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (ny, nx*nc).
+
+    Output row ``i`` takes source rows ``ylo[i] ... ylo[i] + ycnt[i] - 1``
+    with weights ``wy[i, :ycnt[i]]``; output column ``j`` likewise with
+    ``xlo``, ``xcnt``, ``wx``.  Columns outside ``[j_lo, j_hi)`` and rows
+    without taps are transparent fills.  ``premult`` interpolates colour
+    premultiplied by the last channel; ``rounding`` and ``consts`` are as
+    for :func:`finish`, whose store ends every row.
+    """
+    ny = out.shape[0]
+    zero = consts[0]
+    wd = consts.dtype
+    k_lo = nc * j_lo
+    k_hi = nc * j_hi
+    if j_hi <= j_lo:
+        out[:] = 0
+        return
+    x_min = xlo[j_lo]
+    x_max = x_min
+    for j in range(j_lo, j_hi):
+        x_max = max(x_max, xlo[j] + xcnt[j])
+    s_lo = nc * x_min
+    s_hi = nc * x_max
+    rowf = np.empty(s_hi - s_lo, wd)
+    v = np.empty(k_hi - k_lo, wd)
+    if vertical_first:
+        acc = np.empty(s_hi - s_lo, wd)
+        for i in range(ny):
+            orow = out[i]
+            if ycnt[i] == 0:
+                orow[:] = 0
+                continue
+            orow[:k_lo] = 0
+            orow[k_hi:] = 0
+            acc[:] = zero
+            for t in range(ycnt[i]):
+                _to_work(src[ylo[i] + t, s_lo:s_hi], rowf)
+                _add_row(wy[i, t], rowf, nc, premult, acc)
+            _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
+            finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
+        return
+    ring = wy.shape[1]
+    rows = np.empty((ring, k_hi - k_lo), wd)
+    tags = np.full(ring, -1, np.int64)
+    for i in range(ny):
+        orow = out[i]
+        if ycnt[i] == 0:
+            orow[:] = 0
+            continue
+        orow[:k_lo] = 0
+        orow[k_hi:] = 0
+        v[:] = zero
+        for t in range(ycnt[i]):
+            r = ylo[i] + t
+            slot = r % ring
+            if tags[slot] != r:
+                _to_work(src[r, s_lo:s_hi], rowf)
+                _gather_taps(rowf, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, premult, zero, rows[slot])
+                tags[slot] = r
+            _add_row(wy[i, t], rows[slot], nc, False, v)
+        finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
