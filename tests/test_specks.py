@@ -1,0 +1,147 @@
+"""The object mask's component filter: specks of a matte move neither size nor centre."""
+
+import numpy as np
+import pytest
+
+import pixscale
+from pixscale import reference
+
+
+def _object(size=96, centre=(41.3, 47.8), radius=17.0):
+    """A soft-edged RGBA disc with texture: the object alone."""
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(xx + 0.5 - centre[0], yy + 0.5 - centre[1])
+    img = np.zeros((size, size, 4), np.uint8)
+    img[..., 3] = np.clip((radius - r) * 50, 0, 255).astype(np.uint8)
+    img[..., 0] = (xx * 2) % 256
+    img[..., 1] = 120
+    img[..., 2] = (yy * 3) % 256
+    return img
+
+
+def _with_specks(rng, img, n=12, far_from=(41.3, 47.8), clearance=26):
+    """``img`` plus ``n`` seeded specks of 1-12 opaque pixels, each well away from the object."""
+    out = img.copy()
+    h, w = img.shape[:2]
+    placed = 0
+    while placed < n:
+        y, x = int(rng.integers(0, h - 4)), int(rng.integers(0, w - 4))
+        if np.hypot(x - far_from[0], y - far_from[1]) < clearance:
+            continue
+        dy, dx = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+        if out[max(y - 1, 0) : y + dy + 1, max(x - 1, 0) : x + dx + 1, 3].any():
+            continue  # keep specks apart, so each is its own component
+        out[y : y + dy, x : x + dx] = (255, 0, 255, 255)
+        placed += 1
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("rule", [{"min_component": 50}, {"min_component": 0.2}, {"keep": "largest"}])
+def test_size_and_centroid_are_those_of_the_object_alone(seed, rule):
+    rng = np.random.default_rng(seed)
+    alone = _object()
+    noisy = _with_specks(rng, alone)
+    truth = pixscale.measure(alone)
+    m = pixscale.measure(noisy, **rule)
+    assert (m.count, m.centroid, m.bbox) == (truth.count, truth.centroid, truth.bbox)
+    n_specks = int((noisy[..., 3] > 10).sum() - (alone[..., 3] > 10).sum())
+    assert m.dropped_components == 12 and m.dropped_pixels == n_specks
+    assert pixscale.measure(noisy).count == truth.count + n_specks  # without the filter they count
+    assert m == reference.measure(noisy, **rule)  # the independent oracle agrees, dropped counts included
+
+
+def test_a_planted_speck_bug_is_caught(monkeypatch, rng):
+    """The oracle catches a filter that keeps components one pixel too small (the check can fail)."""
+    import pixscale._object as objmod
+
+    noisy = _with_specks(rng, _object())
+    sizes = np.bincount(objmod._label(noisy[..., 3] > 10)[0].ravel())[1:]
+    limit = int(sorted(sizes)[len(sizes) // 2])  # a speck size that occurs: the boundary matters
+    assert pixscale.measure(noisy, min_component=limit) == reference.measure(noisy, min_component=limit)
+    select = objmod.ObjectMask.select
+
+    def off_by_one(self, alpha):
+        return select(objmod.ObjectMask(self.threshold, self.min_component + 1, self.keep), alpha)
+
+    monkeypatch.setattr(objmod.ObjectMask, "select", off_by_one)
+    assert pixscale.measure(noisy, min_component=limit) != reference.measure(noisy, min_component=limit)
+
+
+def test_fraction_pixels_and_largest_choose_as_documented():
+    alpha = np.zeros((30, 30), np.uint8)
+    alpha[2:12, 2:12] = 255  # 100 px
+    alpha[20:26, 20:26] = 255  # 36 px
+    alpha[2:4, 25:27] = 255  # 4 px
+    assert pixscale.measure(alpha, min_component=36).count == 136
+    assert pixscale.measure(alpha, min_component=37).count == 100
+    assert pixscale.measure(alpha, min_component=0.36).count == 136  # 36% of the largest
+    assert pixscale.measure(alpha, min_component=0.37).count == 100
+    m = pixscale.measure(alpha, keep="largest")
+    assert (m.count, m.dropped_components, m.dropped_pixels) == (100, 2, 40)
+    assert pixscale.measure(alpha, min_component=1).count == 140  # one pixel: everything stays
+    diagonal = np.eye(6, dtype=np.uint8) * 255  # 8-connected: one component
+    assert pixscale.measure(diagonal, min_component=6).count == 6
+
+
+def test_ties_keep_the_first_component_in_raster_order():
+    alpha = np.zeros((10, 10), np.uint8)
+    alpha[6:8, 1:3] = 255
+    alpha[1:3, 6:8] = 255  # same size, first in raster order
+    m = pixscale.measure(alpha, keep="largest")
+    assert m.bbox == (6, 1, 8, 3) and m == reference.measure(alpha, keep="largest")
+
+
+@pytest.mark.parametrize("filter", ["bilinear", "auto"])
+def test_plan_ignores_specks_for_scale_and_centre(rng, filter):
+    alone = _object()
+    noisy = _with_specks(rng, alone)
+    for target in (0.2, 0.45):
+        a = pixscale.plan(alone, target=target, filter=filter)
+        b = pixscale.plan(noisy, target=target, filter=filter, min_component=50)
+        assert (a.scale, a.src_center, a.dst_center, a.achieved_ratio) == (
+            b.scale,
+            b.src_center,
+            b.dst_center,
+            b.achieved_ratio,
+        )
+        assert b.measurement.dropped_components == 12
+        g = pixscale.plan_group([noisy, noisy[::-1].copy()], target=target, min_component=50, filter=filter)
+        assert all(t.measurement.dropped_components == 12 for t in g)
+
+
+def test_normalize_keeps_or_erases_the_specks(rng):
+    alone = _object()
+    noisy = _with_specks(rng, alone)
+    clean = pixscale.normalize(alone, target=0.4)
+    kept = pixscale.normalize(noisy, target=0.4, min_component=50)
+    erased = pixscale.normalize(noisy, target=0.4, min_component=50, erase_specks=True)
+    np.testing.assert_array_equal(erased, clean)
+    assert kept[..., 3].sum() > clean[..., 3].sum()  # by default the specks stay in the picture
+    t = pixscale.plan(noisy, target=0.4, min_component=50)
+    rule = pixscale.ObjectMask(10, 50).scaled(t.scale)
+    after = pixscale.measure(kept, min_component=rule.min_component)
+    assert after.count == pixscale.measure(clean).count  # re-measured with the scaled rule: the object alone
+    assert 0 < after.dropped_components <= 12  # those still on the canvas
+
+
+def test_rgb_with_a_separate_speckled_matte(rng):
+    alone = _object()
+    noisy = _with_specks(rng, alone)
+    rgb, matte = noisy[..., :3], noisy[..., 3]
+    assert pixscale.measure(rgb, mask=matte, min_component=50) == pixscale.measure(noisy, min_component=50)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"min_component": -1}, ValueError, "number of pixels"),
+        ({"min_component": float("nan")}, ValueError, "number of pixels"),
+        ({"min_component": "50"}, TypeError, "fraction of the largest"),
+        ({"min_component": True}, TypeError, "number of pixels"),
+        ({"keep": "biggest"}, ValueError, "'largest'"),
+    ],
+)
+def test_bad_rules_say_what_is_expected(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        pixscale.measure(np.zeros((4, 4), np.uint8), **kwargs)
