@@ -132,7 +132,8 @@ def test_area_below_one_averages_the_covered_source_area():
 
 def test_area_and_auto_switch_filter_with_the_scale(rng):
     img = _random(rng, (23, 31, 4), np.uint8)
-    for scale, area_is, auto_is in [(0.7, "area", "area"), (1.0, "bilinear", "bilinear"), (1.5, "bilinear", "lanczos4")]:
+    cases = [(0.7, "area", "area"), (1.0, "bilinear", "bilinear"), (1.5, "bilinear", "lanczos4")]
+    for scale, area_is, auto_is in cases:
         t = _transform(scale, (15.2, 11.7), (23, 31))
         np.testing.assert_array_equal(pixscale.warp(img, t, filter="area"), pixscale.warp(img, t, filter=area_is))
         np.testing.assert_array_equal(pixscale.warp(img, t, filter="auto"), pixscale.warp(img, t, filter=auto_is))
