@@ -6,10 +6,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._filters import check_filter
+from ._object import ObjectMask, without_specks
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
 from ._transform import ScaleTransform
-from ._validate import check_point, check_target, check_threshold, with_mask
+from ._validate import check_point, check_target, with_mask
 from ._warp import warp
 
 
@@ -70,8 +72,11 @@ class Normalizer:
     ----------
     target : float, optional
         Size ratio to reach, in (0, 1].  Default 0.3.
-    threshold, center, fit, margin, exact : optional
+    threshold, min_component, keep, center, fit, margin, exact, filter : optional
         As for :func:`pixscale.plan`.
+    erase_specks : bool, optional
+        As for :func:`pixscale.normalize`: erase the specks the component
+        filter drops from the output too.
     premultiplied, background : optional
         As for :func:`pixscale.warp`.
     pixel_center : {0.5, 0.0}, optional
@@ -100,16 +105,22 @@ class Normalizer:
         target: float = 0.3,
         *,
         threshold: float = 10,
+        min_component: float | None = None,
+        keep: str = "all",
+        erase_specks: bool = False,
         center: str | tuple[float, float] = "centroid",
         fit: str | bool = "shift",
         margin: float | str = 0.0,
         exact: bool = True,
+        filter: str = "bilinear",
         premultiplied: bool = True,
         background: float | Sequence[float] | str | None = None,
         pixel_center: float = 0.5,
     ) -> None:
         self.target = check_target(target)
-        self.threshold = check_threshold(threshold)
+        rule = ObjectMask(threshold, min_component, keep)
+        self.threshold, self.min_component, self.keep = rule.threshold, rule.min_component, rule.keep
+        self.erase_specks = bool(erase_specks)
         if not (isinstance(center, str) and center in CENTERS):
             check_point(center, name="center")
         self.center = center
@@ -117,6 +128,7 @@ class Normalizer:
         parse_margin(margin)
         self.margin = margin
         self.exact = bool(exact)
+        self.filter = check_filter(filter)
         self.premultiplied = bool(premultiplied)
         self.background = background
         if pixel_center not in (0, 0.5):
@@ -125,7 +137,15 @@ class Normalizer:
 
     def __repr__(self) -> str:
         shown = ["target", "threshold", "center", "fit", "margin", "exact"]
-        defaults = {"premultiplied": True, "background": None, "pixel_center": 0.5}
+        defaults = {
+            "min_component": None,
+            "keep": "all",
+            "erase_specks": False,
+            "filter": "bilinear",
+            "premultiplied": True,
+            "background": None,
+            "pixel_center": 0.5,
+        }
         shown += [k for k, v in defaults.items() if getattr(self, k) != v]
         parts = [f"{k}={getattr(self, k)!r}" for k in shown]
         return f"Normalizer({', '.join(parts)})"
@@ -163,15 +183,20 @@ class Normalizer:
             array,
             target=self.target,
             threshold=self.threshold,
+            min_component=self.min_component,
+            keep=self.keep,
             center=self.center,
             fit=self.fit,
             margin=self.margin,
             exact=self.exact,
+            filter=self.filter,
         )
 
     def _apply(self, image, mask):
         kind = _kind(image)
         array = _to_array(image, kind, mask)
+        if self.erase_specks:
+            array = without_specks(array, ObjectMask(self.threshold, self.min_component, self.keep))
         t = self._plan(array)
         out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
         return _from_array(out, image, kind), t

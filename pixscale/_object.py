@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_threshold, threshold_value
+from ._validate import alpha_of, check_threshold, threshold_value
 
 KEEP = ("all", "largest")
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -155,3 +155,10 @@ def erase(image, dropped):
     out = np.array(image, copy=True)
     out[dropped] = 0
     return out
+
+
+def without_specks(image, rule):
+    """A validated image with the islands ``rule`` drops erased (all channels 0); ``image`` if none."""
+    if not rule.filters:
+        return image
+    return erase(image, rule.select(alpha_of(image)).dropped)

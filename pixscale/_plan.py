@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 from ._config import kernels
 from ._filters import CODES, check_filter, reach, resolve
 from ._measure import measure_alpha, measure_object
-from ._object import ObjectMask, erase
+from ._object import ObjectMask, without_specks
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
@@ -571,9 +571,8 @@ def normalize(
     """
     if mask is not None:
         image = with_mask(image, mask)
-    rule = ObjectMask(threshold, min_component, keep)
     if erase_specks:
-        image = erase(image, rule.select(alpha_of(image)).dropped)
+        image = without_specks(image, ObjectMask(threshold, min_component, keep))
     t = plan(
         image,
         target=target,

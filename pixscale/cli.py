@@ -50,10 +50,42 @@ def _margin(text):
         return text.strip()
 
 
+def _add_speck_options(g):
+    g.add_argument(
+        "--min-component",
+        type=float,
+        default=None,
+        metavar="N",
+        help="ignore islands of the mask smaller than N pixels (N >= 1) or than that fraction of the largest "
+        "island (N < 1, e.g. 0.05): matte specks then move neither size nor centre",
+    )
+    g.add_argument(
+        "--keep",
+        choices=["all", "largest"],
+        default="all",
+        help="largest: the object is the mask's largest island only (default all)",
+    )
+
+
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
     g.add_argument("--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale (default 10)")
+    _add_speck_options(g)
+    g.add_argument(
+        "--erase-specks",
+        action="store_true",
+        help="also erase the specks --min-component/--keep drop from the output images (default: keep them in "
+        "the picture, ignore them for size and centre)",
+    )
+    g.add_argument(
+        "--filter",
+        choices=["bilinear", "lanczos4", "area", "auto"],
+        default="bilinear",
+        help="resampling filter: bilinear (default), lanczos4 (OpenCV's 8x8 Lanczos: sharper upscaling), "
+        "area (box-filter average when shrinking, no aliasing; bilinear at scale >= 1), "
+        "auto (area below scale 1, lanczos4 above)",
+    )
     g.add_argument(
         "--center",
         choices=["centroid", "bbox", "image"],
@@ -168,6 +200,10 @@ def _options(args):
         write_mask=args.write_mask,
         pixel_center=args.pixel_center,
         png_level=args.png_level,
+        filter=args.filter,
+        min_component=args.min_component,
+        keep=args.keep,
+        erase_specks=args.erase_specks,
     )
 
 
@@ -215,7 +251,15 @@ def cmd_stats(args):
     from .pipeline import measure_dataset
 
     _check_report_dir(args.report_dir)
-    rows, _ = measure_dataset(args.dir, threshold=args.threshold, layout=args.layout, jobs=args.jobs, quiet=args.json)
+    rows, _ = measure_dataset(
+        args.dir,
+        threshold=args.threshold,
+        min_component=args.min_component,
+        keep=args.keep,
+        layout=args.layout,
+        jobs=args.jobs,
+        quiet=args.json,
+    )
     summary = report.summarize(rows)
     if args.json:
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
@@ -295,6 +339,7 @@ def build_parser():
     p = sub.add_parser("stats", help="measure a dataset and print the report; writes nothing to it")
     p.add_argument("dir")
     p.add_argument("--threshold", type=float, default=10)
+    _add_speck_options(p)
     p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._measure import measure
+from ._filters import FILTERS, check_filter
+from ._measure import measure_object
+from ._object import KEEP, ObjectMask, erase
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError, with_mask
+from ._validate import EmptyMaskError, alpha_of, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
@@ -96,6 +98,10 @@ class RunOptions:
     write_mask: bool = False  # with mask: write colour + mask files instead of RGBA
     pixel_center: float = 0.5
     png_level: int = 6
+    filter: str = "bilinear"
+    min_component: float | None = None  # pixels (>= 1) or a fraction of the largest component
+    keep: str = "all"
+    erase_specks: bool = False
 
     def __post_init__(self):
         if not (_real(self.target) and 0 < self.target <= 1):
@@ -152,6 +158,28 @@ class RunOptions:
             raise OptionError("pixel_center", self.pixel_center, "0 (OpenCV) or 0.5 (pixel centres at +0.5)")
         if not (isinstance(self.png_level, int) and 0 <= self.png_level <= 9):
             raise OptionError("png_level", self.png_level, "0 (fastest) to 9 (smallest)")
+        try:
+            check_filter(self.filter)
+        except ValueError:
+            raise OptionError("filter", self.filter, f"one of {', '.join(FILTERS)}") from None
+        try:
+            ObjectMask(self.threshold, self.min_component, self.keep)
+        except (TypeError, ValueError):
+            if self.keep not in KEEP:
+                raise OptionError("keep", self.keep, f"one of {', '.join(KEEP)}") from None
+            raise OptionError(
+                "min_component",
+                self.min_component,
+                "a number of pixels (>= 1, e.g. 200) or a fraction of the largest component (below 1, e.g. 0.05)",
+            ) from None
+        if self.min_component is not None:
+            object.__setattr__(self, "min_component", float(self.min_component))
+        object.__setattr__(self, "erase_specks", bool(self.erase_specks))
+
+    @property
+    def rule(self):
+        """The :class:`~pixscale.ObjectMask` of these options."""
+        return ObjectMask(self.threshold, self.min_component, self.keep)
 
     def params(self):
         """The options as JSON-ready values."""
@@ -202,11 +230,14 @@ def _plan_views(images, opts):
     kw = dict(
         target=opts.target,
         threshold=opts.threshold,
+        min_component=opts.min_component,
+        keep=opts.keep,
         center=opts.center,
         output_shape=opts.output_size,
         fit=opts.fit,
         margin=opts.margin,
         exact=opts.exact,
+        filter=opts.filter,
     )
     if opts.scale == "per-sample":
         return plan_group(images, **kw)
@@ -235,8 +266,13 @@ def _check_frame_size(frame, image):
         )
 
 
-def _read_and_measure(view, threshold):
-    """Read one view and measure it; ViewError / EmptyMaskError say why it cannot be used."""
+def _read_and_measure(view, rule):
+    """Read one view and measure its object (``rule``, an :class:`ObjectMask`).
+
+    Returns ``(image, measurement, dropped)``, ``dropped`` the bool mask of
+    the specks the rule left out (None if none); ViewError / EmptyMaskError
+    say why the view cannot be used.
+    """
     if view.error:
         raise ViewError(view.error)
     if view.mask is None:
@@ -252,12 +288,12 @@ def _read_and_measure(view, threshold):
             image = with_mask(colour, mask)
         except (ValueError, TypeError) as exc:
             raise ViewError(f"cannot be combined with its mask {name}: {exc}") from None
-    m = measure(image, threshold=threshold)
+    m, selection = measure_object(image, alpha_of(image), rule)
     if m.count == 0:
         raise EmptyMaskError(
-            f"empty mask: no pixel has alpha > {threshold:g}; check the alpha channel, or lower --threshold"
+            f"empty mask: no pixel has alpha > {rule.threshold:g}; check the alpha channel, or lower --threshold"
         )
-    return image, m
+    return image, m, selection.dropped
 
 
 def fingerprint(sample, root):
@@ -301,7 +337,9 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         if stop is not None and stop.is_set():
             return None
         try:
-            image, before = _read_and_measure(view, opts.threshold)
+            image, before, dropped = _read_and_measure(view, opts.rule)
+            if opts.erase_specks:
+                image = erase(image, dropped)
             if sample.cameras is not None and not opts.keep_cameras:
                 _check_frame_size(sample.cameras["frames"][view.frame], image)
             good.append((view, image, before))
@@ -341,7 +379,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        after = measure(out, threshold=opts.threshold)
+        after = measure_object(out, alpha_of(out), opts.rule.scaled(t.scale))[0]
         rows.append(
             {
                 "sample": sample.name,
@@ -1001,8 +1039,9 @@ def write_list_files(dataset, out_dir):
     return rows
 
 
-def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None, quiet=True):
+def measure_dataset(in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True):
     """Measure every view of a dataset without writing anything; return (rows, dataset)."""
+    rule = ObjectMask(threshold, min_component, keep)
     jobs = check_jobs(jobs)
     dataset = discover(in_dir, layout=layout)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
@@ -1013,7 +1052,7 @@ def measure_dataset(in_dir, *, threshold=10.0, layout="auto", jobs=None, quiet=T
         rows = []
         for view in sample.views:
             try:
-                m = _read_and_measure(view, threshold)[1]
+                m = _read_and_measure(view, rule)[1]
                 rows.append(
                     {
                         "sample": sample.name,

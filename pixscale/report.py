@@ -129,6 +129,16 @@ def _placement(ok):
     }
 
 
+def _specks(ok):
+    """The islands the component filter left out of the object (``min_component``/``keep``), per run."""
+    dropped = [r["before"] for r in ok if (r.get("before") or {}).get("dropped_components")]
+    return {
+        "views": len(dropped),
+        "components": int(sum(m["dropped_components"] for m in dropped)),
+        "pixels": int(sum(m["dropped_pixels"] for m in dropped)),
+    }
+
+
 def _exact(ok, target):
     """Exact mode: how close the achieved ratios came, and the views that could not get within tolerance."""
     achieved = [r["achieved_ratio"] for r in ok if r.get("achieved_ratio") is not None]
@@ -300,7 +310,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], *, target: float | None = None)
         ``off_target``: views, not limited, whose exact-mode ratio missed the
         target by more than the tolerance; ``placement`` (``shifted``,
         ``shift_mean``, ``shift_max`` in px, ``limited``, ``cut`` views and
-        ``cut_pixels``); ``exact`` (``n``, ``max_error``, ``off_target``,
+        ``cut_pixels``); ``specks`` (``views`` whose before-measurement left
+        islands out of the object, and those islands' ``components`` and
+        ``pixels``); ``exact`` (``n``, ``max_error``, ``off_target``,
         ``off_target_views``); ``failures``: a list of ``{"sample", "view",
         "error"}``; keyed by stage, ``bbox_vs_pixel`` (``bbox_mean``,
         ``bbox_std``, ``bbox_cv`` of ``sqrt(bbox area / image area)``, next
@@ -343,6 +355,7 @@ def summarize(rows: Iterable[Mapping[str, Any]], *, target: float | None = None)
     summary["wanted_scale"] = _stats([r["wanted_scale"] for r in ok if r.get("wanted_scale") is not None])
     summary["placement"] = _placement(ok)
     summary["limited"] = summary["placement"]["limited"]
+    summary["specks"] = _specks(ok)
     summary["exact"] = _exact(ok, target)
     summary["off_target"] = summary["exact"]["off_target"]
     summary["failures"] = [
@@ -401,6 +414,12 @@ def _sections(summary):
             ],
         ),
     ]
+    specks = summary.get("specks") or {}
+    if specks.get("views"):
+        sections[-1][2][-1:-1] = [
+            ("with specks ignored", [count(specks["views"])]),
+            ("  islands (pixels)", [f"{specks['components']:,} ({specks['pixels']:,})"]),
+        ]
     if placement.get("shifted") or exact.get("n"):
         lines = []
         if placement.get("shifted"):
@@ -578,6 +597,10 @@ def _markdown(summary, rows, meta, figures):
     def shift(r):
         return "-" if not r.get("shift") else f"{r['shift'][0]:+.1f}, {r['shift'][1]:+.1f}"
 
+    def specks(r):
+        m = r.get("before") or {}
+        return f"{m['dropped_components']} ({m['dropped_pixels']})" if m.get("dropped_components") else "-"
+
     out += ["## per view", ""] + _md_table(
         [
             "sample",
@@ -590,6 +613,7 @@ def _markdown(summary, rows, meta, figures):
             "shift (px)",
             "limited",
             "cut px",
+            "specks (px)",
             "error",
         ],
         [
@@ -603,6 +627,7 @@ def _markdown(summary, rows, meta, figures):
                 shift(r),
                 _YES_NO.get(r.get("limited"), "-"),
                 _fmt("d")(r.get("cut_pixels")),
+                specks(r),
                 r.get("error") or "",
             ]
             for r in rows

@@ -145,3 +145,63 @@ def test_rgb_with_a_separate_speckled_matte(rng):
 def test_bad_rules_say_what_is_expected(kwargs, error, words):
     with pytest.raises(error, match=words):
         pixscale.measure(np.zeros((4, 4), np.uint8), **kwargs)
+
+
+def _speckled_dataset(root, rng, n=3):
+    """A flat folder of RGBA PNGs: a soft disc plus 8 opaque 2x3 specks well away from it."""
+    import imageio.v3 as iio
+
+    root.mkdir(parents=True)
+    alone = {}
+    for k in range(n):
+        img = _object(size=112, centre=(48.0 + 6 * k, 55.0 - 4 * k), radius=14.0 + 2 * k)
+        alone[f"view{k}.png"] = img
+        iio.imwrite(root / f"view{k}.png", _with_specks(rng, img, n=8, far_from=(48.0 + 6 * k, 55.0 - 4 * k)))
+    return alone
+
+
+@pytest.mark.parametrize("erase", [False, True])
+def test_a_run_ignores_specks_reports_them_and_erases_them_if_asked(tmp_path, rng, erase):
+    """Through the command: size and centre as without the specks, specks per view in the report."""
+    import json
+
+    import imageio.v3 as iio
+
+    from pixscale.cli import main
+
+    alone = _speckled_dataset(tmp_path / "in", rng)
+    argv = ["run", str(tmp_path / "in"), str(tmp_path / "out"), "--jobs", "1", "--quiet", "--no-plots"]
+    argv += ["--target", "0.2", "--filter", "auto", "--min-component", "0.1"] + (["--erase-specks"] if erase else [])
+    assert main(argv) == 0
+    doc = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
+    assert doc["meta"]["parameters"]["filter"] == "auto" and doc["meta"]["parameters"]["min_component"] == 0.1
+    specks = doc["summary"]["specks"]
+    assert (specks["views"], specks["components"]) == (3, 24)
+    assert specks["pixels"] == sum(v["before"]["dropped_pixels"] for v in doc["views"]) > 24
+    md = (tmp_path / "out" / "pixscale-report" / "report.md").read_text()
+    assert "specks (px)" in md and "with specks ignored" in md
+    for v in doc["views"]:
+        clean = pixscale.plan(alone[v["view"]], target=0.2, filter="auto")
+        assert v["before"]["dropped_components"] == 8
+        assert v["scale"] == clean.scale and v["src_center"] == list(clean.src_center)
+        out = iio.imread(tmp_path / "out" / v["view"])
+        want = pixscale.warp(alone[v["view"]], clean)
+        assert v["after"]["size_ratio"] == clean.achieved_ratio  # the report re-measures the object alone
+        if erase:
+            np.testing.assert_array_equal(out, want)  # the specks are gone: the object alone, warped
+        else:
+            assert (out[..., 3] > 10).sum() > (want[..., 3] > 10).sum()  # still in the picture
+
+
+def test_stats_and_bad_speck_options_on_the_command_line(tmp_path, rng, capsys):
+    from pixscale.cli import main
+
+    _speckled_dataset(tmp_path / "in", rng)
+    assert main(["stats", str(tmp_path / "in"), "--json", "--keep", "largest"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["specks"]["components"] == 24
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "o"), "--min-component", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--min-component" in err and "fraction of the largest" in err
