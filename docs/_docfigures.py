@@ -66,6 +66,38 @@ def camera_diagram(path):
     fig.savefig(path, dpi=100)
 
 
+_DATA = os.path.join(os.path.dirname(__file__), os.pardir, "tests", "data")
+
+
+def _filter_subjects():
+    """A photo of fur (opaque) and the rat emoji's tail (soft alpha), both vendored in tests/data."""
+    import imageio.v3 as iio
+
+    fur = iio.imread(os.path.join(_DATA, "chelsea-fur.png"))
+    fur = np.concatenate([fur, np.full(fur.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    rat = iio.imread(os.path.join(_DATA, "1f400.png"))
+    return [("fur", fur, (80.0, 80.0), 40), ("tail", rat, (48.0, 44.0), 20)]
+
+
+def filter_crops(path):
+    """Crops of fur and a tail scaled by 0.7 and 1.76 with each filter, shown pixel for pixel."""
+    filters = ["bilinear", "lanczos4", "area"]
+    subjects = _filter_subjects()
+    rows = [(name, img, c, half, s) for name, img, c, half in subjects for s in (0.7, 1.76)]
+    fig = Figure(figsize=(2.1 * len(filters), 2.2 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), len(filters))
+    for i, (name, img, centre, half, s) in enumerate(rows):
+        n = 2 * round(half * max(s, 1.0))  # the crop, in output pixels
+        t = pixscale.ScaleTransform(s, centre, (n / 2, n / 2), img.shape[:2], (n, n))
+        for j, f in enumerate(filters):
+            ax = axes[i, j]
+            ax.imshow(_checker(pixscale.warp(img, t, filter=f)), interpolation="nearest")
+            label = f if not (f == "area" and s >= 1) else "area (bilinear at >= 1)"
+            ax.set_title(f"{name}, x{s}: {label}", fontsize=8)
+            ax.set_axis_off()
+    fig.savefig(path, dpi=90)
+
+
 def _rect(xy, w, h):
     from matplotlib.patches import Rectangle
 
@@ -79,3 +111,4 @@ def draw_all(out):
     with tempfile.TemporaryDirectory() as tmp:
         before_after(_views(tmp), os.path.join(out, "before_after.png"))
     camera_diagram(os.path.join(out, "camera_map.png"))
+    filter_crops(os.path.join(out, "filters.png"))

@@ -69,12 +69,13 @@ def normalize_batch(
     # An array batch (without compositing) is written in place into one preallocated array,
     # so no serial gather of the results is left for the calling thread.
     out = None
-    if is_array and options.get("background") is None and len(images):
+    if is_array and options.get("background") is None and not options.get("erase_specks") and len(images):
         shape = options.get("output_shape")
         shape = images.shape[1:3] if shape is None else check_shape(shape)
         out = np.empty((len(images),) + tuple(shape) + images.shape[3:], images.dtype)
         premultiplied = options.pop("premultiplied", True)
         options.pop("background", None)  # given as None
+        options.pop("erase_specks", None)  # given as False
 
     n = len(images)
     results = [None] * n

@@ -8,11 +8,16 @@ the rounding, the premultiplication and the compositing are all computed here
 from scratch.  Only the public :class:`pixscale.Measurement` dataclass is used,
 as a plain record, built directly from the values computed here.
 
-Tests hold kernel and reference together *exactly*: measurements are equal,
-warped images are equal element for element (integer outputs and float
-outputs alike), because the reference performs the same float operations in
-the same order and type as the kernel.  That order is part of the
-specification; see :func:`warp`.
+Tests hold kernel and reference together *exactly* for measuring and the
+bilinear warp: measurements are equal, warped images are equal element for
+element (integer outputs and float outputs alike), because the reference
+performs the same float operations in the same order and type as the kernel.
+That order is part of the specification; see :func:`warp`.  The Lanczos-4
+and area filters (:func:`filtered`) are specified in float64 as matrix
+products; the kernels compute in float32 for all but float64 images and agree
+to rounding (1 unit in the last place of integer outputs).  The component
+filter of the object mask (:func:`object_mask`) labels components without
+scipy.
 
 Examples
 --------
