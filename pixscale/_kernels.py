@@ -1,4 +1,4 @@
-"""Numba kernels: the fused measure pass, the bilinear resample-and-pad and the warp entry point.
+"""Numba kernels: the fused measure pass and the bilinear resample-and-pad.
 
 Kernels are private and dumb: they receive validated arrays of a known dtype,
 the precomputed per-row / per-column taps, and a preallocated ``out``.  They
@@ -9,7 +9,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from ._config import jit, jit_strict
-from ._resample import LANCZOS_TAPS, area_taps, area_width, finish, lanczos_taps, warp_taps
+from ._resample import count_above, finish, warp_taps_count, warp_taps_window  # noqa: F401 (the taps kernels, re-exported)
 from ._simd import lerp4, lerp4_premult
 
 _S24 = np.uint32(24)
@@ -387,8 +387,15 @@ def warp_bilinear(
 
 
 @jit
-def _bilinear_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """The bilinear warp of :func:`warp_window`: taps, column offsets, scratch rows, :func:`warp_bilinear`."""
+def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """Bilinear warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
+
+    The whole resample in one call: taps of both axes (:func:`axis_taps`),
+    column offsets, scratch rows and :func:`warp_bilinear` for the flat
+    source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
+    the working float type, which also sets the type of the weights.  The
+    other filters' twin is :func:`pixscale._resample.warp_taps_window`.
+    """
     h = src.shape[0]
     w = src.shape[1] // nc
     ny = out.shape[0]
@@ -431,60 +438,13 @@ def _bilinear_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, pre
 
 
 @jit
-def _taps_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """The Lanczos-4 (``filt`` 1) or area (``filt`` 2) warp of :func:`warp_window`."""
-    h = src.shape[0]
-    w = src.shape[1] // nc
-    ny = out.shape[0]
-    nx = out.shape[1] // nc
-    wd = consts.dtype
-    width = LANCZOS_TAPS if filt == 1 else area_width(scale)
-    ylo = np.empty(ny, np.int64)
-    ycnt = np.empty(ny, np.int64)
-    xlo = np.empty(nx, np.int64)
-    xcnt = np.empty(nx, np.int64)
-    wy = np.zeros((ny, width), wd)
-    wx = np.zeros((nx, width), wd)
-    if filt == 1:
-        lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
-        j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
-    else:
-        area_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
-        j_lo, j_hi = area_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
-    warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out)
-
-
-@jit
-def warp_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """Warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
-
-    The one resample entry point: ``filt`` is the filter's code in
-    :data:`pixscale._filters.CODES` (0 bilinear, 1 Lanczos-4, 2 area, already
-    resolved for the scale).  ``src`` holds flat source rows (H, W*nc);
-    ``consts`` is ``0, 0.5, 1, maxval`` in the working float type, which also
-    sets the type of the weights.
-    """
-    if filt == 0:
-        _bilinear_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
-    else:
-        _taps_window(src, nc, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
-
-
-@jit
-def warp_count(alpha, thr, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
+def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
     """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
 
-    Exact mode's probe: :func:`warp_window` with the filter ``filt`` on the
-    single channel ``alpha`` (H, W) and the count in one call, with the same
-    arithmetic as a full warp, so the count is that of the final image.
+    Exact mode's probe: :func:`warp_window` on the single channel ``alpha``
+    (H, W) and the count in one call, with the same arithmetic as a full
+    warp, so the count is that of the final image.
     """
-    ny = r1 - r0
-    nx = c1 - c0
-    out = np.empty((ny, nx), alpha.dtype)
-    warp_window(alpha, 1, filt, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
-    count = 0
-    for i in range(ny):
-        row = out[i]
-        for j in range(nx):
-            count += 1 if row[j] > thr else 0
-    return count
+    out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
+    warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+    return count_above(out, thr)

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._config import kernels
-from ._filters import CODES, check_filter, reach, resolve
+from ._filters import check_filter, reach
 from ._measure import measure_alpha, measure_object
 from ._object import ObjectMask, without_specks
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
@@ -21,7 +20,7 @@ from ._validate import (
     threshold_value,
     with_mask,
 )
-from ._warp import warp, work_dtype
+from ._warp import resampler, warp, work_dtype
 
 CENTERS = ("centroid", "bbox", "image")
 Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
@@ -99,9 +98,7 @@ class _Probe:
             self.seen[key] = (
                 0
                 if r0 >= r1 or c0 >= c1
-                else kernels().warp_count(
-                    v.alpha, v.thr, CODES[resolve(v.filter, scale)], scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args
-                )
+                else resampler(v.filter, scale)[1](v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
             )
         return self.seen[key]
 

@@ -313,3 +313,50 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
                 tags[slot] = r
             _add_row(wy[i, t], rows[slot], nc, False, v)
         finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
+
+
+@jit
+def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """:func:`pixscale._kernels.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
+
+    Taps of both axes (:func:`lanczos_taps` or :func:`area_taps`) for the
+    output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`.
+    """
+    h = src.shape[0]
+    w = src.shape[1] // nc
+    ny = out.shape[0]
+    nx = out.shape[1] // nc
+    wd = consts.dtype
+    width = LANCZOS_TAPS if filt == 1 else area_width(scale)
+    ylo = np.empty(ny, np.int64)
+    ycnt = np.empty(ny, np.int64)
+    xlo = np.empty(nx, np.int64)
+    xcnt = np.empty(nx, np.int64)
+    wy = np.zeros((ny, width), wd)
+    wx = np.zeros((nx, width), wd)
+    if filt == 1:
+        lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+    else:
+        area_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = area_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+    warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out)
+
+
+@jit
+def count_above(values, thr):
+    """Number of ``values > thr`` in an (ny, nx) array."""
+    count = 0
+    for i in range(values.shape[0]):
+        row = values[i]
+        for j in range(values.shape[1]):
+            count += 1 if row[j] > thr else 0
+    return count
+
+
+@jit
+def warp_taps_count(filt, alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
+    """:func:`pixscale._kernels.warp_count` for a tap filter: exact mode's probe, same arithmetic as the warp."""
+    out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
+    warp_taps_window(filt, alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+    return count_above(out, thr)

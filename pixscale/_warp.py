@@ -1,5 +1,6 @@
 """Resample-and-pad: the public ``warp`` on top of the Numba kernels, for every filter."""
 
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -15,6 +16,21 @@ from ._validate import check_array, parse_colour
 def work_dtype(dtype):
     """Float type the kernel interpolates in: float64 for float64 images, else float32."""
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
+
+
+def resampler(filter, scale):
+    """The kernels of ``filter`` at ``scale``: ``(warp_window, warp_count)`` with the bilinear signatures.
+
+    The one place that dispatches on the filter (see :mod:`pixscale._filters`):
+    bilinear has its own kernels, Lanczos-4 and area share the tap kernels of
+    :mod:`pixscale._resample`, bound to their code.  A run that only warps
+    bilinearly never compiles the tap kernels.
+    """
+    k = kernels()
+    code = CODES[resolve(filter, scale)]
+    if code == 0:
+        return k.warp_window, k.warp_count
+    return functools.partial(k.warp_taps_window, code), functools.partial(k.warp_taps_count, code)
 
 
 def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):
@@ -38,10 +54,9 @@ def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):
     flat = src.reshape(h, w * nc)
     if flat.strides[1] != flat.itemsize:  # the kernel reads pixels fastest as contiguous vectors
         flat = np.ascontiguousarray(flat)
-    kernels().warp_window(
+    resampler(filter, transform.scale)[0](
         flat,
         nc,
-        CODES[resolve(filter, transform.scale)],
         transform.scale,
         cx,
         cy,

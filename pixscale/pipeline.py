@@ -765,7 +765,7 @@ def run(
                     + ", ".join(changed[:5])
                     + (" ..." if len(changed) > 5 else ""),
                 )
-            _precompile(dataset, quiet)
+            _precompile(dataset, quiet, opts.filter)
             todo = [s for s in dataset.samples if s.name not in results]
             if todo:
                 _say(quiet, f"running on {workers.kind}")
@@ -845,7 +845,7 @@ def run_dataset(
     return summarize(rows, target=opts.target)
 
 
-def _precompile(dataset, quiet):
+def _precompile(dataset, quiet, filter="bilinear"):
     """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
 
     The dtype is read from the first view's PNG header (datasets are
@@ -857,7 +857,7 @@ def _precompile(dataset, quiet):
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
     dtype = view_dtype(first) if first is not None else None
     if dtype is not None:
-        precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)))
+        precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)), filter=filter)
 
 
 def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop):

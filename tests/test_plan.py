@@ -213,9 +213,9 @@ def test_exact_mode_warps_each_probed_scale_once(monkeypatch, rng):
     scales = []
     warp_count = _kernels.warp_count
 
-    def counting(alpha, thr, filt, scale, *args):
+    def counting(alpha, thr, scale, *args):
         scales.append(scale)
-        return warp_count(alpha, thr, filt, scale, *args)
+        return warp_count(alpha, thr, scale, *args)
 
     monkeypatch.setattr(_kernels, "warp_count", counting)
     img = rgba(rng, soft_shape(rng, 96))
