@@ -11,7 +11,9 @@ is single-threaded):
   1.76 (the study's range) onto a canvas of the input's size;
 * ``area``: ``pixscale.warp(filter="area")`` against
   ``cv2.resize(..., INTER_AREA)`` for pure scaling by 0.7 (output 0.7 N);
-* ``bilinear``, pixscale's default, on the same maps, for scale.
+* ``bilinear``, pixscale's default, on the same maps, for scale;
+* ``normalize``: ``pixscale.normalize(view, filter=...)`` (exact mode, so the
+  planning probes use the filter too) on 12 views of the demo's 512² mice.
 
 pixscale is timed with straight alpha (``premultiplied=False``, OpenCV's
 semantics) and with its default premultiplied alpha.  The input is a
@@ -89,9 +91,34 @@ def main(argv=None):
             f"{r['straight'] / cv:.2f}x | {1e3 * r['premultiplied']:.2f} | {r['premultiplied'] / cv:.2f}x | "
             f"{1e3 * r['bilinear']:.2f} |"
         )
+    norm = _normalize_times(args.rounds)
+    print("\nnormalize (exact mode) on 12 demo views of 512², ms a view; ratio to bilinear\n")
+    print("| filter | ms / view | ratio |")
+    print("|---|---|---|")
+    for name, seconds in norm.items():
+        print(f"| {name} | {1e3 * seconds:.2f} | {seconds / norm['bilinear']:.2f}x |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"warp": rows, "normalize": norm}, f, indent=2)
+
+
+def _normalize_times(rounds):
+    import pathlib
+    import tempfile
+
+    import imageio.v3 as iio
+
+    from pixscale import synth
+
+    with tempfile.TemporaryDirectory() as tmp:
+        synth.write_dataset(tmp, n_samples=2, seed=0, layout="gslrm")
+        views = [iio.imread(f) for f in sorted(pathlib.Path(tmp).glob("*/images/*.png"))]
+
+    def run(f):
+        return lambda: [pixscale.normalize(v, filter=f) for v in views]
+
+    times = _median_times({f: run(f) for f in ("bilinear", "lanczos4", "area", "auto")}, rounds)
+    return {f: t / len(views) for f, t in times.items()}
 
 
 if __name__ == "__main__":

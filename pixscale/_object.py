@@ -100,8 +100,22 @@ class ObjectMask:
     def scaled(self, scale: float) -> "ObjectMask":
         """The same rule for an image scaled by ``scale``: a pixel count grows by ``scale ** 2``.
 
-        Used to re-measure a warped image: a 100-pixel minimum becomes 306
-        pixels at scale 1.75.  Fractions and ``keep`` do not change.
+        Used to re-measure a warped image.  Fractions and ``keep`` do not change.
+
+        Parameters
+        ----------
+        scale : float
+            The linear magnification of the image the rule will measure.
+
+        Returns
+        -------
+        ObjectMask
+
+        Examples
+        --------
+        >>> import pixscale
+        >>> pixscale.ObjectMask(min_component=100).scaled(1.5).min_component
+        225.0
         """
         mc = self.min_component
         if mc is None or mc < 1:
@@ -109,7 +123,29 @@ class ObjectMask:
         return ObjectMask(self.threshold, mc * scale * scale, self.keep)
 
     def select(self, alpha: np.ndarray) -> Selection:
-        """Split a validated (H, W) alpha into the object and the dropped islands."""
+        """Split an (H, W) alpha into the object and the dropped islands.
+
+        Parameters
+        ----------
+        alpha : (H, W) ndarray
+            An alpha channel (uint8, uint16 or floats in [0, 1]).
+
+        Returns
+        -------
+        Selection
+            ``alpha``: the object's alpha (dropped pixels set to 0; the input
+            itself when nothing is dropped), ``dropped``: their (H, W) bool
+            mask or None, ``components`` and ``pixels`` dropped.
+
+        Examples
+        --------
+        >>> import numpy as np, pixscale
+        >>> alpha = np.zeros((8, 8), np.uint8); alpha[1:5, 1:5] = 255; alpha[7, 7] = 255
+        >>> sel = pixscale.ObjectMask(keep="largest").select(alpha)
+        >>> sel.components, sel.pixels, int(sel.alpha[7, 7])
+        (1, 1, 0)
+        """
+        mc = self.min_component
         if not self.filters:
             return Selection(alpha, None, 0, 0)
         mask = alpha > threshold_value(alpha.dtype, self.threshold)
@@ -123,7 +159,7 @@ class ObjectMask:
             kept = np.zeros(n + 1, dtype=bool)
             kept[largest] = True
         else:
-            mc = self.min_component
+            assert mc is not None  # self.filters
             minimum = mc if mc >= 1 else mc * sizes[largest]
             kept = sizes >= minimum
         kept[0] = True  # the background is not an island
@@ -137,7 +173,19 @@ class ObjectMask:
         return Selection(obj, dropped, n_lost, int(sizes[lost].sum()))
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule as JSON-ready values."""
+        """The rule as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            ``threshold``, ``min_component`` and ``keep``.
+
+        Examples
+        --------
+        >>> import pixscale
+        >>> pixscale.ObjectMask(min_component=0.05).to_dict()
+        {'threshold': 10.0, 'min_component': 0.05, 'keep': 'all'}
+        """
         return {"threshold": self.threshold, "min_component": self.min_component, "keep": self.keep}
 
 
