@@ -304,7 +304,15 @@ def cmd_demo(args):
 def cmd_compare(args):
     from .compare import compare, format_table
 
-    runs, written = compare(args.runs, args.out, labels=args.labels, plots=args.plots, threshold=args.threshold)
+    runs, written = compare(
+        args.runs,
+        args.out,
+        labels=args.labels,
+        plots=args.plots,
+        threshold=args.threshold,
+        min_component=args.min_component,
+        keep=args.keep,
+    )
     print(format_table(runs))
     print(f"\ncomparison: {written[1].parent}")
     return 0
@@ -368,6 +376,7 @@ def build_parser():
         "--out", default="pixscale-compare", help="folder for compare.md/.json/.png (default ./pixscale-compare)"
     )
     p.add_argument("--threshold", type=float, default=10, help="mask threshold for measured folders (default 10)")
+    _add_speck_options(p)
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=cmd_compare)
 

@@ -48,11 +48,15 @@ def _report_path(path):
     return None
 
 
-def load(path: str | os.PathLike, *, threshold: float = 10.0) -> dict[str, Any]:
+def load(
+    path: str | os.PathLike, *, threshold: float = 10.0, min_component: float | None = None, keep: str = "all"
+) -> dict[str, Any]:
     """One run's headline numbers: from its report, or by measuring the folder as it is.
 
-    Returns a dict with ``name``, ``path``, ``source`` (``"report"`` or
-    ``"measured"``), ``stage`` and the keys of :data:`COLUMNS`.
+    A measured folder's object mask is ``threshold``, ``min_component`` and
+    ``keep`` (see :class:`pixscale.ObjectMask`).  Returns a dict with
+    ``name``, ``path``, ``source`` (``"report"`` or ``"measured"``),
+    ``stage`` and the keys of :data:`COLUMNS`.
     """
     report = _report_path(path)
     if report is not None:
@@ -66,7 +70,7 @@ def load(path: str | os.PathLike, *, threshold: float = 10.0) -> dict[str, Any]:
     elif pathlib.Path(path).is_dir():
         from .pipeline import measure_dataset
 
-        rows, _ = measure_dataset(path, threshold=threshold)
+        rows, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
         summary, source = summarize(rows), "measured"
     else:
         raise ValueError(f"{path}: no such folder or report.json; pass a run's OUT_DIR, a report or a dataset folder")
@@ -163,6 +167,8 @@ def compare(
     labels: Sequence[str] | None = None,
     plots: bool = True,
     threshold: float = 10.0,
+    min_component: float | None = None,
+    keep: str = "all",
 ) -> tuple[list[dict[str, Any]], list[pathlib.Path]]:
     """Compare runs; write ``compare.json``, ``compare.md`` and (with matplotlib) ``compare.png`` into ``out_dir``.
 
@@ -179,13 +185,16 @@ def compare(
         Draw the bar chart.  Default True.
     threshold : float, optional
         The mask threshold for folders that are measured.  Default 10.
+    min_component, keep : optional
+        The component filter for folders that are measured (see
+        :class:`pixscale.ObjectMask`); reports keep the rule of their run.
 
     Returns
     -------
     (list of dict, list of pathlib.Path)
         The runs' entries (see :func:`load`) and the files written.
     """
-    runs = [load(p, threshold=threshold) for p in paths]
+    runs = [load(p, threshold=threshold, min_component=min_component, keep=keep) for p in paths]
     if labels:
         if len(labels) != len(runs):
             raise ValueError(f"--labels gives {len(labels)} names for {len(runs)} runs; give one per run")

@@ -33,6 +33,26 @@ def test_it_is_normalize_with_its_options_and_says_what_it_is():
     assert pickle.loads(pickle.dumps(norm)) == norm
 
 
+def test_filter_and_speck_options_are_normalize_s():
+    kw = {"target": 0.35, "filter": "auto", "min_component": 20, "keep": "all", "erase_specks": True}
+    norm = pixscale.Normalizer(**kw)
+    for img in _images():
+        img = img.copy()
+        img[-3:, -3:] = (9, 9, 9, 255)  # a 9-pixel speck in the corner
+        want = pixscale.normalize(img, **kw)
+        np.testing.assert_array_equal(norm(img), want)
+        assert not want[-6:, -6:].any()  # erased, not just ignored
+        kw_plan = {k: v for k, v in kw.items() if k != "erase_specks"}
+        assert norm.plan(img).measurement.dropped_components == 1
+        assert norm.plan(img).filter == pixscale.plan(img, **kw_plan).filter == "auto"
+    assert "filter='auto'" in repr(norm) and "min_component=20" in repr(norm) and "erase_specks=True" in repr(norm)
+    assert pickle.loads(pickle.dumps(norm)) == norm
+    with pytest.raises(ValueError, match="lanczos4"):
+        pixscale.Normalizer(filter="cubic")
+    with pytest.raises(ValueError, match="largest"):
+        pixscale.Normalizer(keep="biggest")
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [
