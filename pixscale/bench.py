@@ -66,7 +66,7 @@ def test_image(size, *, seed=0):
 
 
 def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, budget=2.0):
-    """Time measure, warp (premultiplied and straight) and normalize; return a list of rows.
+    """Time measure, warp (bilinear premultiplied and straight, lanczos4, area) and normalize; return rows.
 
     Each row is a dict with ``op``, ``size``, ``scale``, ``pixscale_ms`` and,
     when ``reference`` is true, ``reference_ms`` and ``speedup``.
@@ -89,6 +89,16 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
                         s,
                         lambda t=t, pm=pm: pixscale.warp(img, t, premultiplied=pm),
                         lambda t=t, pm=pm: ref.warp(img, t, premultiplied=pm),
+                    )
+                )
+            for f in ("lanczos4", "area") if s < 1 else ("lanczos4",):
+                cases.append(
+                    (
+                        f"warp {f}",
+                        s,
+                        lambda t=t, f=f: pixscale.warp(img, t, filter=f),
+                        # The reference is dense matrix products: O(N^3), so only up to 1024 px.
+                        (lambda t=t, f=f: ref.filtered(img, t, filter=f)) if size <= 1024 else None,
                     )
                 )
         cases.append(("normalize exact", None, lambda: pixscale.normalize(img), None))

@@ -369,8 +369,8 @@ def filtered(image, transform, *, filter, premultiplied=True):
     premult = premultiplied and nc in (2, 4)
     if premult:
         src = np.concatenate([src[..., :-1] * src[..., -1:], src[..., -1:]], axis=-1)
-    v = np.einsum("iy,yxc->ixc", wy, src)
-    v = np.einsum("jx,ixc->ijc", wx, v)
+    v = (wy @ src.reshape(h, w * nc)).reshape(ho, w, nc)  # rows first: sum_y Wy[i, y] src[y]
+    v = np.matmul(wx, v)  # then columns, per output row: sum_x Wx[j, x] v[i, x]
     integer = image.dtype.kind == "u"
     if premult:
         alpha = v[..., -1:]
