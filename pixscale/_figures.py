@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._measure import measure
+from ._measure import Measurement, measure
 from ._validate import with_mask
 from .io import ViewError, read_colour, read_mask, read_view
 
@@ -43,14 +43,29 @@ class Thumbnail:
         return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
 
     @classmethod
-    def of_file(cls, path, name=None):
-        """The thumbnail of an image file, or of a ``(colour, mask)`` pair of files, named ``name``."""
+    def of_file(cls, path, name=None, measured=None):
+        """The thumbnail of an image file, or of a ``(colour, mask)`` pair of files, named ``name``.
+
+        ``measured`` is the run's measurement of that file (a
+        :meth:`Measurement.to_dict`), made with the run's object mask
+        (threshold and component filter); without it the file is measured
+        with the defaults.
+        """
         if isinstance(path, tuple):
             image = with_mask(read_colour(path[0]), read_mask(path[1]))
             path = path[0]
         else:
             image = read_view(path)
-        return cls.of(image, measure(image), name or "/".join(pathlib.Path(path).parts[-3:]))
+        name = name or "/".join(pathlib.Path(path).parts[-3:])
+        if measured is not None:
+            m = Measurement(
+                measured["count"],
+                None if measured["centroid"] is None else tuple(measured["centroid"]),
+                None,
+                tuple(measured["shape"]),
+            )
+            return cls.of(image, m, name)
+        return cls.of(image, measure(image), name)
 
 
 def _over_checkerboard(image):
@@ -76,16 +91,17 @@ def _marks(row):
     return out
 
 
-def _show_view(ax, item, label, marks=(), name=None):
+def _show_view(ax, item, label, marks=(), name=None, measured=None):
     """Draw one view over a checkerboard with its centroid (x), the canvas centre (+) and its marks.
 
-    ``item`` is a :class:`Thumbnail`, or a path to read one (named ``name``) from.
+    ``item`` is a :class:`Thumbnail`, or a path to read one (named ``name``,
+    with the run's measurement ``measured``) from.
     """
     from matplotlib.patches import Rectangle
 
     ax.set_axis_off()
     try:
-        thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name)
+        thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name, measured)
     except (ViewError, ValueError, TypeError) as exc:  # an unreadable file, or a mask that does not fit
         ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
         return
@@ -214,7 +230,7 @@ def _contact_sheet(figure, summary, rows, sources):
                     continue
                 r = views[j]
                 marks = _marks(r) if stage == "after" else ()
-                _show_view(ax, sources[r["view"]][i], stage, marks, name=r["view"])
+                _show_view(ax, sources[r["view"]][i], stage, marks, name=r["view"], measured=r.get(stage))
         grid[2 * k, 0].text(
             -0.1,
             0.5,

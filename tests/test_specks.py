@@ -191,6 +191,11 @@ def test_a_run_ignores_specks_reports_them_and_erases_them_if_asked(tmp_path, rn
             np.testing.assert_array_equal(out, want)  # the specks are gone: the object alone, warped
         else:
             assert (out[..., 3] > 10).sum() > (want[..., 3] > 10).sum()  # still in the picture
+            # The contact sheet marks the centroid the run measured, not one the specks pull away.
+            from pixscale._figures import Thumbnail
+
+            thumb = Thumbnail.of_file(tmp_path / "out" / v["view"], measured=v["after"])
+            assert thumb.centroid == tuple(v["after"]["centroid"]) != pixscale.measure(out).centroid
 
 
 def test_stats_and_bad_speck_options_on_the_command_line(tmp_path, rng, capsys):
