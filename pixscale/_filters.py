@@ -54,3 +54,20 @@ def reach(name):
     if name == "area":
         return 0.5, 0.5
     return 3.5, 0.5
+
+
+#: The most a Lanczos-4 warp can raise a value above the largest value within its reach:
+#: the per-axis sum of the positive weights is at most 1.3573 (at some phase), squared for
+#: the two axes: 1.8422, rounded up.  Bilinear and area weights are never negative: 1.
+LANCZOS_LIFT = 1.85
+
+
+def lift(name):
+    """How far above the input's values the filter ``name`` can push an output value (a factor).
+
+    Negative lobes let Lanczos-4 overshoot: an alpha at or below the
+    threshold can come out above it, so exact mode's probe window and the
+    placement's footprint start from the pixels with ``alpha > threshold /
+    lift``, not only the object's.
+    """
+    return 1.0 if name in ("bilinear", "area") else LANCZOS_LIFT

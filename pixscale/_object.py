@@ -50,7 +50,8 @@ class ObjectMask:
         Drop connected components (8-connected) of the thresholded mask
         smaller than this before measuring: a number of pixels when >= 1
         (``200``), a fraction of the largest component's pixels when below 1
-        (``0.05``).  Default None: keep every component.
+        (``0.05``).  The largest component is always kept, so the filter
+        never empties a mask.  Default None: keep every component.
     keep : {"all", "largest"}, optional
         ``"largest"`` keeps only the largest component (the first in raster
         order on a tie), whatever ``min_component`` says.  Default ``"all"``.
@@ -120,7 +121,8 @@ class ObjectMask:
         mc = self.min_component
         if mc is None or mc < 1:
             return self
-        return ObjectMask(self.threshold, mc * scale * scale, self.keep)
+        # Still a pixel count: below 1 it would read as a fraction of the largest component.
+        return ObjectMask(self.threshold, max(mc * scale * scale, 1.0), self.keep)
 
     def select(self, alpha: np.ndarray) -> Selection:
         """Split an (H, W) alpha into the object and the dropped islands.
@@ -157,11 +159,11 @@ class ObjectMask:
         largest = int(sizes.argmax())
         if self.keep == "largest":
             kept = np.zeros(n + 1, dtype=bool)
-            kept[largest] = True
         else:
             assert mc is not None  # self.filters
             minimum = mc if mc >= 1 else mc * sizes[largest]
             kept = sizes >= minimum
+        kept[largest] = True  # the object is never dropped, however small: only what is smaller
         kept[0] = True  # the background is not an island
         lost = ~kept
         n_lost = int(lost.sum())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._filters import check_filter, reach
+from ._filters import check_filter, lift, reach
 from ._measure import measure_alpha, measure_object
 from ._object import ObjectMask, without_specks
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
@@ -44,11 +44,34 @@ def _source_center(m, center):
     return check_point(center, name="center")
 
 
+def _support(alpha, thr, bbox, filter):
+    """The box of the source pixels whose warp can exceed the threshold (it holds ``bbox``).
+
+    Bilinear and area weights are a convex combination, but float weights may
+    sum to 1 + a few ulps, lifting float alpha that sits exactly at the
+    threshold above it; and Lanczos-4's negative lobes can lift alpha by up
+    to :func:`pixscale._filters.lift`.  So the box is that of
+    ``alpha > thr / lift`` (less 1e-5 for floats): exact mode's probe window
+    and the placement's footprint are built from it.
+    """
+    factor = lift(filter)
+    if alpha.dtype.kind == "f":
+        low = alpha.dtype.type(thr * (1 - 1e-5) / factor)
+    elif factor == 1.0:
+        return bbox
+    else:
+        low = alpha.dtype.type(math.floor(thr / factor))
+    if low == thr:
+        return bbox
+    return measure_alpha(alpha, low).bbox
+
+
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
     def __init__(self, alpha, thr, m, src_center, output_shape, fit, margin, filter):
         self.alpha, self.thr, self.measurement = alpha, thr, m
+        self.support = _support(alpha, thr, m.bbox, filter)
         self.src_center = src_center
         self.input_shape, self.output_shape = m.shape, output_shape
         self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
@@ -56,7 +79,7 @@ class _View:
         self.filter = filter
         source_px, self.pad = reach(filter)
         self.margins = margins_px(margin, output_shape)
-        self.extent = footprint(m.bbox, src_center, source_px)
+        self.extent = footprint(self.support, src_center, source_px)
         self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
         self.n_out = output_shape[0] * output_shape[1]
 
@@ -74,12 +97,8 @@ class _Probe:
     """
 
     def __init__(self, view):
-        alpha, thr = view.alpha, view.thr
-        bbox = view.measurement.bbox
-        if alpha.dtype.kind == "f":
-            # Float weights may sum to 1 + a few ulps, lifting alpha that sits exactly at the
-            # threshold above it: the window must hold every pixel within 1e-5 of the threshold.
-            bbox = measure_alpha(alpha, alpha.dtype.type(thr * (1 - 1e-5))).bbox
+        alpha = view.alpha
+        bbox = view.support
         self.view = view
         r = math.ceil(reach(view.filter)[0] + 0.5)  # source pixels whose taps can reach the object
         self.box = (bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r)

@@ -82,9 +82,13 @@ def lanczos_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
 
 
 @jit_strict
-def area_width(scale):
-    """The most source pixels one output pixel of the area filter covers along an axis at ``scale``."""
-    return int(math.floor(1.0 / scale)) + 2
+def area_width(scale, n_src):
+    """The most source pixels one output pixel of the area filter covers along an axis of ``n_src`` at ``scale``.
+
+    ``floor(1 / scale) + 2``, and never more than the source has (computed in
+    floats, so an absurdly small scale neither overflows nor allocates).
+    """
+    return int(min(math.floor(1.0 / scale) + 2.0, float(n_src)))
 
 
 @jit_strict
@@ -166,6 +170,13 @@ def finish(v, nc, premult, rounding, consts, orow):
             for c in range(last):
                 orow[o + c] = v[o + c] * inv
             orow[o + last] = wa
+
+
+@jit
+def _clip01(orow):
+    """Float outputs of a tap filter stay in [0, 1], the range of float images (ringing leaves it)."""
+    for k in range(orow.shape[0]):
+        orow[k] = min(max(orow[k], 0.0), 1.0)
 
 
 @jit
@@ -259,7 +270,8 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     ``xlo``, ``xcnt``, ``wx``.  Columns outside ``[j_lo, j_hi)`` and rows
     without taps are transparent fills.  ``premult`` interpolates colour
     premultiplied by the last channel; ``rounding`` and ``consts`` are as
-    for :func:`finish`, whose store ends every row.
+    for :func:`finish`, whose store ends every row; float rows are then
+    clipped to [0, 1] (:func:`_clip01`).
     """
     ny = out.shape[0]
     zero = consts[0]
@@ -292,6 +304,8 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
                 _add_row(wy[i, t], rowf, nc, premult, acc)
             _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            if not rounding:
+                _clip01(orow[k_lo:k_hi])
         return
     ring = wy.shape[1]
     rows = np.empty((ring, k_hi - k_lo), wd)
@@ -313,6 +327,8 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
                 tags[slot] = r
             _add_row(wy[i, t], rows[slot], nc, False, v)
         finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
+        if not rounding:
+            _clip01(orow[k_lo:k_hi])
 
 
 @jit
@@ -327,13 +343,12 @@ def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c
     ny = out.shape[0]
     nx = out.shape[1] // nc
     wd = consts.dtype
-    width = LANCZOS_TAPS if filt == 1 else area_width(scale)
     ylo = np.empty(ny, np.int64)
     ycnt = np.empty(ny, np.int64)
     xlo = np.empty(nx, np.int64)
     xcnt = np.empty(nx, np.int64)
-    wy = np.zeros((ny, width), wd)
-    wx = np.zeros((nx, width), wd)
+    wy = np.zeros((ny, LANCZOS_TAPS if filt == 1 else area_width(scale, h)), wd)
+    wx = np.zeros((nx, LANCZOS_TAPS if filt == 1 else area_width(scale, w)), wd)
     if filt == 1:
         lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
         j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)

@@ -196,8 +196,8 @@ def warp(
     inverse-mapped output pixel centre ``(j + 0.5, i + 0.5)``.  Samples outside
     the input are transparent (all channels 0), which pads the canvas.
     Integer outputs are rounded half up and clipped to the dtype's range;
-    float outputs are not clipped, so Lanczos ringing can leave values a
-    little outside [0, 1] next to hard edges.
+    with ``"lanczos4"`` and ``"area"`` float outputs are clipped to [0, 1]
+    (Lanczos ringing would otherwise leave that range next to hard edges).
 
     Examples
     --------

@@ -560,6 +560,9 @@ def _read_manifest(path, params, input_id):
             f"delete {out_dir} to start over, or choose a new OUT_DIR."
         ) from None
     old = header.get("parameters") or {}
+    # Options added since the manifest was written take their defaults: the run used them.
+    defaults = RunOptions().params()
+    old = {**{k: defaults[k] for k in params if k not in old and k in defaults}, **old}
     if old != params:
         diffs = [f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in params if old.get(k) != params.get(k)]
         diffs += [f"{k} (unknown to this version)" for k in old if k not in params]

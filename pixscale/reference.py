@@ -99,7 +99,8 @@ def object_mask(image, *, threshold=10, min_component=None, keep="all"):
     ``keep="largest"`` only the largest component stays (on a tie, the one
     whose first pixel comes first in raster order); otherwise components
     smaller than ``min_component`` go: a pixel count when it is at least 1,
-    else that fraction of the largest component's count.
+    else that fraction of the largest component's count; the largest always
+    stays.
     """
     alpha = alpha_channel(image)
     mask = alpha > threshold_in_units(alpha.dtype, threshold)
@@ -114,7 +115,7 @@ def object_mask(image, *, threshold=10, min_component=None, keep="all"):
         kept = {largest}
     else:
         least = min_component if min_component >= 1 else min_component * sizes[largest]
-        kept = {lab for lab, n in sizes.items() if n >= least}
+        kept = {lab for lab, n in sizes.items() if n >= least} | {largest}
     lost = [lab for lab in sizes if lab not in kept]
     return np.isin(labels, list(kept)), len(lost), sum(sizes[lab] for lab in lost)
 
@@ -354,7 +355,7 @@ def filtered(image, transform, *, filter, premultiplied=True):
     matrix products in float64; with ``premultiplied`` (2 or 4 channels) the
     colour is multiplied by alpha first and divided back after (colour 0
     where the stored alpha would be 0).  Integer outputs are clipped to the
-    dtype's range and rounded half up; float outputs are stored as computed.
+    dtype's range and rounded half up; float outputs are clipped to [0, 1].
     The kernel computes in float32 for all but float64 images, so it agrees
     with this to within rounding (1 unit of the last place of integer
     outputs; see the tests), not bit for bit.
@@ -380,6 +381,8 @@ def filtered(image, transform, *, filter, premultiplied=True):
         v = np.concatenate([colour, alpha], axis=-1)
     if integer:
         v = np.floor(np.clip(v, 0, np.iinfo(image.dtype).max) + 0.5)
+    else:
+        v = np.clip(v, 0.0, 1.0)
     out = v.astype(image.dtype)
     return out if image.ndim == 3 else out[:, :, 0]
 

@@ -268,3 +268,35 @@ def test_shift_keeps_every_filtered_pixel_inside_the_margin(filter):
             assert not alpha[:margin].any() and not alpha[:, :margin].any()
             assert not alpha[-margin:].any() and not alpha[:, -margin:].any()
         assert t.cut_pixels == 0
+
+
+def test_lanczos_overshoot_of_a_faint_shadow_stays_inside_the_margin_and_is_counted():
+    """Alpha at the threshold is not the object, but Lanczos can lift it above: placement and probe allow for it."""
+    for shadow in (10, 8, 6):
+        img = np.zeros((96, 96, 4), np.uint8)
+        img[40:60, 40:60] = (200, 120, 60, 255)
+        img[30:55, 8:40, 3] = np.where(img[30:55, 8:40, 3] == 0, shadow, img[30:55, 8:40, 3])  # a hard-edged shadow
+        for filter in ("lanczos4", "auto"):
+            t = pixscale.plan(img, target=0.3, fit="shift", margin=8, filter=filter)
+            out = pixscale.warp(img, t)
+            mask = out[..., 3] > 10
+            assert not mask[:8].any() and not mask[-8:].any() and not mask[:, :8].any() and not mask[:, -8:].any()
+            assert t.achieved_ratio == pixscale.measure(out).size_ratio  # the probe saw every lifted pixel
+            assert t.cut_pixels == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_outputs_stay_in_range_and_can_be_measured_again(dtype):
+    img = np.zeros((48, 48, 4), dtype)
+    img[14:30, 12:34] = (0.9, 0.2, 1.0, 1.0)  # hard edges: Lanczos rings
+    out = pixscale.normalize(img, target=0.45, filter="lanczos4")
+    assert out.dtype == dtype and out.min() >= 0 and out.max() <= 1
+    again = pixscale.normalize(out, target=0.3, filter="lanczos4")  # pixscale reads its own output
+    assert abs(pixscale.measure(again).size_ratio - 0.3) < 0.01
+
+
+def test_the_area_filter_at_an_absurd_scale_allocates_by_the_source_not_by_one_over_scale():
+    img = np.full((64, 64, 4), 255, np.uint8)
+    t = pixscale.ScaleTransform(1e-9, (32, 32), (128, 128), (64, 64), (256, 256))
+    out = pixscale.warp(img, t, filter="area")  # floor(1 / scale) + 2 would be 1e9 weights a row
+    assert out.shape == (256, 256, 4) and out[..., 3].max() <= 1

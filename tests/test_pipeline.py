@@ -271,3 +271,19 @@ def test_a_cut_last_manifest_line_does_not_swallow_the_next_entry(gslrm, tmp_pat
         json.loads(x) for x in manifest.read_text().splitlines()[1:] if x.startswith('{"sample"') and x.endswith("}")
     ]
     assert sorted(e["sample"] for e in entries) == ["sample_000", "sample_001", "sample_002"]
+
+
+def test_resume_of_a_run_written_before_new_options_existed(tmp_path, gslrm):
+    """A manifest without the options added since (filter, component filter) means their defaults."""
+    out = tmp_path / "out"
+    run(gslrm, out, quiet=True)
+    manifest = out / "pixscale-manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    header = json.loads(lines[0])
+    for key in ("filter", "min_component", "keep", "erase_specks"):
+        del header["parameters"][key]
+    manifest.write_text("\n".join([json.dumps(header)] + lines[1:]) + "\n")
+    rows, _ = run(gslrm, out, resume=True, quiet=True)
+    assert len(rows) == 18
+    with pytest.raises(ValueError, match="filter 'bilinear' -> 'lanczos4'"):
+        run(gslrm, out, RunOptions(filter="lanczos4"), resume=True, quiet=True)

@@ -210,3 +210,27 @@ def test_stats_and_bad_speck_options_on_the_command_line(tmp_path, rng, capsys):
     assert main(["run", str(tmp_path / "in"), str(tmp_path / "o"), "--min-component", "-3"]) == 2
     err = capsys.readouterr().err
     assert "--min-component" in err and "fraction of the largest" in err
+
+
+def test_a_pixel_minimum_scaled_down_stays_a_pixel_count():
+    """min_component=4 at scale 0.4 is 0.64 px: still 'keep everything', never '64% of the largest'."""
+    rule = pixscale.ObjectMask(min_component=4).scaled(0.4)
+    assert rule.min_component == 1.0
+    alpha = np.zeros((40, 40), np.uint8)
+    alpha[2:32, 2:32] = 255  # 900 px
+    alpha[35:38, 35:38] = 255  # 9 px: a detached part, above the scaled minimum
+    m = pixscale.measure(alpha, min_component=rule.min_component)
+    assert (m.count, m.dropped_components) == (909, 0)
+    assert pixscale.ObjectMask(min_component=0.05).scaled(0.4).min_component == 0.05  # fractions do not scale
+
+
+def test_the_filter_never_drops_the_largest_component():
+    """A minimum above every component keeps the largest (as it does when it is alone): never an empty mask."""
+    alpha = np.zeros((64, 64), np.uint8)
+    alpha[10:22, 10:22] = 255  # 144 px
+    alone = pixscale.measure(alpha, min_component=500)
+    alpha[60, 60] = 255
+    m = pixscale.measure(alpha, min_component=500)
+    assert alone.count == m.count == 144 and (m.dropped_components, m.dropped_pixels) == (1, 1)
+    assert m == reference.measure(alpha, min_component=500)
+    assert pixscale.plan(alpha, target=0.3, min_component=500).measurement.count == 144
