@@ -633,12 +633,40 @@ def _nearest_existing(path):
     return path
 
 
-def _sweep_temporary(out_dir):
-    """Remove the temporary files (``.NAME.xxxx.part``) that a killed process left in OUT_DIR."""
-    for dirpath, _, filenames in os.walk(out_dir):
-        for name in filenames:
-            if name.startswith(".") and name.endswith(".part"):
-                os.unlink(os.path.join(dirpath, name))
+def _unit_folders(samples):
+    """The OUT_DIR folders (relative) that the units of ``samples`` write files into."""
+    folders = {s.rel_dir or "" for s in samples}  # the cameras
+    for s in samples:
+        for v in s.views:
+            folders.update(os.path.dirname(k) for k in (v.out_key, v.mask_key) if k)
+    return folders
+
+
+def _sweep_temporary(out_dir, folders=None):
+    """Remove the temporary files (``.NAME.xxxx.part``) that a killed process left in OUT_DIR.
+
+    ``folders`` (paths relative to OUT_DIR, ``""`` for OUT_DIR itself) limits
+    the sweep to the files directly in those folders; default all of OUT_DIR.
+    """
+    if folders is None:
+        paths = [os.path.join(d, n) for d, _, names in os.walk(out_dir) for n in names]
+    else:
+        paths = []
+        for folder in sorted(folders):
+            path = os.path.normpath(os.path.join(out_dir, folder))
+            if os.path.commonpath([os.path.abspath(out_dir), os.path.abspath(path)]) != os.path.abspath(out_dir):
+                continue  # never outside OUT_DIR
+            try:
+                paths += [os.path.join(path, n) for n in os.listdir(path)]
+            except OSError:  # not written (a failed sample) or not a folder
+                continue
+    for path in paths:
+        name = os.path.basename(path)
+        if name.startswith(".") and name.endswith(".part"):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:  # a live writer finished with it meanwhile
+                pass
 
 
 def _say(quiet, message):
@@ -774,8 +802,11 @@ def run(
                 _say(quiet, f"running on {workers.kind}")
             with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
-                if todo and _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop):
-                    _sweep_temporary(out_dir)  # what the dead workers were writing
+                if todo:
+                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop)
+                    # What dead workers were writing: a Dask worker killed mid-write is replaced
+                    # without the run hearing of it, so the folders of every unit are swept.
+                    _sweep_temporary(out_dir, _unit_folders(todo))
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
             rows += write_list_files(dataset, out_dir)

@@ -287,3 +287,22 @@ def test_resume_of_a_run_written_before_new_options_existed(tmp_path, gslrm):
     assert len(rows) == 18
     with pytest.raises(ValueError, match="filter 'bilinear' -> 'lanczos4'"):
         run(gslrm, out, RunOptions(filter="lanczos4"), resume=True, quiet=True)
+
+
+def test_temporary_files_of_a_replaced_worker_are_swept(tmp_path, gslrm, monkeypatch):
+    """A worker killed mid-write leaves a .part file; a scheduler that reruns its unit elsewhere
+    (Dask does, without telling the run) must not leave it in OUT_DIR."""
+    from pixscale import pipeline
+
+    real = pipeline.process_sample
+
+    def leaves_a_part(sample, out_root, *args, **kwargs):
+        result = real(sample, out_root, *args, **kwargs)
+        folder = Path(out_root) / sample.rel_dir / "images"
+        (folder / ".cam_000.png.deadbeef.part").write_bytes(b"half a png")  # what the dead copy was writing
+        return result
+
+    monkeypatch.setattr(pipeline, "process_sample", leaves_a_part)
+    out = tmp_path / "out"
+    run(gslrm, out, jobs=2, quiet=True, plots=False)
+    assert not [p for p in out.rglob("*.part")]
