@@ -9,7 +9,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from ._config import jit, jit_strict
-from ._resample import count_above, finish, warp_taps_count, warp_taps_window  # noqa: F401 (the taps kernels, re-exported)
+from ._resample import count_above, finish, to_work, warp_taps_count, warp_taps_window  # noqa: F401 (re-exported)
 from ._simd import lerp4, lerp4_premult
 
 _S24 = np.uint32(24)
@@ -177,13 +177,6 @@ def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
 
 
 @jit
-def _to_float(row, rowf):
-    """``rowf[k] = row[k]`` (the source row in the working float type)."""
-    for k in range(row.shape[0]):
-        rowf[k] = row[k]
-
-
-@jit
 def _blend_rows(a, r0, b, r1, dst):
     """``dst = a * r0 + b * r1`` over flat rows (source values or floats)."""
     for k in range(dst.shape[0]):
@@ -274,7 +267,7 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
     if nc == 4:
         _gather4(row, xo0, xo1, wx0, wx1, premult, buf)
     else:
-        _to_float(row, rowf)
+        to_work(row, rowf)
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
 
 

@@ -180,7 +180,7 @@ def _clip01(orow):
 
 
 @jit
-def _to_work(row, rowf):
+def to_work(row, rowf):
     """``rowf[k] = row[k]``: source values in the working float type."""
     for k in range(row.shape[0]):
         rowf[k] = row[k]
@@ -262,6 +262,17 @@ def _gather_taps(rowf, nc, lo, cnt, w, j_lo, j_hi, x_min, premult, zero, dst):
 
 
 @jit
+def _live_row(orow, n_taps, k_lo, k_hi):
+    """Zero the transparent parts of an output row: all of it without taps (returns False), else its ends."""
+    if n_taps == 0:
+        orow[:] = 0
+        return False
+    orow[:k_lo] = 0
+    orow[k_hi:] = 0
+    return True
+
+
+@jit
 def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first, premult, rounding, consts, out):
     """Tap-filter resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (ny, nx*nc).
 
@@ -293,14 +304,11 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
         acc = np.empty(s_hi - s_lo, wd)
         for i in range(ny):
             orow = out[i]
-            if ycnt[i] == 0:
-                orow[:] = 0
+            if not _live_row(orow, ycnt[i], k_lo, k_hi):
                 continue
-            orow[:k_lo] = 0
-            orow[k_hi:] = 0
             acc[:] = zero
             for t in range(ycnt[i]):
-                _to_work(src[ylo[i] + t, s_lo:s_hi], rowf)
+                to_work(src[ylo[i] + t, s_lo:s_hi], rowf)
                 _add_row(wy[i, t], rowf, nc, premult, acc)
             _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
@@ -312,17 +320,14 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     tags = np.full(ring, -1, np.int64)
     for i in range(ny):
         orow = out[i]
-        if ycnt[i] == 0:
-            orow[:] = 0
+        if not _live_row(orow, ycnt[i], k_lo, k_hi):
             continue
-        orow[:k_lo] = 0
-        orow[k_hi:] = 0
         v[:] = zero
         for t in range(ycnt[i]):
             r = ylo[i] + t
             slot = r % ring
             if tags[slot] != r:
-                _to_work(src[r, s_lo:s_hi], rowf)
+                to_work(src[r, s_lo:s_hi], rowf)
                 _gather_taps(rowf, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, premult, zero, rows[slot])
                 tags[slot] = r
             _add_row(wy[i, t], rows[slot], nc, False, v)

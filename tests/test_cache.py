@@ -24,7 +24,7 @@ CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_D
 
 # Runs two small kernels and reports what they computed and whether they came from the cache.
 # _gather4 inlines _simd.lerp4: buf = 1 * row[0:4] + 1 * row[4:8] = [4, 6, 8, 10].
-# _to_float writes 5 values into a 3-value view of a 6-value array: past the view's end
+# to_work writes 5 values into a 3-value view of a 6-value array: past the view's end
 # (into memory the array owns) unless the kernel was compiled with bounds checking.
 KERNEL_RUN = """
 import json, numpy as np, pixscale
@@ -35,11 +35,11 @@ w = np.ones(1, np.float32)
 k._gather4(np.arange(8, dtype=np.float32), np.zeros(1, np.uint64), np.full(1, 4, np.uint64), w, w, False, buf)
 parent = np.zeros(6, np.float32)
 try:
-    k._to_float(np.ones(5, np.uint8), parent[:3])
+    k.to_work(np.ones(5, np.uint8), parent[:3])
     bounds = "unchecked"
 except IndexError:
     bounds = "checked"
-kernels = (k._gather4, k._to_float)
+kernels = (k._gather4, k.to_work)
 print(json.dumps({"file": pixscale.__file__, "gather": buf.tolist(), "bounds": bounds,
                   "hits": sum(sum(d.stats.cache_hits.values()) for d in kernels),
                   "misses": sum(sum(d.stats.cache_misses.values()) for d in kernels),
