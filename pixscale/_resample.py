@@ -34,13 +34,29 @@ LANCZOS_TAPS = 8
 
 
 @jit_strict
-def _lanczos(d):
-    """``sinc(d) * sinc(d / 4)`` (``sinc(x) = sin(pi x) / (pi x)``), exactly 0 or 1 at integer ``d``."""
-    r = np.round(d)
-    if abs(d - r) < 1e-9:
-        return 1.0 if r == 0 else 0.0
-    x = math.pi * d
-    return 4.0 * math.sin(x) * math.sin(0.25 * x) / (x * x)
+def _lanczos8(f, coef):
+    """The 8 Lanczos-4 weights of taps ``floor(u) - 3 ... floor(u) + 4`` for the phase ``f = u - floor(u)``.
+
+    Tap ``t`` is at distance ``d = f + 3 - t``; its weight is ``sinc(d) *
+    sinc(d / 4) = 4 sin(pi d) sin(pi d / 4) / (pi d)^2`` (exactly 1 or 0 at
+    whole ``d``), and ``sin(pi d) = (-1)^(3 - t) sin(pi f)``, so one sine
+    serves all eight numerators.  The weights are normalised to sum 1 and
+    written into ``coef``.
+    """
+    sf = math.sin(math.pi * f)
+    total = 0.0
+    for t in range(LANCZOS_TAPS):
+        d = f + 3.0 - t
+        r = np.round(d)
+        if abs(d - r) < 1e-9:
+            c = 1.0 if r == 0 else 0.0
+        else:
+            x = math.pi * d
+            c = 4.0 * (sf if (3 - t) % 2 == 0 else -sf) * math.sin(0.25 * x) / (x * x)
+        coef[t] = c
+        total += c
+    for t in range(LANCZOS_TAPS):
+        coef[t] = coef[t] / total
 
 
 @jit_strict
@@ -50,34 +66,32 @@ def lanczos_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
     Output pixel ``k`` maps back to the source coordinate
     ``u = (k + 0.5 - dst_c) / scale + src_c - 0.5`` (in units where source
     pixel ``i`` has its centre at ``i``).  Its 8 taps are the pixels
-    ``floor(u) - 3 ... floor(u) + 4``, weighted by :func:`_lanczos` of their
-    distance from ``u`` and normalised to sum 1 over all 8 (in float64, then
-    stored in ``w``'s type).  Taps outside ``[0, n_src)`` are dropped
-    without renormalising: the outside is transparent.  Fills ``lo``,
-    ``cnt`` (int64) and ``w`` (n, 8); returns the half-open range of output
-    pixels with ``cnt > 0``.
+    ``floor(u) - 3 ... floor(u) + 4``, weighted by :func:`_lanczos8` (in
+    float64, then stored in ``w``'s type).  Taps outside ``[0, n_src)`` are
+    dropped without renormalising: the outside is transparent.  Fills
+    ``lo``, ``cnt`` (int64) and ``w`` (n, 8); returns the half-open range of
+    output pixels with ``cnt > 0``.
     """
     first = -1
     last = 0
+    coef = np.empty(LANCZOS_TAPS)
     for k in range(lo.shape[0]):
         u = (start + k + 0.5 - dst_c) / scale + src_c - 0.5
         f0 = np.floor(u)
-        f = u - f0
         base = int(f0) - 3
-        total = 0.0
-        for t in range(LANCZOS_TAPS):
-            total += _lanczos(f + 3.0 - t)
         a = max(base, 0)
         b = min(base + LANCZOS_TAPS, n_src)
         n = b - a if b > a else 0
         lo[k] = a
         cnt[k] = n
+        if n == 0:
+            continue
+        _lanczos8(u - f0, coef)
         for t in range(n):
-            w[k, t] = _lanczos(f + 3.0 - (a + t - base)) / total
-        if n > 0:
-            if first < 0:
-                first = k
-            last = k + 1
+            w[k, t] = coef[a + t - base]
+        if first < 0:
+            first = k
+        last = k + 1
     return (first, last) if first >= 0 else (0, 0)
 
 
@@ -241,6 +255,18 @@ def _gather_taps(rowf, nc, lo, cnt, w, j_lo, j_hi, x_min, premult, zero, dst):
             dst[o + 1] = s1
             dst[o + 2] = s2
             dst[o + 3] = s3
+        return
+    if nc == 1:  # alpha alone: exact mode's probe
+        for j in range(j_lo, j_hi):
+            b = lo[j] - x_min
+            s0 = zero
+            if cnt[j] == LANCZOS_TAPS:  # the interior: a fixed trip count, unrolled
+                for t in range(LANCZOS_TAPS):
+                    s0 = s0 + w[j, t] * rowf[b + t]
+            else:
+                for t in range(cnt[j]):
+                    s0 = s0 + w[j, t] * rowf[b + t]
+            dst[j - j_lo] = s0
         return
     last = nc - 1
     for j in range(j_lo, j_hi):

@@ -99,7 +99,7 @@ def test_kernel_flags_are_decided_once():
     kernels = _dispatchers()
     assert {"measure_alpha", "measure_words", "warp_window", "warp_bilinear", "warp_count", "axis_taps"} <= set(kernels)
     assert {"warp_taps", "warp_taps_window", "warp_taps_count", "lanczos_taps", "area_taps", "finish"} <= set(kernels)
-    strict = {"axis_taps", "lanczos_taps", "area_taps", "_lanczos", "area_width"}  # taps: no fastmath at all
+    strict = {"axis_taps", "lanczos_taps", "area_taps", "_lanczos8", "area_width"}  # taps: no fastmath at all
     sets = set()
     for name, kernel in kernels.items():
         opts = kernel.targetoptions
