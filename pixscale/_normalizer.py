@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._filters import check_filter
-from ._object import ObjectMask, without_specks
+from ._object import ObjectMask, check_erase, without_specks
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
 from ._transform import ScaleTransform
@@ -120,7 +120,7 @@ class Normalizer:
         self.target = check_target(target)
         rule = ObjectMask(threshold, min_component, keep)
         self.threshold, self.min_component, self.keep = rule.threshold, rule.min_component, rule.keep
-        self.erase_specks = bool(erase_specks)
+        self.erase_specks = check_erase(erase_specks, rule)
         if not (isinstance(center, str) and center in CENTERS):
             check_point(center, name="center")
         self.center = center

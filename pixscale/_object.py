@@ -27,8 +27,11 @@ class Selection:
     """What :meth:`ObjectMask.select` kept and dropped in one alpha channel.
 
     ``alpha`` is the object's alpha: the input's, with the dropped islands'
-    pixels set to 0 (the input itself when nothing was dropped).  ``dropped``
-    is the (H, W) bool mask of those pixels, or None when nothing was dropped.
+    pixels and their faint rims (2 px at or below the threshold) set to 0
+    (the input itself when nothing was dropped).  ``dropped`` is the (H, W)
+    bool mask of those pixels, or None when nothing was dropped;
+    ``components`` and ``pixels`` count the islands and their pixels above
+    the threshold.
     """
 
     alpha: np.ndarray
@@ -101,7 +104,11 @@ class ObjectMask:
     def scaled(self, scale: float) -> "ObjectMask":
         """The same rule for an image scaled by ``scale``: a pixel count grows by ``scale ** 2``.
 
-        Used to re-measure a warped image.  Fractions and ``keep`` do not change.
+        For measuring a warped image again; it matches the input's rule only
+        roughly (resampling does not scale a soft speck's area by exactly
+        ``scale ** 2``; the report measures the object carried through the
+        warp instead).  Fractions and ``keep`` do not change, and a pixel
+        count never falls below 1 (it would read as a fraction).
 
         Parameters
         ----------
@@ -170,6 +177,9 @@ class ObjectMask:
         if n_lost == 0:
             return Selection(alpha, None, 0, 0)
         dropped = lost[labels]
+        # With each island goes its faint rim (2 px at or below the threshold), which would
+        # otherwise stay as a ghost of the speck and, resampled, could still reach the threshold.
+        dropped |= _dilate(dropped) & (labels == 0)
         obj = alpha.copy()
         obj[dropped] = 0
         return Selection(obj, dropped, n_lost, int(sizes[lost].sum()))
@@ -191,6 +201,13 @@ class ObjectMask:
         return {"threshold": self.threshold, "min_component": self.min_component, "keep": self.keep}
 
 
+def _dilate(mask):
+    """``mask`` grown by 2 pixels (8-connected)."""
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, structure=_EIGHT, iterations=2)
+
+
 def _label(mask):
     """8-connected components of a bool mask: ``(labels, count)`` (scipy's job)."""
     from scipy import ndimage
@@ -207,8 +224,16 @@ def erase(image, dropped):
     return out
 
 
+def check_erase(erase_specks, rule):
+    """``erase_specks`` as a bool; a ``ValueError`` when it is asked of a rule that drops nothing."""
+    if erase_specks and not rule.filters:
+        raise ValueError(
+            "erase_specks needs a component filter to say what the specks are: "
+            "give min_component (e.g. 200 px, or 0.05 of the largest) or keep='largest'"
+        )
+    return bool(erase_specks)
+
+
 def without_specks(image, rule):
-    """A validated image with the islands ``rule`` drops erased (all channels 0); ``image`` if none."""
-    if not rule.filters:
-        return image
+    """A validated image with the islands ``rule`` drops (and their rims) erased: all channels 0."""
     return erase(image, rule.select(alpha_of(image)).dropped)

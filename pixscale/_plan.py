@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 
 from ._filters import check_filter, lift, reach
 from ._measure import measure_alpha, measure_object
-from ._object import ObjectMask, without_specks
+from ._object import ObjectMask, check_erase, without_specks
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
@@ -49,21 +49,35 @@ def _support(alpha, thr, bbox, filter):
 
     Bilinear and area weights are a convex combination, but float weights may
     sum to 1 + a few ulps, lifting float alpha that sits exactly at the
-    threshold above it; and Lanczos-4's negative lobes can lift alpha by up
-    to :func:`pixscale._filters.lift`.  So the box is that of
-    ``alpha > thr / lift`` (less 1e-5 for floats): exact mode's probe window
-    and the placement's footprint are built from it.
+    threshold above it: the box is that of ``alpha > thr * (1 - 1e-5)``.
+    Lanczos-4's negative lobes can lift alpha by up to
+    :func:`pixscale._filters.lift` (1.85x): its box is that of the pixels
+    with ``alpha > thr / 1.85`` *connected* to the object (8-connected, as
+    the component filter counts): the object's own faint rim and an attached
+    shadow; faint alpha apart from it (haze, what is left of dropped specks)
+    does not move the placement.  Exact mode's probe window and the
+    placement's footprint are built from this box.
     """
     factor = lift(filter)
-    if alpha.dtype.kind == "f":
-        low = alpha.dtype.type(thr * (1 - 1e-5) / factor)
-    elif factor == 1.0:
-        return bbox
-    else:
-        low = alpha.dtype.type(math.floor(thr / factor))
-    if low == thr:
-        return bbox
-    return measure_alpha(alpha, low).bbox
+    if factor == 1.0:
+        if alpha.dtype.kind != "f":
+            return bbox
+        low = alpha.dtype.type(thr * (1 - 1e-5))
+        return bbox if low == thr else measure_alpha(alpha, low).bbox
+    low = alpha.dtype.type(thr * (1 - 1e-5) / factor if alpha.dtype.kind == "f" else math.floor(thr / factor))
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(alpha > low, structure=np.ones((3, 3), bool))
+    touching = np.unique(labels[alpha > thr])
+    boxes = ndimage.find_objects(labels)
+    rows = [boxes[k - 1][0] for k in touching if k > 0]
+    cols = [boxes[k - 1][1] for k in touching if k > 0]
+    return (
+        min(c.start for c in cols),
+        min(r.start for r in rows),
+        max(c.stop for c in cols),
+        max(r.stop for r in rows),
+    )
 
 
 class _View:
@@ -391,8 +405,8 @@ def plan(
         How the object is kept whole on the canvas.  ``"shift"`` (default):
         scale to the target, then move the object off centre by the
         smallest amount that keeps every sample of its mask (with the
-        bilinear footprint, half a source pixel around its bounding box) at
-        least ``margin`` inside the canvas; the scale shrinks only when the
+        filter's footprint: half a source pixel around its bounding box for
+        bilinear) at least ``margin`` inside the canvas; the scale shrinks only when the
         object is larger than the canvas less the margins (``limited``).
         ``"shrink"``: keep the centre on the canvas centre and shrink the
         scale until the object fits.  ``"none"``: neither; the object may be
@@ -587,8 +601,9 @@ def normalize(
     """
     if mask is not None:
         image = with_mask(image, mask)
-    if erase_specks:
-        image = without_specks(image, ObjectMask(threshold, min_component, keep))
+    rule = ObjectMask(threshold, min_component, keep)
+    if check_erase(erase_specks, rule):
+        image = without_specks(image, rule)
     t = plan(
         image,
         target=target,

@@ -101,10 +101,14 @@ class ScaleTransform:
 
     @property
     def on_target(self) -> bool | None:
-        """True when the achieved ratio is within ``tolerance`` of ``target``; None unless exact."""
+        """True when the achieved ratio is within ``tolerance`` of ``target``; None unless exact.
+
+        Never True when nothing of the object is left (``achieved_ratio`` 0),
+        which a tiny canvas's one-pixel tolerance would otherwise allow.
+        """
         if self.achieved_ratio is None or self.target is None or self.tolerance is None:
             return None
-        return abs(self.achieved_ratio - self.target) <= self.tolerance
+        return self.achieved_ratio > 0 and abs(self.achieved_ratio - self.target) <= self.tolerance
 
     def map_points(self, xy: ArrayLike) -> np.ndarray:
         """Map input points to output points.

@@ -183,8 +183,9 @@ def warp(
         slight ringing at hard edges); ``"area"`` averages the source area each
         output pixel covers when shrinking (no aliasing) and is bilinear at
         scales of 1 and above; ``"auto"`` is ``"area"`` below scale 1,
-        ``"lanczos4"`` above it.  The filter never changes the geometry: the
-        map, and so the camera intrinsics, are the same for every filter.
+        ``"lanczos4"`` above it.  For a given transform the filter never
+        changes the geometry: the map, and so the camera intrinsics, are the
+        transform's.
 
     Returns
     -------

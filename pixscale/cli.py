@@ -50,20 +50,20 @@ def _margin(text):
         return text.strip()
 
 
-def _add_speck_options(g):
+def _add_speck_options(g, note=""):
     g.add_argument(
         "--min-component",
         type=float,
         default=None,
         metavar="N",
         help="ignore islands of the mask smaller than N pixels (N >= 1) or than that fraction of the largest "
-        "island (N < 1, e.g. 0.05): matte specks then move neither size nor centre",
+        "island (N < 1, e.g. 0.05): matte specks then move neither size nor centre" + note,
     )
     g.add_argument(
         "--keep",
         choices=["all", "largest"],
         default="all",
-        help="largest: the object is the mask's largest island only (default all)",
+        help="largest: the object is the mask's largest island only (default all)" + note,
     )
 
 
@@ -376,7 +376,7 @@ def build_parser():
         "--out", default="pixscale-compare", help="folder for compare.md/.json/.png (default ./pixscale-compare)"
     )
     p.add_argument("--threshold", type=float, default=10, help="mask threshold for measured folders (default 10)")
-    _add_speck_options(p)
+    _add_speck_options(p, " (for measured folders; a run's report keeps its own)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=cmd_compare)
 

@@ -27,11 +27,11 @@ import numpy as np
 
 from . import __version__
 from ._filters import FILTERS, check_filter
-from ._measure import measure_object
+from ._measure import measure_alpha, measure_object
 from ._object import KEEP, ObjectMask, erase
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError, alpha_of, with_mask
+from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
@@ -174,6 +174,10 @@ class RunOptions:
             ) from None
         if self.min_component is not None:
             object.__setattr__(self, "min_component", float(self.min_component))
+        if self.erase_specks and not self.rule.filters:
+            raise OptionError(
+                "erase_specks", self.erase_specks, "only with --min-component or --keep largest (they name the specks)"
+            )
         object.__setattr__(self, "erase_specks", bool(self.erase_specks))
 
     @property
@@ -296,6 +300,24 @@ def _read_and_measure(view, rule):
     return image, m, selection.dropped
 
 
+def _measure_after(image, out, dropped, t, opts):
+    """The object's measurement on the written image: the object carried through the warp.
+
+    Specks the rule dropped but kept in the picture are left out by warping
+    the object's own alpha (the input's, dropped pixels 0) with the same
+    transform, as exact mode's probe does, rather than by labelling the
+    output again: resampling does not scale a soft speck's area by exactly
+    ``scale ** 2``, so a re-labelled output could count specks the input
+    dropped.  Otherwise the written alpha is the object's.
+    """
+    thr = threshold_value(out.dtype, opts.threshold)
+    if dropped is None or opts.erase_specks:
+        return measure_alpha(alpha_of(out), thr)
+    obj = np.array(alpha_of(image), copy=True)
+    obj[dropped] = 0
+    return measure_alpha(warp(obj, t), thr)
+
+
 def fingerprint(sample, root):
     """What a sample's output was made from: ``[path, size, mtime_ns]`` of each input file."""
     out = []
@@ -379,7 +401,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        after = measure_object(out, alpha_of(out), opts.rule.scaled(t.scale))[0]
+        after = _measure_after(image, out, dropped, t, opts)
         rows.append(
             {
                 "sample": sample.name,
@@ -1037,7 +1059,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
 
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
-        after = (out / v.out_key, out / v.mask_key) if opts.write_mask and v.mask is not None else out / v.out_key
+        written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
+        after = (out / v.out_key, out / v.mask_key) if written_pair else out / v.out_key
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}

@@ -210,3 +210,18 @@ def test_contact_sheet_thumbnails_read_colour_and_mask_pairs(tmp_path):
     thumb = Thumbnail.of_file(pair, "cam_000")
     want = pixscale.measure(read_colour(pair[0]), mask=read_mask(pair[1]))
     assert thumb.image.shape == (64, 64, 4) and thumb.size_ratio == want.size_ratio
+
+
+def test_write_mask_with_masks_outside_in_dir_fails_those_views_and_still_reports(tmp_path):
+    """IN_DIR = the images folder, masks beside it: --write-mask has nowhere to put them; the run says so."""
+    import json
+
+    from pixscale.pipeline import RunOptions, run
+
+    sample = _masked_gslrm(tmp_path / "in", jpeg=False)
+    rows, _ = run(
+        sample / "images", tmp_path / "out", RunOptions(mask="../masks/{stem}.png", write_mask=True), jobs=1, quiet=True
+    )
+    assert {r["status"] for r in rows} == {"failed"} and "outside IN_DIR" in rows[0]["error"]
+    report = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
+    assert report["summary"]["n_failed"] == 3

@@ -234,3 +234,78 @@ def test_the_filter_never_drops_the_largest_component():
     assert alone.count == m.count == 144 and (m.dropped_components, m.dropped_pixels) == (1, 1)
     assert m == reference.measure(alpha, min_component=500)
     assert pixscale.plan(alpha, target=0.3, min_component=500).measurement.count == 144
+
+
+def _soft_speck(img, centre, sigma=1.7, peak=255):
+    """A Gaussian speck: opaque core, faint rim below the threshold."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    a = peak * np.exp(-((xx + 0.5 - centre[0]) ** 2 + (yy + 0.5 - centre[1]) ** 2) / (2 * sigma**2))
+    out = img.copy()
+    out[..., 3] = np.maximum(out[..., 3], a.astype(np.uint8))
+    out[..., :3] = np.where((a > 1)[..., None] & (img[..., 3:] == 0), 255, out[..., :3])
+    return out
+
+
+def test_faint_alpha_far_from_the_object_does_not_move_a_lanczos_plan():
+    """Lanczos allows for the overshoot of the object's own faint rim, not of haze or speck rims far away."""
+    alone = _object()
+    hazy = alone.copy()
+    hazy[90:94, 2:6, 3] = 8  # faint haze in a corner, below the threshold
+    rimmed = _soft_speck(alone, (88.0, 8.0))  # a speck whose rim stays after it is dropped
+    for filter in ("lanczos4", "auto"):
+        want = pixscale.plan(alone, target=0.5, filter=filter)
+        for img, kw in ((hazy, {}), (rimmed, {"keep": "largest"})):
+            got = pixscale.plan(img, target=0.5, filter=filter, **kw)
+            assert (got.scale, got.dst_center, got.limited) == (want.scale, want.dst_center, want.limited)
+    erased = pixscale.normalize(rimmed, target=0.5, keep="largest", erase_specks=True)
+    np.testing.assert_array_equal(erased, pixscale.normalize(alone, target=0.5))  # the rim went with the speck
+
+
+def test_the_report_measures_the_object_carried_through_the_warp(tmp_path, rng):
+    """Specks grow faster than scale**2 when enlarged (the edge ring); the after-size must still be the object's."""
+    import json
+
+    import imageio.v3 as iio
+
+    from pixscale.pipeline import RunOptions, run
+
+    (tmp_path / "in").mkdir()
+    for k in range(3):
+        img = _object(size=112, centre=(50.0 + 4 * k, 52.0), radius=11.0 + k)
+        for dx, dy in ((-30, -28), (22, -28), (-30, 24), (22, 24)):  # close enough to stay on the canvas
+            x, y = 50 + 4 * k + dx, 52 + dy
+            img[y : y + 4, x : x + 8] = (255, 0, 255, 255)  # 32 px, hard-edged
+        iio.imwrite(tmp_path / "in" / f"v{k}.png", img)
+    rule = {"min_component": 33}  # just above a speck: the specks go, the objects stay
+    counts = [pixscale.measure(iio.imread(f), **rule).dropped_components for f in sorted((tmp_path / "in").iterdir())]
+    assert counts == [4, 4, 4]
+    run(tmp_path / "in", tmp_path / "out", RunOptions(target=0.26, **rule), quiet=True, plots=False)
+    doc = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
+    for v in doc["views"]:
+        assert v["scale"] > 1.2  # enlarged: the specks outgrow 33 * scale**2
+        assert v["after"]["size_ratio"] == v["achieved_ratio"] and v["on_target"]
+        # Re-labelling the written image with the rule scaled by scale**2 would count the specks:
+        out = iio.imread(tmp_path / "out" / v["view"])
+        relabelled = pixscale.measure(out, min_component=pixscale.ObjectMask(**rule).scaled(v["scale"]).min_component)
+        assert relabelled.size_ratio > v["after"]["size_ratio"] + 0.01
+    assert doc["summary"]["after"]["cv"] < 0.002
+
+
+def test_erase_specks_needs_a_rule_that_names_specks(tmp_path):
+    from pixscale.cli import main
+
+    with pytest.raises(ValueError, match="min_component"):
+        pixscale.normalize(_object(), erase_specks=True)
+    with pytest.raises(ValueError, match="keep='largest'"):
+        pixscale.Normalizer(erase_specks=True)
+    (tmp_path / "in").mkdir()
+    import imageio.v3 as iio
+
+    iio.imwrite(tmp_path / "in" / "a.png", _object())
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--erase-specks", "--quiet"]) == 2
+
+
+def test_an_object_that_vanishes_is_never_on_target():
+    t = pixscale.plan(np.full((1, 1), 255, np.uint8), target=0.3, filter="auto")
+    assert t.achieved_ratio > 0 or t.on_target is False
