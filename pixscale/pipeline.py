@@ -230,12 +230,11 @@ def _background_for(image, background):
     return [float(colour.mean())] if image.shape[2] == 2 else [float(c) for c in colour]
 
 
-def _plan_views(images, opts):
+def _plan_views(objects, opts):
+    """The transforms of a sample's views, planned on their objects (specks already left out)."""
     kw = dict(
         target=opts.target,
         threshold=opts.threshold,
-        min_component=opts.min_component,
-        keep=opts.keep,
         center=opts.center,
         output_shape=opts.output_size,
         fit=opts.fit,
@@ -244,8 +243,8 @@ def _plan_views(images, opts):
         filter=opts.filter,
     )
     if opts.scale == "per-sample":
-        return plan_group(images, **kw)
-    return [plan_group([img], **kw)[0] for img in images]
+        return plan_group(objects, **kw)
+    return [plan_group([obj], **kw)[0] for obj in objects]
 
 
 def _new_intrinsics(frame, t, pixel_center):
@@ -300,22 +299,27 @@ def _read_and_measure(view, rule):
     return image, m, selection.dropped
 
 
-def _measure_after(image, out, dropped, t, opts):
-    """The object's measurement on the written image: the object carried through the warp.
+def _object_of(image, dropped):
+    """What a view is planned on: ``image`` itself, or its alpha with the ``dropped`` specks set to 0."""
+    if dropped is None:
+        return image
+    alpha = np.array(alpha_of(image), copy=True)
+    alpha[dropped] = 0
+    return alpha
 
-    Specks the rule dropped but kept in the picture are left out by warping
-    the object's own alpha (the input's, dropped pixels 0) with the same
-    transform, as exact mode's probe does, rather than by labelling the
-    output again: resampling does not scale a soft speck's area by exactly
-    ``scale ** 2``, so a re-labelled output could count specks the input
-    dropped.  Otherwise the written alpha is the object's.
+
+def _measure_after(image, obj, out, t, threshold):
+    """The object's measurement on the written image ``out``: the object carried through the warp.
+
+    When the view's specks are kept in the picture, ``obj`` (its object-only
+    alpha, see :func:`_object_of`; otherwise ``image`` itself) is warped with the same transform, as
+    exact mode's probe does, rather than the output labelled again:
+    resampling does not scale a speck's area by exactly ``scale ** 2``, so a
+    re-labelled output could count specks the input dropped.  Otherwise the
+    written alpha is the object's.
     """
-    thr = threshold_value(out.dtype, opts.threshold)
-    if dropped is None or opts.erase_specks:
-        return measure_alpha(alpha_of(out), thr)
-    obj = np.array(alpha_of(image), copy=True)
-    obj[dropped] = 0
-    return measure_alpha(warp(obj, t), thr)
+    thr = threshold_value(out.dtype, threshold)
+    return measure_alpha(alpha_of(out if obj is image else warp(obj, t)), thr)
 
 
 def fingerprint(sample, root):
@@ -361,19 +365,19 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         try:
             image, before, dropped = _read_and_measure(view, opts.rule)
             if opts.erase_specks:
-                image = erase(image, dropped)
+                image, dropped = erase(image, dropped), None
             if sample.cameras is not None and not opts.keep_cameras:
                 _check_frame_size(sample.cameras["frames"][view.frame], image)
-            good.append((view, image, before))
+            good.append((view, image, before, _object_of(image, dropped)))
         except (ViewError, EmptyMaskError) as exc:
             rows.append(_fail(sample.name, view.key, _reason(exc)))
     try:
-        transforms = _plan_views([img for _, img, _ in good], opts) if good else []
+        transforms = _plan_views([obj for *_, obj in good], opts) if good else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
-        rows += [_fail(sample.name, v.key, str(exc)) for v, _, _ in good]
+        rows += [_fail(sample.name, v.key, str(exc)) for v, *_ in good]
         good, transforms = [], []
     frames = {}
-    for (view, image, before), t in zip(good, transforms, strict=False):
+    for (view, image, before, obj), t in zip(good, transforms, strict=False):
         if stop is not None and stop.is_set():
             return None
         try:
@@ -401,7 +405,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        after = _measure_after(image, out, dropped, t, opts)
+        after = _measure_after(image, obj, out, t, opts.threshold)
         rows.append(
             {
                 "sample": sample.name,

@@ -270,15 +270,16 @@ def test_the_report_measures_the_object_carried_through_the_warp(tmp_path, rng):
 
     from pixscale.pipeline import RunOptions, run
 
-    (tmp_path / "in").mkdir()
+    sample = tmp_path / "in" / "sample_000"  # one sample of three views, each with its own specks
+    sample.mkdir(parents=True)
     for k in range(3):
         img = _object(size=112, centre=(50.0 + 4 * k, 52.0), radius=11.0 + k)
         for dx, dy in ((-30, -28), (22, -28), (-30, 24), (22, 24)):  # close enough to stay on the canvas
             x, y = 50 + 4 * k + dx, 52 + dy
             img[y : y + 4, x : x + 8] = (255, 0, 255, 255)  # 32 px, hard-edged
-        iio.imwrite(tmp_path / "in" / f"v{k}.png", img)
+        iio.imwrite(sample / f"cam_{k:03d}.png", img)
     rule = {"min_component": 33}  # just above a speck: the specks go, the objects stay
-    counts = [pixscale.measure(iio.imread(f), **rule).dropped_components for f in sorted((tmp_path / "in").iterdir())]
+    counts = [pixscale.measure(iio.imread(f), **rule).dropped_components for f in sorted(sample.iterdir())]
     assert counts == [4, 4, 4]
     run(tmp_path / "in", tmp_path / "out", RunOptions(target=0.26, **rule), quiet=True, plots=False)
     doc = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
