@@ -158,7 +158,7 @@ class ObjectMask:
         if not self.filters:
             return Selection(alpha, None, 0, 0)
         mask = alpha > threshold_value(alpha.dtype, self.threshold)
-        labels, n = _label(mask)
+        labels, n = label(mask)
         if n <= 1:
             return Selection(alpha, None, 0, 0)
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
@@ -208,8 +208,8 @@ def _dilate(mask):
     return ndimage.binary_dilation(mask, structure=_EIGHT, iterations=2)
 
 
-def _label(mask):
-    """8-connected components of a bool mask: ``(labels, count)`` (scipy's job)."""
+def label(mask):
+    """8-connected components of a bool mask, as the component filter counts them: ``(labels, count)``."""
     from scipy import ndimage
 
     return ndimage.label(mask, structure=_EIGHT)

@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 
 from ._filters import check_filter, lift, reach
 from ._measure import measure_alpha, measure_object
-from ._object import ObjectMask, check_erase, without_specks
+from ._object import ObjectMask, check_erase, label, without_specks
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
@@ -67,7 +67,7 @@ def _support(alpha, thr, bbox, filter):
     low = alpha.dtype.type(thr * (1 - 1e-5) / factor if alpha.dtype.kind == "f" else math.floor(thr / factor))
     from scipy import ndimage
 
-    labels, _ = ndimage.label(alpha > low, structure=np.ones((3, 3), bool))
+    labels, _ = label(alpha > low)
     touching = np.unique(labels[alpha > thr])
     boxes = ndimage.find_objects(labels)
     rows = [boxes[k - 1][0] for k in touching if k > 0]

@@ -56,7 +56,7 @@ def test_a_planted_speck_bug_is_caught(monkeypatch, rng):
     import pixscale._object as objmod
 
     noisy = _with_specks(rng, _object())
-    sizes = np.bincount(objmod._label(noisy[..., 3] > 10)[0].ravel())[1:]
+    sizes = np.bincount(objmod.label(noisy[..., 3] > 10)[0].ravel())[1:]
     limit = int(sorted(sizes)[len(sizes) // 2])  # a speck size that occurs: the boundary matters
     assert pixscale.measure(noisy, min_component=limit) == reference.measure(noisy, min_component=limit)
     select = objmod.ObjectMask.select
