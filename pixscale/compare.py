@@ -71,7 +71,8 @@ def load(
         from .pipeline import measure_dataset
 
         rows, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
-        summary, source = summarize(rows), "measured"
+        summary = summarize(rows, options={"threshold": threshold, "min_component": min_component, "keep": keep})
+        source = "measured"
     else:
         raise ValueError(f"{path}: no such folder or report.json; pass a run's OUT_DIR, a report or a dataset folder")
     stage = "after" if "after" in summary else "before"

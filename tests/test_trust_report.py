@@ -1,0 +1,217 @@
+"""The report in a user's hands: advice that holds for the run, compare's honesty, degenerate runs.
+
+Issue #19 ("Trust, round three"): each test failed on the code before the fix.
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from pixscale import report
+from pixscale.cli import build_parser, main
+from pixscale.io import write_png
+from pixscale.pipeline import RunOptions
+
+SHAPE = (128, 128)
+RUN = RunOptions().params()  # the default run's options
+
+
+def _m(size=0.3, centroid=(64.0, 64.0), shape=SHAPE, half=20):
+    """A measurement dict with ``size_ratio`` ``size`` and the centroid at ``centroid`` (x, y)."""
+    h, w = shape
+    count = round(size * size * h * w)
+    x, y = centroid
+    return {
+        "count": count,
+        "area_fraction": count / (h * w),
+        "size_ratio": size,
+        "centroid": [float(x), float(y)],
+        "bbox": [int(x) - half, int(y) - half, int(x) + half, int(y) + half],
+        "shape": list(shape),
+        "dropped_components": 0,
+        "dropped_pixels": 0,
+    }
+
+
+def _row(view, *, sample="s", size=0.3, before=0.2, off=(0.0, 0.0), shift=None, run=True, **extra):
+    """An ok row: after (or, ``run=False``, before only) at ``size`` with its centroid ``off`` the centre."""
+    c = (SHAPE[1] / 2 + off[0], SHAPE[0] / 2 + off[1])
+    row = {
+        "sample": sample,
+        "view": f"{sample}/{view}",
+        "status": "ok",
+        "error": None,
+        "before": _m(before if run else size, c if not run else (60.0, 60.0)),
+        "after": _m(size, c) if run else None,
+        "scale": 1.2 if run else None,
+        "wanted_scale": 1.2 if run else None,
+        "limited": False if run else None,
+        "shift": list(shift or (0.0, 0.0)) if run else None,
+        "cut_pixels": 0 if run else None,
+        "achieved_ratio": size if run else None,
+        "on_target": True if run else None,
+    }
+    row.update(extra)
+    return row
+
+
+def _uniform(n=6, **kw):
+    return [_row(f"v{i}.png", **kw) for i in range(n)]
+
+
+def _varied(n=6, **kw):
+    return [_row(f"v{i}.png", size=0.24 + 0.02 * i, **kw) for i in range(n)]
+
+
+def _off(n=6, **kw):
+    return [_row(f"v{i}.png", off=(12.0, 0.0), **kw) for i in range(n)]
+
+
+def _islands(rows):
+    return [dict(r, islands={"components": 3, "pixels": 40}) for r in rows]
+
+
+def _opts(**kw):
+    return dict(RUN, **kw)
+
+
+# For every advice the report can give: runs (rows, options) that call for it. Each run is
+# checked to give it, and every other run in this table not to give it unless its premise holds.
+TRIGGERS = {
+    "input_size": [(_varied(run=False), {})],
+    "input_centre": [(_off(run=False), {})],
+    "size_exact_off": [(_varied(), _opts(exact=False))],
+    "size_per_sample": [(_varied(), _opts(scale="per-sample")), (_varied(), _opts(scale="per-sample", exact=False))],
+    "size_other": [(_varied(), _opts())],
+    "centre_option": [(_off(), _opts(center="bbox")), (_off(), _opts(center="image"))],
+    "centre_shifted": [(_off(shift=(12.0, 0.0)), _opts())],
+    "centre_other": [(_off(), _opts())],
+    "outliers": [(_uniform(5) + [_row("far.png", off=(60.0, 0.0))], _opts())],
+    "specks": [(_islands(_off()), _opts()), (_islands(_off(run=False)), {"min_component": None, "keep": "all"})],
+    "limited": [([dict(r, limited=True) for r in _varied()], _opts())],
+    "limited_margin": [([dict(r, limited=True) for r in _varied()], _opts(margin="5%"))],
+    "limited_shrink": [([dict(r, limited=True) for r in _varied()], _opts(fit="shrink"))],
+    "cut": [([dict(r, cut_pixels=25) for r in _varied()], _opts(fit="none"))],
+    "off_target": [([dict(r, on_target=False) for r in _varied()], _opts())],
+    "no_action": [(_uniform(), _opts()), (_uniform(run=False), {})],
+}
+
+
+def _advice(rows, options):
+    return report.summarize(rows, target=0.3, options=options)["quality"]
+
+
+def test_every_advice_has_a_run_that_gives_it():
+    assert set(TRIGGERS) == set(report.ADVICE)
+    for key, runs in TRIGGERS.items():
+        for rows, options in runs:
+            q = _advice(rows, options)
+            assert key in q["advice"], (key, q["advice"])
+            assert len(q["recommendations"]) == len(q["advice"])
+
+
+def test_every_option_an_advice_names_is_a_flag_of_pixscale_run():
+    run = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
+    flags = {s for action in run._actions for s in action.option_strings}
+    for key, (_, text) in report.ADVICE.items():
+        for option in re.findall(r"\{o\[(\w+)\]\}", text):
+            assert report.OPTION_FLAGS[option] in flags, (key, option)
+    assert set(report.OPTION_FLAGS.values()) <= flags
+    for option in report.OPTION_FLAGS:
+        assert option in RUN, option  # a RunOptions field
+    # No flag is written into a text by hand: every option goes through OPTION_FLAGS.
+    for _, text in report.ADVICE.values():
+        assert not re.search(r"--[a-z]", text), text
+
+
+@pytest.mark.parametrize(
+    ("key", "rows", "options"),
+    [
+        # 'lower --target' when nothing was limited, or under fit shrink (the default placement fits them)
+        ("limited", _varied(), _opts()),
+        ("limited", [dict(r, limited=True) for r in _varied()], _opts(fit="shrink")),
+        ("limited_margin", [dict(r, limited=True) for r in _varied()], _opts(margin=0.0)),
+        ("limited_margin", [dict(r, limited=True) for r in _varied()], _opts(margin="0%")),
+        ("limited_shrink", [dict(r, limited=True) for r in _varied()], _opts()),
+        # 'run with exact mode' when it is on, or under per-sample where it is not the cause
+        ("size_exact_off", _varied(), _opts()),
+        ("size_exact_off", _varied(), _opts(scale="per-sample", exact=False)),
+        ("size_per_sample", _varied(), _opts()),
+        # views the fit moved to keep them whole are no outliers
+        ("outliers", _uniform(5) + [_row("moved.png", off=(53.0, 0.0), shift=(53.0, 0.0))], _opts()),
+        ("centre_other", _off(shift=(12.0, 0.0)), _opts()),
+        # specks: not when the filter is on, nor without islands
+        ("specks", _islands(_off()), _opts(min_component=0.05)),
+        ("specks", _islands(_off()), _opts(keep="largest")),
+        ("specks", _off(), _opts()),
+        ("centre_other", _islands(_off()), _opts()),
+        # cut advice only where the fit could cut
+        ("cut", [dict(r, cut_pixels=25) for r in _varied()], _opts(fit="shift")),
+        ("off_target", [dict(r, on_target=None) for r in _varied()], _opts(scale="per-sample")),
+        ("no_action", _varied(), _opts()),
+        ("centre_option", _uniform(), _opts(center="bbox")),
+        ("input_size", _varied(), _opts()),
+        ("size_other", _varied(run=False), {}),
+    ],
+)
+def test_no_advice_without_its_premise(key, rows, options):
+    """Issue #19: advice that is wrong for the run's options or data is not given."""
+    q = _advice(rows, options)
+    assert key not in q["advice"], q["recommendations"]
+
+
+def test_no_advice_names_a_missing_option():
+    """Issue #19: 'a 3-D centre' (pixscale has none) is never suggested."""
+    for runs in TRIGGERS.values():
+        for rows, options in runs:
+            for text in _advice(rows, options)["recommendations"]:
+                assert "3-D" not in text and "exact mode (the default)" not in text
+
+
+def test_conditions_are_recorded_with_the_advice():
+    q = _advice(_varied(), _opts(scale="per-sample", fit="shrink", min_component=0.05))
+    c = q["conditions"]
+    assert c["run"] and c["scale"] == "per-sample" and c["fit"] == "shrink" and c["exact"] is True
+    assert c["min_component"] == 0.05 and c["keep"] == "all" and c["filter"] == "bilinear"
+    assert _advice(_varied(), None)["conditions"]["run"] is True
+
+
+def test_unknown_options_give_no_advice_about_options():
+    """A library user's summarize() without options: only the numbers speak."""
+    q = _advice(_varied(), None)
+    assert q["advice"] == ["size_other"]
+    q = _advice([dict(r, limited=True) for r in _varied()], None)
+    assert q["advice"] == ["limited"]
+
+
+def _specked_views(root, n=4, size=128):
+    """A flat folder of RGBA views: a centred opaque disc and seeded 2x2 specks near one corner."""
+    root.mkdir()
+    yy, xx = np.mgrid[:size, :size]
+    for k in range(n):
+        rng = np.random.default_rng(k)
+        img = np.zeros((size, size, 4), np.uint8)
+        img[..., :3] = 200
+        img[..., 3] = np.where(np.hypot(xx - 64 - k, yy - 64) < 20, 255, 0)
+        for _ in range(30):
+            y, x = rng.integers(2, 30, size=2) * (1, 3) % 40 + 2
+            img[y : y + 2, x : x + 2, 3] = 255
+        write_png(root / f"view{k}.png", img)
+    return root
+
+
+def test_specks_get_the_component_filter_advice_and_it_works(tmp_path, capsys):
+    """Issue #19: specks pushing objects off centre were told 'a 3-D centre may suit better'."""
+    src = _specked_views(tmp_path / "in")
+    assert main(["run", str(src), str(tmp_path / "a"), "--quiet", "--no-plots"]) == 0
+    q = json.loads((tmp_path / "a" / "pixscale-report" / "report.json").read_text())["summary"]["quality"]
+    assert q["advice"][0] == "specks"
+    assert "--min-component 0.05" in q["recommendations"][0] and "--keep largest" in q["recommendations"][0]
+    assert main(["run", str(src), str(tmp_path / "b"), "--quiet", "--no-plots", "--min-component", "0.05"]) == 0
+    q2 = json.loads((tmp_path / "b" / "pixscale-report" / "report.json").read_text())["summary"]["quality"]
+    assert "specks" not in q2["advice"]
+    assert q["grade"] > "A" and q2["grade"] == "A"  # C -> A
+    md = (tmp_path / "a" / "pixscale-report" / "report.md").read_text()
+    assert "--min-component 0.05" in md
