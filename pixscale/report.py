@@ -556,7 +556,11 @@ def summarize(
     >>> s["before"]["mean"], s["scale"]["mean"], s["n_ok"], "after" in s
     (0.5, 0.7, 2, False)
     """
-    rows = list(rows)
+    with np.errstate(all="ignore"):  # a NaN or infinite measurement gives None, not a warning
+        return _plain(_summarize(list(rows), target, dict(options or {})))
+
+
+def _summarize(rows: list[Any], target: float | None, options: dict[str, Any]) -> dict[str, Any]:
     ok = [r for r in rows if r.get("status") == "ok"]
     failed = [r for r in rows if r.get("status") == "failed"]
     summary: dict[str, Any] = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed), "target": target}
@@ -578,7 +582,7 @@ def summarize(
     ]
     summary.update(sections)
     summary["samples"] = _samples(ok)
-    summary["quality"] = _quality(summary, ok, dict(options or {}))
+    summary["quality"] = _quality(summary, ok, options)
     return summary
 
 
@@ -799,7 +803,7 @@ def _markdown(summary, rows, meta, figures):
                     s["sample"],
                     s["views"],
                     _pct(s["size_mean"]),
-                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] else None),
+                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
                     _fmt(".2f")(s["offset_mean"]),
                     _fmt(".4f")(s["wanted_scale"]),
                     _fmt(".4f")(s["scale"]),
@@ -810,7 +814,7 @@ def _markdown(summary, rows, meta, figures):
         )
 
     def shift(r):
-        return "-" if not r.get("shift") else f"{r['shift'][0]:+.1f}, {r['shift'][1]:+.1f}"
+        return "-" if not r.get("shift") else ", ".join(_fmt("+.1f")(v) for v in r["shift"])
 
     def specks(r):
         m = r.get("before") or {}
@@ -851,15 +855,37 @@ def _markdown(summary, rows, meta, figures):
     return "\n".join(out)
 
 
+def _text(s):
+    """``s`` as valid UTF-8 text: undecodable bytes of a file name (surrogate escapes) shown as ``\\xNN``."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        try:
+            raw = s.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+            raw = s.encode("utf-8", "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
+
+
 def _plain(obj):
-    """``obj`` with NumPy scalars and arrays, tuples and paths turned into JSON-ready values."""
+    """``obj`` as JSON-ready values: NumPy scalars and arrays, tuples and paths converted, text made
+    valid UTF-8 (:func:`_text`) and NaN or infinite numbers None (JSON has none)."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {_text(str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):
         return [_plain(v) for v in obj]
     if isinstance(obj, np.generic):
-        return obj.item()
-    return os.fspath(obj) if isinstance(obj, os.PathLike) else obj
+        obj = obj.item()
+    if isinstance(obj, os.PathLike):
+        obj = os.fspath(obj)
+    if isinstance(obj, bytes):
+        obj = obj.decode("utf-8", "backslashreplace")
+    if isinstance(obj, str):
+        return _text(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def write_report(
@@ -904,15 +930,25 @@ def write_report(
     change.
     """
     out = pathlib.Path(out_dir)
-    rows = _plain(list(rows))
-    figures = {}
+    rows, summary = _plain(list(rows)), _plain(summary)
+    meta_out: dict[str, Any] = _plain(dict(meta or {}))
+    figures, missing = {}, {}
     if plots:  # none without matplotlib
         from ._figures import draw
 
-        figures = draw(summary, rows, sources or {})
+        figures, missing = draw(summary, rows, sources or {})
     written = [out / "report.json", out / "report.md"]
-    atomic_write_json(written[0], {"meta": _plain(meta or {}), "summary": _plain(summary), "views": rows})
-    atomic_write_text(written[1], _markdown(summary, rows, _plain(meta or {}), list(figures)))
+    if missing:
+        meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
+    atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows})
+    try:
+        md = _markdown(summary, rows, meta_out, list(figures))
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
+        md = (
+            "# pixscale quality report\n\nThe tables of this report could not be written "
+            f"({type(exc).__name__}: {_text(str(exc))}); report.json holds the numbers and every view."
+        )
+    atomic_write_text(written[1], md)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data)
         written.append(out / name)

@@ -4,6 +4,7 @@ Issue #19 ("Trust, round three"): each test failed on the code before the fix.
 """
 
 import json
+import math
 import re
 
 import numpy as np
@@ -21,7 +22,7 @@ RUN = RunOptions().params()  # the default run's options
 def _m(size=0.3, centroid=(64.0, 64.0), shape=SHAPE, half=20):
     """A measurement dict with ``size_ratio`` ``size`` and the centroid at ``centroid`` (x, y)."""
     h, w = shape
-    count = round(size * size * h * w)
+    count = round(size * size * h * w) if math.isfinite(size) else 0
     x, y = centroid
     return {
         "count": count,
@@ -215,3 +216,106 @@ def test_specks_get_the_component_filter_advice_and_it_works(tmp_path, capsys):
     assert q["grade"] > "A" and q2["grade"] == "A"  # C -> A
     md = (tmp_path / "a" / "pixscale-report" / "report.md").read_text()
     assert "--min-component 0.05" in md
+
+
+# --- the report is always written, whatever the views are ---------------------------------
+
+
+def _view(h, w, box=None):
+    img = np.zeros((h, w, 4), np.uint8)
+    img[..., :3] = 180
+    if box is None:
+        img[..., 3] = 255
+    else:
+        y0, y1, x0, x1 = box
+        img[y0:y1, x0:x1, 3] = 255
+    return img
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "box"),
+    [(1, 1000, (0, 1, 400, 600)), (1000, 1, (400, 600, 0, 1)), (1, 1, None), (2, 700, (0, 2, 0, 300)), (3, 3, None)],
+)
+def test_a_degenerate_view_size_still_gets_a_report(tmp_path, h, w, box):
+    """Issue #19: a 1 x 1000 view ended the run with 'the report could not be written: zero-size array'."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_png(src / "a.png", _view(h, w, box))
+    write_png(src / "b.png", _view(64, 64, (20, 40, 20, 40)))
+    code = main(["run", str(src), str(tmp_path / "out"), "--quiet"])
+    rep = tmp_path / "out" / "pixscale-report"
+    data = json.loads((rep / "report.json").read_text(encoding="utf-8"))
+    assert all(v["view"] != "pixscale-report" for v in data["views"]), data["summary"]["failures"]
+    assert code in (0, 1) and (rep / "report.md").is_file()
+    assert (rep / "size_ratio_hist.png").is_file() and (rep / "contact_sheet.png").is_file()
+    assert "figures not drawn" not in data["meta"], data["meta"]
+
+
+def _failed(view, error="unreadable"):
+    return {
+        "sample": "s",
+        "view": view,
+        "status": "failed",
+        "error": error,
+        "before": None,
+        "after": None,
+        "scale": None,
+        "limited": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [_failed("a.png"), _failed("b.png")],
+        [_row("only.png")],
+        [_row("only.png", run=False)],
+        [dict(r, cut_pixels=10**12) for r in _varied()],
+        [dict(r, limited=True, shift=[1e9, -1e9]) for r in _varied()],
+        [_row("nan.png", size=float("nan")), _row("inf.png", size=float("inf")), _row("ok.png")],
+        [dict(_row("v.png"), after=dict(_m(), centroid=None, bbox=None, count=0, size_ratio=0.0))],
+        [_row("s\udcffx/v.png", sample="s\udcffx"), _failed("s\udcff/\udc80.png", "its name is not valid UTF-8")],
+    ],
+    ids=[
+        "no-views",
+        "all-failed",
+        "one-view",
+        "one-measured",
+        "huge-cut",
+        "huge-shift",
+        "nan-inf",
+        "vanished",
+        "surrogates",
+    ],
+)
+def test_the_report_is_written_whatever_the_rows(tmp_path, rows):
+    """Issue #19: the report is always written: no views, all failed, one view, NaN, huge, undecodable names."""
+    summary = report.summarize(rows, target=0.3, options=RUN)
+    report.format_table(summary)
+    files = report.write_report(tmp_path / "rep", summary, rows, meta={"input": "in\udcff"})
+    raw = (tmp_path / "rep" / "report.json").read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    data = json.loads(raw, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert len(data["views"]) == len(rows)
+    assert "figures not drawn" not in data["meta"], data["meta"]
+    md = (tmp_path / "rep" / "report.md").read_bytes().decode("utf-8")
+    assert md.startswith("# pixscale quality report")
+    assert tmp_path / "rep" / "report.md" in files
+    if "\\udc" in repr(rows):  # an undecodable name is shown with its bytes escaped, in both files
+        assert "s\\xffx" in md and "s\\xffx" in data["views"][0]["view"]
+
+
+def test_a_figure_that_cannot_be_drawn_is_named_and_the_report_still_written(tmp_path, monkeypatch):
+    from pixscale import _figures
+
+    def broken(fig, summary):
+        raise ValueError("no room")
+
+    monkeypatch.setattr(_figures, "_per_sample", broken)
+    rows = _varied()
+    report.write_report(tmp_path, report.summarize(rows, options=RUN), rows)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert "per_sample.png: ValueError: no room" in data["meta"]["figures not drawn"]
+    assert (tmp_path / "size_ratio_hist.png").is_file() and not (tmp_path / "per_sample.png").exists()
+    assert "per_sample.png: ValueError: no room" in (tmp_path / "report.md").read_text()
