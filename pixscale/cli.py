@@ -306,6 +306,7 @@ def cmd_demo(args):
 def cmd_compare(args):
     from .compare import compare, format_table
 
+    skipped: list[str] = []
     runs, written = compare(
         args.runs,
         args.out,
@@ -314,7 +315,10 @@ def cmd_compare(args):
         threshold=args.threshold,
         min_component=args.min_component,
         keep=args.keep,
+        skipped=skipped,
     )
+    for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
+        print(f"pixscale: warning: skipped {reason}", file=sys.stderr)
     print(format_table(runs))
     print(f"\ncomparison: {written[1].parent}")
     return 0

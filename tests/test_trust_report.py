@@ -319,3 +319,101 @@ def test_a_figure_that_cannot_be_drawn_is_named_and_the_report_still_written(tmp
     assert "per_sample.png: ValueError: no room" in data["meta"]["figures not drawn"]
     assert (tmp_path / "size_ratio_hist.png").is_file() and not (tmp_path / "per_sample.png").exists()
     assert "per_sample.png: ValueError: no room" in (tmp_path / "report.md").read_text()
+
+
+# --- compare says what each column is, and what it cannot know --------------------------------
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    """A flat folder of views, its pixscale run, and a 'cut' copy made by another tool."""
+    from pixscale import synth
+
+    root = tmp_path_factory.mktemp("cmp")
+    src = root / "in"
+    src.mkdir()
+    for k in range(4):
+        write_png(src / f"v{k}.png", synth.mouse_view(np.random.default_rng(k), size=96))
+    assert main(["run", str(src), str(root / "run"), "--quiet", "--no-plots"]) == 0
+    other = root / "other"  # another tool's output: every view cut in half at the right edge
+    other.mkdir()
+    for k in range(4):
+        img = synth.mouse_view(np.random.default_rng(k), size=96)
+        img[:, 60:] = 0
+        write_png(other / f"v{k}.png", img)
+    return root
+
+
+def test_compare_labels_columns_and_says_what_a_folder_cannot_tell(two, tmp_path, capsys):
+    """Issue #19: a measured folder was labelled 'before' and showed 'cut off -' (looking uncut)."""
+    assert main(["compare", str(two / "run"), str(two / "other"), "--out", str(tmp_path / "c"), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    what = next(line for line in out.splitlines() if line.startswith("what it is"))
+    assert "pixscale run (after)" in what and "measured folder" in what
+    cut = next(line for line in out.splitlines() if line.startswith("cut off"))
+    assert "unknown (not a pixscale run)" in cut and cut.split()[2] == "0"
+    grade = next(line for line in out.splitlines() if line.startswith("grade"))
+    assert "(size and centring only)" in grade
+    md = (tmp_path / "c" / "compare.md").read_text()
+    assert "(before)" not in md.split("Sources:")[1] and "measured folder" in md
+    assert "grade covers size and centring only" in md
+    runs = json.loads((tmp_path / "c" / "compare.json").read_text())["runs"]
+    assert [r["kind"] for r in runs] == ["pixscale run (after)", "measured folder"]
+    assert runs[1]["cut"] is None and runs[0]["cut"] == 0
+
+
+def _bad_reports(root, good):
+    summary = json.loads((good / "pixscale-report" / "report.json").read_text())
+    bad = {
+        "missing-after": lambda s: s["summary"].pop("centring"),
+        "string-count": lambda s: s["summary"]["after"].update(n="18"),
+        "nan": lambda s: s["summary"]["after"].update(cv=float("nan")),
+        "no-summary": lambda s: s.pop("summary"),
+        "list": None,
+    }
+    out = {}
+    for name, spoil in bad.items():
+        d = root / name
+        d.mkdir()
+        data = json.loads(json.dumps(summary))
+        if spoil is None:
+            data = [1, 2]
+        else:
+            spoil(data)
+        (d / "report.json").write_text(json.dumps(data))
+        out[name] = d
+    return out
+
+
+@pytest.mark.parametrize("name", ["missing-after", "string-count", "nan", "no-summary", "list"])
+def test_compare_names_a_bad_report_and_keeps_the_pair(two, tmp_path, capsys, name):
+    """Issue #19 (weak): compare tracebacked on reports missing keys, string counts, NaN."""
+    bad = _bad_reports(tmp_path, two / "run")[name]
+    # alone: nothing to compare, exit 2, one line naming the file; nothing written
+    assert main(["compare", str(bad), "--out", str(tmp_path / "c1"), "--no-plots"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad / "report.json") in err[0] and "is not a pixscale report.json" in err[0]
+    assert not (tmp_path / "c1" / "compare.json").exists() and not (tmp_path / "c1" / "compare.md").exists()
+    # with a good run: skipped with a warning, the good one compared, both files written
+    assert main(["compare", str(bad), str(two / "run"), "--out", str(tmp_path / "c2"), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: skipped" in err and str(bad / "report.json") in err
+    data = json.loads((tmp_path / "c2" / "compare.json").read_text())
+    assert len(data["runs"]) == 1 and len(data["skipped"]) == 1
+    assert str(bad / "report.json") in (tmp_path / "c2" / "compare.md").read_text()
+
+
+def test_compare_writes_json_and_md_as_a_pair(two, tmp_path, monkeypatch):
+    from pixscale import compare as cmp
+
+    real = cmp.atomic_write_text
+
+    def failing(path, text):
+        if path.name == "compare.json":
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(cmp, "atomic_write_text", failing)
+    with pytest.raises(OSError):
+        cmp.compare([two / "run"], tmp_path / "c", plots=False)
+    assert not (tmp_path / "c" / "compare.md").exists() and not (tmp_path / "c" / "compare.json").exists()
