@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._place import margins_px
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 STAGES = ("before", "after")
@@ -86,20 +87,20 @@ ADVICE = {
         "leaves them out",
     ),
     "limited": (
-        "fit shift (or per-sample), views whose scale was lowered, margin 0",
-        "limited: {limited} view(s) were too large for the canvas at the target even moved off centre, so "
+        "views whose scale was lowered, that would not fit the canvas at the target even moved; margin 0",
+        "limited: {too_large} view(s) are too large for the canvas at the target, even moved off centre, so "
         "their scale was lowered; lower {o[target]} or enlarge {o[output_size]}",
     ),
     "limited_margin": (
-        "fit shift (or per-sample), views whose scale was lowered, a margin",
-        "limited: {limited} view(s) were too large for the canvas less the margin at the target even moved "
+        "views whose scale was lowered, that would not fit the canvas at the target even moved; a margin",
+        "limited: {too_large} view(s) are too large for the canvas less the margin at the target, even moved "
         "off centre, so their scale was lowered; lower {o[target]} or {o[margin]}, or enlarge {o[output_size]}",
     ),
     "limited_shrink": (
-        "fit shrink, views whose scale was lowered",
-        "limited: {limited} view(s) were scaled below the target to stay whole about the canvas centre "
-        "({o[fit]} shrink); {o[fit]} shift (the default) keeps the target where the object fits the canvas, "
-        "moving it off centre only as far as needed",
+        "fit shrink, views whose scale was lowered that would fit the canvas at the target moved off centre",
+        "limited: {fits_moved} view(s) were scaled below the target to stay whole about the canvas centre "
+        "({o[fit]} shrink); {o[fit]} shift (the default) keeps them at the target, moved off centre only as "
+        "far as needed",
     ),
     "cut": (
         "fit none (or unknown), views that lost object pixels off the canvas",
@@ -382,6 +383,25 @@ def _off_centre(ok, stage):
     return out
 
 
+def _fits_moved(r, margin):
+    """Whether a limited view's object, at the scale it wanted, fits the canvas (less ``margin``) when moved.
+
+    Its footprint (the bounding box plus half a source pixel each side, as
+    :mod:`pixscale._place` keeps it) scaled by ``wanted_scale`` against the
+    after-canvas; None when the row does not tell.
+    """
+    before, after, wanted = r.get("before") or {}, r.get("after") or {}, r.get("wanted_scale")
+    if not (before.get("bbox") and after.get("shape") and wanted):
+        return None
+    x0, y0, x1, y1 = before["bbox"]
+    h, w = after["shape"]
+    try:
+        mx, my = margins_px(margin or 0.0, (h, w))
+    except ValueError:
+        return None
+    return (x1 - x0) * wanted <= w - 2 * mx and (y1 - y0) * wanted <= h - 2 * my
+
+
 def _advise(keys, values):
     """The texts of the advice ``keys``, filled with ``values`` and the options' flags."""
     return [ADVICE[k][1].format(o=OPTION_FLAGS, **values) for k in keys]
@@ -442,10 +462,13 @@ def _advice_keys(summary, ok, options):
     if outliers and not by_centre:
         keys.append("outliers")
     if limited:
-        if fit == "shrink":
+        margin = options.get("margin")
+        fits = [_fits_moved(r, margin) for r in ok if r.get("limited")]
+        values["fits_moved"] = sum(1 for f in fits if f)
+        values["too_large"] = len(fits) - values["fits_moved"] if fit == "shrink" else len(fits)
+        if fit == "shrink" and values["fits_moved"]:
             keys.append("limited_shrink")
-        else:
-            margin = options.get("margin")
+        if values["too_large"]:
             keys.append("limited_margin" if margin not in (None, 0, 0.0) and not _zero_percent(margin) else "limited")
     if cut:
         keys.append("cut")

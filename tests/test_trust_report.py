@@ -91,7 +91,10 @@ TRIGGERS = {
     "centre_other": [(_off(), _opts())],
     "outliers": [(_uniform(5) + [_row("far.png", off=(60.0, 0.0))], _opts())],
     "specks": [(_islands(_off()), _opts()), (_islands(_off(run=False)), {"min_component": None, "keep": "all"})],
-    "limited": [([dict(r, limited=True) for r in _varied()], _opts())],
+    "limited": [
+        ([dict(r, limited=True) for r in _varied()], _opts()),
+        ([dict(r, limited=True, wanted_scale=4.0) for r in _varied()], _opts(fit="shrink")),  # too large anyway
+    ],
     "limited_margin": [([dict(r, limited=True) for r in _varied()], _opts(margin="5%"))],
     "limited_shrink": [([dict(r, limited=True) for r in _varied()], _opts(fit="shrink"))],
     "cut": [([dict(r, cut_pixels=25) for r in _varied()], _opts(fit="none"))],
@@ -185,6 +188,55 @@ def test_unknown_options_give_no_advice_about_options():
     assert q["advice"] == ["size_other"]
     q = _advice([dict(r, limited=True) for r in _varied()], None)
     assert q["advice"] == ["limited"]
+
+
+def _bars(root, *, n=4, long=40, size=96):
+    """A flat folder of n views: a horizontal bar ``long + 4k`` px by 10 px, left of centre."""
+    root.mkdir()
+    for k in range(n):
+        img = np.zeros((size, size, 4), np.uint8)
+        img[..., :3] = 200
+        img[40:50, 10 : 10 + long + 4 * k, 3] = 255
+        write_png(root / f"v{k}.png", img)
+    return root
+
+
+def _comets(root, *, n=3, size=256):
+    """A flat folder of n views: a 60-px square head at the left with a long thin tail to the right.
+
+    Centred on its centroid, the tail leaves the canvas (``fit="shrink"``
+    must lower the scale); moved left by some 50 px it fits whole.
+    """
+    root.mkdir()
+    for k in range(n):
+        img = np.zeros((size, size, 4), np.uint8)
+        img[..., :3] = 200
+        img[98 + k : 158 + k, 5:65, 3] = 255
+        img[126:130, 65 : 243 + k, 3] = 255
+        write_png(root / f"v{k}.png", img)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("long", "args", "given", "not_given"),
+    [
+        (40, ["--target", "0.6", "--fit", "shrink"], "limited", "limited_shrink"),  # too long even moved
+        (40, ["--target", "0.6"], "limited", "limited_shrink"),
+        (None, ["--target", "0.25", "--fit", "shrink"], "limited_shrink", "limited"),  # shift would fit them
+        (None, ["--target", "0.25"], "centre_shifted", "outliers"),  # moved > 50 px to stay whole: no outlier
+        (40, ["--target", "0.6", "--fit", "none"], "cut", "limited"),
+    ],
+)
+def test_placement_advice_of_real_runs(tmp_path, long, args, given, not_given):
+    """Issue #19: under --fit shrink limited views were told 'lower --target' though shift fits them;
+    a view the fit moved was called an outlier."""
+    src = _comets(tmp_path / "in") if long is None else _bars(tmp_path / "in", long=long)
+    main(["run", str(src), str(tmp_path / "out"), "--quiet", "--no-plots", *args])
+    q = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["summary"]["quality"]
+    assert given in q["advice"] and not_given not in q["advice"], q["recommendations"]
+    if given == "centre_shifted":  # the case of the issue: a view the fit moved over 50 px
+        views = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["views"]
+        assert max(math.hypot(*v["shift"]) for v in views) > report.OUTLIER_PX
 
 
 def _specked_views(root, n=4, size=128):
