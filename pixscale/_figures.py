@@ -39,7 +39,8 @@ class Thumbnail:
     def of(cls, image, measurement, name, size=THUMBNAIL):
         """The thumbnail of ``image`` (shrunk by an integer stride) with its :class:`Measurement`."""
         step = max(1, -(-max(image.shape[:2]) // size))
-        small = np.ascontiguousarray(image[step // 2 :: step, step // 2 :: step])
+        h, w = image.shape[:2]  # a 1 x N view keeps its one row (step // 2 would pass it)
+        small = np.ascontiguousarray(image[min(step // 2, h - 1) :: step, min(step // 2, w - 1) :: step])
         return cls(small, tuple(image.shape[:2]), measurement.centroid, measurement.size_ratio, name)
 
     @classmethod
@@ -117,7 +118,9 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
 
 
 def _values(rows, stage, key="size_ratio"):
-    return np.array([r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage)], dtype=np.float64)
+    v = [r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage) and r[stage].get(key) is not None]
+    v = np.array(v, dtype=np.float64)
+    return v[np.isfinite(v)]
 
 
 def _offsets(rows, stage):
@@ -175,10 +178,12 @@ def _per_sample(fig, summary):
     samples = summary["samples"]
     x = np.arange(len(samples))
     before = [(s["size_before_mean"], s["size_before_std"]) for s in samples]
-    ax.errorbar(x, *(100 * np.array(before).reshape(-1, 2).T), fmt="o", ms=3, color=_COLOURS["before"], label="before")
+    # None (a number that could not be computed) is drawn as nothing (NaN)
+    before = np.array(before, dtype=np.float64).reshape(-1, 2).T
+    ax.errorbar(x, *(100 * before), fmt="o", ms=3, color=_COLOURS["before"], label="before")
     if samples and all(s["stage"] == "after" for s in samples):
-        after = [(s["size_mean"], s["size_std"]) for s in samples]
-        ax.errorbar(x, *(100 * np.array(after).T), fmt="o", ms=3, color=_COLOURS["after"], label="after")
+        after = np.array([(s["size_mean"], s["size_std"]) for s in samples], dtype=np.float64).reshape(-1, 2).T
+        ax.errorbar(x, *(100 * after), fmt="o", ms=3, color=_COLOURS["after"], label="after")
     if summary.get("target") is not None:
         ax.axhline(100 * summary["target"], color="k", ls="--", lw=1, label="target")
     ax.set(xlabel="sample", ylabel="size ratio (%)", title="per sample: mean ± std of its views")
@@ -245,7 +250,11 @@ def _contact_sheet(figure, summary, rows, sources):
 
 
 def draw(summary, rows, sources):
-    """The report's figures as ``{file name: PNG bytes}``; empty when matplotlib is not installed.
+    """The report's figures as ``({file name: PNG bytes}, {file name: why it was not drawn})``.
+
+    Both are empty when matplotlib is not installed.  A figure that cannot
+    be drawn (whatever the views are) is left out with its reason; the
+    others, and the report, are still written.
 
     ``size_ratio_hist.png`` (before / after on a shared x axis, target line),
     ``centre_offsets.png`` (histogram and scatter), ``per_sample.png``
@@ -257,7 +266,7 @@ def draw(summary, rows, sources):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        return {}
+        return {}, {}
     stages = [s for s in ("before", "after") if s in summary]
 
     def figure(draw_on, size, *args):
@@ -266,17 +275,24 @@ def draw(summary, rows, sources):
         return fig
 
     figures = {
-        "size_ratio_hist.png": figure(_size_histogram, (7, 2.6 * len(stages)), summary, rows, stages),
-        "centre_offsets.png": figure(_offset_figure, (10, 4.2), rows, stages),
-        "per_sample.png": figure(_per_sample, (8, 3.5), summary),
-        "scale_hist.png": figure(_scale_histogram, (6, 3.5), rows),
+        "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, rows, stages),
+        "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), rows, stages),
+        "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
+        "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), rows),
     }
-    sheet = _contact_sheet(Figure, summary, rows, sources) if sources else None
-    if sheet is not None:
-        figures["contact_sheet.png"] = sheet
-    out = {}
-    for name, fig in figures.items():
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
+    if sources:
+        figures["contact_sheet.png"] = lambda: _contact_sheet(Figure, summary, rows, sources)
+    out, missing = {}, {}
+    for name, make in figures.items():
+        try:
+            with np.errstate(all="ignore"):
+                fig = make()
+                if fig is None:
+                    continue
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=100)
+        except Exception as exc:  # a figure is not worth the report: leave it out, say why
+            missing[name] = f"{type(exc).__name__}: {exc}"
+            continue
         out[name] = buf.getvalue()
-    return out
+    return out, missing

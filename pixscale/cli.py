@@ -236,7 +236,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         pool=args.pool,
         scheduler=args.scheduler,
     )
-    summary = report.summarize(rows, target=opts.target)
+    summary = report.summarize(rows, target=opts.target, options=opts.params())
     print(report.format_table(summary))
     print(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
     return 1 if summary["n_failed"] else 0
@@ -260,7 +260,9 @@ def cmd_stats(args):
         jobs=args.jobs,
         quiet=args.json,
     )
-    summary = report.summarize(rows)
+    summary = report.summarize(
+        rows, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
+    )
     if args.json:
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
         print()
@@ -304,6 +306,7 @@ def cmd_demo(args):
 def cmd_compare(args):
     from .compare import compare, format_table
 
+    skipped: list[str] = []
     runs, written = compare(
         args.runs,
         args.out,
@@ -312,7 +315,10 @@ def cmd_compare(args):
         threshold=args.threshold,
         min_component=args.min_component,
         keep=args.keep,
+        skipped=skipped,
     )
+    for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
+        print(f"pixscale: warning: skipped {reason}", file=sys.stderr)
     print(format_table(runs))
     print(f"\ncomparison: {written[1].parent}")
     return 0

@@ -9,13 +9,14 @@ FaceLift's ``scripts/compare_preprocessing_all.py``.
 """
 
 import json
+import math
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .dataset import REPORT_DIR
-from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text
 from .report import GRADES, OUTLIER_PX, _md_table, summarize
 
 # (label, how to read it from a run's entry, format)
@@ -40,6 +41,62 @@ COLUMNS = (
 )
 
 
+KINDS = {
+    "after": "pixscale run (after)",
+    "before": "pixscale run's input (before)",
+    "measured": "measured folder",
+}
+UNKNOWN = "unknown (not a pixscale run)"  # what a folder measured as it is cannot tell
+_RUN_ONLY = ("shifted", "limited", "cut", "off_target")  # keys only a pixscale run knows
+_NUMBERS = ("mean", "std", "cv", "min", "max")
+
+
+def _number(value, where, *, whole=False, none=True):
+    """``value`` if it is a finite number (an int with ``whole``; None allowed with ``none``), else ValueError."""
+    if value is None and none:
+        return None
+    ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+        what = "a whole number" if whole else "a finite number"
+        raise ValueError(f"{where} is {value!r}, not {what}")
+    return value
+
+
+def _section(obj, where):
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where} is {type(obj).__name__}, not an object")
+    return obj
+
+
+def _checked(summary, stage):
+    """The numbers :func:`load` reads from a report's summary, each checked; ValueError names the first bad one."""
+    summary = _section(summary, "summary")
+    sizes = _section(summary.get(stage), f"summary.{stage}")
+    centring = _section(_section(summary.get("centring"), "summary.centring").get(stage), f"summary.centring.{stage}")
+    within = _section(
+        _section(summary.get("within_sample_cv"), "summary.within_sample_cv").get(stage),
+        f"summary.within_sample_cv.{stage}",
+    )
+    placement = _section(summary.get("placement") or {}, "summary.placement")
+    quality = _section(summary.get("quality") or {}, "summary.quality")
+    out = {k: _number(sizes.get(k), f"summary.{stage}.{k}") for k in _NUMBERS}
+    out["n"] = _number(sizes.get("n"), f"summary.{stage}.n", whole=True, none=False)
+    for k in ("mean", "p95", "max", "grade_px"):
+        out[f"offset_{k}"] = _number(centring.get(k), f"summary.centring.{stage}.{k}")
+    out["over_50px"] = _number(centring.get("over_50px"), f"summary.centring.{stage}.over_50px", whole=True)
+    out["within_cv"] = _number(within.get("mean"), f"summary.within_sample_cv.{stage}.mean")
+    out["shifted"] = _number(placement.get("shifted"), "summary.placement.shifted", whole=True)
+    out["cut"] = _number(placement.get("cut"), "summary.placement.cut", whole=True)
+    out["limited"] = _number(summary.get("limited"), "summary.limited", whole=True)
+    out["off_target"] = _number(summary.get("off_target"), "summary.off_target", whole=True)
+    out["failed"] = _number(summary.get("n_failed"), "summary.n_failed", whole=True, none=False)
+    grade = quality.get("grade")
+    if grade is not None and grade not in [g[0] for g in GRADES] + ["D"]:
+        raise ValueError(f"summary.quality.grade is {grade!r}, not one of A, B, C, D")
+    out["grade"] = grade
+    return out
+
+
 def _report_path(path):
     path = pathlib.Path(path)
     for candidate in (path, path / "report.json", path / REPORT_DIR / "report.json"):
@@ -56,59 +113,78 @@ def load(
     A measured folder's object mask is ``threshold``, ``min_component`` and
     ``keep`` (see :class:`pixscale.ObjectMask`).  Returns a dict with
     ``name``, ``path``, ``source`` (``"report"`` or ``"measured"``),
-    ``stage`` and the keys of :data:`COLUMNS`.
+    ``stage``, ``kind`` (what the column is: one of :data:`KINDS`),
+    ``grade_covers`` and the keys of :data:`COLUMNS`; a measured folder's
+    shifted, limited, cut and off-target counts are None (unknown).  A
+    report.json that is not valid (missing keys, counts as strings, NaN)
+    raises ValueError naming the file and what is wrong.
     """
     report = _report_path(path)
     if report is not None:
         try:
-            summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            data = _section(json.loads(report.read_text(encoding="utf-8")), "the file")
+            if "summary" not in data:
+                raise ValueError("it has no 'summary'")
+            summary = data["summary"]
+            stage = "after" if "after" in summary else "before"
+            numbers = _checked(summary, stage)
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise ValueError(
-                f"{report} is not a pixscale report.json ({exc}); rerun the run or pass its folder"
+                f"{report} is not a pixscale report.json ({exc}); rerun the run, or pass its folder"
             ) from None
-        source = "report"
+        is_run = stage == "after" or "parameters" in (data.get("meta") or {})
+        source = "report" if is_run else "measured"
     elif pathlib.Path(path).is_dir():
         from .pipeline import measure_dataset
 
         rows, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
-        summary, source = summarize(rows), "measured"
+        summary = summarize(rows, options={"threshold": threshold, "min_component": min_component, "keep": keep})
+        source, stage = "measured", "before"
+        numbers = _checked(summary, stage)
     else:
         raise ValueError(f"{path}: no such folder or report.json; pass a run's OUT_DIR, a report or a dataset folder")
-    stage = "after" if "after" in summary else "before"
-    sizes, centring = summary[stage], summary["centring"][stage]
-    placement = summary.get("placement") or {}
-    quality = summary.get("quality") or {}
+    if source == "measured":
+        for key in _RUN_ONLY:
+            numbers[key] = None
     p = pathlib.Path(path).absolute()
     p = p.parent if p.name == "report.json" else p
     name = (p.parent if p.name == REPORT_DIR else p).name
+    kind = KINDS["measured" if source == "measured" else stage]
     return {
         "name": name,
         "path": str(path),
         "source": source,
         "stage": stage,
-        "views": sizes["n"],
-        "size_mean": sizes["mean"],
-        "size_std": sizes["std"],
-        "size_cv": sizes["cv"],
-        "size_min": sizes["min"],
-        "size_max": sizes["max"],
-        "offset_mean": centring.get("mean"),
-        "offset_p95": centring.get("p95"),
-        "offset_max": centring.get("max"),
-        "over_50px": centring.get("over_50px"),
-        "within_cv": summary["within_sample_cv"][stage]["mean"],
-        "shifted": placement.get("shifted") if source == "report" else None,
-        "limited": summary.get("limited") if source == "report" else None,
-        "cut": placement.get("cut") if source == "report" else None,
-        "off_target": summary.get("off_target") if source == "report" else None,
-        "failed": summary["n_failed"],
-        "grade": quality.get("grade"),
-        "size_cv_pct": None if sizes["cv"] is None else 100 * sizes["cv"],
-        "grade_px": centring.get("grade_px"),
+        "kind": kind,
+        "views": numbers["n"],
+        "size_mean": numbers["mean"],
+        "size_std": numbers["std"],
+        "size_cv": numbers["cv"],
+        "size_min": numbers["min"],
+        "size_max": numbers["max"],
+        "offset_mean": numbers["offset_mean"],
+        "offset_p95": numbers["offset_p95"],
+        "offset_max": numbers["offset_max"],
+        "over_50px": numbers["over_50px"],
+        "within_cv": numbers["within_cv"],
+        "shifted": numbers["shifted"],
+        "limited": numbers["limited"],
+        "cut": numbers["cut"],
+        "off_target": numbers["off_target"],
+        "failed": numbers["failed"],
+        "grade": numbers["grade"],
+        "grade_covers": "size and centring only" if source == "measured" else "size and centring of the output",
+        "size_cv_pct": None if numbers["cv"] is None else 100 * numbers["cv"],
+        "grade_px": numbers["offset_grade_px"],
     }
 
 
-def _cell(value, spec):
+def _cell(value, spec, run=None, key=None):
+    if run is not None and run["source"] == "measured":
+        if key in _RUN_ONLY:
+            return UNKNOWN
+        if key == "grade" and value is not None:
+            return f"{value} (size and centring only)"
     if value is None:
         return "-"
     if spec == "%":
@@ -118,13 +194,15 @@ def _cell(value, spec):
 
 def table(runs):
     """``(header, rows)``: one column per run, one row per number of :data:`COLUMNS`."""
-    return ["", *(r["name"] for r in runs)], [[label, *(_cell(r[key], f) for r in runs)] for label, key, f in COLUMNS]
+    rows = [["what it is", *(r["kind"] for r in runs)]]
+    rows += [[label, *(_cell(r[key], f, r, key) for r in runs)] for label, key, f in COLUMNS]
+    return ["", *(r["name"] for r in runs)], rows
 
 
 def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """The comparison as plain text."""
     header, rows = table(runs)
-    width = max(12, *(len(h) + 2 for h in header[1:]))
+    width = max(12, *(len(c) + 2 for c in header[1:] + [c for r in rows for c in r[1:]]))
     lines = ["".join([f"{header[0]:<32}", *(f"{h:>{width}}" for h in header[1:])])]
     lines += ["".join([f"{r[0]:<32}", *(f"{c:>{width}}" for c in r[1:])]) for r in rows]
     return "\n".join(lines)
@@ -169,6 +247,7 @@ def compare(
     threshold: float = 10.0,
     min_component: float | None = None,
     keep: str = "all",
+    skipped: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[pathlib.Path]]:
     """Compare runs; write ``compare.json``, ``compare.md`` and (with matplotlib) ``compare.png`` into ``out_dir``.
 
@@ -188,13 +267,30 @@ def compare(
     min_component, keep : optional
         The component filter for folders that are measured (see
         :class:`pixscale.ObjectMask`); reports keep the rule of their run.
+    skipped : list, optional
+        Without it, a path that cannot be compared (a report.json that is
+        not valid: missing keys, counts as strings, NaN) raises ValueError
+        naming the file and what is wrong.  With a list, such a path is
+        left out and its reason appended there (and listed in
+        ``compare.json`` and ``compare.md``); ValueError only when nothing
+        is left to compare.
 
     Returns
     -------
     (list of dict, list of pathlib.Path)
-        The runs' entries (see :func:`load`) and the files written.
+        The runs' entries (see :func:`load`) and the files written:
+        ``compare.json`` and ``compare.md`` always both, or neither.
     """
-    runs = [load(p, threshold=threshold, min_component=min_component, keep=keep) for p in paths]
+    runs = []
+    for p in paths:
+        try:
+            runs.append(load(p, threshold=threshold, min_component=min_component, keep=keep))
+        except ValueError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+    if not runs:
+        raise ValueError("nothing to compare: " + "; ".join(skipped or []))
     if labels:
         if len(labels) != len(runs):
             raise ValueError(f"--labels gives {len(labels)} names for {len(runs)} runs; give one per run")
@@ -203,9 +299,16 @@ def compare(
     out = pathlib.Path(out_dir)
     header, rows = table(runs)
     md = ["# pixscale comparison", ""] + _md_table(header, rows)
-    md += ["Sources:", ""] + [f"- {r['name']}: `{r['path']}` ({r['source']}, {r['stage']})" for r in runs]
-    written = [out / "compare.json", out / "compare.md"]
-    atomic_write_json(written[0], {"runs": runs})
+    md += ["Sources:", ""] + [f"- {r['name']}: `{r['path']}` ({r['kind']})" for r in runs]
+    if any(r["source"] == "measured" for r in runs):
+        md += [
+            "",
+            "A measured folder is not a pixscale run: what it moved, shrank or cut off cannot be known, "
+            "so its grade covers size and centring only.",
+        ]
+    if skipped:
+        md += ["", "Skipped:", ""] + [f"- {reason}" for reason in skipped]
+    png = None
     if plots:
         try:
             fig = _chart(runs)
@@ -216,8 +319,20 @@ def compare(
 
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)
-            atomic_write_bytes(out / "compare.png", buf.getvalue())
-            written.append(out / "compare.png")
+            png = buf.getvalue()
             md += ["", "![comparison](compare.png)"]
+    # Everything is formed before anything is written; then compare.json and compare.md are
+    # written as a pair: both or, when the second cannot be, neither.
+    text = json.dumps({"runs": runs, "skipped": list(skipped or [])}, indent=2) + "\n"
+    written = [out / "compare.json", out / "compare.md"]
+    if png is not None:
+        atomic_write_bytes(out / "compare.png", png)
     atomic_write_text(written[1], "\n".join(md) + "\n")
+    try:
+        atomic_write_text(written[0], text)
+    except BaseException:
+        written[1].unlink(missing_ok=True)
+        raise
+    if png is not None:
+        written.append(out / "compare.png")
     return runs, written

@@ -28,7 +28,7 @@ import numpy as np
 from . import __version__
 from ._filters import FILTERS, check_filter
 from ._measure import measure_alpha, measure_object
-from ._object import KEEP, ObjectMask, erase
+from ._object import KEEP, ObjectMask, erase, label
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
@@ -299,6 +299,32 @@ def _read_and_measure(view, rule):
     return image, m, selection.dropped
 
 
+SPECK_FRACTION = 0.05  # islands below this fraction of the largest are specks, for the report's advice
+COMPACT = 0.5  # an object filling this much of its bounding box has no island far enough out to matter
+
+
+def _islands(image, before, rule):
+    """The small islands measured as part of the object when ``rule`` filters none, for the report.
+
+    ``{"components", "pixels"}`` of the islands below :data:`SPECK_FRACTION`
+    of the largest, or None when there are none (or the rule drops them).
+    Only an object filling less than :data:`COMPACT` of its bounding box is
+    labelled: an island far enough out to move size or centre widens the box.
+    """
+    if rule.filters or before.bbox is None:
+        return None
+    x0, y0, x1, y1 = before.bbox
+    if before.count >= COMPACT * (x1 - x0) * (y1 - y0):
+        return None
+    alpha = alpha_of(image)
+    labels, n = label(alpha > threshold_value(alpha.dtype, rule.threshold))
+    if n <= 1:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    small = sizes < SPECK_FRACTION * sizes.max()
+    return {"components": int(small.sum()), "pixels": int(sizes[small].sum())} if small.any() else None
+
+
 def _object_of(image, dropped):
     """What a view is planned on: ``image`` itself, or its alpha with the ``dropped`` specks set to 0."""
     if dropped is None:
@@ -423,6 +449,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 "dst_center": list(t.dst_center),
                 "achieved_ratio": t.achieved_ratio,
                 "on_target": t.on_target if opts.scale == "per-view" else None,
+                "islands": _islands(image, before, opts.rule),
             }
         )
     order = {v.key: i for i, v in enumerate(sample.views)}
@@ -902,7 +929,7 @@ def run_dataset(
         executor=executor,
         scheduler=scheduler,
     )
-    return summarize(rows, target=opts.target)
+    return summarize(rows, target=opts.target, options=opts.params())
 
 
 def _precompile(dataset, quiet, filter="bilinear"):
@@ -1078,7 +1105,7 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
         "parameters": opts.params(),
     }
     try:
-        summary = report.summarize(rows, target=opts.target)
+        summary = report.summarize(rows, target=opts.target, options=opts.params())
         report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots)
     except (OSError, ValueError) as exc:
         print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
@@ -1113,7 +1140,7 @@ def measure_dataset(in_dir, *, threshold=10.0, min_component=None, keep="all", l
         rows = []
         for view in sample.views:
             try:
-                m = _read_and_measure(view, rule)[1]
+                image, m, _ = _read_and_measure(view, rule)
                 rows.append(
                     {
                         "sample": sample.name,
@@ -1124,6 +1151,7 @@ def measure_dataset(in_dir, *, threshold=10.0, min_component=None, keep="all", l
                         "after": None,
                         "scale": None,
                         "limited": None,
+                        "islands": _islands(image, m, rule),
                     }
                 )
             except (ViewError, EmptyMaskError) as exc:
