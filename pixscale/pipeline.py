@@ -501,19 +501,98 @@ def _write_cameras(sample, path, frames, rows, opts):
 # --- the output folder -------------------------------------------------------------------------
 
 
+def _identity(path):
+    """``(st_dev, st_ino)`` of ``path`` (links followed), or None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _ancestor_ids(path):
+    """``{identity: folder}`` of ``path`` (or its nearest existing ancestor) and every folder above it.
+
+    Both the path as written and its resolved form are walked up, so a folder
+    reached through a link or a ``..`` counts as what it is on disk.
+    """
+    ids = {}
+    for start in (os.path.abspath(path), os.path.realpath(path)):
+        p = start
+        while True:
+            key = _identity(p)
+            if key is not None:
+                ids.setdefault(key, p)
+            parent = os.path.dirname(p)
+            if parent == p:
+                break
+            p = parent
+    return ids
+
+
+def _find_folder(root, ids, exact):
+    """A folder of the tree under ``root`` (itself included) whose identity is in ``ids``: (found, matched).
+
+    Real folders are walked (a bind mount is a real folder); a symlinked folder
+    is not descended into, and counts only if it is the folder ``exact`` itself.
+    """
+    stack = [os.fspath(root)]
+    seen = set()
+    while stack:
+        folder = stack.pop()
+        key = _identity(folder)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        if key in ids:
+            return folder, ids[key]
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_symlink() and exact is not None and _identity(entry.path) == exact:
+                            return entry.path, ids[exact]
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return None, None
+
+
+def _refuse_overlap(name, path, in_dir, src):
+    """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or holds the input tree.
+
+    Folders are compared by device and inode, not by name, so a bind mount, a
+    symlink or another path to the same folder is seen for what it is.
+    """
+    ids = _ancestor_ids(path)
+    found, matched = _find_folder(src, ids, _identity(_nearest_existing(path)))
+    if found is not None:
+        alias = ""
+        if os.path.realpath(found) != os.path.realpath(matched):
+            alias = f" (it is {found} there, under another path: a bind mount or a link)"
+        raise ValueError(
+            f"{name} {path} is inside IN_DIR {in_dir}{alias}; the input is never written to, "
+            "choose a folder outside the input."
+        )
+    if os.path.isdir(path):
+        found, _ = _find_folder(path, _ancestor_ids(src), _identity(src))
+        if found is not None:
+            raise ValueError(
+                f"{name} {path} holds IN_DIR {in_dir} (as {found}); outputs would mix with the input, "
+                "choose a folder outside the input."
+            )
+
+
 def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
-    """Refuse an output (or report) folder that is, or lies inside, the input tree (or holds an input file)."""
+    """Refuse an output (or report) folder that is, lies in or holds the input tree (or holds an input file)."""
     src = Path(dataset.root if dataset is not None else in_dir).resolve()
     if report_dir:
-        rep = Path(report_dir).resolve()
-        if rep == src or src in rep.parents:
-            raise ValueError(
-                f"--report-dir {report_dir} is inside IN_DIR {in_dir}; the input is never written to, "
-                "choose a report folder outside it."
-            )
+        _refuse_overlap("--report-dir", report_dir, in_dir, src)
+    _refuse_overlap("OUT_DIR", out_dir, in_dir, src)
     dst = Path(out_dir).resolve()
-    if dst == src or src in dst.parents:
-        raise ValueError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; choose an output folder outside the input.")
     if dataset is not None:
         for sample in dataset.samples:
             for p in sample.sources:
