@@ -15,6 +15,7 @@ import errno
 import json
 import math
 import os
+import stat
 import sys
 import time
 from collections import Counter, deque
@@ -34,7 +35,20 @@ from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
-from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
+from .io import (
+    NO_FOLLOW,
+    LinkError,
+    ViewError,
+    atomic_write_json,
+    atomic_write_text,
+    file_kind,
+    open_folder,
+    open_own_file,
+    read_colour,
+    read_mask,
+    read_view,
+    write_png,
+)
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
@@ -53,6 +67,7 @@ RETRYABLE = {
     errno.EMFILE,
     errno.ENFILE,
     errno.ENOMEM,
+    errno.ELOOP,  # a link planted in OUT_DIR while it ran: removed, --resume writes the view
 }
 
 
@@ -337,6 +352,11 @@ def fingerprint(sample, root):
 def _out_path(out_root, key):
     """The output file of a view: ``out_root/key``, refused if it would leave ``out_root``."""
     path = Path(out_root) / key
+    if NO_FOLLOW:  # the write follows no link below out_root (a link there fails it): a lexical check suffices
+        root = os.path.abspath(out_root)
+        if os.path.commonpath([root, os.path.abspath(path)]) != root:
+            raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
+        return path
     real_root = os.path.realpath(out_root)
     if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
         raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
@@ -390,10 +410,14 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             if opts.write_mask and view.mask is not None and view.mask_key is None:
                 raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
-                write_png(_out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level)
-                write_png(_out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level)
+                write_png(
+                    _out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level, root=out_root
+                )
+                write_png(
+                    _out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level, root=out_root
+                )
             else:
-                write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level)
+                write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level, root=out_root)
         except OSError as exc:
             rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
             frames.pop(view.frame, None)
@@ -435,6 +459,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 frames,
                 rows,
                 opts,
+                root=out_root,
             )
         except OSError as exc:
             rows.append(
@@ -448,7 +473,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     return result
 
 
-def _write_cameras(sample, path, frames, rows, opts):
+def _write_cameras(sample, path, frames, rows, opts, root=None):
     """The sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
 
     The block records, per view in frame order, the 2-D map that was applied
@@ -495,7 +520,7 @@ def _write_cameras(sample, path, frames, rows, opts):
         "pixel_center": opts.pixel_center,
         "views": views,
     }
-    atomic_write_json(path, cameras)
+    atomic_write_json(path, cameras, root=root)
 
 
 # --- the output folder -------------------------------------------------------------------------
@@ -616,34 +641,103 @@ def _holds_only_own_files(folder):
     return True
 
 
+# The files a run writes in place (not through a rename): a hard link there would change another name's file.
+_IN_PLACE = (LOCK, LOCK + ".pid", STOP, MANIFEST)
+
+
+def _refuse_planted(out_dir):
+    """Refuse an OUT_DIR that holds what pixscale never creates: a link, a FIFO, socket or device,
+    or a hard link of a file it writes in place; a dangling link as OUT_DIR itself is named as such.
+    """
+    if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        raise ValueError(
+            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which does not exist; create "
+            "that folder, remove the link, or choose another OUT_DIR."
+        )
+    if not os.path.isdir(out_dir):
+        return
+    for folder, dirnames, filenames in os.walk(out_dir):  # links are listed, never followed
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                problem = f"is a symbolic link (to {os.readlink(path)})"
+            elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                problem = file_kind(st)
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and folder == os.fspath(out_dir) and name in _IN_PLACE:
+                problem = f"has {st.st_nlink} hard links (pixscale writes it in place, which would change the others)"
+            else:
+                continue
+            raise ValueError(
+                f"OUT_DIR {out_dir} holds {path}, which {problem}; pixscale did not create it and never writes, "
+                "reads back or deletes through it: remove it, or choose a new OUT_DIR."
+            )
+
+
 class _Lock:
-    """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies)."""
+    """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies).
+
+    The lock file is opened without following a link and must be a regular
+    file of one name; the pid beside it is written atomically, never through a link.
+    """
 
     def __init__(self, out_dir):
-        from filelock import FileLock, Timeout
-
         self.path = Path(out_dir) / LOCK
         self.pid_path = Path(out_dir) / (LOCK + ".pid")
-        self.lock = FileLock(self.path, timeout=0)
+        self.fd = self.lock = None
         try:
-            self.lock.acquire()
-        except Timeout:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: filelock's lock
+            from filelock import FileLock, Timeout
+
+            self.lock = FileLock(self.path, timeout=0)
             try:
-                pid = self.pid_path.read_text().strip() or "?"
+                self.lock.acquire()
+            except Timeout:
+                self._in_use(out_dir)
+        else:
+            try:
+                self.fd = open_own_file(self.path, os.O_RDWR | os.O_CREAT)
+            except LinkError as exc:
+                raise ValueError(f"cannot lock OUT_DIR: {exc}") from None
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                pid = "?"
-            raise ValueError(
-                f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
-                "finish, or choose another OUT_DIR."
-            ) from None
-        self.pid_path.write_text(f"{os.getpid()}\n")
+                os.close(self.fd)
+                self._in_use(out_dir)
+        try:
+            atomic_write_text(self.pid_path, f"{os.getpid()}\n", root=out_dir)
+        except BaseException:
+            self.release()
+            raise
+
+    def _in_use(self, out_dir):
+        pid = "?"
+        try:
+            fd = open_own_file(self.pid_path, os.O_RDONLY)
+            with open(fd, "rb") as f:
+                text = f.read(32).decode("ascii", "replace").strip()
+            pid = text if text.isdigit() else "?"
+        except OSError:
+            pass
+        raise ValueError(
+            f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
+            "finish, or choose another OUT_DIR."
+        ) from None
 
     def release(self):
         try:
             self.pid_path.unlink()
         except OSError:
             pass
-        self.lock.release()
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _input_id(in_dir, dataset):
@@ -654,7 +748,7 @@ def _read_manifest(path, params, input_id):
     """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder."""
     out_dir = path.parent
     try:
-        with open(path, "rb") as f:
+        with open(open_own_file(path, os.O_RDONLY), "rb") as f:
             lines = f.read().split(b"\n")
         header = json.loads(lines[0].decode("utf-8"))
         if not isinstance(header, dict) or "parameters" not in header:
@@ -693,7 +787,7 @@ def _read_manifest(path, params, input_id):
 def _completed_samples(manifest):
     """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
     try:
-        with open(manifest, "rb") as f:
+        with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
             return sum(1 for line in f if line.strip()) - 1
     except OSError:
         return 0
@@ -702,6 +796,7 @@ def _completed_samples(manifest):
 def _open_output(out_dir, params, input_id, resume):
     """Create or reopen OUT_DIR under an exclusive lock; return (lock, manifest path, completed samples)."""
     manifest = out_dir / MANIFEST
+    _refuse_planted(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"OUT_DIR {out_dir} is a file; choose a folder.")
     fresh = not out_dir.exists() or _holds_only_own_files(out_dir)
@@ -722,7 +817,9 @@ def _open_output(out_dir, params, input_id, resume):
         _sweep_temporary(out_dir)  # of an interrupted run
         if not manifest.exists():
             atomic_write_text(
-                manifest, json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n"
+                manifest,
+                json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n",
+                root=out_dir,
             )
     except BaseException:
         lock.release()
@@ -753,9 +850,25 @@ def _sweep_temporary(out_dir, folders=None):
     ``folders`` (paths relative to OUT_DIR, ``""`` for OUT_DIR itself) limits
     the sweep to the files directly in those folders; default all of OUT_DIR.
     """
-    if folders is None:
+    if NO_FOLLOW:  # no link is followed: a folder swapped for one is skipped, never swept
+        if folders is None:
+            for _, _, names, fd in os.fwalk(out_dir):
+                _sweep_in(fd, names)
+            return
+        for folder in sorted(folders):
+            parts = [p for p in folder.replace(os.sep, "/").split("/") if p]
+            try:
+                fd = open_folder(out_dir, parts)
+            except (OSError, ValueError):  # not written (a failed sample), not a folder, or a link
+                continue
+            try:
+                _sweep_in(fd, os.listdir(fd))
+            finally:
+                os.close(fd)
+        return
+    if folders is None:  # pragma: no cover - without dir_fd support
         paths = [os.path.join(d, n) for d, _, names in os.walk(out_dir) for n in names]
-    else:
+    else:  # pragma: no cover
         paths = []
         for folder in sorted(folders):
             path = os.path.normpath(os.path.join(out_dir, folder))
@@ -765,11 +878,22 @@ def _sweep_temporary(out_dir, folders=None):
                 paths += [os.path.join(path, n) for n in os.listdir(path)]
             except OSError:  # not written (a failed sample) or not a folder
                 continue
-    for path in paths:
+    for path in paths:  # pragma: no cover
         name = os.path.basename(path)
         if name.startswith(".") and name.endswith(".part"):
             try:
                 os.unlink(path)
+            except FileNotFoundError:  # a live writer finished with it meanwhile
+                pass
+
+
+def _sweep_in(fd, names):
+    """Remove the temporary files among ``names`` in the open folder ``fd`` (a link is removed, not followed)."""
+    for name in names:
+        if name.startswith(".") and name.endswith(".part"):
+            try:
+                if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    os.unlink(name, dir_fd=fd)
             except FileNotFoundError:  # a live writer finished with it meanwhile
                 pass
 
@@ -1022,7 +1146,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
     _end_last_line(manifest)
-    with open(manifest, "a", encoding="utf-8") as log:
+    with open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as log:
 
         def fail(sample, reason):
             keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
@@ -1113,7 +1237,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
 
 def _end_last_line(manifest):
     """End the manifest's last line if a killed run left it cut, so the next entry starts on its own line."""
-    with open(manifest, "rb+") as f:
+    with open(open_own_file(manifest, os.O_RDWR), "rb+") as f:
         f.seek(0, os.SEEK_END)
         if f.tell():
             f.seek(-1, os.SEEK_END)
@@ -1158,7 +1282,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     }
     try:
         summary = report.summarize(rows, target=opts.target)
-        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots)
+        root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
+        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
     except (OSError, ValueError) as exc:
         print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
         return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]
@@ -1171,7 +1296,7 @@ def write_list_files(dataset, out_dir):
     for item in dataset.list_files:
         if item.error is None:
             try:
-                atomic_write_text(Path(out_dir) / item.name, item.text)
+                atomic_write_text(Path(out_dir) / item.name, item.text, root=out_dir)
                 continue
             except OSError as exc:
                 item.error = f"list file {item.name} was not written: {exc}"

@@ -655,6 +655,7 @@ def write_report(
     sources: Mapping[str, tuple[Any, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
     plots: bool = True,
+    root: str | os.PathLike | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -675,6 +676,9 @@ def write_report(
         ``parameters``; written at the top of both files.
     plots : bool, optional
         Draw the figures when matplotlib is importable.  Default True.
+    root : str or path-like, optional
+        A folder above ``out_dir`` below which no link is followed (see
+        :func:`pixscale.io.atomic_write_bytes`); default ``out_dir`` itself.
 
     Returns
     -------
@@ -696,9 +700,10 @@ def write_report(
 
         figures = draw(summary, rows, sources or {})
     written = [out / "report.json", out / "report.md"]
-    atomic_write_json(written[0], {"meta": _plain(meta or {}), "summary": _plain(summary), "views": rows})
-    atomic_write_text(written[1], _markdown(summary, rows, _plain(meta or {}), list(figures)))
+    root = out if root is None else root
+    atomic_write_json(written[0], {"meta": _plain(meta or {}), "summary": _plain(summary), "views": rows}, root=root)
+    atomic_write_text(written[1], _markdown(summary, rows, _plain(meta or {}), list(figures)), root=root)
     for name, data in figures.items():
-        atomic_write_bytes(out / name, data)
+        atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
     return written

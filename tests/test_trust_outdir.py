@@ -112,3 +112,134 @@ def test_out_dir_holding_in_dir_is_refused_with_a_clear_message(tmp_path, flat, 
     assert "holds IN_DIR" in err and err.count("\n") == 1
     with pytest.raises(ValueError, match="holds IN_DIR"):
         check_folders(flat, tmp_path / "." / "in" / "..")
+
+
+# --- item 1: nothing is written, read back or deleted through an entry pixscale did not create ---
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside OUT_DIR with a file, a report and a temporary file that must stay as they are."""
+    root = tmp_path / "outside"
+    (root / "images").mkdir(parents=True)
+    (root / "secret.txt").write_text("secret\n")
+    (root / "report.md").write_text("someone's report\n")
+    (root / "images" / ".cam_000.png.abcd1234.part").write_text("someone's part file\n")
+    return root
+
+
+def snapshot(root):
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _link(target):
+    return lambda out, outside: (out / target[0]).symlink_to(outside / target[1] if target[1] else out / "nowhere")
+
+
+PLANTED = {
+    "pid-symlink": lambda out, outside: (out / ".pixscale-lock.pid").symlink_to(outside / "secret.txt"),
+    "lock-symlink": lambda out, outside: (out / ".pixscale-lock").symlink_to(outside / "secret.txt"),
+    "lock-hard-link": lambda out, outside: os.link(outside / "secret.txt", out / ".pixscale-lock"),
+    "stop-dangling-symlink": lambda out, outside: (out / ".pixscale-stop").symlink_to(out / "nowhere"),
+    "report-folder-symlink": lambda out, outside: (out / "pixscale-report").symlink_to(outside),
+    "report-file-symlink": lambda out, outside: (
+        (out / "pixscale-report").mkdir() or (out / "pixscale-report" / "report.md").symlink_to(outside / "report.md")
+    ),
+    "part-fifo": lambda out, outside: os.mkfifo(out / ".cam_000.png.abcd1234.part"),
+    "part-symlink": lambda out, outside: (out / ".x.abcd1234.part").symlink_to(outside / "secret.txt"),
+}
+
+
+@pytest.mark.parametrize("plant", PLANTED.values(), ids=PLANTED.keys())
+def test_planted_entries_in_a_new_out_dir_are_refused(tmp_path, gslrm, outside, capsys, plant):
+    """Item 1: a 'new' OUT_DIR holding only pixscale's names, planted as links, FIFOs or hard links."""
+    out = tmp_path / "out"
+    out.mkdir()
+    plant(out, outside)
+    before = snapshot(outside)
+    assert cli("run", gslrm, out, "--quiet", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pixscale: error: ") and err.count("\n") == 1, err
+    assert str(out / "") in err and "remove it" in err
+    assert snapshot(outside) == before
+    assert not (out / "pixscale-manifest.jsonl").exists()
+
+
+def _completed(gslrm, out):
+    assert cli("run", gslrm, out, "--quiet", "--no-plots") == 0
+
+
+RESUME_PLANTED = {
+    "sample-folder-symlink": lambda out, outside: (
+        shutil.rmtree(out / "sample_001") or (out / "sample_001").symlink_to(outside)
+    ),
+    "images-folder-symlink": lambda out, outside: (
+        shutil.rmtree(out / "sample_001" / "images") or (out / "sample_001" / "images").symlink_to(outside / "images")
+    ),
+    "manifest-symlink": lambda out, outside: (
+        shutil.move(out / "pixscale-manifest.jsonl", outside / "m.jsonl")
+        and (out / "pixscale-manifest.jsonl").symlink_to(outside / "m.jsonl")
+    ),
+    "manifest-hard-link": lambda out, outside: os.link(out / "pixscale-manifest.jsonl", outside / "m.jsonl"),
+    "output-symlink": lambda out, outside: (
+        (out / "sample_000" / "images" / "cam_001.png").unlink()
+        or (out / "sample_000" / "images" / "cam_001.png").symlink_to(outside / "secret.txt")
+    ),
+}
+
+
+@pytest.mark.parametrize("plant", RESUME_PLANTED.values(), ids=RESUME_PLANTED.keys())
+def test_planted_entries_in_a_run_folder_are_refused_on_resume(tmp_path, gslrm, outside, capsys, plant):
+    """Item 1: a sample folder linked elsewhere had the .part files there deleted."""
+    out = tmp_path / "out"
+    _completed(gslrm, out)
+    capsys.readouterr()
+    plant(out, outside)
+    before = snapshot(outside)
+    assert cli("run", gslrm, out, "--resume", "--quiet", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pixscale: error: ") and err.count("\n") == 1, err
+    assert "remove it" in err
+    assert snapshot(outside) == before
+
+
+def test_dangling_symlink_out_dir_is_named_as_such(tmp_path, gslrm, capsys):
+    """Weak: a dangling-symlink OUT_DIR answered 'File exists'."""
+    (tmp_path / "out").symlink_to(tmp_path / "gone")
+    assert cli("run", gslrm, tmp_path / "out", "--quiet", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert "is a symbolic link to" in err and "does not exist" in err and "File exists" not in err
+    assert not (tmp_path / "gone").exists()
+
+
+def test_out_dir_that_is_a_link_to_a_folder_is_used(tmp_path, gslrm):
+    """Item 1's limit: OUT_DIR itself may be a link the user made; only links below it are refused."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "real")
+    assert cli("run", gslrm, tmp_path / "out", "--quiet", "--no-plots") == 0
+    assert (tmp_path / "real" / "sample_000" / "images" / "cam_000.png").is_file()
+
+
+def test_a_link_planted_while_it_runs_is_not_followed(tmp_path, gslrm, outside, monkeypatch):
+    """Item 1: a sample folder swapped for a link in the middle of a run fails that sample, by name."""
+    import pixscale.pipeline as pipeline
+
+    out = tmp_path / "out"
+    real_warp = pipeline.warp
+    planted = []
+
+    def warp(*args, **kwargs):
+        if not planted:  # sample_000's first view: sample_001's folder does not exist yet
+            (out / "sample_001").symlink_to(outside)
+            planted.append(True)
+        return real_warp(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "warp", warp)
+    before = snapshot(outside)
+    rows, _ = pipeline.run(gslrm, out, jobs=1, pool="threads", quiet=True, plots=False)
+    assert snapshot(outside) == before
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["sample"] for r in failed} == {"sample_001"}
+    assert all("sample_001" in r["error"] and "symbolic link" in r["error"] and r.get("retry") for r in failed)
+    assert all(r["status"] == "ok" for r in rows if r["sample"] == "sample_000")
