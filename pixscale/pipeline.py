@@ -373,8 +373,14 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     written only whole files.
     """
     inputs = fingerprint(sample, root) if root is not None else []
-    result = {"sample": sample.name, "inputs": inputs, "rows": []}
+    result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
     rows = result["rows"]
+    written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
+
+    def write(key, image):
+        st = write_png(_out_path(out_root, key), image, compress_level=opts.png_level, root=out_root)
+        written.append([key, st.st_size])
+
     if sample.error:
         rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
         return result
@@ -410,14 +416,10 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             if opts.write_mask and view.mask is not None and view.mask_key is None:
                 raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
-                write_png(
-                    _out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level, root=out_root
-                )
-                write_png(
-                    _out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level, root=out_root
-                )
+                write(view.out_key, out[..., :-1])
+                write(view.mask_key, out[..., -1])
             else:
-                write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level, root=out_root)
+                write(view.out_key, out)
         except OSError as exc:
             rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
             frames.pop(view.frame, None)
@@ -452,15 +454,10 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
+        key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
-            _write_cameras(
-                sample,
-                _out_path(out_root, sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS),
-                frames,
-                rows,
-                opts,
-                root=out_root,
-            )
+            st = _write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
+            written.append([key, st.st_size])
         except OSError as exc:
             rows.append(
                 _fail(
@@ -520,7 +517,7 @@ def _write_cameras(sample, path, frames, rows, opts, root=None):
         "pixel_center": opts.pixel_center,
         "views": views,
     }
-    atomic_write_json(path, cameras, root=root)
+    return atomic_write_json(path, cameras, root=root)
 
 
 # --- the output folder -------------------------------------------------------------------------
@@ -784,6 +781,102 @@ def _read_manifest(path, params, input_id):
     return done
 
 
+def _manifest_entries(manifest):
+    """The sample lines of a manifest, in order (a line cut by an interruption is skipped)."""
+    with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
+        lines = f.read().split(b"\n")[1:]
+    for line in lines:
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+            yield entry
+
+
+def _recorded_outputs(entry):
+    """``{key: size}`` of the files a manifest line says its unit wrote; None for a line without the record."""
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, list):
+        return None
+    return {o[0]: o[1] for o in outputs if isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)}
+
+
+def _changed_output(sample, entry, out_dir):
+    """Why a completed sample's outputs are no longer what its manifest line recorded, or None.
+
+    A line without the record (an older pixscale) is checked for the existence
+    of the outputs of its views that were written.
+    """
+    recorded = _recorded_outputs(entry)
+    if recorded is None:
+        by_key = {v.key: v for v in sample.views}
+        recorded = {
+            by_key[r["view"]].out_key: None
+            for r in entry.get("rows") or []
+            if isinstance(r, dict) and r.get("status") == "ok" and r.get("view") in by_key
+        }
+    for key, size in recorded.items():
+        try:
+            st = os.lstat(Path(out_dir) / key)
+        except OSError:
+            return f"output {key} is missing"
+        if not stat.S_ISREG(st.st_mode):
+            return f"output {key} is not a file"
+        if size is not None and st.st_size != size:
+            return f"output {key} changed: {st.st_size} bytes, {size} written"
+    return None
+
+
+def _remove_stale_outputs(out_dir, manifest):
+    """Remove the files an earlier line of a sample recorded and its latest line does not.
+
+    These are the outputs of views that left the sample, or that failed when
+    it was redone.  Only a regular file of the size pixscale wrote is removed:
+    a file the user put there since is left alone.  Returns the removed keys.
+    """
+    recorded, latest = {}, {}
+    for entry in _manifest_entries(manifest):
+        outputs = _recorded_outputs(entry)
+        latest[entry["sample"]] = None if outputs is None else set(outputs)
+        recorded.setdefault(entry["sample"], {}).update(outputs or {})
+    removed = []
+    for name, outputs in recorded.items():
+        keep = latest.get(name)
+        if keep is None:  # the latest line is an older pixscale's: what it wrote is not known
+            continue
+        for key, size in sorted(outputs.items()):
+            if key not in keep and _remove_own(out_dir, key, size):
+                removed.append(key)
+    return removed
+
+
+def _remove_own(out_dir, key, size):
+    """Remove ``out_dir/key`` if it is a regular file of ``size`` bytes, following no link; True if removed."""
+    parts = key.split("/")
+    if not NO_FOLLOW:  # pragma: no cover
+        path = Path(out_dir, *parts)
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            path.unlink()
+            return True
+        return False
+    try:
+        fd = open_folder(out_dir, parts[:-1])
+    except (OSError, ValueError):
+        return False
+    try:
+        st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            os.unlink(parts[-1], dir_fd=fd)
+            return True
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return False
+
+
 def _completed_samples(manifest):
     """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
     try:
@@ -903,8 +996,12 @@ def _say(quiet, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def _resume_plan(dataset, done, root):
-    """Split recorded samples into kept ones and ones whose inputs changed (named with why)."""
+def _resume_plan(dataset, done, root, out_dir=None):
+    """Split recorded samples into kept ones and ones whose inputs or outputs changed (named with why).
+
+    With ``out_dir``, a sample is kept only if the files its line recorded are
+    there as written (an output deleted or truncated since is redone).
+    """
     names = {s.name for s in dataset.samples}
     gone = sorted(set(done) - names)
     if gone:
@@ -919,7 +1016,11 @@ def _resume_plan(dataset, done, root):
             continue
         now = fingerprint(sample, root)
         if entry.get("inputs") == now:
-            kept[sample.name] = entry["rows"]
+            why = _changed_output(sample, entry, out_dir) if out_dir is not None else None
+            if why is None:
+                kept[sample.name] = entry["rows"]
+            else:
+                changed.append(f"{sample.name} ({why})")
             continue
         old = {p[0]: p[1:] for p in entry.get("inputs") or []}
         new = {p[0]: p[1:] for p in now}
@@ -1015,13 +1116,13 @@ def run(
         stop = StopFlag(out_dir / STOP)
         try:
             stop.clear()
-            results, changed = _resume_plan(dataset, done, dataset.root)
+            results, changed = _resume_plan(dataset, done, dataset.root, out_dir)
             if results:
                 _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
             if changed:
                 _say(
                     quiet,
-                    f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
+                    f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
                     + ", ".join(changed[:5])
                     + (" ..." if len(changed) > 5 else ""),
                 )
@@ -1036,6 +1137,14 @@ def run(
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     _sweep_temporary(out_dir, _unit_folders(todo))
+            removed = _remove_stale_outputs(out_dir, manifest)
+            if removed:
+                _say(
+                    quiet,
+                    f"removed {len(removed)} output(s) that redone samples no longer produce: "
+                    + ", ".join(removed[:5])
+                    + (" ..." if len(removed) > 5 else ""),
+                )
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
             rows += write_list_files(dataset, out_dir)

@@ -4,6 +4,7 @@ Each test here failed on the code before issue #19's items were fixed; the
 item it covers is named in its docstring.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -243,3 +244,78 @@ def test_a_link_planted_while_it_runs_is_not_followed(tmp_path, gslrm, outside, 
     assert {r["sample"] for r in failed} == {"sample_001"}
     assert all("sample_001" in r["error"] and "symbolic link" in r["error"] and r.get("retry") for r in failed)
     assert all(r["status"] == "ok" for r in rows if r["sample"] == "sample_000")
+
+
+# --- item 8: --resume checks its outputs, and removes those a redone sample no longer produces ---
+
+
+@pytest.fixture
+def mvd(tmp_path):
+    root = tmp_path / "in"
+    synth.write_dataset(root, n_samples=2, size=SIZE, seed=5, layout="mvdiffusion")
+    return root
+
+
+def resume(src, out):
+    return cli("run", src, out, "--resume", "--quiet", "--no-plots")
+
+
+def report_views(out):
+    return sorted(v["view"] for v in json.loads((out / "pixscale-report" / "report.json").read_text())["views"])
+
+
+def test_resume_removes_the_output_of_a_view_deleted_from_its_sample(tmp_path, mvd):
+    """Item 8: a view deleted from an MVDiffusion sample kept its old output."""
+    out = tmp_path / "out"
+    _completed(mvd, out)
+    (out / "sample_000" / "notes.txt").write_text("mine\n")  # not pixscale's: never removed
+    (mvd / "sample_000" / "cam_003.png").unlink()
+    assert resume(mvd, out) == 0
+    assert not (out / "sample_000" / "cam_003.png").exists()
+    assert (out / "sample_000" / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in (out / "sample_000").glob("*.png")) == [f"cam_00{i}.png" for i in (0, 1, 2, 4, 5)]
+    assert "sample_000/cam_003.png" not in report_views(out) and len(report_views(out)) == 11
+    assert resume(mvd, out) == 0  # and a second resume keeps it all as it is
+    assert len(list((out / "sample_000").glob("*.png"))) == 5
+
+
+def test_resume_leaves_a_file_the_user_put_where_a_stale_output_was(tmp_path, mvd):
+    """Item 8: only files pixscale wrote (as the manifest recorded them) are removed."""
+    out = tmp_path / "out"
+    _completed(mvd, out)
+    (out / "sample_000" / "cam_003.png").write_bytes(b"the user's own file")
+    (mvd / "sample_000" / "cam_003.png").unlink()
+    assert resume(mvd, out) == 0
+    assert (out / "sample_000" / "cam_003.png").read_bytes() == b"the user's own file"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.unlink(),
+        lambda p: p.write_bytes(p.read_bytes()[:100]),  # truncated
+        lambda p: p.write_bytes(p.read_bytes() + b"x"),  # replaced by something else
+    ],
+    ids=["deleted", "truncated", "replaced"],
+)
+def test_resume_rewrites_an_output_deleted_or_changed_since(tmp_path, gslrm, capsys, damage):
+    """Item 8: an output the user deleted was reported ok and left missing."""
+    out = tmp_path / "out"
+    _completed(gslrm, out)
+    view = out / "sample_001" / "images" / "cam_002.png"
+    good = view.read_bytes()
+    damage(view)
+    assert cli("run", gslrm, out, "--resume", "--no-plots") == 0
+    assert view.read_bytes() == good
+    err = capsys.readouterr().err
+    assert "redoing 1 sample(s)" in err and "sample_001 (output sample_001/images/cam_002.png" in err
+
+
+def test_resume_removes_the_old_output_of_a_view_that_now_fails(tmp_path, mvd):
+    """Item 8: a view whose input became unusable no longer produces an output; its old one goes."""
+    out = tmp_path / "out"
+    _completed(mvd, out)
+    (mvd / "sample_001" / "cam_004.png").write_text("not a picture\n")
+    assert resume(mvd, out) == 1
+    assert not (out / "sample_001" / "cam_004.png").exists()
+    assert len(list((out / "sample_001").glob("*.png"))) == 5
