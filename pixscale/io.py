@@ -315,9 +315,9 @@ def encode_png(image, *, compress_level=6):
 def write_png(path, image, *, compress_level=6, root=None):
     """Encode ``image`` as PNG (8- or 16-bit, as its dtype) and write it to ``path`` atomically.
 
-    ``root``: see :func:`atomic_write_bytes`; returns the written file's ``os.stat_result``.
+    ``root``: see :func:`atomic_write_bytes`.
     """
-    return atomic_write_bytes(path, encode_png(image, compress_level=compress_level), root=root)
+    atomic_write_bytes(path, encode_png(image, compress_level=compress_level), root=root)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -378,8 +378,9 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
 
     def write(key, image):
-        st = write_png(_out_path(out_root, key), image, compress_level=opts.png_level, root=out_root)
-        written.append([key, st.st_size])
+        path = _out_path(out_root, key)
+        write_png(path, image, compress_level=opts.png_level, root=out_root)
+        written.append([key, os.lstat(path).st_size])
 
     if sample.error:
         rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
