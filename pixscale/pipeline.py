@@ -1367,6 +1367,34 @@ def _safe_process(sample, out_dir, opts, root=None, stop=None):
         }
 
 
+class _Written(os.PathLike):
+    """A file the run wrote, as the report reads it back: its path, once no link below OUT_DIR leads to it.
+
+    ``os.fspath`` raises :class:`~pixscale.io.LinkError` (an ``OSError``, so
+    the reader reports the file as unreadable) if a folder on the way or the
+    file itself was replaced by a link, or by anything but a regular file.
+    """
+
+    def __init__(self, root, key):
+        self.root, self.key = os.fspath(root), key
+
+    def __fspath__(self):
+        parts = self.key.split("/")
+        path = os.path.join(self.root, *parts)
+        if NO_FOLLOW:
+            fd = open_folder(self.root, parts[:-1])
+            try:
+                st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            finally:
+                os.close(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise LinkError(path, file_kind(st))
+        return path
+
+    def __repr__(self):
+        return f"_Written({self.root!r}, {self.key!r})"
+
+
 def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     """Write the report of the rows; return a failure row when it cannot be written."""
     from . import report
@@ -1377,7 +1405,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        after = (out / v.out_key, out / v.mask_key) if written_pair else out / v.out_key
+        mine = _Written(out, v.out_key)  # read back only through no link below OUT_DIR
+        after = (mine, _Written(out, v.mask_key)) if written_pair else mine
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}

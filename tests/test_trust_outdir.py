@@ -319,3 +319,33 @@ def test_resume_removes_the_old_output_of_a_view_that_now_fails(tmp_path, mvd):
     assert resume(mvd, out) == 1
     assert not (out / "sample_001" / "cam_004.png").exists()
     assert len(list((out / "sample_001").glob("*.png"))) == 5
+
+
+def test_the_report_reads_back_no_output_through_a_link_planted_before_it(tmp_path, gslrm, outside, monkeypatch):
+    """Item 1: outputs swapped for links between their write and the report's contact sheet are not read."""
+    pytest.importorskip("matplotlib")
+    import pixscale._figures as figures
+    import pixscale.pipeline as pipeline
+
+    out = tmp_path / "out"
+    foreign = outside / "foreign.png"
+    shutil.copy(gslrm / "sample_000" / "images" / "cam_000.png", foreign)
+    real_lists, real_read = pipeline.write_list_files, figures.read_view
+    read = []
+
+    def plant_then_write_lists(dataset, out_dir):
+        for view in sorted(out.glob("sample_*/images/*.png")):
+            view.unlink()
+            view.symlink_to(foreign)
+        return real_lists(dataset, out_dir)
+
+    def spy(path, **kw):
+        image = real_read(path, **kw)
+        read.append(os.path.realpath(os.fspath(path)))
+        return image
+
+    monkeypatch.setattr(pipeline, "write_list_files", plant_then_write_lists)
+    monkeypatch.setattr(figures, "read_view", spy)
+    rows, _ = pipeline.run(gslrm, out, jobs=1, pool="threads", quiet=True)
+    assert read and not [p for p in read if p == os.fspath(foreign)]
+    assert (out / "pixscale-report" / "report.md").is_file()
