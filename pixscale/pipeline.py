@@ -666,7 +666,11 @@ def _refuse_planted(out_dir):
             elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
                 problem = file_kind(st)
             elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and folder == os.fspath(out_dir) and name in _IN_PLACE:
-                problem = f"has {st.st_nlink} hard links (pixscale writes it in place, which would change the others)"
+                raise ValueError(
+                    f"OUT_DIR {out_dir} holds {path}, which has {st.st_nlink} hard links; pixscale writes it in "
+                    f"place, which would change the other names too: break the link (cp {path} {path}.copy && "
+                    f"mv {path}.copy {path}), or choose a new OUT_DIR."
+                )
             else:
                 continue
             raise ValueError(
