@@ -52,19 +52,128 @@ class ViewError(ValueError):
 # ----------------------------------------------------------------------------- writing
 
 
-def _temporary_file(folder, name):
-    """Create and open a new ``.NAME.XXXXXXXX.part`` file in ``folder``; return (fd, path)."""
+def _temporary_file(folder, name, dir_fd=None):
+    """Create and open a new ``.NAME.XXXXXXXX.part`` file in ``folder``; return (fd, path).
+
+    With ``dir_fd`` (the open ``folder``), the returned path is the bare name, relative to it.
+    """
     stem = name
     while len(os.fsencode(stem)) > _TEMP_NAME_BYTES:
         stem = stem[:-1]
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.part")
-        try:
-            return os.open(tmp, flags, 0o666), tmp  # 0o666 less the umask, as open(path, "w") gives
+        tmp = f".{stem}.{secrets.token_hex(4)}.part"
+        try:  # 0o666 less the umask, as open(path, "w") gives
+            if dir_fd is not None:
+                return os.open(tmp, flags, 0o666, dir_fd=dir_fd), tmp
+            tmp = os.path.join(folder, tmp)
+            return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no unused temporary file name after 100 tries")
+
+
+# Writing below a root folder without following links needs these (POSIX); elsewhere paths are used.
+NO_FOLLOW = hasattr(os, "O_NOFOLLOW") and {os.open, os.mkdir, os.rename, os.unlink, os.stat} <= os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class LinkError(OSError):
+    """An entry pixscale would write, read back or delete through is a link (or not what it wrote)."""
+
+    def __init__(self, path, what="is a symbolic link"):
+        super().__init__(
+            errno.ELOOP,
+            f"{path} {what}; pixscale never writes, reads back or deletes through what it did not "
+            "create: remove it (or choose a new output folder)",
+        )
+        self.path = os.fspath(path)
+
+    def __str__(self):
+        return self.strerror
+
+
+def file_kind(st):
+    """What a non-regular entry is, in words."""
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if stat.S_ISFIFO(st.st_mode):
+        return "is a FIFO (named pipe)"
+    if stat.S_ISSOCK(st.st_mode):
+        return "is a socket"
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "is a device"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder"
+    return "is not a regular file"
+
+
+def open_folder(root, parts, *, create=False):
+    """Open the folder ``root/parts[0]/parts[1]/...`` without following a link below ``root``.
+
+    ``root`` itself is opened as given (links followed: it is the caller's
+    choice); each part must be a real folder, created when missing if
+    ``create``.  Returns a file descriptor; a link raises :class:`LinkError`.
+    """
+    fd = os.open(root, _DIR_FLAGS)
+    path = os.fspath(root)
+    try:
+        for part in parts:
+            path = os.path.join(path, part)
+            if part in ("", ".", ".."):
+                raise LinkError(path, "leaves the output folder")
+            if create:
+                try:
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            try:
+                new = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    if not stat.S_ISDIR(st.st_mode):
+                        what = file_kind(st)
+                        raise LinkError(path, what if stat.S_ISLNK(st.st_mode) else what + ", not a folder") from None
+                raise
+            os.close(fd)
+            fd = new
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_own_file(path, flags, mode=0o644):
+    """Open a file pixscale keeps and writes in place (its lock, its manifest) without following a link.
+
+    ``flags`` are ``os.open``'s; ``O_NOFOLLOW`` is added.  A link, anything
+    but a regular file, or a file with other hard links (writing it in place
+    would change those too) raises :class:`LinkError`.  Returns the descriptor.
+    """
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EMLINK):
+            raise
+        raise LinkError(path, file_kind(os.lstat(path))) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        if stat.S_ISREG(st.st_mode):
+            raise LinkError(path, f"has {st.st_nlink} hard links (writing it in place would change the others too)")
+        raise LinkError(path, file_kind(st))
+    return fd
+
+
+def _parts_below(root, path):
+    """The names leading from ``root`` to ``path`` (which must lie below it)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    parts = rel.split(os.sep)
+    if rel == "." or os.path.isabs(rel) or ".." in parts:
+        raise LinkError(path, f"is not inside {root}")
+    return parts
 
 
 def _write_all(fd, data):
@@ -100,7 +209,7 @@ def _write_error(path, exc):
     return err
 
 
-def atomic_write_bytes(path, data):
+def atomic_write_bytes(path, data, *, root=None):
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
     The temporary file ``.NAME.XXXXXXXX.part`` is created in the destination
@@ -108,16 +217,32 @@ def atomic_write_bytes(path, data):
     written, fsynced and renamed over ``path``. On any failure it is removed,
     nothing appears under ``path`` (an old file there is kept as it was), and an
     ``OSError`` is raised whose message names ``path``, the cause and the fix.
+
+    With ``root`` (a folder above ``path``), no link below ``root`` is followed:
+    the folders between are opened one by one without following links (and
+    created if missing), so a link planted there raises :class:`LinkError`
+    instead of sending the file elsewhere; a link at ``path`` itself is
+    replaced, never written through.
+
+    Returns the ``os.stat_result`` of the written file.
     """
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
-    tmp = None
+    tmp = dir_fd = None
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = _temporary_file(folder, os.path.basename(path))
+        if root is not None and NO_FOLLOW:
+            os.makedirs(root, exist_ok=True)
+            parts = _parts_below(root, path)
+            dir_fd = open_folder(root, parts[:-1], create=True)
+            name = parts[-1]
+        else:
+            os.makedirs(folder, exist_ok=True)
+            name = os.path.basename(path)
+        fd, tmp = _temporary_file(folder, name, dir_fd)
         try:
             _write_all(fd, data)
             os.fsync(fd)
+            written = os.fstat(fd)
         except BaseException:
             try:
                 os.close(fd)
@@ -125,26 +250,36 @@ def atomic_write_bytes(path, data):
                 pass
             raise
         os.close(fd)
-        os.replace(tmp, path)
+        if dir_fd is not None:
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            os.replace(tmp, path)
+        tmp = None
+        return written
     except BaseException as exc:
         if tmp is not None:
             try:
-                os.unlink(tmp)
+                os.unlink(tmp) if dir_fd is None else os.unlink(tmp, dir_fd=dir_fd)
             except OSError:
                 pass
+        if isinstance(exc, LinkError):
+            raise
         if isinstance(exc, OSError):
             raise _write_error(path, exc) from exc
         raise
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
 
 
-def atomic_write_text(path, text):
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path, text, *, root=None):
+    """Write UTF-8 ``text`` to ``path`` atomically (``root``: see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), root=root)
 
 
-def atomic_write_json(path, obj):
+def atomic_write_json(path, obj, *, root=None):
     """Write ``obj`` as indented JSON (with a final newline) to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2) + "\n", root=root)
 
 
 def encode_png(image, *, compress_level=6):
@@ -177,9 +312,12 @@ def encode_png(image, *, compress_level=6):
     return iio.imwrite("<bytes>", image, extension=".png", plugin="pillow", compress_level=compress_level)
 
 
-def write_png(path, image, *, compress_level=6):
-    """Encode ``image`` as PNG (8- or 16-bit, as its dtype) and write it to ``path`` atomically."""
-    atomic_write_bytes(path, encode_png(image, compress_level=compress_level))
+def write_png(path, image, *, compress_level=6, root=None):
+    """Encode ``image`` as PNG (8- or 16-bit, as its dtype) and write it to ``path`` atomically.
+
+    ``root``: see :func:`atomic_write_bytes`.
+    """
+    atomic_write_bytes(path, encode_png(image, compress_level=compress_level), root=root)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -15,6 +15,7 @@ import errno
 import json
 import math
 import os
+import stat
 import sys
 import time
 from collections import Counter, deque
@@ -34,7 +35,20 @@ from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
-from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
+from .io import (
+    NO_FOLLOW,
+    LinkError,
+    ViewError,
+    atomic_write_json,
+    atomic_write_text,
+    file_kind,
+    open_folder,
+    open_own_file,
+    read_colour,
+    read_mask,
+    read_view,
+    write_png,
+)
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
@@ -53,6 +67,7 @@ RETRYABLE = {
     errno.EMFILE,
     errno.ENFILE,
     errno.ENOMEM,
+    errno.ELOOP,  # a link planted in OUT_DIR while it ran: removed, --resume writes the view
 }
 
 
@@ -363,6 +378,11 @@ def fingerprint(sample, root):
 def _out_path(out_root, key):
     """The output file of a view: ``out_root/key``, refused if it would leave ``out_root``."""
     path = Path(out_root) / key
+    if NO_FOLLOW:  # the write follows no link below out_root (a link there fails it): a lexical check suffices
+        root = os.path.abspath(out_root)
+        if os.path.commonpath([root, os.path.abspath(path)]) != root:
+            raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
+        return path
     real_root = os.path.realpath(out_root)
     if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
         raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
@@ -379,8 +399,15 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     written only whole files.
     """
     inputs = fingerprint(sample, root) if root is not None else []
-    result = {"sample": sample.name, "inputs": inputs, "rows": []}
+    result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
     rows = result["rows"]
+    written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
+
+    def write(key, image):
+        path = _out_path(out_root, key)
+        write_png(path, image, compress_level=opts.png_level, root=out_root)
+        written.append([key, os.lstat(path).st_size])
+
     if sample.error:
         rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
         return result
@@ -416,10 +443,10 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
             if opts.write_mask and view.mask is not None and view.mask_key is None:
                 raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
-                write_png(_out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level)
-                write_png(_out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level)
+                write(view.out_key, out[..., :-1])
+                write(view.mask_key, out[..., -1])
             else:
-                write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level)
+                write(view.out_key, out)
         except OSError as exc:
             rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
             frames.pop(view.frame, None)
@@ -455,14 +482,10 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
+        key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
-            _write_cameras(
-                sample,
-                _out_path(out_root, sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS),
-                frames,
-                rows,
-                opts,
-            )
+            st = _write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
+            written.append([key, st.st_size])
         except OSError as exc:
             rows.append(
                 _fail(
@@ -475,7 +498,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     return result
 
 
-def _write_cameras(sample, path, frames, rows, opts):
+def _write_cameras(sample, path, frames, rows, opts, root=None):
     """The sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
 
     The block records, per view in frame order, the 2-D map that was applied
@@ -522,25 +545,104 @@ def _write_cameras(sample, path, frames, rows, opts):
         "pixel_center": opts.pixel_center,
         "views": views,
     }
-    atomic_write_json(path, cameras)
+    return atomic_write_json(path, cameras, root=root)
 
 
 # --- the output folder -------------------------------------------------------------------------
 
 
+def _identity(path):
+    """``(st_dev, st_ino)`` of ``path`` (links followed), or None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _ancestor_ids(path):
+    """``{identity: folder}`` of ``path`` (or its nearest existing ancestor) and every folder above it.
+
+    Both the path as written and its resolved form are walked up, so a folder
+    reached through a link or a ``..`` counts as what it is on disk.
+    """
+    ids = {}
+    for start in (os.path.abspath(path), os.path.realpath(path)):
+        p = start
+        while True:
+            key = _identity(p)
+            if key is not None:
+                ids.setdefault(key, p)
+            parent = os.path.dirname(p)
+            if parent == p:
+                break
+            p = parent
+    return ids
+
+
+def _find_folder(root, ids, exact):
+    """A folder of the tree under ``root`` (itself included) whose identity is in ``ids``: (found, matched).
+
+    Real folders are walked (a bind mount is a real folder); a symlinked folder
+    is not descended into, and counts only if it is the folder ``exact`` itself.
+    """
+    stack = [os.fspath(root)]
+    seen = set()
+    while stack:
+        folder = stack.pop()
+        key = _identity(folder)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        if key in ids:
+            return folder, ids[key]
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_symlink() and exact is not None and _identity(entry.path) == exact:
+                            return entry.path, ids[exact]
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return None, None
+
+
+def _refuse_overlap(name, path, in_dir, src):
+    """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or holds the input tree.
+
+    Folders are compared by device and inode, not by name, so a bind mount, a
+    symlink or another path to the same folder is seen for what it is.
+    """
+    ids = _ancestor_ids(path)
+    found, matched = _find_folder(src, ids, _identity(_nearest_existing(path)))
+    if found is not None:
+        alias = ""
+        if os.path.realpath(found) != os.path.realpath(matched):
+            alias = f" (it is {found} there, under another path: a bind mount or a link)"
+        raise ValueError(
+            f"{name} {path} is inside IN_DIR {in_dir}{alias}; the input is never written to, "
+            "choose a folder outside the input."
+        )
+    if os.path.isdir(path):
+        found, _ = _find_folder(path, _ancestor_ids(src), _identity(src))
+        if found is not None:
+            raise ValueError(
+                f"{name} {path} holds IN_DIR {in_dir} (as {found}); outputs would mix with the input, "
+                "choose a folder outside the input."
+            )
+
+
 def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
-    """Refuse an output (or report) folder that is, or lies inside, the input tree (or holds an input file)."""
+    """Refuse an output (or report) folder that is, lies in or holds the input tree (or holds an input file)."""
     src = Path(dataset.root if dataset is not None else in_dir).resolve()
     if report_dir:
-        rep = Path(report_dir).resolve()
-        if rep == src or src in rep.parents:
-            raise ValueError(
-                f"--report-dir {report_dir} is inside IN_DIR {in_dir}; the input is never written to, "
-                "choose a report folder outside it."
-            )
+        _refuse_overlap("--report-dir", report_dir, in_dir, src)
+    _refuse_overlap("OUT_DIR", out_dir, in_dir, src)
     dst = Path(out_dir).resolve()
-    if dst == src or src in dst.parents:
-        raise ValueError(f"OUT_DIR {out_dir} is inside IN_DIR {in_dir}; choose an output folder outside the input.")
     if dataset is not None:
         for sample in dataset.samples:
             for p in sample.sources:
@@ -564,34 +666,107 @@ def _holds_only_own_files(folder):
     return True
 
 
+# The files a run writes in place (not through a rename): a hard link there would change another name's file.
+_IN_PLACE = (LOCK, LOCK + ".pid", STOP, MANIFEST)
+
+
+def _refuse_planted(out_dir):
+    """Refuse an OUT_DIR that holds what pixscale never creates: a link, a FIFO, socket or device,
+    or a hard link of a file it writes in place; a dangling link as OUT_DIR itself is named as such.
+    """
+    if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        raise ValueError(
+            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which does not exist; create "
+            "that folder, remove the link, or choose another OUT_DIR."
+        )
+    if not os.path.isdir(out_dir):
+        return
+    for folder, dirnames, filenames in os.walk(out_dir):  # links are listed, never followed
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                problem = f"is a symbolic link (to {os.readlink(path)})"
+            elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                problem = file_kind(st)
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and folder == os.fspath(out_dir) and name in _IN_PLACE:
+                raise ValueError(
+                    f"OUT_DIR {out_dir} holds {path}, which has {st.st_nlink} hard links; pixscale writes it in "
+                    f"place, which would change the other names too: break the link (cp {path} {path}.copy && "
+                    f"mv {path}.copy {path}), or choose a new OUT_DIR."
+                )
+            else:
+                continue
+            raise ValueError(
+                f"OUT_DIR {out_dir} holds {path}, which {problem}; pixscale did not create it and never writes, "
+                "reads back or deletes through it: remove it, or choose a new OUT_DIR."
+            )
+
+
 class _Lock:
-    """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies)."""
+    """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies).
+
+    The lock file is opened without following a link and must be a regular
+    file of one name; the pid beside it is written atomically, never through a link.
+    """
 
     def __init__(self, out_dir):
-        from filelock import FileLock, Timeout
-
         self.path = Path(out_dir) / LOCK
         self.pid_path = Path(out_dir) / (LOCK + ".pid")
-        self.lock = FileLock(self.path, timeout=0)
+        self.fd = self.lock = None
         try:
-            self.lock.acquire()
-        except Timeout:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: filelock's lock
+            from filelock import FileLock, Timeout
+
+            self.lock = FileLock(self.path, timeout=0)
             try:
-                pid = self.pid_path.read_text().strip() or "?"
+                self.lock.acquire()
+            except Timeout:
+                self._in_use(out_dir)
+        else:
+            try:
+                self.fd = open_own_file(self.path, os.O_RDWR | os.O_CREAT)
+            except LinkError as exc:
+                raise ValueError(f"cannot lock OUT_DIR: {exc}") from None
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                pid = "?"
-            raise ValueError(
-                f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
-                "finish, or choose another OUT_DIR."
-            ) from None
-        self.pid_path.write_text(f"{os.getpid()}\n")
+                os.close(self.fd)
+                self._in_use(out_dir)
+        try:
+            atomic_write_text(self.pid_path, f"{os.getpid()}\n", root=out_dir)
+        except BaseException:
+            self.release()
+            raise
+
+    def _in_use(self, out_dir):
+        pid = "?"
+        try:
+            fd = open_own_file(self.pid_path, os.O_RDONLY)
+            with open(fd, "rb") as f:
+                text = f.read(32).decode("ascii", "replace").strip()
+            pid = text if text.isdigit() else "?"
+        except OSError:
+            pass
+        raise ValueError(
+            f"OUT_DIR {out_dir} is in use by another pixscale run (pid {pid}); wait for it to "
+            "finish, or choose another OUT_DIR."
+        ) from None
 
     def release(self):
         try:
             self.pid_path.unlink()
         except OSError:
             pass
-        self.lock.release()
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _input_id(in_dir, dataset):
@@ -602,7 +777,7 @@ def _read_manifest(path, params, input_id):
     """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder."""
     out_dir = path.parent
     try:
-        with open(path, "rb") as f:
+        with open(open_own_file(path, os.O_RDONLY), "rb") as f:
             lines = f.read().split(b"\n")
         header = json.loads(lines[0].decode("utf-8"))
         if not isinstance(header, dict) or "parameters" not in header:
@@ -638,10 +813,106 @@ def _read_manifest(path, params, input_id):
     return done
 
 
+def _manifest_entries(manifest):
+    """The sample lines of a manifest, in order (a line cut by an interruption is skipped)."""
+    with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
+        lines = f.read().split(b"\n")[1:]
+    for line in lines:
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+            yield entry
+
+
+def _recorded_outputs(entry):
+    """``{key: size}`` of the files a manifest line says its unit wrote; None for a line without the record."""
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, list):
+        return None
+    return {o[0]: o[1] for o in outputs if isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)}
+
+
+def _changed_output(sample, entry, out_dir):
+    """Why a completed sample's outputs are no longer what its manifest line recorded, or None.
+
+    A line without the record (an older pixscale) is checked for the existence
+    of the outputs of its views that were written.
+    """
+    recorded = _recorded_outputs(entry)
+    if recorded is None:
+        by_key = {v.key: v for v in sample.views}
+        recorded = {
+            by_key[r["view"]].out_key: None
+            for r in entry.get("rows") or []
+            if isinstance(r, dict) and r.get("status") == "ok" and r.get("view") in by_key
+        }
+    for key, size in recorded.items():
+        try:
+            st = os.lstat(Path(out_dir) / key)
+        except OSError:
+            return f"output {key} is missing"
+        if not stat.S_ISREG(st.st_mode):
+            return f"output {key} is not a file"
+        if size is not None and st.st_size != size:
+            return f"output {key} changed: {st.st_size} bytes, {size} written"
+    return None
+
+
+def _remove_stale_outputs(out_dir, manifest):
+    """Remove the files an earlier line of a sample recorded and its latest line does not.
+
+    These are the outputs of views that left the sample, or that failed when
+    it was redone.  Only a regular file of the size pixscale wrote is removed:
+    a file the user put there since is left alone.  Returns the removed keys.
+    """
+    recorded, latest = {}, {}
+    for entry in _manifest_entries(manifest):
+        outputs = _recorded_outputs(entry)
+        latest[entry["sample"]] = None if outputs is None else set(outputs)
+        recorded.setdefault(entry["sample"], {}).update(outputs or {})
+    removed = []
+    for name, outputs in recorded.items():
+        keep = latest.get(name)
+        if keep is None:  # the latest line is an older pixscale's: what it wrote is not known
+            continue
+        for key, size in sorted(outputs.items()):
+            if key not in keep and _remove_own(out_dir, key, size):
+                removed.append(key)
+    return removed
+
+
+def _remove_own(out_dir, key, size):
+    """Remove ``out_dir/key`` if it is a regular file of ``size`` bytes, following no link; True if removed."""
+    parts = key.split("/")
+    if not NO_FOLLOW:  # pragma: no cover
+        path = Path(out_dir, *parts)
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            path.unlink()
+            return True
+        return False
+    try:
+        fd = open_folder(out_dir, parts[:-1])
+    except (OSError, ValueError):
+        return False
+    try:
+        st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            os.unlink(parts[-1], dir_fd=fd)
+            return True
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return False
+
+
 def _completed_samples(manifest):
     """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
     try:
-        with open(manifest, "rb") as f:
+        with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
             return sum(1 for line in f if line.strip()) - 1
     except OSError:
         return 0
@@ -650,6 +921,7 @@ def _completed_samples(manifest):
 def _open_output(out_dir, params, input_id, resume):
     """Create or reopen OUT_DIR under an exclusive lock; return (lock, manifest path, completed samples)."""
     manifest = out_dir / MANIFEST
+    _refuse_planted(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"OUT_DIR {out_dir} is a file; choose a folder.")
     fresh = not out_dir.exists() or _holds_only_own_files(out_dir)
@@ -670,7 +942,9 @@ def _open_output(out_dir, params, input_id, resume):
         _sweep_temporary(out_dir)  # of an interrupted run
         if not manifest.exists():
             atomic_write_text(
-                manifest, json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n"
+                manifest,
+                json.dumps({"pixscale": __version__, "parameters": params, "input": input_id}) + "\n",
+                root=out_dir,
             )
     except BaseException:
         lock.release()
@@ -701,9 +975,25 @@ def _sweep_temporary(out_dir, folders=None):
     ``folders`` (paths relative to OUT_DIR, ``""`` for OUT_DIR itself) limits
     the sweep to the files directly in those folders; default all of OUT_DIR.
     """
-    if folders is None:
+    if NO_FOLLOW:  # no link is followed: a folder swapped for one is skipped, never swept
+        if folders is None:
+            for _, _, names, fd in os.fwalk(out_dir):
+                _sweep_in(fd, names)
+            return
+        for folder in sorted(folders):
+            parts = [p for p in folder.replace(os.sep, "/").split("/") if p]
+            try:
+                fd = open_folder(out_dir, parts)
+            except (OSError, ValueError):  # not written (a failed sample), not a folder, or a link
+                continue
+            try:
+                _sweep_in(fd, os.listdir(fd))
+            finally:
+                os.close(fd)
+        return
+    if folders is None:  # pragma: no cover - without dir_fd support
         paths = [os.path.join(d, n) for d, _, names in os.walk(out_dir) for n in names]
-    else:
+    else:  # pragma: no cover
         paths = []
         for folder in sorted(folders):
             path = os.path.normpath(os.path.join(out_dir, folder))
@@ -713,11 +1003,22 @@ def _sweep_temporary(out_dir, folders=None):
                 paths += [os.path.join(path, n) for n in os.listdir(path)]
             except OSError:  # not written (a failed sample) or not a folder
                 continue
-    for path in paths:
+    for path in paths:  # pragma: no cover
         name = os.path.basename(path)
         if name.startswith(".") and name.endswith(".part"):
             try:
                 os.unlink(path)
+            except FileNotFoundError:  # a live writer finished with it meanwhile
+                pass
+
+
+def _sweep_in(fd, names):
+    """Remove the temporary files among ``names`` in the open folder ``fd`` (a link is removed, not followed)."""
+    for name in names:
+        if name.startswith(".") and name.endswith(".part"):
+            try:
+                if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    os.unlink(name, dir_fd=fd)
             except FileNotFoundError:  # a live writer finished with it meanwhile
                 pass
 
@@ -727,8 +1028,12 @@ def _say(quiet, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def _resume_plan(dataset, done, root):
-    """Split recorded samples into kept ones and ones whose inputs changed (named with why)."""
+def _resume_plan(dataset, done, root, out_dir=None):
+    """Split recorded samples into kept ones and ones whose inputs or outputs changed (named with why).
+
+    With ``out_dir``, a sample is kept only if the files its line recorded are
+    there as written (an output deleted or truncated since is redone).
+    """
     names = {s.name for s in dataset.samples}
     gone = sorted(set(done) - names)
     if gone:
@@ -743,7 +1048,11 @@ def _resume_plan(dataset, done, root):
             continue
         now = fingerprint(sample, root)
         if entry.get("inputs") == now:
-            kept[sample.name] = entry["rows"]
+            why = _changed_output(sample, entry, out_dir) if out_dir is not None else None
+            if why is None:
+                kept[sample.name] = entry["rows"]
+            else:
+                changed.append(f"{sample.name} ({why})")
             continue
         old = {p[0]: p[1:] for p in entry.get("inputs") or []}
         new = {p[0]: p[1:] for p in now}
@@ -839,13 +1148,13 @@ def run(
         stop = StopFlag(out_dir / STOP)
         try:
             stop.clear()
-            results, changed = _resume_plan(dataset, done, dataset.root)
+            results, changed = _resume_plan(dataset, done, dataset.root, out_dir)
             if results:
                 _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
             if changed:
                 _say(
                     quiet,
-                    f"redoing {len(changed)} sample(s) whose inputs changed since they were written: "
+                    f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
                     + ", ".join(changed[:5])
                     + (" ..." if len(changed) > 5 else ""),
                 )
@@ -860,6 +1169,14 @@ def run(
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     _sweep_temporary(out_dir, _unit_folders(todo))
+            removed = _remove_stale_outputs(out_dir, manifest)
+            if removed:
+                _say(
+                    quiet,
+                    f"removed {len(removed)} output(s) that redone samples no longer produce: "
+                    + ", ".join(removed[:5])
+                    + (" ..." if len(removed) > 5 else ""),
+                )
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
             rows += write_list_files(dataset, out_dir)
@@ -970,7 +1287,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
     _end_last_line(manifest)
-    with open(manifest, "a", encoding="utf-8") as log:
+    with open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as log:
 
         def fail(sample, reason):
             keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
@@ -1061,7 +1378,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
 
 def _end_last_line(manifest):
     """End the manifest's last line if a killed run left it cut, so the next entry starts on its own line."""
-    with open(manifest, "rb+") as f:
+    with open(open_own_file(manifest, os.O_RDWR), "rb+") as f:
         f.seek(0, os.SEEK_END)
         if f.tell():
             f.seek(-1, os.SEEK_END)
@@ -1081,6 +1398,34 @@ def _safe_process(sample, out_dir, opts, root=None, stop=None):
         }
 
 
+class _Written(os.PathLike):
+    """A file the run wrote, as the report reads it back: its path, once no link below OUT_DIR leads to it.
+
+    ``os.fspath`` raises :class:`~pixscale.io.LinkError` (an ``OSError``, so
+    the reader reports the file as unreadable) if a folder on the way or the
+    file itself was replaced by a link, or by anything but a regular file.
+    """
+
+    def __init__(self, root, key):
+        self.root, self.key = os.fspath(root), key
+
+    def __fspath__(self):
+        parts = self.key.split("/")
+        path = os.path.join(self.root, *parts)
+        if NO_FOLLOW:
+            fd = open_folder(self.root, parts[:-1])
+            try:
+                st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            finally:
+                os.close(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise LinkError(path, file_kind(st))
+        return path
+
+    def __repr__(self):
+        return f"_Written({self.root!r}, {self.key!r})"
+
+
 def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     """Write the report of the rows; return a failure row when it cannot be written."""
     from . import report
@@ -1091,7 +1436,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        after = (out / v.out_key, out / v.mask_key) if written_pair else out / v.out_key
+        mine = _Written(out, v.out_key)  # read back only through no link below OUT_DIR
+        after = (mine, _Written(out, v.mask_key)) if written_pair else mine
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
@@ -1106,7 +1452,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     }
     try:
         summary = report.summarize(rows, target=opts.target, options=opts.params())
-        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots)
+        root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
+        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
     except (OSError, ValueError) as exc:
         print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
         return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]
@@ -1119,7 +1466,7 @@ def write_list_files(dataset, out_dir):
     for item in dataset.list_files:
         if item.error is None:
             try:
-                atomic_write_text(Path(out_dir) / item.name, item.text)
+                atomic_write_text(Path(out_dir) / item.name, item.text, root=out_dir)
                 continue
             except OSError as exc:
                 item.error = f"list file {item.name} was not written: {exc}"

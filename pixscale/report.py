@@ -919,6 +919,7 @@ def write_report(
     sources: Mapping[str, tuple[Any, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
     plots: bool = True,
+    root: str | os.PathLike | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -939,6 +940,9 @@ def write_report(
         ``parameters``; written at the top of both files.
     plots : bool, optional
         Draw the figures when matplotlib is importable.  Default True.
+    root : str or path-like, optional
+        A folder above ``out_dir`` below which no link is followed (see
+        :func:`pixscale.io.atomic_write_bytes`); default ``out_dir`` itself.
 
     Returns
     -------
@@ -963,7 +967,8 @@ def write_report(
     written = [out / "report.json", out / "report.md"]
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
-    atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows})
+    root = out if root is None else root
+    atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows}, root=root)
     try:
         md = _markdown(summary, rows, meta_out, list(figures))
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
@@ -971,8 +976,8 @@ def write_report(
             "# pixscale quality report\n\nThe tables of this report could not be written "
             f"({type(exc).__name__}: {_text(str(exc))}); report.json holds the numbers and every view."
         )
-    atomic_write_text(written[1], md)
+    atomic_write_text(written[1], md, root=root)
     for name, data in figures.items():
-        atomic_write_bytes(out / name, data)
+        atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
     return written
