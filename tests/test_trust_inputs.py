@@ -11,6 +11,7 @@ import struct
 import numpy as np
 import pytest
 
+import pixscale
 from pixscale import io as pio
 from pixscale.cli import main
 from pixscale.io import ViewError, read_colour, read_mask, write_png
@@ -153,3 +154,157 @@ def test_run_fails_the_view_of_a_truncated_jpeg(tmp_path):
     assert (out / "v0.png").is_file() and (out / "v2.png").is_file() and not (out / "v1.png").exists()
     failed = run_report(out)["summary"]["failures"]
     assert len(failed) == 1 and "v1.jpg" in failed[0]["view"] and "truncated" in failed[0]["error"]
+
+
+# --- BUG 10: every PIL mode through Normalizer, keeping its depth --------------------------------
+
+
+@pytest.fixture
+def planes():
+    """Hand-built planes: gray, colour, a binary alpha, a palette and its index image (40 x 48)."""
+    rng = np.random.default_rng(10)
+    h, w = 40, 48
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[8:30, 10:34] = 255
+    palette = np.array([[0, 0, 0], [200, 30, 40], [20, 180, 90], [250, 250, 250]], np.uint8)
+    index = rng.integers(0, 4, (h, w), dtype=np.uint8)
+    index[alpha == 0] = 0
+    index[alpha > 0] = np.maximum(index[alpha > 0], 1)
+    gray = rng.integers(1, 256, (h, w), dtype=np.uint8)
+    rgb = rng.integers(1, 256, (h, w, 3), dtype=np.uint8)
+    return {"gray": gray, "rgb": rgb, "alpha": alpha, "palette": palette, "index": index}
+
+
+def _pil_case(name, p):
+    """(PIL image, expected array the result must equal, PIL mode of the result) for one case."""
+    from PIL import Image
+
+    g, c, a, pal, idx = p["gray"], p["rgb"], p["alpha"], p["palette"], p["index"]
+    on = a > 0
+    if name == "1+transparency":
+        im = Image.fromarray(on)
+        im.info["transparency"] = 0
+        return im, np.dstack([a, a]), "LA"
+    if name == "L+transparency":
+        key = g.copy()
+        key[~on] = 7
+        key[on] = np.maximum(key[on], 8)
+        im = Image.fromarray(key)
+        im.info["transparency"] = 7
+        return im, np.dstack([key, a]), "LA"
+    if name == "LA":
+        return Image.fromarray(np.dstack([g, a]), "LA"), np.dstack([g, a]), "LA"
+    if name == "La":
+        return Image.fromarray(np.dstack([g * on, a]), "LA").convert("La"), np.dstack([g * on, a]), "LA"
+    if name in ("P+transparency", "P+palette-alpha"):
+        im = Image.fromarray(idx, "P")
+        if name == "P+transparency":
+            im.putpalette(pal.ravel().tolist())
+            im.info["transparency"] = 0
+        else:
+            im.putpalette(np.hstack([pal, [[0], [255], [255], [255]]]).astype(np.uint8).ravel().tolist(), "RGBA")
+        return im, np.dstack([pal[idx], a]), "RGBA"
+    if name == "PA":
+        im = Image.fromarray(np.dstack([idx, a]), "PA")
+        im.putpalette(pal.ravel().tolist())
+        return im, np.dstack([pal[idx], a]), "RGBA"
+    if name == "RGBA":
+        return Image.fromarray(np.dstack([c, a]), "RGBA"), np.dstack([c, a]), "RGBA"
+    if name == "RGBa":
+        rgba = np.dstack([c * on[..., None], a])
+        return Image.fromarray(rgba, "RGBA").convert("RGBa"), rgba, "RGBA"
+    raise AssertionError(name)
+
+
+ALPHA_CASES = ["1+transparency", "L+transparency", "LA", "La", "P+transparency", "P+palette-alpha", "PA"]
+ALPHA_CASES += ["RGBA", "RGBa"]
+
+
+@pytest.mark.parametrize("case", ALPHA_CASES)
+def test_pil_images_with_transparency_normalize_like_their_arrays(planes, case):
+    """BUG 10: P with palette alpha and La raised; every PIL mode with transparency gives LA / RGBA."""
+    Image = pytest.importorskip("PIL.Image")
+    im, expected, mode = _pil_case(case, planes)
+    norm = pixscale.Normalizer(0.5, exact=False)
+    out = norm(im)
+    assert isinstance(out, Image.Image) and out.mode == mode
+    np.testing.assert_array_equal(np.asarray(out), norm(expected))
+    with pytest.raises(ValueError, match=r"has an alpha channel or transparency of its own and a mask= was given"):
+        norm(im, mask=planes["alpha"])  # two alphas: ambiguous, refused
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBX"])
+def test_pil_images_without_alpha_take_the_mask(planes, mode):
+    """BUG 10: each 8-bit PIL mode without alpha is measured by mask= and comes back LA or RGBA, 8-bit."""
+    Image = pytest.importorskip("PIL.Image")
+    g, c, a, pal, idx = (planes[k] for k in ("gray", "rgb", "alpha", "palette", "index"))
+    if mode == "1":
+        im, colour = Image.fromarray(g > 127), (g > 127).astype(np.uint8) * 255
+    elif mode == "L":
+        im, colour = Image.fromarray(g), g
+    elif mode == "P":
+        im = Image.fromarray(idx, "P")
+        im.putpalette(pal.ravel().tolist())
+        colour = pal[idx]
+    elif mode == "RGB":
+        im, colour = Image.fromarray(c), c
+    else:
+        im, colour = Image.fromarray(np.dstack([c, np.zeros_like(a)]), "RGBX"), c
+    assert im.mode == mode
+    norm = pixscale.Normalizer(0.5, exact=False)
+    out = norm(im, mask=a)
+    assert out.mode == ("LA" if colour.ndim == 2 else "RGBA")
+    np.testing.assert_array_equal(np.asarray(out), norm(np.dstack([colour, a])))
+    with pytest.raises(ValueError, match=f"mode '{mode}' has no alpha channel.*mask="):
+        norm(im)
+
+
+@pytest.mark.parametrize(
+    "mode, values, dtype",
+    [("I", 40000, np.uint16), ("I;16", 40000, np.uint16), ("I;16B", 40000, np.uint16), ("F", 0.6, np.float32)],
+)
+def test_deep_pil_modes_are_refused_with_the_array_route_that_keeps_their_depth(planes, mode, values, dtype):
+    """BUG 10: I;16 raised a bare TypeError, I (40000) came back white and F (0.6) black, at 8 bits.
+
+    PIL has no 16-bit or float gray+alpha mode for the result: a TypeError says to pass the
+    array, and that route keeps the dtype and the values.
+    """
+    Image = pytest.importorskip("PIL.Image")
+    a = planes["alpha"]
+    plane = np.where(a > 0, values, 0).astype({"I": np.int32, "F": np.float32}.get(mode, np.uint16))
+    if mode == "I;16B":
+        im = Image.frombytes(mode, plane.shape[::-1], plane.astype(">u2").tobytes())
+    else:
+        im = Image.fromarray(plane)
+    assert im.mode == mode
+    norm = pixscale.Normalizer(0.5, exact=False)
+    for kwargs in ({"mask": a}, {}):
+        with pytest.raises(TypeError, match=rf"mode '{mode}' is .* gray, and PIL has no mode .* np\.asarray\(image\)"):
+            norm(im, **kwargs)
+    array = np.asarray(im).astype(dtype)  # the route the message names
+    out = norm(array, mask=a)
+    top = 1.0 if dtype == np.float32 else 65535
+    expected = norm(np.dstack([plane.astype(dtype), (a > 0) * np.asarray(top, dtype)]).astype(dtype))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    inside = out[..., 1] == top
+    assert inside.any() and np.allclose(out[..., 0][inside], values)  # neither white nor black
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "YCbCr", "HSV"])
+def test_other_pil_modes_are_refused_with_the_conversion(planes, mode):
+    """BUG 10's neighbours: modes pixscale does not read name the conversion to make."""
+    Image = pytest.importorskip("PIL.Image")
+    im = Image.fromarray(planes["rgb"]).convert(mode)
+    with pytest.raises(TypeError, match=rf"mode '{mode}' are not read; convert it first"):
+        pixscale.Normalizer(0.5)(im, mask=planes["alpha"])
+
+
+def test_a_16_bit_view_read_from_file_keeps_its_depth_through_normalizer(tmp_path, planes):
+    """BUG 10 (a guard, passed before): what io.read_view returns (16-bit RGBA) stays 16-bit through Normalizer."""
+    rgba = np.dstack([planes["rgb"].astype(np.uint16) * 257, planes["alpha"].astype(np.uint16) * 257])
+    rgba[..., 0] += 3  # values 8 bits cannot hold
+    write_png(tmp_path / "v.png", rgba)
+    view = pio.read_view(tmp_path / "v.png")
+    out = pixscale.Normalizer(0.5, exact=False)(view)
+    assert out.dtype == np.uint16 and (out[..., 0] % 257 != 0).any()
