@@ -604,14 +604,43 @@ def read_colour(path):
     return np.ascontiguousarray(image)
 
 
+_GRAY_TOLERANCE = 8  # on the 0-255 scale: JPEG's chroma noise on a gray mask saved as RGB
+
+
 def read_mask(path):
     """Read an object mask file (PNG or JPEG): (H, W), uint8 0-255, or float 0-1 for 16-bit files.
 
-    A colour mask uses its first channel.
+    A gray mask is its gray; an RGB mask whose channels agree (within
+    JPEG's noise) is their first channel. A mask with an alpha channel that
+    is not all opaque is its alpha, when the colour is one value wherever
+    alpha is not 0 (a white or black object in alpha). A colour mask, and one
+    whose colour and alpha both vary, are refused (ViewError): which of them
+    is the object is not knowable.
     """
     mask = _decode_any(path)
     if mask.ndim == 3:
-        mask = mask[..., 0]
+        top = np.iinfo(mask.dtype).max
+        colour = mask[..., : 3 if mask.shape[2] >= 3 else 1]
+        if mask.shape[2] in (2, 4) and mask[..., -1].min() < top:
+            alpha = mask[..., -1]
+            seen = colour[alpha > 0]
+            if seen.size and not (seen == seen[:1]).all():
+                raise ViewError(
+                    "the mask has an alpha channel and gray or colour values that vary where it is not "
+                    "transparent; which one is the object is not knowable: save the mask as a gray image "
+                    "without alpha (the object white), or with the object in alpha over one colour",
+                    path,
+                )
+            mask = alpha
+        else:
+            spread = colour.max(axis=2).astype(np.int64) - colour.min(axis=2)
+            if spread.size and int(spread.max()) > _GRAY_TOLERANCE * (top // 255):
+                raise ViewError(
+                    "the mask is a colour image (its red, green and blue differ), so which colour is the "
+                    "object is not knowable; save it as a gray mask (the object white, the rest black)",
+                    path,
+                )
+            mask = colour[..., 0]
     if mask.dtype == np.uint16:
         return mask.astype(np.float32) / 65535
     return np.ascontiguousarray(mask)

@@ -391,7 +391,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
                 write_png(_out_path(out_root, view.out_key), out[..., :-1], compress_level=opts.png_level)
-                write_png(_out_path(out_root, view.mask_key), out[..., -1], compress_level=opts.png_level)
+                write_png(_out_path(out_root, view.mask_out_key), out[..., -1], compress_level=opts.png_level)
             else:
                 write_png(_out_path(out_root, view.out_key), out, compress_level=opts.png_level)
         except OSError as exc:
@@ -664,7 +664,7 @@ def _unit_folders(samples):
     folders = {s.rel_dir or "" for s in samples}  # the cameras
     for s in samples:
         for v in s.views:
-            folders.update(os.path.dirname(k) for k in (v.out_key, v.mask_key) if k)
+            folders.update(os.path.dirname(k) for k in (v.out_key, v.mask_out_key) if k)
     return folders
 
 
@@ -1064,7 +1064,7 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        after = (out / v.out_key, out / v.mask_key) if written_pair else out / v.out_key
+        after = (out / v.out_key, out / v.mask_out_key) if written_pair else out / v.out_key
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}

@@ -82,7 +82,7 @@ def test_the_631_byte_jpeg_bomb_is_refused_without_decoding(tmp_path, rgb):
 @pytest.mark.parametrize("reader", [read_colour, read_mask])
 def test_a_truncated_jpeg_is_refused_as_truncated(tmp_path, rgb, reader, options):
     """BUG 2: a JPEG cut to 70% was decoded (the rest gray) and counted ok."""
-    data = jpeg_bytes(rgb, **options)
+    data = jpeg_bytes(rgb if reader is read_colour else rgb[..., 0], **options)  # a mask is gray
     path = tmp_path / "cut.jpg"
     path.write_bytes(data)
     assert reader(path).shape[:2] == (128, 128)  # the whole file reads
@@ -308,3 +308,115 @@ def test_a_16_bit_view_read_from_file_keeps_its_depth_through_normalizer(tmp_pat
     view = pio.read_view(tmp_path / "v.png")
     out = pixscale.Normalizer(0.5, exact=False)(view)
     assert out.dtype == np.uint16 and (out[..., 0] % 257 != 0).any()
+
+
+# --- WEAK: masks --------------------------------------------------------------------------------
+
+
+def _object(h=48, w=40):
+    a = np.zeros((h, w), np.uint8)
+    a[10:30, 8:28] = 255
+    a[9, 8:28] = 128  # a soft edge
+    return a
+
+
+@pytest.mark.parametrize("colour", ["black", "white-object", "gray+alpha"])
+def test_a_mask_with_an_alpha_channel_is_read_by_its_alpha(tmp_path, colour):
+    """WEAK: an RGBA mask was read by its first colour channel (a black mask in alpha read as empty)."""
+    a = _object()
+    if colour == "gray+alpha":
+        image = np.dstack([np.full_like(a, 255), a])
+    else:
+        rgb = np.zeros(a.shape + (3,), np.uint8)
+        if colour == "white-object":
+            rgb[a > 0] = 255
+        image = np.dstack([rgb, a])
+    write_png(tmp_path / "m.png", image)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), a)
+
+
+def test_an_ambiguous_or_colour_mask_is_refused_and_gray_ones_are_read(tmp_path):
+    """WEAK: a mask whose colour and alpha both vary, or a colour mask, was read by its red channel."""
+    a = _object()
+    rng = np.random.default_rng(3)
+    noisy = np.dstack([rng.integers(0, 256, a.shape + (3,), dtype=np.uint8), a])
+    write_png(tmp_path / "both.png", noisy)
+    with pytest.raises(ViewError, match=r"both\.png: the mask has an alpha channel and gray or colour values"):
+        read_mask(tmp_path / "both.png")
+    green = np.zeros(a.shape + (3,), np.uint8)
+    green[..., 1] = a
+    write_png(tmp_path / "green.png", green)
+    with pytest.raises(ViewError, match=r"green\.png: the mask is a colour image .* save it as a gray mask"):
+        read_mask(tmp_path / "green.png")
+    opaque = np.dstack([a, a, a, np.full_like(a, 255)])  # an all-opaque alpha says nothing: the gray is read
+    write_png(tmp_path / "opaque.png", opaque)
+    np.testing.assert_array_equal(read_mask(tmp_path / "opaque.png"), a)
+    (tmp_path / "gray.jpg").write_bytes(jpeg_bytes(np.dstack([a, a, a]), quality=95))  # RGB JPEG of a gray mask
+    got = read_mask(tmp_path / "gray.jpg")
+    assert got.shape == a.shape and np.abs(got.astype(int) - a).max() < 40
+
+
+def test_a_template_that_makes_each_image_its_own_mask_is_refused_up_front(tmp_path, capsys):
+    """WEAK: --mask '{stem}.png' over PNG images made every image its own mask: 0 views, exit 0."""
+    root = masked_flat(tmp_path / "in", jpeg=False)
+    out = tmp_path / "out"
+    assert main(["run", str(root), str(out), "--mask", "{stem}.png", "--quiet", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "makes each image its own mask (v0.png is the mask of v0.png)" in err and "'../masks/{stem}.png'" in err
+    assert not out.exists()
+
+
+def test_a_mask_that_is_also_an_image_with_a_mask_is_refused_up_front(tmp_path, capsys):
+    """WEAK: an image that is another image's mask was dropped from the views without a word."""
+    root = tmp_path / "in"
+    root.mkdir()
+    colour = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    (root / "a.jpg").write_bytes(jpeg_bytes(colour))
+    write_png(root / "a_m.png", colour)  # an image (its mask is a_m_m.png) and a.jpg's mask
+    write_png(root / "a_m_m.png", _object(SIZE, SIZE))
+    assert main(["run", str(root), str(tmp_path / "out"), "--mask", "{stem}_m.png", "--quiet", "--no-plots"]) == 2
+    assert "a_m.png is both an image (its mask is a_m_m.png) and the mask of a.jpg" in capsys.readouterr().err
+
+
+def test_masks_beside_images_still_work_and_an_orphan_fails_its_view(tmp_path):
+    """WEAK's neighbour: a.png beside a.jpg is a.jpg's mask; a PNG with no JPEG fails, named, not dropped."""
+    root = masked_flat(tmp_path / "in")
+    for p in (root / "masks").iterdir():
+        p.rename(root / p.name)
+    write_png(root / "stray.png", _object(SIZE, SIZE))
+    out = tmp_path / "out"
+    assert main(["run", str(root), str(out), "--mask", "{stem}.png", "--quiet", "--no-plots"]) == 1
+    (failed,) = run_report(out)["summary"]["failures"]
+    assert failed["view"] == "stray.png" and "makes it its own mask" in failed["error"]
+    assert sorted(p.name for p in out.glob("*.png")) == ["v0.png", "v1.png", "v2.png"]
+
+
+def test_write_mask_names_the_files_by_their_content(tmp_path):
+    """WEAK: --write-mask wrote PNG data under the JPEG masks' .jpg names."""
+    root = masked_flat(tmp_path / "in")
+    for p in sorted((root / "masks").iterdir()):
+        (root / "masks" / f"{p.stem}.jpg").write_bytes(jpeg_bytes(read_mask(p), quality=98))
+        p.unlink()
+    out = tmp_path / "out"
+    args = ["run", str(root), str(out), "--mask", "masks/{stem}.jpg", "--write-mask", "--quiet", "--no-plots"]
+    assert main(args) == 0
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["v0.png", "v1.png", "v2.png"]
+    for p in [*(out / "masks").iterdir(), *out.glob("v*.png")]:
+        assert p.read_bytes().startswith(pio.PNG_SIGNATURE)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_mask_is_not_a_regular_file_not_missing(tmp_path):
+    """WEAK: a FIFO mask was reported 'missing'."""
+    import os
+
+    root = masked_flat(tmp_path / "in")
+    (root / "masks" / "v1.png").unlink()
+    os.mkfifo(root / "masks" / "v1.png")
+    (root / "masks" / "v2.png").unlink()
+    (root / "masks" / "v2.png").mkdir()
+    out = tmp_path / "out"
+    assert main(["run", str(root), str(out), "--mask", "masks/{stem}.png", "--quiet", "--no-plots"]) == 1
+    errors = {f["view"]: f["error"] for f in run_report(out)["summary"]["failures"]}
+    assert "is not a regular file (a FIFO, socket or device" in errors["v1.jpg"]
+    assert "masks/v2.png (from --mask 'masks/{stem}.png') is a folder" in errors["v2.jpg"]
