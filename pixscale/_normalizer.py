@@ -11,7 +11,7 @@ from ._object import ObjectMask, check_erase, without_specks
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
 from ._transform import ScaleTransform
-from ._validate import check_point, check_target, with_mask
+from ._validate import check_background, check_bool, check_point, check_target, with_mask
 from ._warp import warp
 
 
@@ -153,7 +153,10 @@ class Normalizer:
     Raises
     ------
     ValueError, TypeError
-        For an option out of range, at construction.
+        For an option of the wrong type (``exact``, ``premultiplied`` and
+        ``erase_specks`` must be True or False, not ``"no"`` or 1) or out of
+        range, at construction; ``background`` is checked against the image's
+        scale (255, 65535 or 1.0) when an image is given.
 
     Examples
     --------
@@ -184,21 +187,28 @@ class Normalizer:
         background: float | Sequence[float] | str | None = None,
         pixel_center: float = 0.5,
     ) -> None:
+        # Every option is checked here, once, with its type: a bad one fails at construction, not
+        # at the first image (a worker's), and exact="no" is an error, not True.
         self.target = check_target(target)
         rule = ObjectMask(threshold, min_component, keep)
         self.threshold, self.min_component, self.keep = rule.threshold, rule.min_component, rule.keep
-        self.erase_specks = check_erase(erase_specks, rule)
-        if not (isinstance(center, str) and center in CENTERS):
+        self.erase_specks = check_erase(check_bool(erase_specks, name="erase_specks"), rule)
+        if isinstance(center, str):
+            if center not in CENTERS:
+                raise ValueError(
+                    f"center must be one of {', '.join(map(repr, CENTERS))} or an (x, y) pair; got {center!r}"
+                )
+        else:
             check_point(center, name="center")
         self.center = center
         self.fit = check_fit(fit)
         parse_margin(margin)
         self.margin = margin
-        self.exact = bool(exact)
+        self.exact = check_bool(exact, name="exact")
         self.filter = check_filter(filter)
-        self.premultiplied = bool(premultiplied)
-        self.background = background
-        if pixel_center not in (0, 0.5):
+        self.premultiplied = check_bool(premultiplied, name="premultiplied")
+        self.background = check_background(background)
+        if isinstance(pixel_center, bool) or pixel_center not in (0, 0.5):
             raise ValueError(f"pixel_center must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
         self.pixel_center = float(pixel_center)
 

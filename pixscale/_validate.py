@@ -191,6 +191,45 @@ def parse_colour(text):
     )
 
 
+def check_bool(value, *, name):
+    """Return ``value`` if it is a real bool (``True``/``False``, NumPy's too); a string or number is a TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")
+
+
+def check_background(background):
+    """Return ``background`` after checking what can be checked without an image's dtype.
+
+    None, a colour name or text (see :func:`parse_colour`), one number or a
+    sequence of 1 or 3 numbers, finite and >= 0 (their upper bound, 255,
+    65535 or 1.0, depends on the image and is checked with it).
+    """
+    if background is None:
+        return None
+    if isinstance(background, str):
+        parse_colour(background)
+        return background
+    values = [background] if isinstance(background, numbers.Real) else background
+    try:
+        values = list(values)
+    except TypeError:
+        values = None
+    bad = (
+        values is None
+        or len(values) not in (1, 3)
+        or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in values)
+    )
+    if bad:
+        raise TypeError(
+            "background must be None, a colour ('white', '#rrggbb', 'r,g,b'), one number or three numbers "
+            f"in the image's own scale; got {background!r}"
+        )
+    if not all(math.isfinite(float(v)) and v >= 0 for v in values):
+        raise ValueError(f"background values must be finite and >= 0; got {background!r}")
+    return background
+
+
 def check_target(target):
     """Return ``target`` (the wanted size ratio) as a float in (0, 1]."""
     if isinstance(target, bool) or not isinstance(target, numbers.Real):

@@ -420,3 +420,42 @@ def test_a_fifo_mask_is_not_a_regular_file_not_missing(tmp_path):
     errors = {f["view"]: f["error"] for f in run_report(out)["summary"]["failures"]}
     assert "is not a regular file (a FIFO, socket or device" in errors["v1.jpg"]
     assert "masks/v2.png (from --mask 'masks/{stem}.png') is a folder" in errors["v2.jpg"]
+
+
+# --- WEAK: Normalizer's options are checked, with their types, at construction ------------------
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"exact": "no"}, TypeError, "exact must be True or False; got 'no'"),
+        ({"exact": 1}, TypeError, "exact must be True or False"),
+        ({"premultiplied": "False"}, TypeError, "premultiplied must be True or False"),
+        ({"erase_specks": "yes", "min_component": 5}, TypeError, "erase_specks must be True or False"),
+        ({"background": "nope"}, ValueError, "unknown colour 'nope'"),
+        ({"background": [1, 2]}, TypeError, "background must be None, a colour"),
+        ({"background": True}, TypeError, "background must be None, a colour"),
+        ({"background": float("nan")}, ValueError, "background values must be finite"),
+        ({"background": -1}, ValueError, "background values must be finite and >= 0"),
+        ({"pixel_center": False}, ValueError, "pixel_center must be 0.5"),
+        ({"center": "middle"}, ValueError, "center must be one of 'centroid'"),
+        ({"center": (1,)}, TypeError, "center must be an"),
+        ({"margin": True}, ValueError, "margin must be"),
+        ({"filter": 1}, ValueError, "filter must be one of"),
+        ({"threshold": "10"}, TypeError, "threshold must be a number"),
+        ({"target": True}, TypeError, "target must be a number"),
+        ({"fit": "yes"}, ValueError, "fit must be one of"),
+    ],
+)
+def test_normalizer_options_are_checked_at_construction(options, error, match):
+    """WEAK: options were checked only at the first call, and exact='no' was read as True."""
+    with pytest.raises(error, match=match):
+        pixscale.Normalizer(**{"target": 0.3, **options})
+
+
+def test_normalizer_accepts_numpy_bools_and_valid_backgrounds():
+    """WEAK's other side: NumPy bools and every documented background form still construct."""
+    for background in (None, "white", "#ff8000", "0,64,255", 0, 255.0, (1, 2, 3), np.array([0.5])):
+        pixscale.Normalizer(0.3, background=background)
+    norm = pixscale.Normalizer(0.3, exact=np.bool_(False), premultiplied=np.True_)
+    assert norm.exact is False and norm.premultiplied is True
