@@ -71,6 +71,25 @@ def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
     return image
 
 
+def check_float_range(image, *, name="image"):
+    """Return ``image``; a float image must hold values in [0, 1], colour and alpha alike.
+
+    That is the range of pixscale's float images (float alpha, a float
+    ``background``'s white 1.0, the threshold /255), and the range every
+    filter's float output is clipped to; colour outside it (HDR data) is
+    refused rather than clipped by some filters and kept by others.
+    """
+    if image.dtype.kind == "f" and image.size:
+        lo, hi = float(image.min()), float(image.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"a float {name} must hold values in [0, 1] (colour and alpha); got values from {lo:g} to "
+                f"{hi:g}. Scale it first (e.g. divide HDR colour by its maximum, or 0-255 data by 255), "
+                "or pass 0-255 data as uint8."
+            )
+    return image
+
+
 def alpha_of(image, *, name="image"):
     """Return the (H, W) alpha view of an RGBA, gray+alpha or alpha-only image."""
     image = check_array(image, name=name, channels=(1, 2, 4))

@@ -459,3 +459,56 @@ def test_normalizer_accepts_numpy_bools_and_valid_backgrounds():
         pixscale.Normalizer(0.3, background=background)
     norm = pixscale.Normalizer(0.3, exact=np.bool_(False), premultiplied=np.True_)
     assert norm.exact is False and norm.premultiplied is True
+
+
+# --- WEAK: one rule for float colour, for every filter and the reference -------------------------
+
+
+FILTERS = ["bilinear", "lanczos4", "area"]
+
+
+def _float_view(dtype=np.float32):
+    rng = np.random.default_rng(8)
+    img = np.zeros((48, 48, 4), dtype)
+    img[12:36, 10:30, :3] = rng.random((24, 20, 3))
+    img[12:36, 10:30, 3] = 1
+    img[20:24, 14:18, :3] = 1  # a hard white edge: Lanczos rings next to it
+    return img
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.7])
+@pytest.mark.parametrize("filter", FILTERS)
+def test_float_colour_outside_0_1_is_refused_by_every_filter_and_the_reference(filter, scale):
+    """WEAK: float colour above 1 was kept by bilinear (and area above scale 1) and clipped by the others."""
+    from pixscale import reference
+
+    hdr = _float_view()
+    hdr[12:36, 10:30, 0] *= 3
+    t = pixscale.ScaleTransform(
+        scale=scale, src_center=(24, 24), dst_center=(24, 24), input_shape=(48, 48), output_shape=(48, 48)
+    )
+    with pytest.raises(ValueError, match=r"a float image must hold values in \[0, 1\] \(colour and alpha\); got"):
+        pixscale.warp(hdr, t, filter=filter)
+    with pytest.raises(ValueError, match=r"must hold values in \[0, 1\]"):
+        pixscale.normalize(hdr, target=0.4, filter=filter)
+    with pytest.raises(ValueError, match=r"must hold values in \[0, 1\]"):
+        pixscale.normalize_batch(hdr[None], target=0.4, filter=filter, output_shape=(48, 48))
+    with pytest.raises(ValueError, match=r"must hold values in \[0, 1\]"):
+        reference.filtered(hdr, t, filter=filter) if filter != "bilinear" else reference.warp(hdr, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [0.6, 1.7])
+@pytest.mark.parametrize("filter", FILTERS)
+def test_every_filter_keeps_float_output_in_0_1(filter, scale, dtype):
+    """WEAK: the rule's other half: every filter's float output, and the reference's, lies in [0, 1]."""
+    from pixscale import reference
+
+    img = _float_view(dtype)
+    t = pixscale.ScaleTransform(
+        scale=scale, src_center=(24, 24), dst_center=(24, 24), input_shape=(48, 48), output_shape=(48, 48)
+    )
+    out = pixscale.warp(img, t, filter=filter)
+    ref = reference.warp(img, t) if filter == "bilinear" else reference.filtered(img, t, filter=filter)
+    for o in (out, ref):
+        assert o.dtype == dtype and o.min() >= 0 and o.max() <= 1
