@@ -462,21 +462,27 @@ _JPEG_SOF = {*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(
 _JPEG_SEGMENTS = {*range(0xC0, 0xD0), *range(0xDA, 0xE0), *range(0xE0, 0xF0), 0xFE}  # markers with a length
 
 
-def _jpeg_header(data, path):
-    """Walk a JPEG's markers and scans without decoding: (width, height, components).
+def _jpeg_header(data, path, max_pixels=None):
+    """Walk a JPEG's markers and scans without decoding: (width, height, components, precision).
 
     Raises ViewError if the file ends before its EOI marker (truncated), or if
     its marker structure is broken: an unknown marker, a segment running past
     the end, or a byte 0xFF in a scan's entropy-coded data that is neither
     stuffed (FF 00), a fill byte, nor the next restart marker in sequence, which
-    is how flipped or overwritten bytes in the image data show.
+    is how flipped or overwritten bytes in the image data show. For a
+    sequential Huffman JPEG (SOF0/SOF1, the usual kind) every scan's coded
+    blocks are then walked (:mod:`pixscale._jpeg`): a bad Huffman code, data
+    that ends before the last block or bytes left over, which libjpeg only
+    warns about while it fills the image with gray, fail it as corrupt.
     """
 
     def corrupt(what):
         return ViewError(f"cannot be decoded: the JPEG data is corrupt ({what}); {_REEXPORT}", path)
 
     n = len(data)
-    frame, scans, pos = None, 0, 2  # after SOI
+    frame, sof, pos = None, None, 2  # after SOI
+    comps = {}  # component id -> (h, v), in frame order
+    tables, scans, restart = {}, [], 0  # scans: (components, start, end, tables, restart)
     while True:
         if pos + 2 > n:
             raise _truncated("JPEG", path)
@@ -501,22 +507,42 @@ def _jpeg_header(data, path):
             raise corrupt(f"segment FF{marker:02X} at byte {pos} has length {length}")
         if end > n:
             raise _truncated("JPEG", path)
+        body = bytes(data[pos + 4 : end])
         if marker in _JPEG_SOF:
             if frame is not None:
                 raise corrupt("a second frame header")
-            if length < 8:
+            if len(body) < 6:
                 raise corrupt("its frame header is too short")
-            precision, height, width, components = struct.unpack_from(">BHHB", data, pos + 4)
-            if height == 0 or width == 0 or components == 0:
+            precision, height, width, components = struct.unpack_from(">BHHB", body)
+            if height == 0 or width == 0 or components == 0 or len(body) < 6 + 3 * components:
                 raise corrupt(f"its frame header declares {width} x {height} pixels, {components} components")
-            frame = (width, height, components, precision)
+            for i in range(components):
+                cid, hv = body[6 + 3 * i], body[7 + 3 * i]
+                comps[cid] = (max(hv >> 4, 1), max(hv & 15, 1))
+            frame, sof = (width, height, components, precision), marker
+        elif marker == 0xC4:  # DHT: one or more Huffman tables
+            i = 0
+            while i + 17 <= len(body):
+                cls_id, counts = body[i], list(body[i + 1 : i + 17])
+                symbols = body[i + 17 : i + 17 + sum(counts)]
+                if len(symbols) < sum(counts) or sum(counts) > 256:
+                    raise corrupt("a Huffman table is cut short")
+                tables[(cls_id >> 4, cls_id & 15)] = (counts, symbols)
+                i += 17 + sum(counts)
+        elif marker == 0xDD and len(body) >= 2:  # DRI: the restart interval
+            restart = (body[0] << 8) | body[1]
         pos = end
         if marker != 0xDA:  # not a scan
             continue
         if frame is None:
             raise corrupt("a scan before the frame header")
-        scans += 1
-        expect_rst = 0
+        ns = body[0] if body else 0
+        if not 0 < ns <= 4 or len(body) < 1 + 2 * ns:
+            raise corrupt("its scan header is damaged")
+        scan_comps = [(body[1 + 2 * i], body[2 + 2 * i] >> 4, body[2 + 2 * i] & 15) for i in range(ns)]
+        if any(cid not in comps for cid, _, _ in scan_comps):
+            raise corrupt("a scan names a component the frame does not have")
+        start, expect_rst = pos, 0
         while True:  # the entropy-coded data: until a marker other than a stuffed byte or restart
             pos = data.find(b"\xff", pos)
             if pos < 0 or pos + 1 >= n:
@@ -535,8 +561,21 @@ def _jpeg_header(data, path):
                 break
             else:
                 raise corrupt(f"unexpected marker FF{follow:02X} in the image data at byte {pos}")
+        scans.append((scan_comps, start, pos, dict(tables), restart))
     if frame is None or not scans:
         raise corrupt("no image data before its end marker")
+    if max_pixels is not None and frame[0] * frame[1] > max_pixels:  # before walking the blocks
+        raise _too_many_pixels("JPEG", frame[0], frame[1], max_pixels, path)
+    if sof in (0xC0, 0xC1) and frame[3] == 8:  # sequential Huffman: walk every block
+        from . import _jpeg
+
+        width, height = frame[0], frame[1]
+        for scan_comps, start, end, scan_tables, scan_restart in scans:
+            problem = _jpeg.scan_problem(
+                data, comps, width, height, (scan_comps, start, end), scan_tables, scan_restart
+            )
+            if problem is not None:
+                raise corrupt(problem)
     return frame
 
 
@@ -565,7 +604,7 @@ def _decode_any(path, max_bytes=None, max_pixels=None):
         decode = imagecodecs.png_decode
     elif data.startswith(b"\xff\xd8\xff"):
         kind = "JPEG"
-        width, height, components, precision = _jpeg_header(data, path)
+        width, height, components, precision = _jpeg_header(data, path, max_pixels)
         if width * height > max_pixels:
             raise _too_many_pixels(kind, width, height, max_pixels, path)
         if components not in (1, 3) or precision != 8:

@@ -133,6 +133,47 @@ def test_a_jpeg_with_a_broken_scan_is_refused_as_corrupt(tmp_path, rgb):
         read_colour(path)
 
 
+@pytest.mark.parametrize("damage", ["40 flipped bytes", "one byte overwritten", "a block's bytes removed"])
+def test_a_jpeg_with_damaged_image_data_is_refused_as_corrupt(tmp_path, rgb, damage):
+    """BUG 2: flipped bytes in the scan were decoded into garbage rows and counted ok; libjpeg only warns."""
+    data = bytearray(jpeg_bytes(rgb, quality=90))
+    sos = data.find(b"\xff\xda")
+    middle = (sos + len(data)) // 2
+    if damage == "40 flipped bytes":
+        for i in range(middle, middle + 40):
+            data[i] ^= 0xFF
+    elif damage == "one byte overwritten":
+        data[middle] = 0x00 if data[middle] != 0x00 else 0x01
+    else:
+        del data[middle : middle + 60]
+    path = _write(tmp_path / "flip.jpg", bytes(data))
+    with pytest.raises(ViewError, match=r"flip\.jpg: cannot be decoded: the JPEG data is corrupt \("):
+        read_colour(path)
+
+
+def test_valid_jpegs_of_every_common_encoding_are_read(tmp_path):
+    """BUG 2's other side: the scan check refuses no valid JPEG (sizes, subsampling, tables, restarts)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    encodings = []
+    for h, w in [(1, 1), (7, 13), (17, 9), (33, 70)]:
+        colour = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for image in (colour, np.ascontiguousarray(colour[..., 0])):
+            for options in ({"quality": 95, "subsampling": 0}, {"quality": 30, "subsampling": 2}, {"optimize": True}):
+                buf = io.BytesIO()
+                Image.fromarray(image).save(buf, "JPEG", **options)
+                encodings.append((image.shape, buf.getvalue()))
+    cv2 = pytest.importorskip("cv2")
+    for interval in (1, 3, 100):
+        ok, data = cv2.imencode(
+            ".jpg", rng.integers(0, 256, (40, 56, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_RST_INTERVAL, interval]
+        )
+        encodings.append(((40, 56, 3), data.tobytes()))
+    for i, (shape, data) in enumerate(encodings):
+        assert read_colour(_write(tmp_path / f"{i}.jpg", data)).shape == shape
+
+
 def test_a_cmyk_jpeg_is_refused_with_the_fix(tmp_path, rgb):
     """BUG 2's neighbour: a 4-component JPEG read as RGB + alpha would drop its K channel."""
     from PIL import Image
