@@ -185,6 +185,7 @@ def test_a_cmyk_jpeg_is_refused_with_the_fix(tmp_path, rgb):
         read_colour(path)
 
 
+@pytest.mark.slow
 def test_run_fails_the_view_of_a_truncated_jpeg(tmp_path):
     """BUG 2: end to end, the truncated JPEG fails its view (exit 1) and the others are written."""
     root = masked_flat(tmp_path / "in")
@@ -419,6 +420,7 @@ def test_a_mask_that_is_also_an_image_with_a_mask_is_refused_up_front(tmp_path, 
     assert "a_m.png is both an image (its mask is a_m_m.png) and the mask of a.jpg" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_masks_beside_images_still_work_and_an_orphan_fails_its_view(tmp_path):
     """WEAK's neighbour: a.png beside a.jpg is a.jpg's mask; a PNG with no JPEG fails, named, not dropped."""
     root = masked_flat(tmp_path / "in")
@@ -432,6 +434,7 @@ def test_masks_beside_images_still_work_and_an_orphan_fails_its_view(tmp_path):
     assert sorted(p.name for p in out.glob("*.png")) == ["v0.png", "v1.png", "v2.png"]
 
 
+@pytest.mark.slow
 def test_write_mask_names_the_files_by_their_content(tmp_path):
     """WEAK: --write-mask wrote PNG data under the JPEG masks' .jpg names."""
     root = masked_flat(tmp_path / "in")
