@@ -348,8 +348,9 @@ def _with_masks(dataset, template, write_mask=False):
 
     Files that are some view's mask are not views themselves, and two views
     that would write the same output (``a.jpg`` and ``a.png``) are refused.
-    A template that makes an image its own mask, or the mask of one image
-    another image with a mask of its own, is refused up front (ValueError).
+    A template that makes every image its own mask, or makes an image that
+    has a mask of its own another image's mask, is refused up front
+    (ValueError); an image that is its own mask and no other's fails its view.
     """
     if not template:
         return dataset
