@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._plan import normalize, plan
-from ._validate import check_array, check_shape
+from ._validate import check_array, check_float_range, check_shape
 from ._warp import warp_into
 
 
@@ -85,7 +85,7 @@ def normalize_batch(
             if out is None:
                 results[index] = normalize(images[index], **options)
             else:
-                image = check_array(images[index])
+                image = check_float_range(check_array(images[index]))
                 warp_into(image, plan(image, **options), premultiplied, out[index])
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc

@@ -20,7 +20,7 @@ FASTMATH = {"nsz", "arcp", "afn"}
 
 #: Every module whose text ends up in a kernel's machine code: the kernels, the
 #: code they inline and these flags.  Editing any of them invalidates the cache.
-KERNEL_SOURCES = ("_config.py", "_simd.py", "_resample.py", "_kernels.py")
+KERNEL_SOURCES = ("_config.py", "_simd.py", "_resample.py", "_kernels.py", "_jpeg.py")
 
 
 def jit(func):

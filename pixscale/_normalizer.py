@@ -11,7 +11,7 @@ from ._object import ObjectMask, check_erase, without_specks
 from ._place import check_fit, parse_margin
 from ._plan import CENTERS, plan
 from ._transform import ScaleTransform
-from ._validate import check_point, check_target, with_mask
+from ._validate import check_background, check_bool, check_point, check_target, with_mask
 from ._warp import warp
 
 
@@ -25,21 +25,81 @@ def _kind(image):
     return "numpy"
 
 
+# PIL modes read through Normalizer, by what they hold: gray or colour without alpha (a mask
+# or a ``transparency`` key gives it one), with alpha (kept), and one-channel modes deeper than
+# 8 bits, which PIL has no mode with an alpha channel for.
+_PIL_GRAY = ("1", "L")
+_PIL_COLOUR = ("P", "RGB", "RGBX")
+_PIL_ALPHA = {"LA": "LA", "La": "LA", "PA": "RGBA", "RGBA": "RGBA", "RGBa": "RGBA"}
+_PIL_DEEP = {
+    "I": "32-bit integer",
+    "I;16": "16-bit",
+    "I;16L": "16-bit",
+    "I;16B": "16-bit",
+    "I;16N": "16-bit",
+    "F": "32-bit float",
+}
+
+
+def _pil_has_alpha(image):
+    """Whether a PIL image carries transparency: an alpha band, a ``transparency`` key or a palette's alpha."""
+    if image.mode in _PIL_ALPHA:
+        return True
+    has = getattr(image, "has_transparency_data", None)  # Pillow >= 10.1 (palette alpha included)
+    if has is not None:
+        return bool(has)
+    return "transparency" in image.info
+
+
+def _pil_to_array(image, mask):
+    """A PIL image as an 8-bit (H, W, C) array: gray / RGB with ``mask`` given, LA / RGBA without."""
+    mode = image.mode
+    if mode in _PIL_DEEP:
+        how = (
+            "np.asarray(image).astype(np.uint16) if its values are 16-bit"
+            if mode == "I"
+            else "np.asarray(image) (float values in [0, 1])"
+            if mode == "F"
+            else "np.asarray(image)"
+        )
+        raise TypeError(
+            f"a PIL image of mode {mode!r} is {_PIL_DEEP[mode]} gray, and PIL has no mode for {_PIL_DEEP[mode]} "
+            f"gray with an alpha channel to return the result in (8 bits would lose its depth); pass the pixels "
+            f"as an array, {how}, with its mask as mask=: the result comes back as an (H, W, 2) array of "
+            "the same dtype"
+        )
+    if mode not in _PIL_GRAY + _PIL_COLOUR + tuple(_PIL_ALPHA):
+        raise TypeError(
+            f"PIL images of mode {mode!r} are not read; convert it first, image.convert('RGBA') (or 'RGB' with mask=)"
+        )
+    has_alpha = _pil_has_alpha(image)
+    if mask is not None:
+        if has_alpha:
+            raise ValueError(
+                f"the PIL image (mode {mode!r}) has an alpha channel or transparency of its own and a mask= "
+                "was given too; to measure by the mask pass image.convert('RGB') (or 'L'), or leave out "
+                "mask= to use its alpha"
+            )
+        return np.asarray(image.convert("L" if mode in _PIL_GRAY else "RGB"))
+    if not has_alpha:
+        raise ValueError(
+            f"a PIL image of mode {mode!r} has no alpha channel to measure the object by; give an RGBA or LA "
+            "image (Image.putalpha adds a mask), or the object mask as mask="
+        )
+    if mode in _PIL_ALPHA:
+        target = _PIL_ALPHA[mode]
+    else:
+        target = "LA" if mode in _PIL_GRAY else "RGBA"
+    return np.asarray(image if mode == target else image.convert(target))
+
+
 def _to_array(image, kind, mask=None):
     """The image as an (H, W, C) array (a tensor's (C, H, W) moved), with ``mask`` as its alpha if given."""
-    if mask is not None:
-        if kind == "pil":
-            image = np.asarray(image.convert("RGB" if image.mode not in ("L", "I;16") else image.mode))
-        return with_mask(_to_array(image, "torch") if kind == "torch" else image, mask)
     if kind == "pil":
-        if image.mode not in ("RGBA", "LA"):
-            if "transparency" not in image.info and image.mode not in ("PA", "RGBa", "La"):
-                raise ValueError(
-                    f"a PIL image of mode {image.mode!r} has no alpha channel to measure the object by; "
-                    "give an RGBA or LA image (Image.putalpha adds a mask)"
-                )
-            image = image.convert("RGBA")
-        return np.asarray(image)
+        array = _pil_to_array(image, mask)
+        return array if mask is None else with_mask(array, mask)
+    if mask is not None:
+        return with_mask(_to_array(image, "torch") if kind == "torch" else image, mask)
     if kind == "torch":
         if image.ndim != 3:
             raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
@@ -64,9 +124,16 @@ class Normalizer:
 
     ``Normalizer(...)(image)`` is :func:`pixscale.normalize` with these
     options, returning the kind of image it was given: a NumPy (H, W, C)
-    array, a PIL image (RGBA or LA; palette images with transparency become
-    RGBA), or a torch tensor in (C, H, W) layout on the same device (torch is
-    never imported unless a tensor is given).
+    array, a PIL image, or a torch tensor in (C, H, W) layout on the same
+    device (torch is never imported unless a tensor is given).
+
+    PIL images come back as LA (from ``1``, ``L``, ``LA``, ``La``) or RGBA
+    (from ``P``, ``PA``, ``RGB``, ``RGBX``, ``RGBA``, ``RGBa``): their alpha is
+    an alpha band, a ``transparency`` key or a palette's alpha, or ``mask=``
+    for one without (an image with transparency and a mask is refused as
+    ambiguous). PIL has no mode for 16-bit, 32-bit or float gray with alpha,
+    so modes ``I``, ``I;16*`` and ``F`` raise ``TypeError``: pass them as
+    arrays (``np.asarray(image)``), which keep their dtype.
 
     Parameters
     ----------
@@ -86,7 +153,10 @@ class Normalizer:
     Raises
     ------
     ValueError, TypeError
-        For an option out of range, at construction.
+        For an option of the wrong type (``exact``, ``premultiplied`` and
+        ``erase_specks`` must be True or False, not ``"no"`` or 1) or out of
+        range, at construction; ``background`` is checked against the image's
+        scale (255, 65535 or 1.0) when an image is given.
 
     Examples
     --------
@@ -117,21 +187,28 @@ class Normalizer:
         background: float | Sequence[float] | str | None = None,
         pixel_center: float = 0.5,
     ) -> None:
+        # Every option is checked here, once, with its type: a bad one fails at construction, not
+        # at the first image (a worker's), and exact="no" is an error, not True.
         self.target = check_target(target)
         rule = ObjectMask(threshold, min_component, keep)
         self.threshold, self.min_component, self.keep = rule.threshold, rule.min_component, rule.keep
-        self.erase_specks = check_erase(erase_specks, rule)
-        if not (isinstance(center, str) and center in CENTERS):
+        self.erase_specks = check_erase(check_bool(erase_specks, name="erase_specks"), rule)
+        if isinstance(center, str):
+            if center not in CENTERS:
+                raise ValueError(
+                    f"center must be one of {', '.join(map(repr, CENTERS))} or an (x, y) pair; got {center!r}"
+                )
+        else:
             check_point(center, name="center")
         self.center = center
         self.fit = check_fit(fit)
         parse_margin(margin)
         self.margin = margin
-        self.exact = bool(exact)
+        self.exact = check_bool(exact, name="exact")
         self.filter = check_filter(filter)
-        self.premultiplied = bool(premultiplied)
-        self.background = background
-        if pixel_center not in (0, 0.5):
+        self.premultiplied = check_bool(premultiplied, name="premultiplied")
+        self.background = check_background(background)
+        if isinstance(pixel_center, bool) or pixel_center not in (0, 0.5):
             raise ValueError(f"pixel_center must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
         self.pixel_center = float(pixel_center)
 

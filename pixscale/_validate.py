@@ -71,6 +71,25 @@ def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
     return image
 
 
+def check_float_range(image, *, name="image"):
+    """Return ``image``; a float image must hold values in [0, 1], colour and alpha alike.
+
+    That is the range of pixscale's float images (float alpha, a float
+    ``background``'s white 1.0, the threshold /255), and the range every
+    filter's float output is clipped to; colour outside it (HDR data) is
+    refused rather than clipped by some filters and kept by others.
+    """
+    if image.dtype.kind == "f" and image.size:
+        lo, hi = float(image.min()), float(image.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"a float {name} must hold values in [0, 1] (colour and alpha); got values from {lo:g} to "
+                f"{hi:g}. Scale it first (e.g. divide HDR colour by its maximum, or 0-255 data by 255), "
+                "or pass 0-255 data as uint8."
+            )
+    return image
+
+
 def alpha_of(image, *, name="image"):
     """Return the (H, W) alpha view of an RGBA, gray+alpha or alpha-only image."""
     image = check_array(image, name=name, channels=(1, 2, 4))
@@ -189,6 +208,45 @@ def parse_colour(text):
     raise ValueError(
         f"unknown colour {text!r}: use transparent, white, black, gray, #rrggbb or r,g,b with 0-255 values"
     )
+
+
+def check_bool(value, *, name):
+    """Return ``value`` if it is a real bool (``True``/``False``, NumPy's too); a string or number is a TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")
+
+
+def check_background(background):
+    """Return ``background`` after checking what can be checked without an image's dtype.
+
+    None, a colour name or text (see :func:`parse_colour`), one number or a
+    sequence of 1 or 3 numbers, finite and >= 0 (their upper bound, 255,
+    65535 or 1.0, depends on the image and is checked with it).
+    """
+    if background is None:
+        return None
+    if isinstance(background, str):
+        parse_colour(background)
+        return background
+    values = [background] if isinstance(background, numbers.Real) else background
+    try:
+        values = list(values)
+    except TypeError:
+        values = None
+    bad = (
+        values is None
+        or len(values) not in (1, 3)
+        or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in values)
+    )
+    if bad:
+        raise TypeError(
+            "background must be None, a colour ('white', '#rrggbb', 'r,g,b'), one number or three numbers "
+            f"in the image's own scale; got {background!r}"
+        )
+    if not all(math.isfinite(float(v)) and v >= 0 for v in values):
+        raise ValueError(f"background values must be finite and >= 0; got {background!r}")
+    return background
 
 
 def check_target(target):

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 from ._config import kernels
 from ._filters import CODES, check_filter, resolve
 from ._transform import ScaleTransform
-from ._validate import check_array, parse_colour
+from ._validate import check_array, check_float_range, parse_colour
 
 
 def work_dtype(dtype):
@@ -197,7 +197,8 @@ def warp(
     inverse-mapped output pixel centre ``(j + 0.5, i + 0.5)``.  Samples outside
     the input are transparent (all channels 0), which pads the canvas.
     Integer outputs are rounded half up and clipped to the dtype's range;
-    with ``"lanczos4"`` and ``"area"`` float outputs are clipped to [0, 1]
+    float images must hold values in [0, 1] (colour and alpha; ``ValueError``
+    otherwise), and every filter's float output is clipped to [0, 1]
     (Lanczos ringing would otherwise leave that range next to hard edges).
 
     Examples
@@ -212,7 +213,7 @@ def warp(
            [  0,   0, 200, 200],
            [  0,   0,   0,   0]], dtype=uint8)
     """
-    img = check_array(image)
+    img = check_float_range(check_array(image))
     _check_transform(transform, img)
     filter = transform.filter if filter is None else check_filter(filter)
     if isinstance(background, str):  # checked before the work is done
@@ -232,4 +233,6 @@ def warp_into(image, transform, premultiplied, out, filter=None):
     ho, wo = transform.output_shape
     filter = transform.filter if filter is None else filter
     warp_region(src, transform, (0, ho), (0, wo), alpha_ch, out.reshape(ho, wo, nc), filter)
+    if out.dtype.kind == "f":  # every filter's float output lies in [0, 1] (bilinear's to the last ulp)
+        np.clip(out, 0.0, 1.0, out=out)
     return out

@@ -144,7 +144,8 @@ def _add_run_options(p):
     g.add_argument(
         "--write-mask",
         action="store_true",
-        help="with --mask: write each output as a colour PNG plus its mask file, in the input's arrangement",
+        help="with --mask: write each output as a colour PNG plus its mask as a PNG, in the input's arrangement "
+        "(both named .png: masks/a.jpg is written as masks/a.png)",
     )
     g.add_argument(
         "--pixel-center",

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import posixpath
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,11 @@ class View:
     def out_key(self):
         """Where the output goes, relative to OUT_DIR: ``key``, as a PNG when read with a mask."""
         return self.key if self.mask is None else str(Path(self.key).with_suffix(".png").as_posix())
+
+    @property
+    def mask_out_key(self):
+        """Where ``--write-mask`` writes the mask, relative to OUT_DIR: ``mask_key`` as a PNG (its content)."""
+        return None if self.mask_key is None else str(Path(self.mask_key).with_suffix(".png").as_posix())
 
     @property
     def out_rel(self):
@@ -321,27 +327,71 @@ def _mvdiffusion_sample(folder, rel_dir, suffixes=(IMAGE_SUFFIX,)):
     return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
+def _mask_problem(path):
+    """Why the mask file ``path`` cannot be read (missing, a folder, not a regular file) and the fix, or None."""
+    try:
+        st = os.stat(path)  # follows symlinks: the file that would be read
+    except FileNotFoundError:
+        broken = " (a broken symlink)" if os.path.islink(path) else ""
+        return f"is missing{broken}; add it or fix the template"
+    except OSError as exc:
+        return f"cannot be looked at ({exc.strerror or exc}); check the folder's permissions"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a mask file; fix the template"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (a FIFO, socket or device, perhaps behind a symlink); put the mask file there"
+    return None
+
+
 def _with_masks(dataset, template, write_mask=False):
     """Give every view its mask file from ``template``; a missing or escaping mask fails its view.
 
     Files that are some view's mask are not views themselves, and two views
     that would write the same output (``a.jpg`` and ``a.png``) are refused.
+    A template that makes every image its own mask, or makes an image that
+    has a mask of its own another image's mask, is refused up front
+    (ValueError); an image that is its own mask and no other's fails its view.
     """
     if not template:
         return dataset
     root = Path(dataset.root)
     views = [(s, v) for s in dataset.samples for v in s.views if v.path is not None]
-    masks = {}
+    masks = {}  # real path of a mask -> the key of a view (not itself) that uses it
+    own = []  # views whose template gives the image itself
     for sample, view in views:
         rel = os.path.normpath(os.path.join(os.path.dirname(view.key), template.replace("{stem}", view.path.stem)))
         path = root / rel
-        if not path.is_file():
-            view.error = f"its mask {rel} (from --mask {template!r}) is missing; add it or fix the template"
+        problem = _mask_problem(path)
+        if problem is not None:
+            view.error = f"its mask {rel} (from --mask {template!r}) {problem}"
+        elif os.path.realpath(path) == os.path.realpath(view.path):
+            own.append(view)
         else:  # a mask outside IN_DIR is read, but has no place in OUT_DIR (mask_key None)
             inside = not (rel.startswith("..") or os.path.isabs(rel))
             view.mask, view.mask_key = path, Path(rel).as_posix() if inside else None
             masks[os.path.realpath(path)] = view.key
             sample.sources.append(path)
+    # An image that is its own mask is fine as another image's mask (a.png beside a.jpg); if no
+    # image has a mask of its own the template is wrong, otherwise the one left fails its view.
+    alone = [view for view in own if os.path.realpath(view.path) not in masks]
+    if alone and not masks:
+        raise ValueError(
+            f"--mask {template!r} makes each image its own mask ({alone[0].key} is the mask of "
+            f"{alone[0].key}); give the path of the masks, relative to each image's folder, e.g. "
+            "'../masks/{stem}.png' or '{stem}_mask.png'"
+        )
+    for view in alone:
+        view.error = (
+            f"the template --mask {template!r} makes it its own mask, and it is no other image's mask "
+            "(a mask whose image is missing?); add its image or its mask, or remove it"
+        )
+    for _, view in views:
+        if view.mask is not None and os.path.realpath(view.path) in masks:
+            raise ValueError(
+                f"{view.key} is both an image (its mask is {view.mask_key or view.mask}) and the mask of "
+                f"{masks[os.path.realpath(view.path)]} under --mask {template!r}; keep masks and images apart "
+                "(a masks folder or a name suffix, e.g. '../masks/{stem}.png' or '{stem}_mask.png')"
+            )
     outputs = {}
     for sample in dataset.samples:
         kept = []
@@ -349,7 +399,7 @@ def _with_masks(dataset, template, write_mask=False):
             if view.path is not None and os.path.realpath(view.path) in masks:
                 continue  # it is a mask
             if view.error is None:
-                written = [view.out_key] + ([view.mask_key] if write_mask and view.mask_key else [])
+                written = [view.out_key] + ([view.mask_out_key] if write_mask and view.mask_key else [])
                 clash = next((k for k in written if k in outputs), None)
                 if clash is None and len(set(written)) < len(written):
                     clash = view.out_key

@@ -444,7 +444,7 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
                 raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
                 write(view.out_key, out[..., :-1])
-                write(view.mask_key, out[..., -1])
+                write(view.mask_out_key, out[..., -1])
             else:
                 write(view.out_key, out)
         except OSError as exc:
@@ -965,7 +965,7 @@ def _unit_folders(samples):
     folders = {s.rel_dir or "" for s in samples}  # the cameras
     for s in samples:
         for v in s.views:
-            folders.update(os.path.dirname(k) for k in (v.out_key, v.mask_key) if k)
+            folders.update(os.path.dirname(k) for k in (v.out_key, v.mask_out_key) if k)
     return folders
 
 
@@ -1437,7 +1437,7 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
         mine = _Written(out, v.out_key)  # read back only through no link below OUT_DIR
-        after = (mine, _Written(out, v.mask_key)) if written_pair else mine
+        after = (mine, _Written(out, v.mask_out_key)) if written_pair else mine
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}

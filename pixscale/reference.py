@@ -204,6 +204,13 @@ def lerp(p, w0, q, w1, premultiplied, compute=None):
     return np.concatenate([a * p[..., :-1] + b * q[..., :-1], a + b], axis=-1).astype(work)
 
 
+def _float_in_range(image):
+    """``image``; float images hold [0, 1] (colour and alpha), anything else is a ValueError."""
+    if image.dtype.kind == "f" and image.size and (image.min() < 0 or image.max() > 1):
+        raise ValueError("a float image must hold values in [0, 1] (colour and alpha)")
+    return image
+
+
 def finish(v, dtype, premultiplied):
     """Interpolated values ``v`` (working type) to output pixels of ``dtype``.
 
@@ -213,7 +220,8 @@ def finish(v, dtype, premultiplied):
     is 0 has colour 0); for float images ``c * (1 / wa)`` in float64 where
     ``wa`` exceeds float64's smallest normal number, else 0, then rounded to
     the image's type.  Integer outputs are clipped to ``[0, max]``, 0.5 is
-    added in the working type and the result is truncated: rounding half up.
+    added in the working type and the result is truncated: rounding half up;
+    float outputs are clipped to [0, 1].
     """
     work = v.dtype.type
     if premultiplied:
@@ -228,6 +236,8 @@ def finish(v, dtype, premultiplied):
     if np.dtype(dtype).kind == "u":
         top = work(np.iinfo(dtype).max)
         v = np.floor(np.minimum(np.maximum(v, work(0)), top) + work(0.5))
+    else:  # float images hold [0, 1]; every filter's float output is clipped to it
+        v = np.clip(v, 0.0, 1.0)
     return v.astype(dtype)
 
 
@@ -255,7 +265,7 @@ def warp(image, transform, *, premultiplied=True, background=None):
     scale, or a colour name / ``"#rrggbb"`` on the 0-255 scale) composites the
     colour as in :func:`composite`.
     """
-    image = np.asarray(image)
+    image = _float_in_range(np.asarray(image))
     src = image if image.ndim == 3 else image[:, :, None]
     h, w, nc = src.shape
     ho, wo = transform.output_shape
@@ -360,7 +370,7 @@ def filtered(image, transform, *, filter, premultiplied=True):
     with this to within rounding (1 unit of the last place of integer
     outputs; see the tests), not bit for bit.
     """
-    image = np.asarray(image)
+    image = _float_in_range(np.asarray(image))
     src = (image if image.ndim == 3 else image[:, :, None]).astype(np.float64)
     h, w, nc = src.shape
     ho, wo = transform.output_shape
