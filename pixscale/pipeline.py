@@ -31,7 +31,7 @@ from ._measure import measure_alpha, measure_object
 from ._object import KEEP, ObjectMask, erase
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
+from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
 from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
@@ -76,6 +76,15 @@ def _real(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _pixels(size):
+    """H * W of an ``output_size`` that may not have been checked yet (0 when it is not two numbers)."""
+    try:
+        h, w = size
+        return int(h) * int(w) if _real(h) and _real(w) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Everything that decides the bytes a run writes (recorded in the manifest and cameras).
@@ -106,6 +115,15 @@ class RunOptions:
     def __post_init__(self):
         if not (_real(self.target) and 0 < self.target <= 1):
             raise OptionError("target", self.target, "a size ratio in (0, 1], e.g. 0.3 for 30%")
+        canvas = MAX_OUTPUT_PIXELS if self.output_size is None else _pixels(self.output_size)
+        if self.target * self.target * canvas < 1:  # the object would be below one pixel: a blank output
+            raise OptionError(
+                "target",
+                self.target,
+                f"a size ratio of at least {1 / math.sqrt(canvas):.3g}: a smaller object is less than one pixel "
+                + ("on the largest canvas (16384x16384)" if self.output_size is None else "on the output canvas")
+                + ", so every output would be blank",
+            )
         if not (_real(self.threshold) and 0 <= self.threshold <= 255):
             raise OptionError("threshold", self.threshold, "an alpha value on the 0-255 scale, 0 to 255")
         if self.center not in CENTERS:
@@ -142,7 +160,14 @@ class RunOptions:
             try:
                 margins_px(self.margin, self.output_size)
             except ValueError:
-                raise OptionError("margin", self.margin, f"less than half the output size {self.output_size}") from None
+                n = min(self.output_size)
+                most = (n - 1) // 2 + 0.5  # leaves one output pixel free on the shorter side
+                raise OptionError(
+                    "margin",
+                    self.margin,
+                    f"at most {most:g} pixels or {math.floor(1e4 * most / n) / 100:g}% on the "
+                    f"{self.output_size[0]}x{self.output_size[1]} output, so the object has a pixel of room",
+                ) from None
         if self.background is not None:
             bg = tuple(self.background)
             if not (len(bg) == 3 and all(_real(v) and 0 <= v <= 255 for v in bg)):
@@ -231,7 +256,10 @@ def _background_for(image, background):
 
 
 def _plan_views(objects, opts):
-    """The transforms of a sample's views, planned on their objects (specks already left out)."""
+    """The transforms of a sample's views, planned on their objects (specks already left out).
+
+    A view whose object the plan shrinks to nothing gets a :class:`ViewError` instead of a transform.
+    """
     kw = dict(
         target=opts.target,
         threshold=opts.threshold,
@@ -242,9 +270,22 @@ def _plan_views(objects, opts):
         exact=opts.exact,
         filter=opts.filter,
     )
-    if opts.scale == "per-sample":
-        return plan_group(objects, **kw)
-    return [plan_group([obj], **kw)[0] for obj in objects]
+    groups = [objects] if opts.scale == "per-sample" else [[obj] for obj in objects]
+    out = []
+    for group in groups:
+        try:
+            out += plan_group(group, **kw)
+        except VanishedObjectError as exc:  # those views fail by name; the others are written
+            out += [_vanished(t) if i in exc.views else t for i, t in enumerate(exc.transforms)]
+    return out
+
+
+def _vanished(t):
+    why = "limited by the margin to" if t.limited else "at"
+    return ViewError(
+        f"its object would vanish from the output ({why} scale {t.scale:.3g} no pixel of it stays above the "
+        "threshold), so nothing was written; use a larger target, a smaller margin or a larger output size"
+    )
 
 
 def _new_intrinsics(frame, t, pixel_center):
@@ -381,9 +422,14 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         if stop is not None and stop.is_set():
             return None
         try:
+            if isinstance(t, ViewError):
+                raise t
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
+            after = _measure_after(image, obj, out, t, opts.threshold)
+            if after.count == 0:  # never a blank image counted ok
+                raise _vanished(t)
             if opts.background is None and not opts.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= out[..., -1:] != 0
@@ -405,7 +451,6 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        after = _measure_after(image, obj, out, t, opts.threshold)
         rows.append(
             {
                 "sample": sample.name,

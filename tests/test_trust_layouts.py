@@ -1,0 +1,133 @@
+"""Issue #19, round three: objects shrunk to nothing, the layouts users have, and --quiet.
+
+Each test here failed on the code before the fix; the item it covers is named in its docstring.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pixscale
+from pixscale import synth
+from pixscale.cli import main
+from pixscale.io import write_png
+from pixscale.pipeline import OptionError, RunOptions
+
+SIZE = 96
+
+
+def cli(*args):
+    return main([str(a) for a in args])
+
+
+def report_of(out):
+    return json.loads((Path(out) / "pixscale-report" / "report.json").read_text())
+
+
+@pytest.fixture
+def flat(tmp_path):
+    root = tmp_path / "flat"
+    root.mkdir()
+    for i in range(2):
+        write_png(root / f"m{i}.png", synth.mouse_view(np.random.default_rng(i), size=SIZE))
+    return root
+
+
+# --- BUG 7: an object shrunk to nothing ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flag, value, option, hint",
+    [
+        ("--target", "1e-6", "--target", "at least 0.0156"),
+        ("--target", "0.01", "--target", "at least 0.0156"),  # below one pixel on the 64x64 output
+        ("--margin", "49.9%", "--margin", "at most 31.5 pixels or 49.21%"),
+        ("--margin", "31.6", "--margin", "at most 31.5 pixels"),
+    ],
+)
+def test_options_that_only_write_blank_images_are_refused_up_front(tmp_path, flat, capsys, flag, value, option, hint):
+    """BUG 7: --target 1e-6 and --margin 49.9% wrote blank images counted ok."""
+    out = tmp_path / "out"
+    assert cli("run", flat, out, flag, value, "--output-size", "64", "--quiet", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert option in err and hint in err
+    assert not out.exists()
+
+
+def test_a_target_below_a_pixel_on_any_canvas_is_refused_without_output_size():
+    """BUG 7: without --output-size, a target below one pixel of the largest canvas is refused."""
+    with pytest.raises(OptionError, match="at least 6.1e-05"):
+        RunOptions(target=1e-6)
+    RunOptions(target=1e-4)  # one pixel or more on large enough canvases
+
+
+def test_library_refuses_a_target_or_margin_that_leaves_less_than_a_pixel():
+    """BUG 7: plan/normalize shrank the object to nothing without a word."""
+    img = synth.mouse_view(np.random.default_rng(1), size=SIZE)
+    with pytest.raises(ValueError, match=r"target=1e-06 .* less than one pixel.*at least 0\.0104"):
+        pixscale.plan(img, target=1e-6)
+    with pytest.raises(ValueError, match=r"margin='49\.9%' leaves no pixel of room.*at most 49\.47%"):
+        pixscale.normalize(img, margin="49.9%")
+    with pytest.raises(ValueError, match=r"margin=47\.6 .*at most 47\.5 pixels"):
+        pixscale.plan(img, margin=47.6)
+    assert pixscale.plan(img, margin=47.5).scale > 0  # two pixels of room: allowed
+
+
+def test_library_raises_when_the_object_vanishes_from_the_output():
+    """BUG 7: a view whose object vanished at the planned scale was warped to a blank image."""
+    img = synth.mouse_view(np.random.default_rng(1), size=512)
+    with pytest.raises(pixscale.VanishedObjectError, match="would vanish from the output") as info:
+        pixscale.plan(img, target=0.002, exact=False)
+    assert isinstance(info.value, pixscale.EmptyMaskError) and info.value.views == [0]
+    with pytest.raises(pixscale.EmptyMaskError, match="vanish"):
+        pixscale.normalize(img, target=0.002, exact=False)
+    # exact mode finds a scale that keeps a pixel of it
+    t = pixscale.plan(img, target=0.002)
+    assert pixscale.measure(pixscale.warp(img, t)).count >= 1
+    # a group: the views that vanish are named, and the plan of the others is kept
+    small = np.zeros((512, 512), np.uint8)
+    small[100:102, 100:102] = 255
+    with pytest.raises(pixscale.VanishedObjectError, match="view 1 would vanish") as info:
+        pixscale.plan_group([img, small], target=0.05, exact=False)
+    assert info.value.views == [1] and len(info.value.transforms) == 2
+
+
+def test_a_view_whose_object_vanishes_fails_by_name_and_writes_nothing(tmp_path, capsys):
+    """BUG 7: 6 blank images, 6 ok."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_png(src / "mouse.png", synth.mouse_view(np.random.default_rng(1), size=512))
+    speck = np.zeros((512, 512, 4), np.uint8)
+    speck[100:102, 100:102] = 255
+    write_png(src / "speck.png", speck)
+    out = tmp_path / "out"
+    assert cli("run", src, out, "--target", "0.002", "--no-exact", "--quiet", "--no-plots") == 1
+    report = report_of(out)
+    rows = {v["view"]: v for v in report["views"]}
+    assert rows["mouse.png"]["status"] == "failed" and "would vanish from the output" in rows["mouse.png"]["error"]
+    assert report["summary"]["n_failed"] >= 1
+    assert not (out / "mouse.png").exists()
+    for v in report["views"]:  # nothing written and counted ok is blank
+        if v["status"] == "ok":
+            assert v["after"]["count"] > 0 and pixscale.measure(pixscale.io.read_view(out / v["view"])).count > 0
+
+
+def test_per_sample_scale_fails_only_the_views_that_vanish(tmp_path):
+    """BUG 7: a shared scale that shrinks one view of a sample to nothing fails that view, not the sample."""
+    root = tmp_path / "in" / "s0"
+    root.mkdir(parents=True)
+    big = np.zeros((128, 128, 4), np.uint8)
+    big[24:104, 24:104] = 255
+    tiny = np.zeros((128, 128, 4), np.uint8)
+    tiny[60:61, 60:61] = 255
+    write_png(root / "cam_000.png", big)
+    write_png(root / "cam_001.png", tiny)
+    out = tmp_path / "out"
+    code = cli("run", tmp_path / "in", out, "--scale", "per-sample", "--target", "0.05", "--no-exact", "--quiet")
+    assert code == 1
+    rows = {v["view"]: v for v in report_of(out)["views"]}
+    assert rows["s0/cam_000.png"]["status"] == "ok" and (out / "s0" / "cam_000.png").exists()
+    assert rows["s0/cam_001.png"]["status"] == "failed" and "vanish" in rows["s0/cam_001.png"]["error"]
+    assert not (out / "s0" / "cam_001.png").exists()
