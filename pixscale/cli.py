@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .dataset import REPORT_DIR
+from .dataset import LAYOUTS, REPORT_DIR
 
 
 def parse_colour(text):
@@ -333,10 +333,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="normalize a dataset into a new folder and report")
-    p.add_argument("in_dir", help="dataset root (GS-LRM, MVDiffusion or flat) or a quoted glob of PNGs")
+    p.add_argument(
+        "in_dir", help="dataset root (GS-LRM, MVDiffusion, CO3D-style <seq>/images/ or flat) or a quoted glob of images"
+    )
     p.add_argument("out_dir", help="output root (outside IN_DIR)")
     _add_run_options(p)
-    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -348,7 +350,7 @@ def build_parser():
     p.add_argument("dir")
     p.add_argument("--threshold", type=float, default=10)
     _add_speck_options(p)
-    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--report-dir", default=None, help="also write report files there")

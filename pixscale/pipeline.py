@@ -794,7 +794,7 @@ def run(
     out_dir : path or str
         Output root; created if needed; must not lie inside ``in_dir``.
     options : RunOptions, optional
-    layout : {"auto", "gslrm", "mvdiffusion", "flat"}
+    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
     jobs : int, optional
         Local workers; default all cores.  With ``executor``, sizes the
         window of units in flight (two per job).

@@ -6,6 +6,7 @@ Each test here failed on the code before the fix; the item it covers is named in
 import json
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -131,3 +132,112 @@ def test_per_sample_scale_fails_only_the_views_that_vanish(tmp_path):
     assert rows["s0/cam_000.png"]["status"] == "ok" and (out / "s0" / "cam_000.png").exists()
     assert rows["s0/cam_001.png"]["status"] == "failed" and "vanish" in rows["s0/cam_001.png"]["error"]
     assert not (out / "s0" / "cam_001.png").exists()
+
+
+# --- layouts: CO3D-style sequences, globs over GS-LRM samples ----------------------------------
+
+
+def co3d(root, names=("f000.jpg", "f001.JPG", "f002.jpeg", "f003.PNG"), seqs=("seq_a", "seq_b")):
+    """``root/<seq>/images/<name>`` RGB images and ``root/<seq>/masks/<stem>.png`` masks (+ stray mask files)."""
+    for k, seq in enumerate(seqs):
+        (root / seq / "images").mkdir(parents=True)
+        (root / seq / "masks").mkdir()
+        for i, name in enumerate(names):
+            view = synth.mouse_view(np.random.default_rng(10 * k + i), size=SIZE)
+            stem, suffix = name.rsplit(".", 1)
+            if suffix.lower() == "png":
+                write_png(root / seq / "images" / name, np.ascontiguousarray(view[..., :3]))
+            else:
+                iio.imwrite(root / seq / "images" / name, view[..., :3], extension=".jpg")
+            write_png(root / seq / "masks" / f"{stem}.png", np.ascontiguousarray(view[..., 3]))
+        write_png(root / seq / "masks" / "no_such_image.png", np.zeros((SIZE, SIZE), np.uint8))
+        (root / seq / "masks" / "README.txt").write_text("masks from SAM\n")
+    return root
+
+
+def test_co3d_root_with_masks_is_one_sample_per_sequence(tmp_path, capsys):
+    """User-found: the README's own layout stopped with 'found no images ... expected opencv_cameras.json'."""
+    root = co3d(tmp_path / "in")
+    out = tmp_path / "out"
+    assert cli("run", root, out, "--mask", "../masks/{stem}.png", "--no-plots") == 0
+    assert "CO3D-style, 2 samples, 8 views" in capsys.readouterr().err
+    report = report_of(out)
+    assert sorted({v["sample"] for v in report["views"]}) == ["seq_a", "seq_b"]
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png") if "pixscale-report" not in p.parts)
+    assert written == [f"{s}/images/{n}.png" for s in ("seq_a", "seq_b") for n in ("f000", "f001", "f002", "f003")]
+    assert pixscale.io.read_view(out / "seq_a/images/f001.png").shape == (SIZE, SIZE, 4)
+    # one sequence given as IN_DIR is one sample (its masks inside it)
+    assert cli("run", root / "seq_b", tmp_path / "one", "--mask", "../masks/{stem}.png", "--quiet", "--no-plots") == 0
+    assert sorted(p.name for p in (tmp_path / "one" / "images").iterdir()) == [f"f00{i}.png" for i in range(4)]
+
+
+def test_co3d_jpegs_without_mask_say_that_mask_is_the_way(tmp_path, capsys):
+    """User-found: a folder of JPEGs without --mask: say that --mask is the way (with the template)."""
+    root = co3d(tmp_path / "in", names=("f000.jpg", "f001.jpg"))
+    assert cli("run", root, tmp_path / "out", "--quiet", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert "<sample>/images/ holds .jpg images" in err and "--mask '../masks/{stem}.png'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_co3d_rgba_pngs_without_masks_and_other_files_noted(tmp_path, capsys):
+    """Neighbour: sequences of RGBA PNGs need no --mask; JPEGs beside them are named as not used."""
+    root = tmp_path / "in"
+    for seq in ("s1", "s2"):
+        (root / seq / "images").mkdir(parents=True)
+        write_png(root / seq / "images" / "a.png", synth.mouse_view(np.random.default_rng(3), size=SIZE))
+    (root / "s2" / "images" / "b.jpg").write_bytes(b"not read")
+    assert cli("run", root, tmp_path / "out", "--no-plots") == 0
+    err = capsys.readouterr().err
+    assert "CO3D-style, 2 samples, 2 views" in err and "s2/images/: holds .jpg images that were not used" in err
+
+
+def test_nested_root_names_the_folder_to_pass(tmp_path, capsys):
+    """Neighbour: CO3D's own tree is ROOT/<category>/<seq>/images; a root one level too high is named."""
+    co3d(tmp_path / "in" / "mouse", names=("f000.jpg",))
+    assert cli("run", tmp_path / "in", tmp_path / "out", "--mask", "../masks/{stem}.png", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert f"pass {tmp_path / 'in' / 'mouse'} as the dataset root" in err
+
+
+@pytest.fixture
+def gslrm(tmp_path):
+    root = tmp_path / "gs"
+    synth.write_dataset(root, n_samples=2, size=SIZE, seed=7, layout="gslrm")
+    return root
+
+
+def test_glob_over_gslrm_images_keeps_the_cameras(tmp_path, gslrm, capsys):
+    """User-found: a quoted glob over GS-LRM images dropped the cameras and made each file a sample."""
+    out = tmp_path / "out"
+    assert cli("run", f"{gslrm}/*/images/*.png", out, "--no-plots") == 0
+    assert "GS-LRM, 2 samples, 12 views" in capsys.readouterr().err
+    report = report_of(out)
+    assert sorted({v["sample"] for v in report["views"]}) == ["sample_000", "sample_001"]
+    for s in ("sample_000", "sample_001"):
+        cams = json.loads((out / s / "opencv_cameras.json").read_text())
+        src = json.loads((gslrm / s / "opencv_cameras.json").read_text())
+        assert len(cams["frames"]) == 6 and cams["frames"][0]["fx"] != src["frames"][0]["fx"]
+    # the same output as the folder itself
+    assert cli("run", gslrm, tmp_path / "whole", "--quiet", "--no-plots") == 0
+    for p in (tmp_path / "whole").rglob("cam_*.png"):
+        assert p.read_bytes() == (out / p.relative_to(tmp_path / "whole")).read_bytes()
+
+
+def test_glob_over_some_images_of_one_sample_writes_their_cameras_only(tmp_path, gslrm, capsys):
+    """Neighbour: a glob that matches some views of one sample: those views and their frames, said up front."""
+    out = tmp_path / "out"
+    assert cli("run", f"{gslrm}/sample_001/images/cam_00[0-2].png", out, "--no-plots") == 0
+    err = capsys.readouterr().err
+    assert "GS-LRM, 1 sample, 3 views" in err and "the pattern matches 3 of the 6 images" in err
+    cams = json.loads((out / "opencv_cameras.json").read_text())
+    assert [f["file_path"] for f in cams["frames"]] == [f"images/cam_00{i}.png" for i in range(3)]
+    assert sorted(p.name for p in (out / "images").iterdir()) == [f"cam_00{i}.png" for i in range(3)]
+
+
+def test_glob_with_layout_flat_still_reads_files_alone(tmp_path, gslrm):
+    """Neighbour: --layout flat with a glob keeps the old reading (each image alone, no cameras)."""
+    out = tmp_path / "out"
+    assert cli("run", f"{gslrm}/*/images/cam_000.png", out, "--layout", "flat", "--quiet", "--no-plots") == 0
+    assert not list(out.rglob("opencv_cameras.json"))
+    assert len(report_of(out)["views"]) == 2
