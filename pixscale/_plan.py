@@ -294,7 +294,7 @@ def plan_group(
         (an :class:`EmptyMaskError`; ``views`` names them, ``transforms`` is the plan).
     ValueError
         For an empty group, or an option out of range (as :func:`plan`), such as
-        a ``target`` below one pixel or a ``margin`` that leaves no pixel free.
+        a ``margin`` that leaves no pixel free.
 
     Examples
     --------
@@ -325,7 +325,6 @@ def plan_group(
         )
         for img in images
     ]
-    _check_target_fits(target, views)
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
     probes = [_Probe(v) for v in views] if exact or fit == "none" else None
@@ -373,18 +372,6 @@ def plan_group(
     return out
 
 
-def _check_target_fits(target, views):
-    """Refuse a ``target`` whose object would be smaller than one pixel on a view's canvas."""
-    for v in views:
-        if target * target * v.n_out < 1:
-            ho, wo = v.output_shape
-            raise ValueError(
-                f"target={target:g} asks for an object of {target * target * v.n_out:.2g} pixels on an output "
-                f"canvas of shape {(ho, wo)}, less than one pixel, so the output would be blank; use a target of "
-                f"at least {1 / math.sqrt(v.n_out):.3g} (one pixel) on this canvas, or a larger canvas."
-            )
-
-
 def _count_if_tiny(view, scale, pixels=4096):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
@@ -400,9 +387,16 @@ def _vanished(indices, transforms, n):
     t = transforms[indices[0]]
     which = "the object" if n == 1 else f"the object of view{'s' * (len(indices) > 1)} {', '.join(map(str, indices))}"
     why = f"limited by the margin and fit to scale {t.scale:.3g}" if t.limited else f"at scale {t.scale:.3g}"
+    n = t.output_shape[0] * t.output_shape[1]
+    fix = (
+        f"target={t.target:g} asks for less than one pixel on this {t.output_shape} canvas: use a target of at "
+        f"least {1 / math.sqrt(n):.3g}, or a larger canvas"
+        if t.target * t.target * n < 1
+        else "use a larger target, a smaller margin or a larger output canvas"
+    )
     return VanishedObjectError(
         f"{which} would vanish from the output: {why}, no pixel of it stays above the threshold "
-        "on the output canvas; use a larger target, a smaller margin or a larger output canvas.",
+        f"on the output canvas; {fix}.",
         indices,
         transforms,
     )
@@ -489,9 +483,8 @@ def plan(
         If the planned scale leaves no pixel of the object above the threshold
         in the output (an :class:`EmptyMaskError`): the output would be blank.
     ValueError
-        For an option out of range, among them a ``target`` that asks for less
-        than one pixel (``target ** 2 * Ho * Wo < 1``) and a ``margin`` that leaves
-        no output pixel free on an axis.
+        For an option out of range, among them a ``margin`` that leaves no
+        output pixel free on an axis.
 
     Notes
     -----

@@ -76,15 +76,6 @@ def _real(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _pixels(size):
-    """H * W of an ``output_size`` that may not have been checked yet (0 when it is not two numbers)."""
-    try:
-        h, w = size
-        return int(h) * int(w) if _real(h) and _real(w) else 0
-    except (TypeError, ValueError):
-        return 0
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """Everything that decides the bytes a run writes (recorded in the manifest and cameras).
@@ -115,14 +106,12 @@ class RunOptions:
     def __post_init__(self):
         if not (_real(self.target) and 0 < self.target <= 1):
             raise OptionError("target", self.target, "a size ratio in (0, 1], e.g. 0.3 for 30%")
-        canvas = MAX_OUTPUT_PIXELS if self.output_size is None else _pixels(self.output_size)
-        if self.target * self.target * canvas < 1:  # the object would be below one pixel: a blank output
+        if self.target * self.target * MAX_OUTPUT_PIXELS < 1:  # below one pixel on any canvas: a blank output
             raise OptionError(
                 "target",
                 self.target,
-                f"a size ratio of at least {1 / math.sqrt(canvas):.3g}: a smaller object is less than one pixel "
-                + ("on the largest canvas (16384x16384)" if self.output_size is None else "on the output canvas")
-                + ", so every output would be blank",
+                f"a size ratio of at least {1 / math.sqrt(MAX_OUTPUT_PIXELS):.3g}: a smaller object is less than "
+                "one pixel on any canvas up to 16384x16384, so every output would be blank",
             )
         if not (_real(self.threshold) and 0 <= self.threshold <= 255):
             raise OptionError("threshold", self.threshold, "an alpha value on the 0-255 scale, 0 to 255")
@@ -282,9 +271,15 @@ def _plan_views(objects, opts):
 
 def _vanished(t):
     why = "limited by the margin to" if t.limited else "at"
+    (h, w), fix = t.output_shape, "use a larger target, a smaller margin or a larger output size"
+    if t.target * t.target * h * w < 1:
+        fix = (
+            f"the target asks for less than one pixel on its {h}x{w} canvas: use a target of at least "
+            f"{1 / math.sqrt(h * w):.3g}, or a larger output size"
+        )
     return ViewError(
         f"its object would vanish from the output ({why} scale {t.scale:.3g} no pixel of it stays above the "
-        "threshold), so nothing was written; use a larger target, a smaller margin or a larger output size"
+        f"threshold), so nothing was written; {fix}"
     )
 
 

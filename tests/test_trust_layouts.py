@@ -42,8 +42,8 @@ def flat(tmp_path):
 @pytest.mark.parametrize(
     "flag, value, option, hint",
     [
-        ("--target", "1e-6", "--target", "at least 0.0156"),
-        ("--target", "0.01", "--target", "at least 0.0156"),  # below one pixel on the 64x64 output
+        ("--target", "1e-6", "--target", "at least 6.1e-05"),  # below one pixel on any canvas
+        ("--target", "5e-5", "--target", "at least 6.1e-05"),
         ("--margin", "49.9%", "--margin", "at most 31.5 pixels or 49.21%"),
         ("--margin", "31.6", "--margin", "at most 31.5 pixels"),
     ],
@@ -67,8 +67,10 @@ def test_a_target_below_a_pixel_on_any_canvas_is_refused_without_output_size():
 def test_library_refuses_a_target_or_margin_that_leaves_less_than_a_pixel():
     """BUG 7: plan/normalize shrank the object to nothing without a word."""
     img = synth.mouse_view(np.random.default_rng(1), size=SIZE)
-    with pytest.raises(ValueError, match=r"target=1e-06 .* less than one pixel.*at least 0\.0104"):
+    with pytest.raises(pixscale.VanishedObjectError, match=r"target=1e-06 asks for less than one pixel.*0\.0104"):
         pixscale.plan(img, target=1e-6)
+    # a one-pixel object is within a pixel's worth of any smaller target: a 1x1 view is still planned
+    assert pixscale.plan(np.full((1, 1, 4), 255, np.uint8)).achieved_ratio == 1.0
     with pytest.raises(ValueError, match=r"margin='49\.9%' leaves no pixel of room.*at most 49\.47%"):
         pixscale.normalize(img, margin="49.9%")
     with pytest.raises(ValueError, match=r"margin=47\.6 .*at most 47\.5 pixels"):
@@ -113,6 +115,16 @@ def test_a_view_whose_object_vanishes_fails_by_name_and_writes_nothing(tmp_path,
     for v in report["views"]:  # nothing written and counted ok is blank
         if v["status"] == "ok":
             assert v["after"]["count"] > 0 and pixscale.measure(pixscale.io.read_view(out / v["view"])).count > 0
+
+
+def test_a_target_below_a_pixel_of_the_canvas_fails_each_view_by_name(tmp_path, flat):
+    """BUG 7: a target below one pixel of the output canvas (not of every canvas) fails each view, writes none."""
+    out = tmp_path / "out"
+    assert cli("run", flat, out, "--target", "0.005", "--output-size", "64", "--quiet", "--no-plots") == 1
+    report = report_of(out)
+    assert [v["status"] for v in report["views"]] == ["failed", "failed"]
+    assert all("asks for less than one pixel" in v["error"] for v in report["views"])
+    assert not list(out.glob("*.png"))
 
 
 def test_per_sample_scale_fails_only_the_views_that_vanish(tmp_path):
@@ -241,3 +253,35 @@ def test_glob_with_layout_flat_still_reads_files_alone(tmp_path, gslrm):
     assert cli("run", f"{gslrm}/*/images/cam_000.png", out, "--layout", "flat", "--quiet", "--no-plots") == 0
     assert not list(out.rglob("opencv_cameras.json"))
     assert len(report_of(out)["views"]) == 2
+
+
+# --- --quiet ---------------------------------------------------------------------------------
+
+
+def test_quiet_prints_nothing_on_any_subcommand(tmp_path, flat, capfd):
+    """User-found: `--quiet` still printed the report table (run, demo); stats and compare had no --quiet."""
+    capfd.readouterr()
+    assert cli("run", flat, tmp_path / "out", "--quiet") == 0
+    assert cli("stats", flat, "--quiet", "--report-dir", tmp_path / "stats") == 0
+    assert cli("compare", tmp_path / "out", flat, "--quiet", "--out", tmp_path / "cmp") == 0
+    assert cli("demo", "--out", tmp_path / "demo", "--samples", "1", "--quiet", "--no-plots") == 0
+    assert capfd.readouterr() == ("", "")
+    # the files are still written
+    assert (tmp_path / "out" / "pixscale-report" / "report.md").is_file()
+    assert (tmp_path / "stats" / "report.json").is_file()
+    assert list((tmp_path / "cmp").glob("compare.*"))
+    assert (tmp_path / "demo" / "output" / "pixscale-report" / "report.json").is_file()
+
+
+def test_quiet_run_with_failures_prints_only_the_error(tmp_path, flat, capfd):
+    """--quiet: a run with failed views says so in one line on stderr, nothing on stdout."""
+    write_png(flat / "empty.png", np.zeros((SIZE, SIZE, 4), np.uint8))
+    capfd.readouterr()
+    assert cli("run", flat, tmp_path / "out", "--quiet") == 1
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"pixscale: error: 1 of 3 views failed; see {tmp_path / 'out' / 'pixscale-report' / 'report.md'}"
+    ]
+    assert cli("stats", flat, "--quiet") == 1
+    assert capfd.readouterr() == ("", "pixscale: error: 1 of 3 views failed\n")
