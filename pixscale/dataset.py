@@ -380,10 +380,24 @@ def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
         else:
             groups.setdefault(Path(os.path.abspath(folder)), set()).add(os.path.abspath(p))
     base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in loose] + list(groups)))
-    samples = []
+    samples, orphans = [], {}
     for p in loose:
         key = Path(os.path.abspath(p)).relative_to(base).as_posix()
-        samples.append(_flat_sample(p, key))
+        if groups and p.parent.name == IMAGES and len(Path(key).parts) > 2:  # a sample folder without cameras
+            orphans.setdefault(Path(key).parent.parent.as_posix(), []).append(p)
+        else:
+            samples.append(_flat_sample(p, key))
+    for rel_dir in orphans:
+        samples.append(
+            Sample(
+                name=rel_dir,
+                rel_dir=rel_dir,
+                error=(
+                    f"no {CAMERAS} in this sample folder (other samples the pattern matches have one), so its "
+                    "cameras cannot follow its images; restore the file, or leave the folder out of the pattern"
+                ),
+            )
+        )
     for folder, wanted in groups.items():
         rel_dir = folder.relative_to(base).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir

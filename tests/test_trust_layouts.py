@@ -285,3 +285,13 @@ def test_quiet_run_with_failures_prints_only_the_error(tmp_path, flat, capfd):
     ]
     assert cli("stats", flat, "--quiet") == 1
     assert capfd.readouterr() == ("", "pixscale: error: 1 of 3 views failed\n")
+
+
+def test_glob_over_gslrm_with_a_sample_missing_its_cameras_fails_that_sample(tmp_path, gslrm):
+    """Neighbour: in a glob, a sample folder without cameras beside ones with them fails, as the folder run does."""
+    (gslrm / "sample_001" / "opencv_cameras.json").unlink()
+    out = tmp_path / "out"
+    assert cli("run", f"{gslrm}/*/images/*.png", out, "--quiet", "--no-plots") == 1
+    (failure,) = report_of(out)["summary"]["failures"]
+    assert failure["sample"] == "sample_001" and "no opencv_cameras.json" in failure["error"]
+    assert not (out / "sample_001").exists() and (out / "sample_000" / "opencv_cameras.json").is_file()
