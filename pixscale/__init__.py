@@ -21,7 +21,7 @@ from ._normalizer import Normalizer
 from ._object import ObjectMask
 from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
-from ._validate import EmptyMaskError
+from ._validate import EmptyMaskError, VanishedObjectError
 from ._warp import warp
 
 try:
@@ -35,6 +35,7 @@ __all__ = [
     "Normalizer",
     "ObjectMask",
     "ScaleTransform",
+    "VanishedObjectError",
     "measure",
     "normalize",
     "normalize_batch",

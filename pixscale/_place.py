@@ -76,12 +76,20 @@ def margins_px(margin, output_shape):
     value, percent = parse_margin(margin)
     ho, wo = output_shape
     mx, my = (value * wo / 100, value * ho / 100) if percent else (value, value)
-    if 2 * mx >= wo or 2 * my >= ho:
+    if free_pixels(wo, mx) < 1 or free_pixels(ho, my) < 1:
+        n = min(ho, wo)
+        most = (n - 1) // 2 + 0.5  # the largest margin that leaves one pixel free on the shorter side
+        limit = f"of at most {math.floor(1e4 * most / n) / 100:g}%" if percent else f"of at most {most:g} pixels"
         raise ValueError(
-            f"margin={margin!r} leaves no room on an output canvas of shape {tuple(output_shape)}; "
-            "use a margin below half the canvas size."
+            f"margin={margin!r} leaves no pixel of room for the object on an output canvas of shape "
+            f"{tuple(output_shape)}, so the output would be blank; use a margin {limit} on this canvas."
         )
     return mx, my
+
+
+def free_pixels(n, m):
+    """How many output pixels along an axis of ``n`` pixels lie outside a margin of ``m`` (see :func:`_room`)."""
+    return n - 2 * math.ceil(m - 0.5)
 
 
 def footprint(bbox, src_center, reach=0.5):

@@ -13,6 +13,7 @@ from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, p
 from ._transform import ScaleTransform
 from ._validate import (
     EmptyMaskError,
+    VanishedObjectError,
     alpha_of,
     check_point,
     check_shape,
@@ -288,8 +289,12 @@ def plan_group(
     ------
     EmptyMaskError
         If a view's mask is empty.
+    VanishedObjectError
+        If the shared scale leaves nothing of some view's object in its output
+        (an :class:`EmptyMaskError`; ``views`` names them, ``transforms`` is the plan).
     ValueError
-        For an empty group, or an option out of range (as :func:`plan`).
+        For an empty group, or an option out of range (as :func:`plan`), such as
+        a ``margin`` that leaves no pixel free.
 
     Examples
     --------
@@ -335,12 +340,14 @@ def plan_group(
         if wanted > cap and abs(mean_ratio(cap) - target) <= abs(reached - target):
             wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
     scale = min(wanted, cap)
-    out = []
+    out, vanished = [], []
     for i, v in enumerate(views):
         on, total, cut = None, None, 0
         if probes:
             on, total = probes[i].counts(scale)
             cut = total - on
+        if (on if probes else _count_if_tiny(v, scale)) == 0:
+            vanished.append(i)
         dst = v.dst_center(scale)
         out.append(
             ScaleTransform(
@@ -360,7 +367,39 @@ def plan_group(
                 filter=filter,
             )
         )
+    if vanished:
+        raise _vanished(vanished, out, len(views))
     return out
+
+
+def _count_if_tiny(view, scale, pixels=4096):
+    """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
+
+    The closed form has no probe; an object expected to cover fewer than
+    ``pixels`` output pixels is warped (its window only) to see that some survive.
+    """
+    if scale * scale * view.measurement.count >= pixels:
+        return None
+    return _Probe(view).counts(scale)[0]
+
+
+def _vanished(indices, transforms, n):
+    t = transforms[indices[0]]
+    which = "the object" if n == 1 else f"the object of view{'s' * (len(indices) > 1)} {', '.join(map(str, indices))}"
+    why = f"limited by the margin and fit to scale {t.scale:.3g}" if t.limited else f"at scale {t.scale:.3g}"
+    n = t.output_shape[0] * t.output_shape[1]
+    fix = (
+        f"target={t.target:g} asks for less than one pixel on this {t.output_shape} canvas: use a target of at "
+        f"least {1 / math.sqrt(n):.3g}, or a larger canvas"
+        if t.target * t.target * n < 1
+        else "use a larger target, a smaller margin or a larger output canvas"
+    )
+    return VanishedObjectError(
+        f"{which} would vanish from the output: {why}, no pixel of it stays above the threshold "
+        f"on the output canvas; {fix}.",
+        indices,
+        transforms,
+    )
 
 
 def plan(
@@ -440,6 +479,12 @@ def plan(
     ------
     EmptyMaskError
         If no pixel's alpha exceeds the threshold.
+    VanishedObjectError
+        If the planned scale leaves no pixel of the object above the threshold
+        in the output (an :class:`EmptyMaskError`): the output would be blank.
+    ValueError
+        For an option out of range, among them a ``margin`` that leaves no
+        output pixel free on an axis.
 
     Notes
     -----
@@ -580,6 +625,9 @@ def normalize(
     ------
     EmptyMaskError
         If no pixel's alpha exceeds the threshold (a ``ValueError``).
+    VanishedObjectError
+        If the object would vanish from the output (an ``EmptyMaskError``): see
+        :func:`pixscale.plan`.
     TypeError
         For an unsupported dtype or a wrongly typed option (``target="0.3"``).
     ValueError

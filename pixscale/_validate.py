@@ -30,6 +30,22 @@ class EmptyMaskError(ValueError):
     """
 
 
+class VanishedObjectError(EmptyMaskError):
+    """Raised when the planned scale leaves no pixel of the object above the threshold in the output.
+
+    The object was found, but so small a scale (a tiny ``target``, or a
+    ``margin`` that leaves the object almost no room) shrinks it to nothing:
+    the output would be blank.  ``views`` lists the indices of the views of
+    the group that vanish, ``transforms`` the plan of the whole group (for a
+    caller that writes the other views).  An :class:`EmptyMaskError`, so code
+    that skips views without an object skips these too.
+    """
+
+    def __init__(self, message, views=(), transforms=()):
+        super().__init__(message)
+        self.views, self.transforms = list(views), list(transforms)
+
+
 def check_array(image, *, name="image", channels=(1, 2, 3, 4)):
     """Return ``image`` as an ndarray after checking its dtype, shape and values.
 

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .dataset import REPORT_DIR
+from .dataset import LAYOUTS, REPORT_DIR
 
 
 def parse_colour(text):
@@ -177,7 +177,11 @@ def _add_run_options(p):
         "tcp://HOST:8786, or local:N for a LocalCluster of N processes; IN_DIR and OUT_DIR must be "
         "on a filesystem every worker sees",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors: no progress bar, messages or report table (the report files are written)",
+    )
     p.add_argument("--report-dir", default=None, help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the report figures")
 
@@ -238,9 +242,18 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         scheduler=args.scheduler,
     )
     summary = report.summarize(rows, target=opts.target, options=opts.params())
-    print(report.format_table(summary))
-    print(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
+    where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
+    if not args.quiet:
+        print(report.format_table(summary))
+        print(f"\nreport: {where}")
+    elif summary["n_failed"]:  # --quiet: only the error
+        _failed_line(summary, where)
     return 1 if summary["n_failed"] else 0
+
+
+def _failed_line(summary, where=None):
+    see = f"; see {where / 'report.md'}" if where is not None else ""
+    print(f"pixscale: error: {summary['n_failed']} of {summary['n_views']} views failed{see}", file=sys.stderr)
 
 
 def cmd_run(args):
@@ -248,6 +261,8 @@ def cmd_run(args):
 
 
 def cmd_stats(args):
+    from pathlib import Path
+
     from . import report
     from .pipeline import measure_dataset
 
@@ -259,7 +274,7 @@ def cmd_stats(args):
         keep=args.keep,
         layout=args.layout,
         jobs=args.jobs,
-        quiet=args.json,
+        quiet=args.json or args.quiet,
     )
     summary = report.summarize(
         rows, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
@@ -267,10 +282,12 @@ def cmd_stats(args):
     if args.json:
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
         print()
-    else:
+    elif not args.quiet:
         print(report.format_table(summary))
     if args.report_dir:
         report.write_report(args.report_dir, summary, rows, plots=args.plots)
+    if args.quiet and not args.json and summary["n_failed"]:
+        _failed_line(summary, Path(args.report_dir) if args.report_dir else None)
     return 1 if summary["n_failed"] else 0
 
 
@@ -297,9 +314,11 @@ def cmd_demo(args):
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `pixscale demo`; safe to delete\n")
-    print(
-        f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}", flush=True
-    )
+    if not args.quiet:
+        print(
+            f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}",
+            flush=True,
+        )
     synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm", progress=not args.quiet)
     return _run_and_report(out / "input", out / "output", args)
 
@@ -320,8 +339,9 @@ def cmd_compare(args):
     )
     for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
         print(f"pixscale: warning: skipped {reason}", file=sys.stderr)
-    print(format_table(runs))
-    print(f"\ncomparison: {written[1].parent}")
+    if not args.quiet:
+        print(format_table(runs))
+        print(f"\ncomparison: {written[1].parent}")
     return 0
 
 
@@ -340,10 +360,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="normalize a dataset into a new folder and report")
-    p.add_argument("in_dir", help="dataset root (GS-LRM, MVDiffusion or flat) or a quoted glob of PNGs")
+    p.add_argument(
+        "in_dir", help="dataset root (GS-LRM, MVDiffusion, CO3D-style <seq>/images/ or flat) or a quoted glob of images"
+    )
     p.add_argument("out_dir", help="output root (outside IN_DIR)")
     _add_run_options(p)
-    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -355,9 +377,10 @@ def build_parser():
     p.add_argument("dir")
     p.add_argument("--threshold", type=float, default=10)
     _add_speck_options(p)
-    p.add_argument("--layout", choices=["auto", "gslrm", "mvdiffusion", "flat"], default="auto")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (--json output is still printed)")
     p.add_argument("--report-dir", default=None, help="also write report files there")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=cmd_stats)
@@ -385,6 +408,7 @@ def build_parser():
     p.add_argument("--threshold", type=float, default=10, help="mask threshold for measured folders (default 10)")
     _add_speck_options(p, " (for measured folders; a run's report keeps its own)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (the files are still written)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="quick throughput check: kernels vs the NumPy reference")

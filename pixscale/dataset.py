@@ -4,8 +4,13 @@
   ``frames`` name the views by ``file_path`` (e.g. ``images/cam_000.png``).
   A folder that itself holds ``opencv_cameras.json`` is one GS-LRM sample.
 * ``mvdiffusion`` (FaceLift MVDiffusion): ``ROOT/<sample>/cam_000.png ...``.
+* ``co3d`` (CO3D-style sequences, no cameras): ``ROOT/<sample>/images/*``,
+  typically JPEG beside ``ROOT/<sample>/masks/*.png`` read with a mask
+  template; a folder that itself holds ``images/`` is one sample.
 * ``flat``: a folder, or a glob pattern, of RGBA images; each image is its own
-  sample.
+  sample.  A glob's images that lie in GS-LRM sample folders (``images/``
+  beside ``opencv_cameras.json``) are grouped by sample and keep their
+  cameras, as if the sample folders had been given.
 
 A view's identity is its path relative to the dataset root (``View.key``, with
 ``/`` separators): the output file is ``OUT_DIR/<key>``, and the manifest and
@@ -27,9 +32,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAYOUTS = ("auto", "gslrm", "mvdiffusion", "flat")
-LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "flat": "flat"}
+LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
+LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}
 CAMERAS = "opencv_cameras.json"
+IMAGES = "images"  # a CO3D-style sample's image folder
+MASKS = "masks"  # and where its masks usually are
 IMAGE_SUFFIX = ".png"
 MASKED_SUFFIXES = (".png", ".jpg", ".jpeg")  # views read with a separate mask (--mask)
 OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr")
@@ -169,7 +176,12 @@ def printable(name):
 
 
 def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
-    """Return "gslrm", "mvdiffusion" or "flat" for a dataset root (or a glob: "flat")."""
+    """Return "gslrm", "mvdiffusion", "co3d" or "flat" for a dataset root (or a glob: "flat").
+
+    Raises ValueError when it holds no images of any layout, with a hint where
+    one can be given: JPEG images that need their masks, or a dataset one
+    level deeper than ``root``.
+    """
     if is_glob(root):
         return "flat"
     root = Path(root)
@@ -182,17 +194,68 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         return "mvdiffusion"
     if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
         return "flat"
+    if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
+        return "co3d"
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
         " (or JPEG/PNG images with mask files: --mask)."
         if others
-        else ""
+        else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
-        f"(MVDiffusion) or *.png files (flat).{hint} Check the path, or pass --layout."
+        f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
+        "or pass --layout."
     )
+
+
+def _holds_images(folder, suffixes):
+    return folder.is_dir() and any(p.is_file() and _is_image(p, suffixes) for p in _entries(folder))
+
+
+def _co3d_hint(root, subdirs):
+    """For CO3D-style sequences of JPEG (or other) images read without masks: how to give them."""
+    for d in [root, *subdirs]:
+        images = d / IMAGES
+        if not images.is_dir():
+            continue
+        found = sorted(p for p in images.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES)
+        if not found:
+            continue
+        kinds = sorted({p.suffix.lower() for p in found})
+        where = IMAGES if d == root else f"<sample>/{IMAGES}"
+        masks = sorted(p.suffix.lower() for p in (d / MASKS).glob("*.*")) if (d / MASKS).is_dir() else []
+        template = f"../{MASKS}/{{stem}}{masks[0] if masks else '.png'}"
+        return (
+            f" {where}/ holds {'/'.join(kinds)} images (e.g. {found[0]}): pixscale reads them with their "
+            f"object masks; pass the mask files with --mask '{template}' (the mask's path relative to each "
+            "image's folder, {stem} its name without extension)."
+        )
+    return ""
+
+
+def _deeper_hint(root, depth=3, budget=2000):
+    """Where a dataset lies deeper under ``root`` (a folder given one level too high), as a hint."""
+    level = [root]
+    for _ in range(depth):
+        nxt = []
+        for d in level:
+            try:
+                subs = [p for p in _entries(d) if p.is_dir()]
+            except OSError:
+                continue
+            for p in subs:
+                budget -= 1
+                if budget < 0:
+                    return ""
+                if (p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES):
+                    top = p.parent if p.parent != root else p
+                    found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
+                    return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."
+            nxt += subs
+        level = nxt
+    return ""
 
 
 def _number(value):
@@ -292,19 +355,77 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     return sample
 
 
-def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,)):
+def _camera_folder(path):
+    """The GS-LRM sample folder an image lies in (``images/`` beside ``opencv_cameras.json``, or beside it), or None."""
+    for d in (path.parent, path.parent.parent):
+        if (d / CAMERAS).is_file():
+            return d
+    return None
+
+
+def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
+    """The images a pattern matches: each its own sample, except those of GS-LRM sample folders.
+
+    With ``group``, matched images that lie in a GS-LRM sample folder are read
+    as that sample's views (its camera frames that name them), so its cameras
+    follow; the dataset root is then the common folder of the sample folders
+    and the other images.
+    """
     matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
-    files = [p for p in matched if _is_image(p, suffixes)]
+    files = [p for p in matched if p.is_file() and _is_image(p, suffixes)]
     if not files:
+        kinds = "PNG" if suffixes == (IMAGE_SUFFIX,) else "PNG or JPEG"
         raise ValueError(
-            f"the pattern {pattern} matches no PNG files; check it, and quote it so the shell does not expand it"
+            f"the pattern {pattern} matches no {kinds} files; check it, and quote it so the shell does not expand it"
         )
-    base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in files]))
-    samples = []
+    groups, loose, unused = {}, [], []
     for p in files:
+        folder = _camera_folder(p) if group else None
+        if folder is None:
+            loose.append(p)
+        else:
+            groups.setdefault(Path(os.path.abspath(folder)), set()).add(os.path.abspath(p))
+    base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in loose] + list(groups)))
+    samples, orphans = [], {}
+    for p in loose:
         key = Path(os.path.abspath(p)).relative_to(base).as_posix()
-        samples.append(_flat_sample(p, key))
-    return Dataset(base, "flat", samples)
+        if groups and p.parent.name == IMAGES and len(Path(key).parts) > 2:  # a sample folder without cameras
+            orphans.setdefault(Path(key).parent.parent.as_posix(), []).append(p)
+        else:
+            samples.append(_flat_sample(p, key))
+    for rel_dir in orphans:
+        samples.append(
+            Sample(
+                name=rel_dir,
+                rel_dir=rel_dir,
+                error=(
+                    f"no {CAMERAS} in this sample folder (other samples the pattern matches have one), so its "
+                    "cameras cannot follow its images; restore the file, or leave the folder out of the pattern"
+                ),
+            )
+        )
+    for folder, wanted in groups.items():
+        rel_dir = folder.relative_to(base).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir
+        sample = _gslrm_sample(folder, rel_dir, rel_dir or folder.resolve().name or ".", suffixes)
+        if sample.error is None:
+            keep = [v for v in sample.views if os.path.abspath(folder / v.rel) in wanted]
+            if len(keep) < len(sample.views):
+                sample.warnings.append(
+                    f"the pattern matches {len(keep)} of the {len(sample.views)} images its camera frames name; "
+                    "the others are left out of its output and of its output cameras"
+                )
+            sample.views = keep
+            sample.sources = [folder / CAMERAS] + [v.path for v in keep if v.path is not None]
+        if sample.views or sample.error:
+            samples.append(sample)
+        else:
+            unused.append(f"{sample.name}: no camera frame names an image the pattern matches; not used")
+    if not samples:
+        raise ValueError(f"the pattern {pattern} matches no image that a camera frame names ({unused[0]})")
+    samples.sort(key=lambda s: s.views[0].key if s.views else s.name)
+    notes = unused + [f"{s.name}: {w}" for s in samples for w in s.warnings]
+    return Dataset(base, "gslrm" if groups and not loose else "flat", samples, notes=notes)
 
 
 def _flat_sample(path, key):
@@ -341,6 +462,20 @@ def _mask_problem(path):
     if not stat.S_ISREG(st.st_mode):
         return "is not a regular file (a FIFO, socket or device, perhaps behind a symlink); put the mask file there"
     return None
+
+
+def _co3d_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
+    """The views of ``folder/images`` (a CO3D-style sequence): one sample, no cameras."""
+    views = [
+        View(p, _join(IMAGES, p.name), _join(rel_dir, IMAGES, p.name))
+        for p in _entries(folder / IMAGES)
+        if p.is_file() and _is_image(p, suffixes)
+    ]
+    for v in views:
+        v.error = _bad_name(v.key)
+        if v.error:
+            v.key, v.rel, v.path = printable(v.key), printable(v.rel), None
+    return Sample(name=name, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
 def _with_masks(dataset, template, write_mask=False):
@@ -447,7 +582,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     root : path or str
         The dataset folder, or (flat layout) a glob pattern of images.  A path
         that exists is never taken as a pattern, even with ``[`` in its name.
-    layout : {"auto", "gslrm", "mvdiffusion", "flat"}
+    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
     out_root : path or str, optional
         The output folder of a run: list files are rewritten for it up front.
     mask : str, optional
@@ -476,8 +611,11 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     suffixes = MASKED_SUFFIXES if mask else (IMAGE_SUFFIX,)
     if is_glob(root):
         if layout not in ("auto", "flat"):
-            raise ValueError(f"a glob pattern is read as a flat layout; got --layout {layout}")
-        return _with_masks(_glob_dataset(root, suffixes), mask, write_mask)
+            raise ValueError(
+                f"a glob pattern is read as flat images (grouped into GS-LRM samples where they lie in sample "
+                f"folders); got --layout {layout}. Pass the dataset folder instead, or no --layout"
+            )
+        return _with_masks(_glob_dataset(root, suffixes, group=layout == "auto"), mask, write_mask)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
@@ -494,6 +632,9 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
                 skipped_other += 1
     elif layout == "gslrm" and (root / CAMERAS).is_file():
         samples.append(_gslrm_sample(root, "", root.resolve().name or ".", suffixes))
+    elif layout == "co3d" and (root / IMAGES).is_dir():
+        samples.append(_co3d_sample(root, "", root.resolve().name or ".", suffixes))
+        notes += _co3d_skipped(root / IMAGES, IMAGES, suffixes)
     else:
         for folder in (p for p in _entries(root) if p.is_dir()):
             rel_dir = folder.name
@@ -520,6 +661,13 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
                     )
                 else:
                     notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
+                    continue
+            elif layout == "co3d":
+                sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
+                notes += _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
+                if not sample.views:
+                    if not (folder / IMAGES).is_dir():
+                        notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
                     continue
             else:
                 sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
@@ -550,6 +698,22 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
     return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
+
+
+def _co3d_skipped(folder, where, suffixes):
+    """A note for image files of ``folder`` that are not read (JPEG without masks, other formats)."""
+    if not folder.is_dir():
+        return []
+    kinds = sorted({p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+    kinds = [k for k in kinds if k not in suffixes]
+    if not kinds:
+        return []
+    how = (
+        "give their mask files with --mask (e.g. '../masks/{stem}.png')"
+        if suffixes == (IMAGE_SUFFIX,)
+        else "convert them to PNG or JPEG"
+    )
+    return [f"{where}/: holds {'/'.join(kinds)} images that were not used; {how}"]
 
 
 def rewrite_list_file(text, in_root, out_root):

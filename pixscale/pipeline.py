@@ -32,7 +32,7 @@ from ._measure import measure_alpha, measure_object
 from ._object import KEEP, ObjectMask, erase, label
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
+from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
 from .io import (
@@ -121,6 +121,13 @@ class RunOptions:
     def __post_init__(self):
         if not (_real(self.target) and 0 < self.target <= 1):
             raise OptionError("target", self.target, "a size ratio in (0, 1], e.g. 0.3 for 30%")
+        if self.target * self.target * MAX_OUTPUT_PIXELS < 1:  # below one pixel on any canvas: a blank output
+            raise OptionError(
+                "target",
+                self.target,
+                f"a size ratio of at least {1 / math.sqrt(MAX_OUTPUT_PIXELS):.3g}: a smaller object is less than "
+                "one pixel on any canvas up to 16384x16384, so every output would be blank",
+            )
         if not (_real(self.threshold) and 0 <= self.threshold <= 255):
             raise OptionError("threshold", self.threshold, "an alpha value on the 0-255 scale, 0 to 255")
         if self.center not in CENTERS:
@@ -157,7 +164,14 @@ class RunOptions:
             try:
                 margins_px(self.margin, self.output_size)
             except ValueError:
-                raise OptionError("margin", self.margin, f"less than half the output size {self.output_size}") from None
+                n = min(self.output_size)
+                most = (n - 1) // 2 + 0.5  # leaves one output pixel free on the shorter side
+                raise OptionError(
+                    "margin",
+                    self.margin,
+                    f"at most {most:g} pixels or {math.floor(1e4 * most / n) / 100:g}% on the "
+                    f"{self.output_size[0]}x{self.output_size[1]} output, so the object has a pixel of room",
+                ) from None
         if self.background is not None:
             bg = tuple(self.background)
             if not (len(bg) == 3 and all(_real(v) and 0 <= v <= 255 for v in bg)):
@@ -246,7 +260,10 @@ def _background_for(image, background):
 
 
 def _plan_views(objects, opts):
-    """The transforms of a sample's views, planned on their objects (specks already left out)."""
+    """The transforms of a sample's views, planned on their objects (specks already left out).
+
+    A view whose object the plan shrinks to nothing gets a :class:`ViewError` instead of a transform.
+    """
     kw = dict(
         target=opts.target,
         threshold=opts.threshold,
@@ -257,9 +274,28 @@ def _plan_views(objects, opts):
         exact=opts.exact,
         filter=opts.filter,
     )
-    if opts.scale == "per-sample":
-        return plan_group(objects, **kw)
-    return [plan_group([obj], **kw)[0] for obj in objects]
+    groups = [objects] if opts.scale == "per-sample" else [[obj] for obj in objects]
+    out = []
+    for group in groups:
+        try:
+            out += plan_group(group, **kw)
+        except VanishedObjectError as exc:  # those views fail by name; the others are written
+            out += [_vanished(t) if i in exc.views else t for i, t in enumerate(exc.transforms)]
+    return out
+
+
+def _vanished(t):
+    why = "limited by the margin to" if t.limited else "at"
+    (h, w), fix = t.output_shape, "use a larger target, a smaller margin or a larger output size"
+    if t.target * t.target * h * w < 1:
+        fix = (
+            f"the target asks for less than one pixel on its {h}x{w} canvas: use a target of at least "
+            f"{1 / math.sqrt(h * w):.3g}, or a larger output size"
+        )
+    return ViewError(
+        f"its object would vanish from the output ({why} scale {t.scale:.3g} no pixel of it stays above the "
+        f"threshold), so nothing was written; {fix}"
+    )
 
 
 def _new_intrinsics(frame, t, pixel_center):
@@ -434,9 +470,14 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         if stop is not None and stop.is_set():
             return None
         try:
+            if isinstance(t, ViewError):
+                raise t
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
+            after = _measure_after(image, obj, out, t, opts.threshold)
+            if after.count == 0:  # never a blank image counted ok
+                raise _vanished(t)
             if opts.background is None and not opts.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= out[..., -1:] != 0
@@ -458,7 +499,6 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        after = _measure_after(image, obj, out, t, opts.threshold)
         rows.append(
             {
                 "sample": sample.name,
@@ -1085,7 +1125,7 @@ def run(
     out_dir : path or str
         Output root; created if needed; must not lie inside ``in_dir``.
     options : RunOptions, optional
-    layout : {"auto", "gslrm", "mvdiffusion", "flat"}
+    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
     jobs : int, optional
         Local workers; default all cores.  With ``executor``, sizes the
         window of units in flight (two per job).

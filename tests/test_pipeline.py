@@ -163,7 +163,7 @@ def test_bad_views_are_reported_and_the_rest_written(tmp_path, capsys):
     empty = rgba.copy()
     empty[..., 3] = 0
     pixscale.io.write_png(views[3], empty)
-    code = main(["run", str(src), str(tmp_path / "out"), "--quiet", "--no-plots"])
+    code = main(["run", str(src), str(tmp_path / "out"), "--no-plots"])  # the table is printed (not --quiet)
     assert code == 1
     report = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
     failed = {Path(f["view"]).name: f["error"] for f in report["summary"]["failures"]}

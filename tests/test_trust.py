@@ -65,7 +65,9 @@ def test_glob_views_are_named_by_their_path_not_their_stem(tmp_path, gslrm, caps
         out = read_view(tmp_path / "out" / v["view"])
         assert pixscale.measure(out).size_ratio == v["after"]["size_ratio"]
         assert pixscale.measure(read_view(gslrm / v["view"])).count == v["before"]["count"]
-    assert sorted(manifest_samples(tmp_path / "out")) == sorted(views)
+    # the views of each GS-LRM sample folder form that sample, and its cameras follow (issue #19)
+    assert sorted(manifest_samples(tmp_path / "out")) == ["sample_000", "sample_001", "sample_002"]
+    assert (tmp_path / "out" / "sample_001" / "opencv_cameras.json").is_file()
 
 
 def test_same_stem_different_suffix_case_are_two_views(tmp_path):
