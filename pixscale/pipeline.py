@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +33,7 @@ from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, alpha_of, threshold_value, with_mask
 from ._warp import warp
-from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
+from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary, printable
 from .io import ViewError, atomic_write_json, atomic_write_text, read_colour, read_mask, read_view, write_png
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
@@ -964,6 +964,16 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                         save(s, fail(s, reason))
                     queue.clear()
                     return
+                if not isinstance(fut, Future):  # wait() could not watch it: the unit fails, by name
+                    save(
+                        sample,
+                        fail(
+                            sample,
+                            f"the executor returned {_describe(fut)} instead of a future for it; "
+                            "--resume tries it again",
+                        ),
+                    )
+                    continue
                 pending[fut] = sample
 
         def save(sample, result):
@@ -999,8 +1009,12 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                     f"({type(exc).__name__}: {exc or 'cancelled'}); --resume tries it again",
                 )
             suspects.discard(sample.name)
-            if result is not None:  # None: stopped before its end
-                save(sample, result)
+            if result is None and stop.is_set():  # stopped by this run's own request before its end
+                return False
+            problem = _bad_result(sample, result)
+            if problem:
+                result = fail(sample, f"{problem}; --resume tries it again")
+            save(sample, result)
             return False
 
         try:
@@ -1030,6 +1044,34 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
         finally:
             os.fsync(log.fileno())
     return deaths
+
+
+def _bad_result(sample, result):
+    """Why ``result`` is not the result of ``sample``'s unit (None if it is).
+
+    A unit returns ``{"sample", "inputs", "rows"}`` with one row per view of
+    its sample; anything else (None from an executor that drops results, an
+    object of another kind, another sample's result) fails the unit.
+    """
+    name = printable(sample.name)
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+        return f"the work unit of sample {name} returned {_describe(result)} instead of its result"
+    if result.get("sample") != sample.name:
+        return f"the work unit of sample {name} returned the result of {_describe(result.get('sample'))}"
+    rows = result["rows"]
+    if not all(isinstance(r, dict) and r.get("sample") == sample.name and "view" in r for r in rows):
+        return f"the work unit of sample {name} returned rows that are not its views'"
+    if not isinstance(result.get("inputs", []), list):
+        return f"the work unit of sample {name} returned {_describe(result.get('inputs'))} as its inputs"
+    expected = {v.key for v in sample.views} or {sample.rel_dir or sample.name}
+    if not expected <= {r["view"] for r in rows}:
+        return f"the work unit of sample {name} returned no row for some of its views"
+    return None
+
+
+def _describe(value):
+    text = printable(repr(value))
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def _end_last_line(manifest):

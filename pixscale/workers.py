@@ -9,9 +9,12 @@ their rows; the coordinator alone writes the manifest, list files and report.
 
 A stop request (Ctrl-C) reaches every worker the same way, wherever it runs:
 a file in OUT_DIR (:class:`StopFlag`) that each unit checks before each view.
+The file holds a token unique to the run, so only that run's own request
+stops it: a stray or stale file of that name does not.
 """
 
 import os
+import secrets
 import signal
 import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,22 +24,37 @@ MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as fail
 
 
 class StopFlag:
-    """A stop request every worker sees: the existence of a file (in OUT_DIR, on the shared filesystem)."""
+    """A stop request every worker sees: a file (in OUT_DIR, on the shared filesystem) holding this run's token.
 
-    def __init__(self, path):
+    The token is drawn when the flag is made and travels with it to the
+    workers (the flag pickles), so a file of the same name that this run did
+    not write (left by another run, copied in, made by hand) is not a stop
+    request.
+    """
+
+    def __init__(self, path, token=None):
         self.path = os.fspath(path)
+        self.token = token or secrets.token_hex(16)
 
     def is_set(self):
-        return os.path.exists(self.path)
+        if not os.path.exists(self.path):  # the common case, without opening anything
+            return False
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                return f.read(200).strip() == self.token
+        except OSError:
+            return False
 
     def set(self):
         with open(self.path, "w", encoding="utf-8") as f:
-            f.write("stop\n")
+            f.write(self.token + "\n")
 
     def clear(self):
         try:
             os.unlink(self.path)
         except FileNotFoundError:
+            pass
+        except OSError:  # pragma: no cover - a folder of that name, say: it is not our request either
             pass
 
 
