@@ -5,9 +5,10 @@ Imports are lazy so ``pixscale --help`` stays fast.
 
 import argparse
 import json
+import os
 import sys
 
-from .dataset import REPORT_DIR
+from .dataset import REPORT_DIR, for_terminal
 
 
 def parse_colour(text):
@@ -176,6 +177,14 @@ def _add_run_options(p):
         "tcp://HOST:8786, or local:N for a LocalCluster of N processes; IN_DIR and OUT_DIR must be "
         "on a filesystem every worker sees",
     )
+    p.add_argument(
+        "--unit-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a sample that takes longer than this (a hung read, a stuck worker); --resume tries it again "
+        "(default: no limit)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
     p.add_argument("--report-dir", default=None, help=f"where to write report files (default OUT_DIR/{REPORT_DIR})")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the report figures")
@@ -235,11 +244,37 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         plots=args.plots,
         pool=args.pool,
         scheduler=args.scheduler,
+        unit_timeout=args.unit_timeout,
     )
     summary = report.summarize(rows, target=opts.target)
-    print(report.format_table(summary))
-    print(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
+    _out(report.format_table(summary))
+    _out(f"\nreport: {Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR}")
     return 1 if summary["n_failed"] else 0
+
+
+def _out(text):
+    """Print to standard output; once the work is done, a closed, full or broken stdout is no error."""
+    _write(sys.stdout, text)
+
+
+def _err(text):
+    """Print a message to standard error, if there is one."""
+    _write(sys.stderr, text)
+
+
+def _write(stream, text):
+    if stream is None:  # started with the stream closed (cron, a daemon: 1>&- or 2>&-)
+        return
+    try:
+        stream.write(for_terminal(text) + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # a broken pipe (| head), a full disk: nowhere to print
+        try:  # and keep the interpreter's last flush from failing the same way
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 def cmd_run(args):
@@ -401,8 +436,15 @@ def _flag(option):
     return "--" + option.replace("_", "-")
 
 
-def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+_SIGNALS: list[int] = []
+
+
+def _on_signal(signum, frame):
+    """SIGINT, SIGTERM and SIGHUP stop a run cleanly: the first one raises KeyboardInterrupt; later ones,
+    which would cut the stop short and lose its resume line, are counted and ignored."""
+    _SIGNALS.append(signum)
+    if len(_SIGNALS) == 1:
+        raise KeyboardInterrupt
 
 
 def main(argv=None):
@@ -416,29 +458,55 @@ def main(argv=None):
     from .pipeline import OptionError, RunInterrupted
 
     args = build_parser().parse_args(argv)
+    handlers = {}
     if threading_main():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        _SIGNALS.clear()
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                handlers[sig] = signal.signal(sig, _on_signal)
+    try:
+        code = _main(args, OptionError, RunInterrupted)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if argv is None:
+        _exit_past_hung_threads(code)
+    return code
+
+
+def _main(args, OptionError, RunInterrupted):
     try:
         return args.func(args)
     except OptionError as exc:
-        print(
-            f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}",
-            file=sys.stderr,
-        )
+        _err(f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}")
         return 2
     except RunInterrupted as exc:
-        print(
+        _err(
             f"\npixscale: interrupted: {exc.done} of {exc.total} samples are complete in {exc.out_dir}; "
-            "run the same command with --resume to finish.",
-            file=sys.stderr,
+            "run the same command with --resume to finish."
         )
         return 130
     except KeyboardInterrupt:
-        print("\npixscale: interrupted.", file=sys.stderr)
+        _err("\npixscale: interrupted.")
         return 130
     except (ValueError, OSError) as exc:
-        print(f"pixscale: error: {exc}", file=sys.stderr)
+        _err(f"pixscale: error: {exc}")
         return 2
+
+
+def _exit_past_hung_threads(code):
+    """As the command: end now if a worker thread given up on (a unit that never returns) is still alive,
+    instead of waiting for it at exit forever."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def threading_main():

@@ -7,13 +7,18 @@ the code before the fix.
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pixscale import synth
+from pixscale.cli import main
 from pixscale.pipeline import run
 from pixscale.workers import StopFlag
 
@@ -136,3 +141,124 @@ def test_the_stop_flag_is_the_runs_own(tmp_path):
     assert flag.is_set() and pickle.loads(pickle.dumps(flag)).is_set()
     flag.clear()
     assert not flag.is_set()
+
+
+# --- item 6 and weak points: closed or broken streams, names printed raw ------------------------
+
+
+def _shell_run(tmp_path, small, redirect, *extra):
+    out = tmp_path / "out"
+    args = " ".join(f"'{a}'" for a in [*CMD, "run", small, out, "--no-plots", "--jobs", "1", *extra])
+    done = subprocess.run(["sh", "-c", f"{args} {redirect}"], env=ENV, timeout=300)
+    return done.returncode, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("redirect", ["2>&-", ">&- 2>&-", "2>/dev/full", ">/dev/full", ">&-"])
+def test_closed_or_full_streams_do_not_fail_the_run(small, tmp_path, redirect):
+    rc, out = _shell_run(tmp_path, small, redirect)
+    assert rc == 0
+    assert len(list(out.rglob("*.png"))) >= 12 and len(manifest_samples(out)) == 3
+    assert (out / "pixscale-report" / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_a_broken_stdout_after_the_work_keeps_the_works_exit_code(small, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + ["run", str(small), str(out), "--no-plots", "--jobs", "1", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+    proc.stdout.close()  # `| head -0`: nobody reads the table
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert len(manifest_samples(out)) == 3
+
+
+def test_names_are_printed_without_their_escape_sequences(tmp_path, capsys):
+    bad = tmp_path / "in\x1b]0;owned\x07\x1b[2J"
+    assert main(["run", str(bad), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "in\\x1b]0;owned\\x07\\x1b[2J" in err
+
+
+# --- weak points: a unit that never completes ------------------------------------------------------
+
+
+def test_a_unit_that_hangs_fails_by_name_after_the_unit_timeout(small, tmp_path, monkeypatch):
+    from pixscale import pipeline
+
+    release = threading.Event()
+    real = pipeline.process_sample
+
+    def process(sample, *args):
+        if sample.name == "sample_001":
+            release.wait(120)  # a hung read
+        return real(sample, *args)
+
+    monkeypatch.setattr(pipeline, "process_sample", process)
+    try:
+        rows, _ = run(small, tmp_path / "out", jobs=1, quiet=True, plots=False, unit_timeout=1)
+    finally:
+        release.set()
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["sample"] for r in failed} == {"sample_001"} and len(failed) == 4
+    assert "did not finish within the unit timeout (1 s)" in failed[0]["error"]
+    assert sorted(manifest_samples(tmp_path / "out")) == ["sample_000", "sample_002"]
+    assert (tmp_path / "out" / "pixscale-report" / "report.json").exists()
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), "10"])
+def test_a_bad_unit_timeout_is_refused_up_front(small, tmp_path, value):
+    from pixscale.pipeline import OptionError
+
+    with pytest.raises(OptionError, match="unit_timeout"):
+        run(small, tmp_path / "out", quiet=True, unit_timeout=value)
+    assert not (tmp_path / "out").exists()
+
+
+_NEVER = """
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pixscale.cli import _main
+from pixscale.pipeline import OptionError, RunInterrupted, run
+
+class Never(ThreadPoolExecutor):
+    def submit(self, fn, sample, *args):
+        if sample.name == "sample_001":
+            print("waiting", flush=True)
+            fut = Future()  # never completes, and says it runs
+            fut.set_running_or_notify_cancel()
+            return fut
+        return super().submit(fn, sample, *args)
+
+class Args:
+    def func(self, args):
+        with Never(1) as ex:
+            run(sys.argv[1], sys.argv[2], executor=ex, jobs=1, quiet=True, plots=False)
+        return 0
+
+sys.exit(_main(Args(), OptionError, RunInterrupted))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_gets_out_of_a_unit_that_never_completes(small, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NEVER, str(small), str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert proc.stdout.readline().strip() == "waiting"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)  # a hang guard, not a timing
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
