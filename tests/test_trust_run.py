@@ -262,3 +262,87 @@ def test_ctrl_c_gets_out_of_a_unit_that_never_completes(small, tmp_path):
     _, err = proc.communicate(timeout=120)  # a hang guard, not a timing
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
+
+
+# --- item 5: local workers die with the coordinator -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """Enough work that a run with two worker processes is still going when it is killed."""
+    root = tmp_path_factory.mktemp("big") / "in"
+    synth.write_dataset(root, n_samples=24, size=192, seed=11, layout="gslrm")
+    return root
+
+
+def _descendants(pid):
+    """The pids below ``pid`` (from /proc: each process's parent)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_a_killed_coordinator_takes_its_workers_and_its_pipes_with_it(big, tmp_path, sig):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + ["run", str(big), str(out), "--no-plots", "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
+    kids = set()
+    deadline = time.monotonic() + 120  # a hang guard
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids |= _descendants(proc.pid)
+        if len(kids) >= 3 and (out / "pixscale-manifest.jsonl").exists() and manifest_samples(out):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(sig)  # and do not wait for it: its parent is busy reading its output
+    eof = threading.Event()
+
+    def drain():
+        while proc.stdout.read(65536):
+            pass
+        eof.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    assert eof.wait(60), "the output never reached EOF: something still holds the pipe"
+    survivors = [p for p in kids if _running(p)]
+    for _ in range(100):  # EOF came; give the last of them a moment to be reaped
+        survivors = [p for p in survivors if _running(p)]
+        if not survivors:
+            break
+        time.sleep(0.1)
+    assert not survivors
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    if sig == signal.SIGHUP:
+        assert proc.returncode == 130  # a clean stop, as SIGTERM
+    done = subprocess.run(
+        CMD + ["run", str(big), str(out), "--no-plots", "--quiet", "--resume"], capture_output=True, env=ENV
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
