@@ -248,7 +248,7 @@ class Workers:
             return None
         status = getattr(self._client, "status", "running")
         if status in ("closing", "closed", "failed"):
-            return f"the Dask scheduler was lost (the client is {status})"
+            return f"lost the Dask scheduler (client {status})"
         return None
 
     def abandon(self):

@@ -346,3 +346,62 @@ def test_a_killed_coordinator_takes_its_workers_and_its_pipes_with_it(big, tmp_p
         CMD + ["run", str(big), str(out), "--no-plots", "--quiet", "--resume"], capture_output=True, env=ENV
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --- item 4: a lost Dask scheduler ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_lost_dask_scheduler_fails_the_units_in_flight_and_resume_finishes(big, tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dask = [str(Path(sys.executable).with_name("dask"))]
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen(
+        dask + ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet
+    )
+    worker = subprocess.Popen(dask + ["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"], **quiet)
+    out = tmp_path / "out"
+    try:
+        proc = subprocess.Popen(
+            CMD + ["run", str(big), str(out), "--scheduler", address, "--no-plots", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        manifest = out / "pixscale-manifest.jsonl"
+        deadline = time.monotonic() + 120  # a hang guard
+        while time.monotonic() < deadline and proc.poll() is None:
+            if manifest.exists() and manifest_samples(out):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before its scheduler could be lost"
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        stdout, err = proc.communicate(timeout=180)  # a hang guard, not a timing
+    finally:
+        for p in (worker, scheduler):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=30)
+    assert proc.returncode == 1, err[-2000:]
+    report = json.loads((out / "pixscale-report" / "report.json").read_text())
+    failed = [r for r in report["views"] if r["status"] == "failed"]
+    assert failed and all("lost the Dask scheduler" in r["error"] for r in failed)
+    assert 0 < len(manifest_samples(out)) < 24
+    done = subprocess.run(
+        CMD + ["run", str(big), str(out), "--no-plots", "--quiet", "--resume", "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(manifest_samples(out)) == 24
