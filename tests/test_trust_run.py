@@ -225,7 +225,10 @@ def test_a_bad_unit_timeout_is_refused_up_front(small, tmp_path, value):
 _NEVER = """
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
-from pixscale.cli import _main
+from pixscale.cli import _main, _on_signal
+import signal
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, _on_signal)
 from pixscale.pipeline import OptionError, RunInterrupted, run
 
 class Never(ThreadPoolExecutor):
@@ -405,3 +408,43 @@ def test_a_lost_dask_scheduler_fails_the_units_in_flight_and_resume_finishes(big
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(manifest_samples(out)) == 24
+
+
+# --- weak points: more signals while stopping, a signal while the report is written -------------
+
+
+def test_sigterm_while_the_report_is_written_finishes_it_and_says_how_to_resume(small, tmp_path, monkeypatch, capsys):
+    from pixscale import pipeline
+
+    real = pipeline._write_report
+
+    def write_report(*args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGHUP)
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_write_report", write_report)
+    out = tmp_path / "out"
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "3 of 3 samples are complete" in err and "--resume" in err
+    assert json.loads((out / "pixscale-report" / "report.json").read_text())["views"]
+
+
+@pytest.mark.slow
+def test_more_signals_while_stopping_keep_the_resume_line(small, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NEVER, str(small), str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert proc.stdout.readline().strip() == "waiting"
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        time.sleep(0.2)
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)  # a hang guard, not a timing
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "--resume" in line]) == 1
