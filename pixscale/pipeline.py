@@ -1106,12 +1106,14 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                     f"its worker died {attempts[sample.name]} time(s) while processing it "
                     f"({type(exc).__name__}: {exc or 'cancelled'}); --resume tries it again",
                 )
+            else:
+                if result is None and stop.is_set():  # stopped by this run's own request before its end
+                    suspects.discard(sample.name)
+                    return False
+                problem = _bad_result(sample, result)
+                if problem:
+                    result = fail(sample, f"{problem}; --resume tries it again")
             suspects.discard(sample.name)
-            if result is None and stop.is_set():  # stopped by this run's own request before its end
-                return False
-            problem = _bad_result(sample, result)
-            if problem:
-                result = fail(sample, f"{problem}; --resume tries it again")
             save(sample, result)
             return False
 
