@@ -34,6 +34,16 @@ def small(tmp_path_factory):
     return root
 
 
+def finish(proc, timeout=120):
+    """``proc.communicate()`` with a hang guard (not a timing): a process that hangs is killed, then fails the test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def manifest_samples(out):
     lines = (Path(out) / "pixscale-manifest.jsonl").read_text().splitlines()[1:]
     return [json.loads(line)["sample"] for line in lines if line.strip()]
@@ -262,7 +272,7 @@ def test_ctrl_c_gets_out_of_a_unit_that_never_completes(small, tmp_path):
     assert proc.stdout.readline().strip() == "waiting"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)  # a hang guard, not a timing
+    _, err = finish(proc)
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
 
@@ -370,14 +380,14 @@ def test_a_lost_dask_scheduler_fails_the_units_in_flight_and_resume_finishes(big
     )
     worker = subprocess.Popen(dask + ["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"], **quiet)
     out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + ["run", str(big), str(out), "--scheduler", address, "--no-plots", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
-        proc = subprocess.Popen(
-            CMD + ["run", str(big), str(out), "--scheduler", address, "--no-plots", "--quiet"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-        )
         manifest = out / "pixscale-manifest.jsonl"
         deadline = time.monotonic() + 120  # a hang guard
         while time.monotonic() < deadline and proc.poll() is None:
@@ -388,6 +398,9 @@ def test_a_lost_dask_scheduler_fails_the_units_in_flight_and_resume_finishes(big
         os.killpg(scheduler.pid, signal.SIGKILL)
         stdout, err = proc.communicate(timeout=180)  # a hang guard, not a timing
     finally:
+        if proc.poll() is None:  # it hung: leave nothing behind
+            proc.kill()
+            proc.communicate()
         for p in (worker, scheduler):
             try:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -444,7 +457,7 @@ def test_more_signals_while_stopping_keep_the_resume_line(small, tmp_path):
     for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         time.sleep(0.2)
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)  # a hang guard, not a timing
+    _, err = finish(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "--resume" in line]) == 1
