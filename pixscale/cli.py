@@ -300,7 +300,7 @@ def cmd_stats(args):
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
         print()
     else:
-        print(report.format_table(summary))
+        _out(report.format_table(summary))
     if args.report_dir:
         report.write_report(args.report_dir, summary, rows, plots=args.plots)
     return 1 if summary["n_failed"] else 0
@@ -348,8 +348,8 @@ def cmd_compare(args):
         min_component=args.min_component,
         keep=args.keep,
     )
-    print(format_table(runs))
-    print(f"\ncomparison: {written[1].parent}")
+    _out(format_table(runs))
+    _out(f"\ncomparison: {written[1].parent}")
     return 0
 
 
