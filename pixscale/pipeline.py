@@ -739,11 +739,13 @@ class _Drawing:
 
     @property
     def usable(self):
-        return self.stream is not None and self.fd is not None
+        return self.stream is not None
 
     def _room(self):
         import select
 
+        if self.fd is None:  # a stream without a file (captured, StringIO): it never blocks
+            return True
         try:
             return bool(select.select([], [self.fd], [], 0)[1])
         except (OSError, ValueError):
@@ -769,7 +771,7 @@ class _Drawing:
 
     def fileno(self):
         if self.fd is None:
-            raise OSError("no stream")
+            raise OSError("no file behind this stream")
         return self.fd
 
 
