@@ -5,9 +5,10 @@ Imports are lazy so ``pixscale --help`` stays fast.
 
 import argparse
 import json
+import os
 import sys
 
-from .dataset import LAYOUTS, REPORT_DIR
+from .dataset import LAYOUTS, REPORT_DIR, for_terminal
 
 
 def parse_colour(text):
@@ -178,6 +179,14 @@ def _add_run_options(p):
         "on a filesystem every worker sees",
     )
     p.add_argument(
+        "--unit-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a sample that takes longer than this (a hung read, a stuck worker); --resume tries it again "
+        "(default: no limit)",
+    )
+    p.add_argument(
         "--quiet",
         action="store_true",
         help="print nothing but errors: no progress bar, messages or report table (the report files are written)",
@@ -240,12 +249,13 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         plots=args.plots,
         pool=args.pool,
         scheduler=args.scheduler,
+        unit_timeout=args.unit_timeout,
     )
     summary = report.summarize(rows, target=opts.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
     if not args.quiet:
-        print(report.format_table(summary))
-        print(f"\nreport: {where}")
+        _out(report.format_table(summary))
+        _out(f"\nreport: {where}")
     elif summary["n_failed"]:  # --quiet: only the error
         _failed_line(summary, where)
     return 1 if summary["n_failed"] else 0
@@ -253,7 +263,32 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
 
 def _failed_line(summary, where=None):
     see = f"; see {where / 'report.md'}" if where is not None else ""
-    print(f"pixscale: error: {summary['n_failed']} of {summary['n_views']} views failed{see}", file=sys.stderr)
+    _err(f"pixscale: error: {summary['n_failed']} of {summary['n_views']} views failed{see}")
+
+
+def _out(text):
+    """Print to standard output; once the work is done, a closed, full or broken stdout is no error."""
+    _write(sys.stdout, text)
+
+
+def _err(text):
+    """Print a message to standard error, if there is one."""
+    _write(sys.stderr, text)
+
+
+def _write(stream, text):
+    if stream is None:  # started with the stream closed (cron, a daemon: 1>&- or 2>&-)
+        return
+    try:
+        stream.write(for_terminal(text) + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # a broken pipe (| head), a full disk: nowhere to print
+        try:  # and keep the interpreter's last flush from failing the same way
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 def cmd_run(args):
@@ -283,7 +318,7 @@ def cmd_stats(args):
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
         print()
     elif not args.quiet:
-        print(report.format_table(summary))
+        _out(report.format_table(summary))
     if args.report_dir:
         report.write_report(args.report_dir, summary, rows, plots=args.plots)
     if args.quiet and not args.json and summary["n_failed"]:
@@ -338,10 +373,10 @@ def cmd_compare(args):
         skipped=skipped,
     )
     for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
-        print(f"pixscale: warning: skipped {reason}", file=sys.stderr)
+        _err(f"pixscale: warning: skipped {reason}")
     if not args.quiet:
-        print(format_table(runs))
-        print(f"\ncomparison: {written[1].parent}")
+        _out(format_table(runs))
+        _out(f"\ncomparison: {written[1].parent}")
     return 0
 
 
@@ -432,8 +467,15 @@ def _flag(option):
     return "--" + option.replace("_", "-")
 
 
-def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+_SIGNALS: list[int] = []
+
+
+def _on_signal(signum, frame):
+    """SIGINT, SIGTERM and SIGHUP stop a run cleanly: the first one raises KeyboardInterrupt; later ones,
+    which would cut the stop short and lose its resume line, are counted and ignored."""
+    _SIGNALS.append(signum)
+    if len(_SIGNALS) == 1:
+        raise KeyboardInterrupt
 
 
 def main(argv=None):
@@ -447,29 +489,55 @@ def main(argv=None):
     from .pipeline import OptionError, RunInterrupted
 
     args = build_parser().parse_args(argv)
+    handlers = {}
     if threading_main():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        _SIGNALS.clear()
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                handlers[sig] = signal.signal(sig, _on_signal)
+    try:
+        code = _main(args, OptionError, RunInterrupted)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if argv is None:
+        _exit_past_hung_threads(code)
+    return code
+
+
+def _main(args, OptionError, RunInterrupted):
     try:
         return args.func(args)
     except OptionError as exc:
-        print(
-            f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}",
-            file=sys.stderr,
-        )
+        _err(f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}")
         return 2
     except RunInterrupted as exc:
-        print(
+        _err(
             f"\npixscale: interrupted: {exc.done} of {exc.total} samples are complete in {exc.out_dir}; "
-            "run the same command with --resume to finish.",
-            file=sys.stderr,
+            "run the same command with --resume to finish."
         )
         return 130
     except KeyboardInterrupt:
-        print("\npixscale: interrupted.", file=sys.stderr)
+        _err("\npixscale: interrupted.")
         return 130
     except (ValueError, OSError) as exc:
-        print(f"pixscale: error: {exc}", file=sys.stderr)
+        _err(f"pixscale: error: {exc}")
         return 2
+
+
+def _exit_past_hung_threads(code):
+    """As the command: end now if a worker thread given up on (a unit that never returns) is still alive,
+    instead of waiting for it at exit forever."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def threading_main():

@@ -175,6 +175,18 @@ def printable(name):
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def for_terminal(text):
+    """``text`` safe to write to a terminal: control characters (escape sequences, ``\\r``) shown as ``\\xNN``.
+
+    A file name can hold any character but ``/`` and NUL; printed raw, an
+    escape sequence in one could rewrite the screen.  Line feeds and tabs stay.
+    """
+    return printable(str(text)).translate(_CONTROL)
+
+
 def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     """Return "gslrm", "mvdiffusion", "co3d" or "flat" for a dataset root (or a glob: "flat").
 

@@ -10,6 +10,7 @@ report.  Files are written atomically; a bad view is reported, never fatal;
 Ctrl-C stops within a view and leaves a manifest that ``--resume`` finishes.
 """
 
+import contextlib
 import copy
 import errno
 import json
@@ -19,7 +20,7 @@ import stat
 import sys
 import time
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +35,7 @@ from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import warp
-from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, is_glob, is_temporary
+from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, for_terminal, is_glob, is_temporary, printable
 from .io import (
     NO_FOLLOW,
     LinkError,
@@ -52,7 +53,8 @@ from .io import (
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")
-STOP_WAIT_S = 60  # on Ctrl-C, how long running units get to reach their next view
+STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
+TICK_S = 0.5  # how often the coordinator looks up from waiting (unit timeouts, a lost scheduler)
 MANIFEST_SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
 MAX_OUTPUT_PIXELS = 1 << 28  # 16384 x 16384
 MAX_OUTPUT_SIDE = 1 << 16
@@ -1063,9 +1065,82 @@ def _sweep_in(fd, names):
                 pass
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (in the main thread); yields the list of those
+    that arrived, so the caller can stop after the block rather than leave its files half done."""
+    import signal
+    import threading
+
+    held: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    old = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in sigs}
+    try:
+        yield held
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def _say(quiet, message):
     if not quiet:
-        print(message, file=sys.stderr, flush=True)
+        _Drawing(sys.stderr).write(for_terminal(message) + "\n")
+
+
+class _Drawing:
+    """Standard error for messages and the progress bar, which never fails the run.
+
+    Closed (``2>&-``: ``sys.stderr`` is None), full (``/dev/full``), a pipe
+    nobody reads any more, or a pipe that is full: what cannot be written at
+    once goes nowhere (a full pipe drops progress updates rather than block the run).
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        try:
+            self.fd = stream.fileno() if stream is not None else None
+        except (OSError, ValueError, AttributeError):
+            self.fd = None
+
+    @property
+    def usable(self):
+        return self.stream is not None
+
+    def _room(self):
+        import select
+
+        if self.fd is None:  # a stream without a file (captured, StringIO): it never blocks
+            return True
+        try:
+            return bool(select.select([], [self.fd], [], 0)[1])
+        except (OSError, ValueError):
+            return False
+
+    def write(self, text):
+        if not self.usable or not self._room():
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.stream = None
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        try:
+            return self.usable and self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self):
+        if self.fd is None:
+            raise OSError("no file behind this stream")
+        return self.fd
 
 
 def _resume_plan(dataset, done, root, out_dir=None):
@@ -1115,6 +1190,7 @@ def run(
     pool="threads",
     executor=None,
     scheduler=None,
+    unit_timeout=None,
 ):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
@@ -1148,6 +1224,9 @@ def run(
         Run the work units there (see :mod:`pixscale.workers`).
     scheduler : str, optional
         A Dask scheduler address (``tcp://HOST:8786``) or ``"local:N"``.
+    unit_timeout : float, optional
+        Seconds a work unit (one sample) may run; one that takes longer fails,
+        by name, and is left for ``resume``.  Default: no limit.
 
     Returns
     -------
@@ -1165,6 +1244,8 @@ def run(
 
     opts = options or RunOptions()
     jobs = check_jobs(jobs)
+    if unit_timeout is not None and not (_real(unit_timeout) and unit_timeout > 0):
+        raise OptionError("unit_timeout", unit_timeout, "a number of seconds > 0 (default: no limit)")
     if pool not in POOLS:
         raise OptionError("pool", pool, f"one of {', '.join(POOLS)}")
     if scheduler is not None:
@@ -1202,10 +1283,17 @@ def run(
             todo = [s for s in dataset.samples if s.name not in results]
             if todo:
                 _say(quiet, f"running on {workers.kind}")
-            with tqdm(total=dataset.n_views, unit="view", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+            drawing = _Drawing(sys.stderr)
+            with tqdm(
+                total=dataset.n_views,
+                unit="view",
+                disable=quiet or not drawing.usable,
+                file=drawing,
+                dynamic_ncols=True,
+            ) as bar:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
                 if todo:
-                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop)
+                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop, unit_timeout)
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     _sweep_temporary(out_dir, _unit_folders(todo))
@@ -1219,9 +1307,12 @@ def run(
                 )
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
-            rows += write_list_files(dataset, out_dir)
-            if report_dir is not False:
-                rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+            with _signals_held() as held:  # the work is done: a stop request waits for the report
+                rows += write_list_files(dataset, out_dir)
+                if report_dir is not False:
+                    rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+            if held:
+                raise RunInterrupted(len(results), len(dataset.samples), out_dir)
         finally:
             workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
             stop.clear()
@@ -1244,6 +1335,7 @@ def run_dataset(
     quiet=True,
     report_dir=None,
     plots=True,
+    unit_timeout=None,
     **options,
 ):
     """Normalize a dataset and return the summary the ``pixscale run`` command prints.
@@ -1285,6 +1377,7 @@ def run_dataset(
         pool=pool,
         executor=executor,
         scheduler=scheduler,
+        unit_timeout=unit_timeout,
     )
     return summarize(rows, target=opts.target, options=opts.params())
 
@@ -1304,7 +1397,7 @@ def _precompile(dataset, quiet, filter="bilinear"):
         precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)), filter=filter)
 
 
-def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop):
+def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop, unit_timeout=None):
     """Run the work units on ``workers``, a bounded window at a time; record each as it completes.
 
     A unit whose worker dies (a killed process, a lost Dask worker) is run
@@ -1316,7 +1409,11 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     executor that refuses new work fails the units left, with the reason.
     Ctrl-C sets ``stop``: units not started are cancelled where the executor
     can tell (Dask's cannot, so its units are waited for), running ones stop
-    before their next view, and every completed one is recorded.  Returns the
+    before their next view, and every completed one is recorded; units that
+    have not stopped after :data:`STOP_WAIT_S` are abandoned.  A unit running
+    longer than ``unit_timeout`` seconds fails, by name, and is abandoned
+    (local worker processes running it are ended).  A lost Dask scheduler
+    fails the units in flight and those left, with the reason.  Returns the
     number of units whose worker died.
     """
     total = len(results) + len(todo)
@@ -1324,6 +1421,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
     attempts = Counter()
     suspects = set()  # units of a broken pool, to be rerun alone
     pending = {}
+    started = {}  # future -> when it was seen running (Dask's futures never say: when it was submitted)
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
     _end_last_line(manifest)
@@ -1348,7 +1446,18 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                         save(s, fail(s, reason))
                     queue.clear()
                     return
+                if not isinstance(fut, Future):  # wait() could not watch it: the unit fails, by name
+                    save(
+                        sample,
+                        fail(
+                            sample,
+                            f"the executor returned {_describe(fut)} instead of a future for it; "
+                            "--resume tries it again",
+                        ),
+                    )
+                    continue
                 pending[fut] = sample
+                started[fut] = None if workers.cancels else time.monotonic()
 
         def save(sample, result):
             results[sample.name] = result["rows"]
@@ -1363,6 +1472,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
         def record(fut, alone):
             """Record a finished unit; True when its worker died (the unit is queued again)."""
             sample = pending.pop(fut)
+            started.pop(fut, None)
             try:
                 result = fut.result()
             except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
@@ -1382,20 +1492,57 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                     f"its worker died {attempts[sample.name]} time(s) while processing it "
                     f"({type(exc).__name__}: {exc or 'cancelled'}); --resume tries it again",
                 )
+            else:
+                if result is None and stop.is_set():  # stopped by this run's own request before its end
+                    suspects.discard(sample.name)
+                    return False
+                problem = _bad_result(sample, result)
+                if problem:
+                    result = fail(sample, f"{problem}; --resume tries it again")
             suspects.discard(sample.name)
-            if result is not None:  # None: stopped before its end
-                save(sample, result)
+            save(sample, result)
             return False
+
+        def give_up(futures, reason):
+            """Fail the units of ``futures`` with ``reason`` and stop waiting for them."""
+            for fut in futures:
+                sample = pending.pop(fut)
+                started.pop(fut, None)
+                fut.cancel()
+                save(sample, fail(sample, f"{reason}; --resume tries it again"))
+
+        def overdue():
+            now = time.monotonic()
+            for fut in pending:
+                if started[fut] is None and (fut.running() or fut.done()):
+                    started[fut] = now
+            return [f for f in pending if started[f] is not None and now - started[f] > unit_timeout]
 
         try:
             refill()
             while pending:
                 alone = len(pending) == 1
-                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                finished, _ = wait(list(pending), timeout=TICK_S, return_when=FIRST_COMPLETED)
                 died = [record(fut, alone) for fut in finished]
                 if any(died):
                     deaths += sum(died)
                     workers.restart()
+                lost = workers.lost()
+                if lost:
+                    give_up(list(pending), lost)
+                    for s in queue:
+                        save(s, fail(s, f"{lost}; --resume tries it again"))
+                    queue.clear()
+                    break
+                late = overdue() if unit_timeout is not None else []
+                if late:
+                    give_up(late, f"it did not finish within the unit timeout ({unit_timeout:g} s)")
+                    for fut in [f for f in pending if not f.running() and f.cancel()]:
+                        sample = pending.pop(fut)  # not started: handed to the new pool, not charged
+                        started.pop(fut, None)
+                        attempts[sample.name] -= 1
+                        queue.appendleft(sample)
+                    workers.abandon()
                 refill()
         except KeyboardInterrupt:
             stop.set()
@@ -1403,17 +1550,52 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop)
                 for fut in list(pending):
                     if fut.cancel():
                         pending.pop(fut)
-            done, _ = wait(list(pending), timeout=STOP_WAIT_S)  # running units stop before their next view
-            for fut in done:
-                try:
-                    record(fut, False)
-                except BaseException:  # pragma: no cover - a lost worker while stopping
-                    pending.pop(fut, None)
+            deadline = time.monotonic() + STOP_WAIT_S
+            try:  # running units stop before their next view
+                while pending and time.monotonic() < deadline and not workers.lost():
+                    done, _ = wait(list(pending), timeout=TICK_S, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        try:
+                            record(fut, False)
+                        except Exception:  # pragma: no cover - a lost worker while stopping
+                            pending.pop(fut, None)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                pass
+            if pending:
+                workers.abandon()  # units that did not stop (a hung read, a unit that never completes)
             bar.close()
             raise RunInterrupted(len(results), total, out_dir) from None
         finally:
             os.fsync(log.fileno())
     return deaths
+
+
+def _bad_result(sample, result):
+    """Why ``result`` is not the result of ``sample``'s unit (None if it is).
+
+    A unit returns ``{"sample", "inputs", "rows"}`` with one row per view of
+    its sample; anything else (None from an executor that drops results, an
+    object of another kind, another sample's result) fails the unit.
+    """
+    name = printable(sample.name)
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+        return f"the work unit of sample {name} returned {_describe(result)} instead of its result"
+    if result.get("sample") != sample.name:
+        return f"the work unit of sample {name} returned the result of {_describe(result.get('sample'))}"
+    rows = result["rows"]
+    if not all(isinstance(r, dict) and r.get("sample") == sample.name and "view" in r for r in rows):
+        return f"the work unit of sample {name} returned rows that are not its views'"
+    if not isinstance(result.get("inputs", []), list):
+        return f"the work unit of sample {name} returned {_describe(result.get('inputs'))} as its inputs"
+    expected = {v.key for v in sample.views} or {sample.rel_dir or sample.name}
+    if not expected <= {r["view"] for r in rows}:
+        return f"the work unit of sample {name} returned no row for some of its views"
+    return None
+
+
+def _describe(value):
+    text = printable(repr(value))
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def _end_last_line(manifest):
@@ -1495,7 +1677,7 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
     except (OSError, ValueError) as exc:
-        print(f"pixscale: error: the report could not be written to {report_dir}: {exc}", file=sys.stderr)
+        _say(False, f"pixscale: error: the report could not be written to {report_dir}: {exc}")
         return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]
     return []
 

@@ -9,9 +9,12 @@ their rows; the coordinator alone writes the manifest, list files and report.
 
 A stop request (Ctrl-C) reaches every worker the same way, wherever it runs:
 a file in OUT_DIR (:class:`StopFlag`) that each unit checks before each view.
+The file holds a token unique to the run, so only that run's own request
+stops it: a stray or stale file of that name does not.
 """
 
 import os
+import secrets
 import signal
 import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,22 +24,37 @@ MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as fail
 
 
 class StopFlag:
-    """A stop request every worker sees: the existence of a file (in OUT_DIR, on the shared filesystem)."""
+    """A stop request every worker sees: a file (in OUT_DIR, on the shared filesystem) holding this run's token.
 
-    def __init__(self, path):
+    The token is drawn when the flag is made and travels with it to the
+    workers (the flag pickles), so a file of the same name that this run did
+    not write (left by another run, copied in, made by hand) is not a stop
+    request.
+    """
+
+    def __init__(self, path, token=None):
         self.path = os.fspath(path)
+        self.token = token or secrets.token_hex(16)
 
     def is_set(self):
-        return os.path.exists(self.path)
+        if not os.path.exists(self.path):  # the common case, without opening anything
+            return False
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                return f.read(200).strip() == self.token
+        except OSError:
+            return False
 
     def set(self):
         with open(self.path, "w", encoding="utf-8") as f:
-            f.write("stop\n")
+            f.write(self.token + "\n")
 
     def clear(self):
         try:
             os.unlink(self.path)
         except FileNotFoundError:
+            pass
+        except OSError:  # pragma: no cover - a folder of that name, say: it is not our request either
             pass
 
 
@@ -44,25 +62,58 @@ def _worker_init(coordinator):
     """Set up a local worker process: leave Ctrl-C to the coordinator, and end with it.
 
     The coordinator stops its workers through the :class:`StopFlag`; if it is
-    killed outright, the workers notice within a second and exit, instead of
-    waiting for work forever.
+    killed outright, the workers end too, so that nothing holds its output
+    pipes (a caller reading them sees EOF): on Linux the kernel kills a worker
+    when its parent (the pool's fork server, which ends with the coordinator)
+    dies; everywhere, a watch thread exits within a second once the
+    coordinator is gone or a zombie (dead, its parent not yet told), or the
+    worker's parent changed.
     """
     import threading
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    _die_with_parent()
 
     def watch():
         while True:
+            if os.getppid() != parent or not _alive(coordinator):
+                os._exit(1)
             time.sleep(0.5)
-            try:
-                os.kill(coordinator, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # pragma: no cover - the pid now belongs to another user
-                os._exit(1)
 
+    if os.getppid() != parent:  # pragma: no cover - the parent died before the kernel was told
+        os._exit(1)
     threading.Thread(target=watch, daemon=True, name="pixscale-coordinator-watch").start()
+
+
+def _die_with_parent():
+    """Linux: have the kernel send SIGKILL to this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl: the watch thread remains
+        pass
+
+
+def _alive(pid):
+    """Whether process ``pid`` runs: it exists and is not a zombie (a zombie keeps its pid until reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - the pid now belongs to another user
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):  # no /proc: trust kill()
+        return True
 
 
 def _sees(paths):
@@ -105,6 +156,7 @@ class Workers:
         self.jobs, self.pool = max(jobs, 1), pool
         self._owned = executor is None
         self._closed = False
+        self._abandoned = False
         self._client = self._cluster = None
         if scheduler is not None:
             self._start_dask(scheduler)
@@ -190,6 +242,30 @@ class Workers:
     def submit(self, fn, *args):
         return self.executor.submit(fn, *args)
 
+    def lost(self):
+        """Why the units in flight will never complete (a Dask client that lost its scheduler), or None."""
+        if self._client is None:
+            return None
+        status = getattr(self._client, "status", "running")
+        if status in ("closing", "closed", "failed"):
+            return f"lost the Dask scheduler (client {status})"
+        return None
+
+    def abandon(self):
+        """Give up on the units running now: end local worker processes (a new pool takes over); threads and
+        Dask tasks cannot be ended, so :meth:`close` will not wait for them."""
+        self._abandoned = True
+        if self._owned and isinstance(self.executor, ProcessPoolExecutor):
+            for proc in list((getattr(self.executor, "_processes", None) or {}).values()):
+                try:
+                    proc.kill()
+                except (OSError, ValueError, AttributeError):  # pragma: no cover - already gone
+                    pass
+            self.restart()
+        elif self._owned and isinstance(self.executor, ThreadPoolExecutor):
+            self.executor.shutdown(wait=False, cancel_futures=True)  # a hung thread keeps its slot: a new pool
+            self.executor = self._local()
+
     def restart(self):
         """Replace a broken local process pool (a worker was killed); others heal themselves."""
         if self._owned and isinstance(self.executor, ProcessPoolExecutor):
@@ -202,7 +278,7 @@ class Workers:
             return
         self._closed = True
         if self._owned and self._client is None:
-            self.executor.shutdown(wait=True, cancel_futures=cancel)
+            self.executor.shutdown(wait=not self._abandoned, cancel_futures=cancel or self._abandoned)
         if self._owned and self._client is not None:
             self._client.close()
             if self._cluster is not None:

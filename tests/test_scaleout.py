@@ -50,7 +50,7 @@ def tree(root):
 def client():
     """A LocalCluster of two worker processes (one thread each), as `--scheduler local:2` starts."""
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as c,
     ):
         yield c
