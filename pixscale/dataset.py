@@ -167,6 +167,12 @@ def _bad_name(rel):
     first = rel.split("/", 1)[0]
     if first in RESERVED:
         return f"{first!r} is a name pixscale uses for its own files in OUT_DIR; rename the folder"
+    for part in rel.split("/"):
+        if is_temporary(part):
+            return (
+                f"{part!r} is named like pixscale's own temporary files (.pixscale-*, .NAME.xxxx.part), which a "
+                "run removes from OUT_DIR; rename it"
+            )
     return None
 
 
@@ -259,7 +265,18 @@ def _deeper_hint(root, depth=3, budget=2000):
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (a 400-digit literal)
+        return False
+
+
+def _shown(value, limit=40):
+    """``value`` as JSON for a message, cut to ``limit`` characters (a 400-digit literal stays short)."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...({len(text)} characters)"
 
 
 def _frame_error(i, frame):
@@ -276,13 +293,31 @@ def _frame_error(i, frame):
             return f"camera frame {i} has no {key!r}; fix {CAMERAS} or pass --keep-cameras"
         if not _number(frame[key]):
             return (
-                f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a finite number; "
+                f"camera frame {i}'s {key} is {_shown(frame[key])}, not a finite number; "
                 f"fix {CAMERAS} or pass --keep-cameras"
+            )
+    for key in ("fx", "fy"):
+        if frame[key] <= 0:
+            return (
+                f"camera frame {i}'s {key} is {_shown(frame[key])}: a focal length must be positive (a degenerate "
+                f"camera); fix {CAMERAS}"
             )
     for key in ("w", "h"):
         if key in frame and not (_number(frame[key]) and frame[key] > 0):
-            return f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a positive number; fix {CAMERAS}"
+            return f"camera frame {i}'s {key} is {_shown(frame[key])}, not a positive number; fix {CAMERAS}"
     return None
+
+
+def _strict(value, where, found):
+    """``value`` with each NaN or infinite number replaced by None (strict JSON has none), its place in ``found``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(where)
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def _inside(base, rel):
@@ -329,6 +364,13 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
         if error is None:
             norm, error = _inside(folder, rel)
         if error is None:
+            error = _bad_name(norm)
+        if error is None and not os.path.lexists(folder / norm):
+            error = (
+                f"camera frame {i} names {norm}, which is not in the sample (the file does not exist); "
+                f"fix {CAMERAS} or restore the image"
+            )
+        if error is None:
             if norm in named:
                 error = f"camera frames {named[norm]} and {i} both name {norm}; each image needs its own frame"
         key = _join(rel_dir, norm or f"<frame {i}>")
@@ -346,6 +388,15 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
                 for p in _entries(d)
                 if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
             ]
+    found = []
+    sample.cameras = _strict(cameras, "", found)
+    if found:
+        sample.warnings.append(
+            f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
+            + ", ".join(found[:5])
+            + (" ..." if len(found) > 5 else "")
+            + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
+        )
     if unused:
         sample.warnings.append(
             f"{len(unused)} image(s) not named by any camera frame were not used: "
@@ -684,6 +735,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
                     )
                     continue
             samples.append(sample)
+    notes += _own_named(root, suffixes)
     if skipped_other:
         notes.append(
             f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
@@ -698,6 +750,22 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
     return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
+
+
+def _own_named(root, suffixes):
+    """A note for images and folders of ``root`` named like pixscale's temporary files: skipped, never read."""
+    found = sorted(
+        printable(p.name)
+        for p in root.iterdir()
+        if is_temporary(p.name) and p.name not in (LOCK, STOP) and (p.is_dir() or _is_image(p, suffixes))
+    )
+    if not found:
+        return []
+    return [
+        f"{', '.join(found[:5])}{' ...' if len(found) > 5 else ''}: named like pixscale's own temporary files "
+        "(.pixscale-*, .NAME.xxxx.part), which a run removes from OUT_DIR, so not read; rename them to have "
+        "them processed"
+    ]
 
 
 def _co3d_skipped(folder, where, suffixes):
