@@ -176,3 +176,19 @@ def test_a_glob_of_a_temporary_like_image_fails_it_by_name(tmp_path):
     write_png(flat / "a.png", obj())
     assert run(f"{flat}/.pixscale-*.png", tmp_path / "out") == 1
     assert "named like pixscale's own temporary files" in failed(tmp_path / "out")[".pixscale-x.png"]
+
+
+# --- figures: file names are text, not mathtext ------------------------------------------------
+
+
+def test_file_names_with_dollar_signs_are_drawn_in_every_figure(tmp_path):
+    """name_mathtext: 'x$\\frac{$y.png' raised matplotlib's ParseSyntaxException; the contact sheet was lost."""
+    pytest.importorskip("matplotlib")
+    flat = tmp_path / "in"
+    flat.mkdir()
+    for i, name in enumerate(["x$\\frac{$y.png", "cost_$5.png", "a$b$c.png", "d$^{$.png"]):
+        write_png(flat / name, obj((16 + i, 48, 20, 44)))
+    assert main(["run", str(flat), str(tmp_path / "out"), "--quiet", "--jobs", "1"]) == 0
+    rep = report(tmp_path / "out")
+    assert not rep["meta"].get("figures not drawn")
+    assert (tmp_path / "out" / "pixscale-report" / "contact_sheet.png").is_file()
