@@ -108,6 +108,7 @@ class ListFile:
     name: str
     text: str | None = None
     error: str | None = None
+    note: str | None = None  # e.g. a .txt that names nothing of the dataset: copied unchanged
 
 
 @dataclass
@@ -617,7 +618,13 @@ def _list_files(root, in_root, out_root):
             data = p.read_bytes()
             if b"\0" in data:
                 raise ValueError("it holds a NUL byte")
-            item.text = rewrite_list_file(data.decode("utf-8"), in_root, out_root) if out_root else None
+            text = data.decode("utf-8")
+            item.text = rewrite_list_file(text, in_root, out_root) if out_root else None
+            if text.strip() and not any(_dataset_path(line.strip(), in_root) for line in text.splitlines()):
+                item.note = (
+                    f"{p.name}: no line of it names a file or folder of the dataset, so it is not a list file; "
+                    "copied unchanged"
+                )
         except (UnicodeDecodeError, ValueError, OSError) as exc:
             reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
             item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with --resume"
@@ -749,6 +756,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
+    notes += [item.note for item in list_files if item.note]
     return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
 
 
@@ -784,12 +792,28 @@ def _co3d_skipped(folder, where, suffixes):
     return [f"{where}/: holds {'/'.join(kinds)} images that were not used; {how}"]
 
 
+def _dataset_path(entry, in_root):
+    """Whether the line ``entry`` of a list file names an existing file or folder of the dataset ``in_root``."""
+    if not entry or "\0" in entry:
+        return False
+    in_root = Path(in_root).resolve()
+    try:
+        for path in [Path(entry)] if Path(entry).is_absolute() else [in_root / entry, Path(entry)]:
+            resolved = path.resolve()
+            if resolved.exists() and (resolved == in_root or in_root in resolved.parents):
+                return True
+    except (OSError, ValueError, RuntimeError):  # a name too long, a symlink loop
+        return False
+    return False
+
+
 def rewrite_list_file(text, in_root, out_root):
     """Point every line of a list file that names a folder under ``in_root`` at ``out_root``.
 
     Absolute lines stay absolute; relative lines are taken relative to
     ``in_root`` (kept as they are, since the output has the same tree) or to
-    the working directory.  Other lines are kept unchanged.
+    the working directory (if that path exists: a line of prose is no
+    path).  Other lines are kept unchanged.
     """
     in_root, out_root = Path(in_root).resolve(), Path(out_root).resolve()
     lines = []
@@ -801,7 +825,12 @@ def rewrite_list_file(text, in_root, out_root):
             resolved = path.resolve()
             if resolved == in_root or in_root in resolved.parents:
                 new = str(out_root / resolved.relative_to(in_root))
-        elif entry and not (in_root / entry).exists() and Path(entry).resolve().is_relative_to(in_root):
+        elif (
+            entry
+            and not (in_root / entry).exists()
+            and Path(entry).resolve().is_relative_to(in_root)
+            and Path(entry).resolve().exists()
+        ):
             rel = Path(entry).resolve().relative_to(in_root)
             new = os.path.relpath(out_root / rel)
         lines.append(new)

@@ -192,3 +192,35 @@ def test_file_names_with_dollar_signs_are_drawn_in_every_figure(tmp_path):
     rep = report(tmp_path / "out")
     assert not rep["meta"].get("figures not drawn")
     assert (tmp_path / "out" / "pixscale-report" / "contact_sheet.png").is_file()
+
+
+# --- list files: only lines that are paths of the dataset are rewritten --------------------------
+
+
+def test_prose_in_a_txt_is_not_rewritten_as_paths_when_run_from_inside_in_dir(tmp_path, monkeypatch, capsys):
+    """list_file_prose: from inside IN_DIR, README.txt's 'hello world' became '../out/hello world'."""
+    inp = tmp_path / "in"
+    sample(inp, n=1)
+    sample(inp, "s1", n=1)
+    (inp / "README.txt").write_text("hello world\nsee notes below\n")
+    (inp / "train.txt").write_text("s0\n")
+    (inp / "val.txt").write_text(f"{inp / 's1'}\n# a comment\n")
+    monkeypatch.chdir(inp)
+    assert run(".", "../out") == 0
+    out = tmp_path / "out"
+    assert (out / "README.txt").read_text() == "hello world\nsee notes below\n"
+    assert (out / "train.txt").read_text() == "s0\n"
+    assert (out / "val.txt").read_text() == f"{out / 's1'}\n# a comment\n"
+    err = capsys.readouterr().err
+    assert "note: README.txt: no line of it names a file or folder of the dataset" in err
+    assert "train.txt:" not in err and "val.txt:" not in err
+
+
+def test_a_list_file_named_from_the_working_directory_still_points_at_the_output(tmp_path, monkeypatch):
+    """list_file_prose: lines relative to the working directory that name a sample are still rewritten."""
+    inp = tmp_path / "data" / "in"
+    sample(inp, n=1)
+    (inp / "train.txt").write_text("data/in/s0\ndata/in/gone\n")
+    monkeypatch.chdir(tmp_path)
+    assert run("data/in", "data/out") == 0
+    assert (tmp_path / "data" / "out" / "train.txt").read_text() == "data/out/s0\ndata/in/gone\n"
