@@ -224,3 +224,28 @@ def test_a_list_file_named_from_the_working_directory_still_points_at_the_output
     monkeypatch.chdir(tmp_path)
     assert run("data/in", "data/out") == 0
     assert (tmp_path / "data" / "out" / "train.txt").read_text() == "data/out/s0\ndata/in/gone\n"
+
+
+# --- exact mode: a canvas too small to hold the target is off target ----------------------------
+
+
+def test_a_one_pixel_view_is_not_on_target(tmp_path):
+    """img_1x1: a 1x1 opaque view was reported on_target with ratio 1.000 for a target of 0.3."""
+    flat = tmp_path / "in"
+    flat.mkdir()
+    write_png(flat / "a.png", np.full((1, 1, 4), 255, np.uint8))
+    assert run(flat, tmp_path / "out") == 0
+    (view,) = report(tmp_path / "out")["views"]
+    assert view["after"]["size_ratio"] == 1.0 and view["on_target"] is False
+    md = (tmp_path / "out" / "pixscale-report" / "report.md").read_text()
+    assert "a 1-pixel canvas holds only ratio 0 or 1" in md and "| a.png |" in md
+
+
+@pytest.mark.parametrize("side, on", [(64, True), (2, False)])
+def test_the_one_pixel_tolerance_is_at_most_a_tenth_of_the_target(side, on):
+    """img_1x1: the tolerance (one pixel's worth of area) of a tiny canvas reached 0.74 for a target of 0.3."""
+    from pixscale._plan import tolerance
+
+    assert tolerance(0.3, side * side) <= 0.03
+    one_pixel = float(np.sqrt(0.09 + 1 / side**2) - 0.3)
+    assert (tolerance(0.3, side * side) == pytest.approx(one_pixel)) == on
