@@ -104,7 +104,8 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
     try:
         thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name, measured)
     except (ViewError, ValueError, TypeError) as exc:  # an unreadable file, or a mask that does not fit
-        ax.text(0.5, 0.5, textwrap.fill(str(exc), 40), ha="center", va="center", fontsize=7, transform=ax.transAxes)
+        text = textwrap.fill(str(exc), 40)
+        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7, transform=ax.transAxes, parse_math=False)
         return
     h, w = thumb.shape
     ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
@@ -114,7 +115,8 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
     for kind, _ in marks[:1]:  # the frame shows the gravest mark
         ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=_MARKS[kind], lw=4))
     title = f"{label} {thumb.size_ratio:.2%}\n{thumb.name}"
-    ax.set_title("\n".join([title, *(text for _, text in marks)]), fontsize=6)
+    # parse_math=False: a file name is drawn as it is ('cost_$5.png' is no mathtext)
+    ax.set_title("\n".join([title, *(text for _, text in marks)]), fontsize=6, parse_math=False)
 
 
 def _values(rows, stage, key="size_ratio"):
@@ -245,6 +247,7 @@ def _contact_sheet(figure, summary, rows, sources):
             ha="right",
             va="center",
             fontsize=8,
+            parse_math=False,
         )
     return fig
 

@@ -29,6 +29,7 @@ _SECANT_STEPS = 8
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
+TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 5e-6  # exact mode's search stops this close to the target
 
 
@@ -220,8 +221,14 @@ def refine_scale(ratio, scale, target, goal):
 
 
 def tolerance(target, n_pixels):
-    """Exact mode's tolerance on the size ratio: 2e-4, or one pixel's worth of area if larger."""
-    return max(TOLERANCE, math.sqrt(target * target + 1.0 / n_pixels) - target)
+    """Exact mode's tolerance on the size ratio: 2e-4, or one pixel's worth of area if larger.
+
+    One pixel's worth is capped at a tenth of the target (``TINY_CANVAS``):
+    a canvas of a few pixels cannot hold the target, and its view is then
+    off target rather than on it (a 1-pixel canvas holds ratio 0 or 1 only,
+    and 1 is not "on" a target of 0.3).
+    """
+    return max(TOLERANCE, min(math.sqrt(target * target + 1.0 / n_pixels) - target, TINY_CANVAS * target))
 
 
 def _search_goal(target, n_pixels, n_views):

@@ -38,7 +38,8 @@ class ScaleTransform:
         The size ratio re-measured on the warped alpha (exact plans only).
     tolerance : float or None
         The tolerance on the size ratio that exact mode aimed for (2e-4, or
-        one pixel's worth of area on small canvases); None for closed-form
+        one pixel's worth of area on small canvases, at most a tenth of the
+        target: a canvas of a few pixels is off target); None for closed-form
         plans and transforms built directly.
     on_target : bool or None
         Property: ``abs(achieved_ratio - target) <= tolerance``, i.e. whether

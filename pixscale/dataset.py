@@ -108,6 +108,7 @@ class ListFile:
     name: str
     text: str | None = None
     error: str | None = None
+    note: str | None = None  # e.g. a .txt that names nothing of the dataset: copied unchanged
 
 
 @dataclass
@@ -167,6 +168,12 @@ def _bad_name(rel):
     first = rel.split("/", 1)[0]
     if first in RESERVED:
         return f"{first!r} is a name pixscale uses for its own files in OUT_DIR; rename the folder"
+    for part in rel.split("/"):
+        if is_temporary(part):
+            return (
+                f"{part!r} is named like pixscale's own temporary files (.pixscale-*, .NAME.xxxx.part), which a "
+                "run removes from OUT_DIR; rename it"
+            )
     return None
 
 
@@ -271,7 +278,18 @@ def _deeper_hint(root, depth=3, budget=2000):
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (a 400-digit literal)
+        return False
+
+
+def _shown(value, limit=40):
+    """``value`` as JSON for a message, cut to ``limit`` characters (a 400-digit literal stays short)."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...({len(text)} characters)"
 
 
 def _frame_error(i, frame):
@@ -288,13 +306,31 @@ def _frame_error(i, frame):
             return f"camera frame {i} has no {key!r}; fix {CAMERAS} or pass --keep-cameras"
         if not _number(frame[key]):
             return (
-                f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a finite number; "
+                f"camera frame {i}'s {key} is {_shown(frame[key])}, not a finite number; "
                 f"fix {CAMERAS} or pass --keep-cameras"
+            )
+    for key in ("fx", "fy"):
+        if frame[key] <= 0:
+            return (
+                f"camera frame {i}'s {key} is {_shown(frame[key])}: a focal length must be positive (a degenerate "
+                f"camera); fix {CAMERAS}"
             )
     for key in ("w", "h"):
         if key in frame and not (_number(frame[key]) and frame[key] > 0):
-            return f"camera frame {i}'s {key} is {json.dumps(frame[key])}, not a positive number; fix {CAMERAS}"
+            return f"camera frame {i}'s {key} is {_shown(frame[key])}, not a positive number; fix {CAMERAS}"
     return None
+
+
+def _strict(value, where, found):
+    """``value`` with each NaN or infinite number replaced by None (strict JSON has none), its place in ``found``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(where)
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def _inside(base, rel):
@@ -341,6 +377,13 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
         if error is None:
             norm, error = _inside(folder, rel)
         if error is None:
+            error = _bad_name(norm)
+        if error is None and not os.path.lexists(folder / norm):
+            error = (
+                f"camera frame {i} names {norm}, which is not in the sample (the file does not exist); "
+                f"fix {CAMERAS} or restore the image"
+            )
+        if error is None:
             if norm in named:
                 error = f"camera frames {named[norm]} and {i} both name {norm}; each image needs its own frame"
         key = _join(rel_dir, norm or f"<frame {i}>")
@@ -358,6 +401,15 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
                 for p in _entries(d)
                 if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
             ]
+    found = []
+    sample.cameras = _strict(cameras, "", found)
+    if found:
+        sample.warnings.append(
+            f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
+            + ", ".join(found[:5])
+            + (" ..." if len(found) > 5 else "")
+            + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
+        )
     if unused:
         sample.warnings.append(
             f"{len(unused)} image(s) not named by any camera frame were not used: "
@@ -578,7 +630,13 @@ def _list_files(root, in_root, out_root):
             data = p.read_bytes()
             if b"\0" in data:
                 raise ValueError("it holds a NUL byte")
-            item.text = rewrite_list_file(data.decode("utf-8"), in_root, out_root) if out_root else None
+            text = data.decode("utf-8")
+            item.text = rewrite_list_file(text, in_root, out_root) if out_root else None
+            if text.strip() and not any(_dataset_path(line.strip(), in_root) for line in text.splitlines()):
+                item.note = (
+                    f"{p.name}: no line of it names a file or folder of the dataset, so it is not a list file; "
+                    "copied unchanged"
+                )
         except (UnicodeDecodeError, ValueError, OSError) as exc:
             reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
             item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with --resume"
@@ -696,6 +754,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
                     )
                     continue
             samples.append(sample)
+    notes += _own_named(root, suffixes)
     if skipped_other:
         notes.append(
             f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
@@ -709,7 +768,24 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if layout != "flat" else []
+    notes += [item.note for item in list_files if item.note]
     return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
+
+
+def _own_named(root, suffixes):
+    """A note for images and folders of ``root`` named like pixscale's temporary files: skipped, never read."""
+    found = sorted(
+        printable(p.name)
+        for p in root.iterdir()
+        if is_temporary(p.name) and p.name not in (LOCK, STOP) and (p.is_dir() or _is_image(p, suffixes))
+    )
+    if not found:
+        return []
+    return [
+        f"{', '.join(found[:5])}{' ...' if len(found) > 5 else ''}: named like pixscale's own temporary files "
+        "(.pixscale-*, .NAME.xxxx.part), which a run removes from OUT_DIR, so not read; rename them to have "
+        "them processed"
+    ]
 
 
 def _co3d_skipped(folder, where, suffixes):
@@ -728,12 +804,28 @@ def _co3d_skipped(folder, where, suffixes):
     return [f"{where}/: holds {'/'.join(kinds)} images that were not used; {how}"]
 
 
+def _dataset_path(entry, in_root):
+    """Whether the line ``entry`` of a list file names an existing file or folder of the dataset ``in_root``."""
+    if not entry or "\0" in entry:
+        return False
+    in_root = Path(in_root).resolve()
+    try:
+        for path in [Path(entry)] if Path(entry).is_absolute() else [in_root / entry, Path(entry)]:
+            resolved = path.resolve()
+            if resolved.exists() and (resolved == in_root or in_root in resolved.parents):
+                return True
+    except (OSError, ValueError, RuntimeError):  # a name too long, a symlink loop
+        return False
+    return False
+
+
 def rewrite_list_file(text, in_root, out_root):
     """Point every line of a list file that names a folder under ``in_root`` at ``out_root``.
 
     Absolute lines stay absolute; relative lines are taken relative to
     ``in_root`` (kept as they are, since the output has the same tree) or to
-    the working directory.  Other lines are kept unchanged.
+    the working directory (if that path exists: a line of prose is no
+    path).  Other lines are kept unchanged.
     """
     in_root, out_root = Path(in_root).resolve(), Path(out_root).resolve()
     lines = []
@@ -745,7 +837,12 @@ def rewrite_list_file(text, in_root, out_root):
             resolved = path.resolve()
             if resolved == in_root or in_root in resolved.parents:
                 new = str(out_root / resolved.relative_to(in_root))
-        elif entry and not (in_root / entry).exists() and Path(entry).resolve().is_relative_to(in_root):
+        elif (
+            entry
+            and not (in_root / entry).exists()
+            and Path(entry).resolve().is_relative_to(in_root)
+            and Path(entry).resolve().exists()
+        ):
             rel = Path(entry).resolve().relative_to(in_root)
             new = os.path.relpath(out_root / rel)
         lines.append(new)

@@ -277,9 +277,13 @@ def atomic_write_text(path, text, *, root=None):
     return atomic_write_bytes(path, text.encode("utf-8"), root=root)
 
 
-def atomic_write_json(path, obj, *, root=None):
-    """Write ``obj`` as indented JSON (with a final newline) to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2) + "\n", root=root)
+def atomic_write_json(path, obj, *, root=None, allow_nan=True):
+    """Write ``obj`` as indented JSON (with a final newline) to ``path`` atomically.
+
+    With ``allow_nan=False`` the text is strict JSON: a NaN or infinite number
+    raises ValueError before anything is written.
+    """
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=allow_nan) + "\n", root=root)
 
 
 def encode_png(image, *, compress_level=6):

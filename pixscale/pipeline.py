@@ -302,15 +302,16 @@ def _vanished(t):
 
 def _new_intrinsics(frame, t, pixel_center):
     K = np.array([[frame["fx"], 0.0, frame["cx"]], [0.0, frame["fy"], frame["cy"]], [0.0, 0.0, 1.0]], float)
-    K2 = t.intrinsics(K, pixel_center=pixel_center)
-    return {
-        "fx": float(K2[0, 0]),
-        "fy": float(K2[1, 1]),
-        "cx": float(K2[0, 2]),
-        "cy": float(K2[1, 2]),
-        "w": int(t.output_shape[1]),
-        "h": int(t.output_shape[0]),
-    }
+    with np.errstate(over="ignore", invalid="ignore"):
+        K2 = t.intrinsics(K, pixel_center=pixel_center)
+    new = {"fx": float(K2[0, 0]), "fy": float(K2[1, 1]), "cx": float(K2[0, 2]), "cy": float(K2[1, 2])}
+    for key, value in new.items():
+        if not math.isfinite(value):  # e.g. fx = 1.5e308 enlarged: strict JSON has no Infinity
+            raise ViewError(
+                f"its camera's {key} ({frame[key]:.6g}) scaled by {t.scale:.6g} is not a finite number, so the "
+                f"new intrinsics cannot be written; fix {CAMERAS} (in pixels of the image)"
+            )
+    return {**new, "w": int(t.output_shape[1]), "h": int(t.output_shape[0])}
 
 
 def _check_frame_size(frame, image):
@@ -587,7 +588,19 @@ def _write_cameras(sample, path, frames, rows, opts, root=None):
         "pixel_center": opts.pixel_center,
         "views": views,
     }
-    return atomic_write_json(path, cameras, root=root)
+    cameras = _strict_json(cameras)  # discovery nulled the input's NaN/Infinity; nothing non-finite is written
+    return atomic_write_json(path, cameras, root=root, allow_nan=False)
+
+
+def _strict_json(value):
+    """``value`` with any NaN or infinite float replaced by None (strict JSON holds neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
 
 
 # --- the output folder -------------------------------------------------------------------------

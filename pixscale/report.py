@@ -748,7 +748,8 @@ def format_table(summary: Mapping[str, Any]) -> str:
         if title == "views":
             if summary.get("off_target"):
                 out.append("    off target: no scale gives these views a ratio within the tolerance")
-                out.append("    (it moves in steps larger than that, e.g. hard edges along the pixel grid)")
+                out.append("    (it moves in steps larger than that, e.g. hard edges along the pixel grid,")
+                out.append("    or a canvas of a few pixels: a 1-pixel canvas holds only ratio 0 or 1)")
             failures = summary["failures"]
             for f in failures[:MAX_FAILURES_SHOWN]:
                 # A view is named by its path in IN_DIR, which starts with its sample's folder.
@@ -805,8 +806,9 @@ def _markdown(summary, rows, meta, figures):
             "",
             "No scale gives these views a size ratio within the tolerance of the target: the re-measured "
             "ratio moves in steps larger than that near the target (long straight edges along the pixel "
-            "grid cross it together, or the object fills the canvas). Each has the best ratio that nearby "
-            "scales give.",
+            "grid cross it together, or the object fills the canvas). On a canvas of a few pixels one "
+            "pixel is a large step: a 1-pixel canvas holds only ratio 0 or 1, so it cannot be on a target "
+            "between them. Each has the best ratio that nearby scales give.",
             "",
         ] + _md_table(
             ["sample", "view", "achieved ratio"],
