@@ -212,11 +212,26 @@ def _options(args):
     )
 
 
-def _check_report_dir(path):
-    from pathlib import Path
+def _check_report_dir(path, name="--report-dir"):
+    """Refuse up front a folder written at the end (created if missing) that cannot be: a file, or not writable."""
+    import errno
+    import os
 
-    if path is not None and Path(path).exists() and not Path(path).is_dir():
-        raise ValueError(f"--report-dir {path} is a file; pass a folder (it is created if missing).")
+    from .io import os_problem
+
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path} is a file; pass a folder (it is created if missing).")
+    near = os.path.abspath(path)
+    while not os.path.lexists(near) and os.path.dirname(near) != near:
+        near = os.path.dirname(near)
+    code = errno.ENOTDIR if not os.path.isdir(near) else None
+    if code is None and not os.access(near, os.W_OK | os.X_OK):
+        code = errno.EACCES
+    if code is not None:
+        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)))
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")
 
 
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
@@ -275,6 +290,7 @@ def cmd_stats(args):
         layout=args.layout,
         jobs=args.jobs,
         quiet=args.json or args.quiet,
+        report_dir=args.report_dir,
     )
     summary = report.summarize(
         rows, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
@@ -303,6 +319,7 @@ def cmd_demo(args):
     if out.exists() and not out.is_dir():
         print(f"pixscale: error: --out {out} is a file; pass a folder", file=sys.stderr)
         return 2
+    _check_report_dir(args.out, "--out")
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             print(
@@ -327,6 +344,7 @@ def cmd_compare(args):
     from .compare import compare, format_table
 
     skipped: list[str] = []
+    _check_report_dir(args.out, "--out")
     runs, written = compare(
         args.runs,
         args.out,
@@ -467,9 +485,38 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\npixscale: interrupted.", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        print(f"pixscale: error: {_os_error_line(exc, args)}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"pixscale: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _os_error_line(exc, args):
+    """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
+    import os
+
+    from .io import LinkError, os_problem
+
+    if isinstance(exc, LinkError) or exc.filename is None:  # already worded
+        return str(exc)
+    problem, fix = os_problem(exc)
+    where = os.path.abspath(os.fsdecode(exc.filename))
+    roles = [
+        ("OUT_DIR", getattr(args, "out_dir", None)),
+        ("--report-dir", getattr(args, "report_dir", None)),
+        ("--out", getattr(args, "out", None)),
+        ("IN_DIR", getattr(args, "in_dir", None)),
+        ("DIR", getattr(args, "dir", None)),
+    ]
+    for role, path in roles:
+        if path is None:
+            continue
+        full = os.path.abspath(path)
+        if where == full or os.path.commonpath([where, full]) in (where, full):
+            return f"{role} {path} cannot be used: {problem}; {fix}."
+    return f"{problem}; {fix}."
 
 
 def threading_main():

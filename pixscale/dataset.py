@@ -23,6 +23,7 @@ List files ``ROOT/*.txt`` that list sample folders are read here too, so a run
 can rewrite them to point at its output.
 """
 
+import errno
 import glob
 import json
 import math
@@ -187,7 +188,9 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     root = Path(root)
     if (root / CAMERAS).is_file():
         return "gslrm"
-    subdirs = [p for p in _entries(root) if p.is_dir()]
+    subdirs, unreadable = [], []
+    for p in (p for p in _entries(root) if p.is_dir()):  # a folder that cannot be listed fails as a sample
+        (subdirs if _unreadable(p) is None else unreadable).append(p)
     if any((p / CAMERAS).is_file() for p in subdirs):
         return "gslrm"
     if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
@@ -203,11 +206,41 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         if others
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
+    if unreadable:
+        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {_unreadable(unreadable[0])}."
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
         f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
         "or pass --layout."
     )
+
+
+def _unreadable(folder):
+    """Why the sample folder ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
+    try:
+        names = os.listdir(folder)
+        for sub in (CAMERAS, IMAGES):
+            try:
+                st = os.stat(folder / sub)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                inner = os.listdir(folder / sub)
+                if inner:
+                    os.lstat(folder / sub / inner[0])
+            elif stat.S_ISREG(st.st_mode):
+                os.close(os.open(folder / sub, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+        if names:
+            os.lstat(folder / names[0])
+    except OSError as exc:
+        where = os.fsdecode(exc.filename) if exc.filename is not None else os.fspath(folder)
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return (
+                f"cannot be read by this user ({where}: permission denied); make it readable "
+                f"(chmod -R a+rX {folder}) or move the folder out of IN_DIR"
+            )
+        return f"cannot be read ({where}: {exc.strerror or exc}); check the folder and the disk"
+    return None
 
 
 def _holds_images(folder, suffixes):
@@ -340,12 +373,15 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     unused = []
     for sub in ("images", "."):
         d = folder / sub
-        if d.is_dir():
-            unused += [
-                _join("" if sub == "." else sub, p.name)
-                for p in _entries(d)
-                if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
-            ]
+        try:
+            if d.is_dir():
+                unused += [
+                    _join("" if sub == "." else sub, p.name)
+                    for p in _entries(d)
+                    if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
+                ]
+        except OSError:  # a folder that cannot be listed: its views fail when they are read
+            continue
     if unused:
         sample.warnings.append(
             f"{len(unused)} image(s) not named by any camera frame were not used: "
@@ -644,6 +680,13 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
             bad = _bad_name(rel_dir)
             if bad:
                 samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
+            unreadable = _unreadable(folder)
+            if unreadable and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
+                continue
+            if unreadable:  # that sample fails, by name; the others run
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=f"its folder {unreadable}"))
                 continue
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():
