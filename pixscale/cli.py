@@ -230,7 +230,7 @@ def _check_report_dir(path, name="--report-dir"):
     if code is None and not os.access(near, os.W_OK | os.X_OK):
         code = errno.EACCES
     if code is not None:
-        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)))
+        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)), path=path)
         raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")
 
 
@@ -501,7 +501,6 @@ def _os_error_line(exc, args):
 
     if isinstance(exc, LinkError) or exc.filename is None:  # already worded
         return str(exc)
-    problem, fix = os_problem(exc)
     where = os.path.abspath(os.fsdecode(exc.filename))
     roles = [
         ("OUT_DIR", getattr(args, "out_dir", None)),
@@ -515,7 +514,9 @@ def _os_error_line(exc, args):
             continue
         full = os.path.abspath(path)
         if where == full or os.path.commonpath([where, full]) in (where, full):
+            problem, fix = os_problem(exc, reading=role in ("IN_DIR", "DIR"), path=path)
             return f"{role} {path} cannot be used: {problem}; {fix}."
+    problem, fix = os_problem(exc)
     return f"{problem}; {fix}."
 
 

@@ -216,7 +216,7 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
 
 
 def _unreadable(folder):
-    """Why the sample folder ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
+    """Why ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
     try:
         names = os.listdir(folder)
         for sub in (CAMERAS, IMAGES):
@@ -236,8 +236,7 @@ def _unreadable(folder):
         where = os.fsdecode(exc.filename) if exc.filename is not None else os.fspath(folder)
         if exc.errno in (errno.EACCES, errno.EPERM):
             return (
-                f"cannot be read by this user ({where}: permission denied); make it readable "
-                f"(chmod -R a+rX {folder}) or move the folder out of IN_DIR"
+                f"cannot be read by this user ({where}: permission denied); make it readable (chmod -R a+rX {folder})"
             )
         return f"cannot be read ({where}: {exc.strerror or exc}); check the folder and the disk"
     return None
@@ -655,6 +654,9 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
+    unreadable = _unreadable(Path(root))
+    if unreadable:
+        raise ValueError(f"{root} {unreadable}.")
     if layout == "auto":
         layout = detect_layout(root, suffixes)
     root = Path(root)
@@ -686,7 +688,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
                 notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
                 continue
             if unreadable:  # that sample fails, by name; the others run
-                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=f"its folder {unreadable}"))
+                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
                 continue
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():

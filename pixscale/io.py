@@ -217,23 +217,31 @@ def _existing_ancestor(path):
     return path
 
 
-def os_problem(exc):
+def os_problem(exc, reading=False, path=None):
     """``(problem, fix)``: what an OSError on a file or folder means, in words, and what to do.
 
     The common causes (permissions, a file where a folder is needed, a full
     or read-only disk, a name too long, a link loop) are worded from the
-    error's ``filename``; anything else gives its own text.
+    error's ``filename``; anything else gives its own text.  ``reading``: the
+    path is an input, read and never written (a permission is then to read);
+    ``path``: the folder the error concerns (the file it names may lie in it).
     """
     code, target = exc.errno, exc.filename
     if target is None:
         cause = exc.strerror or str(exc)
         return (f"{cause} (errno {code})" if code is not None else cause), "check the folder and the disk"
     target = os.fsdecode(target)
+    if code in (errno.EACCES, errno.EPERM) and reading:
+        return (
+            f"{target} cannot be read by this user (permission denied)",
+            "make it and the folders above it readable (e.g. chmod -R a+rX on the dataset folder)",
+        )
     if code in (errno.EACCES, errno.EPERM):
         if not os.path.lexists(target):
             near = _existing_ancestor(target)
+            mine = path is not None and os.path.abspath(path) == near
             return (
-                f"its parent folder {near} is not writable by this user",
+                f"{'it' if mine else f'its parent folder {near}'} is not writable by this user",
                 f"make it writable (chmod u+w {near}) or choose a folder elsewhere",
             )
         return (

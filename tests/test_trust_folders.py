@@ -104,6 +104,23 @@ def test_an_unreadable_sample_folder_fails_that_sample_by_name(tmp_path, layout,
     assert any(k.startswith(other + "/") for k in tree(tmp_path / "out"))
 
 
+def test_an_unreadable_dataset_folder_is_one_worded_line(tmp_path, flat):
+    """fs_unreadable_sample's neighbour: IN_DIR itself of mode 000 gave '[Errno 13] Permission denied'."""
+    flat.chmod(0)
+    try:
+        procs = [
+            _run_as_user(tmp_path, "run", flat, tmp_path / "out", "--quiet", "--no-plots"),
+            _run_as_user(tmp_path, "stats", flat, "--quiet", "--no-plots"),
+        ]
+    finally:
+        flat.chmod(0o755)
+    for proc in procs:
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert f"{flat} cannot be read by this user" in proc.stderr and "chmod -R a+rX" in proc.stderr
+        assert "Errno" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # --- fs_out_parent_readonly, fs_out_under_file: worded folder errors ------------------------------
 
 
@@ -121,6 +138,20 @@ def test_out_dir_in_a_read_only_folder_is_one_worded_line(tmp_path, flat):
     assert f"its parent folder {tmp_path / 'ro'} is not writable by this user" in proc.stderr
     assert "chmod u+w" in proc.stderr and "Errno" not in proc.stderr
     assert tree(tmp_path / "ro") == []
+
+
+def test_an_existing_out_dir_that_is_not_writable_is_one_worded_line(tmp_path, flat):
+    """fs_out_parent_readonly's neighbour: an empty OUT_DIR of mode 555 gave '[Errno 13] ... .pixscale-lock'."""
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        proc = _run_as_user(tmp_path, "run", flat, out, "--quiet", "--no-plots")
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"OUT_DIR {out} cannot be used: it is not writable by this user" in proc.stderr
+    assert "Errno" not in proc.stderr and tree(out) == []
 
 
 @pytest.mark.parametrize(
