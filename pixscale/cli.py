@@ -216,6 +216,7 @@ def _check_report_dir(path, name="--report-dir"):
     """Refuse up front a folder written at the end (created if missing) that cannot be: a file, or not writable."""
     import errno
     import os
+    import stat
 
     from .io import os_problem
 
@@ -226,7 +227,12 @@ def _check_report_dir(path, name="--report-dir"):
     near = os.path.abspath(path)
     while not os.path.lexists(near) and os.path.dirname(near) != near:
         near = os.path.dirname(near)
-    code = errno.ENOTDIR if not os.path.isdir(near) else None
+    try:
+        st = os.stat(near)
+    except OSError as exc:  # a link loop, or a link to nothing
+        problem, fix = os_problem(exc, path=path)
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.") from None
+    code = errno.ENOTDIR if not stat.S_ISDIR(st.st_mode) else None
     if code is None and not os.access(near, os.W_OK | os.X_OK):
         code = errno.EACCES
     if code is not None:

@@ -253,6 +253,8 @@ def os_problem(exc, reading=False, path=None):
         if os.path.lexists(near) and not os.path.isdir(near):
             return f"{near} is a file, not a folder", "choose a path whose folders are folders, or move that file away"
         return f"a part of {target} is not a folder", "check the path"
+    if code in (errno.EEXIST, errno.ENOENT) and os.path.islink(target) and not os.path.exists(target):
+        return f"{target} is a symbolic link to {os.readlink(target)}, which does not exist", "fix or remove the link"
     if code == errno.EEXIST:
         return f"{target} already exists and is not a folder", "remove or rename it, or choose another path"
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):

@@ -689,7 +689,7 @@ def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
     if report_dir:
         _refuse_overlap("--report-dir", report_dir, in_dir, src)
     _refuse_overlap("OUT_DIR", out_dir, in_dir, src)
-    dst = Path(out_dir).resolve()
+    dst = Path(os.path.realpath(out_dir))  # a link loop stays as it is (resolve() raises RuntimeError)
     if dataset is not None:
         for sample in dataset.samples:
             for p in sample.sources:
@@ -722,8 +722,14 @@ def _refuse_planted(out_dir):
     or a hard link of a file it writes in place; a dangling link as OUT_DIR itself is named as such.
     """
     if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        what = "does not exist"
+        try:
+            os.stat(out_dir)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                what = "leads through a loop of symbolic links"
         raise ValueError(
-            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which does not exist; create "
+            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which {what}; create "
             "that folder, remove the link, or choose another OUT_DIR."
         )
     if not os.path.isdir(out_dir):

@@ -180,6 +180,30 @@ def test_a_folder_argument_under_a_file_is_one_worded_line(tmp_path, flat, capsy
 
 
 @pytest.mark.parametrize(
+    "command, words",
+    [
+        (["run", "{in}", "{loop}"], "leads through a loop of symbolic links"),
+        (["run", "{in}", "{loop}/sub"], "leads through a loop of symbolic links"),
+        (["run", "{in}", "{dangling}/sub"], "is a symbolic link to nowhere, which does not exist"),
+        (["stats", "{in}", "--report-dir", "{loop}/rep"], "leads through a loop of symbolic links"),
+        (["stats", "{in}", "--report-dir", "{dangling}/rep"], "is a symbolic link to nowhere, which does not exist"),
+        (["compare", "{in}", "--out", "{loop}"], "leads through a loop of symbolic links"),
+    ],
+    ids=["run-out-loop", "run-out-under-loop", "run-out-under-dangling", "stats-loop", "stats-dangling", "compare"],
+)
+def test_a_folder_argument_through_a_bad_link_is_one_worded_line(tmp_path, flat, capsys, command, words):
+    """fs_out_under_file's neighbours: OUT_DIR a link loop was a RuntimeError traceback; a dangling link raw."""
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    args = [a.format(**{"in": flat, "loop": tmp_path / "loop", "dangling": tmp_path / "dangling"}) for a in command]
+    before = tree(tmp_path)
+    assert main(args + ["--quiet", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Errno" not in err, err
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
     "code, words",
     [
         (errno.ENOSPC, "is full"),
