@@ -281,7 +281,7 @@ def _deeper_hint(root, depth=3, budget=2000):
                 budget -= 1
                 if budget < 0:
                     return ""
-                if (p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES):
+                if _unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
                     top = p.parent if p.parent != root else p
                     found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
                     return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."

@@ -121,6 +121,20 @@ def test_an_unreadable_dataset_folder_is_one_worded_line(tmp_path, flat):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_dataset_whose_only_sample_is_unreadable_says_so(tmp_path):
+    """fs_unreadable_sample's neighbour: with no readable sample, the layout search raised '[Errno 13]'."""
+    root = tmp_path / "in"
+    synth.write_dataset(root, n_samples=1, size=SIZE, seed=7, layout="gslrm")
+    (root / "sample_000").chmod(0)
+    try:
+        proc = _run_as_user(tmp_path, "run", root, tmp_path / "out", "--quiet", "--no-plots")
+    finally:
+        (root / "sample_000").chmod(0o755)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "1 of its folders cannot be read: sample_000 cannot be read by this user" in proc.stderr
+    assert "Errno" not in proc.stderr
+
+
 # --- fs_out_parent_readonly, fs_out_under_file: worded folder errors ------------------------------
 
 
