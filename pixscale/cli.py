@@ -70,7 +70,9 @@ def _add_speck_options(g, note=""):
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
-    g.add_argument("--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale (default 10)")
+    g.add_argument(
+        "--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale, below 255 (default 10)"
+    )
     _add_speck_options(g)
     g.add_argument(
         "--erase-specks",
@@ -405,7 +407,7 @@ def build_parser():
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (--json output is still printed)")
-    p.add_argument("--report-dir", default=None, help="also write report files there")
+    p.add_argument("--report-dir", default=None, help="also write report files there (a folder outside DIR)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=cmd_stats)
 
