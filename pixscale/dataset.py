@@ -188,17 +188,25 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     root = Path(root)
     if (root / CAMERAS).is_file():
         return "gslrm"
-    subdirs, unreadable = [], []
-    for p in (p for p in _entries(root) if p.is_dir()):  # a folder that cannot be listed fails as a sample
-        (subdirs if _unreadable(p) is None else unreadable).append(p)
-    if any((p / CAMERAS).is_file() for p in subdirs):
+    problems = {}
+
+    def readable():  # a folder that cannot be read tells nothing of the layout (discover fails it as a sample)
+        for p in (p for p in _entries(root) if p.is_dir()):
+            if p not in problems:
+                problems[p] = _unreadable(p)
+            if problems[p] is None:
+                yield p
+
+    if any((p / CAMERAS).is_file() for p in readable()):
         return "gslrm"
-    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
+    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in readable() for f in p.iterdir()):
         return "mvdiffusion"
     if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
         return "flat"
+    subdirs = list(readable())
     if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
         return "co3d"
+    unreadable = [p for p, problem in problems.items() if problem]
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
@@ -207,7 +215,7 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
     if unreadable:
-        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {_unreadable(unreadable[0])}."
+        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {problems[unreadable[0]]}."
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
         f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
