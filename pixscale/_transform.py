@@ -95,8 +95,8 @@ class ScaleTransform:
         set_(self, "scale", check_scale(self.scale))
         set_(self, "src_center", check_point(self.src_center, name="src_center"))
         set_(self, "dst_center", check_point(self.dst_center, name="dst_center"))
-        set_(self, "input_shape", check_shape(self.input_shape, name="input_shape"))
-        set_(self, "output_shape", check_shape(self.output_shape, name="output_shape"))
+        set_(self, "input_shape", check_shape(self.input_shape, name="input_shape", limit=False))
+        set_(self, "output_shape", check_shape(self.output_shape, name="output_shape", limit=False))
         set_(self, "limited", bool(self.limited))
         check_filter(self.filter)
 

@@ -161,13 +161,22 @@ def with_mask(image, mask, *, name="image"):
 
 
 def check_threshold(threshold):
-    """Return ``threshold`` as a float in [0, 255] (the 0-255 alpha scale)."""
+    """Return ``threshold`` as a float in [0, 255) (the 0-255 alpha scale).
+
+    The object is ``alpha > threshold`` and no alpha exceeds 255, so 255 (or
+    more) could never select a pixel: it is refused like any value out of range.
+    """
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number on the 0-255 scale; got {threshold!r}")
     threshold = float(threshold)
-    if not 0 <= threshold <= 255:
+    if threshold == 255:
         raise ValueError(
-            f"threshold is on the 0-255 alpha scale and must lie in [0, 255]; got {threshold:g}. "
+            "threshold 255 selects no pixel: the object is alpha > threshold, and no alpha exceeds 255; "
+            "give a value below 255 (254 keeps only fully opaque 8-bit pixels)."
+        )
+    if not 0 <= threshold < 255:
+        raise ValueError(
+            f"threshold is on the 0-255 alpha scale and must lie in [0, 255); got {threshold:g}. "
             "For float alpha in [0, 1] still give it on the 0-255 scale (10, not 0.04)."
         )
     return threshold
@@ -289,15 +298,28 @@ def check_scale(scale):
     return scale
 
 
-def check_shape(shape, *, name="output_shape"):
-    """Return ``shape`` as a pair of positive ints (H, W)."""
+def check_shape(shape, *, name="output_shape", limit=True):
+    """Return ``shape`` as a pair of positive ints (H, W).
+
+    With ``limit`` (a canvas pixscale will allocate), ``H * W`` may not exceed
+    :data:`pixscale.io.MAX_PIXELS`, the most pixels a view may have: a larger
+    canvas is refused here rather than failing in the allocation.
+    """
+    from .io import MAX_PIXELS
+
     try:
         h, w = (int(v) for v in shape)
         ok = all(float(v) == int(v) for v in shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"{name} must be a pair of ints (H, W); got {shape!r}") from None
     if not ok or h <= 0 or w <= 0:
         raise ValueError(f"{name} must be two positive ints (H, W); got {shape!r}")
+    if limit and h * w > MAX_PIXELS:
+        side = math.isqrt(MAX_PIXELS)
+        raise ValueError(
+            f"{name} {(h, w)} has {h * w:,} pixels, more than pixscale's limit of {MAX_PIXELS:,} "
+            f"({side}x{side}, pixscale.io.MAX_PIXELS); give a smaller canvas"
+        )
     return (h, w)
 
 

@@ -71,7 +71,9 @@ def _add_speck_options(g, note=""):
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
-    g.add_argument("--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale (default 10)")
+    g.add_argument(
+        "--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale, below 255 (default 10)"
+    )
     _add_speck_options(g)
     g.add_argument(
         "--erase-specks",
@@ -221,11 +223,32 @@ def _options(args):
     )
 
 
-def _check_report_dir(path):
-    from pathlib import Path
+def _check_report_dir(path, name="--report-dir"):
+    """Refuse up front a folder written at the end (created if missing) that cannot be: a file, or not writable."""
+    import errno
+    import os
+    import stat
 
-    if path is not None and Path(path).exists() and not Path(path).is_dir():
-        raise ValueError(f"--report-dir {path} is a file; pass a folder (it is created if missing).")
+    from .io import os_problem
+
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path} is a file; pass a folder (it is created if missing).")
+    near = os.path.abspath(path)
+    while not os.path.lexists(near) and os.path.dirname(near) != near:
+        near = os.path.dirname(near)
+    try:
+        st = os.stat(near)
+    except OSError as exc:  # a link loop, or a link to nothing
+        problem, fix = os_problem(exc, path=path)
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.") from None
+    code = errno.ENOTDIR if not stat.S_ISDIR(st.st_mode) else None
+    if code is None and not os.access(near, os.W_OK | os.X_OK):
+        code = errno.EACCES
+    if code is not None:
+        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)), path=path)
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")
 
 
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
@@ -310,6 +333,7 @@ def cmd_stats(args):
         layout=args.layout,
         jobs=args.jobs,
         quiet=args.json or args.quiet,
+        report_dir=args.report_dir,
     )
     summary = report.summarize(
         rows, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
@@ -338,6 +362,7 @@ def cmd_demo(args):
     if out.exists() and not out.is_dir():
         print(f"pixscale: error: --out {out} is a file; pass a folder", file=sys.stderr)
         return 2
+    _check_report_dir(args.out, "--out")
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             print(
@@ -362,6 +387,7 @@ def cmd_compare(args):
     from .compare import compare, format_table
 
     skipped: list[str] = []
+    _check_report_dir(args.out, "--out")
     runs, written = compare(
         args.runs,
         args.out,
@@ -416,7 +442,7 @@ def build_parser():
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (--json output is still printed)")
-    p.add_argument("--report-dir", default=None, help="also write report files there")
+    p.add_argument("--report-dir", default=None, help="also write report files there (a folder outside DIR)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=cmd_stats)
 
@@ -520,7 +546,10 @@ def _main(args, OptionError, RunInterrupted):
     except KeyboardInterrupt:
         _err("\npixscale: interrupted.")
         return 130
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        _err(f"pixscale: error: {_os_error_line(exc, args)}")
+        return 2
+    except ValueError as exc:
         _err(f"pixscale: error: {exc}")
         return 2
 
@@ -538,6 +567,33 @@ def _exit_past_hung_threads(code):
             except (OSError, ValueError):
                 pass
         os._exit(code)
+
+
+def _os_error_line(exc, args):
+    """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
+    import os
+
+    from .io import LinkError, os_problem
+
+    if isinstance(exc, LinkError) or exc.filename is None:  # already worded
+        return str(exc)
+    where = os.path.abspath(os.fsdecode(exc.filename))
+    roles = [
+        ("OUT_DIR", getattr(args, "out_dir", None)),
+        ("--report-dir", getattr(args, "report_dir", None)),
+        ("--out", getattr(args, "out", None)),
+        ("IN_DIR", getattr(args, "in_dir", None)),
+        ("DIR", getattr(args, "dir", None)),
+    ]
+    for role, path in roles:
+        if path is None:
+            continue
+        full = os.path.abspath(path)
+        if where == full or os.path.commonpath([where, full]) in (where, full):
+            problem, fix = os_problem(exc, reading=role in ("IN_DIR", "DIR"), path=path)
+            return f"{role} {path} cannot be used: {problem}; {fix}."
+    problem, fix = os_problem(exc)
+    return f"{problem}; {fix}."
 
 
 def threading_main():

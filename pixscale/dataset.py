@@ -23,6 +23,7 @@ List files ``ROOT/*.txt`` that list sample folders are read here too, so a run
 can rewrite them to point at its output.
 """
 
+import errno
 import glob
 import json
 import math
@@ -206,15 +207,25 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     root = Path(root)
     if (root / CAMERAS).is_file():
         return "gslrm"
-    subdirs = [p for p in _entries(root) if p.is_dir()]
-    if any((p / CAMERAS).is_file() for p in subdirs):
+    problems = {}
+
+    def readable():  # a folder that cannot be read tells nothing of the layout (discover fails it as a sample)
+        for p in (p for p in _entries(root) if p.is_dir()):
+            if p not in problems:
+                problems[p] = _unreadable(p)
+            if problems[p] is None:
+                yield p
+
+    if any((p / CAMERAS).is_file() for p in readable()):
         return "gslrm"
-    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in subdirs for f in p.iterdir()):
+    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in readable() for f in p.iterdir()):
         return "mvdiffusion"
     if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
         return "flat"
+    subdirs = list(readable())
     if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
         return "co3d"
+    unreadable = [p for p, problem in problems.items() if problem]
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
@@ -222,11 +233,40 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         if others
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
+    if unreadable:
+        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {problems[unreadable[0]]}."
     raise ValueError(
         f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
         f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
         "or pass --layout."
     )
+
+
+def _unreadable(folder):
+    """Why ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
+    try:
+        names = os.listdir(folder)
+        for sub in (CAMERAS, IMAGES):
+            try:
+                st = os.stat(folder / sub)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                inner = os.listdir(folder / sub)
+                if inner:
+                    os.lstat(folder / sub / inner[0])
+            elif stat.S_ISREG(st.st_mode):
+                os.close(os.open(folder / sub, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+        if names:
+            os.lstat(folder / names[0])
+    except OSError as exc:
+        where = os.fsdecode(exc.filename) if exc.filename is not None else os.fspath(folder)
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return (
+                f"cannot be read by this user ({where}: permission denied); make it readable (chmod -R a+rX {folder})"
+            )
+        return f"cannot be read ({where}: {exc.strerror or exc}); check the folder and the disk"
+    return None
 
 
 def _holds_images(folder, suffixes):
@@ -268,7 +308,7 @@ def _deeper_hint(root, depth=3, budget=2000):
                 budget -= 1
                 if budget < 0:
                     return ""
-                if (p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES):
+                if _unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
                     top = p.parent if p.parent != root else p
                     found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
                     return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."
@@ -303,12 +343,9 @@ def _frame_error(i, frame):
         return f"camera frame {i}'s file_path holds a NUL byte; fix {CAMERAS}"
     for key in INTRINSICS:
         if key not in frame:
-            return f"camera frame {i} has no {key!r}; fix {CAMERAS} or pass --keep-cameras"
+            return f"camera frame {i} has no {key!r}; fix {CAMERAS}"
         if not _number(frame[key]):
-            return (
-                f"camera frame {i}'s {key} is {_shown(frame[key])}, not a finite number; "
-                f"fix {CAMERAS} or pass --keep-cameras"
-            )
+            return f"camera frame {i}'s {key} is {_shown(frame[key])}, not a finite number; fix {CAMERAS}"
     for key in ("fx", "fy"):
         if frame[key] <= 0:
             return (
@@ -395,12 +432,15 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     unused = []
     for sub in ("images", "."):
         d = folder / sub
-        if d.is_dir():
-            unused += [
-                _join("" if sub == "." else sub, p.name)
-                for p in _entries(d)
-                if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
-            ]
+        try:
+            if d.is_dir():
+                unused += [
+                    _join("" if sub == "." else sub, p.name)
+                    for p in _entries(d)
+                    if p.is_file() and _is_image(p, suffixes) and _join("" if sub == "." else sub, p.name) not in named
+                ]
+        except OSError:  # a folder that cannot be listed: its views fail when they are read
+            continue
     found = []
     sample.cameras = _strict(cameras, "", found)
     if found:
@@ -689,6 +729,9 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
+    unreadable = _unreadable(Path(root))
+    if unreadable:
+        raise ValueError(f"{root} {unreadable}.")
     if layout == "auto":
         layout = detect_layout(root, suffixes)
     root = Path(root)
@@ -714,6 +757,14 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
             bad = _bad_name(rel_dir)
             if bad:
                 samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
+            unreadable = _unreadable(folder)
+            if unreadable and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
+                continue
+            if unreadable:  # that sample fails, by name; the others run
+                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
                 continue
             if layout == "gslrm":
                 if (folder / CAMERAS).is_file():

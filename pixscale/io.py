@@ -209,6 +209,66 @@ def _write_error(path, exc):
     return err
 
 
+def _existing_ancestor(path):
+    """``path``'s nearest ancestor (or itself) that exists, as a string."""
+    path = os.path.abspath(path)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def os_problem(exc, reading=False, path=None):
+    """``(problem, fix)``: what an OSError on a file or folder means, in words, and what to do.
+
+    The common causes (permissions, a file where a folder is needed, a full
+    or read-only disk, a name too long, a link loop) are worded from the
+    error's ``filename``; anything else gives its own text.  ``reading``: the
+    path is an input, read and never written (a permission is then to read);
+    ``path``: the folder the error concerns (the file it names may lie in it).
+    """
+    code, target = exc.errno, exc.filename
+    if target is None:
+        cause = exc.strerror or str(exc)
+        return (f"{cause} (errno {code})" if code is not None else cause), "check the folder and the disk"
+    target = os.fsdecode(target)
+    if code in (errno.EACCES, errno.EPERM) and reading:
+        return (
+            f"{target} cannot be read by this user (permission denied)",
+            "make it and the folders above it readable (e.g. chmod -R a+rX on the dataset folder)",
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        if not os.path.lexists(target):
+            near = _existing_ancestor(target)
+            mine = path is not None and os.path.abspath(path) == near
+            return (
+                f"{'it' if mine else f'its parent folder {near}'} is not writable by this user",
+                f"make it writable (chmod u+w {near}) or choose a folder elsewhere",
+            )
+        return (
+            f"{target} cannot be read or written by this user (permission denied)",
+            f"fix its permissions (e.g. chmod -R u+rwX {target}) or choose a folder elsewhere",
+        )
+    if code == errno.ENOTDIR:
+        near = _existing_ancestor(target)
+        if os.path.lexists(near) and not os.path.isdir(near):
+            return f"{near} is a file, not a folder", "choose a path whose folders are folders, or move that file away"
+        return f"a part of {target} is not a folder", "check the path"
+    if code in (errno.EEXIST, errno.ENOENT) and os.path.islink(target) and not os.path.exists(target):
+        return f"{target} is a symbolic link to {os.readlink(target)}, which does not exist", "fix or remove the link"
+    if code == errno.EEXIST:
+        return f"{target} already exists and is not a folder", "remove or rename it, or choose another path"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"the disk holding {target} is full (or over its quota)", "free space on it, or choose another disk"
+    if code == errno.EROFS:
+        return f"{target} is on a read-only file system", "choose a folder on a writable disk"
+    if code == errno.ENAMETOOLONG:
+        return f"a name in {target} is too long for the file system", "use a shorter path"
+    if code == errno.ELOOP:
+        return f"{target} leads through a loop of symbolic links", "fix or remove the link"
+    cause = exc.strerror or str(exc)
+    return f"{target}: {cause} (errno {code})", "check the path and the disk"
+
+
 def atomic_write_bytes(path, data, *, root=None):
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
@@ -769,6 +829,75 @@ def _decode_any(path, max_bytes=None, max_pixels=None):
     if image.shape[:2] != (height, width):
         raise ViewError(f"decoded to {image.shape}, but its header says {width} x {height} pixels; {_REEXPORT}", path)
     return image
+
+
+_ORIENTATIONS = {
+    2: "mirrored left-right",
+    3: "rotated 180 degrees",
+    4: "mirrored top-bottom",
+    5: "mirrored and rotated 90 degrees",
+    6: "rotated 90 degrees clockwise",
+    7: "mirrored and rotated 90 degrees",
+    8: "rotated 90 degrees counter-clockwise",
+}
+
+
+def exif_orientation(path):
+    """The EXIF Orientation (1-8) a JPEG file declares, or None (none, not a JPEG, unreadable).
+
+    pixscale reads a JPEG's stored pixels; a viewer shows them turned by this
+    tag, so a mask drawn on the shown image does not fit them (see
+    :data:`_ORIENTATIONS` for what each value means).
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 16)  # the APP segments come first
+    except OSError:
+        return None
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        body = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE1 and body.startswith(b"Exif\0\0"):
+            tiff = body[6:]
+            order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+            if order is None or len(tiff) < 8:
+                return None
+            ifd = struct.unpack(order + "I", tiff[4:8])[0]
+            if ifd + 2 > len(tiff):
+                return None
+            count = struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
+            for i in range(count):
+                entry = tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+                if len(entry) < 12:
+                    return None
+                tag, kind = struct.unpack(order + "HH", entry[:4])
+                if tag == 0x0112 and kind == 3:  # SHORT
+                    value = struct.unpack(order + "H", entry[8:10])[0]
+                    return value if 1 <= value <= 8 else None
+            return None
+        if marker in (0xDA, 0xD9):  # the image data: no EXIF before it
+            return None
+        pos += 2 + length
+    return None
+
+
+def orientation_hint(path, image_shape, mask_shape):
+    """Why a JPEG's mask may not fit it: its EXIF orientation, in words with the fix; or "" if none."""
+    value = exif_orientation(path)
+    if value is None or value == 1:
+        return ""
+    turned = tuple(image_shape[:2])[::-1] == tuple(mask_shape[:2])
+    likely = "likely " if turned and value >= 5 else "perhaps "
+    return (
+        f"; the {likely}cause: the JPEG's EXIF orientation is {value} ({_ORIENTATIONS[value]}), so viewers show "
+        f"it turned, while pixscale reads its stored pixels ({image_shape[0]}x{image_shape[1]}, H x W) and ignores "
+        "the tag: rotate the JPEG's pixels to match what is shown (e.g. exiftran -ai, or mogrify -auto-orient), "
+        "or make the mask on the stored pixels"
+    )
 
 
 def read_colour(path):

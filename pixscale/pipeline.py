@@ -45,6 +45,7 @@ from .io import (
     file_kind,
     open_folder,
     open_own_file,
+    orientation_hint,
     read_colour,
     read_mask,
     read_view,
@@ -130,8 +131,13 @@ class RunOptions:
                 f"a size ratio of at least {1 / math.sqrt(MAX_OUTPUT_PIXELS):.3g}: a smaller object is less than "
                 "one pixel on any canvas up to 16384x16384, so every output would be blank",
             )
-        if not (_real(self.threshold) and 0 <= self.threshold <= 255):
-            raise OptionError("threshold", self.threshold, "an alpha value on the 0-255 scale, 0 to 255")
+        if not (_real(self.threshold) and 0 <= self.threshold < 255):  # no alpha exceeds 255: nothing selected
+            raise OptionError(
+                "threshold",
+                self.threshold,
+                "an alpha value on the 0-255 scale, from 0 up to (not including) 255: the object is alpha > "
+                "threshold, so 255 or more selects no pixel (254 keeps only fully opaque 8-bit pixels)",
+            )
         if self.center not in CENTERS:
             raise OptionError("center", self.center, f"one of {', '.join(CENTERS)}")
         if self.scale not in SCALE_MODES:
@@ -344,7 +350,8 @@ def _read_and_measure(view, rule):
         try:
             image = with_mask(colour, mask)
         except (ValueError, TypeError) as exc:
-            raise ViewError(f"cannot be combined with its mask {name}: {exc}") from None
+            hint = orientation_hint(view.path, colour.shape, np.shape(mask)) if colour.shape[:2] != mask.shape else ""
+            raise ViewError(f"cannot be combined with its mask {name}: {exc}{hint}") from None
     m, selection = measure_object(image, alpha_of(image), rule)
     if m.count == 0:
         raise EmptyMaskError(
@@ -666,8 +673,8 @@ def _find_folder(root, ids, exact):
     return None, None
 
 
-def _refuse_overlap(name, path, in_dir, src):
-    """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or holds the input tree.
+def _refuse_overlap(name, path, in_dir, src, holds=True):
+    """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or (``holds``) holds the input.
 
     Folders are compared by device and inode, not by name, so a bind mount, a
     symlink or another path to the same folder is seen for what it is.
@@ -682,7 +689,7 @@ def _refuse_overlap(name, path, in_dir, src):
             f"{name} {path} is inside IN_DIR {in_dir}{alias}; the input is never written to, "
             "choose a folder outside the input."
         )
-    if os.path.isdir(path):
+    if holds and os.path.isdir(path):
         found, _ = _find_folder(path, _ancestor_ids(src), _identity(src))
         if found is not None:
             raise ValueError(
@@ -697,7 +704,7 @@ def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
     if report_dir:
         _refuse_overlap("--report-dir", report_dir, in_dir, src)
     _refuse_overlap("OUT_DIR", out_dir, in_dir, src)
-    dst = Path(out_dir).resolve()
+    dst = Path(os.path.realpath(out_dir))  # a link loop stays as it is (resolve() raises RuntimeError)
     if dataset is not None:
         for sample in dataset.samples:
             for p in sample.sources:
@@ -730,8 +737,14 @@ def _refuse_planted(out_dir):
     or a hard link of a file it writes in place; a dangling link as OUT_DIR itself is named as such.
     """
     if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        what = "does not exist"
+        try:
+            os.stat(out_dir)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                what = "leads through a loop of symbolic links"
         raise ValueError(
-            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which does not exist; create "
+            f"OUT_DIR {out_dir} is a symbolic link to {os.readlink(out_dir)}, which {what}; create "
             "that folder, remove the link, or choose another OUT_DIR."
         )
     if not os.path.isdir(out_dir):
@@ -828,8 +841,38 @@ def _input_id(in_dir, dataset):
     return os.fspath(in_dir) if is_glob(in_dir) else str(Path(dataset.root).resolve())
 
 
+def _entry_problem(entry):
+    """Why a manifest line that names a sample is not what a run writes there, or None.
+
+    The one check of a line's shape: its ``inputs`` a list of ``[path, size,
+    mtime]``, its ``rows`` a non-empty list of this sample's view rows, each
+    ``ok`` (with its measures and scale) or ``failed`` (with its reason).
+    """
+    inputs = entry.get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(p, list) and len(p) == 3 for p in inputs):
+        return "its inputs are not a list of [path, size, mtime]"
+    if not all(isinstance(p[0], str) for p in inputs):
+        return "an input is not named by a path"
+    rows = entry.get("rows")
+    if not isinstance(rows, list) or not rows:
+        return "its rows are not a list of views"
+    for r in rows:
+        if not isinstance(r, dict) or not isinstance(r.get("view"), str) or r.get("sample") != entry["sample"]:
+            return "a row does not name a view of this sample"
+        if r.get("status") == "ok":
+            if not (isinstance(r.get("before"), dict) and isinstance(r.get("after"), dict) and _real(r.get("scale"))):
+                return f"the row of {r['view']} lacks its measures"
+        elif r.get("status") != "failed" or not isinstance(r.get("error"), str):
+            return f"the row of {r['view']} is neither ok nor failed with a reason"
+    return None
+
+
 def _read_manifest(path, params, input_id):
-    """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder."""
+    """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder.
+
+    A sample whose latest line is malformed (:func:`_entry_problem`) maps to
+    the problem, a string, instead of an entry: that sample is redone.
+    """
     out_dir = path.parent
     try:
         with open(open_own_file(path, os.O_RDONLY), "rb") as f:
@@ -862,9 +905,10 @@ def _read_manifest(path, params, input_id):
     for line in lines[1:]:
         try:
             entry = json.loads(line.decode("utf-8"))
-            done[entry["sample"]] = entry
-        except (ValueError, KeyError, TypeError):  # a line cut by an interruption: that sample is redone
+        except ValueError:  # a line cut by an interruption: that sample is redone
             continue
+        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+            done[entry["sample"]] = _entry_problem(entry) or entry
     return done
 
 
@@ -1173,6 +1217,9 @@ def _resume_plan(dataset, done, root, out_dir=None):
     for sample in dataset.samples:
         entry = done.get(sample.name)
         if entry is None:
+            continue
+        if isinstance(entry, str):  # its manifest line is malformed
+            changed.append(f"{sample.name} (its line in {MANIFEST} is damaged: {entry})")
             continue
         now = fingerprint(sample, root)
         if entry.get("inputs") == now:
@@ -1709,11 +1756,19 @@ def write_list_files(dataset, out_dir):
     return rows
 
 
-def measure_dataset(in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True):
-    """Measure every view of a dataset without writing anything; return (rows, dataset)."""
+def measure_dataset(
+    in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True, report_dir=None
+):
+    """Measure every view of a dataset without writing anything; return (rows, dataset).
+
+    ``report_dir``, where the caller will write the report, is refused
+    (ValueError) before anything is measured if it is or lies in the input.
+    """
     rule = ObjectMask(threshold, min_component, keep)
     jobs = check_jobs(jobs)
     dataset = discover(in_dir, layout=layout)
+    if report_dir:
+        _refuse_overlap("--report-dir", report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
 
     def one(sample):

@@ -468,9 +468,7 @@ def test_a_bad_files_name_in_the_table_is_escaped(tmp_path, capsys, command):
     src = tmp_path / "in"
     synth.write_dataset(src, n_samples=2, n_views=1, size=64, seed=1, layout="flat")
     (src / "bad\x1b[2J\x1b]0;x\x07.png").write_bytes(b"not a png")
-    args = [command, str(src)] + (
-        [str(tmp_path / "out"), "--no-plots", "--jobs", "1"] if command == "run" else []
-    )
+    args = [command, str(src)] + ([str(tmp_path / "out"), "--no-plots", "--jobs", "1"] if command == "run" else [])
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "bad\\x1b[2J\\x1b]0;x\\x07.png" in captured.out
