@@ -347,10 +347,10 @@ def _frame_error(i, frame):
         if not _number(frame[key]):
             return f"camera frame {i}'s {key} is {_shown(frame[key])}, not a finite number; fix {CAMERAS}"
     for key in ("fx", "fy"):
-        if frame[key] <= 0:
+        if frame[key] == 0:  # a negative one is a flipped image axis: legal in a pinhole model, carried through
             return (
-                f"camera frame {i}'s {key} is {_shown(frame[key])}: a focal length must be positive (a degenerate "
-                f"camera); fix {CAMERAS}"
+                f"camera frame {i}'s {key} is {_shown(frame[key])}: a focal length of zero is a degenerate "
+                f"camera; fix {CAMERAS}"
             )
     for key in ("w", "h"):
         if key in frame and not (_number(frame[key]) and frame[key] > 0):
