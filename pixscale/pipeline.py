@@ -1279,7 +1279,12 @@ def run(
                     + ", ".join(changed[:5])
                     + (" ..." if len(changed) > 5 else ""),
                 )
-            _precompile(dataset, quiet, opts.filter)
+            # Numba's compiler cut by Ctrl-C swallows the interrupt or breaks (a half-built library, a
+            # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
+            with _signals_held() as held:
+                _precompile(dataset, quiet, opts.filter)
+            if held:
+                raise RunInterrupted(len(results), len(dataset.samples), out_dir)
             todo = [s for s in dataset.samples if s.name not in results]
             if todo:
                 _say(quiet, f"running on {workers.kind}")
