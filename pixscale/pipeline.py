@@ -1437,6 +1437,14 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
             return {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
 
         def refill():
+            # Ctrl-C waits for the units being handed over: one cut in half (a worker process started but not
+            # yet the pool's) would outlive the run, and fail at its start with a traceback.
+            with _signals_held() as held:
+                hand_over()
+            if held:
+                raise KeyboardInterrupt
+
+        def hand_over():
             while queue and not stop.is_set():
                 window = 1 if suspects else workers.window
                 if len(pending) >= window:

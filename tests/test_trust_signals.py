@@ -115,3 +115,182 @@ def test_ctrl_c_during_a_real_compile_exits_130_with_one_line(small, tmp_path):
     done = subprocess.run(args + ["--resume", "--quiet"], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- Ctrl-C to the whole process group while worker processes start ----------------------------------
+
+_GROUP_CTRL_C = """
+import os, signal, sys, time
+import multiprocessing.forkserver as forkserver
+
+WHEN = sys.argv.pop(1)
+sent = []
+
+
+def ctrl_c():
+    if not sent:
+        sent.append(True)
+        os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: to every process of the group
+
+
+def sigint_in(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        masks = dict(line.split(":", 1) for line in f if ":" in line)
+    return bool(int(masks[field], 16) & (1 << (signal.SIGINT - 1)))
+
+
+def when_it_would_see_ctrl_c(pid):
+    for _ in range(10000):  # until it has Python's handler of SIGINT (or can never see one)
+        if sigint_in(pid, "SigCgt") or sigint_in(pid, "SigBlk"):
+            break
+        time.sleep(0.001)
+    ctrl_c()
+
+
+if WHEN == "fork server starts":
+    real_ensure = forkserver._forkserver.ensure_running
+
+    def ensure_running():
+        started = forkserver._forkserver._forkserver_pid is None
+        real_ensure()
+        if started:  # the fork server now imports pixscale (its preload), which takes a while
+            when_it_would_see_ctrl_c(forkserver._forkserver._forkserver_pid)
+
+    forkserver.ensure_running = forkserver._forkserver.ensure_running = ensure_running
+else:  # "worker starts"
+    real_read = forkserver.read_signed
+
+    def read_signed(fd):
+        pid = real_read(fd)  # a worker is forked: it restores its handlers, then waits for its start-up data
+        when_it_would_see_ctrl_c(pid)
+        return pid
+
+    forkserver.read_signed = read_signed
+from pixscale.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server and process groups of Linux")
+@pytest.mark.parametrize("when", ["fork server starts", "worker starts"])
+def test_group_ctrl_c_while_worker_processes_start_prints_no_worker_traceback(small, tmp_path, when):
+    """The fork server or a worker cut by the group's Ctrl-C while it started printed KeyboardInterrupt (or, a
+    worker orphaned by the coordinator, FileNotFoundError in SemLock._rebuild); now they never see Ctrl-C."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _GROUP_CTRL_C, when, "run", str(small), str(out), "--no-plots"]
+        + ["--jobs", "2", "--pool", "processes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    _, err = finish(proc)
+    assert_interrupted_cleanly(proc, err)
+    assert group_gone(proc.pid), "a worker or the fork server outlived the run"
+    done = subprocess.run(
+        CMD + ["run", str(small), str(out), "--no-plots", "--jobs", "2", "--resume", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(manifest_samples(out)) == ["sample_000", "sample_001", "sample_002"]
+
+
+def test_a_ctrl_c_while_units_are_handed_over_waits_for_the_hand_over(small, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C inside ``submit`` (a worker process started but not yet the pool's) left that process to
+    outlive the run; the hand-over now ends first, and the unit is waited for and recorded."""
+    from pixscale import workers
+
+    real = workers.Workers.submit
+    handed = []
+
+    def submit(self, fn, *args):
+        if not handed:
+            os.kill(os.getpid(), signal.SIGINT)
+        fut = real(self, fn, *args)
+        handed.append(fut)
+        return fut
+
+    monkeypatch.setattr(workers.Workers, "submit", submit)
+    out = tmp_path / "out"
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1"]) == 130
+    err = capsys.readouterr().err
+    assert len(handed) == 2 and all(f.done() for f in handed)  # the whole window (two per job), none left running
+    assert "samples are complete" in err and "--resume" in err
+
+
+# --- Dask LocalCluster: Ctrl-C to the group while it starts and while it runs ------------------------
+
+_GROUP_CTRL_C_AT_DASK_WORKER_START = """
+import os, signal, sys
+from distributed.process import AsyncProcess
+
+real = AsyncProcess.start
+
+async def start(self):
+    await real(self)  # a worker process is spawned and imports Dask
+    os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: to every process of the group
+
+AsyncProcess.start = start
+from pixscale.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _dask_args(small, out, n):
+    return ["run", str(small), str(out), "--no-plots", "--scheduler", f"local:{n}"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups of Linux")
+def test_group_ctrl_c_while_a_local_cluster_starts_is_quiet_and_leaves_nothing(small, tmp_path):
+    """Dask's worker processes died of the group's Ctrl-C while they started (KeyboardInterrupt, AssertionError:
+    Status.init tracebacks); now they never see it, and the cluster is closed quietly."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _GROUP_CTRL_C_AT_DASK_WORKER_START] + _dask_args(small, out, 2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    _, err = finish(proc)
+    assert_interrupted_cleanly(proc, err)
+    assert group_gone(proc.pid), "a Dask process outlived the run"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups of Linux")
+def test_group_ctrl_c_during_a_local_cluster_run_is_quiet_and_resume_finishes(small, tmp_path):
+    """The group's Ctrl-C killed the Dask worker in the middle of a unit ('Worker process died unexpectedly',
+    CancelledError tracebacks); now the coordinator alone stops the run."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + _dask_args(small, out, 1),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    seen = []
+    while not any("running on" in line for line in seen):
+        seen.append(proc.stderr.readline())
+        assert seen[-1], "the run ended before it ran"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc)
+    err = "".join(seen) + err
+    assert_interrupted_cleanly(proc, err)
+    assert group_gone(proc.pid), "a Dask process outlived the run"
+    done = subprocess.run(
+        CMD + _dask_args(small, out, 1) + ["--resume", "--quiet"], capture_output=True, text=True, env=ENV, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
