@@ -294,3 +294,57 @@ def test_group_ctrl_c_during_a_local_cluster_run_is_quiet_and_resume_finishes(sm
         CMD + _dask_args(small, out, 1) + ["--resume", "--quiet"], capture_output=True, text=True, env=ENV, timeout=600
     )
     assert done.returncode == 0, done.stderr
+
+
+# --- two demos into one folder -----------------------------------------------------------------------
+
+
+def _demo(out, *more):
+    return ["demo", "--out", str(out), "--samples", "1", "--no-plots", "--jobs", "1", "--quiet", *more]
+
+
+def test_a_second_demo_into_a_running_demos_folder_is_refused(tmp_path, monkeypatch, capsys):
+    """The second demo saw the folder's demo marker and deleted it all, the running demo's input too."""
+    out = tmp_path / "D"
+    real = synth.write_dataset
+    second = []
+
+    def write_dataset(root, **kw):
+        real(root, **kw)
+        if not second:
+            second.append("started")
+            second[:] = [main(_demo(out)), capsys.readouterr().err]  # the same command while the first runs
+
+    monkeypatch.setattr(synth, "write_dataset", write_dataset)
+    assert main(_demo(out)) == 0
+    assert second[0] == 2
+    assert f"is in use by another pixscale run (pid {os.getpid()})" in second[1]
+    assert len(second[1].strip().splitlines()) == 1
+    assert (out / "input" / "sample_000").is_dir() and (out / "output" / "sample_000").is_dir()
+    monkeypatch.undo()
+    assert main(_demo(out)) == 0  # once it has ended, the folder is a demo's to redo
+
+
+def test_a_demo_does_not_delete_a_run_still_writing_its_output(tmp_path, capsys):
+    """A demo folder whose output a `pixscale run` (--resume, say) is writing is not deleted under it."""
+    from pixscale.pipeline import _Lock
+
+    out = tmp_path / "D"
+    assert main(_demo(out)) == 0
+    before = sorted(p.relative_to(out) for p in out.rglob("*") if ".pixscale-lock" not in p.name)
+    running = _Lock(out / "output")  # as a run into D/output holds it
+    try:
+        assert main(_demo(out)) == 2
+    finally:
+        running.release()
+    assert "is in use by another pixscale run" in capsys.readouterr().err
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if ".pixscale-lock" not in p.name) == before
+
+
+def test_a_demo_folder_left_with_only_a_lock_file_is_reused(tmp_path):
+    """A demo killed right after it took the folder leaves its lock file: that is no foreign folder."""
+    out = tmp_path / "D"
+    out.mkdir()
+    (out / ".pixscale-lock").write_text("")
+    assert main(_demo(out)) == 0
+    assert (out / "output" / "sample_000").is_dir()
