@@ -121,15 +121,16 @@ def _alive(pid):
 def _children_deaf_to_ctrl_c():
     """Start processes, and threads that start processes later, that never see Ctrl-C; act on Ctrl-C after.
 
-    A terminal's Ctrl-C reaches every process of its group, but only the
-    coordinator acts on it: it stops the workers through the :class:`StopFlag`,
-    and a worker cut by KeyboardInterrupt (while it starts, say) prints a
-    traceback.  SIGINT is blocked in this thread while the block runs, and
-    what the block starts inherits the mask (across fork and exec):
-    multiprocessing's fork server and so every worker forked from it, a Dask
-    LocalCluster's threads and so its worker processes.  A stop request that
-    arrives meanwhile is acted on at the end of the block, so that no
-    process is left half started, to outlive the run.
+    A terminal's Ctrl-C (and its hangup, SIGHUP) reaches every process of its
+    group, but only the coordinator acts on it: it stops the workers through
+    the :class:`StopFlag`, and a worker cut by KeyboardInterrupt (while it
+    starts, say) prints a traceback.  SIGINT and SIGHUP are blocked in this
+    thread while the block runs, and what the block starts inherits the mask
+    (across fork and exec): multiprocessing's resource tracker and fork server
+    and so every worker forked from it, a Dask LocalCluster's threads and so
+    its worker processes.  SIGTERM is left to them: pools end their workers
+    with it.  A stop request that arrives meanwhile is acted on at the end of
+    the block, so that no process is left half started, to outlive the run.
     """
     from .pipeline import _signals_held
 
@@ -137,9 +138,11 @@ def _children_deaf_to_ctrl_c():
         if hasattr(signal, "pthread_sigmask"):
             from multiprocessing import resource_tracker
 
-            resource_tracker.ensure_running()  # it unblocks SIGINT as it starts: before the block, not in it
-            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            deaf = {signal.SIGINT, signal.SIGHUP}
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, deaf)
             try:
+                resource_tracker.ensure_running()  # it unblocks SIGINT (and SIGTERM) as it starts: again
+                signal.pthread_sigmask(signal.SIG_BLOCK, deaf)
                 yield
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -348,3 +348,42 @@ def test_a_demo_folder_left_with_only_a_lock_file_is_reused(tmp_path):
     (out / ".pixscale-lock").write_text("")
     assert main(_demo(out)) == 0
     assert (out / "output" / "sample_000").is_dir()
+
+
+# --- a hangup to the whole group (a closed terminal, a killed tmux session) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """Ten GS-LRM samples of four 192-px views: two worker processes are still busy after the first sample."""
+    root = tmp_path_factory.mktemp("busy") / "in"
+    synth.write_dataset(root, n_samples=10, n_views=4, size=192, seed=7, layout="gslrm")
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups of Linux")
+def test_group_sighup_during_a_process_pool_run_reaches_the_coordinator_alone(busy, tmp_path):
+    """Worker processes, the fork server and multiprocessing's resource tracker died of a group's SIGHUP: the
+    pool's thread printed InvalidStateError, the relaunched tracker a warning and KeyError tracebacks; now they
+    never see it."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        CMD + ["run", str(busy), str(out), "--no-plots", "--jobs", "2", "--pool", "processes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180  # a hang guard
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (out / "pixscale-manifest.jsonl").exists() and manifest_samples(out):
+            break  # the workers are busy with the next samples
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGHUP)
+    _, err = finish(proc)
+    assert_interrupted_cleanly(proc, err)
+    assert "warn" not in err.lower(), err
+    assert 0 < len(manifest_samples(out)) < 10
+    assert group_gone(proc.pid), "a worker or the fork server outlived the run"
