@@ -355,32 +355,59 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
+    from .dataset import LOCK
+    from .pipeline import _Lock
 
     _options(args)
     out = Path(args.out)
     marker = out / ".pixscale-demo"
+    locks = (LOCK, LOCK + ".pid")
     if out.exists() and not out.is_dir():
         print(f"pixscale: error: --out {out} is a file; pass a folder", file=sys.stderr)
         return 2
     _check_report_dir(args.out, "--out")
-    if out.exists() and any(out.iterdir()):
-        if not marker.exists():
-            print(
-                f"pixscale: error: --out {out} exists, is not empty and is not a pixscale demo folder; "
-                "pass another --out",
-                file=sys.stderr,
-            )
-            return 2
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text("made by `pixscale demo`; safe to delete\n")
-    if not args.quiet:
+
+    def foreign():
+        return out.exists() and not marker.exists() and any(p.name not in locks for p in out.iterdir())
+
+    if foreign():
         print(
-            f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}",
-            flush=True,
+            f"pixscale: error: --out {out} exists, is not empty and is not a pixscale demo folder; pass another --out",
+            file=sys.stderr,
         )
-    synth.write_dataset(out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm", progress=not args.quiet)
-    return _run_and_report(out / "input", out / "output", args)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    # The folder is this demo's before anything in it is deleted: another demo (or a run into its output)
+    # still running there is refused, never has its files deleted under it.
+    lock = _Lock(out)
+    try:
+        if foreign():  # made meanwhile by something else
+            raise ValueError(f"--out {out} is not empty and is not a pixscale demo folder; pass another --out")
+        previous = out / "output"
+        in_use = _Lock(previous) if previous.is_dir() and not previous.is_symlink() else None
+        try:
+            for path in out.iterdir():
+                if path.name in locks:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+        finally:
+            if in_use is not None:
+                in_use.release()
+        marker.write_text("made by `pixscale demo`; safe to delete\n")
+        if not args.quiet:
+            print(
+                f"writing a synthetic mouse dataset ({args.samples} samples x 6 views, 512x512) to {out / 'input'}",
+                flush=True,
+            )
+        synth.write_dataset(
+            out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm", progress=not args.quiet
+        )
+        return _run_and_report(out / "input", out / "output", args)
+    finally:
+        lock.release()
 
 
 def cmd_compare(args):

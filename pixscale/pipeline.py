@@ -1339,7 +1339,12 @@ def run(
                     + ", ".join(changed[:5])
                     + (" ..." if len(changed) > 5 else ""),
                 )
-            _precompile(dataset, quiet, opts.filter)
+            # Numba's compiler cut by Ctrl-C swallows the interrupt or breaks (a half-built library, a
+            # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
+            with _signals_held() as held:
+                _precompile(dataset, quiet, opts.filter)
+            if held:
+                raise RunInterrupted(len(results), len(dataset.samples), out_dir)
             todo = [s for s in dataset.samples if s.name not in results]
             if todo:
                 _say(quiet, f"running on {workers.kind}")
@@ -1492,6 +1497,14 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
             return {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
 
         def refill():
+            # Ctrl-C waits for the units being handed over: one cut in half (a worker process started but not
+            # yet the pool's) would outlive the run, and fail at its start with a traceback.
+            with _signals_held() as held:
+                hand_over()
+            if held:
+                raise KeyboardInterrupt
+
+        def hand_over():
             while queue and not stop.is_set():
                 window = 1 if suspects else workers.window
                 if len(pending) >= window:

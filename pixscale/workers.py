@@ -13,6 +13,7 @@ The file holds a token unique to the run, so only that run's own request
 stops it: a stray or stale file of that name does not.
 """
 
+import contextlib
 import os
 import secrets
 import signal
@@ -116,6 +117,59 @@ def _alive(pid):
         return True
 
 
+@contextlib.contextmanager
+def _children_deaf_to_ctrl_c():
+    """Start processes, and threads that start processes later, that never see Ctrl-C; act on Ctrl-C after.
+
+    A terminal's Ctrl-C (and its hangup, SIGHUP) reaches every process of its
+    group, but only the coordinator acts on it: it stops the workers through
+    the :class:`StopFlag`, and a worker cut by KeyboardInterrupt (while it
+    starts, say) prints a traceback.  SIGINT and SIGHUP are blocked in this
+    thread while the block runs, and what the block starts inherits the mask
+    (across fork and exec): multiprocessing's resource tracker and fork server
+    and so every worker forked from it, a Dask LocalCluster's threads and so
+    its worker processes.  SIGTERM is left to them: pools end their workers
+    with it.  A stop request that arrives meanwhile is acted on at the end of
+    the block, so that no process is left half started, to outlive the run.
+    """
+    from .pipeline import _signals_held
+
+    with _signals_held() as held:
+        if hasattr(signal, "pthread_sigmask"):
+            from multiprocessing import resource_tracker
+
+            deaf = {signal.SIGINT, signal.SIGHUP}
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, deaf)
+            try:
+                resource_tracker.ensure_running()  # it unblocks SIGINT (and SIGTERM) as it starts: again
+                signal.pthread_sigmask(signal.SIG_BLOCK, deaf)
+                yield
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        else:  # pragma: no cover - not POSIX
+            yield
+    for signum in held:  # now acted on, by the handlers they were held from (Ctrl-C: KeyboardInterrupt)
+        signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
+def _dask_quiet():
+    """Dask's loggers say nothing (but a critical error) while the block runs: closing a LocalCluster after
+    Ctrl-C logs workers that went away, comms closed and tasks cancelled, which are no news to the user."""
+    import logging
+
+    names = ["distributed"] + [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _sees(paths):
     """On a worker: which of ``paths`` it cannot see (for the shared-filesystem check)."""
     return [p for p in paths if not os.path.isdir(p)]
@@ -159,7 +213,11 @@ class Workers:
         self._abandoned = False
         self._client = self._cluster = None
         if scheduler is not None:
-            self._start_dask(scheduler)
+            try:
+                self._start_dask(scheduler)
+            except BaseException:  # Ctrl-C while the cluster started, say: nothing of it is left behind
+                self._close_dask()
+                raise
         elif executor is not None:
             self.executor = executor.get_executor(pure=False) if hasattr(executor, "get_executor") else executor
             if hasattr(executor, "get_executor"):
@@ -183,7 +241,11 @@ class Workers:
         self.kind = f"{self.jobs} worker processes"
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
         if os.name == "posix":
+            from multiprocessing import forkserver
+
             ctx.set_forkserver_preload(["pixscale.pipeline"])
+            with _children_deaf_to_ctrl_c():  # the fork server, and so every worker it forks
+                forkserver.ensure_running()
         return ProcessPoolExecutor(
             max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
         )
@@ -195,10 +257,11 @@ class Workers:
             raise ValueError("--scheduler needs Dask: pip install 'pixscale[dask]'") from None
         how, value = parse_scheduler(scheduler)
         if how == "local":
-            self._cluster = LocalCluster(
-                n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-            )
-            self._client = Client(self._cluster)
+            with _children_deaf_to_ctrl_c():  # its threads, and so the worker processes they start
+                self._cluster = LocalCluster(
+                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+                )
+                self._client = Client(self._cluster)
         else:
             try:
                 self._client = Client(value, timeout="10s")
@@ -280,6 +343,12 @@ class Workers:
         if self._owned and self._client is None:
             self.executor.shutdown(wait=not self._abandoned, cancel_futures=cancel or self._abandoned)
         if self._owned and self._client is not None:
-            self._client.close()
+            self._close_dask()
+
+    def _close_dask(self):
+        """Close the Dask client and the LocalCluster this object started (quietly: see :func:`_dask_quiet`)."""
+        with _dask_quiet() if self._cluster is not None else contextlib.nullcontext():
+            if self._client is not None:
+                self._client.close()
             if self._cluster is not None:
                 self._cluster.close()
