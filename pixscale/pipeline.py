@@ -442,14 +442,27 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     :func:`fingerprint` and one row per view (failures included).  ``stop``
     (anything with ``is_set()``, e.g. a :class:`~pixscale.workers.StopFlag`)
     is checked before each view; when set, the unit returns None, having
-    written only whole files.
+    written only whole files (it is checked again before each file is written).
     """
+    try:
+        return _process_sample(sample, out_root, opts, root, stop)
+    except _Stopped:
+        return None
+
+
+class _Stopped(Exception):
+    """The stop was requested before a file was written: the unit returns None."""
+
+
+def _process_sample(sample, out_root, opts, root, stop):
     inputs = fingerprint(sample, root) if root is not None else []
     result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
     rows = result["rows"]
     written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
 
     def write(key, image):
+        if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
+            raise _Stopped
         path = _out_path(out_root, key)
         write_png(path, image, compress_level=opts.png_level, root=out_root)
         written.append([key, os.lstat(path).st_size])
@@ -532,6 +545,8 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r["view"], -1))
     if sample.cameras is not None:
+        if stop is not None and stop.is_set():
+            return None
         key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
             st = _write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
@@ -1380,7 +1395,7 @@ def run(
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir)
         finally:
             workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
-            stop.clear()
+            stop.retire()  # a unit given up on (a hung thread) that wakes up stops before it writes
             lock.release()
     finally:
         workers.close(cancel=True)
@@ -1618,7 +1633,10 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                     workers.abandon()
                 refill()
         except KeyboardInterrupt:
-            stop.set()
+            try:
+                stop.set()
+            except OSError:  # the flag's file cannot be written (a link planted there): threads still see it
+                pass
             if workers.cancels:
                 for fut in list(pending):
                     if fut.cancel():

@@ -36,21 +36,59 @@ class StopFlag:
     def __init__(self, path, token=None):
         self.path = os.fspath(path)
         self.token = token or secrets.token_hex(16)
+        self._set = False  # this object's own state: threads share the object, processes read the file
+
+    def __getstate__(self):
+        return {"path": self.path, "token": self.token, "_set": self._set}
+
+    def __setstate__(self, state):
+        self.path, self.token = state["path"], state["token"]
+        self._set = state.get("_set", False)
 
     def is_set(self):
+        """Whether the stop was requested: by this object (a thread's unit), or in the file (a process's).
+
+        The file is opened without following a link and without blocking (a
+        FIFO or a link planted there is not this run's request: not set).
+        """
+        if self._set:
+            return True
         if not os.path.exists(self.path):  # the common case, without opening anything
             return False
+        from .io import open_own_file
+
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as f:
-                return f.read(200).strip() == self.token
-        except OSError:
+            fd = open_own_file(self.path, os.O_RDONLY)
+        except OSError:  # gone, a link, a FIFO, a folder: not this run's request
             return False
+        with open(fd, encoding="utf-8", errors="replace") as f:
+            try:
+                return f.read(200).strip() == self.token
+            except OSError:  # pragma: no cover - a read error: not a request we can see
+                return False
 
     def set(self):
-        with open(self.path, "w", encoding="utf-8") as f:
+        """Request the stop; raises OSError (:class:`~pixscale.io.LinkError` for a link or anything but a
+        regular file in the flag's place) when the file cannot be written: this object is stopped even so."""
+        from .io import open_own_file
+
+        self._set = True
+        fd = open_own_file(self.path, os.O_WRONLY | os.O_CREAT)  # truncated once known to be ours
+        with open(fd, "w", encoding="utf-8") as f:
+            f.truncate(0)
             f.write(self.token + "\n")
 
+    def retire(self):
+        """The run is over: remove the file, but stay set, so a unit given up on (a thread that hung) that
+        wakes up later stops before it writes anything more."""
+        self._set = True
+        self._unlink()
+
     def clear(self):
+        self._set = False
+        self._unlink()
+
+    def _unlink(self):
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -1,0 +1,107 @@
+"""Issue #19 ("Trust, round three"), the independent review's findings; each test failed on the code before
+the fix."""
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pixscale import synth
+from pixscale.io import LinkError
+from pixscale.pipeline import run
+from pixscale.workers import StopFlag
+
+CMD = [sys.executable, "-m", "pixscale"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """Three GS-LRM samples of four 96-px views."""
+    root = tmp_path_factory.mktemp("small") / "in"
+    synth.write_dataset(root, n_samples=3, n_views=4, size=96, seed=5, layout="gslrm")
+    return root
+
+
+# --- signals and the stop flag ----------------------------------------------------------------------
+
+
+def test_the_stop_flag_does_not_write_through_a_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    flag = StopFlag(tmp_path / ".pixscale-stop")
+    os.symlink(victim, flag.path)
+    with pytest.raises(LinkError):
+        flag.set()
+    assert victim.read_text() == "keep me\n"
+    assert flag.is_set()  # this object is stopped even so (threads share it)
+
+
+def test_the_stop_flag_does_not_truncate_a_hard_linked_file(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    flag = StopFlag(tmp_path / ".pixscale-stop")
+    os.link(victim, flag.path)
+    with pytest.raises(LinkError):
+        flag.set()
+    assert victim.read_text() == "keep me\n"
+
+
+def test_a_fifo_or_a_link_in_the_stop_flags_place_is_not_a_stop_request_and_does_not_hang(tmp_path):
+    flag = StopFlag(tmp_path / ".pixscale-stop")
+    os.mkfifo(flag.path)
+    answer = []
+    reader = threading.Thread(target=lambda: answer.append(flag.is_set()), daemon=True)
+    reader.start()
+    reader.join(60)  # a hang guard, not a timing
+    if reader.is_alive():  # unblock the reader before failing
+        fd = os.open(flag.path, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+    assert answer == [False]
+    os.unlink(flag.path)
+    own = tmp_path / "elsewhere"
+    own.write_text(flag.token + "\n")  # the token, but through a link: not this run's request
+    os.symlink(own, flag.path)
+    assert not flag.is_set()
+
+
+def test_the_stop_flag_travels_to_processes_and_is_read_from_the_file(tmp_path):
+    import pickle
+
+    flag = StopFlag(tmp_path / ".pixscale-stop")
+    copy = pickle.loads(pickle.dumps(flag))
+    assert not copy.is_set()
+    flag.set()
+    assert copy.is_set() and Path(flag.path).read_text().strip() == flag.token
+    flag.retire()
+    assert flag.is_set() and not os.path.exists(flag.path)
+    flag.clear()
+    assert not flag.is_set()
+
+
+def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_path, monkeypatch):
+    from pixscale import pipeline
+
+    release = threading.Event()
+    hung = []
+    real = pipeline._read_and_measure
+
+    def read(view, rule):
+        if view.key.startswith("sample_001/") and not hung:
+            hung.append(threading.current_thread())
+            release.wait(120)  # a hung read, given up on by the unit timeout
+        return real(view, rule)
+
+    monkeypatch.setattr(pipeline, "_read_and_measure", read)
+    out = tmp_path / "out"
+    try:
+        rows, _ = run(small, out, jobs=1, quiet=True, plots=False, unit_timeout=1)
+    finally:
+        release.set()
+    assert {r["sample"] for r in rows if r["status"] == "failed"} == {"sample_001"}
+    hung[0].join(120)  # a hang guard: the straggler finishes its unit now, after the run
+    assert not hung[0].is_alive()
+    assert not list((out / "sample_001").rglob("*.png")) if (out / "sample_001").exists() else True
+    assert not (out / ".pixscale-stop").exists()
