@@ -546,7 +546,7 @@ def main(argv=None):
     if threading_main():
         _SIGNALS.clear()
         for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:  # nohup, `cmd &`: left ignored
                 handlers[sig] = signal.signal(sig, _on_signal)
     try:
         code = _main(args, OptionError, RunInterrupted)

@@ -1140,7 +1140,14 @@ def _sweep_in(fd, names):
 @contextlib.contextmanager
 def _signals_held():
     """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (in the main thread); yields the list of those
-    that arrived, so the caller can stop after the block rather than leave its files half done."""
+    that arrived, so the caller can stop after the block rather than leave its files half done.
+
+    A signal the process ignores (``nohup``, ``cmd &``: SIG_IGN) stays ignored.
+    On the way out, the held signals are replayed through the handlers they
+    were held from, so these count them (the command's: the first stops the
+    run, later ones are ignored); a KeyboardInterrupt that a replay raises is
+    raised after all of them are replayed.
+    """
     import signal
     import threading
 
@@ -1149,12 +1156,24 @@ def _signals_held():
         yield held
         return
     sigs = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
-    old = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in sigs}
+    old = {
+        s: signal.signal(s, lambda signum, frame: held.append(signum))
+        for s in sigs
+        if signal.getsignal(s) is not signal.SIG_IGN
+    }
     try:
         yield held
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        interrupted = None
+        for signum in list(held):  # acted on now, by the handlers they were held from
+            try:
+                signal.raise_signal(signum)
+            except KeyboardInterrupt as exc:
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
 
 def _say(quiet, message):
@@ -1356,8 +1375,11 @@ def run(
                 )
             # Numba's compiler cut by Ctrl-C swallows the interrupt or breaks (a half-built library, a
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
-            with _signals_held() as held:
-                _precompile(dataset, quiet, opts.filter)
+            try:
+                with _signals_held() as held:
+                    _precompile(dataset, quiet, opts.filter)
+            except KeyboardInterrupt:  # a held stop request, replayed through its handler
+                raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir)
             todo = [s for s in dataset.samples if s.name not in results]
@@ -1387,16 +1409,22 @@ def run(
                 )
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
-            with _signals_held() as held:  # the work is done: a stop request waits for the report
-                rows += write_list_files(dataset, out_dir)
-                if report_dir is not False:
-                    rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+            try:
+                with _signals_held() as held:  # the work is done: a stop request waits for the report
+                    rows += write_list_files(dataset, out_dir)
+                    if report_dir is not False:
+                        rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+            except KeyboardInterrupt:  # a held stop request, replayed through its handler
+                raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir)
         finally:
-            workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
-            stop.retire()  # a unit given up on (a hung thread) that wakes up stops before it writes
-            lock.release()
+            # A stop request during the cleanup waits for it, then is counted by its handler (after a
+            # first one, the command's ignores it: the RunInterrupted and its resume line stand).
+            with _signals_held():
+                workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
+                stop.retire()  # a unit given up on (a hung thread) that wakes up stops before it writes
+                lock.release()
     finally:
         workers.close(cancel=True)
     return rows, dataset

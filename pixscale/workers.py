@@ -172,7 +172,7 @@ def _children_deaf_to_ctrl_c():
     """
     from .pipeline import _signals_held
 
-    with _signals_held() as held:
+    with _signals_held():
         if hasattr(signal, "pthread_sigmask"):
             from multiprocessing import resource_tracker
 
@@ -186,8 +186,7 @@ def _children_deaf_to_ctrl_c():
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
         else:  # pragma: no cover - not POSIX
             yield
-    for signum in held:  # now acted on, by the handlers they were held from (Ctrl-C: KeyboardInterrupt)
-        signal.raise_signal(signum)
+    # what arrived meanwhile is acted on as the block ends, by the handlers it was held from (_signals_held)
 
 
 @contextlib.contextmanager

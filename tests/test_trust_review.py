@@ -1,7 +1,9 @@
 """Issue #19 ("Trust, round three"), the independent review's findings; each test failed on the code before
 the fix."""
 
+import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pixscale import synth
+from pixscale.cli import main
 from pixscale.io import LinkError
 from pixscale.pipeline import run
 from pixscale.workers import StopFlag
@@ -105,3 +108,82 @@ def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_pat
     assert not hung[0].is_alive()
     assert not list((out / "sample_001").rglob("*.png")) if (out / "sample_001").exists() else True
     assert not (out / ".pixscale-stop").exists()
+
+
+@pytest.fixture
+def hup_ignored():
+    """SIGHUP ignored, as ``nohup`` leaves it (restored after the test)."""
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGHUP, old)
+
+
+def test_a_signal_the_process_ignores_stays_ignored_while_held(hup_ignored):
+    from pixscale.pipeline import _signals_held
+
+    with _signals_held() as held:
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGHUP)
+    assert held == [] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
+def test_nohup_protects_a_run_from_the_terminals_hangup(small, tmp_path, monkeypatch, hup_ignored, capsys):
+    from pixscale import pipeline
+
+    real = pipeline._precompile
+    seen = []
+
+    def precompile(*args):
+        seen.append(signal.getsignal(signal.SIGHUP))
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_precompile", precompile)
+    out = tmp_path / "out"
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]) == 0
+    assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert json.loads((out / "pixscale-report" / "report.json").read_text())["views"]
+
+
+def test_a_second_sigterm_during_the_cleanup_keeps_the_resume_line(small, tmp_path, monkeypatch, capsys):
+    from pixscale import pipeline
+
+    real = pipeline._precompile
+    retire = StopFlag.retire
+
+    def precompile(*args):
+        os.kill(os.getpid(), signal.SIGTERM)  # the stop: held until the compile is done
+        return real(*args)
+
+    def retire_under_fire(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one while the run cleans up
+        return retire(self)
+
+    monkeypatch.setattr(pipeline, "_precompile", precompile)
+    monkeypatch.setattr(StopFlag, "retire", retire_under_fire)
+    out = tmp_path / "out"
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]) == 130
+    err = capsys.readouterr().err
+    assert "0 of 3 samples are complete" in err and "--resume" in err
+    monkeypatch.undo()  # the lock was released: the resume runs
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads", "--resume"]) == 0
+
+
+def test_a_sigterm_held_while_units_are_handed_over_is_counted_by_the_commands_handler(
+    small, tmp_path, monkeypatch, capsys
+):
+    from pixscale import cli, pipeline
+
+    real = pipeline.Workers.submit
+    sent = []
+
+    def submit(self, *args):
+        if not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGTERM))  # held while the unit is handed over
+        return real(self, *args)
+
+    monkeypatch.setattr(pipeline.Workers, "submit", submit)
+    out = tmp_path / "out"
+    assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]) == 130
+    assert cli._SIGNALS == [signal.SIGTERM]  # replayed through it: a later one is counted, not a first
+    assert "--resume" in capsys.readouterr().err
