@@ -276,11 +276,15 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     )
     summary = report.summarize(rows, target=opts.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
+    unwritten = [r for r in rows if r.get("sample") == "" and r.get("view") == REPORT_DIR and r.get("error")]
     if not args.quiet:
         _out(report.format_table(summary))
-        _out(f"\nreport: {where}")
-    elif summary["n_failed"]:  # --quiet: only the error
+        if not unwritten:
+            _out(f"\nreport: {where}")
+    elif summary["n_failed"] and not unwritten:  # --quiet: only the error
         _failed_line(summary, where)
+    for row in unwritten:  # said once, here (the library does not print)
+        _err(f"pixscale: error: {row['error']}")
     return 1 if summary["n_failed"] else 0
 
 

@@ -1796,8 +1796,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
     except (OSError, ValueError) as exc:
-        _say(False, f"pixscale: error: the report could not be written to {report_dir}: {exc}")
-        return [_fail("", REPORT_DIR, f"the report could not be written: {exc}", retry=True)]
+        # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
+        return [_fail("", REPORT_DIR, f"the report could not be written to {report_dir}: {exc}", retry=True)]
     return []
 
 

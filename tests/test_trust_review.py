@@ -187,3 +187,31 @@ def test_a_sigterm_held_while_units_are_handed_over_is_counted_by_the_commands_h
     assert main(["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]) == 130
     assert cli._SIGNALS == [signal.SIGTERM]  # replayed through it: a later one is counted, not a first
     assert "--resume" in capsys.readouterr().err
+
+
+def _report_fails(monkeypatch):
+    from pixscale import report
+
+    def write_report(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_report", write_report)
+
+
+def test_the_library_does_not_print_when_the_report_cannot_be_written(small, tmp_path, monkeypatch, capsys):
+    _report_fails(monkeypatch)
+    rows, _ = run(small, tmp_path / "out", jobs=1, quiet=True, plots=False)
+    assert capsys.readouterr().err == ""
+    (row,) = [r for r in rows if r["view"] == "pixscale-report"]
+    assert "the report could not be written to" in row["error"] and "No space left" in row["error"]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_command_says_once_that_the_report_could_not_be_written(small, tmp_path, monkeypatch, capsys, quiet):
+    _report_fails(monkeypatch)
+    argv = ["run", str(small), str(tmp_path / "out"), "--no-plots", "--jobs", "1", "--pool", "threads"]
+    assert main(argv + ["--quiet"] * quiet) == 1
+    out, err = capsys.readouterr()
+    assert err.count("the report could not be written") == 1, err  # (the table on stdout lists it as a failure)
+    assert "pixscale: error: the report could not be written to" in err and "No space left" in err
+    assert "report.md" not in err and "\nreport: " not in out  # no pointer to a report that is not there
