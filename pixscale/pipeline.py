@@ -1399,7 +1399,11 @@ def run(
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     _sweep_temporary(out_dir, _unit_folders(todo))
-            removed = _remove_stale_outputs(out_dir, manifest)
+            try:
+                removed = _remove_stale_outputs(out_dir, manifest)
+            except OSError as exc:  # the work is done: the report is still written, the exit code is the views'
+                removed = []
+                _say(quiet, f"warning: outputs that redone samples no longer produce were not removed: {exc}")
             if removed:
                 _say(
                     quiet,

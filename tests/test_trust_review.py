@@ -215,3 +215,23 @@ def test_the_command_says_once_that_the_report_could_not_be_written(small, tmp_p
     assert err.count("the report could not be written") == 1, err  # (the table on stdout lists it as a failure)
     assert "pixscale: error: the report could not be written to" in err and "No space left" in err
     assert "report.md" not in err and "\nreport: " not in out  # no pointer to a report that is not there
+
+
+def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(small, tmp_path, monkeypatch, capsys):
+    from pixscale import pipeline
+
+    out = tmp_path / "out"
+    real = pipeline._sweep_temporary
+
+    def sweep(*args):  # the units are done: the manifest is replaced by a link before the stale outputs go
+        manifest = out / "pixscale-manifest.jsonl"
+        if len(args) > 1:  # the sweep after the units, not the one as the run starts
+            os.replace(manifest, tmp_path / "moved.jsonl")
+            os.symlink(tmp_path / "moved.jsonl", manifest)
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_sweep_temporary", sweep)
+    argv = ["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]
+    assert main(argv) == 0
+    assert "warning: outputs that redone samples no longer produce were not removed" in capsys.readouterr().err
+    assert json.loads((out / "pixscale-report" / "report.json").read_text())["views"]
