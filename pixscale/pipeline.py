@@ -1553,7 +1553,9 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
 
         def hand_over():
             while queue and not stop.is_set():
-                window = 1 if suspects else workers.window
+                # With a unit timeout, one unit per worker: a unit queued behind another (on Dask, whose
+                # futures do not say when they start, its clock runs from the hand-over) cannot time out.
+                window = 1 if suspects else workers.jobs if unit_timeout is not None else workers.window
                 if len(pending) >= window:
                     return
                 sample = queue.popleft()

@@ -235,3 +235,21 @@ def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(s
     assert main(argv) == 0
     assert "warning: outputs that redone samples no longer produce were not removed" in capsys.readouterr().err
     assert json.loads((out / "pixscale-report" / "report.json").read_text())["views"]
+
+
+def test_with_a_unit_timeout_one_unit_per_worker_is_in_flight(small, tmp_path, monkeypatch):
+    """On Dask the clock of a unit starts when it is handed over: one queued behind another must not be."""
+    from pixscale import pipeline
+
+    real = pipeline.Workers.submit
+    futures, most = [], [0]
+
+    def submit(self, *args):
+        in_flight = 1 + sum(not f.done() for f in futures)  # done() is true before the run hears of it
+        most[0] = max(most[0], in_flight)
+        futures.append(real(self, *args))
+        return futures[-1]
+
+    monkeypatch.setattr(pipeline.Workers, "submit", submit)
+    rows, _ = run(small, tmp_path / "out", jobs=1, quiet=True, plots=False, unit_timeout=600)
+    assert all(r["status"] == "ok" for r in rows) and most[0] == 1
