@@ -1664,7 +1664,15 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                         started.pop(fut, None)
                         attempts[sample.name] -= 1
                         queue.appendleft(sample)
-                    workers.abandon()
+                    healthy = [f for f in pending if not f.done()]
+                    if workers.abandon():  # healthy units ended with the late ones' processes: run again,
+                        for fut in healthy:  # not charged, not suspects (the pool did not break by itself)
+                            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                                continue  # it finished meanwhile: recorded as it is
+                            sample = pending.pop(fut)
+                            started.pop(fut, None)
+                            attempts[sample.name] -= 1
+                            queue.appendleft(sample)
                 refill()
         except KeyboardInterrupt:
             try:

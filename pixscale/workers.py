@@ -353,7 +353,11 @@ class Workers:
 
     def abandon(self):
         """Give up on the units running now: end local worker processes (a new pool takes over); threads and
-        Dask tasks cannot be ended, so :meth:`close` will not wait for them."""
+        Dask tasks cannot be ended, so :meth:`close` will not wait for them.
+
+        Returns True when every unit running was ended (local worker processes:
+        healthy ones too), so that those never complete and are to be run again.
+        """
         self._abandoned = True
         if self._owned and isinstance(self.executor, ProcessPoolExecutor):
             for proc in list((getattr(self.executor, "_processes", None) or {}).values()):
@@ -362,9 +366,11 @@ class Workers:
                 except (OSError, ValueError, AttributeError):  # pragma: no cover - already gone
                     pass
             self.restart()
-        elif self._owned and isinstance(self.executor, ThreadPoolExecutor):
+            return True
+        if self._owned and isinstance(self.executor, ThreadPoolExecutor):
             self.executor.shutdown(wait=False, cancel_futures=True)  # a hung thread keeps its slot: a new pool
             self.executor = self._local()
+        return False
 
     def restart(self):
         """Replace a broken local process pool (a worker was killed); others heal themselves."""

@@ -253,3 +253,56 @@ def test_with_a_unit_timeout_one_unit_per_worker_is_in_flight(small, tmp_path, m
     monkeypatch.setattr(pipeline.Workers, "submit", submit)
     rows, _ = run(small, tmp_path / "out", jobs=1, quiet=True, plots=False, unit_timeout=600)
     assert all(r["status"] == "ok" for r in rows) and most[0] == 1
+
+
+def test_a_unit_timeout_in_a_process_pool_reruns_the_healthy_units_it_ended_alongside(small, tmp_path, monkeypatch):
+    """Ending the hung unit's processes ends the healthy units running beside it: they run again at once, side
+    by side (not one at a time as units of a broken pool), and are not charged an attempt."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pixscale import pipeline
+
+    real_submit, real_abandon = pipeline.Workers.submit, pipeline.Workers.abandon
+    fake, submitted = [], []
+    both_in_flight = threading.Event()
+    waited = []
+
+    def submit(self, fn, sample, *args):
+        submitted.append(sample.name)
+        if sample.name == "sample_002":
+            both_in_flight.set()
+        if len(submitted) <= 2:  # the first two, in "worker processes": sample_000 hangs, sample_001 is healthy
+            fut = Future() if sample.name == "sample_000" else LaterStart()  # and starts a tick later
+            fut.set_running_or_notify_cancel()
+            fake.append(fut)
+            return fut
+        if sample.name == "sample_001":  # run again: waits until the next unit is handed over beside it
+
+            def gated(*a):
+                waited.append(both_in_flight.wait(60))  # a hang guard, not a timing
+                return fn(*a)
+
+            return real_submit(self, gated, sample, *args)
+        return real_submit(self, fn, sample, *args)
+
+    def abandon(self):
+        real_abandon(self)
+        for fut in fake:  # the pool's processes are killed: what ran there fails as a broken pool
+            if not fut.done():
+                fut.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+        return True
+
+    class LaterStart(Future):
+        looks = 0
+
+        def running(self):
+            self.looks += 1
+            return self.looks > 1 and super().running()
+
+    monkeypatch.setattr(pipeline.Workers, "submit", submit)
+    monkeypatch.setattr(pipeline.Workers, "abandon", abandon)
+    rows, _ = run(small, tmp_path / "out", jobs=2, quiet=True, plots=False, unit_timeout=1)
+    status = {r["sample"]: r["status"] for r in rows}
+    assert status == {"sample_000": "failed", "sample_001": "ok", "sample_002": "ok"}, rows
+    assert submitted == ["sample_000", "sample_001", "sample_001", "sample_002"] and waited == [True]
