@@ -29,6 +29,7 @@ import json
 import math
 import os
 import posixpath
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,8 +179,25 @@ def _bad_name(rel):
     return None
 
 
+# surrogates that are no escaped byte (surrogateescape uses U+DC80..U+DCFF only): a JSON "\\ud800"
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def printable(name):
-    """``name`` safe to print and to write as JSON: undecodable bytes shown as ``\\xNN``."""
+    """``name`` safe to print and to write as JSON (valid UTF-8), the one sanitiser for names.
+
+    Undecodable bytes of a file name (surrogate escapes) are shown as ``\\xNN``
+    and a lone surrogate that is no escaped byte (a JSON ``"\\ud800"``) as
+    ``\\ud800``; any other text is returned unchanged.  Control characters stay:
+    :func:`for_terminal` escapes those too.
+    """
+    name = os.fsdecode(name)
+    try:
+        name.encode("utf-8")
+        return name  # the common case: valid text
+    except UnicodeEncodeError:
+        pass
+    name = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", name)
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._place import margins_px
+from .dataset import printable
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 STAGES = ("before", "after")
@@ -880,24 +881,11 @@ def _markdown(summary, rows, meta, figures):
     return "\n".join(out)
 
 
-def _text(s):
-    """``s`` as valid UTF-8 text: undecodable bytes of a file name (surrogate escapes) shown as ``\\xNN``."""
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        try:
-            raw = s.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
-            raw = s.encode("utf-8", "backslashreplace")
-        return raw.decode("utf-8", "backslashreplace")
-
-
 def _plain(obj):
     """``obj`` as JSON-ready values: NumPy scalars and arrays, tuples and paths converted, text made
-    valid UTF-8 (:func:`_text`) and NaN or infinite numbers None (JSON has none)."""
+    valid UTF-8 (:func:`pixscale.dataset.printable`) and NaN or infinite numbers None (JSON has none)."""
     if isinstance(obj, dict):
-        return {_text(str(k)): _plain(v) for k, v in obj.items()}
+        return {printable(str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):
         return [_plain(v) for v in obj]
     if isinstance(obj, np.generic):
@@ -907,7 +895,7 @@ def _plain(obj):
     if isinstance(obj, bytes):
         obj = obj.decode("utf-8", "backslashreplace")
     if isinstance(obj, str):
-        return _text(obj)
+        return printable(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -976,7 +964,7 @@ def write_report(
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
-            f"({type(exc).__name__}: {_text(str(exc))}); report.json holds the numbers and every view."
+            f"({type(exc).__name__}: {printable(str(exc))}); report.json holds the numbers and every view."
         )
     atomic_write_text(written[1], md, root=root)
     for name, data in figures.items():

@@ -4,10 +4,16 @@ the report's costs and compare's output pair.
 Issue #19 ("Trust, round three"), second review: each bug test failed on the code before the fix.
 """
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from pixscale import report
+from pixscale.dataset import for_terminal, printable
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
@@ -31,3 +37,28 @@ def test_a_name_the_terminal_cannot_show_does_not_silence_stdout():
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode("ascii").splitlines() == ["view caf\\xe9.png failed", "after"]
     assert done.stderr.decode("ascii").splitlines() == ["on stderr: caf\\xe9 \\U0001f600", "also on stderr"]
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("\ud800.png", "\\ud800.png"),  # a lone surrogate, as a JSON file_path "\ud800" carries
+        ("a\udfff\ud800b", "a\\udfff\\ud800b"),
+        (os.fsdecode(b"caf\xe9.png"), "caf\\xe9.png"),  # undecodable bytes (surrogateescape)
+        (os.fsdecode(b"\xff") + "\ud800", "\\xff\\ud800"),  # both in one name
+        ("\udc41", "\\udc41"),  # in the escape range but no byte surrogateescape makes
+        ("café 😀.png", "café 😀.png"),  # valid text is unchanged
+    ],
+)
+def test_one_sanitiser_escapes_names_the_same_everywhere(name, shown):
+    assert printable(name) == shown
+    assert for_terminal(name) == shown
+    assert report._plain({name: [name]}) == {shown: [shown]}
+    json.dumps(report._plain(name)).encode("utf-8")  # valid UTF-8 JSON
+
+
+def test_for_terminal_escapes_control_characters_printable_keeps_them():
+    name = "a\x1b[2Jb\rc\x7f\x85\ud800\td\n"
+    assert for_terminal(name) == "a\\x1b[2Jb\\x0dc\\x7f\\x85\\ud800\td\n"
+    assert printable(name) == "a\x1b[2Jb\rc\x7f\x85\\ud800\td\n"
+    assert report._plain(name) == printable(name)  # JSON escapes control characters itself
