@@ -34,6 +34,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._validate import real_number as _number
+
 LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
 LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}
 CAMERAS = "opencv_cameras.json"
@@ -333,15 +335,6 @@ def _deeper_hint(root, depth=3, budget=2000):
             nxt += subs
         level = nxt
     return ""
-
-
-def _number(value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float (a 400-digit literal)
-        return False
 
 
 def _shown(value, limit=40):

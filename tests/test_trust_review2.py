@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import pixscale
 from pixscale import report
 from pixscale.dataset import for_terminal, printable
+from pixscale.pipeline import OptionError, RunOptions, run
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
@@ -62,3 +65,39 @@ def test_for_terminal_escapes_control_characters_printable_keeps_them():
     assert for_terminal(name) == "a\\x1b[2Jb\\x0dc\\x7f\\x85\\ud800\td\n"
     assert printable(name) == "a\x1b[2Jb\rc\x7f\x85\\ud800\td\n"
     assert report._plain(name) == printable(name)  # JSON escapes control characters itself
+
+
+HUGE = 10**400  # a JSON or Python integer no float can hold
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("target", HUGE),
+        ("target", -HUGE),
+        ("threshold", HUGE),
+        ("pixel_center", HUGE),
+        ("margin", HUGE),
+        ("min_component", HUGE),
+        ("background", (0, 0, HUGE)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "huge",
+)
+def test_a_huge_integer_option_is_an_option_error(option, value):
+    with pytest.raises(OptionError) as info:
+        RunOptions(**{option: value})
+    assert info.value.option == option
+
+
+@pytest.mark.parametrize("key", ["target", "threshold", "margin", "min_component"])
+def test_a_huge_integer_is_a_value_error_in_the_library(key):
+    alpha = np.zeros((16, 16), np.uint8)
+    alpha[4:8, 4:8] = 255
+    with pytest.raises(ValueError):
+        pixscale.plan(alpha, **{key: HUGE})
+
+
+def test_run_refuses_a_huge_unit_timeout(tmp_path):
+    with pytest.raises(OptionError) as info:
+        run(tmp_path / "in", tmp_path / "out", unit_timeout=HUGE)
+    assert info.value.option == "unit_timeout"
