@@ -368,13 +368,15 @@ def _islands(image, before, rule):
     of the largest, or None when there are none (or the rule drops them).
     Only an object filling less than :data:`COMPACT` of its bounding box is
     labelled: an island far enough out to move size or centre widens the box.
+    With no component filter the box holds every object pixel, so only the
+    box is labelled (the same components, at the cost of the box).
     """
     if rule.filters or before.bbox is None:
         return None
     x0, y0, x1, y1 = before.bbox
     if before.count >= COMPACT * (x1 - x0) * (y1 - y0):
         return None
-    alpha = alpha_of(image)
+    alpha = alpha_of(image)[y0:y1, x0:x1]
     labels, n = label(alpha > threshold_value(alpha.dtype, rule.threshold))
     if n <= 1:
         return None

@@ -101,3 +101,37 @@ def test_run_refuses_a_huge_unit_timeout(tmp_path):
     with pytest.raises(OptionError) as info:
         run(tmp_path / "in", tmp_path / "out", unit_timeout=HUGE)
     assert info.value.option == "unit_timeout"
+
+
+def _specky(shape=(200, 300)):
+    """An RGBA image: a ring (filling little of its box) and three specks inside its box, far from the edges."""
+    image = np.zeros((*shape, 4), np.uint8)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    r = np.hypot(yy - 100, xx - 150)
+    image[..., 3] = np.where((r > 40) & (r < 46), 255, 0)
+    for y, x in [(90, 150), (100, 140), (112, 160)]:
+        image[y : y + 2, x : x + 2, 3] = 255
+    return image
+
+
+def test_islands_labels_only_the_objects_box(monkeypatch):
+    from pixscale import _object, pipeline
+    from pixscale._measure import measure_object
+
+    image = _specky()
+    rule = _object.ObjectMask()
+    before, _ = measure_object(image, image[..., 3], rule)
+    shapes = []
+
+    def label(mask):
+        shapes.append(mask.shape)
+        return _object.label(mask)
+
+    monkeypatch.setattr(pipeline, "label", label)
+    assert pipeline._islands(image, before, rule) == {"components": 3, "pixels": 12}
+    x0, y0, x1, y1 = before.bbox
+    assert shapes == [(y1 - y0, x1 - x0)] and shapes[0] != image.shape[:2]
+    # the box is exact: the same answer as labelling the whole image
+    labels, n = _object.label(image[..., 3] > 10)
+    sizes = np.bincount(labels.ravel())[1:]
+    assert n == 4 and sorted(sizes)[:3] == [4, 4, 4]
