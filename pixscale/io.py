@@ -943,7 +943,7 @@ def read_mask(path):
                 )
             mask = alpha
         else:
-            spread = colour.max(axis=2).astype(np.int64) - colour.min(axis=2)
+            spread = colour.max(axis=2) - colour.min(axis=2)  # max >= min: no wrap in the unsigned dtype
             if spread.size and int(spread.max()) > _GRAY_TOLERANCE * (top // 255):
                 raise ViewError(
                     "the mask is a colour image (its red, green and blue differ), so which colour is the "

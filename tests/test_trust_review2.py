@@ -16,6 +16,7 @@ import pytest
 import pixscale
 from pixscale import report
 from pixscale.dataset import for_terminal, printable
+from pixscale.io import ViewError, read_mask, write_png
 from pixscale.pipeline import OptionError, RunOptions, run
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -135,3 +136,21 @@ def test_islands_labels_only_the_objects_box(monkeypatch):
     labels, n = _object.label(image[..., 3] > 10)
     sizes = np.bincount(labels.ravel())[1:]
     assert n == 4 and sorted(sizes)[:3] == [4, 4, 4]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("spread, refused", [(0, False), (1, False), (255, True)])
+def test_read_mask_tells_gray_from_colour_in_its_own_dtype(tmp_path, dtype, spread, refused):
+    """The colour test runs in the mask's dtype (no int64 copy): a red channel below green still counts."""
+    scale = np.iinfo(dtype).max // 255
+    mask = np.zeros((8, 8, 3), dtype)
+    mask[2:6, 2:6] = 255 * scale
+    mask[3, 3, 0] -= spread * scale  # red below green and blue: min - max would wrap
+    path = tmp_path / "m.png"
+    write_png(path, mask)
+    if refused:
+        with pytest.raises(ViewError, match="colour image"):
+            read_mask(path)
+    else:
+        got = read_mask(path)
+        assert got.shape == (8, 8) and float(got.max()) > 0
