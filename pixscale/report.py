@@ -236,7 +236,7 @@ def _specks(ok):
     """The islands the component filter left out of the object (``min_component``/``keep``), per run.
 
     Without a filter, ``islands_*`` count the small islands a row's
-    ``islands`` found (see :func:`pixscale.pipeline.islands`): specks that
+    ``islands`` found (see :func:`pixscale.pipeline._islands`): specks that
     were measured as part of the object.
     """
     dropped = [r["before"] for r in ok if (r.get("before") or {}).get("dropped_components")]

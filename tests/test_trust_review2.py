@@ -154,3 +154,19 @@ def test_read_mask_tells_gray_from_colour_in_its_own_dtype(tmp_path, dtype, spre
     else:
         got = read_mask(path)
         assert got.shape == (8, 8) and float(got.max()) > 0
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_decode_any_still_refuses_too_many_pixels_once(tmp_path, monkeypatch, fmt):
+    """The JPEG pixel limit is _jpeg_header's alone (the second check was dead): a mask over it is refused."""
+    import imageio.v3 as iio
+
+    from pixscale import io
+
+    path = tmp_path / f"m.{fmt}"
+    iio.imwrite(path, np.full((16, 20), 255, np.uint8), extension=f".{fmt}")
+    monkeypatch.setattr(io, "MAX_PIXELS", 16 * 20 - 1)
+    with pytest.raises(ViewError, match=r"declares 20 x 16 = 320 pixels, more than the limit of 319"):
+        read_mask(path)
+    monkeypatch.setattr(io, "MAX_PIXELS", 16 * 20)
+    assert read_mask(path).shape == (16, 20)
