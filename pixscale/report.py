@@ -408,10 +408,12 @@ def _advise(keys, values):
     return [ADVICE[k][1].format(o=OPTION_FLAGS, **values) for k in keys]
 
 
-def _advice_keys(summary, ok, options):
-    """Which :data:`ADVICE` the summary's numbers call for under the run's ``options``; with the values."""
-    q = summary["quality"]
-    stage, cv, offset = q["stage"], q["size_cv_pct"], q["offset_mean_px_512"]
+def _advice_keys(summary, ok, options, stage, cv, offset):
+    """Which :data:`ADVICE` the summary's numbers call for under the run's ``options``; with the values.
+
+    ``stage`` is the graded one ("after", else "before"), ``cv`` its size spread
+    in percent and ``offset`` its mean centre offset in pixels of a 512 canvas.
+    """
     run = stage == "after"
     placement, specks, exact = summary["placement"], summary["specks"], summary["exact"]
     outliers = _off_centre(ok, stage)
@@ -502,8 +504,7 @@ def _quality(summary, ok, options):
     if not (math.isfinite(cv_pct) and math.isfinite(offset_512)):
         return {**empty, "conditions": conditions}
     letter, label = grade(cv_pct, offset_512)
-    summary["quality"] = {"stage": stage, "size_cv_pct": cv_pct, "offset_mean_px_512": offset_512}
-    keys, values = _advice_keys(summary, ok, options)
+    keys, values = _advice_keys(summary, ok, options, stage, cv_pct, offset_512)
     return {
         "stage": stage,
         "grade": letter,
