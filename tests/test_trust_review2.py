@@ -170,3 +170,54 @@ def test_decode_any_still_refuses_too_many_pixels_once(tmp_path, monkeypatch, fm
         read_mask(path)
     monkeypatch.setattr(io, "MAX_PIXELS", 16 * 20)
     assert read_mask(path).shape == (16, 20)
+
+
+@pytest.fixture(scope="module")
+def a_run(tmp_path_factory):
+    """A small pixscale run to compare."""
+    from pixscale import synth
+    from pixscale.cli import main
+
+    root = tmp_path_factory.mktemp("cmp")
+    src = root / "in"
+    src.mkdir()
+    for k in range(2):
+        write_png(src / f"v{k}.png", synth.mouse_view(np.random.default_rng(k), size=64))
+    assert main(["run", str(src), str(root / "run"), "--quiet", "--no-plots"]) == 0
+    return root / "run"
+
+
+@pytest.mark.parametrize("failing", ["compare.json", "compare.md"])
+def test_compare_never_leaves_a_pair_of_two_runs(a_run, tmp_path, monkeypatch, failing):
+    """A second compare into the same folder that cannot write one of the pair leaves neither file:
+    not the previous run's compare.json beside no compare.md (or the new md beside the old json)."""
+    from pixscale import compare as cmp
+
+    out = tmp_path / "c"
+    cmp.compare([a_run], out, plots=False)  # the previous pair
+    assert (out / "compare.json").exists() and (out / "compare.md").exists()
+    real = cmp.atomic_write_text
+
+    def write(path, text):
+        if path.name == failing:
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(cmp, "atomic_write_text", write)
+    with pytest.raises(OSError):
+        cmp.compare([a_run], out, plots=False, labels=["second"])
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_compare_writes_the_chart_after_the_pair(a_run, tmp_path, monkeypatch):
+    """The chart the md links is written last: a pair that cannot be written leaves no new chart."""
+    pytest.importorskip("matplotlib")
+    from pixscale import compare as cmp
+
+    order = []
+    real_text, real_bytes = cmp.atomic_write_text, cmp.atomic_write_bytes
+    monkeypatch.setattr(cmp, "atomic_write_text", lambda p, t: (order.append(p.name), real_text(p, t)))
+    monkeypatch.setattr(cmp, "atomic_write_bytes", lambda p, b: (order.append(p.name), real_bytes(p, b)))
+    _, written = cmp.compare([a_run], tmp_path / "c")
+    assert order == ["compare.json", "compare.md", "compare.png"]
+    assert [p.name for p in written] == order
