@@ -9,14 +9,13 @@ becomes the alpha first (:func:`pixscale._validate.with_mask`), then the same
 rule applies.
 """
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validate import alpha_of, check_threshold, threshold_value
+from ._validate import alpha_of, check_threshold, finite, threshold_value
 
 KEEP = ("all", "largest")
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -88,7 +87,7 @@ class ObjectMask:
                     f"min_component must be a number of pixels (>= 1) or a fraction of the largest "
                     f"component (below 1); got {mc!r}"
                 )
-            if not (math.isfinite(mc) and mc >= 0):
+            if not (finite(mc) and mc >= 0):
                 raise ValueError(
                     f"min_component must be a number of pixels (>= 1) or a fraction of the largest "
                     f"component (0 to 1); got {mc!r}"

@@ -24,6 +24,8 @@ All the arithmetic is per axis and in closed form.
 import math
 import re
 
+from ._validate import as_float
+
 FITS = ("shift", "shrink", "none")
 _FIT_ALIASES = {True: "shift", False: "none"}
 _PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*")
@@ -57,7 +59,7 @@ def parse_margin(margin):
                 f"margin must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
             )
     elif isinstance(margin, (int, float)) and not isinstance(margin, bool):
-        value, percent = float(margin), False
+        value, percent = as_float(margin), False
     else:
         raise ValueError(f"margin must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
     if not (math.isfinite(value) and value >= 0):

@@ -10,6 +10,28 @@ import numbers
 
 import numpy as np
 
+
+def finite(value):
+    """``math.isfinite(value)``, but False for an integer too large for a float (a 400-digit literal)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def as_float(value):
+    """``float(value)``, but an integer too large for a float is +-inf (refused by a range check) not OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def real_number(value):
+    """True for a finite int or float that is no bool: the one check of a number option or JSON value."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value)
+
+
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _DTYPE_NAMES = "uint8, uint16, float32 or float64"
 
@@ -168,7 +190,7 @@ def check_threshold(threshold):
     """
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number on the 0-255 scale; got {threshold!r}")
-    threshold = float(threshold)
+    threshold = as_float(threshold)
     if threshold == 255:
         raise ValueError(
             "threshold 255 selects no pixel: the object is alpha > threshold, and no alpha exceeds 255; "
@@ -278,7 +300,7 @@ def check_target(target):
     """Return ``target`` (the wanted size ratio) as a float in (0, 1]."""
     if isinstance(target, bool) or not isinstance(target, numbers.Real):
         raise TypeError(f"target must be a number in (0, 1]; got {target!r}")
-    target = float(target)
+    target = as_float(target)
     if not 0 < target <= 1:
         raise ValueError(
             f"target is a size ratio sqrt(object area / image area) and must lie in (0, 1]; "

@@ -306,10 +306,15 @@ def _err(text):
 def _write(stream, text):
     if stream is None:  # started with the stream closed (cron, a daemon: 1>&- or 2>&-)
         return
+    line = for_terminal(text) + "\n"
     try:
-        stream.write(for_terminal(text) + "\n")
+        try:
+            stream.write(line)
+        except UnicodeEncodeError:  # a name the terminal's encoding cannot show (café under LANG=C)
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            stream.write(line.encode(encoding, "backslashreplace").decode(encoding))
         stream.flush()
-    except (OSError, ValueError):  # a broken pipe (| head), a full disk: nowhere to print
+    except (OSError, ValueError):  # a broken pipe (| head), a full disk, a closed stream: nowhere to print
         try:  # and keep the interpreter's last flush from failing the same way
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stream.fileno())

@@ -321,18 +321,21 @@ def compare(
             fig.savefig(buf, format="png", dpi=100)
             png = buf.getvalue()
             md += ["", "![comparison](compare.png)"]
-    # Everything is formed before anything is written; then compare.json and compare.md are
-    # written as a pair: both or, when the second cannot be, neither.
+    # Everything is formed before anything is written.  compare.json and compare.md are a pair,
+    # both of this run or neither: the previous pair goes first, and a failure removes what of
+    # the new one was written.  The chart comes last.
     text = json.dumps({"runs": runs, "skipped": list(skipped or [])}, indent=2) + "\n"
     written = [out / "compare.json", out / "compare.md"]
-    if png is not None:
-        atomic_write_bytes(out / "compare.png", png)
-    atomic_write_text(written[1], "\n".join(md) + "\n")
+    for path in written:
+        path.unlink(missing_ok=True)
     try:
         atomic_write_text(written[0], text)
+        atomic_write_text(written[1], "\n".join(md) + "\n")
     except BaseException:
-        written[1].unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
     if png is not None:
+        atomic_write_bytes(out / "compare.png", png)
         written.append(out / "compare.png")
     return runs, written

@@ -29,9 +29,12 @@ import json
 import math
 import os
 import posixpath
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._validate import real_number as _number
 
 LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
 LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}
@@ -178,8 +181,25 @@ def _bad_name(rel):
     return None
 
 
+# surrogates that are no escaped byte (surrogateescape uses U+DC80..U+DCFF only): a JSON "\\ud800"
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def printable(name):
-    """``name`` safe to print and to write as JSON: undecodable bytes shown as ``\\xNN``."""
+    """``name`` safe to print and to write as JSON (valid UTF-8), the one sanitiser for names.
+
+    Undecodable bytes of a file name (surrogate escapes) are shown as ``\\xNN``
+    and a lone surrogate that is no escaped byte (a JSON ``"\\ud800"``) as
+    ``\\ud800``; any other text is returned unchanged.  Control characters stay:
+    :func:`for_terminal` escapes those too.
+    """
+    name = os.fsdecode(name)
+    try:
+        name.encode("utf-8")
+        return name  # the common case: valid text
+    except UnicodeEncodeError:
+        pass
+    name = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", name)
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
@@ -315,15 +335,6 @@ def _deeper_hint(root, depth=3, budget=2000):
             nxt += subs
         level = nxt
     return ""
-
-
-def _number(value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float (a 400-digit literal)
-        return False
 
 
 def _shown(value, limit=40):

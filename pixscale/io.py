@@ -657,8 +657,6 @@ def _truncated(kind, path):
     )
 
 
-# JPEG markers (the byte after 0xFF) that stand alone, without a length: TEM, RST0-7, SOI, EOI.
-_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8, 0xD9}
 # Start-of-frame markers (SOF0-3, 5-7, 9-11, 13-15): the frame header with the image's size.
 _JPEG_SOF = {*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)}
 _JPEG_SEGMENTS = {*range(0xC0, 0xD0), *range(0xDA, 0xE0), *range(0xE0, 0xF0), 0xFE}  # markers with a length
@@ -806,9 +804,7 @@ def _decode_any(path, max_bytes=None, max_pixels=None):
         decode = imagecodecs.png_decode
     elif data.startswith(b"\xff\xd8\xff"):
         kind = "JPEG"
-        width, height, components, precision = _jpeg_header(data, path, max_pixels)
-        if width * height > max_pixels:
-            raise _too_many_pixels(kind, width, height, max_pixels, path)
+        width, height, components, precision = _jpeg_header(data, path, max_pixels)  # refuses > max_pixels
         if components not in (1, 3) or precision != 8:
             raise ViewError(
                 f"is a {precision}-bit JPEG with {components} colour components; pixscale reads 8-bit gray or "
@@ -943,7 +939,7 @@ def read_mask(path):
                 )
             mask = alpha
         else:
-            spread = colour.max(axis=2).astype(np.int64) - colour.min(axis=2)
+            spread = colour.max(axis=2) - colour.min(axis=2)  # max >= min: no wrap in the unsigned dtype
             if spread.size and int(spread.max()) > _GRAY_TOLERANCE * (top // 255):
                 raise ViewError(
                     "the mask is a colour image (its red, green and blue differ), so which colour is the "

@@ -34,6 +34,7 @@ from ._object import KEEP, ObjectMask, erase, label
 from ._place import FITS, check_fit, margins_px, parse_margin
 from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
+from ._validate import real_number as _real
 from ._warp import warp
 from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, for_terminal, is_glob, is_temporary, printable
 from .io import (
@@ -88,10 +89,6 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, done, total, out_dir):
         super().__init__(f"interrupted: {done} of {total} samples are complete in {out_dir}")
         self.done, self.total, self.out_dir = done, total, out_dir
-
-
-def _real(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -156,6 +153,8 @@ class RunOptions:
                     f"{MAX_OUTPUT_PIXELS:,} pixels (16384x16384)",
                 )
             object.__setattr__(self, "output_size", size)
+        if self.pixel_center not in (0, 0.5):
+            raise OptionError("pixel_center", self.pixel_center, "0 (OpenCV) or 0.5 (pixel centres at +0.5)")
         for key in ("target", "threshold", "pixel_center"):  # 10 and 10.0 must write the same bytes
             object.__setattr__(self, key, float(getattr(self, key)))
         try:
@@ -191,8 +190,6 @@ class RunOptions:
             raise OptionError("mask", self.mask, "a path relative to each image's folder, e.g. '../masks/{stem}.png'")
         if self.write_mask and self.mask is None:
             raise OptionError("write_mask", self.write_mask, "only with --mask (it writes the mask files)")
-        if self.pixel_center not in (0, 0.5):
-            raise OptionError("pixel_center", self.pixel_center, "0 (OpenCV) or 0.5 (pixel centres at +0.5)")
         if not (isinstance(self.png_level, int) and 0 <= self.png_level <= 9):
             raise OptionError("png_level", self.png_level, "0 (fastest) to 9 (smallest)")
         try:
@@ -371,13 +368,15 @@ def _islands(image, before, rule):
     of the largest, or None when there are none (or the rule drops them).
     Only an object filling less than :data:`COMPACT` of its bounding box is
     labelled: an island far enough out to move size or centre widens the box.
+    With no component filter the box holds every object pixel, so only the
+    box is labelled (the same components, at the cost of the box).
     """
     if rule.filters or before.bbox is None:
         return None
     x0, y0, x1, y1 = before.bbox
     if before.count >= COMPACT * (x1 - x0) * (y1 - y0):
         return None
-    alpha = alpha_of(image)
+    alpha = alpha_of(image)[y0:y1, x0:x1]
     labels, n = label(alpha > threshold_value(alpha.dtype, rule.threshold))
     if n <= 1:
         return None

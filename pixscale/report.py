@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._place import margins_px
+from .dataset import printable
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 STAGES = ("before", "after")
@@ -235,7 +236,7 @@ def _specks(ok):
     """The islands the component filter left out of the object (``min_component``/``keep``), per run.
 
     Without a filter, ``islands_*`` count the small islands a row's
-    ``islands`` found (see :func:`pixscale.pipeline.islands`): specks that
+    ``islands`` found (see :func:`pixscale.pipeline._islands`): specks that
     were measured as part of the object.
     """
     dropped = [r["before"] for r in ok if (r.get("before") or {}).get("dropped_components")]
@@ -407,10 +408,12 @@ def _advise(keys, values):
     return [ADVICE[k][1].format(o=OPTION_FLAGS, **values) for k in keys]
 
 
-def _advice_keys(summary, ok, options):
-    """Which :data:`ADVICE` the summary's numbers call for under the run's ``options``; with the values."""
-    q = summary["quality"]
-    stage, cv, offset = q["stage"], q["size_cv_pct"], q["offset_mean_px_512"]
+def _advice_keys(summary, ok, options, stage, cv, offset):
+    """Which :data:`ADVICE` the summary's numbers call for under the run's ``options``; with the values.
+
+    ``stage`` is the graded one ("after", else "before"), ``cv`` its size spread
+    in percent and ``offset`` its mean centre offset in pixels of a 512 canvas.
+    """
     run = stage == "after"
     placement, specks, exact = summary["placement"], summary["specks"], summary["exact"]
     outliers = _off_centre(ok, stage)
@@ -501,8 +504,7 @@ def _quality(summary, ok, options):
     if not (math.isfinite(cv_pct) and math.isfinite(offset_512)):
         return {**empty, "conditions": conditions}
     letter, label = grade(cv_pct, offset_512)
-    summary["quality"] = {"stage": stage, "size_cv_pct": cv_pct, "offset_mean_px_512": offset_512}
-    keys, values = _advice_keys(summary, ok, options)
+    keys, values = _advice_keys(summary, ok, options, stage, cv_pct, offset_512)
     return {
         "stage": stage,
         "grade": letter,
@@ -880,24 +882,11 @@ def _markdown(summary, rows, meta, figures):
     return "\n".join(out)
 
 
-def _text(s):
-    """``s`` as valid UTF-8 text: undecodable bytes of a file name (surrogate escapes) shown as ``\\xNN``."""
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        try:
-            raw = s.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
-            raw = s.encode("utf-8", "backslashreplace")
-        return raw.decode("utf-8", "backslashreplace")
-
-
 def _plain(obj):
     """``obj`` as JSON-ready values: NumPy scalars and arrays, tuples and paths converted, text made
-    valid UTF-8 (:func:`_text`) and NaN or infinite numbers None (JSON has none)."""
+    valid UTF-8 (:func:`pixscale.dataset.printable`) and NaN or infinite numbers None (JSON has none)."""
     if isinstance(obj, dict):
-        return {_text(str(k)): _plain(v) for k, v in obj.items()}
+        return {printable(str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):
         return [_plain(v) for v in obj]
     if isinstance(obj, np.generic):
@@ -907,7 +896,7 @@ def _plain(obj):
     if isinstance(obj, bytes):
         obj = obj.decode("utf-8", "backslashreplace")
     if isinstance(obj, str):
-        return _text(obj)
+        return printable(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -976,7 +965,7 @@ def write_report(
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
-            f"({type(exc).__name__}: {_text(str(exc))}); report.json holds the numbers and every view."
+            f"({type(exc).__name__}: {printable(str(exc))}); report.json holds the numbers and every view."
         )
     atomic_write_text(written[1], md, root=root)
     for name, data in figures.items():
