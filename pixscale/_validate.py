@@ -61,6 +61,17 @@ class VanishedObjectError(EmptyMaskError):
     the group that vanish, ``transforms`` the plan of the whole group (for a
     caller that writes the other views).  An :class:`EmptyMaskError`, so code
     that skips views without an object skips these too.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> alpha = np.zeros((64, 64), np.uint8)
+    >>> alpha[24:40, 24:40] = 255
+    >>> try:
+    ...     pixscale.plan(alpha, target=0.001)  # 0.1% of a 64-px side is less than a pixel
+    ... except pixscale.VanishedObjectError as exc:
+    ...     print(str(exc)[:40], exc.views)
+    the object would vanish from the output: [0]
     """
 
     def __init__(self, message, views=(), transforms=()):
