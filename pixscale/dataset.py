@@ -137,6 +137,12 @@ class Dataset:
         )
 
 
+def some_names(names, n=5):
+    """The first ``n`` of ``names`` for a message, joined by commas, with `` ...`` when there are more."""
+    names = list(names)
+    return ", ".join(names[:n]) + (" ..." if len(names) > n else "")
+
+
 def is_glob(text):
     """True when ``text`` is a glob pattern rather than an existing path."""
     text = os.fspath(text)
@@ -457,15 +463,12 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     if found:
         sample.warnings.append(
             f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
-            + ", ".join(found[:5])
-            + (" ..." if len(found) > 5 else "")
+            + some_names(found)
             + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
         )
     if unused:
         sample.warnings.append(
-            f"{len(unused)} image(s) not named by any camera frame were not used: "
-            + ", ".join(sorted(unused)[:5])
-            + (" ..." if len(unused) > 5 else "")
+            f"{len(unused)} image(s) not named by any camera frame were not used: " + some_names(sorted(unused))
         )
     return sample
 
@@ -844,7 +847,7 @@ def _own_named(root, suffixes):
     if not found:
         return []
     return [
-        f"{', '.join(found[:5])}{' ...' if len(found) > 5 else ''}: named like pixscale's own temporary files "
+        f"{some_names(found)}: named like pixscale's own temporary files "
         "(.pixscale-*, .NAME.xxxx.part), which a run removes from OUT_DIR, so not read; rename them to have "
         "them processed"
     ]

@@ -36,7 +36,19 @@ from ._plan import CENTERS, plan_group
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._validate import real_number as _real
 from ._warp import warp
-from .dataset import CAMERAS, LOCK, MANIFEST, REPORT_DIR, STOP, discover, for_terminal, is_glob, is_temporary, printable
+from .dataset import (
+    CAMERAS,
+    LOCK,
+    MANIFEST,
+    REPORT_DIR,
+    STOP,
+    discover,
+    for_terminal,
+    is_glob,
+    is_temporary,
+    printable,
+    some_names,
+)
 from .io import (
     NO_FOLLOW,
     LinkError,
@@ -1243,8 +1255,8 @@ def _resume_plan(dataset, done, root, out_dir=None):
     gone = sorted(set(done) - names)
     if gone:
         raise ValueError(
-            f"OUT_DIR holds samples that are no longer in IN_DIR: {', '.join(gone[:5])}"
-            f"{' ...' if len(gone) > 5 else ''}; resume with the IN_DIR it was made from, or choose a new OUT_DIR."
+            f"OUT_DIR holds samples that are no longer in IN_DIR: {some_names(gone)}; "
+            "resume with the IN_DIR it was made from, or choose a new OUT_DIR."
         )
     kept, changed = {}, []
     for sample in dataset.samples:
@@ -1369,8 +1381,7 @@ def run(
                 _say(
                     quiet,
                     f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
-                    + ", ".join(changed[:5])
-                    + (" ..." if len(changed) > 5 else ""),
+                    + some_names(changed),
                 )
             # Numba's compiler cut by Ctrl-C swallows the interrupt or breaks (a half-built library, a
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
@@ -1406,9 +1417,7 @@ def run(
             if removed:
                 _say(
                     quiet,
-                    f"removed {len(removed)} output(s) that redone samples no longer produce: "
-                    + ", ".join(removed[:5])
-                    + (" ..." if len(removed) > 5 else ""),
+                    f"removed {len(removed)} output(s) that redone samples no longer produce: " + some_names(removed),
                 )
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
