@@ -34,7 +34,7 @@ OUTLIER_PX = 50  # views further than this from the centre are listed as outlier
 # Every recommendation the report can give, by key: (premise, text). The texts are data, rendered
 # by :func:`_advise` with the run's numbers; ``{o[name]}`` is a run option, written as its
 # command-line flag through OPTION_FLAGS (the one place the report names flags). The premise says
-# when each is given; tests/test_trust_report.py holds a run for every key and checks the premise.
+# when each is given; tests/report/test_trust_report.py holds a run for every key and checks the premise.
 ADVICE = {
     "input_size": (
         "no run (measured only), size CV above 3%",

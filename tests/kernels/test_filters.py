@@ -1,5 +1,7 @@
 """The resampling filters (lanczos4, area, auto): kernels against the NumPy reference and OpenCV."""
 
+import pathlib
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 import pixscale
 from pixscale import reference
 
-from .conftest import DATA
+DATA = pathlib.Path(__file__).parents[1] / "data"  # tests/data, beside conftest.py
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 SCALES = [0.05, 0.3, 0.7, 1.0, 1.13, 1.76, 5.0]

@@ -59,7 +59,7 @@ def _in_mount_namespace(script, tmp_path):
     )
     if probe is None or probe.returncode != 0:
         pytest.skip("bind mounts need `unshare -m` and `mount --bind` (root in a private mount namespace)")
-    paths = (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH"))
+    paths = (str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env)
 

@@ -17,7 +17,7 @@ from pixscale.pipeline import run
 from pixscale.workers import StopFlag
 
 CMD = [sys.executable, "-m", "pixscale"]
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 @pytest.fixture(scope="module")

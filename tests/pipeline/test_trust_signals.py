@@ -20,7 +20,7 @@ from pixscale import synth
 from pixscale.cli import main
 
 CMD = [sys.executable, "-m", "pixscale"]
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 NOISE = ("Traceback", "Exception ignored", "Error", "died unexpectedly")
 
 

@@ -67,7 +67,7 @@ def _as_user(tmp_path):
 
 
 def _run_as_user(tmp_path, *args):
-    paths = (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH"))
+    paths = (str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     cmd = [*_as_user(tmp_path), *CMD, *[str(a) for a in args]]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)

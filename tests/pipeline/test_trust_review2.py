@@ -19,7 +19,7 @@ from pixscale.dataset import for_terminal, printable
 from pixscale.io import ViewError, read_mask, write_png
 from pixscale.pipeline import OptionError, RunOptions, run
 
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 def test_a_name_the_terminal_cannot_show_does_not_silence_stdout():
