@@ -34,7 +34,7 @@ import numpy as np
 
 from pixscale import synth
 from pixscale.bench import format_table, paired_times
-from pixscale.io import encode_png, read_view
+from pixscale.pipeline.io import encode_png, read_view
 
 sys.path.insert(0, str(Path(__file__).parent))
 from run import machine  # noqa: E402

@@ -34,7 +34,7 @@ def peak(*args):
 
 def main():
     from pixscale import synth
-    from pixscale.io import write_png
+    from pixscale.pipeline.io import write_png
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100, help="samples of 6 views, 512x512 (default 100)")

@@ -24,7 +24,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from pixscale import synth
-from pixscale.pipeline import RunOptions, run
+from pixscale.pipeline.driver import RunOptions, run
 
 METHODS = {
     "pixscale default (fit shift)": RunOptions(),

@@ -17,7 +17,8 @@ import time
 import imageio.v3 as iio
 
 import pixscale
-from pixscale import _kernels, synth
+from pixscale import synth
+from pixscale.kernels import bilinear as _kernels
 
 
 def main(argv=None):

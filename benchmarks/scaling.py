@@ -30,7 +30,7 @@ import time
 import imageio.v3 as iio
 
 from pixscale import normalize_batch, synth
-from pixscale.pipeline import run
+from pixscale.pipeline.driver import run
 
 
 def _timed(fn):

@@ -61,12 +61,12 @@ def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs:
         ``executor``, ``scheduler``, ``jobs``, ``pool``, ``layout``,
         ``resume``, ``quiet``, ``report_dir``, ``plots`` and the options of
         ``pixscale run`` (``target=0.3``, ``fit="shift"``, ``scale``, ...);
-        see :func:`pixscale.pipeline.run_dataset`.
+        see :func:`pixscale.pipeline.driver.run_dataset`.
 
     Returns
     -------
     dict
-        The run's summary (:func:`pixscale.report.summarize`).
+        The run's summary (:func:`pixscale.report.summary.summarize`).
 
     Raises
     ------
@@ -83,7 +83,7 @@ def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs:
     >>> summary["n_ok"], round(summary["after"]["mean"], 3)
     (2, 0.3)
     """
-    from .pipeline import run_dataset
+    from .pipeline.driver import run_dataset
 
     return run_dataset(in_dir, out_dir, **kwargs)
 

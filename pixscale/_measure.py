@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._config import kernels
 from ._object import ObjectMask, Selection
 from ._validate import alpha_of, threshold_value, with_mask
+from .kernels import kernels
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,7 @@ def check_shape(shape, *, name="output_shape", limit=True):
     :data:`pixscale.io.MAX_PIXELS`, the most pixels a view may have: a larger
     canvas is refused here rather than failing in the allocation.
     """
-    from .io import MAX_PIXELS
+    from .pipeline.io import MAX_PIXELS
 
     try:
         h, w = (int(v) for v in shape)

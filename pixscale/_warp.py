@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._config import kernels
 from ._filters import CODES, check_filter, resolve
 from ._transform import ScaleTransform
 from ._validate import check_array, check_float_range, parse_colour
+from .kernels import kernels
 
 
 def work_dtype(dtype):

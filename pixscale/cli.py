@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from .dataset import LAYOUTS, REPORT_DIR, for_terminal
+from .pipeline.layouts import LAYOUTS, REPORT_DIR, for_terminal
 
 
 def parse_colour(text):
@@ -198,7 +198,7 @@ def _add_run_options(p):
 
 
 def _options(args):
-    from .pipeline import RunOptions
+    from .pipeline.driver import RunOptions
 
     return RunOptions(
         target=args.target,
@@ -229,7 +229,7 @@ def _check_report_dir(path, name="--report-dir"):
     import os
     import stat
 
-    from .io import os_problem
+    from .pipeline.io import os_problem
 
     if path is None:
         return
@@ -254,8 +254,8 @@ def _check_report_dir(path, name="--report-dir"):
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     from pathlib import Path
 
-    from . import report
-    from .pipeline import check_jobs, run
+    from .pipeline.driver import check_jobs, run
+    from .report import summary as report
 
     opts = _options(args)  # every option is checked before any file is read or created
     check_jobs(args.jobs)
@@ -330,8 +330,8 @@ def cmd_run(args):
 def cmd_stats(args):
     from pathlib import Path
 
-    from . import report
-    from .pipeline import measure_dataset
+    from .pipeline.driver import measure_dataset
+    from .report import summary as report
 
     _check_report_dir(args.report_dir)
     rows, _ = measure_dataset(
@@ -364,8 +364,8 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
-    from .dataset import LOCK
-    from .pipeline import _Lock
+    from .pipeline.driver import _Lock
+    from .pipeline.layouts import LOCK
 
     _options(args)
     out = Path(args.out)
@@ -420,7 +420,7 @@ def cmd_demo(args):
 
 
 def cmd_compare(args):
-    from .compare import compare, format_table
+    from .report.compare import compare, format_table
 
     skipped: list[str] = []
     _check_report_dir(args.out, "--out")
@@ -548,7 +548,7 @@ def main(argv=None):
     """
     import signal
 
-    from .pipeline import OptionError, RunInterrupted
+    from .pipeline.driver import OptionError, RunInterrupted
 
     args = build_parser().parse_args(argv)
     handlers = {}
@@ -609,7 +609,7 @@ def _os_error_line(exc, args):
     """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
     import os
 
-    from .io import LinkError, os_problem
+    from .pipeline.io import LinkError, os_problem
 
     if isinstance(exc, LinkError) or exc.filename is None:  # already worded
         return str(exc)

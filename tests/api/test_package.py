@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import pixscale
-from pixscale import _kernels
+from pixscale.kernels import bilinear as _kernels
 
 
 def test_version_comes_from_metadata():
@@ -67,7 +67,7 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
         "import json, numba, numba.core.config as c\n"
         "before = {k: getattr(c, k) for k in dir(c) if k.isupper()}\n"
         "import pixscale, pixscale.reference\n"
-        "from pixscale import _kernels\n"
+        "from pixscale.kernels import bilinear as _kernels\n"
         "after = {k: getattr(c, k) for k in dir(c) if k.isupper()}\n"
         "kernels = [v for v in vars(_kernels).values() if isinstance(v, numba.core.dispatcher.Dispatcher)]\n"
         "print(json.dumps({'n': len(kernels), 'compiled': sum(len(k.signatures) for k in kernels),\n"
@@ -80,7 +80,7 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
 def _dispatchers():
     import numba
 
-    from pixscale import _resample
+    from pixscale.kernels import taps as _resample
 
     found = {}
     for module in (_kernels, _resample):
@@ -104,7 +104,7 @@ def test_kernel_flags_are_decided_once():
     for name, kernel in kernels.items():
         opts = kernel.targetoptions
         assert opts["nogil"] is True, name
-        assert type(kernel._cache).__name__ == "KernelCache", name  # cached, in pixscale's own folder (pixscale._cache)
+        assert type(kernel._cache).__name__ == "KernelCache", name  # cached in pixscale.kernels.cache
         if name in strict:
             assert opts["fastmath"] is False, name
         else:
@@ -116,7 +116,8 @@ def test_kernel_flags_are_decided_once():
 
 _TAPS_CODE = """
 import sys, numba, numpy as np
-from pixscale import _kernels, reference
+from pixscale.kernels import bilinear as _kernels
+from pixscale import reference
 i0, i1, w0, w1 = np.empty(97, np.int64), np.empty(97, np.int64), np.empty(97), np.empty(97)
 if sys.argv[1] == "inside-fastmath":  # compiled first as the callee of a fastmath kernel
     fm = _kernels.warp_bilinear.targetoptions["fastmath"]

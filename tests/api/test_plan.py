@@ -208,7 +208,7 @@ def test_exact_mode_uses_the_cap_when_the_target_is_out_of_reach(fit):
 
 
 def test_exact_mode_warps_each_probed_scale_once(monkeypatch, rng):
-    from pixscale import _kernels
+    from pixscale.kernels import bilinear as _kernels
 
     scales = []
     warp_count = _kernels.warp_count

@@ -192,7 +192,7 @@ def test_a_run_ignores_specks_reports_them_and_erases_them_if_asked(tmp_path, rn
         else:
             assert (out[..., 3] > 10).sum() > (want[..., 3] > 10).sum()  # still in the picture
             # The contact sheet marks the centroid the run measured, not one the specks pull away.
-            from pixscale._figures import Thumbnail
+            from pixscale.report.figures import Thumbnail
 
             thumb = Thumbnail.of_file(tmp_path / "out" / v["view"], measured=v["after"])
             assert thumb.centroid == tuple(v["after"]["centroid"]) != pixscale.measure(out).centroid
@@ -268,7 +268,7 @@ def test_the_report_measures_the_object_carried_through_the_warp(tmp_path, rng):
 
     import imageio.v3 as iio
 
-    from pixscale.pipeline import RunOptions, run
+    from pixscale.pipeline.driver import RunOptions, run
 
     sample = tmp_path / "in" / "sample_000"  # one sample of three views, each with its own specks
     sample.mkdir(parents=True)

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import _cache, _config, _kernels
+from pixscale import kernels as _config
+from pixscale.kernels import bilinear as _kernels
+from pixscale.kernels import cache as _cache
 
 PKG = Path(pixscale.__file__).parent
 CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_DISABLE_JIT", "NUMBA_BOUNDSCHECK")
@@ -28,7 +30,7 @@ CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_D
 # (into memory the array owns) unless the kernel was compiled with bounds checking.
 KERNEL_RUN = """
 import json, numpy as np, pixscale
-from pixscale import _config
+from pixscale import kernels as _config
 k = _config.kernels()
 buf = np.zeros(4, np.float32)
 w = np.ones(1, np.float32)
@@ -75,13 +77,13 @@ def _compiled_files(folder):
 
 EDITS = {
     # The straight blend becomes a * p - b * q: a different result from a kernel that inlines _simd.
-    "_simd.py": (
+    "kernels/simd.py": (
         "r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
         "r = builder.fsub(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
         {"gather": [-4.0, -4.0, -4.0, -4.0]},
     ),
     # A new numba flag for every kernel: bounds checking.
-    "_config.py": ("nogil=True", "nogil=True, boundscheck=True", {"bounds": "checked"}),
+    "kernels/__init__.py": ("nogil=True", "nogil=True, boundscheck=True", {"bounds": "checked"}),
 }
 
 
@@ -152,15 +154,14 @@ def test_processes_filling_the_cache_at_once_never_mix_up_signatures(tmp_path, m
 
 
 def test_kernel_sources_list_every_module_the_kernels_import():
-    """The module-level imports of pixscale modules, from _kernels.py on (function-level ones run no kernel code)."""
-    seen, todo = set(), ["_kernels.py"]
+    """Module-level imports from kernels/bilinear.py on (function-level ones run no kernel code)."""
+    seen, todo = set(), ["bilinear.py"]
     while todo:
         name = todo.pop()
         seen.add(name)
-        for node in ast.parse((PKG / name).read_text()).body:
+        for node in ast.parse((PKG / "kernels" / name).read_text()).body:
             if isinstance(node, ast.ImportFrom) and node.level == 1:
-                modules = [node.module] if node.module else [alias.name for alias in node.names]
-                todo.extend({f"{m}.py" for m in modules} - seen)
+                todo.extend({f"{node.module}.py" if node.module else "__init__.py"} - seen)
     assert seen == set(_config.KERNEL_SOURCES)
 
 
@@ -176,7 +177,7 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
     root = _copy_package(tmp_path)
     code = (
         "import json, numba, pixscale\n"
-        "from pixscale import _config\n"
+        "from pixscale import kernels as _config\n"
         "said = []\n"
         "cold = _config.precompile(['uint8', 'uint8'], announce=said.append)\n"
         "k = _config.kernels()\n"

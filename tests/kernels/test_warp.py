@@ -26,7 +26,7 @@ def _taps_pinned_strict():
     divide by the scale through a reciprocal: results depend on which kernel
     compiled first (see tests/test_package.py).
     """
-    from pixscale import _kernels
+    from pixscale.kernels import bilinear as _kernels
 
     return _kernels.axis_taps.targetoptions.get("fastmath") is False
 
@@ -350,8 +350,9 @@ def test_non_native_byte_order_is_accepted(rng, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("premult", [True, False])
 def test_simd_gather_is_bit_identical_to_the_scalar_gather(rng, dtype, premult):
-    """The hand-vectorised four-channel pass (pixscale._simd) does the scalar pass's arithmetic."""
-    from pixscale import _kernels, _simd
+    """The hand-vectorised four-channel pass (pixscale.kernels.simd) does the scalar pass's arithmetic."""
+    from pixscale.kernels import bilinear as _kernels
+    from pixscale.kernels import simd as _simd
 
     work = np.float64 if dtype == np.float64 else np.float32
     n_src, n_out = 37, 53

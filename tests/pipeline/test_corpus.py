@@ -32,8 +32,8 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.io import encode_png, read_view
-from pixscale.report import format_table
+from pixscale.pipeline.io import encode_png, read_view
+from pixscale.report.summary import format_table
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-import pixscale.io
-from pixscale.io import ViewError, atomic_write_bytes, atomic_write_text, encode_png, read_view, write_png
+import pixscale.pipeline.io
+from pixscale.pipeline.io import ViewError, atomic_write_bytes, atomic_write_text, encode_png, read_view, write_png
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -223,7 +223,7 @@ def test_temporary_file_is_exclusive_hidden_and_in_the_same_folder(tmp_path, mon
 
 def test_an_existing_temporary_name_is_never_shared(tmp_path, monkeypatch):
     tokens = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
-    monkeypatch.setattr(pixscale.io.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(pixscale.pipeline.io.secrets, "token_hex", lambda n: next(tokens))
     other = tmp_path / ".v.png.aaaaaaaa.part"  # another writer's file
     other.write_bytes(b"theirs")
     atomic_write_bytes(tmp_path / "v.png", b"mine")
@@ -332,7 +332,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch, vie
     path.write_bytes(view_bytes[0])
     with pytest.raises(ViewError, match=r"more than the 100-byte limit.*; .*MAX_FILE_BYTES"):
         read_view(path, max_bytes=100)
-    monkeypatch.setattr(pixscale.io, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(pixscale.pipeline.io, "MAX_FILE_BYTES", 100)
     with pytest.raises(ViewError, match="100-byte limit"):
         read_view(path)
 

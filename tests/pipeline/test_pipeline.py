@@ -15,7 +15,7 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline import RunOptions, run
+from pixscale.pipeline.driver import RunOptions, run
 
 pytestmark = pytest.mark.slow
 SIZE = 160
@@ -61,11 +61,11 @@ def test_every_layout_end_to_end(tmp_path, layout):
     assert len(rows) == 12 and all(r["status"] == "ok" for r in rows)
     for sample in dataset.samples:
         for view in sample.views:
-            out = pixscale.io.read_view(tmp_path / "out" / sample.rel_dir / view.rel)
+            out = pixscale.pipeline.io.read_view(tmp_path / "out" / sample.rel_dir / view.rel)
             assert out.shape == (SIZE, SIZE, 4)
     for r in rows:
         after = r["after"]["size_ratio"]
-        assert after == pixscale.measure(pixscale.io.read_view(tmp_path / "out" / r["view"])).size_ratio
+        assert after == pixscale.measure(pixscale.pipeline.io.read_view(tmp_path / "out" / r["view"])).size_ratio
         if not r["limited"]:
             assert abs(after - 0.3) <= 1e-4
     assert tree_digest(src) == before, "the input tree must not change"
@@ -105,7 +105,7 @@ def test_cameras_follow_the_images(tmp_path, gslrm):
                 q = _project(_K(f_out), f_out["w2c"], X)
                 np.testing.assert_allclose(q, s * (p - c) + d, atol=1e-6)
             # And the object itself moved there: its centroid is within a pixel of the canvas centre.
-            out_img = pixscale.io.read_view(tmp_path / "out" / sample_dir.name / f_in["file_path"])
+            out_img = pixscale.pipeline.io.read_view(tmp_path / "out" / sample_dir.name / f_in["file_path"])
             np.testing.assert_allclose(pixscale.measure(out_img).centroid, d, atol=1.0)
 
 
@@ -138,9 +138,9 @@ def test_colour_under_alpha_zero_is_written_as_zero(tmp_path, gslrm, premultipli
     hidden = 0
     for sample in dataset.samples:
         for view in sample.views:
-            src = pixscale.io.read_view(view.path)
+            src = pixscale.pipeline.io.read_view(view.path)
             hidden += np.count_nonzero(src[src[..., 3] == 0, :3])
-            out = pixscale.io.read_view(tmp_path / "out" / sample.rel_dir / view.rel)
+            out = pixscale.pipeline.io.read_view(tmp_path / "out" / sample.rel_dir / view.rel)
             assert not out[out[..., 3] == 0, :3].any()
     assert hidden > 0, "the synthetic inputs should hide colour under alpha 0"
 
@@ -158,11 +158,11 @@ def test_bad_views_are_reported_and_the_rest_written(tmp_path, capsys):
     views = sorted(src.glob("sample_000/cam_*.png"))
     views[0].write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     views[1].write_bytes(b"")
-    rgba = pixscale.io.read_view(views[2])
-    pixscale.io.write_png(views[2], rgba[..., :3])  # RGB without alpha
+    rgba = pixscale.pipeline.io.read_view(views[2])
+    pixscale.pipeline.io.write_png(views[2], rgba[..., :3])  # RGB without alpha
     empty = rgba.copy()
     empty[..., 3] = 0
-    pixscale.io.write_png(views[3], empty)
+    pixscale.pipeline.io.write_png(views[3], empty)
     code = main(["run", str(src), str(tmp_path / "out"), "--no-plots"])  # the table is printed (not --quiet)
     assert code == 1
     report = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())
@@ -252,7 +252,7 @@ def test_jpeg_views_are_named_as_the_reason_nothing_was_found(tmp_path):
 
 
 def test_failure_lines_name_a_view_once():
-    from pixscale import report
+    from pixscale.report import summary as report
 
     row = {"sample": "s1", "view": "s1/images/a.png", "status": "failed", "error": "boom", "before": None}
     table = report.format_table(report.summarize([row]))
@@ -292,7 +292,7 @@ def test_resume_of_a_run_written_before_new_options_existed(tmp_path, gslrm):
 def test_temporary_files_of_a_replaced_worker_are_swept(tmp_path, gslrm, monkeypatch):
     """A worker killed mid-write leaves a .part file; a scheduler that reruns its unit elsewhere
     (Dask does, without telling the run) must not leave it in OUT_DIR."""
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline.process_sample
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pixscale import synth
-from pixscale.pipeline import RunOptions, run, run_dataset
+from pixscale.pipeline.driver import RunOptions, run, run_dataset
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
@@ -387,7 +387,7 @@ class _Breaking(ThreadPoolExecutor):
 
 
 def test_one_poisonous_sample_does_not_take_healthy_ones_with_it(datasets, tmp_path, monkeypatch):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     ex = _Breaking("sample_001")
     real_wait = pipeline.wait

@@ -20,8 +20,8 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.io import read_view, write_png
-from pixscale.pipeline import run
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.io import read_view, write_png
 
 pytestmark = pytest.mark.slow
 SIZE = 96
@@ -196,7 +196,7 @@ def test_glob_with_out_dir_inside_the_globbed_folder_is_refused(tmp_path, gslrm,
 
 def test_disk_full_fails_the_view_and_resume_completes_it(tmp_path, gslrm, monkeypatch, capsys):
     """Item 11: disk full ended the whole run with [Errno 28] and no report."""
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline.write_png
 
@@ -317,7 +317,7 @@ def test_frame_that_is_not_an_object_and_unused_images(tmp_path, gslrm):
     cams["frames"][0] = "cam_000"
     del cams["frames"][5]
     path.write_text(json.dumps(cams))
-    dataset = pixscale.dataset.discover(gslrm)
+    dataset = pixscale.pipeline.layouts.discover(gslrm)
     sample = dataset.samples[0]
     assert "not a JSON object" in sample.views[0].error
     assert sample.warnings and "images/cam_000.png" in sample.warnings[0] and "cam_005" in sample.warnings[0]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pixscale.cli import main
-from pixscale.io import write_png
+from pixscale.pipeline.io import write_png
 
 SIZE = 64
 

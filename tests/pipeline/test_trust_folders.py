@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import io as pio
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.io import write_png
-from pixscale.pipeline import MANIFEST, OptionError, RunOptions
+from pixscale.pipeline import io as pio
+from pixscale.pipeline.driver import MANIFEST, OptionError, RunOptions
+from pixscale.pipeline.io import write_png
 
 SIZE = 64
 CMD = [sys.executable, "-m", "pixscale"]

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import io as pio
 from pixscale.cli import main
-from pixscale.io import ViewError, read_colour, read_mask, write_png
+from pixscale.pipeline import io as pio
+from pixscale.pipeline.io import ViewError, read_colour, read_mask, write_png
 
 SIZE = 64
 

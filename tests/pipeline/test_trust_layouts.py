@@ -13,8 +13,8 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.io import write_png
-from pixscale.pipeline import OptionError, RunOptions
+from pixscale.pipeline.driver import OptionError, RunOptions
+from pixscale.pipeline.io import write_png
 
 SIZE = 96
 
@@ -114,7 +114,9 @@ def test_a_view_whose_object_vanishes_fails_by_name_and_writes_nothing(tmp_path,
     assert not (out / "mouse.png").exists()
     for v in report["views"]:  # nothing written and counted ok is blank
         if v["status"] == "ok":
-            assert v["after"]["count"] > 0 and pixscale.measure(pixscale.io.read_view(out / v["view"])).count > 0
+            assert (
+                v["after"]["count"] > 0 and pixscale.measure(pixscale.pipeline.io.read_view(out / v["view"])).count > 0
+            )
 
 
 def test_a_target_below_a_pixel_of_the_canvas_fails_each_view_by_name(tmp_path, flat):
@@ -177,7 +179,7 @@ def test_co3d_root_with_masks_is_one_sample_per_sequence(tmp_path, capsys):
     assert sorted({v["sample"] for v in report["views"]}) == ["seq_a", "seq_b"]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png") if "pixscale-report" not in p.parts)
     assert written == [f"{s}/images/{n}.png" for s in ("seq_a", "seq_b") for n in ("f000", "f001", "f002", "f003")]
-    assert pixscale.io.read_view(out / "seq_a/images/f001.png").shape == (SIZE, SIZE, 4)
+    assert pixscale.pipeline.io.read_view(out / "seq_a/images/f001.png").shape == (SIZE, SIZE, 4)
     # one sequence given as IN_DIR is one sample (its masks inside it)
     assert cli("run", root / "seq_b", tmp_path / "one", "--mask", "../masks/{stem}.png", "--quiet", "--no-plots") == 0
     assert sorted(p.name for p in (tmp_path / "one" / "images").iterdir()) == [f"f00{i}.png" for i in range(4)]

@@ -15,7 +15,7 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline import check_folders
+from pixscale.pipeline.driver import check_folders
 
 SIZE = 64
 CMD = [sys.executable, "-m", "pixscale"]
@@ -224,7 +224,7 @@ def test_out_dir_that_is_a_link_to_a_folder_is_used(tmp_path, gslrm):
 
 def test_a_link_planted_while_it_runs_is_not_followed(tmp_path, gslrm, outside, monkeypatch):
     """Item 1: a sample folder swapped for a link in the middle of a run fails that sample, by name."""
-    import pixscale.pipeline as pipeline
+    from pixscale.pipeline import driver as pipeline
 
     out = tmp_path / "out"
     real_warp = pipeline.warp
@@ -324,8 +324,8 @@ def test_resume_removes_the_old_output_of_a_view_that_now_fails(tmp_path, mvd):
 def test_the_report_reads_back_no_output_through_a_link_planted_before_it(tmp_path, gslrm, outside, monkeypatch):
     """Item 1: outputs swapped for links between their write and the report's contact sheet are not read."""
     pytest.importorskip("matplotlib")
-    import pixscale._figures as figures
-    import pixscale.pipeline as pipeline
+    from pixscale.pipeline import driver as pipeline
+    from pixscale.report import figures
 
     out = tmp_path / "out"
     foreign = outside / "foreign.png"

@@ -12,9 +12,9 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.io import LinkError
-from pixscale.pipeline import run
-from pixscale.workers import StopFlag
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.io import LinkError
+from pixscale.pipeline.workers import StopFlag
 
 CMD = [sys.executable, "-m", "pixscale"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -85,7 +85,7 @@ def test_the_stop_flag_travels_to_processes_and_is_read_from_the_file(tmp_path):
 
 
 def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_path, monkeypatch):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     release = threading.Event()
     hung = []
@@ -119,7 +119,7 @@ def hup_ignored():
 
 
 def test_a_signal_the_process_ignores_stays_ignored_while_held(hup_ignored):
-    from pixscale.pipeline import _signals_held
+    from pixscale.pipeline.driver import _signals_held
 
     with _signals_held() as held:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
@@ -128,7 +128,7 @@ def test_a_signal_the_process_ignores_stays_ignored_while_held(hup_ignored):
 
 
 def test_nohup_protects_a_run_from_the_terminals_hangup(small, tmp_path, monkeypatch, hup_ignored, capsys):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline._precompile
     seen = []
@@ -146,7 +146,7 @@ def test_nohup_protects_a_run_from_the_terminals_hangup(small, tmp_path, monkeyp
 
 
 def test_a_second_sigterm_during_the_cleanup_keeps_the_resume_line(small, tmp_path, monkeypatch, capsys):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline._precompile
     retire = StopFlag.retire
@@ -172,7 +172,8 @@ def test_a_second_sigterm_during_the_cleanup_keeps_the_resume_line(small, tmp_pa
 def test_a_sigterm_held_while_units_are_handed_over_is_counted_by_the_commands_handler(
     small, tmp_path, monkeypatch, capsys
 ):
-    from pixscale import cli, pipeline
+    from pixscale import cli
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline.Workers.submit
     sent = []
@@ -190,7 +191,7 @@ def test_a_sigterm_held_while_units_are_handed_over_is_counted_by_the_commands_h
 
 
 def _report_fails(monkeypatch):
-    from pixscale import report
+    from pixscale.report import summary as report
 
     def write_report(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -218,7 +219,7 @@ def test_the_command_says_once_that_the_report_could_not_be_written(small, tmp_p
 
 
 def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(small, tmp_path, monkeypatch, capsys):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     out = tmp_path / "out"
     real = pipeline._sweep_temporary
@@ -239,7 +240,7 @@ def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(s
 
 def test_with_a_unit_timeout_one_unit_per_worker_is_in_flight(small, tmp_path, monkeypatch):
     """On Dask the clock of a unit starts when it is handed over: one queued behind another must not be."""
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline.Workers.submit
     futures, most = [], [0]
@@ -261,7 +262,7 @@ def test_a_unit_timeout_in_a_process_pool_reruns_the_healthy_units_it_ended_alon
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real_submit, real_abandon = pipeline.Workers.submit, pipeline.Workers.abandon
     fake, submitted = [], []

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import report
-from pixscale.dataset import for_terminal, printable
-from pixscale.io import ViewError, read_mask, write_png
-from pixscale.pipeline import OptionError, RunOptions, run
+from pixscale.pipeline.driver import OptionError, RunOptions, run
+from pixscale.pipeline.io import ViewError, read_mask, write_png
+from pixscale.pipeline.layouts import for_terminal, printable
+from pixscale.report import summary as report
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
@@ -116,8 +116,9 @@ def _specky(shape=(200, 300)):
 
 
 def test_islands_labels_only_the_objects_box(monkeypatch):
-    from pixscale import _object, pipeline
+    from pixscale import _object
     from pixscale._measure import measure_object
+    from pixscale.pipeline import driver as pipeline
 
     image = _specky()
     rule = _object.ObjectMask()
@@ -161,7 +162,7 @@ def test_decode_any_still_refuses_too_many_pixels_once(tmp_path, monkeypatch, fm
     """The JPEG pixel limit is _jpeg_header's alone (the second check was dead): a mask over it is refused."""
     import imageio.v3 as iio
 
-    from pixscale import io
+    from pixscale.pipeline import io
 
     path = tmp_path / f"m.{fmt}"
     iio.imwrite(path, np.full((16, 20), 255, np.uint8), extension=f".{fmt}")
@@ -191,7 +192,7 @@ def a_run(tmp_path_factory):
 def test_compare_never_leaves_a_pair_of_two_runs(a_run, tmp_path, monkeypatch, failing):
     """A second compare into the same folder that cannot write one of the pair leaves neither file:
     not the previous run's compare.json beside no compare.md (or the new md beside the old json)."""
-    from pixscale import compare as cmp
+    from pixscale.report import compare as cmp
 
     out = tmp_path / "c"
     cmp.compare([a_run], out, plots=False)  # the previous pair
@@ -212,7 +213,7 @@ def test_compare_never_leaves_a_pair_of_two_runs(a_run, tmp_path, monkeypatch, f
 def test_compare_writes_the_chart_after_the_pair(a_run, tmp_path, monkeypatch):
     """The chart the md links is written last: a pair that cannot be written leaves no new chart."""
     pytest.importorskip("matplotlib")
-    from pixscale import compare as cmp
+    from pixscale.report import compare as cmp
 
     order = []
     real_text, real_bytes = cmp.atomic_write_text, cmp.atomic_write_bytes

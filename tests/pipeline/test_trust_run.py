@@ -19,8 +19,8 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline import run
-from pixscale.workers import StopFlag
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.workers import StopFlag
 
 CMD = [sys.executable, "-m", "pixscale"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -201,7 +201,7 @@ def test_names_are_printed_without_their_escape_sequences(tmp_path, capsys):
 
 
 def test_a_unit_that_hangs_fails_by_name_after_the_unit_timeout(small, tmp_path, monkeypatch):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     release = threading.Event()
     real = pipeline.process_sample
@@ -225,7 +225,7 @@ def test_a_unit_that_hangs_fails_by_name_after_the_unit_timeout(small, tmp_path,
 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), "10"])
 def test_a_bad_unit_timeout_is_refused_up_front(small, tmp_path, value):
-    from pixscale.pipeline import OptionError
+    from pixscale.pipeline.driver import OptionError
 
     with pytest.raises(OptionError, match="unit_timeout"):
         run(small, tmp_path / "out", quiet=True, unit_timeout=value)
@@ -239,7 +239,7 @@ from pixscale.cli import _main, _on_signal
 import signal
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, _on_signal)
-from pixscale.pipeline import OptionError, RunInterrupted, run
+from pixscale.pipeline.driver import OptionError, RunInterrupted, run
 
 class Never(ThreadPoolExecutor):
     def submit(self, fn, sample, *args):
@@ -427,7 +427,7 @@ def test_a_lost_dask_scheduler_fails_the_units_in_flight_and_resume_finishes(big
 
 
 def test_sigterm_while_the_report_is_written_finishes_it_and_says_how_to_resume(small, tmp_path, monkeypatch, capsys):
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     real = pipeline._write_report
 

@@ -73,7 +73,7 @@ def manifest_samples(out):
 def test_ctrl_c_while_the_kernels_compile_waits_for_the_compile_then_stops(small, tmp_path, monkeypatch, capsys):
     """A KeyboardInterrupt inside numba's compiler was swallowed ('Exception ignored on calling ctypes
     callback') or left a half-built library (RuntimeError, exit 1): the compile now ends first."""
-    from pixscale import pipeline
+    from pixscale.pipeline import driver as pipeline
 
     compiled = []
     real = pipeline._precompile
@@ -204,7 +204,7 @@ def test_group_ctrl_c_while_worker_processes_start_prints_no_worker_traceback(sm
 def test_a_ctrl_c_while_units_are_handed_over_waits_for_the_hand_over(small, tmp_path, monkeypatch, capsys):
     """A Ctrl-C inside ``submit`` (a worker process started but not yet the pool's) left that process to
     outlive the run; the hand-over now ends first, and the unit is waited for and recorded."""
-    from pixscale import workers
+    from pixscale.pipeline import workers
 
     real = workers.Workers.submit
     handed = []
@@ -327,7 +327,7 @@ def test_a_second_demo_into_a_running_demos_folder_is_refused(tmp_path, monkeypa
 
 def test_a_demo_does_not_delete_a_run_still_writing_its_output(tmp_path, capsys):
     """A demo folder whose output a `pixscale run` (--resume, say) is writing is not deleted under it."""
-    from pixscale.pipeline import _Lock
+    from pixscale.pipeline.driver import _Lock
 
     out = tmp_path / "D"
     assert main(_demo(out)) == 0

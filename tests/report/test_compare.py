@@ -7,8 +7,8 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.compare import compare
-from pixscale.pipeline import RunOptions, run
+from pixscale.pipeline.driver import RunOptions, run
+from pixscale.report.compare import compare
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_compare_command_and_its_errors(runs, tmp_path, capsys):
 
 
 def test_numbers_cells(runs, tmp_path):
-    from pixscale.compare import format_table
+    from pixscale.report.compare import format_table
 
     got, _ = compare([runs / "view"], tmp_path / "c", plots=False)
     table = format_table(got)

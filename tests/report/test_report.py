@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import report
-from pixscale.io import write_png
+from pixscale.pipeline.io import write_png
+from pixscale.report import summary as report
 
 H, W = 24, 40
 
@@ -283,7 +283,7 @@ def test_write_report_figures(rng, tmp_path):
 
 
 def test_best_median_and_worst_samples_by_mean_offset():
-    from pixscale._figures import _chosen_samples
+    from pixscale.report.figures import _chosen_samples
 
     samples = [
         {"sample": n, "offset_mean": d} for n, d in [("a", 4.0), ("b", 1.0), ("c", None), ("d", 9.0), ("e", 2.0)]
@@ -296,7 +296,7 @@ def test_best_median_and_worst_samples_by_mean_offset():
 def test_run_report_equals_numpy_on_the_written_files(tmp_path):
     """Every headline number of a run's report.json, recomputed from the output PNGs with NumPy alone."""
     from pixscale import synth
-    from pixscale.pipeline import RunOptions, run
+    from pixscale.pipeline.driver import RunOptions, run
 
     synth.write_dataset(tmp_path / "in", n_samples=4, size=160, seed=11, layout="gslrm")
     run(tmp_path / "in", tmp_path / "out", RunOptions(margin="2%"), quiet=True, plots=False)

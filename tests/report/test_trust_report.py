@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from pixscale import report
 from pixscale.cli import build_parser, main
-from pixscale.io import write_png
-from pixscale.pipeline import RunOptions
+from pixscale.pipeline.driver import RunOptions
+from pixscale.pipeline.io import write_png
+from pixscale.report import summary as report
 
 SHAPE = (128, 128)
 RUN = RunOptions().params()  # the default run's options
@@ -359,7 +359,7 @@ def test_the_report_is_written_whatever_the_rows(tmp_path, rows):
 
 
 def test_a_figure_that_cannot_be_drawn_is_named_and_the_report_still_written(tmp_path, monkeypatch):
-    from pixscale import _figures
+    from pixscale.report import figures as _figures
 
     def broken(fig, summary):
         raise ValueError("no room")
@@ -456,7 +456,7 @@ def test_compare_names_a_bad_report_and_keeps_the_pair(two, tmp_path, capsys, na
 
 
 def test_compare_writes_json_and_md_as_a_pair(two, tmp_path, monkeypatch):
-    from pixscale import compare as cmp
+    from pixscale.report import compare as cmp
 
     real = cmp.atomic_write_text
 

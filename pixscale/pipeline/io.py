@@ -767,7 +767,7 @@ def _jpeg_header(data, path, max_pixels=None):
     if max_pixels is not None and frame[0] * frame[1] > max_pixels:  # before walking the blocks
         raise _too_many_pixels("JPEG", frame[0], frame[1], max_pixels, path)
     if sof in (0xC0, 0xC1) and frame[3] == 8:  # sequential Huffman: walk every block
-        from . import _jpeg
+        from ..kernels import jpeg as _jpeg
 
         width, height = frame[0], frame[1]
         for scan_comps, start, end, scan_tables, scan_restart in scans:

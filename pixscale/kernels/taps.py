@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._config import jit, jit_strict
+from . import jit, jit_strict
 
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)

@@ -3,7 +3,7 @@
 numba's own ``cache=True`` keys a kernel's cache on the one file that defines
 it and writes next to it, into the installed package.  Both are wrong here:
 :mod:`pixscale._kernels` inlines code from other modules (the list is
-:data:`pixscale._config.KERNEL_SOURCES`), and files left in
+:data:`pixscale.kernels.KERNEL_SOURCES`), and files left in
 ``site-packages/pixscale/__pycache__`` outlive ``pip uninstall`` and then
 shadow an editable install of the package.
 
@@ -22,7 +22,7 @@ two changes:
   again later) but never serve one signature's code for another.
 
 When no folder is writable the kernels are compiled in every process (and a
-warning says so once).  This module imports numba; :mod:`pixscale._config`
+warning says so once).  This module imports numba; :mod:`pixscale.kernels`
 imports it only when the first kernel is defined.
 """
 
@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from numba.core import caching
 
-from ._config import KERNEL_SOURCES
+from . import KERNEL_SOURCES
 
 _UNSET = object()
 _FOLDER = _UNSET

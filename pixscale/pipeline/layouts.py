@@ -34,7 +34,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._validate import real_number as _number
+from .._validate import real_number as _number
 
 LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
 LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}

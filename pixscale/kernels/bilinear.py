@@ -8,10 +8,10 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from ._config import jit, jit_strict
-from ._jpeg import check_scan  # noqa: F401 (re-exported: the JPEG scan check is a kernel like the others)
-from ._resample import count_above, finish, to_work, warp_taps_count, warp_taps_window  # noqa: F401 (re-exported)
-from ._simd import lerp4, lerp4_premult
+from . import jit, jit_strict
+from .jpeg import check_scan  # noqa: F401 (re-exported: the JPEG scan check is a kernel like the others)
+from .simd import lerp4, lerp4_premult
+from .taps import count_above, finish, to_work, warp_taps_count, warp_taps_window  # noqa: F401 (re-exported)
 
 _S24 = np.uint32(24)
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.

@@ -4,7 +4,7 @@
 :func:`grade` rates them with the bands of FaceLift's
 ``scripts/evaluate_preprocessing.py``, :func:`format_table` prints them and
 :func:`write_report` writes them as JSON, Markdown and, when matplotlib is
-installed, figures (:mod:`pixscale._figures`).
+installed, figures (:mod:`pixscale.report.figures`).
 """
 
 import math
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ._place import margins_px
-from .dataset import printable
-from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .._place import margins_px
+from ..pipeline.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..pipeline.layouts import printable
 
 STAGES = ("before", "after")
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
@@ -236,7 +236,7 @@ def _specks(ok):
     """The islands the component filter left out of the object (``min_component``/``keep``), per run.
 
     Without a filter, ``islands_*`` count the small islands a row's
-    ``islands`` found (see :func:`pixscale.pipeline._islands`): specks that
+    ``islands`` found (see :func:`pixscale.pipeline.driver._islands`): specks that
     were measured as part of the object.
     """
     dropped = [r["before"] for r in ok if (r.get("before") or {}).get("dropped_components")]
@@ -952,7 +952,7 @@ def write_report(
     meta_out: dict[str, Any] = _plain(dict(meta or {}))
     figures, missing = {}, {}
     if plots:  # none without matplotlib
-        from ._figures import draw
+        from .figures import draw
 
         figures, missing = draw(summary, rows, sources or {})
     written = [out / "report.json", out / "report.md"]

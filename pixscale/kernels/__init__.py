@@ -20,14 +20,14 @@ FASTMATH = {"nsz", "arcp", "afn"}
 
 #: Every module whose text ends up in a kernel's machine code: the kernels, the
 #: code they inline and these flags.  Editing any of them invalidates the cache.
-KERNEL_SOURCES = ("_config.py", "_simd.py", "_resample.py", "_kernels.py", "_jpeg.py")
+KERNEL_SOURCES = ("__init__.py", "simd.py", "taps.py", "bilinear.py", "jpeg.py")
 
 
 def jit(func):
     """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel."""
     import numba
 
-    from . import _cache
+    from . import cache as _cache
 
     return _cache.attach(numba.njit(nogil=True, fastmath=FASTMATH)(func))
 
@@ -41,7 +41,7 @@ def jit_strict(func):
     """
     import numba
 
-    from . import _cache
+    from . import cache as _cache
 
     return _cache.attach(numba.njit(nogil=True, fastmath=False)(func))
 
@@ -53,7 +53,7 @@ def kernels():
     """The :mod:`pixscale._kernels` module, imported (with numba) on first use."""
     global _KERNELS
     if _KERNELS is None:
-        from . import _kernels
+        from . import bilinear as _kernels
 
         _KERNELS = _kernels
     return _KERNELS
@@ -86,7 +86,7 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     """
     import numpy as np
 
-    from . import _cache
+    from . import cache as _cache
 
     names = sorted({np.dtype(d).name for d in dtypes})
     bad = [n for n in names if n not in ("uint8", "uint16", "float32", "float64")]
@@ -96,7 +96,7 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     if numba.config.DISABLE_JIT:
         return ()
-    from ._filters import check_filter
+    from .._filters import check_filter
 
     check_filter(filter)
     label = "" if filter == "bilinear" else f"-{filter}"
@@ -121,9 +121,9 @@ def _run_dataset_kernels(dtype, filter="bilinear"):
     """
     import numpy as np
 
-    from ._measure import measure
-    from ._plan import plan_group
-    from ._warp import warp
+    from .._measure import measure
+    from .._plan import plan_group
+    from .._warp import warp
 
     top = np.iinfo(dtype).max if dtype.kind == "u" else 1.0
     for nc in (4, 2):

@@ -14,7 +14,7 @@ Imported lazily (it compiles a kernel on first use), by :mod:`pixscale.io`.
 
 import numpy as np
 
-from ._config import jit
+from . import jit
 
 OK, BAD_CODE, PREMATURE_END, EXTRANEOUS, INDEX_PAST_63, BAD_RESTART = 0, 1, 2, 3, 4, 5
 PROBLEMS = {

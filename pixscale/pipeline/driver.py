@@ -27,28 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._filters import FILTERS, check_filter
-from ._measure import measure_alpha, measure_object
-from ._object import KEEP, ObjectMask, erase, label
-from ._place import FITS, check_fit, margins_px, parse_margin
-from ._plan import CENTERS, plan_group
-from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
-from ._validate import real_number as _real
-from ._warp import warp
-from .dataset import (
-    CAMERAS,
-    LOCK,
-    MANIFEST,
-    REPORT_DIR,
-    STOP,
-    discover,
-    for_terminal,
-    is_glob,
-    is_temporary,
-    printable,
-    some_names,
-)
+from .. import __version__
+from .._filters import FILTERS, check_filter
+from .._measure import measure_alpha, measure_object
+from .._object import KEEP, ObjectMask, erase, label
+from .._place import FITS, check_fit, margins_px, parse_margin
+from .._plan import CENTERS, plan_group
+from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
+from .._validate import real_number as _real
+from .._warp import warp
 from .io import (
     NO_FOLLOW,
     LinkError,
@@ -63,6 +50,19 @@ from .io import (
     read_mask,
     read_view,
     write_png,
+)
+from .layouts import (
+    CAMERAS,
+    LOCK,
+    MANIFEST,
+    REPORT_DIR,
+    STOP,
+    discover,
+    for_terminal,
+    is_glob,
+    is_temporary,
+    printable,
+    some_names,
 )
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
@@ -1481,7 +1481,7 @@ def run_dataset(
     >>> with concurrent.futures.ThreadPoolExecutor(4) as ex:  # doctest: +SKIP
     ...     summary = pixscale.run_dataset("renders/", "normalized/", executor=ex, target=0.3)
     """
-    from .report import summarize
+    from ..report.summary import summarize
 
     opts = RunOptions(**options)
     rows, _ = run(
@@ -1508,7 +1508,7 @@ def _precompile(dataset, quiet, filter="bilinear"):
     The dtype is read from the first view's PNG header (datasets are
     rendered alike); other dtypes compile when they are met.
     """
-    from ._config import precompile
+    from ..kernels import precompile
     from .io import view_dtype
 
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
@@ -1791,7 +1791,7 @@ class _Written(os.PathLike):
 
 def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     """Write the report of the rows; return a failure row when it cannot be written."""
-    from . import report
+    from ..report import summary as report
 
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
     out = Path(out_dir)

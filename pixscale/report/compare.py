@@ -15,9 +15,9 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .dataset import REPORT_DIR
-from .io import atomic_write_bytes, atomic_write_text
-from .report import GRADES, OUTLIER_PX, _md_table, summarize
+from ..pipeline.io import atomic_write_bytes, atomic_write_text
+from ..pipeline.layouts import REPORT_DIR
+from .summary import GRADES, OUTLIER_PX, _md_table, summarize
 
 # (label, how to read it from a run's entry, format)
 COLUMNS = (
@@ -135,7 +135,7 @@ def load(
         is_run = stage == "after" or "parameters" in (data.get("meta") or {})
         source = "report" if is_run else "measured"
     elif pathlib.Path(path).is_dir():
-        from .pipeline import measure_dataset
+        from ..pipeline.driver import measure_dataset
 
         rows, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
         summary = summarize(rows, options={"threshold": threshold, "min_component": min_component, "keep": keep})
