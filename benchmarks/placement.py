@@ -24,7 +24,8 @@ import imageio.v3 as iio
 import numpy as np
 
 from pixscale import synth
-from pixscale.pipeline.driver import RunOptions, run
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.options import RunOptions
 
 METHODS = {
     "pixscale default (fit shift)": RunOptions(),

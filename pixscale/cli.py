@@ -198,7 +198,7 @@ def _add_run_options(p):
 
 
 def _options(args):
-    from .pipeline.driver import RunOptions
+    from .pipeline.options import RunOptions
 
     return RunOptions(
         target=args.target,
@@ -254,7 +254,8 @@ def _check_report_dir(path, name="--report-dir"):
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     from pathlib import Path
 
-    from .pipeline.driver import check_jobs, run
+    from .pipeline.driver import run
+    from .pipeline.options import check_jobs
     from .report import summary as report
 
     opts = _options(args)  # every option is checked before any file is read or created
@@ -364,8 +365,8 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
-    from .pipeline.driver import _Lock
     from .pipeline.layouts import LOCK
+    from .pipeline.output import _Lock
 
     _options(args)
     out = Path(args.out)
@@ -548,7 +549,8 @@ def main(argv=None):
     """
     import signal
 
-    from .pipeline.driver import OptionError, RunInterrupted
+    from .pipeline.driver import RunInterrupted
+    from .pipeline.options import OptionError
 
     args = build_parser().parse_args(argv)
     handlers = {}

@@ -170,7 +170,7 @@ def _children_deaf_to_ctrl_c():
     with it.  A stop request that arrives meanwhile is acted on at the end of
     the block, so that no process is left half started, to outlive the run.
     """
-    from .driver import _signals_held
+    from .signals import _signals_held
 
     with _signals_held():
         if hasattr(signal, "pthread_sigmask"):

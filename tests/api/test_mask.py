@@ -104,8 +104,9 @@ def _masked_gslrm(root, n=3, size=64, jpeg=True):
 def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_path):
     import json
 
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
     from pixscale.pipeline.io import read_colour, read_mask, read_view
+    from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in")
     rows, _ = run(tmp_path / "in", tmp_path / "out", RunOptions(mask="../masks/{stem}.png"), jobs=1, quiet=True)
@@ -124,8 +125,9 @@ def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_
 
 
 def test_write_mask_keeps_the_inputs_arrangement(tmp_path):
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
     from pixscale.pipeline.io import read_colour, read_mask
+    from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in", jpeg=False)
     opts = RunOptions(mask="../masks/{stem}.png", write_mask=True)
@@ -174,7 +176,8 @@ def test_write_mask_needs_mask(tmp_path, capsys):
 def test_write_mask_refuses_a_mask_that_would_overwrite_the_colour_output(tmp_path):
     import json
 
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in")
     for p in (sample / "masks").iterdir():  # masks beside the JPEGs, named like their PNG outputs
@@ -191,7 +194,8 @@ def test_write_mask_refuses_a_mask_that_would_overwrite_the_colour_output(tmp_pa
 
 
 def test_a_damaged_mask_is_named_in_the_error(tmp_path):
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in")
     (sample / "masks" / "cam_002.png").write_bytes(b"")
@@ -216,7 +220,8 @@ def test_write_mask_with_masks_outside_in_dir_fails_those_views_and_still_report
     """IN_DIR = the images folder, masks beside it: --write-mask has nowhere to put them; the run says so."""
     import json
 
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in", jpeg=False)
     rows, _ = run(

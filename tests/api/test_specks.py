@@ -268,7 +268,8 @@ def test_the_report_measures_the_object_carried_through_the_warp(tmp_path, rng):
 
     import imageio.v3 as iio
 
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
 
     sample = tmp_path / "in" / "sample_000"  # one sample of three views, each with its own specks
     sample.mkdir(parents=True)

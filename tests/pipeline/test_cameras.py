@@ -75,7 +75,8 @@ def _blob_centre(channel, near, radius=7):
 def test_pipeline_with_opencv_cameras_keeps_points_where_the_image_has_them(tmp_path):
     """End to end with ``pixel_center=0``: a 3-D point drawn into each input view (a small bright blob
     at its OpenCV projection) is found in each output view at its projection by the written camera."""
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
     from pixscale.synth import write_dataset
 
     src, out = tmp_path / "in", tmp_path / "out"

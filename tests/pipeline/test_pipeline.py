@@ -15,7 +15,8 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline.driver import RunOptions, run
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.options import RunOptions
 
 pytestmark = pytest.mark.slow
 SIZE = 160
@@ -292,9 +293,9 @@ def test_resume_of_a_run_written_before_new_options_existed(tmp_path, gslrm):
 def test_temporary_files_of_a_replaced_worker_are_swept(tmp_path, gslrm, monkeypatch):
     """A worker killed mid-write leaves a .part file; a scheduler that reruns its unit elsewhere
     (Dask does, without telling the run) must not leave it in OUT_DIR."""
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
 
-    real = pipeline.process_sample
+    real = unit.process_sample
 
     def leaves_a_part(sample, out_root, *args, **kwargs):
         result = real(sample, out_root, *args, **kwargs)
@@ -302,7 +303,7 @@ def test_temporary_files_of_a_replaced_worker_are_swept(tmp_path, gslrm, monkeyp
         (folder / ".cam_000.png.deadbeef.part").write_bytes(b"half a png")  # what the dead copy was writing
         return result
 
-    monkeypatch.setattr(pipeline, "process_sample", leaves_a_part)
+    monkeypatch.setattr(unit, "process_sample", leaves_a_part)
     out = tmp_path / "out"
     run(gslrm, out, jobs=2, quiet=True, plots=False)
     assert not [p for p in out.rglob("*.part")]

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from pixscale import synth
-from pixscale.pipeline.driver import RunOptions, run, run_dataset
+from pixscale.pipeline.driver import run, run_dataset
+from pixscale.pipeline.options import RunOptions
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")

@@ -196,16 +196,16 @@ def test_glob_with_out_dir_inside_the_globbed_folder_is_refused(tmp_path, gslrm,
 
 def test_disk_full_fails_the_view_and_resume_completes_it(tmp_path, gslrm, monkeypatch, capsys):
     """Item 11: disk full ended the whole run with [Errno 28] and no report."""
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
 
-    real = pipeline.write_png
+    real = unit.write_png
 
     def full(path, image, **kw):
         if "sample_001" in str(path) and path.name == "cam_002.png":
             raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
         return real(path, image, **kw)
 
-    monkeypatch.setattr(pipeline, "write_png", full)
+    monkeypatch.setattr(unit, "write_png", full)
     out = tmp_path / "out"
     # Threads: the fault is injected in this process.
     assert cli("run", gslrm, out, "--quiet", "--no-plots", "--pool", "threads") == 1
@@ -213,7 +213,7 @@ def test_disk_full_fails_the_view_and_resume_completes_it(tmp_path, gslrm, monke
     (failure,) = report["summary"]["failures"]
     assert failure["view"] == "sample_001/images/cam_002.png" and "No space left" in failure["error"]
     assert "sample_001" not in manifest_samples(out)
-    monkeypatch.setattr(pipeline, "write_png", real)
+    monkeypatch.setattr(unit, "write_png", real)
     assert cli("run", gslrm, out, "--quiet", "--no-plots", "--resume") == 0
     fresh = tmp_path / "fresh"
     assert cli("run", gslrm, fresh, "--quiet", "--no-plots") == 0

@@ -19,8 +19,9 @@ import pixscale
 from pixscale import synth
 from pixscale.cli import main
 from pixscale.pipeline import io as pio
-from pixscale.pipeline.driver import MANIFEST, OptionError, RunOptions
 from pixscale.pipeline.io import write_png
+from pixscale.pipeline.layouts import MANIFEST
+from pixscale.pipeline.options import OptionError, RunOptions
 
 SIZE = 64
 CMD = [sys.executable, "-m", "pixscale"]

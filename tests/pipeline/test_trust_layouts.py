@@ -13,8 +13,8 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline.driver import OptionError, RunOptions
 from pixscale.pipeline.io import write_png
+from pixscale.pipeline.options import OptionError, RunOptions
 
 SIZE = 96
 

@@ -15,7 +15,7 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline.driver import check_folders
+from pixscale.pipeline.output import check_folders
 
 SIZE = 64
 CMD = [sys.executable, "-m", "pixscale"]
@@ -224,10 +224,11 @@ def test_out_dir_that_is_a_link_to_a_folder_is_used(tmp_path, gslrm):
 
 def test_a_link_planted_while_it_runs_is_not_followed(tmp_path, gslrm, outside, monkeypatch):
     """Item 1: a sample folder swapped for a link in the middle of a run fails that sample, by name."""
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
+    from pixscale.pipeline.driver import run
 
     out = tmp_path / "out"
-    real_warp = pipeline.warp
+    real_warp = unit.warp
     planted = []
 
     def warp(*args, **kwargs):
@@ -236,9 +237,9 @@ def test_a_link_planted_while_it_runs_is_not_followed(tmp_path, gslrm, outside, 
             planted.append(True)
         return real_warp(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "warp", warp)
+    monkeypatch.setattr(unit, "warp", warp)
     before = snapshot(outside)
-    rows, _ = pipeline.run(gslrm, out, jobs=1, pool="threads", quiet=True, plots=False)
+    rows, _ = run(gslrm, out, jobs=1, pool="threads", quiet=True, plots=False)
     assert snapshot(outside) == before
     failed = [r for r in rows if r["status"] == "failed"]
     assert {r["sample"] for r in failed} == {"sample_001"}

@@ -85,11 +85,11 @@ def test_the_stop_flag_travels_to_processes_and_is_read_from_the_file(tmp_path):
 
 
 def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_path, monkeypatch):
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
 
     release = threading.Event()
     hung = []
-    real = pipeline._read_and_measure
+    real = unit._read_and_measure
 
     def read(view, rule):
         if view.key.startswith("sample_001/") and not hung:
@@ -97,7 +97,7 @@ def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_pat
             release.wait(120)  # a hung read, given up on by the unit timeout
         return real(view, rule)
 
-    monkeypatch.setattr(pipeline, "_read_and_measure", read)
+    monkeypatch.setattr(unit, "_read_and_measure", read)
     out = tmp_path / "out"
     try:
         rows, _ = run(small, out, jobs=1, quiet=True, plots=False, unit_timeout=1)
@@ -119,7 +119,7 @@ def hup_ignored():
 
 
 def test_a_signal_the_process_ignores_stays_ignored_while_held(hup_ignored):
-    from pixscale.pipeline.driver import _signals_held
+    from pixscale.pipeline.signals import _signals_held
 
     with _signals_held() as held:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN

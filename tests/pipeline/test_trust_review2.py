@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale.pipeline.driver import OptionError, RunOptions, run
+from pixscale.pipeline.driver import run
 from pixscale.pipeline.io import ViewError, read_mask, write_png
 from pixscale.pipeline.layouts import for_terminal, printable
+from pixscale.pipeline.options import OptionError, RunOptions
 from pixscale.report import summary as report
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -118,7 +119,7 @@ def _specky(shape=(200, 300)):
 def test_islands_labels_only_the_objects_box(monkeypatch):
     from pixscale import _object
     from pixscale._measure import measure_object
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
 
     image = _specky()
     rule = _object.ObjectMask()
@@ -129,8 +130,8 @@ def test_islands_labels_only_the_objects_box(monkeypatch):
         shapes.append(mask.shape)
         return _object.label(mask)
 
-    monkeypatch.setattr(pipeline, "label", label)
-    assert pipeline._islands(image, before, rule) == {"components": 3, "pixels": 12}
+    monkeypatch.setattr(unit, "label", label)
+    assert unit._islands(image, before, rule) == {"components": 3, "pixels": 12}
     x0, y0, x1, y1 = before.bbox
     assert shapes == [(y1 - y0, x1 - x0)] and shapes[0] != image.shape[:2]
     # the box is exact: the same answer as labelling the whole image

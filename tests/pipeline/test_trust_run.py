@@ -201,17 +201,17 @@ def test_names_are_printed_without_their_escape_sequences(tmp_path, capsys):
 
 
 def test_a_unit_that_hangs_fails_by_name_after_the_unit_timeout(small, tmp_path, monkeypatch):
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import unit
 
     release = threading.Event()
-    real = pipeline.process_sample
+    real = unit.process_sample
 
     def process(sample, *args):
         if sample.name == "sample_001":
             release.wait(120)  # a hung read
         return real(sample, *args)
 
-    monkeypatch.setattr(pipeline, "process_sample", process)
+    monkeypatch.setattr(unit, "process_sample", process)
     try:
         rows, _ = run(small, tmp_path / "out", jobs=1, quiet=True, plots=False, unit_timeout=1)
     finally:
@@ -225,7 +225,7 @@ def test_a_unit_that_hangs_fails_by_name_after_the_unit_timeout(small, tmp_path,
 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), "10"])
 def test_a_bad_unit_timeout_is_refused_up_front(small, tmp_path, value):
-    from pixscale.pipeline.driver import OptionError
+    from pixscale.pipeline.options import OptionError
 
     with pytest.raises(OptionError, match="unit_timeout"):
         run(small, tmp_path / "out", quiet=True, unit_timeout=value)
@@ -239,7 +239,8 @@ from pixscale.cli import _main, _on_signal
 import signal
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, _on_signal)
-from pixscale.pipeline.driver import OptionError, RunInterrupted, run
+from pixscale.pipeline.driver import RunInterrupted, run
+from pixscale.pipeline.options import OptionError
 
 class Never(ThreadPoolExecutor):
     def submit(self, fn, sample, *args):

@@ -327,7 +327,7 @@ def test_a_second_demo_into_a_running_demos_folder_is_refused(tmp_path, monkeypa
 
 def test_a_demo_does_not_delete_a_run_still_writing_its_output(tmp_path, capsys):
     """A demo folder whose output a `pixscale run` (--resume, say) is writing is not deleted under it."""
-    from pixscale.pipeline.driver import _Lock
+    from pixscale.pipeline.output import _Lock
 
     out = tmp_path / "D"
     assert main(_demo(out)) == 0

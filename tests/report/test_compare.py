@@ -7,7 +7,8 @@ import pytest
 
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline.driver import RunOptions, run
+from pixscale.pipeline.driver import run
+from pixscale.pipeline.options import RunOptions
 from pixscale.report.compare import compare
 
 

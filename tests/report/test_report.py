@@ -296,7 +296,8 @@ def test_best_median_and_worst_samples_by_mean_offset():
 def test_run_report_equals_numpy_on_the_written_files(tmp_path):
     """Every headline number of a run's report.json, recomputed from the output PNGs with NumPy alone."""
     from pixscale import synth
-    from pixscale.pipeline.driver import RunOptions, run
+    from pixscale.pipeline.driver import run
+    from pixscale.pipeline.options import RunOptions
 
     synth.write_dataset(tmp_path / "in", n_samples=4, size=160, seed=11, layout="gslrm")
     run(tmp_path / "in", tmp_path / "out", RunOptions(margin="2%"), quiet=True, plots=False)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from pixscale.cli import build_parser, main
-from pixscale.pipeline.driver import RunOptions
 from pixscale.pipeline.io import write_png
+from pixscale.pipeline.options import RunOptions
 from pixscale.report import summary as report
 
 SHAPE = (128, 128)

@@ -1,0 +1,246 @@
+"""The manifest of a run (``pixscale-manifest.jsonl``): what each completed sample was made from and wrote,
+read back to resume a run and to remove the outputs that redone samples no longer produce."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from .._validate import real_number as _real
+from .io import NO_FOLLOW, open_folder, open_own_file
+from .layouts import MANIFEST, some_names
+from .options import RunOptions
+
+
+def fingerprint(sample, root):
+    """What a sample's output was made from: ``[path, size, mtime_ns]`` of each input file."""
+    out = []
+    for path in sample.sources:
+        try:
+            st = os.stat(path)
+            out.append([os.path.relpath(path, root), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([os.path.relpath(path, root), None, None])
+    return out
+
+
+def _entry_problem(entry):
+    """Why a manifest line that names a sample is not what a run writes there, or None.
+
+    The one check of a line's shape: its ``inputs`` a list of ``[path, size,
+    mtime]``, its ``rows`` a non-empty list of this sample's view rows, each
+    ``ok`` (with its measures and scale) or ``failed`` (with its reason).
+    """
+    inputs = entry.get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(p, list) and len(p) == 3 for p in inputs):
+        return "its inputs are not a list of [path, size, mtime]"
+    if not all(isinstance(p[0], str) for p in inputs):
+        return "an input is not named by a path"
+    rows = entry.get("rows")
+    if not isinstance(rows, list) or not rows:
+        return "its rows are not a list of views"
+    for r in rows:
+        if not isinstance(r, dict) or not isinstance(r.get("view"), str) or r.get("sample") != entry["sample"]:
+            return "a row does not name a view of this sample"
+        if r.get("status") == "ok":
+            if not (isinstance(r.get("before"), dict) and isinstance(r.get("after"), dict) and _real(r.get("scale"))):
+                return f"the row of {r['view']} lacks its measures"
+        elif r.get("status") != "failed" or not isinstance(r.get("error"), str):
+            return f"the row of {r['view']} is neither ok nor failed with a reason"
+    return None
+
+
+def _read_manifest(path, params, input_id):
+    """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder.
+
+    A sample whose latest line is malformed (:func:`_entry_problem`) maps to
+    the problem, a string, instead of an entry: that sample is redone.
+    """
+    out_dir = path.parent
+    try:
+        with open(open_own_file(path, os.O_RDONLY), "rb") as f:
+            lines = f.read().split(b"\n")
+        header = json.loads(lines[0].decode("utf-8"))
+        if not isinstance(header, dict) or "parameters" not in header:
+            raise ValueError("no header")
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path} is damaged ({type(exc).__name__}: its first line is not a pixscale header); "
+            f"delete {out_dir} to start over, or choose a new OUT_DIR."
+        ) from None
+    old = header.get("parameters") or {}
+    # Options added since the manifest was written take their defaults: the run used them.
+    defaults = RunOptions().params()
+    old = {**{k: defaults[k] for k in params if k not in old and k in defaults}, **old}
+    if old != params:
+        diffs = [f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in params if old.get(k) != params.get(k)]
+        diffs += [f"{k} (unknown to this version)" for k in old if k not in params]
+        raise ValueError(
+            f"{out_dir} was written with other options ({'; '.join(diffs)}); resume with the same "
+            "options, or choose a new OUT_DIR."
+        )
+    if header.get("input") not in (None, input_id):
+        raise ValueError(
+            f"{out_dir} holds a run of {header.get('input')}, not of {input_id}; resume with that "
+            "IN_DIR, or choose a new OUT_DIR."
+        )
+    done = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except ValueError:  # a line cut by an interruption: that sample is redone
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+            done[entry["sample"]] = _entry_problem(entry) or entry
+    return done
+
+
+def _manifest_entries(manifest):
+    """The sample lines of a manifest, in order (a line cut by an interruption is skipped)."""
+    with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
+        lines = f.read().split(b"\n")[1:]
+    for line in lines:
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+            yield entry
+
+
+def _recorded_outputs(entry):
+    """``{key: size}`` of the files a manifest line says its unit wrote; None for a line without the record."""
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, list):
+        return None
+    return {o[0]: o[1] for o in outputs if isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)}
+
+
+def _changed_output(sample, entry, out_dir):
+    """Why a completed sample's outputs are no longer what its manifest line recorded, or None.
+
+    A line without the record (an older pixscale) is checked for the existence
+    of the outputs of its views that were written.
+    """
+    recorded = _recorded_outputs(entry)
+    if recorded is None:
+        by_key = {v.key: v for v in sample.views}
+        recorded = {
+            by_key[r["view"]].out_key: None
+            for r in entry.get("rows") or []
+            if isinstance(r, dict) and r.get("status") == "ok" and r.get("view") in by_key
+        }
+    for key, size in recorded.items():
+        try:
+            st = os.lstat(Path(out_dir) / key)
+        except OSError:
+            return f"output {key} is missing"
+        if not stat.S_ISREG(st.st_mode):
+            return f"output {key} is not a file"
+        if size is not None and st.st_size != size:
+            return f"output {key} changed: {st.st_size} bytes, {size} written"
+    return None
+
+
+def _remove_stale_outputs(out_dir, manifest):
+    """Remove the files an earlier line of a sample recorded and its latest line does not.
+
+    These are the outputs of views that left the sample, or that failed when
+    it was redone.  Only a regular file of the size pixscale wrote is removed:
+    a file the user put there since is left alone.  Returns the removed keys.
+    """
+    recorded, latest = {}, {}
+    for entry in _manifest_entries(manifest):
+        outputs = _recorded_outputs(entry)
+        latest[entry["sample"]] = None if outputs is None else set(outputs)
+        recorded.setdefault(entry["sample"], {}).update(outputs or {})
+    removed = []
+    for name, outputs in recorded.items():
+        keep = latest.get(name)
+        if keep is None:  # the latest line is an older pixscale's: what it wrote is not known
+            continue
+        for key, size in sorted(outputs.items()):
+            if key not in keep and _remove_own(out_dir, key, size):
+                removed.append(key)
+    return removed
+
+
+def _remove_own(out_dir, key, size):
+    """Remove ``out_dir/key`` if it is a regular file of ``size`` bytes, following no link; True if removed."""
+    parts = key.split("/")
+    if not NO_FOLLOW:  # pragma: no cover
+        path = Path(out_dir, *parts)
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            path.unlink()
+            return True
+        return False
+    try:
+        fd = open_folder(out_dir, parts[:-1])
+    except (OSError, ValueError):
+        return False
+    try:
+        st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_size == size:
+            os.unlink(parts[-1], dir_fd=fd)
+            return True
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return False
+
+
+def _completed_samples(manifest):
+    """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
+    try:
+        with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
+            return sum(1 for line in f if line.strip()) - 1
+    except OSError:
+        return 0
+
+
+def _resume_plan(dataset, done, root, out_dir=None):
+    """Split recorded samples into kept ones and ones whose inputs or outputs changed (named with why).
+
+    With ``out_dir``, a sample is kept only if the files its line recorded are
+    there as written (an output deleted or truncated since is redone).
+    """
+    names = {s.name for s in dataset.samples}
+    gone = sorted(set(done) - names)
+    if gone:
+        raise ValueError(
+            f"OUT_DIR holds samples that are no longer in IN_DIR: {some_names(gone)}; "
+            "resume with the IN_DIR it was made from, or choose a new OUT_DIR."
+        )
+    kept, changed = {}, []
+    for sample in dataset.samples:
+        entry = done.get(sample.name)
+        if entry is None:
+            continue
+        if isinstance(entry, str):  # its manifest line is malformed
+            changed.append(f"{sample.name} (its line in {MANIFEST} is damaged: {entry})")
+            continue
+        now = fingerprint(sample, root)
+        if entry.get("inputs") == now:
+            why = _changed_output(sample, entry, out_dir) if out_dir is not None else None
+            if why is None:
+                kept[sample.name] = entry["rows"]
+            else:
+                changed.append(f"{sample.name} ({why})")
+            continue
+        old = {p[0]: p[1:] for p in entry.get("inputs") or []}
+        new = {p[0]: p[1:] for p in now}
+        what = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        changed.append(f"{sample.name} ({', '.join(what[:3]) or 'inputs'} changed)")
+    return kept, changed
+
+
+def _end_last_line(manifest):
+    """End the manifest's last line if a killed run left it cut, so the next entry starts on its own line."""
+    with open(open_own_file(manifest, os.O_RDWR), "rb+") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell():
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")

@@ -1,0 +1,320 @@
+"""One sample's work: read and measure its views, plan, warp and write them and its cameras; return its rows."""
+
+import errno
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._measure import measure_alpha, measure_object
+from .._object import erase, label
+from .._plan import plan_group
+from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
+from .._warp import warp
+from .cameras import _check_frame_size, _new_intrinsics, _write_cameras
+from .io import NO_FOLLOW, ViewError, orientation_hint, read_colour, read_mask, read_view, write_png
+from .layouts import CAMERAS
+from .manifest import fingerprint
+from .records import _fail
+
+# Errors of the machine, not of the data: the view is redone by --resume.
+RETRYABLE = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EIO,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENOMEM,
+    errno.ELOOP,  # a link planted in OUT_DIR while it ran: removed, --resume writes the view
+}
+
+
+def _reason(exc):
+    """The reason of an error without the file name (the row names the view)."""
+    return getattr(exc, "reason", str(exc))
+
+
+def _background_for(image, background):
+    if background is None:
+        return None
+    colour = np.asarray(background, dtype=np.float64) * (257 if image.dtype == np.uint16 else 1)
+    return [float(colour.mean())] if image.shape[2] == 2 else [float(c) for c in colour]
+
+
+def _plan_views(objects, opts):
+    """The transforms of a sample's views, planned on their objects (specks already left out).
+
+    A view whose object the plan shrinks to nothing gets a :class:`ViewError` instead of a transform.
+    """
+    kw = dict(
+        target=opts.target,
+        threshold=opts.threshold,
+        center=opts.center,
+        output_shape=opts.output_size,
+        fit=opts.fit,
+        margin=opts.margin,
+        exact=opts.exact,
+        filter=opts.filter,
+    )
+    groups = [objects] if opts.scale == "per-sample" else [[obj] for obj in objects]
+    out = []
+    for group in groups:
+        try:
+            out += plan_group(group, **kw)
+        except VanishedObjectError as exc:  # those views fail by name; the others are written
+            out += [_vanished(t) if i in exc.views else t for i, t in enumerate(exc.transforms)]
+    return out
+
+
+def _vanished(t):
+    why = "limited by the margin to" if t.limited else "at"
+    (h, w), fix = t.output_shape, "use a larger target, a smaller margin or a larger output size"
+    if t.target * t.target * h * w < 1:
+        fix = (
+            f"the target asks for less than one pixel on its {h}x{w} canvas: use a target of at least "
+            f"{1 / math.sqrt(h * w):.3g}, or a larger output size"
+        )
+    return ViewError(
+        f"its object would vanish from the output ({why} scale {t.scale:.3g} no pixel of it stays above the "
+        f"threshold), so nothing was written; {fix}"
+    )
+
+
+def _read_and_measure(view, rule):
+    """Read one view and measure its object (``rule``, an :class:`ObjectMask`).
+
+    Returns ``(image, measurement, dropped)``, ``dropped`` the bool mask of
+    the specks the rule left out (None if none); ViewError / EmptyMaskError
+    say why the view cannot be used.
+    """
+    if view.error:
+        raise ViewError(view.error)
+    if view.mask is None:
+        image = read_view(view.path)
+    else:
+        colour = read_colour(view.path)
+        name = view.mask_key or os.fspath(view.mask)
+        try:
+            mask = read_mask(view.mask)
+        except ViewError as exc:
+            raise ViewError(f"its mask {name}: {_reason(exc)}") from None
+        try:
+            image = with_mask(colour, mask)
+        except (ValueError, TypeError) as exc:
+            hint = orientation_hint(view.path, colour.shape, np.shape(mask)) if colour.shape[:2] != mask.shape else ""
+            raise ViewError(f"cannot be combined with its mask {name}: {exc}{hint}") from None
+    m, selection = measure_object(image, alpha_of(image), rule)
+    if m.count == 0:
+        raise EmptyMaskError(
+            f"empty mask: no pixel has alpha > {rule.threshold:g}; check the alpha channel, or lower --threshold"
+        )
+    return image, m, selection.dropped
+
+
+SPECK_FRACTION = 0.05  # islands below this fraction of the largest are specks, for the report's advice
+COMPACT = 0.5  # an object filling this much of its bounding box has no island far enough out to matter
+
+
+def _islands(image, before, rule):
+    """The small islands measured as part of the object when ``rule`` filters none, for the report.
+
+    ``{"components", "pixels"}`` of the islands below :data:`SPECK_FRACTION`
+    of the largest, or None when there are none (or the rule drops them).
+    Only an object filling less than :data:`COMPACT` of its bounding box is
+    labelled: an island far enough out to move size or centre widens the box.
+    With no component filter the box holds every object pixel, so only the
+    box is labelled (the same components, at the cost of the box).
+    """
+    if rule.filters or before.bbox is None:
+        return None
+    x0, y0, x1, y1 = before.bbox
+    if before.count >= COMPACT * (x1 - x0) * (y1 - y0):
+        return None
+    alpha = alpha_of(image)[y0:y1, x0:x1]
+    labels, n = label(alpha > threshold_value(alpha.dtype, rule.threshold))
+    if n <= 1:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    small = sizes < SPECK_FRACTION * sizes.max()
+    return {"components": int(small.sum()), "pixels": int(sizes[small].sum())} if small.any() else None
+
+
+def _object_of(image, dropped):
+    """What a view is planned on: ``image`` itself, or its alpha with the ``dropped`` specks set to 0."""
+    if dropped is None:
+        return image
+    alpha = np.array(alpha_of(image), copy=True)
+    alpha[dropped] = 0
+    return alpha
+
+
+def _measure_after(image, obj, out, t, threshold):
+    """The object's measurement on the written image ``out``: the object carried through the warp.
+
+    When the view's specks are kept in the picture, ``obj`` (its object-only
+    alpha, see :func:`_object_of`; otherwise ``image`` itself) is warped with the same transform, as
+    exact mode's probe does, rather than the output labelled again:
+    resampling does not scale a speck's area by exactly ``scale ** 2``, so a
+    re-labelled output could count specks the input dropped.  Otherwise the
+    written alpha is the object's.
+    """
+    thr = threshold_value(out.dtype, threshold)
+    return measure_alpha(alpha_of(out if obj is image else warp(obj, t)), thr)
+
+
+def _out_path(out_root, key):
+    """The output file of a view: ``out_root/key``, refused if it would leave ``out_root``."""
+    path = Path(out_root) / key
+    if NO_FOLLOW:  # the write follows no link below out_root (a link there fails it): a lexical check suffices
+        root = os.path.abspath(out_root)
+        if os.path.commonpath([root, os.path.abspath(path)]) != root:
+            raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
+        return path
+    real_root = os.path.realpath(out_root)
+    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        raise ViewError(f"its output path {path} would leave OUT_DIR; it was not written")
+    return path
+
+
+def process_sample(sample, out_root, opts, root=None, stop=None):
+    """Normalize and write one sample: the work unit of a run.
+
+    Returns ``{"sample", "inputs", "rows"}``: the sample's name, its
+    :func:`fingerprint` and one row per view (failures included).  ``stop``
+    (anything with ``is_set()``, e.g. a :class:`~pixscale.workers.StopFlag`)
+    is checked before each view; when set, the unit returns None, having
+    written only whole files (it is checked again before each file is written).
+    """
+    try:
+        return _process_sample(sample, out_root, opts, root, stop)
+    except _Stopped:
+        return None
+
+
+class _Stopped(Exception):
+    """The stop was requested before a file was written: the unit returns None."""
+
+
+def _process_sample(sample, out_root, opts, root, stop):
+    inputs = fingerprint(sample, root) if root is not None else []
+    result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
+    rows = result["rows"]
+    written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
+
+    def write(key, image):
+        if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
+            raise _Stopped
+        path = _out_path(out_root, key)
+        write_png(path, image, compress_level=opts.png_level, root=out_root)
+        written.append([key, os.lstat(path).st_size])
+
+    if sample.error:
+        rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
+        return result
+    good = []
+    for view in sample.views:
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            image, before, dropped = _read_and_measure(view, opts.rule)
+            if opts.erase_specks:
+                image, dropped = erase(image, dropped), None
+            if sample.cameras is not None and not opts.keep_cameras:
+                _check_frame_size(sample.cameras["frames"][view.frame], image)
+            good.append((view, image, before, _object_of(image, dropped)))
+        except (ViewError, EmptyMaskError) as exc:
+            rows.append(_fail(sample.name, view.key, _reason(exc)))
+    try:
+        transforms = _plan_views([obj for *_, obj in good], opts) if good else []
+    except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
+        rows += [_fail(sample.name, v.key, str(exc)) for v, *_ in good]
+        good, transforms = [], []
+    frames = {}
+    for (view, image, before, obj), t in zip(good, transforms, strict=False):
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            if isinstance(t, ViewError):
+                raise t
+            if sample.cameras is not None and not opts.keep_cameras:
+                frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
+            out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
+            after = _measure_after(image, obj, out, t, opts.threshold)
+            if after.count == 0:  # never a blank image counted ok
+                raise _vanished(t)
+            if opts.background is None and not opts.premultiplied:
+                # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
+                out[..., :-1] *= out[..., -1:] != 0
+            if opts.write_mask and view.mask is not None and view.mask_key is None:
+                raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
+            if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
+                write(view.out_key, out[..., :-1])
+                write(view.mask_out_key, out[..., -1])
+            else:
+                write(view.out_key, out)
+        except OSError as exc:
+            rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
+            frames.pop(view.frame, None)
+            continue
+        except (ViewError, ValueError) as exc:
+            rows.append(_fail(sample.name, view.key, _reason(exc)))
+            frames.pop(view.frame, None)
+            continue
+        entry = frames.setdefault(view.frame, None)
+        if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
+            frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
+        rows.append(
+            {
+                "sample": sample.name,
+                "view": view.key,
+                "status": "ok",
+                "error": None,
+                "before": before.to_dict(),
+                "after": after.to_dict(),
+                "scale": t.scale,
+                "wanted_scale": t.wanted_scale,
+                "limited": t.limited,
+                "shift": list(t.shift),
+                "cut_pixels": t.cut_pixels,
+                "src_center": list(t.src_center),
+                "dst_center": list(t.dst_center),
+                "achieved_ratio": t.achieved_ratio,
+                "on_target": t.on_target if opts.scale == "per-view" else None,
+                "islands": _islands(image, before, opts.rule),
+            }
+        )
+    order = {v.key: i for i, v in enumerate(sample.views)}
+    rows.sort(key=lambda r: order.get(r["view"], -1))
+    if sample.cameras is not None:
+        if stop is not None and stop.is_set():
+            return None
+        key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
+        try:
+            st = _write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
+            written.append([key, st.st_size])
+        except OSError as exc:
+            rows.append(
+                _fail(
+                    sample.name,
+                    "/".join(p for p in (sample.rel_dir, CAMERAS) if p),
+                    f"cannot write the cameras: {exc}",
+                    retry=True,
+                )
+            )
+    return result
+
+
+def _safe_process(sample, out_dir, opts, root=None, stop=None):
+    try:
+        return process_sample(sample, out_dir, opts, root, stop)
+    except Exception as exc:  # never let one sample stop the run
+        keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
+        return {
+            "sample": sample.name,
+            "inputs": [],
+            "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys],
+        }
