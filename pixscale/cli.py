@@ -366,7 +366,7 @@ def cmd_demo(args):
 
     from . import synth
     from .pipeline.layouts import LOCK
-    from .pipeline.output import _Lock
+    from .pipeline.output import Lock
 
     _options(args)
     out = Path(args.out)
@@ -389,12 +389,12 @@ def cmd_demo(args):
     out.mkdir(parents=True, exist_ok=True)
     # The folder is this demo's before anything in it is deleted: another demo (or a run into its output)
     # still running there is refused, never has its files deleted under it.
-    lock = _Lock(out)
+    lock = Lock(out)
     try:
         if foreign():  # made meanwhile by something else
             raise ValueError(f"--out {out} is not empty and is not a pixscale demo folder; pass another --out")
         previous = out / "output"
-        in_use = _Lock(previous) if previous.is_dir() and not previous.is_symlink() else None
+        in_use = Lock(previous) if previous.is_dir() and not previous.is_symlink() else None
         try:
             for path in out.iterdir():
                 if path.name in locks:

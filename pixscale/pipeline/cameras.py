@@ -10,7 +10,7 @@ from .io import ViewError, atomic_write_json
 from .layouts import CAMERAS
 
 
-def _new_intrinsics(frame, t, pixel_center):
+def new_intrinsics(frame, t, pixel_center):
     K = np.array([[frame["fx"], 0.0, frame["cx"]], [0.0, frame["fy"], frame["cy"]], [0.0, 0.0, 1.0]], float)
     with np.errstate(over="ignore", invalid="ignore"):
         K2 = t.intrinsics(K, pixel_center=pixel_center)
@@ -24,7 +24,7 @@ def _new_intrinsics(frame, t, pixel_center):
     return {**new, "w": int(t.output_shape[1]), "h": int(t.output_shape[0])}
 
 
-def _check_frame_size(frame, image):
+def check_frame_size(frame, image):
     h, w = image.shape[:2]
     if ("w" in frame and frame["w"] != w) or ("h" in frame and frame["h"] != h):
         raise ViewError(
@@ -33,7 +33,7 @@ def _check_frame_size(frame, image):
         )
 
 
-def _write_cameras(sample, path, frames, rows, opts, root=None):
+def write_cameras(sample, path, frames, rows, opts, root=None):
     """The sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
 
     The block records, per view in frame order, the 2-D map that was applied

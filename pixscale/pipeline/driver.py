@@ -25,22 +25,22 @@ from .._validate import EmptyMaskError
 from .._validate import real_number as _real
 from .io import ViewError, open_own_file
 from .layouts import REPORT_DIR, STOP, discover, for_terminal, printable, some_names
-from .manifest import _end_last_line, _remove_stale_outputs, _resume_plan
+from .manifest import end_last_line, remove_stale_outputs, resume_plan
 from .options import OptionError, RunOptions, check_jobs
 from .output import (
-    _input_id,
-    _nearest_existing,
-    _open_output,
-    _refuse_overlap,
-    _sweep_temporary,
-    _unit_folders,
-    _Written,
+    Written,
     check_folders,
+    input_identity,
+    nearest_existing,
+    open_output,
+    refuse_overlap,
+    sweep_temporary,
+    unit_folders,
     write_list_files,
 )
 from .records import _fail
-from .signals import _signals_held
-from .unit import _islands, _read_and_measure, _reason, _safe_process
+from .signals import signals_held
+from .unit import islands, read_and_measure, reason_of, safe_process
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
@@ -197,17 +197,17 @@ def run(
     _say(quiet, f"{dataset.describe()} in {in_dir}")
     for note in dataset.notes:
         _say(quiet, f"  note: {note}")
-    input_id = _input_id(in_dir, dataset)
+    input_id = input_identity(in_dir, dataset)
     # Where the units run is settled before anything is written: a Dask scheduler that cannot be
     # reached, or a worker that cannot see the folders, stops the run here.
     workers = Workers(min(jobs, len(dataset.samples)), pool, executor=executor, scheduler=scheduler)
     try:
-        workers.check_paths(dataset.root, _nearest_existing(out_dir))
-        lock, manifest, done = _open_output(out_dir, opts.params(), input_id, resume)
+        workers.check_paths(dataset.root, nearest_existing(out_dir))
+        lock, manifest, done = open_output(out_dir, opts.params(), input_id, resume)
         stop = StopFlag(out_dir / STOP)
         try:
             stop.clear()
-            results, changed = _resume_plan(dataset, done, dataset.root, out_dir)
+            results, changed = resume_plan(dataset, done, dataset.root, out_dir)
             if results:
                 _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
             if changed:
@@ -219,7 +219,7 @@ def run(
             # Numba's compiler cut by Ctrl-C swallows the interrupt or breaks (a half-built library, a
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
             try:
-                with _signals_held() as held:
+                with signals_held() as held:
                     _precompile(dataset, quiet, opts.filter)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
@@ -241,9 +241,9 @@ def run(
                     _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop, unit_timeout)
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
-                    _sweep_temporary(out_dir, _unit_folders(todo))
+                    sweep_temporary(out_dir, unit_folders(todo))
             try:
-                removed = _remove_stale_outputs(out_dir, manifest)
+                removed = remove_stale_outputs(out_dir, manifest)
             except OSError as exc:  # the work is done: the report is still written, the exit code is the views'
                 removed = []
                 _say(quiet, f"warning: outputs that redone samples no longer produce were not removed: {exc}")
@@ -255,7 +255,7 @@ def run(
             workers.close()
             rows = [row for s in dataset.samples for row in results.get(s.name, [])]
             try:
-                with _signals_held() as held:  # the work is done: a stop request waits for the report
+                with signals_held() as held:  # the work is done: a stop request waits for the report
                     rows += write_list_files(dataset, out_dir)
                     if report_dir is not False:
                         rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
@@ -266,7 +266,7 @@ def run(
         finally:
             # A stop request during the cleanup waits for it, then is counted by its handler (after a
             # first one, the command's ignores it: the RunInterrupted and its resume line stand).
-            with _signals_held():
+            with signals_held():
                 workers.close(cancel=True)  # before the stop flag and the lock go: no unit may outlive them
                 stop.retire()  # a unit given up on (a hung thread) that wakes up stops before it writes
                 lock.release()
@@ -377,7 +377,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
     started = {}  # future -> when it was seen running (Dask's futures never say: when it was submitted)
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
-    _end_last_line(manifest)
+    end_last_line(manifest)
     with open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as log:
 
         def fail(sample, reason):
@@ -387,7 +387,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
         def refill():
             # Ctrl-C waits for the units being handed over: one cut in half (a worker process started but not
             # yet the pool's) would outlive the run, and fail at its start with a traceback.
-            with _signals_held() as held:
+            with signals_held() as held:
                 hand_over()
             if held:
                 raise KeyboardInterrupt
@@ -402,7 +402,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 sample = queue.popleft()
                 attempts[sample.name] += 1
                 try:
-                    fut = workers.submit(_safe_process, sample, out_dir, opts, root, stop)
+                    fut = workers.submit(safe_process, sample, out_dir, opts, root, stop)
                 except Exception as exc:  # the executor itself is broken or shut down
                     reason = f"the executor refused it ({type(exc).__name__}: {exc}); --resume tries it again"
                     for s in (sample, *queue):
@@ -582,8 +582,8 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        mine = _Written(out, v.out_key)  # read back only through no link below OUT_DIR
-        after = (mine, _Written(out, v.mask_out_key)) if written_pair else mine
+        mine = Written(out, v.out_key)  # read back only through no link below OUT_DIR
+        after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
         return before, after
 
     sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
@@ -618,7 +618,7 @@ def measure_dataset(
     jobs = check_jobs(jobs)
     dataset = discover(in_dir, layout=layout)
     if report_dir:
-        _refuse_overlap("--report-dir", report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
+        refuse_overlap("--report-dir", report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
     _say(quiet, f"{dataset.describe()} in {in_dir}")
 
     def one(sample):
@@ -627,7 +627,7 @@ def measure_dataset(
         rows = []
         for view in sample.views:
             try:
-                image, m, _ = _read_and_measure(view, rule)
+                image, m, _ = read_and_measure(view, rule)
                 rows.append(
                     {
                         "sample": sample.name,
@@ -638,11 +638,11 @@ def measure_dataset(
                         "after": None,
                         "scale": None,
                         "limited": None,
-                        "islands": _islands(image, m, rule),
+                        "islands": islands(image, m, rule),
                     }
                 )
             except (ViewError, EmptyMaskError) as exc:
-                rows.append(_fail(sample.name, view.key, _reason(exc)))
+                rows.append(_fail(sample.name, view.key, reason_of(exc)))
         return rows
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -50,7 +50,7 @@ def _entry_problem(entry):
     return None
 
 
-def _read_manifest(path, params, input_id):
+def read_manifest(path, params, input_id):
     """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder.
 
     A sample whose latest line is malformed (:func:`_entry_problem`) maps to
@@ -142,7 +142,7 @@ def _changed_output(sample, entry, out_dir):
     return None
 
 
-def _remove_stale_outputs(out_dir, manifest):
+def remove_stale_outputs(out_dir, manifest):
     """Remove the files an earlier line of a sample recorded and its latest line does not.
 
     These are the outputs of views that left the sample, or that failed when
@@ -191,7 +191,7 @@ def _remove_own(out_dir, key, size):
     return False
 
 
-def _completed_samples(manifest):
+def completed_samples(manifest):
     """How many sample lines a manifest holds (0 for a header alone, or a damaged file)."""
     try:
         with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
@@ -200,7 +200,7 @@ def _completed_samples(manifest):
         return 0
 
 
-def _resume_plan(dataset, done, root, out_dir=None):
+def resume_plan(dataset, done, root, out_dir=None):
     """Split recorded samples into kept ones and ones whose inputs or outputs changed (named with why).
 
     With ``out_dir``, a sample is kept only if the files its line recorded are
@@ -236,7 +236,7 @@ def _resume_plan(dataset, done, root, out_dir=None):
     return kept, changed
 
 
-def _end_last_line(manifest):
+def end_last_line(manifest):
     """End the manifest's last line if a killed run left it cut, so the next entry starts on its own line."""
     with open(open_own_file(manifest, os.O_RDWR), "rb+") as f:
         f.seek(0, os.SEEK_END)

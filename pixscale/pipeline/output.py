@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import __version__
 from .io import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .layouts import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
-from .manifest import _completed_samples, _read_manifest
+from .manifest import completed_samples, read_manifest
 from .records import _fail
 
 # --- the output folder -------------------------------------------------------------------------
@@ -76,14 +76,14 @@ def _find_folder(root, ids, exact):
     return None, None
 
 
-def _refuse_overlap(name, path, in_dir, src, holds=True):
+def refuse_overlap(name, path, in_dir, src, holds=True):
     """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or (``holds``) holds the input.
 
     Folders are compared by device and inode, not by name, so a bind mount, a
     symlink or another path to the same folder is seen for what it is.
     """
     ids = _ancestor_ids(path)
-    found, matched = _find_folder(src, ids, _identity(_nearest_existing(path)))
+    found, matched = _find_folder(src, ids, _identity(nearest_existing(path)))
     if found is not None:
         alias = ""
         if os.path.realpath(found) != os.path.realpath(matched):
@@ -105,8 +105,8 @@ def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
     """Refuse an output (or report) folder that is, lies in or holds the input tree (or holds an input file)."""
     src = Path(dataset.root if dataset is not None else in_dir).resolve()
     if report_dir:
-        _refuse_overlap("--report-dir", report_dir, in_dir, src)
-    _refuse_overlap("OUT_DIR", out_dir, in_dir, src)
+        refuse_overlap("--report-dir", report_dir, in_dir, src)
+    refuse_overlap("OUT_DIR", out_dir, in_dir, src)
     dst = Path(os.path.realpath(out_dir))  # a link loop stays as it is (resolve() raises RuntimeError)
     if dataset is not None:
         for sample in dataset.samples:
@@ -177,7 +177,7 @@ def _refuse_planted(out_dir):
             )
 
 
-class _Lock:
+class Lock:
     """An exclusive OS lock on OUT_DIR for the life of a run (released by the OS if the process dies).
 
     The lock file is opened without following a link and must be a regular
@@ -240,11 +240,11 @@ class _Lock:
             self.lock.release()
 
 
-def _input_id(in_dir, dataset):
+def input_identity(in_dir, dataset):
     return os.fspath(in_dir) if is_glob(in_dir) else str(Path(dataset.root).resolve())
 
 
-def _open_output(out_dir, params, input_id, resume):
+def open_output(out_dir, params, input_id, resume):
     """Create or reopen OUT_DIR under an exclusive lock; return (lock, manifest path, completed samples)."""
     manifest = out_dir / MANIFEST
     _refuse_planted(out_dir)
@@ -254,18 +254,18 @@ def _open_output(out_dir, params, input_id, resume):
     if not fresh and not manifest.exists():
         raise ValueError(f"{out_dir} is not empty and holds no pixscale run; choose an empty or new OUT_DIR.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(out_dir)
+    lock = Lock(out_dir)
     try:
         done = {}
-        if manifest.exists() and _completed_samples(manifest) == 0:
+        if manifest.exists() and completed_samples(manifest) == 0:
             manifest.unlink()  # a run killed before it completed any sample: start over
         if manifest.exists():
             if not resume:
                 raise ValueError(
                     f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new OUT_DIR."
                 )
-            done = _read_manifest(manifest, params, input_id)
-        _sweep_temporary(out_dir)  # of an interrupted run
+            done = read_manifest(manifest, params, input_id)
+        sweep_temporary(out_dir)  # of an interrupted run
         if not manifest.exists():
             atomic_write_text(
                 manifest,
@@ -278,7 +278,7 @@ def _open_output(out_dir, params, input_id, resume):
     return lock, manifest, done
 
 
-def _nearest_existing(path):
+def nearest_existing(path):
     """``path``, or its nearest ancestor that exists (OUT_DIR may not exist yet)."""
     path = Path(path).absolute()
     while not path.exists() and path.parent != path:
@@ -286,7 +286,7 @@ def _nearest_existing(path):
     return path
 
 
-def _unit_folders(samples):
+def unit_folders(samples):
     """The OUT_DIR folders (relative) that the units of ``samples`` write files into."""
     folders = {s.rel_dir or "" for s in samples}  # the cameras
     for s in samples:
@@ -295,7 +295,7 @@ def _unit_folders(samples):
     return folders
 
 
-def _sweep_temporary(out_dir, folders=None):
+def sweep_temporary(out_dir, folders=None):
     """Remove the temporary files (``.NAME.xxxx.part``) that a killed process left in OUT_DIR.
 
     ``folders`` (paths relative to OUT_DIR, ``""`` for OUT_DIR itself) limits
@@ -349,7 +349,7 @@ def _sweep_in(fd, names):
                 pass
 
 
-class _Written(os.PathLike):
+class Written(os.PathLike):
     """A file the run wrote, as the report reads it back: its path, once no link below OUT_DIR leads to it.
 
     ``os.fspath`` raises :class:`~pixscale.io.LinkError` (an ``OSError``, so
@@ -374,7 +374,7 @@ class _Written(os.PathLike):
         return path
 
     def __repr__(self):
-        return f"_Written({self.root!r}, {self.key!r})"
+        return f"Written({self.root!r}, {self.key!r})"
 
 
 def write_list_files(dataset, out_dir):

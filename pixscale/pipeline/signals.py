@@ -4,7 +4,7 @@ import contextlib
 
 
 @contextlib.contextmanager
-def _signals_held():
+def signals_held():
     """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (in the main thread); yields the list of those
     that arrived, so the caller can stop after the block rather than leave its files half done.
 

@@ -12,7 +12,7 @@ from .._object import erase, label
 from .._plan import plan_group
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
-from .cameras import _check_frame_size, _new_intrinsics, _write_cameras
+from .cameras import check_frame_size, new_intrinsics, write_cameras
 from .io import NO_FOLLOW, ViewError, orientation_hint, read_colour, read_mask, read_view, write_png
 from .layouts import CAMERAS
 from .manifest import fingerprint
@@ -33,7 +33,7 @@ RETRYABLE = {
 }
 
 
-def _reason(exc):
+def reason_of(exc):
     """The reason of an error without the file name (the row names the view)."""
     return getattr(exc, "reason", str(exc))
 
@@ -84,7 +84,7 @@ def _vanished(t):
     )
 
 
-def _read_and_measure(view, rule):
+def read_and_measure(view, rule):
     """Read one view and measure its object (``rule``, an :class:`ObjectMask`).
 
     Returns ``(image, measurement, dropped)``, ``dropped`` the bool mask of
@@ -101,7 +101,7 @@ def _read_and_measure(view, rule):
         try:
             mask = read_mask(view.mask)
         except ViewError as exc:
-            raise ViewError(f"its mask {name}: {_reason(exc)}") from None
+            raise ViewError(f"its mask {name}: {reason_of(exc)}") from None
         try:
             image = with_mask(colour, mask)
         except (ValueError, TypeError) as exc:
@@ -119,7 +119,7 @@ SPECK_FRACTION = 0.05  # islands below this fraction of the largest are specks, 
 COMPACT = 0.5  # an object filling this much of its bounding box has no island far enough out to matter
 
 
-def _islands(image, before, rule):
+def islands(image, before, rule):
     """The small islands measured as part of the object when ``rule`` filters none, for the report.
 
     ``{"components", "pixels"}`` of the islands below :data:`SPECK_FRACTION`
@@ -220,14 +220,14 @@ def _process_sample(sample, out_root, opts, root, stop):
         if stop is not None and stop.is_set():
             return None
         try:
-            image, before, dropped = _read_and_measure(view, opts.rule)
+            image, before, dropped = read_and_measure(view, opts.rule)
             if opts.erase_specks:
                 image, dropped = erase(image, dropped), None
             if sample.cameras is not None and not opts.keep_cameras:
-                _check_frame_size(sample.cameras["frames"][view.frame], image)
+                check_frame_size(sample.cameras["frames"][view.frame], image)
             good.append((view, image, before, _object_of(image, dropped)))
         except (ViewError, EmptyMaskError) as exc:
-            rows.append(_fail(sample.name, view.key, _reason(exc)))
+            rows.append(_fail(sample.name, view.key, reason_of(exc)))
     try:
         transforms = _plan_views([obj for *_, obj in good], opts) if good else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
@@ -241,7 +241,7 @@ def _process_sample(sample, out_root, opts, root, stop):
             if isinstance(t, ViewError):
                 raise t
             if sample.cameras is not None and not opts.keep_cameras:
-                frames[view.frame] = _new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
+                frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
             after = _measure_after(image, obj, out, t, opts.threshold)
             if after.count == 0:  # never a blank image counted ok
@@ -261,7 +261,7 @@ def _process_sample(sample, out_root, opts, root, stop):
             frames.pop(view.frame, None)
             continue
         except (ViewError, ValueError) as exc:
-            rows.append(_fail(sample.name, view.key, _reason(exc)))
+            rows.append(_fail(sample.name, view.key, reason_of(exc)))
             frames.pop(view.frame, None)
             continue
         entry = frames.setdefault(view.frame, None)
@@ -284,7 +284,7 @@ def _process_sample(sample, out_root, opts, root, stop):
                 "dst_center": list(t.dst_center),
                 "achieved_ratio": t.achieved_ratio,
                 "on_target": t.on_target if opts.scale == "per-view" else None,
-                "islands": _islands(image, before, opts.rule),
+                "islands": islands(image, before, opts.rule),
             }
         )
     order = {v.key: i for i, v in enumerate(sample.views)}
@@ -294,7 +294,7 @@ def _process_sample(sample, out_root, opts, root, stop):
             return None
         key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
-            st = _write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
+            st = write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
             written.append([key, st.st_size])
         except OSError as exc:
             rows.append(
@@ -308,7 +308,7 @@ def _process_sample(sample, out_root, opts, root, stop):
     return result
 
 
-def _safe_process(sample, out_dir, opts, root=None, stop=None):
+def safe_process(sample, out_dir, opts, root=None, stop=None):
     try:
         return process_sample(sample, out_dir, opts, root, stop)
     except Exception as exc:  # never let one sample stop the run

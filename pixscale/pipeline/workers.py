@@ -170,9 +170,9 @@ def _children_deaf_to_ctrl_c():
     with it.  A stop request that arrives meanwhile is acted on at the end of
     the block, so that no process is left half started, to outlive the run.
     """
-    from .signals import _signals_held
+    from .signals import signals_held
 
-    with _signals_held():
+    with signals_held():
         if hasattr(signal, "pthread_sigmask"):
             from multiprocessing import resource_tracker
 
@@ -186,7 +186,7 @@ def _children_deaf_to_ctrl_c():
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
         else:  # pragma: no cover - not POSIX
             yield
-    # what arrived meanwhile is acted on as the block ends, by the handlers it was held from (_signals_held)
+    # what arrived meanwhile is acted on as the block ends, by the handlers it was held from (signals_held)
 
 
 @contextlib.contextmanager

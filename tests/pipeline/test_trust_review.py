@@ -89,7 +89,7 @@ def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_pat
 
     release = threading.Event()
     hung = []
-    real = unit._read_and_measure
+    real = unit.read_and_measure
 
     def read(view, rule):
         if view.key.startswith("sample_001/") and not hung:
@@ -97,7 +97,7 @@ def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_pat
             release.wait(120)  # a hung read, given up on by the unit timeout
         return real(view, rule)
 
-    monkeypatch.setattr(unit, "_read_and_measure", read)
+    monkeypatch.setattr(unit, "read_and_measure", read)
     out = tmp_path / "out"
     try:
         rows, _ = run(small, out, jobs=1, quiet=True, plots=False, unit_timeout=1)
@@ -119,9 +119,9 @@ def hup_ignored():
 
 
 def test_a_signal_the_process_ignores_stays_ignored_while_held(hup_ignored):
-    from pixscale.pipeline.signals import _signals_held
+    from pixscale.pipeline.signals import signals_held
 
-    with _signals_held() as held:
+    with signals_held() as held:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
         os.kill(os.getpid(), signal.SIGHUP)
     assert held == [] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
@@ -222,7 +222,7 @@ def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(s
     from pixscale.pipeline import driver as pipeline
 
     out = tmp_path / "out"
-    real = pipeline._sweep_temporary
+    real = pipeline.sweep_temporary
 
     def sweep(*args):  # the units are done: the manifest is replaced by a link before the stale outputs go
         manifest = out / "pixscale-manifest.jsonl"
@@ -231,7 +231,7 @@ def test_a_link_planted_over_the_manifest_after_the_work_still_gets_the_report(s
             os.symlink(tmp_path / "moved.jsonl", manifest)
         return real(*args)
 
-    monkeypatch.setattr(pipeline, "_sweep_temporary", sweep)
+    monkeypatch.setattr(pipeline, "sweep_temporary", sweep)
     argv = ["run", str(small), str(out), "--no-plots", "--jobs", "1", "--pool", "threads"]
     assert main(argv) == 0
     assert "warning: outputs that redone samples no longer produce were not removed" in capsys.readouterr().err

@@ -131,7 +131,7 @@ def test_islands_labels_only_the_objects_box(monkeypatch):
         return _object.label(mask)
 
     monkeypatch.setattr(unit, "label", label)
-    assert unit._islands(image, before, rule) == {"components": 3, "pixels": 12}
+    assert unit.islands(image, before, rule) == {"components": 3, "pixels": 12}
     x0, y0, x1, y1 = before.bbox
     assert shapes == [(y1 - y0, x1 - x0)] and shapes[0] != image.shape[:2]
     # the box is exact: the same answer as labelling the whole image

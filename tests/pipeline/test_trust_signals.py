@@ -327,12 +327,12 @@ def test_a_second_demo_into_a_running_demos_folder_is_refused(tmp_path, monkeypa
 
 def test_a_demo_does_not_delete_a_run_still_writing_its_output(tmp_path, capsys):
     """A demo folder whose output a `pixscale run` (--resume, say) is writing is not deleted under it."""
-    from pixscale.pipeline.output import _Lock
+    from pixscale.pipeline.output import Lock
 
     out = tmp_path / "D"
     assert main(_demo(out)) == 0
     before = sorted(p.relative_to(out) for p in out.rglob("*") if ".pixscale-lock" not in p.name)
-    running = _Lock(out / "output")  # as a run into D/output holds it
+    running = Lock(out / "output")  # as a run into D/output holds it
     try:
         assert main(_demo(out)) == 2
     finally:
