@@ -43,7 +43,7 @@ def write_cameras(sample, path, frames, rows, opts, root=None):
     dropped from ``frames`` and listed with their error.
     """
     cameras = copy.deepcopy(sample.cameras)
-    by_key = {r["view"]: r for r in rows}
+    by_key = {r.view: r for r in rows}
     kept = []
     for i, frame in enumerate(cameras["frames"]):
         if i in frames:
@@ -58,20 +58,19 @@ def write_cameras(sample, path, frames, rows, opts, root=None):
             continue
         old = sample.cameras["frames"][v.frame]
         old = old if isinstance(old, dict) else {}  # a damaged frame: its view failed
-        ok = r["status"] == "ok"
         views.append(
             {
                 "file_path": v.rel,
-                "status": r["status"],
-                "error": r["error"],
-                "map": {k: r[k] for k in ("scale", "src_center", "dst_center")} if ok else None,
+                "status": r.status,
+                "error": r.error,
+                "map": _map(r) if r.ok else None,
                 "intrinsics_before": {k: old[k] for k in ("fx", "fy", "cx", "cy", "w", "h") if k in old},
-                "wanted_scale": r.get("wanted_scale"),
-                "shift": r.get("shift"),
-                "limited": r["limited"],
-                "cut_pixels": r.get("cut_pixels"),
-                "size_ratio_before": r["before"] and r["before"]["size_ratio"],
-                "size_ratio_after": r["after"] and r["after"]["size_ratio"],
+                "wanted_scale": r.wanted_scale,
+                "shift": None if r.shift is None else list(r.shift),
+                "limited": r.limited,
+                "cut_pixels": r.cut_pixels,
+                "size_ratio_before": r.before and r.before.size_ratio,
+                "size_ratio_after": r.after and r.after.size_ratio,
             }
         )
     cameras["pixscale"] = {
@@ -82,6 +81,11 @@ def write_cameras(sample, path, frames, rows, opts, root=None):
     }
     cameras = _strict_json(cameras)  # discovery nulled the input's NaN/Infinity; nothing non-finite is written
     return atomic_write_json(path, cameras, root=root, allow_nan=False)
+
+
+def _map(r):
+    """The 2-D map a written view's record says was applied: ``q = scale * (p - src_center) + dst_center``."""
+    return {"scale": r.scale, "src_center": list(r.src_center), "dst_center": list(r.dst_center)}
 
 
 def _strict_json(value):

@@ -38,7 +38,7 @@ from .output import (
     unit_folders,
     write_list_files,
 )
-from .records import _fail
+from .records import ViewRecord, rows_of
 from .signals import signals_held
 from .unit import islands, read_and_measure, reason_of, safe_process
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
@@ -253,12 +253,12 @@ def run(
                     f"removed {len(removed)} output(s) that redone samples no longer produce: " + some_names(removed),
                 )
             workers.close()
-            rows = [row for s in dataset.samples for row in results.get(s.name, [])]
+            records = [r for s in dataset.samples for r in results.get(s.name, [])]
             try:
                 with signals_held() as held:  # the work is done: a stop request waits for the report
-                    rows += write_list_files(dataset, out_dir)
+                    records += write_list_files(dataset, out_dir)
                     if report_dir is not False:
-                        rows += _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots)
+                        records += _write_report(dataset, records, out_dir, report_dir, opts, in_dir, plots)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
@@ -272,7 +272,7 @@ def run(
                 lock.release()
     finally:
         workers.close(cancel=True)
-    return rows, dataset
+    return rows_of(records), dataset
 
 
 def run_dataset(
@@ -382,7 +382,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
 
         def fail(sample, reason):
             keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
-            return {"rows": [_fail(sample.name, k, reason, retry=True) for k in keys]}
+            return {"rows": [ViewRecord.failed(sample.name, k, reason, retry=True) for k in keys]}
 
         def refill():
             # Ctrl-C waits for the units being handed over: one cut in half (a worker process started but not
@@ -424,8 +424,8 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
 
         def save(sample, result):
             results[sample.name] = result["rows"]
-            if not any(r.get("retry") for r in result["rows"]):
-                log.write(json.dumps(result) + "\n")
+            if not any(r.retry for r in result["rows"]):
+                log.write(json.dumps({**result, "rows": rows_of(result["rows"])}) + "\n")
                 log.flush()  # a killed coordinator keeps it; a power cut may lose the last lines,
                 if time.monotonic() - synced[0] >= MANIFEST_SYNC_S:  # whose samples resume redoes
                     os.fsync(log.fileno())
@@ -557,12 +557,12 @@ def _bad_result(sample, result):
     if result.get("sample") != sample.name:
         return f"the work unit of sample {name} returned the result of {_describe(result.get('sample'))}"
     rows = result["rows"]
-    if not all(isinstance(r, dict) and r.get("sample") == sample.name and "view" in r for r in rows):
+    if not all(isinstance(r, ViewRecord) and r.sample == sample.name for r in rows):
         return f"the work unit of sample {name} returned rows that are not its views'"
     if not isinstance(result.get("inputs", []), list):
         return f"the work unit of sample {name} returned {_describe(result.get('inputs'))} as its inputs"
     expected = {v.key for v in sample.views} or {sample.rel_dir or sample.name}
-    if not expected <= {r["view"] for r in rows}:
+    if not expected <= {r.view for r in rows}:
         return f"the work unit of sample {name} returned no row for some of its views"
     return None
 
@@ -572,8 +572,8 @@ def _describe(value):
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
-    """Write the report of the rows; return a failure row when it cannot be written."""
+def _write_report(dataset, records, out_dir, report_dir, opts, in_dir, plots):
+    """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
 
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
@@ -596,13 +596,15 @@ def _write_report(dataset, rows, out_dir, report_dir, opts, in_dir, plots):
         "views": dataset.n_views,
         "parameters": opts.params(),
     }
+    rows = rows_of(records)
     try:
         summary = report.summarize(rows, target=opts.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
-        return [_fail("", REPORT_DIR, f"the report could not be written to {report_dir}: {exc}", retry=True)]
+        why = f"the report could not be written to {report_dir}: {exc}"
+        return [ViewRecord.failed("", REPORT_DIR, why, retry=True)]
     return []
 
 
@@ -623,28 +625,16 @@ def measure_dataset(
 
     def one(sample):
         if sample.error:
-            return [_fail(sample.name, sample.rel_dir or sample.name, sample.error)]
+            return [ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error)]
         rows = []
         for view in sample.views:
             try:
                 image, m, _ = read_and_measure(view, rule)
-                rows.append(
-                    {
-                        "sample": sample.name,
-                        "view": view.key,
-                        "status": "ok",
-                        "error": None,
-                        "before": m.to_dict(),
-                        "after": None,
-                        "scale": None,
-                        "limited": None,
-                        "islands": islands(image, m, rule),
-                    }
-                )
+                rows.append(ViewRecord.measured(sample.name, view.key, m, islands(image, m, rule)))
             except (ViewError, EmptyMaskError) as exc:
-                rows.append(_fail(sample.name, view.key, reason_of(exc)))
+                rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
         return rows
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = [row for sample_rows in pool.map(one, dataset.samples) for row in sample_rows]
-    return rows, dataset
+        records = [r for sample_records in pool.map(one, dataset.samples) for r in sample_records]
+    return rows_of(records), dataset

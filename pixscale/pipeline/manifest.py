@@ -10,6 +10,7 @@ from .._validate import real_number as _real
 from .io import NO_FOLLOW, open_folder, open_own_file
 from .layouts import MANIFEST, some_names
 from .options import RunOptions
+from .records import ViewRecord
 
 
 def fingerprint(sample, root):
@@ -50,10 +51,22 @@ def _entry_problem(entry):
     return None
 
 
+def _read_entry(entry):
+    """A manifest line as ``{"sample", "inputs", "rows", "outputs"}`` with its rows as records, or its problem."""
+    problem = _entry_problem(entry)
+    if problem is not None:
+        return problem
+    try:
+        return {**entry, "rows": [ViewRecord.from_row(r) for r in entry["rows"]]}
+    except (TypeError, ValueError) as exc:
+        return f"a row cannot be read ({exc})"
+
+
 def read_manifest(path, params, input_id):
     """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder.
 
-    A sample whose latest line is malformed (:func:`_entry_problem`) maps to
+    An entry's rows are :class:`~pixscale.pipeline.records.ViewRecord`; a
+    sample whose latest line is malformed (:func:`_entry_problem`) maps to
     the problem, a string, instead of an entry: that sample is redone.
     """
     out_dir = path.parent
@@ -91,7 +104,7 @@ def read_manifest(path, params, input_id):
         except ValueError:  # a line cut by an interruption: that sample is redone
             continue
         if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
-            done[entry["sample"]] = _entry_problem(entry) or entry
+            done[entry["sample"]] = _read_entry(entry)
     return done
 
 
@@ -125,11 +138,7 @@ def _changed_output(sample, entry, out_dir):
     recorded = _recorded_outputs(entry)
     if recorded is None:
         by_key = {v.key: v for v in sample.views}
-        recorded = {
-            by_key[r["view"]].out_key: None
-            for r in entry.get("rows") or []
-            if isinstance(r, dict) and r.get("status") == "ok" and r.get("view") in by_key
-        }
+        recorded = {by_key[r.view].out_key: None for r in entry["rows"] if r.ok and r.view in by_key}
     for key, size in recorded.items():
         try:
             st = os.lstat(Path(out_dir) / key)

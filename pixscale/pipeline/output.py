@@ -11,7 +11,7 @@ from .. import __version__
 from .io import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .layouts import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
 from .manifest import completed_samples, read_manifest
-from .records import _fail
+from .records import ViewRecord
 
 # --- the output folder -------------------------------------------------------------------------
 
@@ -378,7 +378,7 @@ class Written(os.PathLike):
 
 
 def write_list_files(dataset, out_dir):
-    """Write the rewritten list files; return the failure rows of those that could not be written."""
+    """Write the rewritten list files; return the failure records of those that could not be written."""
     rows = []
     for item in dataset.list_files:
         if item.error is None:
@@ -387,5 +387,5 @@ def write_list_files(dataset, out_dir):
                 continue
             except OSError as exc:
                 item.error = f"list file {item.name} was not written: {exc}"
-        rows.append(_fail("", item.name, item.error))
+        rows.append(ViewRecord.failed("", item.name, item.error))
     return rows

@@ -16,7 +16,7 @@ from .cameras import check_frame_size, new_intrinsics, write_cameras
 from .io import NO_FOLLOW, ViewError, orientation_hint, read_colour, read_mask, read_view, write_png
 from .layouts import CAMERAS
 from .manifest import fingerprint
-from .records import _fail
+from .records import ViewRecord
 
 # Errors of the machine, not of the data: the view is redone by --resume.
 RETRYABLE = {
@@ -213,7 +213,7 @@ def _process_sample(sample, out_root, opts, root, stop):
         written.append([key, os.lstat(path).st_size])
 
     if sample.error:
-        rows.append(_fail(sample.name, sample.rel_dir or sample.name, sample.error))
+        rows.append(ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error))
         return result
     good = []
     for view in sample.views:
@@ -227,11 +227,11 @@ def _process_sample(sample, out_root, opts, root, stop):
                 check_frame_size(sample.cameras["frames"][view.frame], image)
             good.append((view, image, before, _object_of(image, dropped)))
         except (ViewError, EmptyMaskError) as exc:
-            rows.append(_fail(sample.name, view.key, reason_of(exc)))
+            rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
     try:
         transforms = _plan_views([obj for *_, obj in good], opts) if good else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
-        rows += [_fail(sample.name, v.key, str(exc)) for v, *_ in good]
+        rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
         good, transforms = [], []
     frames = {}
     for (view, image, before, obj), t in zip(good, transforms, strict=False):
@@ -257,38 +257,25 @@ def _process_sample(sample, out_root, opts, root, stop):
             else:
                 write(view.out_key, out)
         except OSError as exc:
-            rows.append(_fail(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None))
+            retry = exc.errno in RETRYABLE or exc.errno is None
+            rows.append(ViewRecord.failed(sample.name, view.key, str(exc), retry=retry))
             frames.pop(view.frame, None)
             continue
         except (ViewError, ValueError) as exc:
-            rows.append(_fail(sample.name, view.key, reason_of(exc)))
+            rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
             frames.pop(view.frame, None)
             continue
         entry = frames.setdefault(view.frame, None)
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
+        on_target = t.on_target if opts.scale == "per-view" else None
         rows.append(
-            {
-                "sample": sample.name,
-                "view": view.key,
-                "status": "ok",
-                "error": None,
-                "before": before.to_dict(),
-                "after": after.to_dict(),
-                "scale": t.scale,
-                "wanted_scale": t.wanted_scale,
-                "limited": t.limited,
-                "shift": list(t.shift),
-                "cut_pixels": t.cut_pixels,
-                "src_center": list(t.src_center),
-                "dst_center": list(t.dst_center),
-                "achieved_ratio": t.achieved_ratio,
-                "on_target": t.on_target if opts.scale == "per-view" else None,
-                "islands": islands(image, before, opts.rule),
-            }
+            ViewRecord.written(
+                sample.name, view.key, before, after, t, on_target=on_target, islands=islands(image, before, opts.rule)
+            )
         )
     order = {v.key: i for i, v in enumerate(sample.views)}
-    rows.sort(key=lambda r: order.get(r["view"], -1))
+    rows.sort(key=lambda r: order.get(r.view, -1))
     if sample.cameras is not None:
         if stop is not None and stop.is_set():
             return None
@@ -297,14 +284,8 @@ def _process_sample(sample, out_root, opts, root, stop):
             st = write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
             written.append([key, st.st_size])
         except OSError as exc:
-            rows.append(
-                _fail(
-                    sample.name,
-                    "/".join(p for p in (sample.rel_dir, CAMERAS) if p),
-                    f"cannot write the cameras: {exc}",
-                    retry=True,
-                )
-            )
+            key = "/".join(p for p in (sample.rel_dir, CAMERAS) if p)
+            rows.append(ViewRecord.failed(sample.name, key, f"cannot write the cameras: {exc}", retry=True))
     return result
 
 
@@ -316,5 +297,7 @@ def safe_process(sample, out_dir, opts, root=None, stop=None):
         return {
             "sample": sample.name,
             "inputs": [],
-            "rows": [_fail(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys],
+            "rows": [
+                ViewRecord.failed(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys
+            ],
         }
