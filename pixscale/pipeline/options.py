@@ -1,8 +1,10 @@
 """The options of a dataset run: :class:`RunOptions`, checked once on construction, and :func:`check_jobs`."""
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 
 from .._filters import FILTERS, check_filter
 from .._object import KEEP, ObjectMask
@@ -128,27 +130,32 @@ class RunOptions:
             check_filter(self.filter)
         except ValueError:
             raise OptionError("filter", self.filter, f"one of {', '.join(FILTERS)}") from None
+        mc = self.min_component
         try:
-            ObjectMask(self.threshold, self.min_component, self.keep)
-        except (TypeError, ValueError):
+            if isinstance(mc, numbers.Real) and not isinstance(mc, bool):  # 200 and 200.0 write the same bytes
+                object.__setattr__(self, "min_component", float(mc))
+            self.object_mask  # noqa: B018 - built here, once, from the checked values
+        except (TypeError, ValueError, OverflowError):
             if self.keep not in KEEP:
                 raise OptionError("keep", self.keep, f"one of {', '.join(KEEP)}") from None
             raise OptionError(
                 "min_component",
-                self.min_component,
+                mc,
                 "a number of pixels (>= 1, e.g. 200) or a fraction of the largest component (below 1, e.g. 0.05)",
             ) from None
-        if self.min_component is not None:
-            object.__setattr__(self, "min_component", float(self.min_component))
-        if self.erase_specks and not self.rule.filters:
+        if self.erase_specks and not self.object_mask.filters:
             raise OptionError(
                 "erase_specks", self.erase_specks, "only with --min-component or --keep largest (they name the specks)"
             )
         object.__setattr__(self, "erase_specks", bool(self.erase_specks))
 
-    @property
-    def rule(self):
-        """The :class:`~pixscale.ObjectMask` of these options."""
+    @cached_property
+    def object_mask(self) -> ObjectMask:
+        """The :class:`~pixscale.ObjectMask` of these options: built once, as they are checked.
+
+        Every view of a run is measured with it (it travels to the workers
+        with the options), and the report's island probe reads it.
+        """
         return ObjectMask(self.threshold, self.min_component, self.keep)
 
     def params(self):

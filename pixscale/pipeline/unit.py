@@ -220,7 +220,7 @@ def _process_sample(sample, out_root, opts, root, stop):
         if stop is not None and stop.is_set():
             return None
         try:
-            image, before, dropped = read_and_measure(view, opts.rule)
+            image, before, dropped = read_and_measure(view, opts.object_mask)
             if opts.erase_specks:
                 image, dropped = erase(image, dropped), None
             if sample.cameras is not None and not opts.keep_cameras:
@@ -243,7 +243,7 @@ def _process_sample(sample, out_root, opts, root, stop):
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
-            after = _measure_after(image, obj, out, t, opts.threshold)
+            after = _measure_after(image, obj, out, t, opts.object_mask.threshold)
             if after.count == 0:  # never a blank image counted ok
                 raise _vanished(t)
             if opts.background is None and not opts.premultiplied:
@@ -269,11 +269,8 @@ def _process_sample(sample, out_root, opts, root, stop):
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
         on_target = t.on_target if opts.scale == "per-view" else None
-        rows.append(
-            ViewRecord.written(
-                sample.name, view.key, before, after, t, on_target=on_target, islands=islands(image, before, opts.rule)
-            )
-        )
+        probe = islands(image, before, opts.object_mask)
+        rows.append(ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe))
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r.view, -1))
     if sample.cameras is not None:
