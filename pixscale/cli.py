@@ -8,7 +8,14 @@ import json
 import os
 import sys
 
-from .pipeline.layouts import LAYOUTS, REPORT_DIR, for_terminal
+from ._filters import FILTERS
+from ._object import KEEP
+from ._place import FITS
+from ._plan import CENTERS
+from .console import flag_table, messages, os_error_line, progress_bar, to_flags, write
+from .pipeline.layouts import LAYOUTS, REPORT_DIR
+from .pipeline.options import SCALE_MODES
+from .pipeline.workers import POOLS
 
 
 def parse_colour(text):
@@ -62,7 +69,7 @@ def _add_speck_options(g, note=""):
     )
     g.add_argument(
         "--keep",
-        choices=["all", "largest"],
+        choices=KEEP,
         default="all",
         help="largest: the object is the mask's largest island only (default all)" + note,
     )
@@ -83,7 +90,7 @@ def _add_run_options(p):
     )
     g.add_argument(
         "--filter",
-        choices=["bilinear", "lanczos4", "area", "auto"],
+        choices=FILTERS,
         default="bilinear",
         help="resampling filter: bilinear (default), lanczos4 (OpenCV's 8x8 Lanczos: sharper upscaling), "
         "area (box-filter average when shrinking, no aliasing; bilinear at scale >= 1), "
@@ -91,13 +98,13 @@ def _add_run_options(p):
     )
     g.add_argument(
         "--center",
-        choices=["centroid", "bbox", "image"],
+        choices=CENTERS,
         default="centroid",
         help="source point moved to the canvas centre (default centroid)",
     )
     g.add_argument(
         "--scale",
-        choices=["per-view", "per-sample"],
+        choices=SCALE_MODES,
         default="per-view",
         help="per-sample: one scale per sample, keeping relative sizes; the mean view hits the "
         "target unless a view would be cut off (default per-view)",
@@ -105,7 +112,7 @@ def _add_run_options(p):
     g.add_argument("--output-size", type=_size, default=None, metavar="HxW", help="output canvas (default: input size)")
     g.add_argument(
         "--fit",
-        choices=["shift", "shrink", "none"],
+        choices=FITS,
         default="shift",
         help="keep the object whole by moving it off centre only as far as needed (shift, default), "
         "by scaling it down about its centre (shrink), or not at all (none: it may be cut off)",
@@ -168,7 +175,7 @@ def _add_run_options(p):
     p.add_argument("--jobs", type=int, default=None, help="local workers (default: all cores)")
     p.add_argument(
         "--pool",
-        choices=["processes", "threads"],
+        choices=POOLS,
         default="processes",
         help="what the local workers are (default processes: they share nothing, so they scale)",
     )
@@ -198,29 +205,10 @@ def _add_run_options(p):
 
 
 def _options(args):
-    from .pipeline.options import RunOptions
+    """The run's options: each flag's ``dest`` is the :class:`RunOptions` field it sets."""
+    from .pipeline.options import OPTION_NAMES, RunOptions
 
-    return RunOptions(
-        target=args.target,
-        threshold=args.threshold,
-        center=args.center,
-        scale=args.scale,
-        output_size=args.output_size,
-        margin=args.margin,
-        fit=args.fit,
-        exact=args.exact,
-        premultiplied=args.premultiplied,
-        background=args.background,
-        keep_cameras=args.keep_cameras,
-        mask=args.mask,
-        write_mask=args.write_mask,
-        pixel_center=args.pixel_center,
-        png_level=args.png_level,
-        filter=args.filter,
-        min_component=args.min_component,
-        keep=args.keep,
-        erase_specks=args.erase_specks,
-    )
+    return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES})
 
 
 def _check_report_dir(path, name="--report-dir"):
@@ -274,6 +262,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         pool=args.pool,
         scheduler=args.scheduler,
         unit_timeout=args.unit_timeout,
+        progress=progress_bar,
     )
     summary = report.summarize(rows, target=opts.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
@@ -295,33 +284,23 @@ def _failed_line(summary, where=None):
 
 
 def _out(text):
-    """Print to standard output; once the work is done, a closed, full or broken stdout is no error."""
-    _write(sys.stdout, text)
+    """Print to standard output (options named as flags); once the work is done, a broken stdout is no error."""
+    write(sys.stdout, _flags(text))
 
 
 def _err(text):
-    """Print a message to standard error, if there is one."""
-    _write(sys.stderr, text)
+    """Print a message to standard error (options named as flags), if there is one."""
+    write(sys.stderr, _flags(text))
 
 
-def _write(stream, text):
-    if stream is None:  # started with the stream closed (cron, a daemon: 1>&- or 2>&-)
-        return
-    line = for_terminal(text) + "\n"
-    try:
-        try:
-            stream.write(line)
-        except UnicodeEncodeError:  # a name the terminal's encoding cannot show (café under LANG=C)
-            encoding = getattr(stream, "encoding", None) or "utf-8"
-            stream.write(line.encode(encoding, "backslashreplace").decode(encoding))
-        stream.flush()
-    except (OSError, ValueError):  # a broken pipe (| head), a full disk, a closed stream: nowhere to print
-        try:  # and keep the interpreter's last flush from failing the same way
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+_TABLE: list = []  # the flag of each option, built from the parser on first use
+
+
+def _flags(text):
+    """``text`` with the options it names as Python keywords (```resume=True```) written as flags (``--resume``)."""
+    if not _TABLE:
+        _TABLE.append(flag_table(build_parser()))
+    return to_flags(text, _TABLE[0])
 
 
 def cmd_run(args):
@@ -526,10 +505,6 @@ def _version():
         return "unknown"
 
 
-def _flag(option):
-    return "--" + option.replace("_", "-")
-
-
 _SIGNALS: list[int] = []
 
 
@@ -560,7 +535,8 @@ def main(argv=None):
             if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:  # nohup, `cmd &`: left ignored
                 handlers[sig] = signal.signal(sig, _on_signal)
     try:
-        code = _main(args, OptionError, RunInterrupted)
+        with messages(_flags, quiet=getattr(args, "quiet", False)):
+            code = _main(args, OptionError, RunInterrupted)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -573,7 +549,7 @@ def _main(args, OptionError, RunInterrupted):
     try:
         return args.func(args)
     except OptionError as exc:
-        _err(f"pixscale: error: {_flag(exc.option)} {exc.value!r} is not accepted: expected {exc.accepted}")
+        _err(f"pixscale: error: {_flags(f'`{exc.option}=`')} {exc.value!r} is not accepted: expected {exc.accepted}")
         return 2
     except RunInterrupted as exc:
         _err(
@@ -585,7 +561,7 @@ def _main(args, OptionError, RunInterrupted):
         _err("\npixscale: interrupted.")
         return 130
     except OSError as exc:
-        _err(f"pixscale: error: {_os_error_line(exc, args)}")
+        _err(f"pixscale: error: {os_error_line(exc, args)}")
         return 2
     except ValueError as exc:
         _err(f"pixscale: error: {exc}")
@@ -605,33 +581,6 @@ def _exit_past_hung_threads(code):
             except (OSError, ValueError):
                 pass
         os._exit(code)
-
-
-def _os_error_line(exc, args):
-    """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
-    import os
-
-    from .pipeline.io import LinkError, os_problem
-
-    if isinstance(exc, LinkError) or exc.filename is None:  # already worded
-        return str(exc)
-    where = os.path.abspath(os.fsdecode(exc.filename))
-    roles = [
-        ("OUT_DIR", getattr(args, "out_dir", None)),
-        ("--report-dir", getattr(args, "report_dir", None)),
-        ("--out", getattr(args, "out", None)),
-        ("IN_DIR", getattr(args, "in_dir", None)),
-        ("DIR", getattr(args, "dir", None)),
-    ]
-    for role, path in roles:
-        if path is None:
-            continue
-        full = os.path.abspath(path)
-        if where == full or os.path.commonpath([where, full]) in (where, full):
-            problem, fix = os_problem(exc, reading=role in ("IN_DIR", "DIR"), path=path)
-            return f"{role} {path} cannot be used: {problem}; {fix}."
-    problem, fix = os_problem(exc)
-    return f"{problem}; {fix}."
 
 
 def threading_main():

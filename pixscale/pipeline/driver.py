@@ -7,36 +7,38 @@ transforms (:func:`pixscale.plan_group` or one :func:`pixscale.plan` per
 view), warps and writes every view and the updated cameras, and returns its
 rows.  The coordinator alone writes the manifest, the list files and the
 report.  Files are written atomically; a bad view is reported, never fatal;
-Ctrl-C stops within a view and leaves a manifest that ``--resume`` finishes.
+Ctrl-C stops within a view and leaves a manifest that ``resume=True`` finishes.
+
+The library prints nothing: messages go to the ``"pixscale"`` logger (:data:`log`), progress to the
+``progress`` factory its caller passes (the ``pixscale`` command passes a tqdm bar).
 """
 
 import json
+import logging
 import os
-import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
 from .._object import ObjectMask
 from .._validate import EmptyMaskError
 from .._validate import real_number as _real
 from .io import ViewError, open_own_file
-from .layouts import REPORT_DIR, STOP, discover, for_terminal, printable, some_names
+from .layouts import STOP, discover, printable, some_names
 from .manifest import end_last_line, remove_stale_outputs, resume_plan
 from .options import OptionError, RunOptions, check_jobs
 from .output import (
-    Written,
     check_folders,
     input_identity,
     nearest_existing,
     open_output,
     refuse_overlap,
+    report_dir_name,
     sweep_temporary,
     unit_folders,
     write_list_files,
+    write_run_report,
 )
 from .records import ViewRecord, rows_of
 from .signals import signals_held
@@ -46,6 +48,7 @@ from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
 TICK_S = 0.5  # how often the coordinator looks up from waiting (unit timeouts, a lost scheduler)
 MANIFEST_SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
+log = logging.getLogger("pixscale")  # the run's messages; nothing is printed
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -56,62 +59,18 @@ class RunInterrupted(KeyboardInterrupt):
         self.done, self.total, self.out_dir = done, total, out_dir
 
 
-def _say(quiet, message):
-    if not quiet:
-        _Drawing(sys.stderr).write(for_terminal(message) + "\n")
+def _silent(message):
+    """Say nothing (a quiet run)."""
 
 
-class _Drawing:
-    """Standard error for messages and the progress bar, which never fails the run.
+class _NoBar:
+    """The progress of a run that shows none."""
 
-    Closed (``2>&-``: ``sys.stderr`` is None), full (``/dev/full``), a pipe
-    nobody reads any more, or a pipe that is full: what cannot be written at
-    once goes nowhere (a full pipe drops progress updates rather than block the run).
-    """
-
-    def __init__(self, stream):
-        self.stream = stream
-        try:
-            self.fd = stream.fileno() if stream is not None else None
-        except (OSError, ValueError, AttributeError):
-            self.fd = None
-
-    @property
-    def usable(self):
-        return self.stream is not None
-
-    def _room(self):
-        import select
-
-        if self.fd is None:  # a stream without a file (captured, StringIO): it never blocks
-            return True
-        try:
-            return bool(select.select([], [self.fd], [], 0)[1])
-        except (OSError, ValueError):
-            return False
-
-    def write(self, text):
-        if not self.usable or not self._room():
-            return
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            self.stream = None
-
-    def flush(self):
+    def update(self, n=1):
         pass
 
-    def isatty(self):
-        try:
-            return self.usable and self.stream.isatty()
-        except (OSError, ValueError):
-            return False
-
-    def fileno(self):
-        if self.fd is None:
-            raise OSError("no file behind this stream")
-        return self.fd
+    def close(self):
+        pass
 
 
 def run(
@@ -129,6 +88,7 @@ def run(
     executor=None,
     scheduler=None,
     unit_timeout=None,
+    progress=None,
 ):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
@@ -147,7 +107,10 @@ def run(
         Continue an interrupted run in ``out_dir``: completed samples whose
         inputs are unchanged are kept, the rest are (re)done.
     quiet : bool
-        No progress bar and no messages.
+        No progress and no messages.  Otherwise messages (the dataset found,
+        resuming, compiling, warnings) go to the ``"pixscale"`` logger
+        (:data:`log`): INFO for news, WARNING for a problem that does not stop
+        the run.  Nothing is printed by the run itself.
     report_dir : path or str or False, optional
         Where to write the report (default ``out_dir/pixscale-report``);
         False writes none.
@@ -165,6 +128,11 @@ def run(
     unit_timeout : float, optional
         Seconds a work unit (one sample) may run; one that takes longer fails,
         by name, and is left for ``resume``.  Default: no limit.
+    progress : callable, optional
+        A progress bar factory, called once (unless ``quiet``) as
+        ``progress(total=n_views, unit="view")``; what it returns gets
+        ``update(n)`` as samples complete and ``close()`` at the end, so
+        ``tqdm.tqdm`` fits.  Default: no progress shown.
 
     Returns
     -------
@@ -178,9 +146,8 @@ def run(
     RunInterrupted
         On Ctrl-C, after every completed sample is recorded.
     """
-    from tqdm import tqdm
-
     opts = options or RunOptions()
+    say = _silent if quiet else log.info
     jobs = check_jobs(jobs)
     if unit_timeout is not None and not (_real(unit_timeout) and unit_timeout > 0):
         raise OptionError("unit_timeout", unit_timeout, "a number of seconds > 0 (default: no limit)")
@@ -194,9 +161,9 @@ def run(
     out_dir = Path(out_dir)
     dataset = discover(in_dir, layout=layout, out_root=out_dir, mask=opts.mask, write_mask=opts.write_mask)
     check_folders(in_dir, out_dir, dataset, report_dir)
-    _say(quiet, f"{dataset.describe()} in {in_dir}")
+    say(f"{dataset.describe()} in {in_dir}")
     for note in dataset.notes:
-        _say(quiet, f"  note: {note}")
+        say(f"  note: {note}")
     input_id = input_identity(in_dir, dataset)
     # Where the units run is settled before anything is written: a Dask scheduler that cannot be
     # reached, or a worker that cannot see the folders, stops the run here.
@@ -209,10 +176,9 @@ def run(
             stop.clear()
             results, changed = resume_plan(dataset, done, dataset.root, out_dir)
             if results:
-                _say(quiet, f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
+                say(f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
             if changed:
-                _say(
-                    quiet,
+                say(
                     f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
                     + some_names(changed),
                 )
@@ -220,36 +186,32 @@ def run(
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
             try:
                 with signals_held() as held:
-                    _precompile(dataset, quiet, opts.filter)
+                    _precompile(dataset, say, opts.filter)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir)
             todo = [s for s in dataset.samples if s.name not in results]
             if todo:
-                _say(quiet, f"running on {workers.kind}")
-            drawing = _Drawing(sys.stderr)
-            with tqdm(
-                total=dataset.n_views,
-                unit="view",
-                disable=quiet or not drawing.usable,
-                file=drawing,
-                dynamic_ncols=True,
-            ) as bar:
+                say(f"running on {workers.kind}")
+            bar = _NoBar() if quiet or progress is None else progress(total=dataset.n_views, unit="view")
+            try:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
                 if todo:
                     _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop, unit_timeout)
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     sweep_temporary(out_dir, unit_folders(todo))
+            finally:
+                bar.close()
             try:
                 removed = remove_stale_outputs(out_dir, manifest)
             except OSError as exc:  # the work is done: the report is still written, the exit code is the views'
                 removed = []
-                _say(quiet, f"warning: outputs that redone samples no longer produce were not removed: {exc}")
+                if not quiet:
+                    log.warning(f"outputs that redone samples no longer produce were not removed: {exc}")
             if removed:
-                _say(
-                    quiet,
+                say(
                     f"removed {len(removed)} output(s) that redone samples no longer produce: " + some_names(removed),
                 )
             workers.close()
@@ -258,7 +220,7 @@ def run(
                 with signals_held() as held:  # the work is done: a stop request waits for the report
                     records += write_list_files(dataset, out_dir)
                     if report_dir is not False:
-                        records += _write_report(dataset, records, out_dir, report_dir, opts, in_dir, plots)
+                        records += write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
@@ -289,6 +251,7 @@ def run_dataset(
     report_dir=None,
     plots=True,
     unit_timeout=None,
+    progress=None,
     **options,
 ):
     """Normalize a dataset and return the summary the ``pixscale run`` command prints.
@@ -299,9 +262,20 @@ def run_dataset(
     ``concurrent.futures.Executor``, or a ``distributed.Client``), on a Dask
     ``scheduler``, or on ``jobs`` local threads (``pool="processes"`` for
     worker processes, which scale further on many cores; a script that uses
-    them needs the ``if __name__ == "__main__":`` guard).  The coordinator (this call) alone writes the manifest, the
-    list files and the report; the output tree is byte-identical whatever runs
-    the units.
+    them needs the ``if __name__ == "__main__":`` guard).  The coordinator
+    (this call) alone writes the manifest, the list files and the report; the
+    output tree is byte-identical whatever runs the units.
+
+    By default it prints nothing and shows no progress (``quiet=True``).
+    With ``quiet=False`` its messages (the dataset found, resuming, compiling
+    the kernels, warnings) go to the ``"pixscale"`` logger, so
+    ``logging.basicConfig(level=logging.INFO)`` shows them; warnings reach
+    standard error even without that (Python's logging shows warnings when
+    nothing is configured).  ``progress=tqdm.tqdm`` (with ``quiet=False``)
+    draws a progress bar over the views; any factory called as
+    ``progress(total=, unit=)`` whose result has ``update(n)`` and
+    ``close()`` will do.  Messages name options as Python keywords
+    (```resume=True```), never as command-line flags.
 
     Returns
     -------
@@ -331,11 +305,12 @@ def run_dataset(
         executor=executor,
         scheduler=scheduler,
         unit_timeout=unit_timeout,
+        progress=progress,
     )
     return summarize(rows, target=opts.target, options=opts.params())
 
 
-def _precompile(dataset, quiet, filter="bilinear"):
+def _precompile(dataset, say, filter="bilinear"):
     """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
 
     The dtype is read from the first view's PNG header (datasets are
@@ -347,7 +322,7 @@ def _precompile(dataset, quiet, filter="bilinear"):
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
     dtype = view_dtype(first) if first is not None else None
     if dtype is not None:
-        precompile([dtype], announce=None if quiet else (lambda msg: _say(False, msg)), filter=filter)
+        precompile([dtype], announce=None if say is _silent else say, filter=filter)
 
 
 def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop, unit_timeout=None):
@@ -355,7 +330,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
 
     A unit whose worker dies (a killed process, a lost Dask worker) is run
     again, up to :data:`~pixscale.workers.MAX_ATTEMPTS` times, then reported
-    as failed (and left for ``--resume``).  When a local process pool breaks,
+    as failed (and left for ``resume=True``).  When a local process pool breaks,
     every unit in it fails at once: those are run again one at a time, and
     only a unit whose worker dies while it runs alone is charged the attempt,
     so one poisonous sample cannot take healthy ones down with it.  An
@@ -404,7 +379,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 try:
                     fut = workers.submit(safe_process, sample, out_dir, opts, root, stop)
                 except Exception as exc:  # the executor itself is broken or shut down
-                    reason = f"the executor refused it ({type(exc).__name__}: {exc}); --resume tries it again"
+                    reason = f"the executor refused it ({type(exc).__name__}: {exc}); `resume=True` tries it again"
                     for s in (sample, *queue):
                         save(s, fail(s, reason))
                     queue.clear()
@@ -415,7 +390,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                         fail(
                             sample,
                             f"the executor returned {_describe(fut)} instead of a future for it; "
-                            "--resume tries it again",
+                            "`resume=True` tries it again",
                         ),
                     )
                     continue
@@ -453,7 +428,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 result = fail(
                     sample,
                     f"its worker died {attempts[sample.name]} time(s) while processing it "
-                    f"({type(exc).__name__}: {exc or 'cancelled'}); --resume tries it again",
+                    f"({type(exc).__name__}: {exc or 'cancelled'}); `resume=True` tries it again",
                 )
             else:
                 if result is None and stop.is_set():  # stopped by this run's own request before its end
@@ -461,7 +436,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                     return False
                 problem = _bad_result(sample, result)
                 if problem:
-                    result = fail(sample, f"{problem}; --resume tries it again")
+                    result = fail(sample, f"{problem}; `resume=True` tries it again")
             suspects.discard(sample.name)
             save(sample, result)
             return False
@@ -472,7 +447,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 sample = pending.pop(fut)
                 started.pop(fut, None)
                 fut.cancel()
-                save(sample, fail(sample, f"{reason}; --resume tries it again"))
+                save(sample, fail(sample, f"{reason}; `resume=True` tries it again"))
 
         def overdue():
             now = time.monotonic()
@@ -494,7 +469,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 if lost:
                     give_up(list(pending), lost)
                     for s in queue:
-                        save(s, fail(s, f"{lost}; --resume tries it again"))
+                        save(s, fail(s, f"{lost}; `resume=True` tries it again"))
                     queue.clear()
                     break
                 late = overdue() if unit_timeout is not None else []
@@ -537,7 +512,6 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 pass
             if pending:
                 workers.abandon()  # units that did not stop (a hung read, a unit that never completes)
-            bar.close()
             raise RunInterrupted(len(results), total, out_dir) from None
         finally:
             os.fsync(log.fileno())
@@ -572,42 +546,6 @@ def _describe(value):
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def _write_report(dataset, records, out_dir, report_dir, opts, in_dir, plots):
-    """Write the report of the records; return the failure record when it cannot be written."""
-    from ..report import summary as report
-
-    report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
-    out = Path(out_dir)
-
-    def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
-        before = v.path if v.mask is None else (v.path, v.mask)
-        written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        mine = Written(out, v.out_key)  # read back only through no link below OUT_DIR
-        after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
-        return before, after
-
-    sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
-    meta = {
-        "pixscale_version": __version__,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "input": os.path.abspath(in_dir),
-        "output": os.path.abspath(out_dir),
-        "layout": dataset.layout,
-        "views": dataset.n_views,
-        "parameters": opts.params(),
-    }
-    rows = rows_of(records)
-    try:
-        summary = report.summarize(rows, target=opts.target, options=opts.params())
-        root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
-        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
-    except (OSError, ValueError) as exc:
-        # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
-        why = f"the report could not be written to {report_dir}: {exc}"
-        return [ViewRecord.failed("", REPORT_DIR, why, retry=True)]
-    return []
-
-
 def measure_dataset(
     in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True, report_dir=None
 ):
@@ -620,8 +558,9 @@ def measure_dataset(
     jobs = check_jobs(jobs)
     dataset = discover(in_dir, layout=layout)
     if report_dir:
-        refuse_overlap("--report-dir", report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
-    _say(quiet, f"{dataset.describe()} in {in_dir}")
+        refuse_overlap(report_dir_name(report_dir), report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
+    if not quiet:
+        log.info(f"{dataset.describe()} in {in_dir}")
 
     def one(sample):
         if sample.error:

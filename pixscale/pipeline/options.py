@@ -123,7 +123,7 @@ class RunOptions:
         ):
             raise OptionError("mask", self.mask, "a path relative to each image's folder, e.g. '../masks/{stem}.png'")
         if self.write_mask and self.mask is None:
-            raise OptionError("write_mask", self.write_mask, "only with --mask (it writes the mask files)")
+            raise OptionError("write_mask", self.write_mask, "only with `mask=` (it writes the mask files)")
         if not (isinstance(self.png_level, int) and 0 <= self.png_level <= 9):
             raise OptionError("png_level", self.png_level, "0 (fastest) to 9 (smallest)")
         try:
@@ -145,7 +145,9 @@ class RunOptions:
             ) from None
         if self.erase_specks and not self.object_mask.filters:
             raise OptionError(
-                "erase_specks", self.erase_specks, "only with --min-component or --keep largest (they name the specks)"
+                "erase_specks",
+                self.erase_specks,
+                'only with `min_component=` or `keep="largest"` (they name the specks)',
             )
         object.__setattr__(self, "erase_specks", bool(self.erase_specks))
 

@@ -1,17 +1,19 @@
 """The output folder of a run: its checks against the input, its lock, the planted-file refusal,
-opening it (new or resumed), sweeping temporary files, the list files and the files read back."""
+opening it (new or resumed), sweeping temporary files, and what the coordinator writes last: the
+list files and the report (reading the written views back through no link)."""
 
 import errno
 import json
 import os
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
 from .io import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .layouts import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
 from .manifest import completed_samples, read_manifest
-from .records import ViewRecord
+from .records import ViewRecord, rows_of
 
 # --- the output folder -------------------------------------------------------------------------
 
@@ -77,7 +79,10 @@ def _find_folder(root, ids, exact):
 
 
 def refuse_overlap(name, path, in_dir, src, holds=True):
-    """Refuse a folder ``path`` (``name``: OUT_DIR or --report-dir) that is, lies in or (``holds``) holds the input.
+    """Refuse a folder ``path`` that is, lies in or (``holds``) holds the input; ``name`` says what it is.
+
+    ``name`` is what the messages call the folder, path included: ``OUT_DIR
+    /x`` or :func:`report_dir_name`.
 
     Folders are compared by device and inode, not by name, so a bind mount, a
     symlink or another path to the same folder is seen for what it is.
@@ -89,24 +94,29 @@ def refuse_overlap(name, path, in_dir, src, holds=True):
         if os.path.realpath(found) != os.path.realpath(matched):
             alias = f" (it is {found} there, under another path: a bind mount or a link)"
         raise ValueError(
-            f"{name} {path} is inside IN_DIR {in_dir}{alias}; the input is never written to, "
+            f"{name} is inside IN_DIR {in_dir}{alias}; the input is never written to, "
             "choose a folder outside the input."
         )
     if holds and os.path.isdir(path):
         found, _ = _find_folder(path, _ancestor_ids(src), _identity(src))
         if found is not None:
             raise ValueError(
-                f"{name} {path} holds IN_DIR {in_dir} (as {found}); outputs would mix with the input, "
+                f"{name} holds IN_DIR {in_dir} (as {found}); outputs would mix with the input, "
                 "choose a folder outside the input."
             )
+
+
+def report_dir_name(path):
+    """The report folder as messages name it: the option that chose it, ``report_dir='...'``."""
+    return f"`report_dir={os.fspath(path)!r}`"
 
 
 def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
     """Refuse an output (or report) folder that is, lies in or holds the input tree (or holds an input file)."""
     src = Path(dataset.root if dataset is not None else in_dir).resolve()
     if report_dir:
-        refuse_overlap("--report-dir", report_dir, in_dir, src)
-    refuse_overlap("OUT_DIR", out_dir, in_dir, src)
+        refuse_overlap(report_dir_name(report_dir), report_dir, in_dir, src)
+    refuse_overlap(f"OUT_DIR {out_dir}", out_dir, in_dir, src)
     dst = Path(os.path.realpath(out_dir))  # a link loop stays as it is (resolve() raises RuntimeError)
     if dataset is not None:
         for sample in dataset.samples:
@@ -262,7 +272,8 @@ def open_output(out_dir, params, input_id, resume):
         if manifest.exists():
             if not resume:
                 raise ValueError(
-                    f"{out_dir} holds an earlier pixscale run; pass --resume to finish it, or choose a new OUT_DIR."
+                    f"{out_dir} holds an earlier pixscale run; pass `resume=True` to finish it, or choose a new "
+                    "OUT_DIR."
                 )
             done = read_manifest(manifest, params, input_id)
         sweep_temporary(out_dir)  # of an interrupted run
@@ -389,3 +400,39 @@ def write_list_files(dataset, out_dir):
                 item.error = f"list file {item.name} was not written: {exc}"
         rows.append(ViewRecord.failed("", item.name, item.error))
     return rows
+
+
+def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots):
+    """Write the report of the records; return the failure record when it cannot be written."""
+    from ..report import summary as report
+
+    report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
+    out = Path(out_dir)
+
+    def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
+        before = v.path if v.mask is None else (v.path, v.mask)
+        written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
+        mine = Written(out, v.out_key)  # read back only through no link below OUT_DIR
+        after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
+        return before, after
+
+    sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
+    meta = {
+        "pixscale_version": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": os.path.abspath(in_dir),
+        "output": os.path.abspath(out_dir),
+        "layout": dataset.layout,
+        "views": dataset.n_views,
+        "parameters": opts.params(),
+    }
+    rows = rows_of(records)
+    try:
+        summary = report.summarize(rows, target=opts.target, options=opts.params())
+        root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
+        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
+    except (OSError, ValueError) as exc:
+        # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
+        why = f"the report could not be written to {report_dir}: {exc}"
+        return [ViewRecord.failed("", REPORT_DIR, why, retry=True)]
+    return []

@@ -18,7 +18,7 @@ from .layouts import CAMERAS
 from .manifest import fingerprint
 from .records import ViewRecord
 
-# Errors of the machine, not of the data: the view is redone by --resume.
+# Errors of the machine, not of the data: the view is redone by resume=True.
 RETRYABLE = {
     errno.ENOSPC,
     errno.EDQUOT,
@@ -29,7 +29,7 @@ RETRYABLE = {
     errno.EMFILE,
     errno.ENFILE,
     errno.ENOMEM,
-    errno.ELOOP,  # a link planted in OUT_DIR while it ran: removed, --resume writes the view
+    errno.ELOOP,  # a link planted in OUT_DIR while it ran: removed, resume=True writes the view
 }
 
 
@@ -110,7 +110,7 @@ def read_and_measure(view, rule):
     m, selection = measure_object(image, alpha_of(image), rule)
     if m.count == 0:
         raise EmptyMaskError(
-            f"empty mask: no pixel has alpha > {rule.threshold:g}; check the alpha channel, or lower --threshold"
+            f"empty mask: no pixel has alpha > {rule.threshold:g}; check the alpha channel, or lower `threshold=`"
         )
     return image, m, selection.dropped
 
@@ -203,7 +203,7 @@ def _process_sample(sample, out_root, opts, root, stop):
     inputs = fingerprint(sample, root) if root is not None else []
     result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
     rows = result["rows"]
-    written = result["outputs"]  # [key, size] of each file written: what --resume checks and may remove
+    written = result["outputs"]  # [key, size] of each file written: what resume=True checks and may remove
 
     def write(key, image):
         if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
@@ -250,7 +250,7 @@ def _process_sample(sample, out_root, opts, root, stop):
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= out[..., -1:] != 0
             if opts.write_mask and view.mask is not None and view.mask_key is None:
-                raise ViewError("its mask is outside IN_DIR, so --write-mask has no place for it in OUT_DIR")
+                raise ViewError("its mask is outside IN_DIR, so `write_mask=True` has no place for it in OUT_DIR")
             if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
                 write(view.out_key, out[..., :-1])
                 write(view.mask_out_key, out[..., -1])

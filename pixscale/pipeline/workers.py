@@ -217,11 +217,11 @@ def parse_scheduler(text):
     if text.startswith("local:"):
         n = text[len("local:") :]
         if not n.isdigit() or int(n) < 1:
-            raise ValueError(f"--scheduler local:N takes a number of worker processes >= 1; got {text!r}")
+            raise ValueError(f'`scheduler="local:N"` takes a number of worker processes >= 1; got {text!r}')
         return "local", int(n)
     if "://" in text or ":" in text:
         return "address", text
-    raise ValueError(f"--scheduler takes a Dask scheduler address (tcp://HOST:8786) or local:N; got {text!r}")
+    raise ValueError(f"`scheduler=` takes a Dask scheduler address (tcp://HOST:8786) or local:N; got {text!r}")
 
 
 class Workers:
@@ -291,7 +291,7 @@ class Workers:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ValueError("--scheduler needs Dask: pip install 'pixscale[dask]'") from None
+            raise ValueError("`scheduler=` needs Dask: pip install 'pixscale[dask]'") from None
         how, value = parse_scheduler(scheduler)
         if how == "local":
             with _children_deaf_to_ctrl_c():  # its threads, and so the worker processes they start

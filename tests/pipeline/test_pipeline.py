@@ -204,7 +204,7 @@ def test_stats_writes_nothing(tmp_path, gslrm, capsys):
 def test_rerun_needs_resume_and_same_options(tmp_path, gslrm):
     out = tmp_path / "out"
     run(gslrm, out, quiet=True)
-    with pytest.raises(ValueError, match="--resume"):
+    with pytest.raises(ValueError, match=r"pass `resume=True` to finish it"):  # a Python option, not a flag
         run(gslrm, out, quiet=True)
     with pytest.raises(ValueError, match="other options"):
         run(gslrm, out, RunOptions(target=0.25), resume=True, quiet=True)

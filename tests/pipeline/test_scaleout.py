@@ -124,7 +124,7 @@ def test_a_unit_whose_worker_always_dies_is_reported_and_the_rest_goes_on(datase
     assert ex.tries == 3
     failed = [r for r in rows if r["status"] == "failed"]
     assert {r["sample"] for r in failed} == {"sample_001"} and len(failed) == 4
-    assert "died 3 time(s)" in failed[0]["error"] and "--resume" in failed[0]["error"]
+    assert "died 3 time(s)" in failed[0]["error"] and "`resume=True`" in failed[0]["error"]
     assert sum(r["status"] == "ok" for r in rows) == 8
     manifest = (tmp_path / "out" / "pixscale-manifest.jsonl").read_text()
     assert "sample_001" not in manifest  # --resume redoes it
