@@ -15,10 +15,10 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ._batch import normalize_batch
 from ._measure import Measurement, measure
-from ._normalizer import Normalizer
+from ._normalize import Normalizer
 from ._object import ObjectMask
+from ._parallel import normalize_batch
 from ._plan import normalize, plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError

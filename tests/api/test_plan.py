@@ -309,7 +309,7 @@ def test_normalize_batch_names_the_image_in_type_errors(rng, threads):
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
 def test_run_parallel_raises_for_the_lowest_failing_index(threads):
-    from pixscale._batch import run_parallel
+    from pixscale._parallel import run_parallel
 
     started = []
 
@@ -331,7 +331,7 @@ def test_run_parallel_raises_for_the_lowest_failing_index(threads):
 
 
 def test_run_parallel_reraises_an_interrupt_before_ordinary_errors():
-    from pixscale._batch import run_parallel
+    from pixscale._parallel import run_parallel
 
     def fn(i):
         if i == 0:
