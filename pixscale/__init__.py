@@ -16,10 +16,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ._measure import Measurement, measure
-from ._normalize import Normalizer
+from ._normalize import Normalizer, normalize, normalize_batch
 from ._object import ObjectMask
-from ._parallel import normalize_batch
-from ._plan import normalize, plan, plan_group
+from ._plan import plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError
 from ._warp import warp

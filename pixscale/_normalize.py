@@ -1,5 +1,7 @@
-"""``Normalizer``: the normalization configured once, as a transform for data pipelines."""
+"""Normalizing: ``normalize`` one image, ``Normalizer`` configured once, ``normalize_batch`` many."""
 
+import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -7,116 +9,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._filters import check_filter
+from ._kinds import _from_array, _kind, _to_array
 from ._object import ObjectMask, check_erase, without_specks
+from ._parallel import run_parallel
 from ._place import check_fit, parse_margin
-from ._plan import CENTERS, plan
+from ._plan import CENTERS, Center, plan
 from ._transform import ScaleTransform
-from ._validate import check_background, check_bool, check_point, check_target, with_mask
-from ._warp import warp
-
-
-def _kind(image):
-    """``"numpy"``, ``"pil"`` or ``"torch"``: duck-typed, so neither PIL nor torch is imported to ask."""
-    module = type(image).__module__
-    if module.startswith("PIL.") and hasattr(image, "mode"):
-        return "pil"
-    if module.startswith("torch") and hasattr(image, "permute"):
-        return "torch"
-    return "numpy"
-
-
-# PIL modes read through Normalizer, by what they hold: gray or colour without alpha (a mask
-# or a ``transparency`` key gives it one), with alpha (kept), and one-channel modes deeper than
-# 8 bits, which PIL has no mode with an alpha channel for.
-_PIL_GRAY = ("1", "L")
-_PIL_COLOUR = ("P", "RGB", "RGBX")
-_PIL_ALPHA = {"LA": "LA", "La": "LA", "PA": "RGBA", "RGBA": "RGBA", "RGBa": "RGBA"}
-_PIL_DEEP = {
-    "I": "32-bit integer",
-    "I;16": "16-bit",
-    "I;16L": "16-bit",
-    "I;16B": "16-bit",
-    "I;16N": "16-bit",
-    "F": "32-bit float",
-}
-
-
-def _pil_has_alpha(image):
-    """Whether a PIL image carries transparency: an alpha band, a ``transparency`` key or a palette's alpha."""
-    if image.mode in _PIL_ALPHA:
-        return True
-    has = getattr(image, "has_transparency_data", None)  # Pillow >= 10.1 (palette alpha included)
-    if has is not None:
-        return bool(has)
-    return "transparency" in image.info
-
-
-def _pil_to_array(image, mask):
-    """A PIL image as an 8-bit (H, W, C) array: gray / RGB with ``mask`` given, LA / RGBA without."""
-    mode = image.mode
-    if mode in _PIL_DEEP:
-        how = (
-            "np.asarray(image).astype(np.uint16) if its values are 16-bit"
-            if mode == "I"
-            else "np.asarray(image) (float values in [0, 1])"
-            if mode == "F"
-            else "np.asarray(image)"
-        )
-        raise TypeError(
-            f"a PIL image of mode {mode!r} is {_PIL_DEEP[mode]} gray, and PIL has no mode for {_PIL_DEEP[mode]} "
-            f"gray with an alpha channel to return the result in (8 bits would lose its depth); pass the pixels "
-            f"as an array, {how}, with its mask as mask=: the result comes back as an (H, W, 2) array of "
-            "the same dtype"
-        )
-    if mode not in _PIL_GRAY + _PIL_COLOUR + tuple(_PIL_ALPHA):
-        raise TypeError(
-            f"PIL images of mode {mode!r} are not read; convert it first, image.convert('RGBA') (or 'RGB' with mask=)"
-        )
-    has_alpha = _pil_has_alpha(image)
-    if mask is not None:
-        if has_alpha:
-            raise ValueError(
-                f"the PIL image (mode {mode!r}) has an alpha channel or transparency of its own and a mask= "
-                "was given too; to measure by the mask pass image.convert('RGB') (or 'L'), or leave out "
-                "mask= to use its alpha"
-            )
-        return np.asarray(image.convert("L" if mode in _PIL_GRAY else "RGB"))
-    if not has_alpha:
-        raise ValueError(
-            f"a PIL image of mode {mode!r} has no alpha channel to measure the object by; give an RGBA or LA "
-            "image (Image.putalpha adds a mask), or the object mask as mask="
-        )
-    if mode in _PIL_ALPHA:
-        target = _PIL_ALPHA[mode]
-    else:
-        target = "LA" if mode in _PIL_GRAY else "RGBA"
-    return np.asarray(image if mode == target else image.convert(target))
-
-
-def _to_array(image, kind, mask=None):
-    """The image as an (H, W, C) array (a tensor's (C, H, W) moved), with ``mask`` as its alpha if given."""
-    if kind == "pil":
-        array = _pil_to_array(image, mask)
-        return array if mask is None else with_mask(array, mask)
-    if mask is not None:
-        return with_mask(_to_array(image, "torch") if kind == "torch" else image, mask)
-    if kind == "torch":
-        if image.ndim != 3:
-            raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
-        return image.detach().cpu().numpy().transpose(1, 2, 0)
-    return image
-
-
-def _from_array(out, like, kind):
-    if kind == "pil":
-        from PIL import Image
-
-        return Image.fromarray(out, mode="LA" if out.shape[2] == 2 else "RGBA")
-    if kind == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1))).to(like.device)
-    return out
+from ._validate import (
+    check_array,
+    check_background,
+    check_bool,
+    check_float_range,
+    check_point,
+    check_shape,
+    check_target,
+    with_mask,
+)
+from ._warp import warp, warp_into
 
 
 class Normalizer:
@@ -330,3 +239,220 @@ class Normalizer:
         """
         out, t = self._apply(image, mask)
         return out, t.intrinsics(K, pixel_center=self.pixel_center)
+
+
+def normalize(
+    image: ArrayLike,
+    *,
+    target: float = 0.3,
+    threshold: float = 10,
+    min_component: float | None = None,
+    keep: str = "all",
+    erase_specks: bool = False,
+    center: Center = "centroid",
+    output_shape: tuple[int, int] | None = None,
+    fit: str | bool = "shift",
+    margin: float | str = 0.0,
+    exact: bool = True,
+    filter: str = "bilinear",
+    premultiplied: bool = True,
+    background: float | Sequence[float] | str | None = None,
+    mask: ArrayLike | None = None,
+) -> np.ndarray:
+    """Scale the object in an image to the target size about its centre.
+
+    ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:
+    :func:`pixscale.plan` measures the object and finds the scale,
+    :func:`pixscale.warp` resamples.
+
+    Parameters
+    ----------
+    image : (H, W, 4), (H, W, 2) or (H, W) ndarray
+        RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
+        (floats in [0, 1], finite); any strides.
+    target : float, optional
+        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
+        Default 0.3.
+    threshold : float, optional
+        The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
+        whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
+    min_component, keep : optional
+        The component filter of :func:`pixscale.plan`: specks it drops are
+        ignored for size and centre.
+    erase_specks : bool, optional
+        If True, the dropped specks are also erased (all channels 0) from the
+        image before it is warped; by default they are kept in the output.
+    center : {"centroid", "bbox", "image"} or (x, y), optional
+        The source point mapped to the centre of the output canvas: the
+        mask's centroid (default), the centre of its bbox, the centre of the
+        input canvas, or an explicit point in continuous pixel coordinates
+        (pixel centres at +0.5).
+    output_shape : (int, int), optional
+        (H, W) of the output canvas; default the input's.
+    fit : {"shift", "shrink", "none"}, optional
+        How the object is kept whole: moved off centre as little as needed
+        (``"shift"``, default), scaled down (``"shrink"``), or not at all
+        (``"none"``); see :func:`pixscale.plan`.
+    margin : float or str, optional
+        Border the fit keeps free of the object: output pixels, or a
+        percentage of the canvas (``"5%"``).  Default 0.
+    exact : bool, optional
+        If True (default) the scale is the one whose re-measured size ratio
+        of the output is closest to ``target`` (within 2e-4 unless the
+        object's edges make that unreachable); if False, the closed form
+        ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
+        target was reached (``ScaleTransform.on_target``).
+    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
+        The resampling filter (see :func:`pixscale.warp`); exact mode plans
+        with it.  Default ``"bilinear"``.
+    premultiplied : bool, optional
+        If True (default) colour is interpolated premultiplied by alpha, so
+        colour hidden under alpha = 0 never bleeds into the edges and fully
+        transparent output pixels have colour 0.  If False, every channel is
+        interpolated independently (as OpenCV does).
+    background : float, sequence of float or str, optional
+        Composite the colour onto this colour, keeping alpha (see
+        :func:`pixscale.warp`): numbers in the image's own scale, or text on
+        the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
+        ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
+        None: no compositing.
+    mask : (H, W) ndarray, optional
+        The object mask of an RGB (or gray) ``image`` without alpha (bool,
+        0-255 integers or 0-1 floats): it becomes the alpha channel, and the
+        result is RGBA (or gray+alpha).
+
+    Returns
+    -------
+    ndarray
+        The normalized image: the same dtype and number of channels as
+        ``image`` (one more, the alpha, with ``mask``), of shape (H, W) =
+        ``output_shape`` (default the input's).
+
+    Raises
+    ------
+    EmptyMaskError
+        If no pixel's alpha exceeds the threshold (a ``ValueError``).
+    VanishedObjectError
+        If the object would vanish from the output (an ``EmptyMaskError``): see
+        :func:`pixscale.plan`.
+    TypeError
+        For an unsupported dtype or a wrongly typed option (``target="0.3"``).
+    ValueError
+        For a wrong shape (no alpha channel: (H, W, 3)), float values outside
+        [0, 1] or not finite, an option out of range (``target``,
+        ``threshold``, ``margin``, ``center``, ``output_shape``) or an unknown
+        background colour.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> img = np.zeros((200, 200, 4), np.uint8)
+    >>> img[5:25, 5:25] = (200, 100, 50, 255)
+    >>> out = pixscale.normalize(img, target=0.3)
+    >>> out.shape, out.dtype
+    ((200, 200, 4), dtype('uint8'))
+    >>> round(pixscale.measure(out).size_ratio, 4)
+    0.3
+    """
+    if mask is not None:
+        image = with_mask(image, mask)
+    rule = ObjectMask(threshold, min_component, keep)
+    if check_erase(erase_specks, rule):
+        image = without_specks(image, rule)
+    t = plan(
+        image,
+        target=target,
+        threshold=threshold,
+        min_component=min_component,
+        keep=keep,
+        center=center,
+        output_shape=output_shape,
+        fit=fit,
+        margin=margin,
+        exact=exact,
+        filter=filter,
+    )
+    return warp(image, t, premultiplied=premultiplied, background=background)
+
+
+def normalize_batch(
+    images: np.ndarray | Sequence[ArrayLike], *, threads: int | None = None, **options: Any
+) -> np.ndarray | list[np.ndarray]:
+    """Normalize every image of a batch, in parallel across images.
+
+    Parameters
+    ----------
+    images : (N, H, W, C) ndarray or sequence of images
+        Each image as accepted by :func:`pixscale.normalize`.
+    threads : int, optional
+        Worker threads (the kernels release the GIL); default all cores.
+        ``threads=1`` runs serially in the calling thread.
+    **options
+        Keyword options of :func:`pixscale.normalize` (``target``, ``center``, ...).
+
+    Returns
+    -------
+    ndarray or list of ndarray
+        An array of the same shape and dtype for an array input (with
+        ``output_shape`` given, (N, Ho, Wo, C)); a list for a sequence.
+
+    Raises
+    ------
+    EmptyMaskError, ValueError, TypeError
+        As :func:`pixscale.normalize`, for the first image that fails; the
+        message names its index.
+
+    Notes
+    -----
+    Images are handed out one at a time, in order, to ``threads`` threads,
+    the calling thread among them; the kernels release the GIL, so only the
+    thin Python planning code of two images ever waits on the other.
+
+    Examples
+    --------
+    >>> import numpy as np, pixscale
+    >>> batch = np.zeros((3, 64, 64, 4), np.uint8)
+    >>> batch[:, 20:30, 20:30] = 255
+    >>> pixscale.normalize_batch(batch, target=0.25).shape
+    (3, 64, 64, 4)
+    """
+    if threads is None:
+        threads = os.cpu_count() or 1
+    if not isinstance(threads, numbers.Integral) or isinstance(threads, bool):
+        raise TypeError(f"threads must be an int (a number of worker threads) or None; got {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be a positive number of worker threads; got {threads}")
+    is_array = isinstance(images, np.ndarray)
+    if is_array and images.ndim not in (3, 4):
+        raise ValueError(f"a batch array must have shape (N, H, W) or (N, H, W, C); got shape {images.shape}")
+
+    # An array batch (without compositing) is written in place into one preallocated array,
+    # so no serial gather of the results is left for the calling thread.
+    out = None
+    if is_array and options.get("background") is None and not options.get("erase_specks") and len(images):
+        shape = options.get("output_shape")
+        shape = images.shape[1:3] if shape is None else check_shape(shape)
+        out = np.empty((len(images),) + tuple(shape) + images.shape[3:], images.dtype)
+        premultiplied = options.pop("premultiplied", True)
+        options.pop("background", None)  # given as None
+        options.pop("erase_specks", None)  # given as False
+
+    n = len(images)
+    results = [None] * n
+
+    def one(index):
+        try:
+            if out is None:
+                results[index] = normalize(images[index], **options)
+            else:
+                image = check_float_range(check_array(images[index]))
+                warp_into(image, plan(image, **options), premultiplied, out[index])
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"image {index} of the batch: {exc}") from exc
+
+    run_parallel(one, n, threads)
+    if out is not None:
+        return out
+    if is_array:
+        return np.stack(results) if results else images.copy()
+    return results

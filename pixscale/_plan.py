@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 
 from ._filters import check_filter, lift, reach
 from ._measure import measure_alpha, measure_object
-from ._object import ObjectMask, check_erase, label, without_specks
+from ._object import ObjectMask, label
 from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
 from ._transform import ScaleTransform
 from ._validate import (
@@ -21,7 +21,7 @@ from ._validate import (
     threshold_value,
     with_mask,
 )
-from ._warp import resampler, warp, work_dtype
+from ._warp import resampler, work_dtype
 
 CENTERS = ("centroid", "bbox", "image")
 Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
@@ -539,137 +539,3 @@ def plan(
         exact=exact,
         filter=filter,
     )[0]
-
-
-def normalize(
-    image: ArrayLike,
-    *,
-    target: float = 0.3,
-    threshold: float = 10,
-    min_component: float | None = None,
-    keep: str = "all",
-    erase_specks: bool = False,
-    center: Center = "centroid",
-    output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
-    margin: float | str = 0.0,
-    exact: bool = True,
-    filter: str = "bilinear",
-    premultiplied: bool = True,
-    background: float | Sequence[float] | str | None = None,
-    mask: ArrayLike | None = None,
-) -> np.ndarray:
-    """Scale the object in an image to the target size about its centre.
-
-    ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:
-    :func:`pixscale.plan` measures the object and finds the scale,
-    :func:`pixscale.warp` resamples.
-
-    Parameters
-    ----------
-    image : (H, W, 4), (H, W, 2) or (H, W) ndarray
-        RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1], finite); any strides.
-    target : float, optional
-        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
-        Default 0.3.
-    threshold : float, optional
-        The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
-        whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
-    min_component, keep : optional
-        The component filter of :func:`pixscale.plan`: specks it drops are
-        ignored for size and centre.
-    erase_specks : bool, optional
-        If True, the dropped specks are also erased (all channels 0) from the
-        image before it is warped; by default they are kept in the output.
-    center : {"centroid", "bbox", "image"} or (x, y), optional
-        The source point mapped to the centre of the output canvas: the
-        mask's centroid (default), the centre of its bbox, the centre of the
-        input canvas, or an explicit point in continuous pixel coordinates
-        (pixel centres at +0.5).
-    output_shape : (int, int), optional
-        (H, W) of the output canvas; default the input's.
-    fit : {"shift", "shrink", "none"}, optional
-        How the object is kept whole: moved off centre as little as needed
-        (``"shift"``, default), scaled down (``"shrink"``), or not at all
-        (``"none"``); see :func:`pixscale.plan`.
-    margin : float or str, optional
-        Border the fit keeps free of the object: output pixels, or a
-        percentage of the canvas (``"5%"``).  Default 0.
-    exact : bool, optional
-        If True (default) the scale is the one whose re-measured size ratio
-        of the output is closest to ``target`` (within 2e-4 unless the
-        object's edges make that unreachable); if False, the closed form
-        ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
-        target was reached (``ScaleTransform.on_target``).
-    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
-        The resampling filter (see :func:`pixscale.warp`); exact mode plans
-        with it.  Default ``"bilinear"``.
-    premultiplied : bool, optional
-        If True (default) colour is interpolated premultiplied by alpha, so
-        colour hidden under alpha = 0 never bleeds into the edges and fully
-        transparent output pixels have colour 0.  If False, every channel is
-        interpolated independently (as OpenCV does).
-    background : float, sequence of float or str, optional
-        Composite the colour onto this colour, keeping alpha (see
-        :func:`pixscale.warp`): numbers in the image's own scale, or text on
-        the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
-        ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
-        None: no compositing.
-    mask : (H, W) ndarray, optional
-        The object mask of an RGB (or gray) ``image`` without alpha (bool,
-        0-255 integers or 0-1 floats): it becomes the alpha channel, and the
-        result is RGBA (or gray+alpha).
-
-    Returns
-    -------
-    ndarray
-        The normalized image: the same dtype and number of channels as
-        ``image`` (one more, the alpha, with ``mask``), of shape (H, W) =
-        ``output_shape`` (default the input's).
-
-    Raises
-    ------
-    EmptyMaskError
-        If no pixel's alpha exceeds the threshold (a ``ValueError``).
-    VanishedObjectError
-        If the object would vanish from the output (an ``EmptyMaskError``): see
-        :func:`pixscale.plan`.
-    TypeError
-        For an unsupported dtype or a wrongly typed option (``target="0.3"``).
-    ValueError
-        For a wrong shape (no alpha channel: (H, W, 3)), float values outside
-        [0, 1] or not finite, an option out of range (``target``,
-        ``threshold``, ``margin``, ``center``, ``output_shape``) or an unknown
-        background colour.
-
-    Examples
-    --------
-    >>> import numpy as np, pixscale
-    >>> img = np.zeros((200, 200, 4), np.uint8)
-    >>> img[5:25, 5:25] = (200, 100, 50, 255)
-    >>> out = pixscale.normalize(img, target=0.3)
-    >>> out.shape, out.dtype
-    ((200, 200, 4), dtype('uint8'))
-    >>> round(pixscale.measure(out).size_ratio, 4)
-    0.3
-    """
-    if mask is not None:
-        image = with_mask(image, mask)
-    rule = ObjectMask(threshold, min_component, keep)
-    if check_erase(erase_specks, rule):
-        image = without_specks(image, rule)
-    t = plan(
-        image,
-        target=target,
-        threshold=threshold,
-        min_component=min_component,
-        keep=keep,
-        center=center,
-        output_shape=output_shape,
-        fit=fit,
-        margin=margin,
-        exact=exact,
-        filter=filter,
-    )
-    return warp(image, t, premultiplied=premultiplied, background=background)
