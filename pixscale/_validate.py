@@ -32,6 +32,11 @@ def real_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value)
 
 
+MAX_PIXELS = 2**28
+"""The most pixels (height x width) pixscale allocates for one image (16384 x 16384): an output
+canvas larger than this is refused, and so is a file whose header declares more (the readers
+of :mod:`pixscale.pipeline.io`)."""
+
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _DTYPE_NAMES = "uint8, uint16, float32 or float64"
 
@@ -335,11 +340,9 @@ def check_shape(shape, *, name="output_shape", limit=True):
     """Return ``shape`` as a pair of positive ints (H, W).
 
     With ``limit`` (a canvas pixscale will allocate), ``H * W`` may not exceed
-    :data:`pixscale.io.MAX_PIXELS`, the most pixels a view may have: a larger
-    canvas is refused here rather than failing in the allocation.
+    :data:`MAX_PIXELS`, the most pixels a view may have: a larger canvas is
+    refused here rather than failing in the allocation.
     """
-    from .pipeline.io import MAX_PIXELS
-
     try:
         h, w = (int(v) for v in shape)
         ok = all(float(v) == int(v) for v in shape)
@@ -351,7 +354,7 @@ def check_shape(shape, *, name="output_shape", limit=True):
         side = math.isqrt(MAX_PIXELS)
         raise ValueError(
             f"{name} {(h, w)} has {h * w:,} pixels, more than pixscale's limit of {MAX_PIXELS:,} "
-            f"({side}x{side}, pixscale.io.MAX_PIXELS); give a smaller canvas"
+            f"({side}x{side}, pixscale._validate.MAX_PIXELS); give a smaller canvas"
         )
     return (h, w)
 
