@@ -55,26 +55,26 @@ def _pil_to_array(image, mask):
         raise TypeError(
             f"a PIL image of mode {mode!r} is {_PIL_DEEP[mode]} gray, and PIL has no mode for {_PIL_DEEP[mode]} "
             f"gray with an alpha channel to return the result in (8 bits would lose its depth); pass the pixels "
-            f"as an array, {how}, with its mask as mask=: the result comes back as an (H, W, 2) array of "
+            f"as an array, {how}, with its mask as `mask=`: the result comes back as an (H, W, 2) array of "
             "the same dtype"
         )
     if mode not in _PIL_GRAY + _PIL_COLOUR + tuple(_PIL_ALPHA):
         raise TypeError(
-            f"PIL images of mode {mode!r} are not read; convert it first, image.convert('RGBA') (or 'RGB' with mask=)"
+            f"PIL images of mode {mode!r} are not read; convert it first, image.convert('RGBA') (or 'RGB' with `mask=`)"
         )
     has_alpha = _pil_has_alpha(image)
     if mask is not None:
         if has_alpha:
             raise ValueError(
-                f"the PIL image (mode {mode!r}) has an alpha channel or transparency of its own and a mask= "
+                f"the PIL image (mode {mode!r}) has an alpha channel or transparency of its own and a `mask=` "
                 "was given too; to measure by the mask pass image.convert('RGB') (or 'L'), or leave out "
-                "mask= to use its alpha"
+                "`mask=` to use its alpha"
             )
         return np.asarray(image.convert("L" if mode in _PIL_GRAY else "RGB"))
     if not has_alpha:
         raise ValueError(
             f"a PIL image of mode {mode!r} has no alpha channel to measure the object by; give an RGBA or LA "
-            "image (Image.putalpha adds a mask), or the object mask as mask="
+            "image (Image.putalpha adds a mask), or the object mask as `mask=`"
         )
     if mode in _PIL_ALPHA:
         target = _PIL_ALPHA[mode]

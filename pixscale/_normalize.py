@@ -105,7 +105,7 @@ class Normalizer:
         if isinstance(center, str):
             if center not in CENTERS:
                 raise ValueError(
-                    f"center must be one of {', '.join(map(repr, CENTERS))} or an (x, y) pair; got {center!r}"
+                    f"`center=` must be one of {', '.join(map(repr, CENTERS))} or an (x, y) pair; got {center!r}"
                 )
         else:
             check_point(center, name="center")
@@ -118,7 +118,7 @@ class Normalizer:
         self.premultiplied = check_bool(premultiplied, name="premultiplied")
         self.background = check_background(background)
         if isinstance(pixel_center, bool) or pixel_center not in (0, 0.5):
-            raise ValueError(f"pixel_center must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
+            raise ValueError(f"`pixel_center=` must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
         self.pixel_center = float(pixel_center)
 
     def __repr__(self) -> str:
@@ -419,9 +419,9 @@ def normalize_batch(
     if threads is None:
         threads = os.cpu_count() or 1
     if not isinstance(threads, numbers.Integral) or isinstance(threads, bool):
-        raise TypeError(f"threads must be an int (a number of worker threads) or None; got {threads!r}")
+        raise TypeError(f"`threads=` must be an int (a number of worker threads) or None; got {threads!r}")
     if threads < 1:
-        raise ValueError(f"threads must be a positive number of worker threads; got {threads}")
+        raise ValueError(f"`threads=` must be a positive number of worker threads; got {threads}")
     is_array = isinstance(images, np.ndarray)
     if is_array and images.ndim not in (3, 4):
         raise ValueError(f"a batch array must have shape (N, H, W) or (N, H, W, C); got shape {images.shape}")

@@ -37,7 +37,7 @@ def check_fit(fit):
         return _FIT_ALIASES[fit]
     if isinstance(fit, str) and fit in FITS:
         return fit
-    raise ValueError(f"fit must be one of {', '.join(map(repr, FITS))} (or True / False); got {fit!r}")
+    raise ValueError(f"`fit=` must be one of {', '.join(map(repr, FITS))} (or True / False); got {fit!r}")
 
 
 def parse_margin(margin):
@@ -56,14 +56,14 @@ def parse_margin(margin):
                 value = None
         if value is None or (percent and value >= 50):
             raise ValueError(
-                f"margin must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
+                f"`margin=` must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
             )
     elif isinstance(margin, (int, float)) and not isinstance(margin, bool):
         value, percent = as_float(margin), False
     else:
-        raise ValueError(f"margin must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
+        raise ValueError(f"`margin=` must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"margin must be >= 0 pixels (or '0%' to '49%'); got {margin!r}")
+        raise ValueError(f"`margin=` must be >= 0 pixels (or '0%' to '49%'); got {margin!r}")
     return value, percent
 
 
@@ -83,8 +83,8 @@ def margins_px(margin, output_shape):
         most = (n - 1) // 2 + 0.5  # the largest margin that leaves one pixel free on the shorter side
         limit = f"of at most {math.floor(1e4 * most / n) / 100:g}%" if percent else f"of at most {most:g} pixels"
         raise ValueError(
-            f"margin={margin!r} leaves no pixel of room for the object on an output canvas of shape "
-            f"{tuple(output_shape)}, so the output would be blank; use a margin {limit} on this canvas."
+            f"`margin={margin!r}` leaves no pixel of room for the object on an output canvas of shape "
+            f"{tuple(output_shape)}, so the output would be blank; use a `margin=` {limit} on this canvas."
         )
     return mx, my
 
@@ -138,7 +138,7 @@ def max_scale(fit, extent, ideal, output_shape, margins, pad=0.0):
         if not a < d < b:
             raise ValueError(
                 f"the centre ({d:g}) is not inside the room the margin leaves ({a:g} to {b:g}) "
-                f"on a canvas {n} px wide; lower the margin or use fit='shift'"
+                f'on a canvas {n} px wide; lower `margin=` or use `fit="shift"`'
             )
         if lo < 0:
             limit = min(limit, (d - a) / -lo)

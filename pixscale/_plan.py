@@ -42,7 +42,7 @@ def _source_center(m, center):
             return ((x0 + x1) / 2, (y0 + y1) / 2)
         if center == "image":
             return (m.shape[1] / 2, m.shape[0] / 2)
-        raise ValueError(f"center must be one of {CENTERS} or an (x, y) point; got {center!r}")
+        raise ValueError(f"`center=` must be one of {CENTERS} or an (x, y) point; got {center!r}")
     return check_point(center, name="center")
 
 
@@ -248,7 +248,7 @@ def _prepare(image, *, rule, center, output_shape, fit, margin, exact, filter):
     if m.count == 0:
         raise EmptyMaskError(
             f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
-            f"so there is no object to scale; check the alpha channel or lower threshold."
+            f"so there is no object to scale; check the alpha channel or lower `threshold=`."
         )
     thr = threshold_value(alpha.dtype, rule.threshold)
     return _View(sel.alpha, thr, m, _source_center(m, center), out_shape, fit, margin, filter)
@@ -396,10 +396,10 @@ def _vanished(indices, transforms, n):
     why = f"limited by the margin and fit to scale {t.scale:.3g}" if t.limited else f"at scale {t.scale:.3g}"
     n = t.output_shape[0] * t.output_shape[1]
     fix = (
-        f"target={t.target:g} asks for less than one pixel on this {t.output_shape} canvas: use a target of at "
-        f"least {1 / math.sqrt(n):.3g}, or a larger canvas"
+        f"`target={t.target:g}` asks for less than one pixel on this {t.output_shape} canvas: use a `target=` "
+        f"of at least {1 / math.sqrt(n):.3g}, or a larger canvas (`output_shape=`)"
         if t.target * t.target * n < 1
-        else "use a larger target, a smaller margin or a larger output canvas"
+        else "use a larger `target=`, a smaller `margin=` or a larger output canvas (`output_shape=`)"
     )
     return VanishedObjectError(
         f"{which} would vanish from the output: {why}, no pixel of it stays above the threshold "

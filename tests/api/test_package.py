@@ -201,7 +201,7 @@ def test_the_canvas_limit_has_one_home_in_the_image_api(monkeypatch):
     img = np.zeros((48, 48, 4), np.uint8)
     img[10:24, 14:30] = 255
     monkeypatch.setattr(_validate, "MAX_PIXELS", 40 * 40)
-    with pytest.raises(ValueError, match=r"\(40, 41\) has 1,640 pixels, more than pixscale's limit of 1,600"):
+    with pytest.raises(ValueError, match=r"`output_shape=\(40, 41\)` has 1,640 pixels, more than .* 1,600"):
         pixscale.normalize(img, output_shape=(40, 41))
     assert pixscale.normalize(img, output_shape=(40, 40)).shape == (40, 40, 4)
     code = (
