@@ -27,17 +27,27 @@ import re
 from ._validate import as_float
 
 FITS = ("shift", "shrink", "none")
-_FIT_ALIASES = {True: "shift", False: "none"}
 _PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*")
 
 
+# pixscale 0.1 took fit=True / False; True meant "shrink" and was read as "shift" for a while:
+# each is refused with what to write instead.
+_FIT_BOOLS = {
+    True: '`fit=True` is no longer accepted: in pixscale 0.1 it meant `fit="shrink"` (keep the centre on the '
+    'canvas centre and shrink the object until it fits); write `fit="shrink"` for that, or `fit="shift"` (the '
+    "default) to keep the scale and move the object off centre as little as needed",
+    False: '`fit=False` is no longer accepted: write `fit="none"` for it (the object may be cut off), or '
+    '`fit="shift"` (the default) or `fit="shrink"` to keep it whole on the canvas',
+}
+
+
 def check_fit(fit):
-    """``fit`` as one of :data:`FITS` (``True`` is ``"shift"``, ``False`` is ``"none"``)."""
+    """``fit`` as one of :data:`FITS`; ``True`` or ``False`` (pixscale 0.1) is a ValueError saying what to write."""
     if isinstance(fit, bool):
-        return _FIT_ALIASES[fit]
+        raise ValueError(_FIT_BOOLS[fit])
     if isinstance(fit, str) and fit in FITS:
         return fit
-    raise ValueError(f"`fit=` must be one of {', '.join(map(repr, FITS))} (or True / False); got {fit!r}")
+    raise ValueError(f"`fit=` must be one of {', '.join(map(repr, FITS))}; got {fit!r}")
 
 
 def parse_margin(margin):

@@ -263,7 +263,7 @@ def plan_group(
     keep: str = "all",
     center: Center = "centroid",
     output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
+    fit: str = "shift",
     margin: float | str = 0.0,
     exact: bool = True,
     filter: str = "bilinear",
@@ -418,7 +418,7 @@ def plan(
     keep: str = "all",
     center: Center = "centroid",
     output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
+    fit: str = "shift",
     margin: float | str = 0.0,
     exact: bool = True,
     filter: str = "bilinear",
@@ -456,8 +456,8 @@ def plan(
         object is larger than the canvas less the margins (``limited``).
         ``"shrink"``: keep the centre on the canvas centre and shrink the
         scale until the object fits.  ``"none"``: neither; the object may be
-        cut off (``cut_pixels`` counts the loss).  ``True`` means
-        ``"shift"`` and ``False`` ``"none"``.
+        cut off (``cut_pixels`` counts the loss).  ``True`` and ``False``
+        (pixscale 0.1) are refused, with what to write instead.
     margin : float or str, optional
         Border the fit keeps free of the object: output pixels (``12``), or
         a percentage of the canvas's width and height (``"5%"``, per side;

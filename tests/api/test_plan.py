@@ -47,7 +47,7 @@ def test_centres(rng):
     x0, y0, x1, y1 = m.bbox
     assert pixscale.plan(img, center="bbox", exact=False).src_center == ((x0 + x1) / 2, (y0 + y1) / 2)
     assert pixscale.plan(img, center="image", exact=False).src_center == (100.0, 100.0)
-    assert pixscale.plan(img, center=(12, 34.5), exact=False, fit=False).src_center == (12.0, 34.5)
+    assert pixscale.plan(img, center=(12, 34.5), exact=False, fit="none").src_center == (12.0, 34.5)
     with pytest.raises(ValueError, match="centroid"):
         pixscale.plan(img, center="middle")
 
@@ -155,7 +155,7 @@ def _uncut_count(alpha, t, pad=100):
 
 def test_fit_reduces_scale_and_keeps_object_on_canvas():
     alpha = _corner_object()
-    free = pixscale.plan(alpha, target=0.6, fit=False, exact=False)
+    free = pixscale.plan(alpha, target=0.6, fit="none", exact=False)
     t = pixscale.plan(alpha, target=0.6, exact=False, fit="shrink")
     assert t.limited and not free.limited
     assert t.scale < free.scale
