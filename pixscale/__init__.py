@@ -6,9 +6,9 @@ Each image is scaled by ``target / size_ratio`` about the object's centre
 with a bilinear resample-and-pad, and the camera intrinsics follow.
 
 Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
-:func:`normalize` and :class:`ScaleTransform`; :mod:`pixscale.reference`
-holds plain NumPy implementations with identical semantics (imported on
-first use).
+:func:`normalize` (its options in one :class:`Options`) and
+:class:`ScaleTransform`; :mod:`pixscale.reference` holds plain NumPy
+implementations with identical semantics (imported on first use).
 """
 
 import os
@@ -18,6 +18,7 @@ from typing import Any
 from ._measure import Measurement, measure
 from ._normalize import Normalizer, normalize, normalize_batch
 from ._object import ObjectMask
+from ._options import Options
 from ._plan import plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError
@@ -33,6 +34,7 @@ __all__ = [
     "Measurement",
     "Normalizer",
     "ObjectMask",
+    "Options",
     "ScaleTransform",
     "VanishedObjectError",
     "measure",

@@ -5,7 +5,7 @@ import numpy as np
 from ._validate import with_mask
 
 
-def _kind(image):
+def kind_of(image):
     """``"numpy"``, ``"pil"`` or ``"torch"``: duck-typed, so neither PIL nor torch is imported to ask."""
     module = type(image).__module__
     if module.startswith("PIL.") and hasattr(image, "mode"):
@@ -83,13 +83,13 @@ def _pil_to_array(image, mask):
     return np.asarray(image if mode == target else image.convert(target))
 
 
-def _to_array(image, kind, mask=None):
+def to_array(image, kind, mask=None):
     """The image as an (H, W, C) array (a tensor's (C, H, W) moved), with ``mask`` as its alpha if given."""
     if kind == "pil":
         array = _pil_to_array(image, mask)
         return array if mask is None else with_mask(array, mask)
     if mask is not None:
-        return with_mask(_to_array(image, "torch") if kind == "torch" else image, mask)
+        return with_mask(to_array(image, "torch") if kind == "torch" else image, mask)
     if kind == "torch":
         if image.ndim != 3:
             raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
@@ -97,7 +97,7 @@ def _to_array(image, kind, mask=None):
     return image
 
 
-def _from_array(out, like, kind):
+def from_array(out, like, kind):
     if kind == "pil":
         from PIL import Image
 

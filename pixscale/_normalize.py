@@ -1,4 +1,10 @@
-"""Normalizing: ``normalize`` one image, ``Normalizer`` configured once, ``normalize_batch`` many."""
+"""Normalizing: ``normalize`` one image, ``Normalizer`` configured once, ``normalize_batch`` many.
+
+The three are one body, :func:`_apply`: the mask becomes the alpha, the
+dropped specks are erased if asked, the view is planned
+(:func:`pixscale._plan.plan_views`) and warped (into a batch's array, or a new
+one).  Each reads its options from one :class:`~pixscale.Options`.
+"""
 
 import numbers
 import os
@@ -8,24 +14,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._filters import check_filter
-from ._kinds import _from_array, _kind, _to_array
-from ._object import ObjectMask, check_erase, without_specks
+from ._kinds import from_array, kind_of, to_array
+from ._object import without_specks
+from ._options import DEFAULTS, OPTION_NAMES, Options, resolve
 from ._parallel import run_parallel
-from ._place import check_fit, parse_margin
-from ._plan import CENTERS, Center, plan
+from ._plan import plan_views
 from ._transform import ScaleTransform
-from ._validate import (
-    check_array,
-    check_background,
-    check_bool,
-    check_float_range,
-    check_point,
-    check_shape,
-    check_target,
-    with_mask,
-)
-from ._warp import warp, warp_into
+from ._validate import check_array, check_float_range, with_mask
+from ._warp import warp_checked
+
+
+def _apply(image, options, mask=None, out=None):
+    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given."""
+    if mask is not None:
+        image = with_mask(image, mask)
+    image = check_float_range(check_array(image))
+    if options.erase_specks:
+        image = without_specks(image, options.object_mask)
+    t = plan_views([image], options)[0]
+    return warp_checked(image, t, options.premultiplied, options.background, out=out), t
 
 
 class Normalizer:
@@ -47,17 +54,16 @@ class Normalizer:
     Parameters
     ----------
     target : float, optional
-        Size ratio to reach, in (0, 1].  Default 0.3.
-    threshold, min_component, keep, center, fit, margin, exact, filter : optional
-        As for :func:`pixscale.plan`.
-    erase_specks : bool, optional
-        As for :func:`pixscale.normalize`: erase the specks the component
-        filter drops from the output too.
-    premultiplied, background : optional
-        As for :func:`pixscale.warp`.
+        Size ratio to reach, in (0, 1].  Default 0.3 (see :class:`pixscale.Options`).
+    options : Options, optional
+        Every option of :func:`pixscale.normalize` (see :class:`pixscale.Options`).
     pixel_center : {0.5, 0.0}, optional
         Principal-point convention of the camera matrices given to
         :meth:`with_camera` (see :meth:`ScaleTransform.intrinsics`).
+    **keywords
+        Or the options as keywords (``threshold=20, margin="5%"``), not both.
+        ``norm.options`` is the record; its fields read through
+        (``norm.target``).
 
     Raises
     ------
@@ -81,59 +87,35 @@ class Normalizer:
 
     def __init__(
         self,
-        target: float = 0.3,
+        target: float | None = None,
         *,
-        threshold: float = 10,
-        min_component: float | None = None,
-        keep: str = "all",
-        erase_specks: bool = False,
-        center: str | tuple[float, float] = "centroid",
-        fit: str = "shift",
-        margin: float | str = 0.0,
-        exact: bool = True,
-        filter: str = "bilinear",
-        premultiplied: bool = True,
-        background: float | Sequence[float] | str | None = None,
+        options: Options | None = None,
         pixel_center: float = 0.5,
+        **keywords: Any,
     ) -> None:
         # Every option is checked here, once, with its type: a bad one fails at construction, not
         # at the first image (a worker's), and exact="no" is an error, not True.
-        self.target = check_target(target)
-        rule = ObjectMask(threshold, min_component, keep)
-        self.threshold, self.min_component, self.keep = rule.threshold, rule.min_component, rule.keep
-        self.erase_specks = check_erase(check_bool(erase_specks, name="erase_specks"), rule)
-        if isinstance(center, str):
-            if center not in CENTERS:
-                raise ValueError(
-                    f"`center=` must be one of {', '.join(map(repr, CENTERS))} or an (x, y) pair; got {center!r}"
-                )
-        else:
-            check_point(center, name="center")
-        self.center = center
-        self.fit = check_fit(fit)
-        parse_margin(margin)
-        self.margin = margin
-        self.exact = check_bool(exact, name="exact")
-        self.filter = check_filter(filter)
-        self.premultiplied = check_bool(premultiplied, name="premultiplied")
-        self.background = check_background(background)
+        if target is not None:
+            keywords = {"target": target, **keywords}
+        self.options = resolve(options, keywords, "Normalizer")
         if isinstance(pixel_center, bool) or pixel_center not in (0, 0.5):
             raise ValueError(f"`pixel_center=` must be 0.5 (pixel centres at +0.5) or 0 (OpenCV); got {pixel_center!r}")
         self.pixel_center = float(pixel_center)
 
+    def __getattr__(self, name: str) -> Any:
+        # The options read through: norm.target, norm.fit, ... (only names not found otherwise land here).
+        options = self.__dict__.get("options")
+        if options is not None and name in OPTION_NAMES:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
+        o = self.options
         shown = ["target", "threshold", "center", "fit", "margin", "exact"]
-        defaults = {
-            "min_component": None,
-            "keep": "all",
-            "erase_specks": False,
-            "filter": "bilinear",
-            "premultiplied": True,
-            "background": None,
-            "pixel_center": 0.5,
-        }
-        shown += [k for k, v in defaults.items() if getattr(self, k) != v]
-        parts = [f"{k}={getattr(self, k)!r}" for k in shown]
+        parts = [f"{k}={getattr(o, k)!r}" for k in shown]
+        parts += [f"{k}={getattr(o, k)!r}" for k in OPTION_NAMES if k not in shown and getattr(o, k) != DEFAULTS[k]]
+        if self.pixel_center != 0.5:
+            parts.append(f"pixel_center={self.pixel_center!r}")
         return f"Normalizer({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
@@ -162,30 +144,12 @@ class Normalizer:
         >>> pixscale.Normalizer(0.5, exact=False).plan(img).scale
         2.0
         """
-        return self._plan(_to_array(image, _kind(image), mask))
-
-    def _plan(self, array):
-        return plan(
-            array,
-            target=self.target,
-            threshold=self.threshold,
-            min_component=self.min_component,
-            keep=self.keep,
-            center=self.center,
-            fit=self.fit,
-            margin=self.margin,
-            exact=self.exact,
-            filter=self.filter,
-        )
+        return plan_views([to_array(image, kind_of(image), mask)], self.options)[0]
 
     def _apply(self, image, mask):
-        kind = _kind(image)
-        array = _to_array(image, kind, mask)
-        if self.erase_specks:
-            array = without_specks(array, ObjectMask(self.threshold, self.min_component, self.keep))
-        t = self._plan(array)
-        out = warp(array, t, premultiplied=self.premultiplied, background=self.background)
-        return _from_array(out, image, kind), t
+        kind = kind_of(image)
+        out, t = _apply(to_array(image, kind, mask), self.options)
+        return from_array(out, image, kind), t
 
     def __call__(self, image: Any, mask: ArrayLike | None = None) -> Any:
         """The normalized image, of the same kind as ``image``.
@@ -242,22 +206,7 @@ class Normalizer:
 
 
 def normalize(
-    image: ArrayLike,
-    *,
-    target: float = 0.3,
-    threshold: float = 10,
-    min_component: float | None = None,
-    keep: str = "all",
-    erase_specks: bool = False,
-    center: Center = "centroid",
-    output_shape: tuple[int, int] | None = None,
-    fit: str = "shift",
-    margin: float | str = 0.0,
-    exact: bool = True,
-    filter: str = "bilinear",
-    premultiplied: bool = True,
-    background: float | Sequence[float] | str | None = None,
-    mask: ArrayLike | None = None,
+    image: ArrayLike, *, mask: ArrayLike | None = None, options: Options | None = None, **keywords: Any
 ) -> np.ndarray:
     """Scale the object in an image to the target size about its centre.
 
@@ -270,56 +219,20 @@ def normalize(
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
         (floats in [0, 1], finite); any strides.
-    target : float, optional
-        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
-        Default 0.3.
-    threshold : float, optional
-        The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
-        whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
-    min_component, keep : optional
-        The component filter of :func:`pixscale.plan`: specks it drops are
-        ignored for size and centre.
-    erase_specks : bool, optional
-        If True, the dropped specks are also erased (all channels 0) from the
-        image before it is warped; by default they are kept in the output.
-    center : {"centroid", "bbox", "image"} or (x, y), optional
-        The source point mapped to the centre of the output canvas: the
-        mask's centroid (default), the centre of its bbox, the centre of the
-        input canvas, or an explicit point in continuous pixel coordinates
-        (pixel centres at +0.5).
-    output_shape : (int, int), optional
-        (H, W) of the output canvas; default the input's.
-    fit : {"shift", "shrink", "none"}, optional
-        How the object is kept whole: moved off centre as little as needed
-        (``"shift"``, default), scaled down (``"shrink"``), or not at all
-        (``"none"``); see :func:`pixscale.plan`.
-    margin : float or str, optional
-        Border the fit keeps free of the object: output pixels, or a
-        percentage of the canvas (``"5%"``).  Default 0.
-    exact : bool, optional
-        If True (default) the scale is the one whose re-measured size ratio
-        of the output is closest to ``target`` (within 2e-4 unless the
-        object's edges make that unreachable); if False, the closed form
-        ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
-        target was reached (``ScaleTransform.on_target``).
-    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
-        The resampling filter (see :func:`pixscale.warp`); exact mode plans
-        with it.  Default ``"bilinear"``.
-    premultiplied : bool, optional
-        If True (default) colour is interpolated premultiplied by alpha, so
-        colour hidden under alpha = 0 never bleeds into the edges and fully
-        transparent output pixels have colour 0.  If False, every channel is
-        interpolated independently (as OpenCV does).
-    background : float, sequence of float or str, optional
-        Composite the colour onto this colour, keeping alpha (see
-        :func:`pixscale.warp`): numbers in the image's own scale, or text on
-        the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
-        ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
-        None: no compositing.
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats): it becomes the alpha channel, and the
         result is RGBA (or gray+alpha).
+    options : Options, optional
+        Every option, checked once (see :class:`pixscale.Options`):
+        ``target`` (the size ratio to reach, 0.3); the object mask
+        ``threshold``, ``min_component``, ``keep`` and ``erase_specks``;
+        the placement ``center``, ``output_shape``, ``fit`` and ``margin``;
+        ``exact``; the warp's ``filter``, ``premultiplied`` and ``background``.
+    **keywords
+        Or the same options as keywords (``target=0.4, margin="5%"``), not
+        both: keywords next to ``options=`` are a ``TypeError`` (change a
+        field with ``options=options.replace(target=0.4)``).
 
     Returns
     -------
@@ -336,7 +249,8 @@ def normalize(
         If the object would vanish from the output (an ``EmptyMaskError``): see
         :func:`pixscale.plan`.
     TypeError
-        For an unsupported dtype or a wrongly typed option (``target="0.3"``).
+        For an unsupported dtype, a wrongly typed option (``target="0.3"``),
+        an unknown keyword, or keywords given with ``options=``.
     ValueError
         For a wrong shape (no alpha channel: (H, W, 3)), float values outside
         [0, 1] or not finite, an option out of range (``target``,
@@ -354,59 +268,80 @@ def normalize(
     >>> round(pixscale.measure(out).size_ratio, 4)
     0.3
     """
-    if mask is not None:
-        image = with_mask(image, mask)
-    rule = ObjectMask(threshold, min_component, keep)
-    if check_erase(erase_specks, rule):
-        image = without_specks(image, rule)
-    t = plan(
-        image,
-        target=target,
-        threshold=threshold,
-        min_component=min_component,
-        keep=keep,
-        center=center,
-        output_shape=output_shape,
-        fit=fit,
-        margin=margin,
-        exact=exact,
-        filter=filter,
+    return _apply(image, resolve(options, keywords, "normalize"), mask)[0]
+
+
+def _batch_masks(mask, n):
+    """``mask=`` of a batch of ``n`` images as one mask (or None) per image."""
+    if mask is None:
+        return [None] * n
+    if isinstance(mask, (list, tuple)):
+        if len(mask) != n:
+            raise ValueError(
+                f"`mask=` is a list of {len(mask)} masks for a batch of {n} images; give one mask per image, "
+                "one (H, W) mask for all of them, or an (N, H, W) array"
+            )
+        return list(mask)
+    m = np.asarray(mask)
+    if m.ndim == 2:
+        return [m] * n
+    if m.ndim == 3 and m.shape[0] == n:
+        return list(m)
+    raise ValueError(
+        f"`mask=` of a batch of {n} images must be one (H, W) mask for all of them, an (N, H, W) array with "
+        f"N = {n}, or a list of {n} masks; got an array of shape {m.shape}"
     )
-    return warp(image, t, premultiplied=premultiplied, background=background)
 
 
 def normalize_batch(
-    images: np.ndarray | Sequence[ArrayLike], *, threads: int | None = None, **options: Any
+    images: np.ndarray | Sequence[ArrayLike],
+    *,
+    mask: ArrayLike | Sequence[ArrayLike] | None = None,
+    threads: int | None = None,
+    options: Options | None = None,
+    **keywords: Any,
 ) -> np.ndarray | list[np.ndarray]:
     """Normalize every image of a batch, in parallel across images.
 
     Parameters
     ----------
-    images : (N, H, W, C) ndarray or sequence of images
+    images : (N, H, W, C) or (N, H, W) ndarray, or sequence of images
         Each image as accepted by :func:`pixscale.normalize`.
+    mask : ndarray or sequence of ndarray, optional
+        The object masks of RGB (or gray) images without alpha, as for
+        :func:`pixscale.normalize`: one (H, W) mask for every image, an
+        (N, H, W) array, or a sequence of N masks, one per image.  Each
+        output gains its mask as the alpha channel.
     threads : int, optional
         Worker threads (the kernels release the GIL); default all cores.
         ``threads=1`` runs serially in the calling thread.
-    **options
-        Keyword options of :func:`pixscale.normalize` (``target``, ``center``, ...).
+    options : Options, optional
+        The options of :func:`pixscale.normalize` (see :class:`pixscale.Options`).
+    **keywords
+        Or the same options as keywords (``target=0.25``), not both.
 
     Returns
     -------
     ndarray or list of ndarray
-        An array of the same shape and dtype for an array input (with
-        ``output_shape`` given, (N, Ho, Wo, C)); a list for a sequence.
+        For an array input one array of the input's dtype, (N, Ho, Wo, C):
+        ``(Ho, Wo)`` is ``output_shape`` (default the input's), and ``C``
+        has one channel more with ``mask``; a list for a sequence.
 
     Raises
     ------
     EmptyMaskError, ValueError, TypeError
         As :func:`pixscale.normalize`, for the first image that fails; the
-        message names its index.
+        message names its index.  A ``ValueError`` for a ``mask`` of
+        another form, or a count of masks other than N.
 
     Notes
     -----
-    Images are handed out one at a time, in order, to ``threads`` threads,
-    the calling thread among them; the kernels release the GIL, so only the
-    thin Python planning code of two images ever waits on the other.
+    Every image goes through the same code as :func:`pixscale.normalize`,
+    and gives the same bytes.  Images are handed out one at a time, in
+    order, to ``threads`` threads, the calling thread among them; the
+    kernels release the GIL, so only the thin Python planning code of two
+    images ever waits on the other.  An array batch is written in place into
+    one preallocated array, so no serial gather is left for the calling thread.
 
     Examples
     --------
@@ -415,7 +350,11 @@ def normalize_batch(
     >>> batch[:, 20:30, 20:30] = 255
     >>> pixscale.normalize_batch(batch, target=0.25).shape
     (3, 64, 64, 4)
+    >>> rgb, matte = batch[..., :3], batch[0, ..., 3]
+    >>> pixscale.normalize_batch(rgb, mask=matte, target=0.25).shape
+    (3, 64, 64, 4)
     """
+    options = resolve(options, keywords, "normalize_batch")
     if threads is None:
         threads = os.cpu_count() or 1
     if not isinstance(threads, numbers.Integral) or isinstance(threads, bool):
@@ -425,34 +364,20 @@ def normalize_batch(
     is_array = isinstance(images, np.ndarray)
     if is_array and images.ndim not in (3, 4):
         raise ValueError(f"a batch array must have shape (N, H, W) or (N, H, W, C); got shape {images.shape}")
-
-    # An array batch (without compositing) is written in place into one preallocated array,
-    # so no serial gather of the results is left for the calling thread.
-    out = None
-    if is_array and options.get("background") is None and not options.get("erase_specks") and len(images):
-        shape = options.get("output_shape")
-        shape = images.shape[1:3] if shape is None else check_shape(shape)
-        out = np.empty((len(images),) + tuple(shape) + images.shape[3:], images.dtype)
-        premultiplied = options.pop("premultiplied", True)
-        options.pop("background", None)  # given as None
-        options.pop("erase_specks", None)  # given as False
-
     n = len(images)
-    results = [None] * n
+    masks = _batch_masks(mask, n)
+    results: list[Any] = [None] * n
+    out = None
+    if is_array:
+        shape = images.shape[1:3] if options.output_shape is None else options.output_shape
+        channels = images.shape[3:] if mask is None else ((images.shape[3] if images.ndim == 4 else 1) + 1,)
+        out = np.empty((n, *shape, *channels), images.dtype.newbyteorder("="))
 
     def one(index):
         try:
-            if out is None:
-                results[index] = normalize(images[index], **options)
-            else:
-                image = check_float_range(check_array(images[index]))
-                warp_into(image, plan(image, **options), premultiplied, out[index])
+            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index])[0]
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 
     run_parallel(one, n, threads)
-    if out is not None:
-        return out
-    if is_array:
-        return np.stack(results) if results else images.copy()
-    return results
+    return results if out is None else out

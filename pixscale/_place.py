@@ -18,17 +18,20 @@ there:
 ``"none"``
     Neither: the object may be cut off; the plan counts what was lost.
 
-All the arithmetic is per axis and in closed form.
+The source point that lands on the canvas centre is the ``center`` option:
+one of :data:`CENTERS` or an explicit point.  All the arithmetic is per axis
+and in closed form.
 """
 
 import math
 import re
 
-from ._validate import as_float
+from ._validate import as_float, check_point
 
+CENTERS = ("centroid", "bbox", "image")
+Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
 FITS = ("shift", "shrink", "none")
 _PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*")
-
 
 # pixscale 0.1 took fit=True / False; True meant "shrink" and was read as "shift" for a while:
 # each is refused with what to write instead.
@@ -48,6 +51,17 @@ def check_fit(fit):
     if isinstance(fit, str) and fit in FITS:
         return fit
     raise ValueError(f"`fit=` must be one of {', '.join(map(repr, FITS))}; got {fit!r}")
+
+
+def check_center(center):
+    """``center`` as one of :data:`CENTERS`, or as an (x, y) pair of floats."""
+    if isinstance(center, str):
+        if center not in CENTERS:
+            raise ValueError(
+                f"`center=` must be one of {', '.join(map(repr, CENTERS))} or an (x, y) point; got {center!r}"
+            )
+        return center
+    return check_point(center, name="center")
 
 
 def parse_margin(margin):

@@ -216,12 +216,25 @@ def warp(
     img = check_float_range(check_array(image))
     _check_transform(transform, img)
     filter = transform.filter if filter is None else check_filter(filter)
+    return warp_checked(img, transform, premultiplied, background, filter)
+
+
+def warp_checked(image, transform, premultiplied, background, filter=None, out=None):
+    """:func:`warp` of a checked image, composited onto ``background``; into ``out`` when given.
+
+    ``out`` is a C-contiguous array of the output's shape and ``image``'s
+    dtype (an image of a batch); without it a new array is returned.
+    """
     if isinstance(background, str):  # checked before the work is done
-        background = colour_in_scale(background, img.dtype, (img.shape[2] if img.ndim == 3 else 1) - 1)
-    out = np.empty(transform.output_shape + img.shape[2:], img.dtype)
-    out = warp_into(img, transform, premultiplied, out, filter)
-    if background is not None:
-        out = composite(out, background)
+        background = colour_in_scale(background, image.dtype, (image.shape[2] if image.ndim == 3 else 1) - 1)
+    target = np.empty(transform.output_shape + image.shape[2:], image.dtype) if out is None else out
+    warp_into(image, transform, premultiplied, target, filter)
+    if background is None:
+        return target
+    composited = composite(target, background)
+    if out is None:
+        return composited
+    out[...] = composited
     return out
 
 

@@ -140,6 +140,7 @@ def test_fit_true_and_false_of_pixscale_0_1_are_refused_with_what_to_write(fit):
         lambda: pixscale.plan(alpha, fit=fit),
         lambda: pixscale.normalize(alpha, fit=fit),
         lambda: pixscale.Normalizer(fit=fit),
+        lambda: pixscale.Options(fit=fit),
     ):
         with pytest.raises(ValueError, match=rf"`fit={fit}` is no longer accepted.*{write}"):
             call()
