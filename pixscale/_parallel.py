@@ -21,8 +21,8 @@ def run_parallel(fn, n, threads):
             fn(i)
         return
     counter = itertools.count()
-    errors = []  # (index, exception) of failed calls
-    stop = []  # non-empty once the calling thread is interrupted
+    errors: list[tuple[int, BaseException]] = []  # (index, exception) of failed calls
+    stop: list[bool] = []  # non-empty once the calling thread is interrupted
 
     def worker():
         for i in counter:

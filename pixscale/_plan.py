@@ -314,7 +314,7 @@ def plan_views(images, options):
     views = [_prepare(img, options) for img in images]
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
-    probes = [_Probe(v) for v in views] if exact or fit == "none" else None
+    probes = [_Probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
         n_min = min(v.n_out for v in views)

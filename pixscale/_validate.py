@@ -307,7 +307,8 @@ def check_background(background):
             "`background=` must be None, a colour ('white', '#rrggbb', 'r,g,b'), one number or three numbers "
             f"in the image's own scale; got {background!r}"
         )
-    if not all(math.isfinite(float(v)) and v >= 0 for v in values):
+    assert values is not None  # not bad
+    if not all(math.isfinite(float(v)) and float(v) >= 0 for v in values):
         raise ValueError(f"`background=` values must be finite and >= 0; got {background!r}")
     return background
 
