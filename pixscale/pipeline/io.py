@@ -21,11 +21,10 @@ import struct
 
 import numpy as np
 
+from .._validate import MAX_PIXELS  # the most pixels a view's header may declare (16384 x 16384)
+
 MAX_FILE_BYTES = 512 * 2**20
 """Largest view file read, in bytes (512 MiB); a larger file is a ViewError."""
-
-MAX_PIXELS = 2**28
-"""Most pixels (width x height) a view's PNG header may declare (16384 x 16384)."""
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -48,7 +48,7 @@ def test_uint16_and_gray_images(rgb_and_mask):
 @pytest.mark.parametrize(
     "mask, error, match",
     [
-        (np.zeros((80, 119)), ValueError, r"mask has shape \(80, 119\)"),
+        (np.zeros((80, 119)), ValueError, r"`mask=` has shape \(80, 119\)"),
         (np.full((80, 120), 300, np.int32), ValueError, "0-255"),
         (np.full((80, 120), 1.5), ValueError, r"\[0, 1\]"),
         (np.full((80, 120), np.nan), ValueError, "finite"),

@@ -312,7 +312,7 @@ def test_an_output_shape_over_the_pixel_limit_is_a_value_error(shape):
         lambda: pixscale.plan(a, output_shape=shape),
         lambda: pixscale.normalize_batch(a[None], output_shape=shape),
     ):
-        with pytest.raises(ValueError, match=r"pixscale\.io\.MAX_PIXELS") as info:
+        with pytest.raises(ValueError, match=r"pixscale\._validate\.MAX_PIXELS") as info:
             call()
         assert f"{shape[0] * shape[1]:,} pixels" in str(info.value)
 
