@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import pixscale
+from pixscale import _precompile
 from pixscale import kernels as _config
 from pixscale.kernels import bilinear as _kernels
 from pixscale.kernels import cache as _cache
@@ -30,22 +31,21 @@ CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_D
 # (into memory the array owns) unless the kernel was compiled with bounds checking.
 KERNEL_RUN = """
 import json, numpy as np, pixscale
-from pixscale import kernels as _config
-k = _config.kernels()
+from pixscale.kernels import bilinear, store
 buf = np.zeros(4, np.float32)
 w = np.ones(1, np.float32)
-k._gather4(np.arange(8, dtype=np.float32), np.zeros(1, np.uint64), np.full(1, 4, np.uint64), w, w, False, buf)
+bilinear._gather4(np.arange(8, dtype=np.float32), np.zeros(1, np.uint64), np.full(1, 4, np.uint64), w, w, False, buf)
 parent = np.zeros(6, np.float32)
 try:
-    k.to_work(np.ones(5, np.uint8), parent[:3])
+    store.to_work(np.ones(5, np.uint8), parent[:3])
     bounds = "unchecked"
 except IndexError:
     bounds = "checked"
-kernels = (k._gather4, k.to_work)
+kernels = (bilinear._gather4, store.to_work)
 print(json.dumps({"file": pixscale.__file__, "gather": buf.tolist(), "bounds": bounds,
                   "hits": sum(sum(d.stats.cache_hits.values()) for d in kernels),
                   "misses": sum(sum(d.stats.cache_misses.values()) for d in kernels),
-                  "cache_path": k._gather4.stats.cache_path}))
+                  "cache_path": bilinear._gather4.stats.cache_path}))
 """
 
 
@@ -154,8 +154,8 @@ def test_processes_filling_the_cache_at_once_never_mix_up_signatures(tmp_path, m
 
 
 def test_kernel_sources_list_every_module_the_kernels_import():
-    """Module-level imports from kernels/bilinear.py on (function-level ones run no kernel code)."""
-    seen, todo = set(), ["bilinear.py"]
+    """Module-level imports from the kernel modules on (function-level ones run no kernel code)."""
+    seen, todo = set(), ["bilinear.py", "measure.py", "jpeg.py"]
     while todo:
         name = todo.pop()
         seen.add(name)
@@ -178,8 +178,9 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
     code = (
         "import json, numba, pixscale\n"
         "from pixscale import kernels as _config\n"
+        "from pixscale._precompile import precompile\n"
         "said = []\n"
-        "cold = _config.precompile(['uint8', 'uint8'], announce=said.append)\n"
+        "cold = precompile(['uint8', 'uint8'], announce=said.append)\n"
         "k = _config.kernels()\n"
         "top = [k.measure_alpha, k.measure_words, k.warp_count, k.warp_window]\n"
         "misses = sum(sum(d.stats.cache_misses.values()) for d in top)\n"
@@ -197,7 +198,7 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
 
 def test_precompile_rejects_dtypes_pixscale_does_not_take():
     with pytest.raises(TypeError, match="int32"):
-        _config.precompile([np.int32])
+        _precompile.precompile([np.int32])
 
 
 def test_cache_key_changes_with_pixscale_and_numba_versions(monkeypatch):
