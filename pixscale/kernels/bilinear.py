@@ -10,12 +10,8 @@ import numpy as np
 
 from . import jit, jit_strict
 from .simd import lerp4, lerp4_premult
-from .store import finish, to_work
+from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
-
-# Integer images always interpolate in float32; literal constants let LLVM vectorise.
-_Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
-
 
 # --- Bilinear resample-and-pad ------------------------------------------------
 #
@@ -151,7 +147,7 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
 
     The source values are converted to the float type of ``buf`` as they are
     loaded, so no float copy of the row is needed; the arithmetic is that of
-    :func:`_gather` (see :mod:`pixscale._simd`).
+    :func:`_gather` (see :mod:`pixscale.kernels.simd`).
     """
     o = np.uint64(0)
     step = np.uint64(4)
@@ -184,11 +180,7 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
         c1 = a * ba[o + 1] + b * bb[o + 1]
         c2 = a * ba[o + 2] + b * bb[o + 2]
         wa = a * ba[o + 3] + b * bb[o + 3]
-        inv = _O / wa if wa >= _H else _Z
-        orow[o] = min(max(c0 * inv, _Z), maxval) + _H
-        orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
-        orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
-        orow[o + 3] = min(max(wa, _Z), maxval) + _H
+        store_premult4(c0, c1, c2, wa, maxval, orow, o)
 
 
 @jit
@@ -280,7 +272,7 @@ def warp_bilinear(
             maxval = consts[3]
             dst = orow[k_lo:k_hi]
             for k in range(dst.shape[0]):
-                dst[k] = min(max(a * ba[k] + b * bb[k], _Z), maxval) + _H
+                dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
 
 
 @jit
@@ -291,7 +283,7 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     column offsets, scratch rows and :func:`warp_bilinear` for the flat
     source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
     the working float type, which also sets the type of the weights.  The
-    other filters' twin is :func:`pixscale._resample.warp_taps_window`.
+    other filters' twin is :func:`pixscale.kernels.taps.warp_taps_window`.
     """
     h = src.shape[0]
     w = src.shape[1] // nc

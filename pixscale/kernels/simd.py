@@ -14,7 +14,7 @@ intrinsic that is inlined into the calling kernel:
 
 with the source converted to the float type of ``dst`` on load.  Every lane
 performs the same IEEE multiply and add, in the same order, as the scalar code
-in :func:`pixscale._kernels._gather`, and numba gives both the same fast-math
+in :func:`pixscale.kernels.bilinear._gather`, and numba gives both the same fast-math
 flags (``nsz``, ``arcp``, ``afn``, none of which changes a product or a sum),
 so results are bit-identical to it (``tests/kernels/test_warp.py`` holds them together).
 

@@ -1,4 +1,4 @@
-"""Numba kernels of the tap filters (Lanczos-4, area) and the store every warp ends with.
+"""Numba kernels of the tap filters (Lanczos-4, area).
 
 A tap filter gives each output pixel, per axis, a run of consecutive source
 pixels ``lo, lo + 1, ... lo + cnt - 1`` (all inside the source) and their
@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from . import jit, jit_strict
-from .store import _clip01, finish, to_work
+from .store import clip01, finish, to_work
 
 #: Taps per axis of the Lanczos-4 filter.
 LANCZOS_TAPS = 8
@@ -243,8 +243,8 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     ``xlo``, ``xcnt``, ``wx``.  Columns outside ``[j_lo, j_hi)`` and rows
     without taps are transparent fills.  ``premult`` interpolates colour
     premultiplied by the last channel; ``rounding`` and ``consts`` are as
-    for :func:`finish`, whose store ends every row; float rows are then
-    clipped to [0, 1] (:func:`_clip01`).
+    for :func:`~pixscale.kernels.store.finish`, whose store ends every row; float rows are then
+    clipped to [0, 1] (:func:`~pixscale.kernels.store.clip01`).
     """
     ny = out.shape[0]
     zero = consts[0]
@@ -275,7 +275,7 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
             if not rounding:
-                _clip01(orow[k_lo:k_hi])
+                clip01(orow[k_lo:k_hi])
         return
     ring = wy.shape[1]
     rows = np.empty((ring, k_hi - k_lo), wd)
@@ -295,12 +295,12 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             _add_row(wy[i, t], rows[slot], nc, False, v)
         finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
         if not rounding:
-            _clip01(orow[k_lo:k_hi])
+            clip01(orow[k_lo:k_hi])
 
 
 @jit
 def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """:func:`pixscale._kernels.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
+    """:func:`pixscale.kernels.bilinear.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
 
     Taps of both axes (:func:`lanczos_taps` or :func:`area_taps`) for the
     output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`.
@@ -338,7 +338,7 @@ def count_above(values, thr):
 
 @jit
 def warp_taps_count(filt, alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
-    """:func:`pixscale._kernels.warp_count` for a tap filter: exact mode's probe, same arithmetic as the warp."""
+    """:func:`pixscale.kernels.bilinear.warp_count` for a tap filter: exact mode's probe, the warp's arithmetic."""
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
     warp_taps_window(filt, alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     return count_above(out, thr)
