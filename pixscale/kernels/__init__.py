@@ -2,9 +2,11 @@
 
 * ``nogil=True``: kernels release the GIL so callers may run them from threads.
 * On-disk cache: compiled machine code is kept in a per-user folder, never in
-  the installed package, under a key that changes with every file in
-  :data:`KERNEL_SOURCES` and with pixscale's and numba's versions (see
-  :mod:`pixscale._cache`).  Serial kernels only: no kernel is ``parallel=True``.
+  the installed package, under a key that changes with every ``.py`` file of
+  this folder and with pixscale's and numba's versions (see
+  :mod:`pixscale.kernels.cache`).  So every line a kernel can inline lives in
+  this folder, which imports nothing else from pixscale.  Serial kernels only:
+  no kernel is ``parallel=True``.
 * ``fastmath``: a small flag set (no signed zeros, reciprocals, fast libm) that
   never assumes away NaN or infinity (no ``nnan``/``ninf``) and never reorders or
   fuses arithmetic (no ``reassoc``/``contract``): every code path that computes an
@@ -17,10 +19,6 @@ loaded by the first call that needs a kernel (see :func:`kernels`).
 """
 
 FASTMATH = {"nsz", "arcp", "afn"}
-
-#: Every module whose text ends up in a kernel's machine code: the kernels, the
-#: code they inline and these flags.  Editing any of them invalidates the cache.
-KERNEL_SOURCES = ("__init__.py", "simd.py", "store.py", "taps.py", "bilinear.py", "measure.py", "jpeg.py")
 
 
 def jit(func):

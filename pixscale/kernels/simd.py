@@ -26,8 +26,8 @@ vector load when its stride is one element, as it is in the warp, else with
 four strided loads.  Under ``NUMBA_DISABLE_JIT`` the
 same operation runs as plain Python.
 
-This module is one of :data:`pixscale.kernels.KERNEL_SOURCES`: editing it
-invalidates the compiled kernels that inline it (see :mod:`pixscale._cache`).
+Editing this module, like any file of :mod:`pixscale.kernels`, invalidates the
+compiled kernels (see :mod:`pixscale.kernels.cache`).
 """
 
 import numba
