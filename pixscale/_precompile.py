@@ -1,4 +1,16 @@
-"""Compiling the kernels a dataset run needs before it starts (see :func:`precompile`)."""
+"""Compiling the kernels a dataset run needs before it starts (see :func:`precompile`).
+
+It sits on top of the image API (it measures, plans and warps small images), so
+:mod:`pixscale.kernels` imports nothing from here; numba and the kernel cache are
+imported when :func:`precompile` is called.
+"""
+
+import numpy as np
+
+from ._filters import check_filter
+from ._measure import measure
+from ._plan import plan_group
+from ._warp import warp
 
 
 def precompile(dtypes, *, announce=None, filter="bilinear"):
@@ -26,10 +38,6 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     tuple of str
         The dtypes whose kernels were not yet cached (empty when all were).
     """
-    import numpy as np
-
-    from .kernels import cache as _cache
-
     names = sorted({np.dtype(d).name for d in dtypes})
     bad = [n for n in names if n not in ("uint8", "uint16", "float32", "float64")]
     if bad:
@@ -38,7 +46,7 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     if numba.config.DISABLE_JIT:
         return ()
-    from ._filters import check_filter
+    from .kernels import cache as _cache
 
     check_filter(filter)
     label = "" if filter == "bilinear" else f"-{filter}"
@@ -61,12 +69,6 @@ def _run_dataset_kernels(dtype, filter="bilinear"):
     With a filter other than bilinear, both sides of scale 1 are planned and
     warped, so ``"auto"`` compiles the area and the Lanczos-4 paths.
     """
-    import numpy as np
-
-    from ._measure import measure
-    from ._plan import plan_group
-    from ._warp import warp
-
     top = np.iinfo(dtype).max if dtype.kind == "u" else 1.0
     for nc in (4, 2):
         image = np.zeros((12, 12, nc), dtype)
