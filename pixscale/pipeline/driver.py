@@ -1508,7 +1508,7 @@ def _precompile(dataset, quiet, filter="bilinear"):
     The dtype is read from the first view's PNG header (datasets are
     rendered alike); other dtypes compile when they are met.
     """
-    from ..kernels import precompile
+    from .._precompile import precompile
     from .io import view_dtype
 
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)

@@ -81,10 +81,12 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
 def _dispatchers():
     import numba
 
+    from pixscale.kernels import measure as _measure
+    from pixscale.kernels import store as _store
     from pixscale.kernels import taps as _resample
 
     found = {}
-    for module in (_kernels, _resample):
+    for module in (_measure, _kernels, _resample, _store):
         found.update((n, v) for n, v in vars(module).items() if isinstance(v, numba.core.dispatcher.Dispatcher))
     return found
 
