@@ -229,7 +229,7 @@ def _check_report_dir(path, name="--report-dir"):
     import os
     import stat
 
-    from .pipeline.io import os_problem
+    from .pipeline.files import os_problem
 
     if path is None:
         return
@@ -609,7 +609,7 @@ def _os_error_line(exc, args):
     """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
     import os
 
-    from .pipeline.io import LinkError, os_problem
+    from .pipeline.files import LinkError, os_problem
 
     if isinstance(exc, LinkError) or exc.filename is None:  # already worded
         return str(exc)

@@ -15,7 +15,7 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..pipeline.io import atomic_write_bytes, atomic_write_text
+from ..pipeline.files import atomic_write_bytes, atomic_write_text
 from ..pipeline.layouts import REPORT_DIR
 from .summary import GRADES, OUTLIER_PX, _md_table, summarize
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._place import margins_px
-from ..pipeline.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..pipeline.layouts import printable
 
 STAGES = ("before", "after")

@@ -16,8 +16,10 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+import pixscale.pipeline.files
 import pixscale.pipeline.io
-from pixscale.pipeline.io import ViewError, atomic_write_bytes, atomic_write_text, encode_png, read_view, write_png
+from pixscale.pipeline.files import atomic_write_bytes, atomic_write_text
+from pixscale.pipeline.io import ViewError, encode_png, read_view, write_png
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -223,7 +225,7 @@ def test_temporary_file_is_exclusive_hidden_and_in_the_same_folder(tmp_path, mon
 
 def test_an_existing_temporary_name_is_never_shared(tmp_path, monkeypatch):
     tokens = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
-    monkeypatch.setattr(pixscale.pipeline.io.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(pixscale.pipeline.files.secrets, "token_hex", lambda n: next(tokens))
     other = tmp_path / ".v.png.aaaaaaaa.part"  # another writer's file
     other.write_bytes(b"theirs")
     atomic_write_bytes(tmp_path / "v.png", b"mine")

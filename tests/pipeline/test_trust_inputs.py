@@ -14,7 +14,8 @@ import pytest
 import pixscale
 from pixscale.cli import main
 from pixscale.pipeline import io as pio
-from pixscale.pipeline.io import ViewError, read_colour, read_mask, write_png
+from pixscale.pipeline.io import ViewError, write_png
+from pixscale.pipeline.masked import read_colour, read_mask
 
 SIZE = 64
 

@@ -15,8 +15,9 @@ import pytest
 
 import pixscale
 from pixscale.pipeline.driver import OptionError, RunOptions, run
-from pixscale.pipeline.io import ViewError, read_mask, write_png
+from pixscale.pipeline.io import ViewError, write_png
 from pixscale.pipeline.layouts import for_terminal, printable
+from pixscale.pipeline.masked import read_mask
 from pixscale.report import summary as report
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
