@@ -8,7 +8,8 @@ import json
 import os
 import sys
 
-from .pipeline.layouts import LAYOUTS, REPORT_DIR, for_terminal
+from .pipeline.dataset import REPORT_DIR, for_terminal
+from .pipeline.layouts import LAYOUTS
 
 
 def parse_colour(text):
@@ -364,8 +365,8 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
+    from .pipeline.dataset import LOCK
     from .pipeline.driver import _Lock
-    from .pipeline.layouts import LOCK
 
     _options(args)
     out = Path(args.out)

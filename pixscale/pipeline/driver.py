@@ -36,6 +36,18 @@ from .._plan import CENTERS, plan_group
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._validate import real_number as _real
 from .._warp import warp
+from .dataset import (
+    CAMERAS,
+    LOCK,
+    MANIFEST,
+    REPORT_DIR,
+    STOP,
+    for_terminal,
+    is_glob,
+    is_temporary,
+    printable,
+    some_names,
+)
 from .files import (
     NO_FOLLOW,
     LinkError,
@@ -46,19 +58,7 @@ from .files import (
     open_own_file,
 )
 from .io import ViewError, read_view, write_png
-from .layouts import (
-    CAMERAS,
-    LOCK,
-    MANIFEST,
-    REPORT_DIR,
-    STOP,
-    discover,
-    for_terminal,
-    is_glob,
-    is_temporary,
-    printable,
-    some_names,
-)
+from .layouts import discover
 from .masked import orientation_hint, read_colour, read_mask
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 

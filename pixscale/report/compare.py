@@ -15,8 +15,8 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..pipeline.dataset import REPORT_DIR
 from ..pipeline.files import atomic_write_bytes, atomic_write_text
-from ..pipeline.layouts import REPORT_DIR
 from .summary import GRADES, OUTLIER_PX, _md_table, summarize
 
 # (label, how to read it from a run's entry, format)

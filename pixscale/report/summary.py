@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .._place import margins_px
+from ..pipeline.dataset import printable
 from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..pipeline.layouts import printable
 
 STAGES = ("before", "after")
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import pixscale
+from pixscale.pipeline.dataset import for_terminal, printable
 from pixscale.pipeline.driver import OptionError, RunOptions, run
 from pixscale.pipeline.io import ViewError, write_png
-from pixscale.pipeline.layouts import for_terminal, printable
 from pixscale.pipeline.masked import read_mask
 from pixscale.report import summary as report
 
