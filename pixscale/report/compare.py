@@ -17,7 +17,9 @@ from typing import Any
 
 from ..pipeline.dataset import REPORT_DIR
 from ..pipeline.files import atomic_write_bytes, atomic_write_text
-from .summary import GRADES, OUTLIER_PX, _md_table, summarize
+from .quality import GRADES, OUTLIER_PX
+from .summary import summarize
+from .text import _md_table
 
 # (label, how to read it from a run's entry, format)
 COLUMNS = (

@@ -13,6 +13,7 @@ import pytest
 from pixscale.cli import build_parser, main
 from pixscale.pipeline.driver import RunOptions
 from pixscale.pipeline.io import write_png
+from pixscale.report import quality
 from pixscale.report import summary as report
 
 SHAPE = (128, 128)
@@ -108,7 +109,7 @@ def _advice(rows, options):
 
 
 def test_every_advice_has_a_run_that_gives_it():
-    assert set(TRIGGERS) == set(report.ADVICE)
+    assert set(TRIGGERS) == set(quality.ADVICE)
     for key, runs in TRIGGERS.items():
         for rows, options in runs:
             q = _advice(rows, options)
@@ -119,14 +120,14 @@ def test_every_advice_has_a_run_that_gives_it():
 def test_every_option_an_advice_names_is_a_flag_of_pixscale_run():
     run = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
     flags = {s for action in run._actions for s in action.option_strings}
-    for key, (_, text) in report.ADVICE.items():
+    for key, (_, text) in quality.ADVICE.items():
         for option in re.findall(r"\{o\[(\w+)\]\}", text):
-            assert report.OPTION_FLAGS[option] in flags, (key, option)
-    assert set(report.OPTION_FLAGS.values()) <= flags
-    for option in report.OPTION_FLAGS:
+            assert quality.OPTION_FLAGS[option] in flags, (key, option)
+    assert set(quality.OPTION_FLAGS.values()) <= flags
+    for option in quality.OPTION_FLAGS:
         assert option in RUN, option  # a RunOptions field
     # No flag is written into a text by hand: every option goes through OPTION_FLAGS.
-    for _, text in report.ADVICE.values():
+    for _, text in quality.ADVICE.values():
         assert not re.search(r"--[a-z]", text), text
 
 
@@ -236,7 +237,7 @@ def test_placement_advice_of_real_runs(tmp_path, long, args, given, not_given):
     assert given in q["advice"] and not_given not in q["advice"], q["recommendations"]
     if given == "centre_shifted":  # the case of the issue: a view the fit moved over 50 px
         views = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["views"]
-        assert max(math.hypot(*v["shift"]) for v in views) > report.OUTLIER_PX
+        assert max(math.hypot(*v["shift"]) for v in views) > quality.OUTLIER_PX
 
 
 def _specked_views(root, n=4, size=128):
