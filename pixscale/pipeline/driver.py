@@ -48,6 +48,7 @@ from .dataset import (
     printable,
     some_names,
 )
+from .discover import discover
 from .files import (
     NO_FOLLOW,
     LinkError,
@@ -58,7 +59,6 @@ from .files import (
     open_own_file,
 )
 from .io import ViewError, read_view, write_png
-from .layouts import discover
 from .masked import orientation_hint, read_colour, read_mask
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 

@@ -1,0 +1,364 @@
+"""Finding a dataset's samples: its layout detected, a folder or a glob pattern read.
+
+A root's layout is detected (:func:`detect_layout`) unless it is given, its
+samples read by the readers of :mod:`pixscale.pipeline.layouts`, then the mask
+files of a mask template and the list files of the root attached
+(:mod:`pixscale.pipeline.dataset`).  Only an unusable root raises.
+"""
+
+import glob
+import os
+from pathlib import Path
+
+from .dataset import (
+    CAMERAS,
+    IMAGE_SUFFIX,
+    IMAGES,
+    LAYOUT_NAMES,
+    LOCK,
+    MASKED_SUFFIXES,
+    MASKS,
+    OTHER_IMAGE_SUFFIXES,
+    REPORT_DIR,
+    STOP,
+    Dataset,
+    Sample,
+    _bad_name,
+    _entries,
+    _is_image,
+    _list_files,
+    _with_masks,
+    is_glob,
+    is_temporary,
+    printable,
+    some_names,
+)
+from .layouts import (
+    LAYOUTS,
+    _co3d_sample,
+    _co3d_skipped,
+    _flat_sample,
+    _gslrm_sample,
+    _holds_images,
+    _mvdiffusion_sample,
+    _unreadable,
+)
+
+
+def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
+    """Return "gslrm", "mvdiffusion", "co3d" or "flat" for a dataset root (or a glob: "flat").
+
+    Raises ValueError when it holds no images of any layout, with a hint where
+    one can be given: JPEG images that need their masks, or a dataset one
+    level deeper than ``root``.
+    """
+    if is_glob(root):
+        return "flat"
+    root = Path(root)
+    if (root / CAMERAS).is_file():
+        return "gslrm"
+    problems = {}
+
+    def readable():  # a folder that cannot be read tells nothing of the layout (discover fails it as a sample)
+        for p in (p for p in _entries(root) if p.is_dir()):
+            if p not in problems:
+                problems[p] = _unreadable(p)
+            if problems[p] is None:
+                yield p
+
+    if any((p / CAMERAS).is_file() for p in readable()):
+        return "gslrm"
+    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in readable() for f in p.iterdir()):
+        return "mvdiffusion"
+    if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
+        return "flat"
+    subdirs = list(readable())
+    if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
+        return "co3d"
+    unreadable = [p for p, problem in problems.items() if problem]
+    others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+    hint = (
+        f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
+        " (or JPEG/PNG images with mask files: --mask)."
+        if others
+        else _co3d_hint(root, subdirs) or _deeper_hint(root)
+    )
+    if unreadable:
+        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {problems[unreadable[0]]}."
+    raise ValueError(
+        f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
+        f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
+        "or pass --layout."
+    )
+
+
+def _co3d_hint(root, subdirs):
+    """For CO3D-style sequences of JPEG (or other) images read without masks: how to give them."""
+    for d in [root, *subdirs]:
+        images = d / IMAGES
+        if not images.is_dir():
+            continue
+        found = sorted(p for p in images.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES)
+        if not found:
+            continue
+        kinds = sorted({p.suffix.lower() for p in found})
+        where = IMAGES if d == root else f"<sample>/{IMAGES}"
+        masks = sorted(p.suffix.lower() for p in (d / MASKS).glob("*.*")) if (d / MASKS).is_dir() else []
+        template = f"../{MASKS}/{{stem}}{masks[0] if masks else '.png'}"
+        return (
+            f" {where}/ holds {'/'.join(kinds)} images (e.g. {found[0]}): pixscale reads them with their "
+            f"object masks; pass the mask files with --mask '{template}' (the mask's path relative to each "
+            "image's folder, {stem} its name without extension)."
+        )
+    return ""
+
+
+def _deeper_hint(root, depth=3, budget=2000):
+    """Where a dataset lies deeper under ``root`` (a folder given one level too high), as a hint."""
+    level = [root]
+    for _ in range(depth):
+        nxt = []
+        for d in level:
+            try:
+                subs = [p for p in _entries(d) if p.is_dir()]
+            except OSError:
+                continue
+            for p in subs:
+                budget -= 1
+                if budget < 0:
+                    return ""
+                if _unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
+                    top = p.parent if p.parent != root else p
+                    found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
+                    return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."
+            nxt += subs
+        level = nxt
+    return ""
+
+
+def _camera_folder(path):
+    """The GS-LRM sample folder an image lies in (``images/`` beside ``opencv_cameras.json``, or beside it), or None."""
+    for d in (path.parent, path.parent.parent):
+        if (d / CAMERAS).is_file():
+            return d
+    return None
+
+
+def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
+    """The images a pattern matches: each its own sample, except those of GS-LRM sample folders.
+
+    With ``group``, matched images that lie in a GS-LRM sample folder are read
+    as that sample's views (its camera frames that name them), so its cameras
+    follow; the dataset root is then the common folder of the sample folders
+    and the other images.
+    """
+    matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
+    files = [p for p in matched if p.is_file() and _is_image(p, suffixes)]
+    if not files:
+        kinds = "PNG" if suffixes == (IMAGE_SUFFIX,) else "PNG or JPEG"
+        raise ValueError(
+            f"the pattern {pattern} matches no {kinds} files; check it, and quote it so the shell does not expand it"
+        )
+    groups, loose, unused = {}, [], []
+    for p in files:
+        folder = _camera_folder(p) if group else None
+        if folder is None:
+            loose.append(p)
+        else:
+            groups.setdefault(Path(os.path.abspath(folder)), set()).add(os.path.abspath(p))
+    base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in loose] + list(groups)))
+    samples, orphans = [], {}
+    for p in loose:
+        key = Path(os.path.abspath(p)).relative_to(base).as_posix()
+        if groups and p.parent.name == IMAGES and len(Path(key).parts) > 2:  # a sample folder without cameras
+            orphans.setdefault(Path(key).parent.parent.as_posix(), []).append(p)
+        else:
+            samples.append(_flat_sample(p, key))
+    for rel_dir in orphans:
+        samples.append(
+            Sample(
+                name=rel_dir,
+                rel_dir=rel_dir,
+                error=(
+                    f"no {CAMERAS} in this sample folder (other samples the pattern matches have one), so its "
+                    "cameras cannot follow its images; restore the file, or leave the folder out of the pattern"
+                ),
+            )
+        )
+    for folder, wanted in groups.items():
+        rel_dir = folder.relative_to(base).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir
+        sample = _gslrm_sample(folder, rel_dir, rel_dir or folder.resolve().name or ".", suffixes)
+        if sample.error is None:
+            keep = [v for v in sample.views if os.path.abspath(folder / v.rel) in wanted]
+            if len(keep) < len(sample.views):
+                sample.warnings.append(
+                    f"the pattern matches {len(keep)} of the {len(sample.views)} images its camera frames name; "
+                    "the others are left out of its output and of its output cameras"
+                )
+            sample.views = keep
+            sample.sources = [folder / CAMERAS] + [v.path for v in keep if v.path is not None]
+        if sample.views or sample.error:
+            samples.append(sample)
+        else:
+            unused.append(f"{sample.name}: no camera frame names an image the pattern matches; not used")
+    if not samples:
+        raise ValueError(f"the pattern {pattern} matches no image that a camera frame names ({unused[0]})")
+    samples.sort(key=lambda s: s.views[0].key if s.views else s.name)
+    notes = unused + [f"{s.name}: {w}" for s in samples for w in s.warnings]
+    return Dataset(base, "gslrm" if groups and not loose else "flat", samples, notes=notes)
+
+
+def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False):
+    """Find the samples and views of a dataset.
+
+    Parameters
+    ----------
+    root : path or str
+        The dataset folder, or (flat layout) a glob pattern of images.  A path
+        that exists is never taken as a pattern, even with ``[`` in its name.
+    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
+    out_root : path or str, optional
+        The output folder of a run: list files are rewritten for it up front.
+    mask : str, optional
+        A mask template (``--mask``): each view's object mask is the file at
+        this path relative to the view's folder, ``{stem}`` standing for the
+        view's file name without extension.  JPEG views are then read too;
+        each view's output is an RGBA PNG (``View.out_key``).
+    write_mask : bool, optional
+        With ``mask``: the outputs will include the mask files (``View.mask_key``),
+        which must then collide with no other output.
+
+    Returns
+    -------
+    Dataset
+        Problems of single samples and views are recorded on them
+        (``error``, ``warnings``); only an unusable root raises.
+
+    Raises
+    ------
+    ValueError
+        If ``root`` is neither a folder nor a pattern that matches images,
+        or holds no images of any layout.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    suffixes = MASKED_SUFFIXES if mask else (IMAGE_SUFFIX,)
+    if is_glob(root):
+        if layout not in ("auto", "flat"):
+            raise ValueError(
+                f"a glob pattern is read as flat images (grouped into GS-LRM samples where they lie in sample "
+                f"folders); got --layout {layout}. Pass the dataset folder instead, or no --layout"
+            )
+        return _with_masks(_glob_dataset(root, suffixes, group=layout == "auto"), mask, write_mask)
+    if not Path(root).is_dir():
+        what = "does not exist" if not os.path.lexists(root) else "is not a folder"
+        raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
+    unreadable = _unreadable(Path(root))
+    if unreadable:
+        raise ValueError(f"{root} {unreadable}.")
+    if layout == "auto":
+        layout = detect_layout(root, suffixes)
+    root = Path(root)
+    samples, notes = [], []
+    skipped_other = 0
+    if layout == "flat":
+        for p in _entries(root):
+            if _is_image(p, suffixes):
+                samples.append(_flat_sample(p, p.name))
+            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                skipped_other += 1
+    elif layout == "gslrm" and (root / CAMERAS).is_file():
+        samples.append(_gslrm_sample(root, "", root.resolve().name or ".", suffixes))
+    elif layout == "co3d" and (root / IMAGES).is_dir():
+        samples.append(_co3d_sample(root, "", root.resolve().name or ".", suffixes))
+        notes += _co3d_skipped(root / IMAGES, IMAGES, suffixes)
+    else:
+        for folder in (p for p in _entries(root) if p.is_dir()):
+            rel_dir = folder.name
+            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
+                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
+                continue
+            bad = _bad_name(rel_dir)
+            if bad:
+                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
+            unreadable = _unreadable(folder)
+            if unreadable and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
+                continue
+            if unreadable:  # that sample fails, by name; the others run
+                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
+                continue
+            if layout == "gslrm":
+                if (folder / CAMERAS).is_file():
+                    sample = _gslrm_sample(folder, rel_dir, rel_dir, suffixes)
+                elif any(
+                    _is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()
+                ):
+                    sample = Sample(
+                        name=rel_dir,
+                        rel_dir=rel_dir,
+                        error=(
+                            f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
+                            "follow its images; restore the file, or move the folder out of IN_DIR"
+                        ),
+                    )
+                else:
+                    notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
+                    continue
+            elif layout == "co3d":
+                sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
+                notes += _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
+                if not sample.views:
+                    if not (folder / IMAGES).is_dir():
+                        notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
+                    continue
+            else:
+                sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
+                if not sample.views:
+                    others = sorted(
+                        {p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES}
+                    )
+                    notes.append(
+                        f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
+                        "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
+                        "their mask files with --mask)"
+                        if others
+                        else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
+                    )
+                    continue
+            samples.append(sample)
+    notes += _own_named(root, suffixes)
+    if skipped_other:
+        notes.append(
+            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
+            "channel (give mask files with --mask to read JPEG)"
+        )
+    if not samples:
+        why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""
+        raise ValueError(
+            f"found no {LAYOUT_NAMES[layout]} samples in {root}{why}; check the path, or pass another --layout "
+            "(or none, to detect it)."
+        )
+    notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
+    list_files = _list_files(root, root, out_root) if layout != "flat" else []
+    notes += [item.note for item in list_files if item.note]
+    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
+
+
+def _own_named(root, suffixes):
+    """A note for images and folders of ``root`` named like pixscale's temporary files: skipped, never read."""
+    found = sorted(
+        printable(p.name)
+        for p in root.iterdir()
+        if is_temporary(p.name) and p.name not in (LOCK, STOP) and (p.is_dir() or _is_image(p, suffixes))
+    )
+    if not found:
+        return []
+    return [
+        f"{some_names(found)}: named like pixscale's own temporary files "
+        "(.pixscale-*, .NAME.xxxx.part), which a run removes from OUT_DIR, so not read; rename them to have "
+        "them processed"
+    ]
