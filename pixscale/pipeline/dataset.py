@@ -17,7 +17,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}
 CAMERAS = "opencv_cameras.json"
 IMAGES = "images"  # a CO3D-style sample's image folder
 MASKS = "masks"  # and where its masks usually are
@@ -104,6 +103,7 @@ class Dataset:
     samples: list
     list_files: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # things found and not used, said before a run starts
+    title: str = ""  # the layout in words (its ``Layout.title``), e.g. "GS-LRM"
 
     @property
     def n_views(self):
@@ -113,7 +113,7 @@ class Dataset:
         """One line: layout, samples and views, e.g. ``GS-LRM, 100 samples, 600 views``."""
         n = len(self.samples)
         return (
-            f"{LAYOUT_NAMES[self.layout]}, {n} sample{'s' * (n != 1)}, {self.n_views} view{'s' * (self.n_views != 1)}"
+            f"{self.title or self.layout}, {n} sample{'s' * (n != 1)}, {self.n_views} view{'s' * (self.n_views != 1)}"
         )
 
 

@@ -14,16 +14,13 @@ from .dataset import (
     CAMERAS,
     IMAGE_SUFFIX,
     IMAGES,
-    LAYOUT_NAMES,
     LOCK,
     MASKED_SUFFIXES,
     MASKS,
     OTHER_IMAGE_SUFFIXES,
-    REPORT_DIR,
     STOP,
     Dataset,
     Sample,
-    _bad_name,
     _entries,
     _is_image,
     _list_files,
@@ -34,19 +31,17 @@ from .dataset import (
     some_names,
 )
 from .layouts import (
-    LAYOUTS,
-    _co3d_sample,
-    _co3d_skipped,
+    REGISTRY,
+    Scan,
     _flat_sample,
     _gslrm_sample,
     _holds_images,
-    _mvdiffusion_sample,
     _unreadable,
 )
 
 
 def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
-    """Return "gslrm", "mvdiffusion", "co3d" or "flat" for a dataset root (or a glob: "flat").
+    """Return the name of the first layout of :data:`REGISTRY` that ``root`` matches (a glob: "flat").
 
     Raises ValueError when it holds no images of any layout, with a hint where
     one can be given: JPEG images that need their masks, or a dataset one
@@ -55,27 +50,12 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     if is_glob(root):
         return "flat"
     root = Path(root)
-    if (root / CAMERAS).is_file():
-        return "gslrm"
-    problems = {}
-
-    def readable():  # a folder that cannot be read tells nothing of the layout (discover fails it as a sample)
-        for p in (p for p in _entries(root) if p.is_dir()):
-            if p not in problems:
-                problems[p] = _unreadable(p)
-            if problems[p] is None:
-                yield p
-
-    if any((p / CAMERAS).is_file() for p in readable()):
-        return "gslrm"
-    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in readable() for f in p.iterdir()):
-        return "mvdiffusion"
-    if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
-        return "flat"
-    subdirs = list(readable())
-    if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
-        return "co3d"
-    unreadable = [p for p, problem in problems.items() if problem]
+    scan = Scan(root)
+    for layout in REGISTRY.values():
+        if layout.matches(scan, suffixes):
+            return layout.name
+    subdirs = list(scan.folders())
+    unreadable = [p for p, problem in scan.problems.items() if problem]
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
@@ -84,10 +64,12 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
     if unreadable:
-        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {problems[unreadable[0]]}."
+        hint += (
+            f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {scan.problems[unreadable[0]]}."
+        )
+    kinds = [f"{layout.example} ({layout.title})" for layout in REGISTRY.values()]
     raise ValueError(
-        f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
-        f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
+        f"found no images in {root}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.{hint} Check the path, "
         "or pass --layout."
     )
 
@@ -206,7 +188,8 @@ def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
         raise ValueError(f"the pattern {pattern} matches no image that a camera frame names ({unused[0]})")
     samples.sort(key=lambda s: s.views[0].key if s.views else s.name)
     notes = unused + [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    return Dataset(base, "gslrm" if groups and not loose else "flat", samples, notes=notes)
+    name = "gslrm" if groups and not loose else "flat"
+    return Dataset(base, name, samples, notes=notes, title=REGISTRY[name].title)
 
 
 def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False):
@@ -217,7 +200,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     root : path or str
         The dataset folder, or (flat layout) a glob pattern of images.  A path
         that exists is never taken as a pattern, even with ``[`` in its name.
-    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
+    layout : {"auto", "gslrm", "mvdiffusion", "flat", "co3d"}
+        A name of :data:`REGISTRY`, or "auto" to detect it (:func:`detect_layout`).
     out_root : path or str, optional
         The output folder of a run: list files are rewritten for it up front.
     mask : str, optional
@@ -241,8 +225,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
         If ``root`` is neither a folder nor a pattern that matches images,
         or holds no images of any layout.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    if layout != "auto" and layout not in REGISTRY:
+        raise ValueError(f"layout must be one of {('auto', *REGISTRY)}; got {layout!r}")
     suffixes = MASKED_SUFFIXES if mask else (IMAGE_SUFFIX,)
     if is_glob(root):
         if layout not in ("auto", "flat"):
@@ -257,95 +241,20 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     unreadable = _unreadable(Path(root))
     if unreadable:
         raise ValueError(f"{root} {unreadable}.")
-    if layout == "auto":
-        layout = detect_layout(root, suffixes)
+    reader = REGISTRY[detect_layout(root, suffixes) if layout == "auto" else layout]
     root = Path(root)
-    samples, notes = [], []
-    skipped_other = 0
-    if layout == "flat":
-        for p in _entries(root):
-            if _is_image(p, suffixes):
-                samples.append(_flat_sample(p, p.name))
-            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
-                skipped_other += 1
-    elif layout == "gslrm" and (root / CAMERAS).is_file():
-        samples.append(_gslrm_sample(root, "", root.resolve().name or ".", suffixes))
-    elif layout == "co3d" and (root / IMAGES).is_dir():
-        samples.append(_co3d_sample(root, "", root.resolve().name or ".", suffixes))
-        notes += _co3d_skipped(root / IMAGES, IMAGES, suffixes)
-    else:
-        for folder in (p for p in _entries(root) if p.is_dir()):
-            rel_dir = folder.name
-            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
-                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
-                continue
-            bad = _bad_name(rel_dir)
-            if bad:
-                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
-                continue
-            unreadable = _unreadable(folder)
-            if unreadable and rel_dir == "lost+found":
-                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
-                continue
-            if unreadable:  # that sample fails, by name; the others run
-                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
-                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
-                continue
-            if layout == "gslrm":
-                if (folder / CAMERAS).is_file():
-                    sample = _gslrm_sample(folder, rel_dir, rel_dir, suffixes)
-                elif any(
-                    _is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()
-                ):
-                    sample = Sample(
-                        name=rel_dir,
-                        rel_dir=rel_dir,
-                        error=(
-                            f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
-                            "follow its images; restore the file, or move the folder out of IN_DIR"
-                        ),
-                    )
-                else:
-                    notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
-                    continue
-            elif layout == "co3d":
-                sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
-                notes += _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
-                if not sample.views:
-                    if not (folder / IMAGES).is_dir():
-                        notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
-                    continue
-            else:
-                sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
-                if not sample.views:
-                    others = sorted(
-                        {p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES}
-                    )
-                    notes.append(
-                        f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
-                        "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
-                        "their mask files with --mask)"
-                        if others
-                        else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
-                    )
-                    continue
-            samples.append(sample)
+    samples, notes = reader.read(root, suffixes)
     notes += _own_named(root, suffixes)
-    if skipped_other:
-        notes.append(
-            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
-            "channel (give mask files with --mask to read JPEG)"
-        )
     if not samples:
         why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""
         raise ValueError(
-            f"found no {LAYOUT_NAMES[layout]} samples in {root}{why}; check the path, or pass another --layout "
+            f"found no {reader.title} samples in {root}{why}; check the path, or pass another --layout "
             "(or none, to detect it)."
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    list_files = _list_files(root, root, out_root) if layout != "flat" else []
+    list_files = _list_files(root, root, out_root) if reader.list_files else []
     notes += [item.note for item in list_files if item.note]
-    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
+    return _with_masks(Dataset(root, reader.name, samples, list_files, notes, title=reader.title), mask, write_mask)
 
 
 def _own_named(root, suffixes):

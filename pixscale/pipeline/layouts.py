@@ -1,16 +1,22 @@
-"""Finding the views of a dataset: the layouts pixscale reads.
+"""The layouts pixscale reads, one registered reader each (:data:`REGISTRY`, in imageio's plugin spirit).
+
+Each :class:`Layout` says whether a dataset root is one of its kind
+(``matches``; detection tries them in the table's order), reads the samples of
+a root (``read``) and names the camera file its samples carry (``cameras``),
+which a run writes back for its output.  A new layout is one class and one
+entry in the table.
 
 * ``gslrm`` (FaceLift GS-LRM): ``ROOT/<sample>/opencv_cameras.json`` whose
   ``frames`` name the views by ``file_path`` (e.g. ``images/cam_000.png``).
   A folder that itself holds ``opencv_cameras.json`` is one GS-LRM sample.
 * ``mvdiffusion`` (FaceLift MVDiffusion): ``ROOT/<sample>/cam_000.png ...``.
-* ``co3d`` (CO3D-style sequences, no cameras): ``ROOT/<sample>/images/*``,
-  typically JPEG beside ``ROOT/<sample>/masks/*.png`` read with a mask
-  template; a folder that itself holds ``images/`` is one sample.
 * ``flat``: a folder, or a glob pattern, of RGBA images; each image is its own
   sample.  A glob's images that lie in GS-LRM sample folders (``images/``
   beside ``opencv_cameras.json``) are grouped by sample and keep their
   cameras, as if the sample folders had been given.
+* ``co3d`` (CO3D-style sequences, no cameras): ``ROOT/<sample>/images/*``,
+  typically JPEG beside ``ROOT/<sample>/masks/*.png`` read with a mask
+  template; a folder that itself holds ``images/`` is one sample.
 
 Everything that can be wrong with the tree itself (missing cameras, bad
 frames, undecodable names, unreadable list files) is found here, before any
@@ -31,6 +37,7 @@ from .dataset import (
     IMAGES,
     INTRINSICS,
     OTHER_IMAGE_SUFFIXES,
+    REPORT_DIR,
     Sample,
     View,
     _bad_name,
@@ -40,7 +47,192 @@ from .dataset import (
     some_names,
 )
 
-LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
+# --- the registry ------------------------------------------------------------------------------
+
+
+class Scan:
+    """A dataset root as the layouts look at it: its folders, each checked for readability once."""
+
+    def __init__(self, root):
+        self.root = root
+        self.problems = {}  # folder -> why it cannot be read, or None
+
+    def folders(self):
+        """The readable folders of the root, lazily (a folder that cannot be read tells nothing of the layout)."""
+        for p in (p for p in _entries(self.root) if p.is_dir()):
+            if p not in self.problems:
+                self.problems[p] = _unreadable(p)
+            if self.problems[p] is None:
+                yield p
+
+
+class Layout:
+    """A way a dataset lies in a folder: how to tell it, how to read its samples, and its cameras.
+
+    A layout is registered in :data:`REGISTRY` under its ``name``; ``title`` names it in
+    messages, ``example`` shows its files (for a message that found none), ``cameras`` is the
+    camera file each sample carries (FaceLift's OpenCV cameras, which a run writes back for its
+    output), or None, and ``list_files`` says whether ``ROOT/*.txt`` may list its samples.
+    """
+
+    name = ""
+    title = ""
+    example = ""
+    cameras: str | None = None
+    list_files = True
+
+    def matches(self, scan, suffixes):
+        """Whether the root of ``scan`` (a :class:`Scan`) holds views of this layout."""
+        raise NotImplementedError
+
+    def read(self, root, suffixes):
+        """``(samples, notes)``: the samples of ``root`` in this layout, and what was skipped, in words."""
+        raise NotImplementedError
+
+
+class FolderLayout(Layout):
+    """A layout whose samples are the folders of the root (or the root itself: :meth:`root_sample`)."""
+
+    def root_sample(self, root, suffixes):
+        """``(sample, notes)`` when ``root`` itself is one sample of this layout; else None."""
+        return None
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        """``(sample, notes)`` of one folder of the root; the sample is None when it is not one (a note says why)."""
+        raise NotImplementedError
+
+    def read(self, root, suffixes):
+        one = self.root_sample(root, suffixes)
+        if one is not None:
+            return [one[0]], one[1]
+        samples, notes = [], []
+        for folder in (p for p in _entries(root) if p.is_dir()):
+            rel_dir = folder.name
+            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
+                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
+                continue
+            bad = _bad_name(rel_dir)
+            if bad:
+                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
+            unreadable = _unreadable(folder)
+            if unreadable and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
+                continue
+            if unreadable:  # that sample fails, by name; the others run
+                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
+                continue
+            sample, found = self.folder_sample(folder, rel_dir, suffixes)
+            notes += found
+            if sample is not None:
+                samples.append(sample)
+        return samples, notes
+
+
+class GSLRM(FolderLayout):
+    """FaceLift GS-LRM: ``<sample>/opencv_cameras.json`` whose frames name the views."""
+
+    name, title, example, cameras = "gslrm", "GS-LRM", f"<sample>/{CAMERAS}", CAMERAS
+
+    def matches(self, scan, suffixes):
+        return (scan.root / CAMERAS).is_file() or any((p / CAMERAS).is_file() for p in scan.folders())
+
+    def root_sample(self, root, suffixes):
+        if not (root / CAMERAS).is_file():
+            return None
+        return _gslrm_sample(root, "", root.resolve().name or ".", suffixes), []
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        if (folder / CAMERAS).is_file():
+            return _gslrm_sample(folder, rel_dir, rel_dir, suffixes), []
+        if any(_is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()):
+            error = (
+                f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
+                "follow its images; restore the file, or move the folder out of IN_DIR"
+            )
+            return Sample(name=rel_dir, rel_dir=rel_dir, error=error), []
+        return None, [f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped"]
+
+
+class MVDiffusion(FolderLayout):
+    """FaceLift MVDiffusion: ``<sample>/cam_000.png ...``."""
+
+    name, title, example = "mvdiffusion", "MVDiffusion", "<sample>/cam_*.png"
+
+    def matches(self, scan, suffixes):
+        return any(
+            _is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in scan.folders() for f in p.iterdir()
+        )
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
+        if sample.views:
+            return sample, []
+        others = sorted({p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+        note = (
+            f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
+            "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
+            "their mask files with --mask)"
+            if others
+            else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
+        )
+        return None, [note]
+
+
+class Flat(Layout):
+    """A folder of images, each its own sample (a glob pattern of images is read as one, see :func:`discover`)."""
+
+    name, title, example, list_files = "flat", "flat", "*.png files", False
+
+    def matches(self, scan, suffixes):
+        return any(_is_image(p, suffixes) for p in _entries(scan.root) if p.is_file())
+
+    def read(self, root, suffixes):
+        samples, skipped = [], 0
+        for p in _entries(root):
+            if _is_image(p, suffixes):
+                samples.append(_flat_sample(p, p.name))
+            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                skipped += 1
+        notes = [
+            f"{skipped} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
+            "channel (give mask files with --mask to read JPEG)"
+        ]
+        return samples, notes if skipped else []
+
+
+class CO3D(FolderLayout):
+    """CO3D-style sequences, no cameras: ``<sample>/images/*`` (often JPEG, read with ``masks/``)."""
+
+    name, title, example = "co3d", "CO3D-style", f"<sample>/{IMAGES}/*.png"
+
+    def matches(self, scan, suffixes):
+        return any(_holds_images(d / IMAGES, suffixes) for d in [scan.root, *scan.folders()])
+
+    def root_sample(self, root, suffixes):
+        if not (root / IMAGES).is_dir():
+            return None
+        return _co3d_sample(root, "", root.resolve().name or ".", suffixes), _co3d_skipped(
+            root / IMAGES, IMAGES, suffixes
+        )
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
+        notes = _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
+        if sample.views:
+            return sample, notes
+        if not (folder / IMAGES).is_dir():
+            notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
+        return None, notes
+
+
+# The layouts pixscale reads, by name, in the order detection tries them: the first that matches wins.
+REGISTRY = {layout.name: layout for layout in (GSLRM(), MVDiffusion(), Flat(), CO3D())}
+LAYOUTS = ("auto", *REGISTRY)
+
+
+# --- reading samples ----------------------------------------------------------------------------
 
 
 def _unreadable(folder):
