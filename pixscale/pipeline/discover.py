@@ -36,7 +36,7 @@ from .layouts import (
     _flat_sample,
     _gslrm_sample,
     _holds_images,
-    _unreadable,
+    unreadable,
 )
 
 
@@ -55,7 +55,7 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         if layout.matches(scan, suffixes):
             return layout.name
     subdirs = list(scan.folders())
-    unreadable = [p for p, problem in scan.problems.items() if problem]
+    locked = [p for p, problem in scan.problems.items() if problem]
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
@@ -63,10 +63,9 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
         if others
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
-    if unreadable:
-        hint += (
-            f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {scan.problems[unreadable[0]]}."
-        )
+    if locked:
+        problem, fix = scan.problems[locked[0]]
+        hint += f" {len(locked)} of its folders cannot be read: {problem}; {fix}."
     kinds = [f"{layout.example} ({layout.title})" for layout in REGISTRY.values()]
     raise ValueError(
         f"found no images in {root}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.{hint} Check the path, "
@@ -109,7 +108,7 @@ def _deeper_hint(root, depth=3, budget=2000):
                 budget -= 1
                 if budget < 0:
                     return ""
-                if _unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
+                if unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
                     top = p.parent if p.parent != root else p
                     found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
                     return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."
@@ -238,9 +237,9 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     if not Path(root).is_dir():
         what = "does not exist" if not os.path.lexists(root) else "is not a folder"
         raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
-    unreadable = _unreadable(Path(root))
-    if unreadable:
-        raise ValueError(f"{root} {unreadable}.")
+    problem = unreadable(Path(root))
+    if problem:
+        raise ValueError(f"{problem[0]}; {problem[1]}.")
     reader = REGISTRY[detect_layout(root, suffixes) if layout == "auto" else layout]
     root = Path(root)
     samples, notes = reader.read(root, suffixes)

@@ -149,27 +149,32 @@ def _write_all(fd, data):
 
 
 def _write_error(path, exc):
-    """An OSError of ``exc``'s type whose message names ``path``, the cause and what to do."""
-    code = exc.errno
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        hint = "free space on that disk (or raise the quota), then rerun with --resume"
-    elif code == errno.EROFS:
-        hint = "the file system is read-only; choose another output folder"
-    elif code in (errno.EACCES, errno.EPERM):
-        hint = "make the output folder writable, then rerun with --resume"
-    elif code == errno.ENAMETOOLONG:
-        hint = "the name is too long for that file system; use shorter names or a shallower output folder"
-    else:
-        hint = "check the output folder, then rerun with --resume"
-    cause = exc.strerror or str(exc)
-    reason = f"{cause} (errno {code})" if code is not None else cause
-    message = f"cannot write {path}: {reason}; {hint}"
+    """An OSError of ``exc``'s type whose message names ``path``, the cause and what to do (:func:`os_problem`).
+
+    The cause is said of ``path``'s folder (of ``path`` itself when it is a
+    folder) unless ``exc`` names another file by its full path (a folder on
+    the way); a temporary file is never named.
+    """
+    code, named, kind = exc.errno, exc.filename, type(exc)
+    # An EEXIST without a name is no free temporary name (not "path is no folder"): left unnamed.
+    if code != errno.EEXIST and (named is None or not os.path.isabs(named) or _is_temporary(named)):
+        where = path if code == errno.EISDIR else os.path.dirname(os.path.abspath(path))
+        exc = OSError(code, exc.strerror or str(exc), os.fspath(where))
+    problem, fix = os_problem(exc)
+    again = "" if code in (errno.EROFS, errno.ENAMETOOLONG) else "; then rerun with `resume=True`"
+    message = f"cannot write {path}: {problem}; {fix}{again}"
     try:
-        err = type(exc)(message)
+        err = kind(message)
     except Exception:
         err = OSError(message)
     err.errno = code  # str(err) stays the message: strerror and filename are left unset
     return err
+
+
+def _is_temporary(path):
+    """Whether ``path`` names a temporary file of :func:`_temporary_file` (``.NAME.XXXXXXXX.part``)."""
+    name = os.path.basename(os.fsdecode(path))
+    return name.startswith(".") and name.endswith(".part")
 
 
 def _existing_ancestor(path):
@@ -183,10 +188,13 @@ def _existing_ancestor(path):
 def os_problem(exc, reading=False, path=None):
     """``(problem, fix)``: what an OSError on a file or folder means, in words, and what to do.
 
-    The common causes (permissions, a file where a folder is needed, a full
-    or read-only disk, a name too long, a link loop) are worded from the
-    error's ``filename``; anything else gives its own text.  ``reading``: the
-    path is an input, read and never written (a permission is then to read);
+    The one place an OSError is put in words: the folders a run is given, the
+    files it writes (:func:`atomic_write_bytes`) and the folders of a dataset
+    (:func:`pixscale.pipeline.layouts.unreadable`) all say it this way.  The
+    common causes (permissions, a file where a folder is needed, a full or
+    read-only disk, a name too long, a link loop) are worded from the error's
+    ``filename``; anything else gives its own text.  ``reading``: the path is
+    an input, read and never written (a permission is then to read);
     ``path``: the folder the error concerns (the file it names may lie in it).
     """
     code, target = exc.errno, exc.filename

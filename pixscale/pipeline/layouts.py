@@ -23,7 +23,6 @@ frames, undecodable names, unreadable list files) is found here, before any
 view is read, and recorded on the sample or the dataset instead of raised.
 """
 
-import errno
 import json
 import math
 import os
@@ -46,6 +45,7 @@ from .dataset import (
     printable,
     some_names,
 )
+from .files import os_problem
 
 # --- the registry ------------------------------------------------------------------------------
 
@@ -55,13 +55,13 @@ class Scan:
 
     def __init__(self, root):
         self.root = root
-        self.problems = {}  # folder -> why it cannot be read, or None
+        self.problems = {}  # folder -> (problem, fix) when it cannot be read, or None
 
     def folders(self):
         """The readable folders of the root, lazily (a folder that cannot be read tells nothing of the layout)."""
         for p in (p for p in _entries(self.root) if p.is_dir()):
             if p not in self.problems:
-                self.problems[p] = _unreadable(p)
+                self.problems[p] = unreadable(p)
             if self.problems[p] is None:
                 yield p
 
@@ -115,12 +115,12 @@ class FolderLayout(Layout):
             if bad:
                 samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
                 continue
-            unreadable = _unreadable(folder)
-            if unreadable and rel_dir == "lost+found":
-                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
+            problem = unreadable(folder)
+            if problem and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that cannot be read ({problem[0]}); skipped")
                 continue
-            if unreadable:  # that sample fails, by name; the others run
-                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
+            if problem:  # that sample fails, by name; the others run
+                error = f"{problem[0]}; {problem[1]}, or move the folder out of IN_DIR"
                 samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
                 continue
             sample, found = self.folder_sample(folder, rel_dir, suffixes)
@@ -235,8 +235,11 @@ LAYOUTS = ("auto", *REGISTRY)
 # --- reading samples ----------------------------------------------------------------------------
 
 
-def _unreadable(folder):
-    """Why ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
+def unreadable(folder):
+    """``(problem, fix)`` when ``folder`` (it, its cameras, its ``images/``) cannot be read (:func:`os_problem`).
+
+    None when it can.
+    """
     try:
         names = os.listdir(folder)
         for sub in (CAMERAS, IMAGES):
@@ -253,12 +256,9 @@ def _unreadable(folder):
         if names:
             os.lstat(folder / names[0])
     except OSError as exc:
-        where = os.fsdecode(exc.filename) if exc.filename is not None else os.fspath(folder)
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return (
-                f"cannot be read by this user ({where}: permission denied); make it readable (chmod -R a+rX {folder})"
-            )
-        return f"cannot be read ({where}: {exc.strerror or exc}); check the folder and the disk"
+        if exc.filename is None:
+            exc = OSError(exc.errno, exc.strerror or str(exc), os.fspath(folder))
+        return os_problem(exc, reading=True)
     return None
 
 

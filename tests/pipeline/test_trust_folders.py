@@ -131,7 +131,7 @@ def test_a_dataset_whose_only_sample_is_unreadable_says_so(tmp_path):
     finally:
         (root / "sample_000").chmod(0o755)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "1 of its folders cannot be read: sample_000 cannot be read by this user" in proc.stderr
+    assert f"1 of its folders cannot be read: {root / 'sample_000'} cannot be read by this user" in proc.stderr
     assert "Errno" not in proc.stderr
 
 
