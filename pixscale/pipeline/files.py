@@ -8,9 +8,12 @@ half-written file under the final name.
 
 import errno
 import json
+import math
 import os
 import secrets
 import stat
+
+import numpy as np
 
 _TEMP_NAME_BYTES = 150  # the part of the file name kept in a temporary name (NAME_MAX is 255)
 
@@ -306,6 +309,49 @@ def atomic_write_bytes(path, data, *, root=None):
 def atomic_write_text(path, text, *, root=None):
     """Write UTF-8 ``text`` to ``path`` atomically (``root``: see :func:`atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode("utf-8"), root=root)
+
+
+def json_ready(value, *, text=None, found=None):
+    """``value`` as plain, strict-JSON-ready Python: the one sanitiser of what pixscale writes as JSON.
+
+    Every NaN or infinite float becomes None (strict JSON has neither); with
+    ``found`` (a list), the place of each is appended to it, e.g.
+    ``frames[2].fx``.  Dicts, lists, tuples and NumPy arrays are walked
+    (tuples and arrays become lists), NumPy scalars become Python numbers,
+    paths strings and bytes text (an undecodable byte as ``\\xNN``).  ``text``,
+    when given, is applied to every string and key (the report passes
+    :func:`pixscale.pipeline.dataset.printable`).
+
+    Examples
+    --------
+    >>> found = []
+    >>> json_ready({"frames": [{"fx": float("nan"), "size": (2, 3)}]}, found=found), found
+    ({'frames': [{'fx': None, 'size': [2, 3]}]}, ['frames[0].fx'])
+    """
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            return {
+                (k if text is None else text(str(k))): walk(v, f"{where}.{k}" if where else str(k))
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "backslashreplace")
+        if isinstance(value, str):
+            return value if text is None else text(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            if found is not None:
+                found.append(where)
+            return None
+        return value
+
+    return walk(value, "")
 
 
 def atomic_write_json(path, obj, *, root=None, allow_nan=True):

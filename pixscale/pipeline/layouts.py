@@ -24,7 +24,6 @@ view is read, and recorded on the sample or the dataset instead of raised.
 """
 
 import json
-import math
 import os
 import posixpath
 import stat
@@ -45,7 +44,7 @@ from .dataset import (
     printable,
     some_names,
 )
-from .files import os_problem
+from .files import json_ready, os_problem
 
 # --- the registry ------------------------------------------------------------------------------
 
@@ -298,18 +297,6 @@ def _frame_error(i, frame):
     return None
 
 
-def _strict(value, where, found):
-    """``value`` with each NaN or infinite number replaced by None (strict JSON has none), its place in ``found``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        found.append(where)
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strict(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
-    return value
-
-
 def _inside(base, rel):
     """``(norm, error)``: ``rel`` normalised with ``/`` separators, or why it cannot name a view of ``base``."""
     if "\\" in rel:
@@ -382,7 +369,7 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
         except OSError:  # a folder that cannot be listed: its views fail when they are read
             continue
     found = []
-    sample.cameras = _strict(cameras, "", found)
+    sample.cameras = json_ready(cameras, found=found)
     if found:
         sample.warnings.append(
             f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline.dataset import printable
-from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_ready
 from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _quality
 from .text import _markdown, _quality_lines, _sections
 
@@ -263,7 +263,7 @@ def summarize(
     (0.5, 0.7, 2, False)
     """
     with np.errstate(all="ignore"):  # a NaN or infinite measurement gives None, not a warning
-        return _plain(_summarize(list(rows), target, dict(options or {})))
+        return json_ready(_summarize(list(rows), target, dict(options or {})), text=printable)
 
 
 def _summarize(rows: list[Any], target: float | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -339,26 +339,6 @@ def format_table(summary: Mapping[str, Any]) -> str:
     return "\n".join(out).rstrip("\n")
 
 
-def _plain(obj):
-    """``obj`` as JSON-ready values: NumPy scalars and arrays, tuples and paths converted, text made
-    valid UTF-8 (:func:`pixscale.dataset.printable`) and NaN or infinite numbers None (JSON has none)."""
-    if isinstance(obj, dict):
-        return {printable(str(k)): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, os.PathLike):
-        obj = os.fspath(obj)
-    if isinstance(obj, bytes):
-        obj = obj.decode("utf-8", "backslashreplace")
-    if isinstance(obj, str):
-        return printable(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def write_report(
     out_dir: str | os.PathLike,
     summary: Mapping[str, Any],
@@ -405,8 +385,8 @@ def write_report(
     change.
     """
     out = pathlib.Path(out_dir)
-    rows, summary = _plain(list(rows)), _plain(summary)
-    meta_out: dict[str, Any] = _plain(dict(meta or {}))
+    rows, summary = json_ready(list(rows), text=printable), json_ready(summary, text=printable)
+    meta_out: dict[str, Any] = json_ready(dict(meta or {}), text=printable)
     figures, missing = {}, {}
     if plots:  # none without matplotlib
         from .figures import draw
