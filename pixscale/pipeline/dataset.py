@@ -21,7 +21,7 @@ CAMERAS = "opencv_cameras.json"
 IMAGES = "images"  # a CO3D-style sample's image folder
 MASKS = "masks"  # and where its masks usually are
 IMAGE_SUFFIX = ".png"
-MASKED_SUFFIXES = (".png", ".jpg", ".jpeg")  # views read with a separate mask (--mask)
+MASKED_SUFFIXES = (".png", ".jpg", ".jpeg")  # views read with a separate mask (`mask=`)
 OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr")
 # pixscale's own files in an output folder: never views, never samples.
 MANIFEST = "pixscale-manifest.jsonl"
@@ -47,8 +47,8 @@ class View:
     key: str
     frame: int | None = None  # index into the sample's camera frames (gslrm)
     error: str | None = None
-    mask: Path | None = None  # the object mask file (--mask), or None: the image's own alpha
-    mask_key: str | None = None  # the mask's path relative to the root (for --write-mask)
+    mask: Path | None = None  # the object mask file (`mask=`), or None: the image's own alpha
+    mask_key: str | None = None  # the mask's path relative to the root (for `write_mask=True`)
 
     @property
     def out_key(self):
@@ -57,7 +57,7 @@ class View:
 
     @property
     def mask_out_key(self):
-        """Where ``--write-mask`` writes the mask, relative to OUT_DIR: ``mask_key`` as a PNG (its content)."""
+        """Where ``write_mask=True`` writes the mask, relative to OUT_DIR: ``mask_key`` as a PNG (its content)."""
         return None if self.mask_key is None else str(Path(self.mask_key).with_suffix(".png").as_posix())
 
     @property
@@ -237,7 +237,7 @@ def _with_masks(dataset, template, write_mask=False):
         path = root / rel
         problem = _mask_problem(path)
         if problem is not None:
-            view.error = f"its mask {rel} (from --mask {template!r}) {problem}"
+            view.error = f"its mask {rel} (from `mask={template!r}`) {problem}"
         elif os.path.realpath(path) == os.path.realpath(view.path):
             own.append(view)
         else:  # a mask outside IN_DIR is read, but has no place in OUT_DIR (mask_key None)
@@ -250,20 +250,20 @@ def _with_masks(dataset, template, write_mask=False):
     alone = [view for view in own if os.path.realpath(view.path) not in masks]
     if alone and not masks:
         raise ValueError(
-            f"--mask {template!r} makes each image its own mask ({alone[0].key} is the mask of "
+            f"`mask={template!r}` makes each image its own mask ({alone[0].key} is the mask of "
             f"{alone[0].key}); give the path of the masks, relative to each image's folder, e.g. "
             "'../masks/{stem}.png' or '{stem}_mask.png'"
         )
     for view in alone:
         view.error = (
-            f"the template --mask {template!r} makes it its own mask, and it is no other image's mask "
+            f"the template `mask={template!r}` makes it its own mask, and it is no other image's mask "
             "(a mask whose image is missing?); add its image or its mask, or remove it"
         )
     for _, view in views:
         if view.mask is not None and os.path.realpath(view.path) in masks:
             raise ValueError(
                 f"{view.key} is both an image (its mask is {view.mask_key or view.mask}) and the mask of "
-                f"{masks[os.path.realpath(view.path)]} under --mask {template!r}; keep masks and images apart "
+                f"{masks[os.path.realpath(view.path)]} under `mask={template!r}`; keep masks and images apart "
                 "(a masks folder or a name suffix, e.g. '../masks/{stem}.png' or '{stem}_mask.png')"
             )
     outputs = {}
@@ -314,7 +314,7 @@ def _list_files(root, in_root, out_root):
                 )
         except (UnicodeDecodeError, ValueError, OSError) as exc:
             reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with --resume"
+            item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with `resume=True`"
         found.append(item)
     return found
 

@@ -59,7 +59,7 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
     hint = (
         f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
-        " (or JPEG/PNG images with mask files: --mask)."
+        " (or JPEG/PNG images with mask files: `mask=`)."
         if others
         else _co3d_hint(root, subdirs) or _deeper_hint(root)
     )
@@ -69,7 +69,7 @@ def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
     kinds = [f"{layout.example} ({layout.title})" for layout in REGISTRY.values()]
     raise ValueError(
         f"found no images in {root}: expected {', '.join(kinds[:-1])} or {kinds[-1]}.{hint} Check the path, "
-        "or pass --layout."
+        "or pass `layout=`."
     )
 
 
@@ -88,7 +88,7 @@ def _co3d_hint(root, subdirs):
         template = f"../{MASKS}/{{stem}}{masks[0] if masks else '.png'}"
         return (
             f" {where}/ holds {'/'.join(kinds)} images (e.g. {found[0]}): pixscale reads them with their "
-            f"object masks; pass the mask files with --mask '{template}' (the mask's path relative to each "
+            f"object masks; pass the mask files with `mask={template!r}` (the mask's path relative to each "
             "image's folder, {stem} its name without extension)."
         )
     return ""
@@ -204,7 +204,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     out_root : path or str, optional
         The output folder of a run: list files are rewritten for it up front.
     mask : str, optional
-        A mask template (``--mask``): each view's object mask is the file at
+        A mask template: each view's object mask is the file at
         this path relative to the view's folder, ``{stem}`` standing for the
         view's file name without extension.  JPEG views are then read too;
         each view's output is an RGBA PNG (``View.out_key``).
@@ -231,7 +231,7 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
         if layout not in ("auto", "flat"):
             raise ValueError(
                 f"a glob pattern is read as flat images (grouped into GS-LRM samples where they lie in sample "
-                f"folders); got --layout {layout}. Pass the dataset folder instead, or no --layout"
+                f'folders); got `layout={layout!r}`. Pass the dataset folder instead, or `layout="auto"`'
             )
         return _with_masks(_glob_dataset(root, suffixes, group=layout == "auto"), mask, write_mask)
     if not Path(root).is_dir():
@@ -247,8 +247,8 @@ def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False)
     if not samples:
         why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""
         raise ValueError(
-            f"found no {reader.title} samples in {root}{why}; check the path, or pass another --layout "
-            "(or none, to detect it)."
+            f"found no {reader.title} samples in {root}{why}; check the path, or pass another `layout=` "
+            '(or `layout="auto"`, to detect it).'
         )
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
     list_files = _list_files(root, root, out_root) if reader.list_files else []

@@ -100,7 +100,7 @@ def _read_regular_file(path, max_bytes):
         if st.st_size > max_bytes:
             return ViewError(
                 f"the file is {st.st_size:,} bytes, more than the {max_bytes:,}-byte limit for one "
-                "view; check that it is the right file, or raise pixscale.io.MAX_FILE_BYTES",
+                "view; check that it is the right file, or raise pixscale.pipeline.io.MAX_FILE_BYTES",
                 path,
             )
         return None
@@ -193,7 +193,7 @@ def _png_header(data, path):
     if not data.startswith(PNG_SIGNATURE):
         raise ViewError(
             f"not a PNG file (its content looks like {_content_kind(data)}); pixscale reads RGBA PNG "
-            "views: convert it to PNG with the object mask as alpha, or give its mask file with --mask",
+            "views: convert it to PNG with the object mask as alpha, or give its mask file (`mask=`)",
             path,
         )
     if len(data) < 33 or data[12:16] != b"IHDR" or struct.unpack_from(">I", data, 8)[0] != 13:
@@ -322,7 +322,7 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
         image = imagecodecs.png_decode(data)
     except MemoryError:
         raise ViewError(
-            f"not enough memory to decode {width} x {height} pixels; free memory or use fewer --jobs", path
+            f"not enough memory to decode {width} x {height} pixels; free memory or use fewer workers (`jobs=`)", path
         ) from None
     except Exception as exc:
         if _is_truncated(data):
@@ -342,7 +342,7 @@ def _too_many_pixels(kind, width, height, max_pixels, path):
     return ViewError(
         f"its {kind} header declares {width} x {height} = {width * height:,} pixels, more than the "
         f"limit of {max_pixels:,} (a corrupt file or a decompression bomb); if the image is "
-        "real, raise pixscale.io.MAX_PIXELS",
+        "real, raise pixscale.pipeline.io.MAX_PIXELS",
         path,
     )
 

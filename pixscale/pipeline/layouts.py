@@ -172,7 +172,7 @@ class MVDiffusion(FolderLayout):
         note = (
             f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
             "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
-            "their mask files with --mask)"
+            "their mask files: `mask=`)"
             if others
             else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
         )
@@ -196,7 +196,7 @@ class Flat(Layout):
                 skipped += 1
         notes = [
             f"{skipped} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
-            "channel (give mask files with --mask to read JPEG)"
+            "channel (give mask files, `mask=`, to read JPEG)"
         ]
         return samples, notes if skipped else []
 
@@ -426,7 +426,7 @@ def _co3d_skipped(folder, where, suffixes):
     if not kinds:
         return []
     how = (
-        "give their mask files with --mask (e.g. '../masks/{stem}.png')"
+        "give their mask files, e.g. `mask='../masks/{stem}.png'`"
         if suffixes == (IMAGE_SUFFIX,)
         else "convert them to PNG or JPEG"
     )

@@ -36,7 +36,7 @@ def _jpeg_header(data, path, max_pixels=None):
     stuffed (FF 00), a fill byte, nor the next restart marker in sequence, which
     is how flipped or overwritten bytes in the image data show. For a
     sequential Huffman JPEG (SOF0/SOF1, the usual kind) every scan's coded
-    blocks are then walked (:mod:`pixscale._jpeg`): a bad Huffman code, data
+    blocks are then walked (:mod:`pixscale.kernels.jpeg`): a bad Huffman code, data
     that ends before the last block or bytes left over, which libjpeg only
     warns about while it fills the image with gray, fail it as corrupt.
     """
@@ -183,7 +183,7 @@ def _decode_any(path, max_bytes=None, max_pixels=None):
         image = decode(data)
     except MemoryError:
         raise ViewError(
-            f"not enough memory to decode {width} x {height} pixels; free memory or use fewer --jobs", path
+            f"not enough memory to decode {width} x {height} pixels; free memory or use fewer workers (`jobs=`)", path
         ) from None
     except Exception as exc:
         raise ViewError(f"cannot be decoded: the {kind} data is corrupt ({exc}); {_REEXPORT}", path) from None

@@ -295,7 +295,7 @@ def compare(
         raise ValueError("nothing to compare: " + "; ".join(skipped or []))
     if labels:
         if len(labels) != len(runs):
-            raise ValueError(f"--labels gives {len(labels)} names for {len(runs)} runs; give one per run")
+            raise ValueError(f"`labels=` gives {len(labels)} names for {len(runs)} runs; give one per run")
         for r, label in zip(runs, labels, strict=True):
             r["name"] = label
     out = pathlib.Path(out_dir)

@@ -18,9 +18,10 @@ GRADE_SIZE = 512  # the evaluator's images are 512 px; offsets on other sizes ar
 OUTLIER_PX = 50  # views further than this from the centre are listed as outliers
 
 # Every recommendation the report can give, by key: (premise, text). The texts are data, rendered
-# by :func:`_advise` with the run's numbers; ``{o[name]}`` is a run option, written as its
-# command-line flag through OPTION_FLAGS (the one place the report names flags). The premise says
-# when each is given; tests/report/test_trust_report.py holds a run for every key and checks the premise.
+# by :func:`_advise` with the run's numbers. A run option is named as a backticked Python keyword
+# (`target=`, `fit="shrink"`), never as a command-line flag: the command line rewrites those when it
+# prints them (``spell=`` of format_table and write_report). The premise says when each is given;
+# tests/report/test_trust_report.py holds a run for every key and checks the premise.
 ADVICE = {
     "input_size": (
         "no run (measured only), size CV above 3%",
@@ -33,13 +34,13 @@ ADVICE = {
     ),
     "size_exact_off": (
         "per-view scale, exact mode off, size CV above 3%",
-        "size: the size ratio varies by {cv:.1f}% (CV) with exact mode off ({o[exact]}); run without {o[exact]}: "
-        "exact mode re-measures each view and refines its scale",
+        "size: the size ratio varies by {cv:.1f}% (CV) with exact mode off (`exact=False`); run "
+        "without `exact=False`: exact mode re-measures each view and refines its scale",
     ),
     "size_per_sample": (
         "per-sample scale, size CV above 3%",
-        "size: the size ratio varies by {cv:.1f}% (CV) because {o[scale]} per-sample keeps each sample's "
-        "relative sizes (its mean view gets the target); {o[scale]} per-view gives every view the target",
+        'size: the size ratio varies by {cv:.1f}% (CV) because `scale="per-sample"` keeps each sample\'s '
+        'relative sizes (its mean view gets the target); `scale="per-view"` gives every view the target',
     ),
     "size_other": (
         "a run, size CV above 3%, not explained by the options, limited, cut or off-target views",
@@ -48,14 +49,14 @@ ADVICE = {
     ),
     "centre_option": (
         "a run with a centre other than the centroid, mean offset above 10 px of 512 or views over 50 px",
-        "centre: each view's {center} centre was placed on the canvas centre ({o[center]} {center}), so "
-        "centroids sit off it; {o[center]} centroid centres the centroids",
+        'centre: each view\'s {center} centre was placed on the canvas centre (`center="{center}"`), so '
+        'centroids sit off it; `center="centroid"` centres the centroids',
     ),
     "centre_shifted": (
         "a run, mean offset above 10 px of 512, views moved to keep them whole",
         "centre: {shifted} view(s) were moved off centre (up to {shift_max:.0f} px) to keep them whole on "
-        "the canvas; to keep them centred, lower {o[target]} or enlarge {o[output_size]}, or use {o[fit]} "
-        "shrink (scales them down about the centre instead)",
+        "the canvas; to keep them centred, lower `target=` or enlarge `output_size=`, or use "
+        '`fit="shrink"` (scales them down about the centre instead)',
     ),
     "centre_other": (
         "a run, mean offset above 10 px of 512, not explained by the centre option, moves, cuts or islands",
@@ -70,28 +71,28 @@ ADVICE = {
     "specks": (
         "no component filter, views with small islands apart from the object",
         "specks: {speck_views} view(s) have small islands apart from the object ({speck_islands} islands, "
-        "{speck_pixels} px) that count toward size and centre; {o[min_component]} 0.05 or {o[keep]} largest "
+        '{speck_pixels} px) that count toward size and centre; `min_component=0.05` or `keep="largest"` '
         "leaves them out",
     ),
     "limited": (
         "views whose scale was lowered, that would not fit the canvas at the target even moved; margin 0",
         "limited: {too_large} view(s) are too large for the canvas at the target, even moved off centre, so "
-        "their scale was lowered; lower {o[target]} or enlarge {o[output_size]}",
+        "their scale was lowered; lower `target=` or enlarge `output_size=`",
     ),
     "limited_margin": (
         "views whose scale was lowered, that would not fit the canvas at the target even moved; a margin",
         "limited: {too_large} view(s) are too large for the canvas less the margin at the target, even moved "
-        "off centre, so their scale was lowered; lower {o[target]} or {o[margin]}, or enlarge {o[output_size]}",
+        "off centre, so their scale was lowered; lower `target=` or `margin=`, or enlarge `output_size=`",
     ),
     "limited_shrink": (
         "fit shrink, views whose scale was lowered that would fit the canvas at the target moved off centre",
         "limited: {fits_moved} view(s) were scaled below the target to stay whole about the canvas centre "
-        "({o[fit]} shrink); {o[fit]} shift (the default) keeps them at the target, moved off centre only as "
+        '(`fit="shrink"`); `fit="shift"` (the default) keeps them at the target, moved off centre only as '
         "far as needed",
     ),
     "cut": (
         "fit none (or unknown), views that lost object pixels off the canvas",
-        "cut: {cut} view(s) lost {cut_pixels} object pixels off the canvas; {o[fit]} shift (the default) "
+        'cut: {cut} view(s) lost {cut_pixels} object pixels off the canvas; `fit="shift"` (the default) '
         "keeps every object whole",
     ),
     "off_target": (
@@ -103,19 +104,6 @@ ADVICE = {
         "size CV at most 3%, mean offset at most 10 px of 512 and nothing else to say",
         "no action needed: sizes are uniform and objects centred",
     ),
-}
-
-# The run options the advice names, and the command-line flag of each (``exact`` is turned off).
-OPTION_FLAGS = {
-    "exact": "--no-exact",
-    "scale": "--scale",
-    "center": "--center",
-    "target": "--target",
-    "margin": "--margin",
-    "output_size": "--output-size",
-    "fit": "--fit",
-    "min_component": "--min-component",
-    "keep": "--keep",
 }
 
 
@@ -174,7 +162,7 @@ _CONDITIONS = ("scale", "fit", "exact", "center", "margin", "target", "filter", 
 
 
 def _filters(options):
-    """True when the run's object mask drops islands (``min_component`` or ``keep="largest"``)."""
+    """True when the run's object mask drops islands (``min_component`` or ``keep=\"largest\"``)."""
     mc = options.get("min_component")
     return options.get("keep") == "largest" or (mc is not None and mc > 0)
 
@@ -217,8 +205,8 @@ def _fits_moved(r, margin):
 
 
 def _advise(keys, values):
-    """The texts of the advice ``keys``, filled with ``values`` and the options' flags."""
-    return [ADVICE[k][1].format(o=OPTION_FLAGS, **values) for k in keys]
+    """The texts of the advice ``keys``, filled with ``values``."""
+    return [ADVICE[k][1].format(**values) for k in keys]
 
 
 def _advice_keys(summary, ok, options, stage, cv, offset):

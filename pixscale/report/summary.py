@@ -1,10 +1,11 @@
 """The quality report of a dataset run: summary numbers, a grade, a text table and report files.
 
-:func:`summarize` turns the pipeline's per-view rows into numbers,
-:func:`grade` rates them with the bands of FaceLift's
-``scripts/evaluate_preprocessing.py``, :func:`format_table` prints them and
-:func:`write_report` writes them as JSON, Markdown and, when matplotlib is
-installed, figures (:mod:`pixscale.report.figures`).
+:func:`summarize` turns the pipeline's per-view rows into numbers (graded by
+:func:`pixscale.report.quality.grade` with the bands of FaceLift's
+``scripts/evaluate_preprocessing.py``, with the advice they call for),
+:func:`format_table` prints them and :func:`write_report` writes them as JSON,
+Markdown (:mod:`pixscale.report.text`) and, when matplotlib is installed,
+figures (:mod:`pixscale.report.figures`).
 """
 
 import math
@@ -12,7 +13,7 @@ import os
 import pathlib
 import textwrap
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ..pipeline.dataset import printable
 from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_ready
 from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _quality
-from .text import _markdown, _quality_lines, _sections
+from .text import _markdown, _quality_lines, _sections, same, spelled
 
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
 _WIDTH = 80
@@ -188,7 +189,7 @@ def _samples(ok):
                 "size_before_std": float(np.std([r["before"]["size_ratio"] for r in rs])),
                 "offset_mean": float(np.mean(offsets)) if offsets else None,
                 "offset_std": float(np.std(offsets)) if offsets else None,
-                # One scale for the whole sample (--scale per-sample): what it wanted and what it got.
+                # One scale for the whole sample (`scale="per-sample"`): what it wanted and what it got.
                 "scale": _one(scales),
                 "wanted_scale": _one(wanted),
                 "limited": sum(1 for r in rs if r.get("limited")),
@@ -292,13 +293,18 @@ def _summarize(rows: list[Any], target: float | None, options: dict[str, Any]) -
     return summary
 
 
-def format_table(summary: Mapping[str, Any]) -> str:
+def format_table(summary: Mapping[str, Any], *, spell: Callable[[str], str] | None = None) -> str:
     """Render a summary as the plain-text table printed at the end of a run.
 
     Parameters
     ----------
     summary : dict
         The output of :func:`summarize`.
+    spell : callable, optional
+        Applied to the words that may name a run option (the recommendations
+        and failure reasons) before they are laid out: the command line passes
+        its translation of a backticked keyword (`` `target=` ``) into its flag.
+        Default: as the library says them.
 
     Returns
     -------
@@ -314,6 +320,7 @@ def format_table(summary: Mapping[str, Any]) -> str:
     >>> table.splitlines()[2].split(), max(len(line) for line in table.splitlines()) <= 80
     (['size', 'ratio', 'before'], True)
     """
+    spell = spell or same
     out = ["pixscale quality report", ""]
     for title, columns, rows in _sections(summary):
         out.append((f"{title:<28}" + "".join(f"{c:>12}" for c in columns)).rstrip())
@@ -328,12 +335,12 @@ def format_table(summary: Mapping[str, Any]) -> str:
                 # A view is named by its path in IN_DIR, which starts with its sample's folder.
                 inside = f["sample"] and f["view"].startswith(f["sample"] + "/")
                 name = f["view"] if inside else "/".join(p for p in (f["sample"], f["view"]) if p)
-                line = f"    {name}: {f['error']}".replace("\n", " ")
+                line = f"    {name}: {spelled(spell, f['error'])}".replace("\n", " ")
                 out.append(line if len(line) <= _WIDTH else line[: _WIDTH - 4] + " ...")
             if len(failures) > MAX_FAILURES_SHOWN:
                 out.append(f"    ... and {len(failures) - MAX_FAILURES_SHOWN} more (see report.json)")
         out.append("")
-    for line in _quality_lines(summary):
+    for line in _quality_lines(summary, spell):
         indent = " " * (len(line) - len(line.lstrip(" -")))
         out += textwrap.wrap(line, _WIDTH, subsequent_indent=indent) or [""]
     return "\n".join(out).rstrip("\n")
@@ -348,6 +355,7 @@ def write_report(
     meta: Mapping[str, Any] | None = None,
     plots: bool = True,
     root: str | os.PathLike | None = None,
+    spell: Callable[[str], str] | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -361,7 +369,7 @@ def write_report(
         The per-view rows the summary was made from.
     sources : mapping, optional
         View name (a row's ``view``) to ``(before, after)`` image files (or
-        :class:`pixscale._figures.Thumbnail`), for the contact sheet of the
+        :class:`pixscale.report.figures.Thumbnail`), for the contact sheet of the
         best, median and worst samples.  Without it there is no sheet.
     meta : dict, optional
         What the run was: pixscale version, date, input path, layout and
@@ -370,14 +378,20 @@ def write_report(
         Draw the figures when matplotlib is importable.  Default True.
     root : str or path-like, optional
         A folder above ``out_dir`` below which no link is followed (see
-        :func:`pixscale.io.atomic_write_bytes`); default ``out_dir`` itself.
+        :func:`pixscale.pipeline.files.atomic_write_bytes`); default ``out_dir`` itself.
+    spell : callable, optional
+        Applied to the words of ``report.md`` that may name a run option (the
+        recommendations and the views' errors), as :func:`format_table` does:
+        a command-line run passes its translation of `` `name=` `` mentions
+        into flags.  Default: as the library says them (Python keywords).
+        ``report.json`` always holds the library's words.
 
     Returns
     -------
     list of pathlib.Path
         ``report.json`` (``{"meta": ..., "summary": ..., "views": rows}``),
         ``report.md`` and, with plots, the figures of
-        :func:`pixscale._figures.draw`.
+        :func:`pixscale.report.figures.draw`.
 
     Notes
     -----
@@ -398,7 +412,7 @@ def write_report(
     root = out if root is None else root
     atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows}, root=root)
     try:
-        md = _markdown(summary, rows, meta_out, list(figures))
+        md = _markdown(summary, rows, meta_out, list(figures), spell or same)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "

@@ -103,13 +103,23 @@ def _sections(summary):
     return sections
 
 
-def _quality_lines(summary):
+def same(text):
+    """Words as the library says them: the default ``spell`` of the report's text."""
+    return text
+
+
+def spelled(spell, text):
+    """``spell(text)`` for text; anything else (a missing error: None) as it is."""
+    return spell(text) if isinstance(text, str) else text
+
+
+def _quality_lines(summary, spell=same):
     q = summary.get("quality") or {}
     if not q.get("grade"):
         return []
     lines = [f"quality grade ({q['stage']}): {q['grade']} ({q['label']})"]
     lines += [f"  {line}" for line in q["interpretation"]]
-    lines += [f"  - {line}" for line in q["recommendations"]]
+    lines += [f"  - {spell(line)}" for line in q["recommendations"]]
     return lines
 
 
@@ -125,7 +135,7 @@ def _md_table(header, rows):
 _YES_NO = {True: "yes", False: "no"}
 
 
-def _markdown(summary, rows, meta, figures):
+def _markdown(summary, rows, meta, figures, spell=same):
     out = ["# pixscale quality report", ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -143,7 +153,7 @@ def _markdown(summary, rows, meta, figures):
             "",
         ]
         out += [f"- {line}" for line in q["interpretation"]] + ["", "Recommendations:", ""]
-        out += [f"- {line}" for line in q["recommendations"]] + [""]
+        out += [f"- {spell(line)}" for line in q["recommendations"]] + [""]
     for title, columns, table in _sections(summary):
         out += [f"## {title}", ""] + _md_table(["", *columns], [[label, *cells] for label, cells in table])
     exact = summary.get("exact") or {}
@@ -164,9 +174,8 @@ def _markdown(summary, rows, meta, figures):
     if figures:
         out += ["## figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     if summary["failures"]:
-        out += ["## failures", ""] + _md_table(
-            ["sample", "view", "error"], [[f["sample"], f["view"], f["error"]] for f in summary["failures"]]
-        )
+        failures = [[f["sample"], f["view"], spelled(spell, f["error"])] for f in summary["failures"]]
+        out += ["## failures", ""] + _md_table(["sample", "view", "error"], failures)
     if summary.get("samples"):
         out += ["## per sample", ""] + _md_table(
             ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"],
@@ -219,7 +228,7 @@ def _markdown(summary, rows, meta, figures):
                 _YES_NO.get(r.get("limited"), "-"),
                 _fmt("d")(r.get("cut_pixels")),
                 specks(r),
-                r.get("error") or "",
+                spelled(spell, r.get("error")) or "",
             ]
             for r in rows
         ],

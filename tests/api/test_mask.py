@@ -152,7 +152,7 @@ def test_a_missing_mask_fails_its_view_and_masks_are_not_views(tmp_path, capsys)
     (failure,) = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["summary"]["failures"]
     assert failure["view"] == "seq_000/images/cam_001.jpg"
     assert failure["error"].startswith(
-        "its mask seq_000/masks/cam_001.png (from --mask '../masks/{stem}.png') is missing"
+        "its mask seq_000/masks/cam_001.png (from `mask='../masks/{stem}.png'`) is missing"
     )
     # A flat folder of images with masks beside them: the masks are not taken for views.
     flat = tmp_path / "flat"
