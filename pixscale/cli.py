@@ -8,7 +8,8 @@ import json
 import os
 import sys
 
-from .pipeline.layouts import LAYOUTS, REPORT_DIR, for_terminal
+from .pipeline.dataset import REPORT_DIR, for_terminal
+from .pipeline.layouts import LAYOUTS
 
 
 def parse_colour(text):
@@ -229,7 +230,7 @@ def _check_report_dir(path, name="--report-dir"):
     import os
     import stat
 
-    from .pipeline.io import os_problem
+    from .pipeline.files import os_problem
 
     if path is None:
         return
@@ -364,8 +365,8 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
+    from .pipeline.dataset import LOCK
     from .pipeline.driver import _Lock
-    from .pipeline.layouts import LOCK
 
     _options(args)
     out = Path(args.out)
@@ -609,7 +610,7 @@ def _os_error_line(exc, args):
     """An OSError as one line: the folder argument it concerns, what is wrong in words, and the fix."""
     import os
 
-    from .pipeline.io import LinkError, os_problem
+    from .pipeline.files import LinkError, os_problem
 
     if isinstance(exc, LinkError) or exc.filename is None:  # already worded
         return str(exc)

@@ -36,34 +36,30 @@ from .._plan import CENTERS, plan_group
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._validate import real_number as _real
 from .._warp import warp
-from .io import (
-    NO_FOLLOW,
-    LinkError,
-    ViewError,
-    atomic_write_json,
-    atomic_write_text,
-    file_kind,
-    open_folder,
-    open_own_file,
-    orientation_hint,
-    read_colour,
-    read_mask,
-    read_view,
-    write_png,
-)
-from .layouts import (
+from .dataset import (
     CAMERAS,
     LOCK,
     MANIFEST,
     REPORT_DIR,
     STOP,
-    discover,
     for_terminal,
     is_glob,
     is_temporary,
     printable,
     some_names,
 )
+from .discover import discover
+from .files import (
+    NO_FOLLOW,
+    LinkError,
+    atomic_write_json,
+    atomic_write_text,
+    file_kind,
+    open_folder,
+    open_own_file,
+)
+from .io import ViewError, read_view, write_png
+from .masked import orientation_hint, read_colour, read_mask
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 SCALE_MODES = ("per-view", "per-sample")

@@ -105,7 +105,8 @@ def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_
     import json
 
     from pixscale.pipeline.driver import RunOptions, run
-    from pixscale.pipeline.io import read_colour, read_mask, read_view
+    from pixscale.pipeline.io import read_view
+    from pixscale.pipeline.masked import read_colour, read_mask
 
     sample = _masked_gslrm(tmp_path / "in")
     rows, _ = run(tmp_path / "in", tmp_path / "out", RunOptions(mask="../masks/{stem}.png"), jobs=1, quiet=True)
@@ -125,7 +126,7 @@ def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_
 
 def test_write_mask_keeps_the_inputs_arrangement(tmp_path):
     from pixscale.pipeline.driver import RunOptions, run
-    from pixscale.pipeline.io import read_colour, read_mask
+    from pixscale.pipeline.masked import read_colour, read_mask
 
     sample = _masked_gslrm(tmp_path / "in", jpeg=False)
     opts = RunOptions(mask="../masks/{stem}.png", write_mask=True)
@@ -151,7 +152,7 @@ def test_a_missing_mask_fails_its_view_and_masks_are_not_views(tmp_path, capsys)
     (failure,) = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["summary"]["failures"]
     assert failure["view"] == "seq_000/images/cam_001.jpg"
     assert failure["error"].startswith(
-        "its mask seq_000/masks/cam_001.png (from --mask '../masks/{stem}.png') is missing"
+        "its mask seq_000/masks/cam_001.png (from `mask='../masks/{stem}.png'`) is missing"
     )
     # A flat folder of images with masks beside them: the masks are not taken for views.
     flat = tmp_path / "flat"
@@ -202,7 +203,7 @@ def test_a_damaged_mask_is_named_in_the_error(tmp_path):
 
 
 def test_contact_sheet_thumbnails_read_colour_and_mask_pairs(tmp_path):
-    from pixscale.pipeline.io import read_colour, read_mask
+    from pixscale.pipeline.masked import read_colour, read_mask
     from pixscale.report.figures import Thumbnail
 
     sample = _masked_gslrm(tmp_path / "in")

@@ -14,7 +14,8 @@ import pytest
 import pixscale
 from pixscale.cli import main
 from pixscale.pipeline import io as pio
-from pixscale.pipeline.io import ViewError, read_colour, read_mask, write_png
+from pixscale.pipeline.io import ViewError, write_png
+from pixscale.pipeline.masked import read_colour, read_mask
 
 SIZE = 64
 
@@ -463,7 +464,7 @@ def test_a_fifo_mask_is_not_a_regular_file_not_missing(tmp_path):
     assert main(["run", str(root), str(out), "--mask", "masks/{stem}.png", "--quiet", "--no-plots"]) == 1
     errors = {f["view"]: f["error"] for f in run_report(out)["summary"]["failures"]}
     assert "is not a regular file (a FIFO, socket or device" in errors["v1.jpg"]
-    assert "masks/v2.png (from --mask 'masks/{stem}.png') is a folder" in errors["v2.jpg"]
+    assert "masks/v2.png (from `mask='masks/{stem}.png'`) is a folder" in errors["v2.jpg"]
 
 
 # --- WEAK: Normalizer's options are checked, with their types, at construction ------------------

@@ -187,10 +187,14 @@ def test_co3d_root_with_masks_is_one_sample_per_sequence(tmp_path, capsys):
 
 def test_co3d_jpegs_without_mask_say_that_mask_is_the_way(tmp_path, capsys):
     """User-found: a folder of JPEGs without --mask: say that --mask is the way (with the template)."""
+    from pixscale.pipeline.discover import discover
+
     root = co3d(tmp_path / "in", names=("f000.jpg", "f001.jpg"))
+    with pytest.raises(ValueError, match=r"<sample>/images/ holds \.jpg images .*`mask='\.\./masks/\{stem\}\.png'`"):
+        discover(root)  # the library names the option as Python spells it; the command line as a flag
     assert cli("run", root, tmp_path / "out", "--quiet", "--no-plots") == 2
     err = capsys.readouterr().err
-    assert "<sample>/images/ holds .jpg images" in err and "--mask '../masks/{stem}.png'" in err
+    assert "<sample>/images/ holds .jpg images" in err and "mask" in err and "'../masks/{stem}.png'" in err
     assert not (tmp_path / "out").exists()
 
 
