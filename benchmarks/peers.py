@@ -164,7 +164,7 @@ def ceiling_rows(budget):
     """
     import numba
 
-    from pixscale._batch import run_parallel
+    from pixscale._parallel import run_parallel
 
     spin = numba.njit(nogil=True)(_spin)
     saxpy = numba.njit(nogil=True, fastmath=True)(_saxpy)

@@ -6,20 +6,20 @@ Each image is scaled by ``target / size_ratio`` about the object's centre
 with a bilinear resample-and-pad, and the camera intrinsics follow.
 
 Main entry points: :func:`measure`, :func:`plan`, :func:`warp`,
-:func:`normalize` and :class:`ScaleTransform`; :mod:`pixscale.reference`
-holds plain NumPy implementations with identical semantics (imported on
-first use).
+:func:`normalize` (its options in one :class:`Options`) and
+:class:`ScaleTransform`; :mod:`pixscale.reference` holds plain NumPy
+implementations with identical semantics (imported on first use).
 """
 
 import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ._batch import normalize_batch
 from ._measure import Measurement, measure
-from ._normalizer import Normalizer
+from ._normalize import Normalizer, normalize, normalize_batch
 from ._object import ObjectMask
-from ._plan import normalize, plan, plan_group
+from ._options import Options
+from ._plan import plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError
 from ._warp import warp
@@ -34,6 +34,7 @@ __all__ = [
     "Measurement",
     "Normalizer",
     "ObjectMask",
+    "Options",
     "ScaleTransform",
     "VanishedObjectError",
     "measure",

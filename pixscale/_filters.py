@@ -22,7 +22,7 @@ CODES = {"bilinear": 0, "lanczos4": 1, "area": 2}
 def check_filter(name):
     """``name`` if it is one of :data:`FILTERS`, else a ``ValueError`` that lists them."""
     if not isinstance(name, str) or name not in FILTERS:
-        raise ValueError(f"filter must be one of {', '.join(map(repr, FILTERS))}; got {name!r}")
+        raise ValueError(f"`filter=` must be one of {', '.join(map(repr, FILTERS))}; got {name!r}")
     return name
 
 

@@ -84,16 +84,16 @@ class ObjectMask:
         if mc is not None:
             if isinstance(mc, bool) or not isinstance(mc, numbers.Real):
                 raise TypeError(
-                    f"min_component must be a number of pixels (>= 1) or a fraction of the largest "
+                    f"`min_component=` must be a number of pixels (>= 1) or a fraction of the largest "
                     f"component (below 1); got {mc!r}"
                 )
             if not (finite(mc) and mc >= 0):
                 raise ValueError(
-                    f"min_component must be a number of pixels (>= 1) or a fraction of the largest "
+                    f"`min_component=` must be a number of pixels (>= 1) or a fraction of the largest "
                     f"component (0 to 1); got {mc!r}"
                 )
         if self.keep not in KEEP:
-            raise ValueError(f"keep must be one of {', '.join(map(repr, KEEP))}; got {self.keep!r}")
+            raise ValueError(f"`keep=` must be one of {', '.join(map(repr, KEEP))}; got {self.keep!r}")
 
     @property
     def filters(self) -> bool:
@@ -227,8 +227,8 @@ def check_erase(erase_specks, rule):
     """``erase_specks`` as a bool; a ``ValueError`` when it is asked of a rule that drops nothing."""
     if erase_specks and not rule.filters:
         raise ValueError(
-            "erase_specks needs a component filter to say what the specks are: "
-            "give min_component (e.g. 200 px, or 0.05 of the largest) or keep='largest'"
+            "`erase_specks=True` needs a component filter to say what the specks are: "
+            'give `min_component=` (e.g. 200 px, or 0.05 of the largest) or `keep="largest"`'
         )
     return bool(erase_specks)
 

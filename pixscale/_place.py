@@ -18,26 +18,50 @@ there:
 ``"none"``
     Neither: the object may be cut off; the plan counts what was lost.
 
-All the arithmetic is per axis and in closed form.
+The source point that lands on the canvas centre is the ``center`` option:
+one of :data:`CENTERS` or an explicit point.  All the arithmetic is per axis
+and in closed form.
 """
 
 import math
 import re
 
-from ._validate import as_float
+from ._validate import as_float, check_point
 
+CENTERS = ("centroid", "bbox", "image")
+Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
 FITS = ("shift", "shrink", "none")
-_FIT_ALIASES = {True: "shift", False: "none"}
 _PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*")
+
+# pixscale 0.1 took fit=True / False; True meant "shrink" and was read as "shift" for a while:
+# each is refused with what to write instead.
+_FIT_BOOLS = {
+    True: '`fit=True` is no longer accepted: in pixscale 0.1 it meant `fit="shrink"` (keep the centre on the '
+    'canvas centre and shrink the object until it fits); write `fit="shrink"` for that, or `fit="shift"` (the '
+    "default) to keep the scale and move the object off centre as little as needed",
+    False: '`fit=False` is no longer accepted: write `fit="none"` for it (the object may be cut off), or '
+    '`fit="shift"` (the default) or `fit="shrink"` to keep it whole on the canvas',
+}
 
 
 def check_fit(fit):
-    """``fit`` as one of :data:`FITS` (``True`` is ``"shift"``, ``False`` is ``"none"``)."""
+    """``fit`` as one of :data:`FITS`; ``True`` or ``False`` (pixscale 0.1) is a ValueError saying what to write."""
     if isinstance(fit, bool):
-        return _FIT_ALIASES[fit]
+        raise ValueError(_FIT_BOOLS[fit])
     if isinstance(fit, str) and fit in FITS:
         return fit
-    raise ValueError(f"fit must be one of {', '.join(map(repr, FITS))} (or True / False); got {fit!r}")
+    raise ValueError(f"`fit=` must be one of {', '.join(map(repr, FITS))}; got {fit!r}")
+
+
+def check_center(center):
+    """``center`` as one of :data:`CENTERS`, or as an (x, y) pair of floats."""
+    if isinstance(center, str):
+        if center not in CENTERS:
+            raise ValueError(
+                f"`center=` must be one of {', '.join(map(repr, CENTERS))} or an (x, y) point; got {center!r}"
+            )
+        return center
+    return check_point(center, name="center")
 
 
 def parse_margin(margin):
@@ -56,14 +80,14 @@ def parse_margin(margin):
                 value = None
         if value is None or (percent and value >= 50):
             raise ValueError(
-                f"margin must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
+                f"`margin=` must be output pixels (12) or a percentage of the canvas below 50% ('5%'); got {margin!r}"
             )
     elif isinstance(margin, (int, float)) and not isinstance(margin, bool):
         value, percent = as_float(margin), False
     else:
-        raise ValueError(f"margin must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
+        raise ValueError(f"`margin=` must be output pixels (12) or a percentage of the canvas ('5%'); got {margin!r}")
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"margin must be >= 0 pixels (or '0%' to '49%'); got {margin!r}")
+        raise ValueError(f"`margin=` must be >= 0 pixels (or '0%' to '49%'); got {margin!r}")
     return value, percent
 
 
@@ -83,8 +107,8 @@ def margins_px(margin, output_shape):
         most = (n - 1) // 2 + 0.5  # the largest margin that leaves one pixel free on the shorter side
         limit = f"of at most {math.floor(1e4 * most / n) / 100:g}%" if percent else f"of at most {most:g} pixels"
         raise ValueError(
-            f"margin={margin!r} leaves no pixel of room for the object on an output canvas of shape "
-            f"{tuple(output_shape)}, so the output would be blank; use a margin {limit} on this canvas."
+            f"`margin={margin!r}` leaves no pixel of room for the object on an output canvas of shape "
+            f"{tuple(output_shape)}, so the output would be blank; use a `margin=` {limit} on this canvas."
         )
     return mx, my
 
@@ -138,7 +162,7 @@ def max_scale(fit, extent, ideal, output_shape, margins, pad=0.0):
         if not a < d < b:
             raise ValueError(
                 f"the centre ({d:g}) is not inside the room the margin leaves ({a:g} to {b:g}) "
-                f"on a canvas {n} px wide; lower the margin or use fit='shift'"
+                f'on a canvas {n} px wide; lower `margin=` or use `fit="shift"`'
             )
         if lo < 0:
             limit = min(limit, (d - a) / -lo)

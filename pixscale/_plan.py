@@ -1,30 +1,27 @@
-"""Planning the transform that brings an object to the target size, and ``normalize``."""
+"""Planning the transform that brings an object to the target size: ``plan`` and ``plan_group``."""
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._filters import check_filter, lift, reach
+from ._filters import lift, reach
 from ._measure import measure_alpha, measure_object
-from ._object import ObjectMask, check_erase, label, without_specks
-from ._place import check_fit, footprint, margins_px, max_scale, parse_margin, place
-from ._transform import ScaleTransform
-from ._validate import (
-    EmptyMaskError,
-    VanishedObjectError,
-    alpha_of,
-    check_point,
-    check_shape,
-    check_target,
-    threshold_value,
-    with_mask,
+from ._object import label
+from ._options import Options, resolve
+from ._place import (
+    CENTERS,  # noqa: F401  # pipeline/driver.py still imports it from here; its home is _place
+    footprint,
+    margins_px,
+    max_scale,
+    place,
 )
-from ._warp import resampler, warp, work_dtype
+from ._transform import ScaleTransform
+from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
+from ._warp import resampler, work_dtype
 
-CENTERS = ("centroid", "bbox", "image")
-Center = str | tuple[float, float]  # one of CENTERS, or an (x, y) point
 _SECANT_STEPS = 8
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
@@ -34,16 +31,15 @@ EXACT_SLACK = 5e-6  # exact mode's search stops this close to the target
 
 
 def _source_center(m, center):
-    if isinstance(center, str):
-        if center == "centroid":
-            return m.centroid
-        if center == "bbox":
-            x0, y0, x1, y1 = m.bbox
-            return ((x0 + x1) / 2, (y0 + y1) / 2)
-        if center == "image":
-            return (m.shape[1] / 2, m.shape[0] / 2)
-        raise ValueError(f"center must be one of {CENTERS} or an (x, y) point; got {center!r}")
-    return check_point(center, name="center")
+    """The source point of ``center`` (one of :data:`CENTERS` or a point, checked by :class:`Options`)."""
+    if center == "centroid":
+        return m.centroid
+    if center == "bbox":
+        x0, y0, x1, y1 = m.bbox
+        return ((x0 + x1) / 2, (y0 + y1) / 2)
+    if center == "image":
+        return (m.shape[1] / 2, m.shape[0] / 2)
+    return center  # an (x, y) point
 
 
 def _support(alpha, thr, bbox, filter):
@@ -85,16 +81,16 @@ def _support(alpha, thr, bbox, filter):
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, thr, m, src_center, output_shape, fit, margin, filter):
+    def __init__(self, alpha, thr, m, output_shape, options):
         self.alpha, self.thr, self.measurement = alpha, thr, m
-        self.support = _support(alpha, thr, m.bbox, filter)
-        self.src_center = src_center
+        self.support = _support(alpha, thr, m.bbox, options.filter)
+        self.src_center = src_center = _source_center(m, options.center)
         self.input_shape, self.output_shape = m.shape, output_shape
         self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
-        self.fit = fit
-        self.filter = filter
-        source_px, self.pad = reach(filter)
-        self.margins = margins_px(margin, output_shape)
+        self.fit = fit = options.fit
+        self.filter = options.filter
+        source_px, self.pad = reach(options.filter)
+        self.margins = margins_px(options.margin, output_shape)
         self.extent = footprint(self.support, src_center, source_px)
         self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
         self.n_out = output_shape[0] * output_shape[1]
@@ -236,38 +232,26 @@ def _search_goal(target, n_pixels, n_views):
     return max(EXACT_SLACK, 0.25 / (target * n_pixels * n_views))
 
 
-def _prepare(image, *, rule, center, output_shape, fit, margin, exact, filter):
+def _prepare(image, options):
     """Validate one view and return it as a :class:`_View` of its object (see :class:`ObjectMask`).
 
     For exact mode on RGBA8 the measure pass also unpacks the alpha into a
     contiguous array, which the probes read faster than a stride-4 view.
     """
     alpha = alpha_of(image)
-    out_shape = alpha.shape if output_shape is None else check_shape(output_shape)
-    m, sel = measure_object(image, alpha, rule, unpack=exact)
+    out_shape = alpha.shape if options.output_shape is None else options.output_shape
+    rule = options.object_mask
+    m, sel = measure_object(image, alpha, rule, unpack=options.exact)
     if m.count == 0:
         raise EmptyMaskError(
             f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
-            f"so there is no object to scale; check the alpha channel or lower threshold."
+            f"so there is no object to scale; check the alpha channel or lower `threshold=`."
         )
     thr = threshold_value(alpha.dtype, rule.threshold)
-    return _View(sel.alpha, thr, m, _source_center(m, center), out_shape, fit, margin, filter)
+    return _View(sel.alpha, thr, m, out_shape, options)
 
 
-def plan_group(
-    images: Sequence[ArrayLike],
-    *,
-    target: float = 0.3,
-    threshold: float = 10,
-    min_component: float | None = None,
-    keep: str = "all",
-    center: Center = "centroid",
-    output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
-    margin: float | str = 0.0,
-    exact: bool = True,
-    filter: str = "bilinear",
-) -> list[ScaleTransform]:
+def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, **keywords: Any) -> list[ScaleTransform]:
     """Plan one shared scale for a group of views (the views of one sample).
 
     All views are scaled alike, so their relative sizes survive; each is
@@ -283,8 +267,11 @@ def plan_group(
     ----------
     images : sequence of ndarray
         The views, each as accepted by :func:`plan`.
-    target, threshold, min_component, keep, center, output_shape, fit, margin, exact, filter : optional
-        As for :func:`plan`; ``target`` is what the views' mean ratio reaches.
+    options : Options, optional
+        The options, as for :func:`plan`; ``target`` is what the views' mean
+        ratio reaches.
+    **keywords
+        Or the same options as keywords (``target=0.4``), not both.
 
     Returns
     -------
@@ -302,6 +289,9 @@ def plan_group(
     ValueError
         For an empty group, or an option out of range (as :func:`plan`), such as
         a ``margin`` that leaves no pixel free.
+    TypeError
+        For an option of the wrong type, an unknown keyword, or keywords
+        given with ``options=`` (as :func:`plan`).
 
     Examples
     --------
@@ -312,29 +302,19 @@ def plan_group(
     >>> [round(t.scale, 4) for t in ts]
     [2.0, 2.0]
     """
-    target = check_target(target)
-    fit = check_fit(fit)
-    filter = check_filter(filter)
-    rule = ObjectMask(threshold, min_component, keep)
-    parse_margin(margin)
+    options = resolve(options, keywords, "plan_group", plan=True)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
-    views = [
-        _prepare(
-            img,
-            rule=rule,
-            center=center,
-            output_shape=output_shape,
-            fit=fit,
-            margin=margin,
-            exact=exact,
-            filter=filter,
-        )
-        for img in images
-    ]
+    return plan_views(images, options)
+
+
+def plan_views(images, options):
+    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: the body of every plan."""
+    target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
+    views = [_prepare(img, options) for img in images]
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
-    probes = [_Probe(v) for v in views] if exact or fit == "none" else None
+    probes = [_Probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
         n_min = min(v.n_out for v in views)
@@ -396,10 +376,10 @@ def _vanished(indices, transforms, n):
     why = f"limited by the margin and fit to scale {t.scale:.3g}" if t.limited else f"at scale {t.scale:.3g}"
     n = t.output_shape[0] * t.output_shape[1]
     fix = (
-        f"target={t.target:g} asks for less than one pixel on this {t.output_shape} canvas: use a target of at "
-        f"least {1 / math.sqrt(n):.3g}, or a larger canvas"
+        f"`target={t.target:g}` asks for less than one pixel on this {t.output_shape} canvas: use a `target=` "
+        f"of at least {1 / math.sqrt(n):.3g}, or a larger canvas (`output_shape=`)"
         if t.target * t.target * n < 1
-        else "use a larger target, a smaller margin or a larger output canvas"
+        else "use a larger `target=`, a smaller `margin=` or a larger output canvas (`output_shape=`)"
     )
     return VanishedObjectError(
         f"{which} would vanish from the output: {why}, no pixel of it stays above the threshold "
@@ -410,19 +390,7 @@ def _vanished(indices, transforms, n):
 
 
 def plan(
-    image: ArrayLike,
-    *,
-    target: float = 0.3,
-    threshold: float = 10,
-    min_component: float | None = None,
-    keep: str = "all",
-    center: Center = "centroid",
-    output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
-    margin: float | str = 0.0,
-    exact: bool = True,
-    filter: str = "bilinear",
-    mask: ArrayLike | None = None,
+    image: ArrayLike, *, mask: ArrayLike | None = None, options: Options | None = None, **keywords: Any
 ) -> ScaleTransform:
     """Plan the scale-about-centre transform that gives the object the target size.
 
@@ -430,53 +398,19 @@ def plan(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`).
-    target : float, optional
-        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
-        Default 0.3.
-    threshold : float, optional
-        Object mask is ``alpha > threshold``, on the 0-255 scale.  Default 10.
-    min_component : float, optional
-        Leave connected components of the mask smaller than this out of the
-        object (pixels when >= 1, a fraction of the largest component below
-        1), so stray specks move neither size nor centre.  Default None.
-    keep : {"all", "largest"}, optional
-        ``"largest"``: the object is the largest component only.
-    center : {"centroid", "bbox", "image"} or (x, y), optional
-        The source point that is mapped to the centre of the output canvas:
-        the mask's centroid (default), the centre of its bbox, the centre of
-        the input canvas, or an explicit point.
-    output_shape : (int, int), optional
-        (H, W) of the output canvas; default the input's.
-    fit : {"shift", "shrink", "none"}, optional
-        How the object is kept whole on the canvas.  ``"shift"`` (default):
-        scale to the target, then move the object off centre by the
-        smallest amount that keeps every sample of its mask (with the
-        filter's footprint: half a source pixel around its bounding box for
-        bilinear) at least ``margin`` inside the canvas; the scale shrinks only when the
-        object is larger than the canvas less the margins (``limited``).
-        ``"shrink"``: keep the centre on the canvas centre and shrink the
-        scale until the object fits.  ``"none"``: neither; the object may be
-        cut off (``cut_pixels`` counts the loss).  ``True`` means
-        ``"shift"`` and ``False`` ``"none"``.
-    margin : float or str, optional
-        Border the fit keeps free of the object: output pixels (``12``), or
-        a percentage of the canvas's width and height (``"5%"``, per side;
-        the original FaceLift script's ``safe_margin=0.05`` is ``"2.5%"``).
-        Default 0.
-    exact : bool, optional
-        If True (default), search for the scale whose size ratio re-measured
-        on the warped alpha is closest to ``target`` and record that ratio as
-        ``achieved_ratio``; ``on_target`` says whether it is within 2e-4 (or
-        one pixel's worth of area, on images too small for that).  If False,
-        use the closed form ``target / size_ratio`` of the original method.
-    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
-        The resampling filter the image will be warped with (see
-        :func:`pixscale.warp`); exact mode measures the warp with it, the
-        placement allows for its reach, and the transform records it as its
-        ``filter``.  Default ``"bilinear"``.
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats); it is used as the alpha.
+    options : Options, optional
+        What to measure, the target, the placement and the filter (see
+        :class:`pixscale.Options`): ``target`` (the size ratio to reach, 0.3),
+        ``threshold``, ``min_component`` and ``keep`` (the object mask),
+        ``center``, ``output_shape``, ``fit``, ``margin``, ``exact`` and
+        ``filter``.  The output-only options (``erase_specks``,
+        ``premultiplied``, ``background``) are ignored.
+    **keywords
+        Or the same options as keywords (``target=0.4, fit="shrink"``), not
+        both; the output-only options are refused here.
 
     Returns
     -------
@@ -492,6 +426,9 @@ def plan(
     ValueError
         For an option out of range, among them a ``margin`` that leaves no
         output pixel free on an axis.
+    TypeError
+        For an option of the wrong type, an unknown keyword, an output-only
+        one, or keywords given with ``options=``.
 
     Notes
     -----
@@ -526,150 +463,5 @@ def plan(
     >>> round(t.scale, 4), t.achieved_ratio
     (1.9048, 0.4)
     """
-    return plan_group(
-        [image if mask is None else with_mask(image, mask)],
-        target=target,
-        threshold=threshold,
-        min_component=min_component,
-        keep=keep,
-        center=center,
-        output_shape=output_shape,
-        fit=fit,
-        margin=margin,
-        exact=exact,
-        filter=filter,
-    )[0]
-
-
-def normalize(
-    image: ArrayLike,
-    *,
-    target: float = 0.3,
-    threshold: float = 10,
-    min_component: float | None = None,
-    keep: str = "all",
-    erase_specks: bool = False,
-    center: Center = "centroid",
-    output_shape: tuple[int, int] | None = None,
-    fit: str | bool = "shift",
-    margin: float | str = 0.0,
-    exact: bool = True,
-    filter: str = "bilinear",
-    premultiplied: bool = True,
-    background: float | Sequence[float] | str | None = None,
-    mask: ArrayLike | None = None,
-) -> np.ndarray:
-    """Scale the object in an image to the target size about its centre.
-
-    ``normalize(image, **kw)`` is ``warp(image, plan(image, **plan_kw), **warp_kw)``:
-    :func:`pixscale.plan` measures the object and finds the scale,
-    :func:`pixscale.warp` resamples.
-
-    Parameters
-    ----------
-    image : (H, W, 4), (H, W, 2) or (H, W) ndarray
-        RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1], finite); any strides.
-    target : float, optional
-        Wanted size ratio ``sqrt(object pixels / output pixels)``, in (0, 1].
-        Default 0.3.
-    threshold : float, optional
-        The object mask is ``alpha > threshold`` (strict), on the 0-255 scale
-        whatever the dtype (x257 for uint16, /255 for floats).  Default 10.
-    min_component, keep : optional
-        The component filter of :func:`pixscale.plan`: specks it drops are
-        ignored for size and centre.
-    erase_specks : bool, optional
-        If True, the dropped specks are also erased (all channels 0) from the
-        image before it is warped; by default they are kept in the output.
-    center : {"centroid", "bbox", "image"} or (x, y), optional
-        The source point mapped to the centre of the output canvas: the
-        mask's centroid (default), the centre of its bbox, the centre of the
-        input canvas, or an explicit point in continuous pixel coordinates
-        (pixel centres at +0.5).
-    output_shape : (int, int), optional
-        (H, W) of the output canvas; default the input's.
-    fit : {"shift", "shrink", "none"}, optional
-        How the object is kept whole: moved off centre as little as needed
-        (``"shift"``, default), scaled down (``"shrink"``), or not at all
-        (``"none"``); see :func:`pixscale.plan`.
-    margin : float or str, optional
-        Border the fit keeps free of the object: output pixels, or a
-        percentage of the canvas (``"5%"``).  Default 0.
-    exact : bool, optional
-        If True (default) the scale is the one whose re-measured size ratio
-        of the output is closest to ``target`` (within 2e-4 unless the
-        object's edges make that unreachable); if False, the closed form
-        ``target / size_ratio``.  Use :func:`pixscale.plan` to see whether the
-        target was reached (``ScaleTransform.on_target``).
-    filter : {"bilinear", "lanczos4", "area", "auto"}, optional
-        The resampling filter (see :func:`pixscale.warp`); exact mode plans
-        with it.  Default ``"bilinear"``.
-    premultiplied : bool, optional
-        If True (default) colour is interpolated premultiplied by alpha, so
-        colour hidden under alpha = 0 never bleeds into the edges and fully
-        transparent output pixels have colour 0.  If False, every channel is
-        interpolated independently (as OpenCV does).
-    background : float, sequence of float or str, optional
-        Composite the colour onto this colour, keeping alpha (see
-        :func:`pixscale.warp`): numbers in the image's own scale, or text on
-        the 0-255 scale (``"white"``, ``"black"``, ``"gray"``, ``"#rrggbb"``,
-        ``"r,g,b"``), which is white in every dtype for ``"white"``.  Default
-        None: no compositing.
-    mask : (H, W) ndarray, optional
-        The object mask of an RGB (or gray) ``image`` without alpha (bool,
-        0-255 integers or 0-1 floats): it becomes the alpha channel, and the
-        result is RGBA (or gray+alpha).
-
-    Returns
-    -------
-    ndarray
-        The normalized image: the same dtype and number of channels as
-        ``image`` (one more, the alpha, with ``mask``), of shape (H, W) =
-        ``output_shape`` (default the input's).
-
-    Raises
-    ------
-    EmptyMaskError
-        If no pixel's alpha exceeds the threshold (a ``ValueError``).
-    VanishedObjectError
-        If the object would vanish from the output (an ``EmptyMaskError``): see
-        :func:`pixscale.plan`.
-    TypeError
-        For an unsupported dtype or a wrongly typed option (``target="0.3"``).
-    ValueError
-        For a wrong shape (no alpha channel: (H, W, 3)), float values outside
-        [0, 1] or not finite, an option out of range (``target``,
-        ``threshold``, ``margin``, ``center``, ``output_shape``) or an unknown
-        background colour.
-
-    Examples
-    --------
-    >>> import numpy as np, pixscale
-    >>> img = np.zeros((200, 200, 4), np.uint8)
-    >>> img[5:25, 5:25] = (200, 100, 50, 255)
-    >>> out = pixscale.normalize(img, target=0.3)
-    >>> out.shape, out.dtype
-    ((200, 200, 4), dtype('uint8'))
-    >>> round(pixscale.measure(out).size_ratio, 4)
-    0.3
-    """
-    if mask is not None:
-        image = with_mask(image, mask)
-    rule = ObjectMask(threshold, min_component, keep)
-    if check_erase(erase_specks, rule):
-        image = without_specks(image, rule)
-    t = plan(
-        image,
-        target=target,
-        threshold=threshold,
-        min_component=min_component,
-        keep=keep,
-        center=center,
-        output_shape=output_shape,
-        fit=fit,
-        margin=margin,
-        exact=exact,
-        filter=filter,
-    )
-    return warp(image, t, premultiplied=premultiplied, background=background)
+    options = resolve(options, keywords, "plan", plan=True)
+    return plan_views([image if mask is None else with_mask(image, mask)], options)[0]

@@ -32,6 +32,11 @@ def real_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value)
 
 
+MAX_PIXELS = 2**28
+"""The most pixels (height x width) pixscale allocates for one image (16384 x 16384): an output
+canvas larger than this is refused, and so is a file whose header declares more (the readers
+of :mod:`pixscale.pipeline.io`)."""
+
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _DTYPE_NAMES = "uint8, uint16, float32 or float64"
 
@@ -171,7 +176,7 @@ def with_mask(image, mask, *, name="image"):
         m = m[:, :, 0]
     if m.shape != image.shape[:2]:
         raise ValueError(
-            f"mask has shape {m.shape}; it must be (H, W) = {image.shape[:2]}, the image's height and width"
+            f"`mask=` has shape {m.shape}; it must be (H, W) = {image.shape[:2]}, the image's height and width"
         )
     top = 1.0 if image.dtype.kind == "f" else float(np.iinfo(image.dtype).max)
     if m.dtype == bool:
@@ -179,14 +184,14 @@ def with_mask(image, mask, *, name="image"):
     elif m.dtype.kind in "ui":
         lo, hi = (int(m.min()), int(m.max())) if m.size else (0, 0)
         if lo < 0 or hi > 255:
-            raise ValueError(f"an integer mask must hold 0-255 (or 0 and 1); got values from {lo} to {hi}")
+            raise ValueError(f"an integer `mask=` must hold 0-255 (or 0 and 1); got values from {lo} to {hi}")
         alpha = m * top if hi <= 1 else m * (top / 255)
     elif m.dtype.kind == "f":
         if not np.isfinite(m).all() or (m.size and (m.min() < 0 or m.max() > 1)):
-            raise ValueError("a float mask must hold finite values in [0, 1]; divide 0-255 data by 255")
+            raise ValueError("a float `mask=` must hold finite values in [0, 1]; divide 0-255 data by 255")
         alpha = m * top
     else:
-        raise TypeError(f"mask has dtype {m.dtype}; give a bool, 0-255 integer or 0-1 float array")
+        raise TypeError(f"`mask=` has dtype {m.dtype}; give a bool, 0-255 integer or 0-1 float array")
     if image.dtype.kind != "f":
         alpha = np.floor(alpha + 0.5)
     gray = image if image.ndim == 3 else image[:, :, None]
@@ -200,16 +205,16 @@ def check_threshold(threshold):
     more) could never select a pixel: it is refused like any value out of range.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a number on the 0-255 scale; got {threshold!r}")
+        raise TypeError(f"`threshold=` must be a number on the 0-255 scale; got {threshold!r}")
     threshold = as_float(threshold)
     if threshold == 255:
         raise ValueError(
-            "threshold 255 selects no pixel: the object is alpha > threshold, and no alpha exceeds 255; "
+            "`threshold=255` selects no pixel: the object is alpha > threshold, and no alpha exceeds 255; "
             "give a value below 255 (254 keeps only fully opaque 8-bit pixels)."
         )
     if not 0 <= threshold < 255:
         raise ValueError(
-            f"threshold is on the 0-255 alpha scale and must lie in [0, 255); got {threshold:g}. "
+            f"`threshold=` is on the 0-255 alpha scale and must lie in [0, 255); got {threshold:g}. "
             "For float alpha in [0, 1] still give it on the 0-255 scale (10, not 0.04)."
         )
     return threshold
@@ -272,7 +277,7 @@ def check_bool(value, *, name):
     """Return ``value`` if it is a real bool (``True``/``False``, NumPy's too); a string or number is a TypeError."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise TypeError(f"{name} must be True or False; got {value!r}")
+    raise TypeError(f"`{name}=` must be True or False; got {value!r}")
 
 
 def check_background(background):
@@ -299,22 +304,23 @@ def check_background(background):
     )
     if bad:
         raise TypeError(
-            "background must be None, a colour ('white', '#rrggbb', 'r,g,b'), one number or three numbers "
+            "`background=` must be None, a colour ('white', '#rrggbb', 'r,g,b'), one number or three numbers "
             f"in the image's own scale; got {background!r}"
         )
-    if not all(math.isfinite(float(v)) and v >= 0 for v in values):
-        raise ValueError(f"background values must be finite and >= 0; got {background!r}")
+    assert values is not None  # not bad
+    if not all(math.isfinite(float(v)) and float(v) >= 0 for v in values):
+        raise ValueError(f"`background=` values must be finite and >= 0; got {background!r}")
     return background
 
 
 def check_target(target):
     """Return ``target`` (the wanted size ratio) as a float in (0, 1]."""
     if isinstance(target, bool) or not isinstance(target, numbers.Real):
-        raise TypeError(f"target must be a number in (0, 1]; got {target!r}")
+        raise TypeError(f"`target=` must be a number in (0, 1]; got {target!r}")
     target = as_float(target)
     if not 0 < target <= 1:
         raise ValueError(
-            f"target is a size ratio sqrt(object area / image area) and must lie in (0, 1]; "
+            f"`target=` is a size ratio sqrt(object area / image area) and must lie in (0, 1]; "
             f"got {target!r}. The original method uses 0.3."
         )
     return target
@@ -325,9 +331,9 @@ def check_scale(scale):
     try:
         scale = float(scale)
     except (TypeError, ValueError):
-        raise TypeError(f"scale must be a positive number; got {scale!r}") from None
+        raise TypeError(f"`scale=` must be a positive number; got {scale!r}") from None
     if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be positive and finite; got {scale!r}")
+        raise ValueError(f"`scale=` must be positive and finite; got {scale!r}")
     return scale
 
 
@@ -335,23 +341,21 @@ def check_shape(shape, *, name="output_shape", limit=True):
     """Return ``shape`` as a pair of positive ints (H, W).
 
     With ``limit`` (a canvas pixscale will allocate), ``H * W`` may not exceed
-    :data:`pixscale.io.MAX_PIXELS`, the most pixels a view may have: a larger
-    canvas is refused here rather than failing in the allocation.
+    :data:`MAX_PIXELS`, the most pixels a view may have: a larger canvas is
+    refused here rather than failing in the allocation.
     """
-    from .pipeline.io import MAX_PIXELS
-
     try:
         h, w = (int(v) for v in shape)
         ok = all(float(v) == int(v) for v in shape)
     except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"{name} must be a pair of ints (H, W); got {shape!r}") from None
+        raise TypeError(f"`{name}=` must be a pair of ints (H, W); got {shape!r}") from None
     if not ok or h <= 0 or w <= 0:
-        raise ValueError(f"{name} must be two positive ints (H, W); got {shape!r}")
+        raise ValueError(f"`{name}=` must be two positive ints (H, W); got {shape!r}")
     if limit and h * w > MAX_PIXELS:
         side = math.isqrt(MAX_PIXELS)
         raise ValueError(
-            f"{name} {(h, w)} has {h * w:,} pixels, more than pixscale's limit of {MAX_PIXELS:,} "
-            f"({side}x{side}, pixscale.io.MAX_PIXELS); give a smaller canvas"
+            f"`{name}={(h, w)}` has {h * w:,} pixels, more than pixscale's limit of {MAX_PIXELS:,} "
+            f"({side}x{side}, pixscale._validate.MAX_PIXELS); give a smaller canvas"
         )
     return (h, w)
 
@@ -361,7 +365,7 @@ def check_point(point, *, name):
     try:
         x, y = (float(v) for v in point)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an (x, y) pair of numbers; got {point!r}") from None
+        raise TypeError(f"`{name}=` must be an (x, y) pair of numbers; got {point!r}") from None
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"{name} must be finite; got {point!r}")
+        raise ValueError(f"`{name}=` must be finite; got {point!r}")
     return (x, y)

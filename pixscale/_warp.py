@@ -116,7 +116,7 @@ def composite(image, background):
     nc = image.shape[2] if image.ndim == 3 else 1
     if nc not in (2, 4):
         raise ValueError(
-            f"background needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {image.shape}"
+            f"`background=` needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {image.shape}"
         )
     if isinstance(background, str):
         background = colour_in_scale(background, image.dtype, nc - 1)
@@ -127,12 +127,12 @@ def composite(image, background):
     bg = np.asarray(background, dtype=np.float64)
     if bg.shape != (nc - 1,) or not np.isfinite(bg).all():
         raise ValueError(
-            f"background must be one number or {nc - 1} numbers (a colour for the colour channels, "
+            f"`background=` must be one number or {nc - 1} numbers (a colour for the colour channels, "
             f"in the image's own scale, e.g. 255 for white uint8); got {background!r}"
         )
     top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
     if (bg < 0).any() or (bg > top).any():
-        raise ValueError(f"background values must lie in [0, {top:g}] for {image.dtype} images; got {background!r}")
+        raise ValueError(f"`background=` values must lie in [0, {top:g}] for {image.dtype} images; got {background!r}")
     a = image[..., -1:].astype(np.float64) / top
     colour = image[..., :-1] * a + bg * (1.0 - a)
     out = np.empty_like(image)
@@ -216,12 +216,25 @@ def warp(
     img = check_float_range(check_array(image))
     _check_transform(transform, img)
     filter = transform.filter if filter is None else check_filter(filter)
+    return warp_checked(img, transform, premultiplied, background, filter)
+
+
+def warp_checked(image, transform, premultiplied, background, filter=None, out=None):
+    """:func:`warp` of a checked image, composited onto ``background``; into ``out`` when given.
+
+    ``out`` is a C-contiguous array of the output's shape and ``image``'s
+    dtype (an image of a batch); without it a new array is returned.
+    """
     if isinstance(background, str):  # checked before the work is done
-        background = colour_in_scale(background, img.dtype, (img.shape[2] if img.ndim == 3 else 1) - 1)
-    out = np.empty(transform.output_shape + img.shape[2:], img.dtype)
-    out = warp_into(img, transform, premultiplied, out, filter)
-    if background is not None:
-        out = composite(out, background)
+        background = colour_in_scale(background, image.dtype, (image.shape[2] if image.ndim == 3 else 1) - 1)
+    target = np.empty(transform.output_shape + image.shape[2:], image.dtype) if out is None else out
+    warp_into(image, transform, premultiplied, target, filter)
+    if background is None:
+        return target
+    composited = composite(target, background)
+    if out is None:
+        return composited
+    out[...] = composited
     return out
 
 

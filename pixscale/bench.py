@@ -7,6 +7,9 @@ call, so compile time is excluded; ratios compare runs made side by side.
 
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +20,7 @@ def median_time(fn, *, repeats=7, budget=2.0):
     Stops early once ``budget`` seconds have been spent (at least 3 calls).
     """
     fn()
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats:
         t0 = time.perf_counter()
@@ -39,7 +42,7 @@ def paired_times(fns, *, rounds=15, budget=3.0):
     """
     for fn in fns:
         fn()
-    rows = []
+    rows: list[list[float]] = []
     start = time.perf_counter()
     while len(rows) < rounds:
         row = []
@@ -74,10 +77,12 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
     import pixscale
     from pixscale import reference as ref
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for size in sizes:
         img = test_image(size)
         ref_budget = budget if size <= 1024 else budget / 2
+        # (operation, scale, pixscale call, reference call or None)
+        cases: list[tuple[str, float | None, Callable[[], Any], Callable[[], Any] | None]]
         cases = [("measure", None, lambda: pixscale.measure(img), lambda: ref.measure(img))]
         for s in scales:
             t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
@@ -87,8 +92,8 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
                     (
                         name,
                         s,
-                        lambda t=t, pm=pm: pixscale.warp(img, t, premultiplied=pm),
-                        lambda t=t, pm=pm: ref.warp(img, t, premultiplied=pm),
+                        partial(pixscale.warp, img, t, premultiplied=pm),
+                        partial(ref.warp, img, t, premultiplied=pm),
                     )
                 )
             for f in ("lanczos4", "area") if s < 1 else ("lanczos4",):
@@ -96,9 +101,9 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
                     (
                         f"warp {f}",
                         s,
-                        lambda t=t, f=f: pixscale.warp(img, t, filter=f),
+                        partial(pixscale.warp, img, t, filter=f),
                         # The reference is dense matrix products: O(N^3), so only up to 1024 px.
-                        (lambda t=t, f=f: ref.filtered(img, t, filter=f)) if size <= 1024 else None,
+                        partial(ref.filtered, img, t, filter=f) if size <= 1024 else None,
                     )
                 )
         cases.append(("normalize exact", None, lambda: pixscale.normalize(img), None))

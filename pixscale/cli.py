@@ -13,7 +13,8 @@ from ._object import KEEP
 from ._place import FITS
 from ._plan import CENTERS
 from .console import flag_table, messages, os_error_line, progress_bar, to_flags, write
-from .pipeline.layouts import LAYOUTS, REPORT_DIR
+from .pipeline.dataset import REPORT_DIR
+from .pipeline.layouts import LAYOUTS
 from .pipeline.options import SCALE_MODES
 from .pipeline.workers import POOLS
 
@@ -217,7 +218,7 @@ def _check_report_dir(path, name="--report-dir"):
     import os
     import stat
 
-    from .pipeline.io import os_problem
+    from .pipeline.files import os_problem
 
     if path is None:
         return
@@ -263,12 +264,13 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         scheduler=args.scheduler,
         unit_timeout=args.unit_timeout,
         progress=progress_bar,
+        spell=_flags,
     )
     summary = report.summarize(rows, target=opts.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
     unwritten = [r for r in rows if r.get("sample") == "" and r.get("view") == REPORT_DIR and r.get("error")]
     if not args.quiet:
-        _out(report.format_table(summary))
+        _out(report.format_table(summary, spell=_flags))
         if not unwritten:
             _out(f"\nreport: {where}")
     elif summary["n_failed"] and not unwritten:  # --quiet: only the error
@@ -331,9 +333,9 @@ def cmd_stats(args):
         json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
         print()
     elif not args.quiet:
-        _out(report.format_table(summary))
+        _out(report.format_table(summary, spell=_flags))
     if args.report_dir:
-        report.write_report(args.report_dir, summary, rows, plots=args.plots)
+        report.write_report(args.report_dir, summary, rows, plots=args.plots, spell=_flags)
     if args.quiet and not args.json and summary["n_failed"]:
         _failed_line(summary, Path(args.report_dir) if args.report_dir else None)
     return 1 if summary["n_failed"] else 0
@@ -344,7 +346,7 @@ def cmd_demo(args):
     from pathlib import Path
 
     from . import synth
-    from .pipeline.layouts import LOCK
+    from .pipeline.dataset import LOCK
     from .pipeline.output import Lock
 
     _options(args)

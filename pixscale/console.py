@@ -15,9 +15,10 @@ import contextlib
 import logging
 import os
 import re
+import shlex
 import sys
 
-from .pipeline.layouts import for_terminal
+from .pipeline.dataset import for_terminal
 
 LOGGER = "pixscale"
 # An option as a library message names it: `name=value`, or `name=` for the option itself.
@@ -44,8 +45,10 @@ def to_flags(text, table):
     """``text`` with every option it names as a Python keyword written as the flag that sets it.
 
     ```resume=True``` becomes ``--resume``, ```exact=False``` ``--no-exact``,
-    ```keep="largest"``` ``--keep largest`` and ```min_component=``` (the option
-    itself) ``--min-component``; an option without a flag is left as it is.
+    ```keep="largest"``` ``--keep largest`` (a text as a shell takes it:
+    ```mask="{stem}.png"``` is ``--mask '{stem}.png'``) and ```min_component=```
+    (the option itself) ``--min-component``; an option without a flag is left
+    as it is.
     """
 
     def flag(match):
@@ -65,7 +68,7 @@ def to_flags(text, table):
                 return _long(switch)
         if valued is None:
             return match.group(0)
-        return f"{_long(valued)} {value if isinstance(value, str) else text}"
+        return f"{_long(valued)} {shlex.quote(value) if isinstance(value, str) else text}"
 
     return MENTION.sub(flag, text)
 
@@ -192,7 +195,7 @@ def messages(translate, quiet=False):
 
 def os_error_line(exc, args):
     """An OSError as the command's one line: the folder argument it concerns, what is wrong in words, the fix."""
-    from .pipeline.io import LinkError, os_problem
+    from .pipeline.files import LinkError, os_problem
 
     if isinstance(exc, LinkError) or exc.filename is None:  # already worded
         return str(exc)

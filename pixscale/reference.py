@@ -412,7 +412,7 @@ def background_values(background, dtype, n_colour):
         if text in NAMED_COLOURS:
             rgb = NAMED_COLOURS[text]
         else:
-            rgb = tuple(int(text[k : k + 2], 16) for k in (1, 3, 5))  # "#rrggbb"
+            rgb = (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))  # "#rrggbb"
         if np.dtype(dtype) == np.uint8:
             values = [float(v) for v in rgb]
         elif np.dtype(dtype) == np.uint16:

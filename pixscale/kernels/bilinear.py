@@ -1,4 +1,4 @@
-"""Numba kernels: the fused measure pass and the bilinear resample-and-pad.
+"""Numba kernels: the bilinear resample-and-pad.
 
 Kernels are private and dumb: they receive validated arrays of a known dtype,
 the precomputed per-row / per-column taps, and a preallocated ``out``.  They
@@ -9,110 +9,9 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from . import jit, jit_strict
-from .jpeg import check_scan  # noqa: F401 (re-exported: the JPEG scan check is a kernel like the others)
 from .simd import lerp4, lerp4_premult
-from .taps import count_above, finish, to_work, warp_taps_count, warp_taps_window  # noqa: F401 (re-exported)
-
-_S24 = np.uint32(24)
-# Integer images always interpolate in float32; literal constants let LLVM vectorise.
-_Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
-
-
-@jit
-def _value(v, word):
-    """``v``, or the alpha byte of an RGBA8 pixel read as a word (``v >> 24``) unless ``word`` is None.
-
-    ``word is None`` is decided at compile time, and the shift is a constant, so
-    both specialisations vectorise as a hand-written loop would.
-    """
-    if word is None:
-        return v
-    return v >> _S24
-
-
-@jit
-def _count_row(row, thr, word, alpha_row):
-    """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises).
-
-    Each ``_value`` is also stored into ``alpha_row`` unless it is None (decided
-    at compile time).
-    """
-    c = 0
-    s = 0
-    for j in range(row.shape[0]):
-        v = _value(row[j], word)
-        if alpha_row is not None:
-            alpha_row[j] = v
-        m = 1 if v > thr else 0
-        c += m
-        s += j * m
-    return c, s
-
-
-@jit
-def _measure(rows, thr, word, out, unpack):
-    """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass.
-
-    With ``unpack`` (an (H, W) array, or None) every ``_value`` is also stored there.
-    """
-    h, w = rows.shape
-    count = 0
-    sum_x = 0
-    sum_y = 0
-    x0 = w
-    x1 = 0
-    y0 = h
-    y1 = 0
-    for i in range(h):
-        row = rows[i]
-        c, s = _count_row(row, thr, word, None if unpack is None else unpack[i])
-        if c == 0:
-            continue
-        count += c
-        sum_x += s
-        sum_y += i * c
-        if y0 == h:
-            y0 = i
-        y1 = i + 1
-        # The row has a hit: only the ends that could widen the box are scanned.
-        j = 0
-        while j < x0 and not _value(row[j], word) > thr:
-            j += 1
-        x0 = min(x0, j)
-        j = w - 1
-        while j >= x1 and not _value(row[j], word) > thr:
-            j -= 1
-        x1 = max(x1, j + 1)
-    out[0] = count
-    out[1] = sum_x
-    out[2] = sum_y
-    out[3] = x0
-    out[4] = y0
-    out[5] = x1
-    out[6] = y1
-
-
-@jit
-def measure_alpha(alpha, thr, out):
-    """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
-
-    ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
-    box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
-    """
-    _measure(alpha, thr, None, out, None)
-
-
-@jit
-def measure_words(words, thr, out, alpha=None):
-    """:func:`measure_alpha` for RGBA8 pixels read as little-endian uint32 words.
-
-    Alpha is the top byte of each word; reading whole pixels keeps the loop
-    contiguous, so it vectorises where a stride-4 byte loop does not.
-    ``thr`` is a uint32 on the 0-255 scale.  With ``alpha`` (uint8, (H, W))
-    the alpha channel is unpacked there in the same pass.
-    """
-    _measure(words, thr, True, out, alpha)
-
+from .store import finish, rounded, store_premult4, to_work
+from .taps import count_above
 
 # --- Bilinear resample-and-pad ------------------------------------------------
 #
@@ -248,7 +147,7 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
 
     The source values are converted to the float type of ``buf`` as they are
     loaded, so no float copy of the row is needed; the arithmetic is that of
-    :func:`_gather` (see :mod:`pixscale._simd`).
+    :func:`_gather` (see :mod:`pixscale.kernels.simd`).
     """
     o = np.uint64(0)
     step = np.uint64(4)
@@ -281,11 +180,7 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
         c1 = a * ba[o + 1] + b * bb[o + 1]
         c2 = a * ba[o + 2] + b * bb[o + 2]
         wa = a * ba[o + 3] + b * bb[o + 3]
-        inv = _O / wa if wa >= _H else _Z
-        orow[o] = min(max(c0 * inv, _Z), maxval) + _H
-        orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
-        orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
-        orow[o + 3] = min(max(wa, _Z), maxval) + _H
+        store_premult4(c0, c1, c2, wa, maxval, orow, o)
 
 
 @jit
@@ -377,7 +272,7 @@ def warp_bilinear(
             maxval = consts[3]
             dst = orow[k_lo:k_hi]
             for k in range(dst.shape[0]):
-                dst[k] = min(max(a * ba[k] + b * bb[k], _Z), maxval) + _H
+                dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
 
 
 @jit
@@ -388,7 +283,7 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     column offsets, scratch rows and :func:`warp_bilinear` for the flat
     source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
     the working float type, which also sets the type of the weights.  The
-    other filters' twin is :func:`pixscale._resample.warp_taps_window`.
+    other filters' twin is :func:`pixscale.kernels.taps.warp_taps_window`.
     """
     h = src.shape[0]
     w = src.shape[1] // nc

@@ -2,8 +2,8 @@
 
 numba's own ``cache=True`` keys a kernel's cache on the one file that defines
 it and writes next to it, into the installed package.  Both are wrong here:
-:mod:`pixscale._kernels` inlines code from other modules (the list is
-:data:`pixscale.kernels.KERNEL_SOURCES`), and files left in
+a kernel inlines code from other modules of :mod:`pixscale.kernels` (the
+store, the SIMD intrinsics, the flags), and files left in
 ``site-packages/pixscale/__pycache__`` outlive ``pip uninstall`` and then
 shadow an editable install of the package.
 
@@ -13,7 +13,9 @@ two changes:
 * its locator puts the files in a per-user folder (``$PIXSCALE_CACHE_DIR``,
   else ``$NUMBA_CACHE_DIR/pixscale``, else the user cache folder, e.g.
   ``~/.cache/pixscale``), in a subfolder named by pixscale's and numba's
-  versions and a hash of the kernel sources and of what else decides the
+  versions and a hash of every ``.py`` file of :mod:`pixscale.kernels`
+  (:func:`kernel_sources`: the folder, not a list to keep up to date; the
+  folder imports nothing else from pixscale) and of what else decides the
   machine code (numpy and llvmlite versions, numba's bounds checking and
   optimisation level); that key is also the source stamp numba checks;
 * a compiled overload is stored in a data file named by a hash of its index
@@ -39,8 +41,6 @@ import llvmlite
 import numba
 import numpy as np
 from numba.core import caching
-
-from . import KERNEL_SOURCES
 
 _UNSET = object()
 _FOLDER = _UNSET
@@ -72,12 +72,17 @@ def cache_root():
     return _user_cache_root()
 
 
+def kernel_sources():
+    """Every ``.py`` file of this folder and below, by relative path: what a kernel's machine code can come from."""
+    here = Path(__file__).parent
+    return sorted((p.relative_to(here).as_posix(), p) for p in here.rglob("*.py"))
+
+
 def cache_key():
     """``<pixscale version>-numba<version>-<hash>``: the subfolder name, and numba's source stamp."""
     h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in KERNEL_SOURCES:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+    for name, path in kernel_sources():
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     others = (np.__version__, llvmlite.__version__, sys.version, bool(numba.config.BOUNDSCHECK), str(numba.config.OPT))
     h.update(repr(others).encode())
     return f"{_version()}-numba{numba.__version__}-{h.hexdigest()[:16]}"

@@ -14,7 +14,7 @@ intrinsic that is inlined into the calling kernel:
 
 with the source converted to the float type of ``dst`` on load.  Every lane
 performs the same IEEE multiply and add, in the same order, as the scalar code
-in :func:`pixscale._kernels._gather`, and numba gives both the same fast-math
+in :func:`pixscale.kernels.bilinear._gather`, and numba gives both the same fast-math
 flags (``nsz``, ``arcp``, ``afn``, none of which changes a product or a sum),
 so results are bit-identical to it (``tests/kernels/test_warp.py`` holds them together).
 
@@ -26,8 +26,8 @@ vector load when its stride is one element, as it is in the warp, else with
 four strided loads.  Under ``NUMBA_DISABLE_JIT`` the
 same operation runs as plain Python.
 
-This module is one of :data:`pixscale.kernels.KERNEL_SOURCES`: editing it
-invalidates the compiled kernels that inline it (see :mod:`pixscale._cache`).
+Editing this module, like any file of :mod:`pixscale.kernels`, invalidates the
+compiled kernels (see :mod:`pixscale.kernels.cache`).
 """
 
 import numba

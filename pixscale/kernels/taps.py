@@ -1,4 +1,4 @@
-"""Numba kernels of the tap filters (Lanczos-4, area) and the store every warp ends with.
+"""Numba kernels of the tap filters (Lanczos-4, area).
 
 A tap filter gives each output pixel, per axis, a run of consecutive source
 pixels ``lo, lo + 1, ... lo + cnt - 1`` (all inside the source) and their
@@ -25,10 +25,8 @@ import math
 import numpy as np
 
 from . import jit, jit_strict
+from .store import clip01, finish, to_work
 
-# Integer images always interpolate in float32; literal constants let LLVM vectorise.
-_Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
-_TINY64 = float(np.finfo(np.float64).tiny)
 #: Taps per axis of the Lanczos-4 filter.
 LANCZOS_TAPS = 8
 
@@ -139,68 +137,6 @@ def area_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
 
 
 @jit
-def finish(v, nc, premult, rounding, consts, orow):
-    """Store one row of interpolated values ``v`` into ``orow``.
-
-    Premultiplied colour is divided back by its alpha (0 where the *stored*
-    alpha is 0).  ``rounding`` clips to ``[0, maxval]`` and rounds half up
-    (the integer store truncates the non-negative value).
-    ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
-    """
-    maxval = consts[3]
-    if not premult:
-        if rounding:
-            for k in range(orow.shape[0]):
-                orow[k] = min(max(v[k], _Z), maxval) + _H
-        else:
-            for k in range(orow.shape[0]):
-                orow[k] = v[k]
-        return
-    last = nc - 1
-    if nc == 4 and rounding:
-        for j in range(orow.shape[0] // 4):
-            o = 4 * j
-            c0, c1, c2, wa = v[o], v[o + 1], v[o + 2], v[o + 3]
-            inv = _O / wa if wa >= _H else _Z
-            orow[o] = min(max(c0 * inv, _Z), maxval) + _H
-            orow[o + 1] = min(max(c1 * inv, _Z), maxval) + _H
-            orow[o + 2] = min(max(c2 * inv, _Z), maxval) + _H
-            orow[o + 3] = min(max(wa, _Z), maxval) + _H
-    elif rounding:
-        for j in range(orow.shape[0] // nc):
-            o = nc * j
-            wa = v[o + last]
-            inv = _O / wa if wa >= _H else _Z
-            for c in range(last):
-                orow[o + c] = min(max(v[o + c] * inv, _Z), maxval) + _H
-            orow[o + last] = min(max(wa, _Z), maxval) + _H
-    else:
-        # Float images: the reciprocal is taken in float64, finite for every float32 alpha
-        # (subnormal ones included); float64 alphas below its smallest normal are treated as 0.
-        for j in range(orow.shape[0] // nc):
-            o = nc * j
-            wa = v[o + last]
-            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
-            for c in range(last):
-                orow[o + c] = v[o + c] * inv
-            orow[o + last] = wa
-
-
-@jit
-def _clip01(orow):
-    """Float outputs of a tap filter stay in [0, 1], the range of float images (ringing leaves it)."""
-    for k in range(orow.shape[0]):
-        orow[k] = min(max(orow[k], 0.0), 1.0)
-
-
-@jit
-def to_work(row, rowf):
-    """``rowf[k] = row[k]``: source values in the working float type."""
-    for k in range(row.shape[0]):
-        rowf[k] = row[k]
-
-
-@jit
 def _add_row(w, rowf, nc, premult, acc):
     """``acc += w * rowf`` over a flat row; with ``premult`` colour is weighted by ``w * alpha``."""
     if not premult:
@@ -307,8 +243,8 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     ``xlo``, ``xcnt``, ``wx``.  Columns outside ``[j_lo, j_hi)`` and rows
     without taps are transparent fills.  ``premult`` interpolates colour
     premultiplied by the last channel; ``rounding`` and ``consts`` are as
-    for :func:`finish`, whose store ends every row; float rows are then
-    clipped to [0, 1] (:func:`_clip01`).
+    for :func:`~pixscale.kernels.store.finish`, whose store ends every row; float rows are then
+    clipped to [0, 1] (:func:`~pixscale.kernels.store.clip01`).
     """
     ny = out.shape[0]
     zero = consts[0]
@@ -339,7 +275,7 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
             if not rounding:
-                _clip01(orow[k_lo:k_hi])
+                clip01(orow[k_lo:k_hi])
         return
     ring = wy.shape[1]
     rows = np.empty((ring, k_hi - k_lo), wd)
@@ -359,12 +295,12 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             _add_row(wy[i, t], rows[slot], nc, False, v)
         finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
         if not rounding:
-            _clip01(orow[k_lo:k_hi])
+            clip01(orow[k_lo:k_hi])
 
 
 @jit
 def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """:func:`pixscale._kernels.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
+    """:func:`pixscale.kernels.bilinear.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
 
     Taps of both axes (:func:`lanczos_taps` or :func:`area_taps`) for the
     output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`.
@@ -402,7 +338,7 @@ def count_above(values, thr):
 
 @jit
 def warp_taps_count(filt, alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
-    """:func:`pixscale._kernels.warp_count` for a tap filter: exact mode's probe, same arithmetic as the warp."""
+    """:func:`pixscale.kernels.bilinear.warp_count` for a tap filter: exact mode's probe, the warp's arithmetic."""
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
     warp_taps_window(filt, alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     return count_above(out, thr)

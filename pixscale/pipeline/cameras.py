@@ -6,8 +6,9 @@ import math
 import numpy as np
 
 from .. import __version__
-from .io import ViewError, atomic_write_json
-from .layouts import CAMERAS
+from .dataset import CAMERAS
+from .files import atomic_write_json
+from .io import ViewError
 
 
 def new_intrinsics(frame, t, pixel_center):

@@ -24,8 +24,10 @@ from pathlib import Path
 from .._object import ObjectMask
 from .._validate import EmptyMaskError
 from .._validate import real_number as _real
-from .io import ViewError, open_own_file
-from .layouts import STOP, discover, printable, some_names
+from .dataset import STOP, printable, some_names
+from .discover import discover
+from .files import open_own_file
+from .io import ViewError
 from .manifest import end_last_line, remove_stale_outputs, resume_plan
 from .options import OptionError, RunOptions, check_jobs
 from .output import (
@@ -89,6 +91,7 @@ def run(
     scheduler=None,
     unit_timeout=None,
     progress=None,
+    spell=None,
 ):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
@@ -133,6 +136,10 @@ def run(
         ``progress(total=n_views, unit="view")``; what it returns gets
         ``update(n)`` as samples complete and ``close()`` at the end, so
         ``tqdm.tqdm`` fits.  Default: no progress shown.
+    spell : callable, optional
+        How report.md spells the options its advice and failures name
+        (see :func:`pixscale.report.summary.write_report`); the ``pixscale``
+        command passes its flags.  Default: as Python keywords.
 
     Returns
     -------
@@ -220,7 +227,7 @@ def run(
                 with signals_held() as held:  # the work is done: a stop request waits for the report
                     records += write_list_files(dataset, out_dir)
                     if report_dir is not False:
-                        records += write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots)
+                        records += write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
@@ -316,7 +323,7 @@ def _precompile(dataset, say, filter="bilinear"):
     The dtype is read from the first view's PNG header (datasets are
     rendered alike); other dtypes compile when they are met.
     """
-    from ..kernels import precompile
+    from .._precompile import precompile
     from .io import view_dtype
 
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)

@@ -1,275 +1,244 @@
-"""Finding the views of a dataset: the layouts pixscale reads.
+"""The layouts pixscale reads, one registered reader each (:data:`REGISTRY`, in imageio's plugin spirit).
+
+Each :class:`Layout` says whether a dataset root is one of its kind
+(``matches``; detection tries them in the table's order), reads the samples of
+a root (``read``) and names the camera file its samples carry (``cameras``),
+which a run writes back for its output.  A new layout is one class and one
+entry in the table.
 
 * ``gslrm`` (FaceLift GS-LRM): ``ROOT/<sample>/opencv_cameras.json`` whose
   ``frames`` name the views by ``file_path`` (e.g. ``images/cam_000.png``).
   A folder that itself holds ``opencv_cameras.json`` is one GS-LRM sample.
 * ``mvdiffusion`` (FaceLift MVDiffusion): ``ROOT/<sample>/cam_000.png ...``.
-* ``co3d`` (CO3D-style sequences, no cameras): ``ROOT/<sample>/images/*``,
-  typically JPEG beside ``ROOT/<sample>/masks/*.png`` read with a mask
-  template; a folder that itself holds ``images/`` is one sample.
 * ``flat``: a folder, or a glob pattern, of RGBA images; each image is its own
   sample.  A glob's images that lie in GS-LRM sample folders (``images/``
   beside ``opencv_cameras.json``) are grouped by sample and keep their
   cameras, as if the sample folders had been given.
+* ``co3d`` (CO3D-style sequences, no cameras): ``ROOT/<sample>/images/*``,
+  typically JPEG beside ``ROOT/<sample>/masks/*.png`` read with a mask
+  template; a folder that itself holds ``images/`` is one sample.
 
-A view's identity is its path relative to the dataset root (``View.key``, with
-``/`` separators): the output file is ``OUT_DIR/<key>``, and the manifest and
-the report name the view by it.  Everything that can be wrong with the tree
-itself (missing cameras, bad frames, undecodable names, unreadable list files)
-is found here, before any view is read, and recorded on the sample or the
-dataset instead of raised.
-
-List files ``ROOT/*.txt`` that list sample folders are read here too, so a run
-can rewrite them to point at its output.
+Everything that can be wrong with the tree itself (missing cameras, bad
+frames, undecodable names, unreadable list files) is found here, before any
+view is read, and recorded on the sample or the dataset instead of raised.
 """
 
-import errno
-import glob
 import json
-import math
 import os
 import posixpath
-import re
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from .._validate import real_number as _number
+from .dataset import (
+    CAMERAS,
+    IMAGE_SUFFIX,
+    IMAGES,
+    INTRINSICS,
+    OTHER_IMAGE_SUFFIXES,
+    REPORT_DIR,
+    Sample,
+    View,
+    _bad_name,
+    _entries,
+    _is_image,
+    printable,
+    some_names,
+)
+from .files import json_ready, os_problem
 
-LAYOUTS = ("auto", "gslrm", "mvdiffusion", "co3d", "flat")
-LAYOUT_NAMES = {"gslrm": "GS-LRM", "mvdiffusion": "MVDiffusion", "co3d": "CO3D-style", "flat": "flat"}
-CAMERAS = "opencv_cameras.json"
-IMAGES = "images"  # a CO3D-style sample's image folder
-MASKS = "masks"  # and where its masks usually are
-IMAGE_SUFFIX = ".png"
-MASKED_SUFFIXES = (".png", ".jpg", ".jpeg")  # views read with a separate mask (--mask)
-OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr")
-# pixscale's own files in an output folder: never views, never samples.
-MANIFEST = "pixscale-manifest.jsonl"
-REPORT_DIR = "pixscale-report"
-LOCK = ".pixscale-lock"
-STOP = ".pixscale-stop"  # a run's stop request, seen by every worker
-RESERVED = (MANIFEST, REPORT_DIR, LOCK)
-INTRINSICS = ("fx", "fy", "cx", "cy")
-
-
-@dataclass
-class View:
-    """One image of a sample.
-
-    ``rel`` is the path as the sample names it (a camera frame's
-    ``file_path``, or the file name), ``key`` the path relative to the
-    dataset root that identifies the view and places its output, ``path`` the
-    file to read (None when the view was rejected, with ``error`` saying why).
-    """
-
-    path: Path | None
-    rel: str
-    key: str
-    frame: int | None = None  # index into the sample's camera frames (gslrm)
-    error: str | None = None
-    mask: Path | None = None  # the object mask file (--mask), or None: the image's own alpha
-    mask_key: str | None = None  # the mask's path relative to the root (for --write-mask)
-
-    @property
-    def out_key(self):
-        """Where the output goes, relative to OUT_DIR: ``key``, as a PNG when read with a mask."""
-        return self.key if self.mask is None else str(Path(self.key).with_suffix(".png").as_posix())
-
-    @property
-    def mask_out_key(self):
-        """Where ``--write-mask`` writes the mask, relative to OUT_DIR: ``mask_key`` as a PNG (its content)."""
-        return None if self.mask_key is None else str(Path(self.mask_key).with_suffix(".png").as_posix())
-
-    @property
-    def out_rel(self):
-        """``rel`` of the output (a camera frame's new ``file_path``)."""
-        return self.rel if self.mask is None else str(Path(self.rel).with_suffix(".png").as_posix())
+# --- the registry ------------------------------------------------------------------------------
 
 
-@dataclass
-class Sample:
-    """A group of views that share a folder (and, for gslrm, a cameras file).
+class Scan:
+    """A dataset root as the layouts look at it: its folders, each checked for readability once."""
 
-    ``name`` identifies the sample (its folder relative to the root; for flat
-    layouts the view's key).  ``error`` is set when the sample as a whole
-    cannot be used; ``warnings`` lists what was odd but not fatal.
-    """
+    def __init__(self, root):
+        self.root = root
+        self.problems = {}  # folder -> (problem, fix) when it cannot be read, or None
 
-    name: str
-    rel_dir: str  # folder relative to the dataset root ("" for flat samples and a root sample)
-    views: list = field(default_factory=list)
-    cameras: dict | None = None
-    error: str | None = None
-    warnings: list = field(default_factory=list)
-    sources: list = field(default_factory=list)  # every input file the sample's output depends on
-
-
-@dataclass
-class ListFile:
-    """A list file of the root: its name and the rewritten text, or why it cannot be rewritten."""
-
-    name: str
-    text: str | None = None
-    error: str | None = None
-    note: str | None = None  # e.g. a .txt that names nothing of the dataset: copied unchanged
-
-
-@dataclass
-class Dataset:
-    """The samples found under a root, in sorted order, and the list files beside them."""
-
-    root: Path
-    layout: str
-    samples: list
-    list_files: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # things found and not used, said before a run starts
-
-    @property
-    def n_views(self):
-        return sum(len(s.views) for s in self.samples)
-
-    def describe(self):
-        """One line: layout, samples and views, e.g. ``GS-LRM, 100 samples, 600 views``."""
-        n = len(self.samples)
-        return (
-            f"{LAYOUT_NAMES[self.layout]}, {n} sample{'s' * (n != 1)}, {self.n_views} view{'s' * (self.n_views != 1)}"
-        )
-
-
-def some_names(names, n=5):
-    """The first ``n`` of ``names`` for a message, joined by commas, with `` ...`` when there are more."""
-    names = list(names)
-    return ", ".join(names[:n]) + (" ..." if len(names) > n else "")
-
-
-def is_glob(text):
-    """True when ``text`` is a glob pattern rather than an existing path."""
-    text = os.fspath(text)
-    return any(ch in text for ch in "*?[") and not os.path.exists(text)
-
-
-def _is_image(p, suffixes=(IMAGE_SUFFIX,)):
-    return p.suffix.lower() in suffixes
-
-
-def _entries(folder):
-    """The entries of ``folder``, sorted, without pixscale's own files."""
-    return sorted(p for p in folder.iterdir() if not _own(p.name))
-
-
-def is_temporary(name):
-    """A name pixscale uses for a run's lock and temporary files (``.pixscale-*``, ``.NAME.xxxx.part``)."""
-    return name == LOCK or name.startswith(".pixscale-") or (name[:1] == "." and name.endswith(".part"))
-
-
-def _own(name):
-    """pixscale's own bookkeeping files in an output tree: never views or samples."""
-    return name == MANIFEST or is_temporary(name)
-
-
-def _bad_name(rel):
-    """Why a path relative to the root cannot name a view or sample, or None."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        raw = os.fsencode(rel)
-        return f"its name is not valid UTF-8 ({raw!r}); rename it with UTF-8 characters"
-    first = rel.split("/", 1)[0]
-    if first in RESERVED:
-        return f"{first!r} is a name pixscale uses for its own files in OUT_DIR; rename the folder"
-    for part in rel.split("/"):
-        if is_temporary(part):
-            return (
-                f"{part!r} is named like pixscale's own temporary files (.pixscale-*, .NAME.xxxx.part), which a "
-                "run removes from OUT_DIR; rename it"
-            )
-    return None
-
-
-# surrogates that are no escaped byte (surrogateescape uses U+DC80..U+DCFF only): a JSON "\\ud800"
-_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
-
-
-def printable(name):
-    """``name`` safe to print and to write as JSON (valid UTF-8), the one sanitiser for names.
-
-    Undecodable bytes of a file name (surrogate escapes) are shown as ``\\xNN``
-    and a lone surrogate that is no escaped byte (a JSON ``"\\ud800"``) as
-    ``\\ud800``; any other text is returned unchanged.  Control characters stay:
-    :func:`for_terminal` escapes those too.
-    """
-    name = os.fsdecode(name)
-    try:
-        name.encode("utf-8")
-        return name  # the common case: valid text
-    except UnicodeEncodeError:
-        pass
-    name = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", name)
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(c) not in "\n\t"}
-
-
-def for_terminal(text):
-    """``text`` safe to write to a terminal: control characters (escape sequences, ``\\r``) shown as ``\\xNN``.
-
-    A file name can hold any character but ``/`` and NUL; printed raw, an
-    escape sequence in one could rewrite the screen.  Line feeds and tabs stay.
-    """
-    return printable(str(text)).translate(_CONTROL)
-
-
-def detect_layout(root, suffixes=(IMAGE_SUFFIX,)):
-    """Return "gslrm", "mvdiffusion", "co3d" or "flat" for a dataset root (or a glob: "flat").
-
-    Raises ValueError when it holds no images of any layout, with a hint where
-    one can be given: JPEG images that need their masks, or a dataset one
-    level deeper than ``root``.
-    """
-    if is_glob(root):
-        return "flat"
-    root = Path(root)
-    if (root / CAMERAS).is_file():
-        return "gslrm"
-    problems = {}
-
-    def readable():  # a folder that cannot be read tells nothing of the layout (discover fails it as a sample)
-        for p in (p for p in _entries(root) if p.is_dir()):
-            if p not in problems:
-                problems[p] = _unreadable(p)
-            if problems[p] is None:
+    def folders(self):
+        """The readable folders of the root, lazily (a folder that cannot be read tells nothing of the layout)."""
+        for p in (p for p in _entries(self.root) if p.is_dir()):
+            if p not in self.problems:
+                self.problems[p] = unreadable(p)
+            if self.problems[p] is None:
                 yield p
 
-    if any((p / CAMERAS).is_file() for p in readable()):
-        return "gslrm"
-    if any(_is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in readable() for f in p.iterdir()):
-        return "mvdiffusion"
-    if any(_is_image(p, suffixes) for p in _entries(root) if p.is_file()):
-        return "flat"
-    subdirs = list(readable())
-    if any(_holds_images(d / IMAGES, suffixes) for d in [root, *subdirs]):
-        return "co3d"
-    unreadable = [p for p, problem in problems.items() if problem]
-    others = sorted({p.suffix.lower() for p in root.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
-    hint = (
-        f" It holds {'/'.join(others)} files, but pixscale reads PNG images with an alpha channel"
-        " (or JPEG/PNG images with mask files: --mask)."
-        if others
-        else _co3d_hint(root, subdirs) or _deeper_hint(root)
-    )
-    if unreadable:
-        hint += f" {len(unreadable)} of its folders cannot be read: {unreadable[0].name} {problems[unreadable[0]]}."
-    raise ValueError(
-        f"found no images in {root}: expected <sample>/{CAMERAS} (GS-LRM), <sample>/cam_*.png "
-        f"(MVDiffusion), <sample>/{IMAGES}/*.png (CO3D-style) or *.png files (flat).{hint} Check the path, "
-        "or pass --layout."
-    )
+
+class Layout:
+    """A way a dataset lies in a folder: how to tell it, how to read its samples, and its cameras.
+
+    A layout is registered in :data:`REGISTRY` under its ``name``; ``title`` names it in
+    messages, ``example`` shows its files (for a message that found none), ``cameras`` is the
+    camera file each sample carries (FaceLift's OpenCV cameras, which a run writes back for its
+    output), or None, and ``list_files`` says whether ``ROOT/*.txt`` may list its samples.
+    """
+
+    name = ""
+    title = ""
+    example = ""
+    cameras: str | None = None
+    list_files = True
+
+    def matches(self, scan, suffixes):
+        """Whether the root of ``scan`` (a :class:`Scan`) holds views of this layout."""
+        raise NotImplementedError
+
+    def read(self, root, suffixes):
+        """``(samples, notes)``: the samples of ``root`` in this layout, and what was skipped, in words."""
+        raise NotImplementedError
 
 
-def _unreadable(folder):
-    """Why ``folder`` (it, its cameras, its ``images/``) cannot be read, and the fix; or None."""
+class FolderLayout(Layout):
+    """A layout whose samples are the folders of the root (or the root itself: :meth:`root_sample`)."""
+
+    def root_sample(self, root, suffixes):
+        """``(sample, notes)`` when ``root`` itself is one sample of this layout; else None."""
+        return None
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        """``(sample, notes)`` of one folder of the root; the sample is None when it is not one (a note says why)."""
+        raise NotImplementedError
+
+    def read(self, root, suffixes):
+        one = self.root_sample(root, suffixes)
+        if one is not None:
+            return [one[0]], one[1]
+        samples, notes = [], []
+        for folder in (p for p in _entries(root) if p.is_dir()):
+            rel_dir = folder.name
+            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
+                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
+                continue
+            bad = _bad_name(rel_dir)
+            if bad:
+                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
+                continue
+            problem = unreadable(folder)
+            if problem and rel_dir == "lost+found":
+                notes.append(f"{rel_dir}/: a file system's recovery folder that cannot be read ({problem[0]}); skipped")
+                continue
+            if problem:  # that sample fails, by name; the others run
+                error = f"{problem[0]}; {problem[1]}, or move the folder out of IN_DIR"
+                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
+                continue
+            sample, found = self.folder_sample(folder, rel_dir, suffixes)
+            notes += found
+            if sample is not None:
+                samples.append(sample)
+        return samples, notes
+
+
+class GSLRM(FolderLayout):
+    """FaceLift GS-LRM: ``<sample>/opencv_cameras.json`` whose frames name the views."""
+
+    name, title, example, cameras = "gslrm", "GS-LRM", f"<sample>/{CAMERAS}", CAMERAS
+
+    def matches(self, scan, suffixes):
+        return (scan.root / CAMERAS).is_file() or any((p / CAMERAS).is_file() for p in scan.folders())
+
+    def root_sample(self, root, suffixes):
+        if not (root / CAMERAS).is_file():
+            return None
+        return _gslrm_sample(root, "", root.resolve().name or ".", suffixes), []
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        if (folder / CAMERAS).is_file():
+            return _gslrm_sample(folder, rel_dir, rel_dir, suffixes), []
+        if any(_is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()):
+            error = (
+                f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
+                "follow its images; restore the file, or move the folder out of IN_DIR"
+            )
+            return Sample(name=rel_dir, rel_dir=rel_dir, error=error), []
+        return None, [f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped"]
+
+
+class MVDiffusion(FolderLayout):
+    """FaceLift MVDiffusion: ``<sample>/cam_000.png ...``."""
+
+    name, title, example = "mvdiffusion", "MVDiffusion", "<sample>/cam_*.png"
+
+    def matches(self, scan, suffixes):
+        return any(
+            _is_image(f, suffixes) and f.name.lower().startswith("cam_") for p in scan.folders() for f in p.iterdir()
+        )
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
+        if sample.views:
+            return sample, []
+        others = sorted({p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+        note = (
+            f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
+            "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
+            "their mask files: `mask=`)"
+            if others
+            else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
+        )
+        return None, [note]
+
+
+class Flat(Layout):
+    """A folder of images, each its own sample (a glob pattern of images is read as one, see :func:`discover`)."""
+
+    name, title, example, list_files = "flat", "flat", "*.png files", False
+
+    def matches(self, scan, suffixes):
+        return any(_is_image(p, suffixes) for p in _entries(scan.root) if p.is_file())
+
+    def read(self, root, suffixes):
+        samples, skipped = [], 0
+        for p in _entries(root):
+            if _is_image(p, suffixes):
+                samples.append(_flat_sample(p, p.name))
+            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                skipped += 1
+        notes = [
+            f"{skipped} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
+            "channel (give mask files, `mask=`, to read JPEG)"
+        ]
+        return samples, notes if skipped else []
+
+
+class CO3D(FolderLayout):
+    """CO3D-style sequences, no cameras: ``<sample>/images/*`` (often JPEG, read with ``masks/``)."""
+
+    name, title, example = "co3d", "CO3D-style", f"<sample>/{IMAGES}/*.png"
+
+    def matches(self, scan, suffixes):
+        return any(_holds_images(d / IMAGES, suffixes) for d in [scan.root, *scan.folders()])
+
+    def root_sample(self, root, suffixes):
+        if not (root / IMAGES).is_dir():
+            return None
+        return _co3d_sample(root, "", root.resolve().name or ".", suffixes), _co3d_skipped(
+            root / IMAGES, IMAGES, suffixes
+        )
+
+    def folder_sample(self, folder, rel_dir, suffixes):
+        sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
+        notes = _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
+        if sample.views:
+            return sample, notes
+        if not (folder / IMAGES).is_dir():
+            notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
+        return None, notes
+
+
+# The layouts pixscale reads, by name, in the order detection tries them: the first that matches wins.
+REGISTRY = {layout.name: layout for layout in (GSLRM(), MVDiffusion(), Flat(), CO3D())}
+LAYOUTS = ("auto", *REGISTRY)
+
+
+# --- reading samples ----------------------------------------------------------------------------
+
+
+def unreadable(folder):
+    """``(problem, fix)`` when ``folder`` (it, its cameras, its ``images/``) cannot be read (:func:`os_problem`).
+
+    None when it can.
+    """
     try:
         names = os.listdir(folder)
         for sub in (CAMERAS, IMAGES):
@@ -286,61 +255,14 @@ def _unreadable(folder):
         if names:
             os.lstat(folder / names[0])
     except OSError as exc:
-        where = os.fsdecode(exc.filename) if exc.filename is not None else os.fspath(folder)
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return (
-                f"cannot be read by this user ({where}: permission denied); make it readable (chmod -R a+rX {folder})"
-            )
-        return f"cannot be read ({where}: {exc.strerror or exc}); check the folder and the disk"
+        if exc.filename is None:
+            exc = OSError(exc.errno, exc.strerror or str(exc), os.fspath(folder))
+        return os_problem(exc, reading=True)
     return None
 
 
 def _holds_images(folder, suffixes):
     return folder.is_dir() and any(p.is_file() and _is_image(p, suffixes) for p in _entries(folder))
-
-
-def _co3d_hint(root, subdirs):
-    """For CO3D-style sequences of JPEG (or other) images read without masks: how to give them."""
-    for d in [root, *subdirs]:
-        images = d / IMAGES
-        if not images.is_dir():
-            continue
-        found = sorted(p for p in images.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES)
-        if not found:
-            continue
-        kinds = sorted({p.suffix.lower() for p in found})
-        where = IMAGES if d == root else f"<sample>/{IMAGES}"
-        masks = sorted(p.suffix.lower() for p in (d / MASKS).glob("*.*")) if (d / MASKS).is_dir() else []
-        template = f"../{MASKS}/{{stem}}{masks[0] if masks else '.png'}"
-        return (
-            f" {where}/ holds {'/'.join(kinds)} images (e.g. {found[0]}): pixscale reads them with their "
-            f"object masks; pass the mask files with --mask '{template}' (the mask's path relative to each "
-            "image's folder, {stem} its name without extension)."
-        )
-    return ""
-
-
-def _deeper_hint(root, depth=3, budget=2000):
-    """Where a dataset lies deeper under ``root`` (a folder given one level too high), as a hint."""
-    level = [root]
-    for _ in range(depth):
-        nxt = []
-        for d in level:
-            try:
-                subs = [p for p in _entries(d) if p.is_dir()]
-            except OSError:
-                continue
-            for p in subs:
-                budget -= 1
-                if budget < 0:
-                    return ""
-                if _unreadable(p) is None and ((p / CAMERAS).is_file() or _holds_images(p / IMAGES, MASKED_SUFFIXES)):
-                    top = p.parent if p.parent != root else p
-                    found = f"a {CAMERAS}" if (p / CAMERAS).is_file() else f"an {IMAGES}/ folder"
-                    return f" There is {found} in {p}: pass {top} as the dataset root (or a glob of its images)."
-            nxt += subs
-        level = nxt
-    return ""
 
 
 def _shown(value, limit=40):
@@ -373,18 +295,6 @@ def _frame_error(i, frame):
         if key in frame and not (_number(frame[key]) and frame[key] > 0):
             return f"camera frame {i}'s {key} is {_shown(frame[key])}, not a positive number; fix {CAMERAS}"
     return None
-
-
-def _strict(value, where, found):
-    """``value`` with each NaN or infinite number replaced by None (strict JSON has none), its place in ``found``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        found.append(where)
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strict(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
-    return value
 
 
 def _inside(base, rel):
@@ -459,7 +369,7 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
         except OSError:  # a folder that cannot be listed: its views fail when they are read
             continue
     found = []
-    sample.cameras = _strict(cameras, "", found)
+    sample.cameras = json_ready(cameras, found=found)
     if found:
         sample.warnings.append(
             f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
@@ -471,79 +381,6 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
             f"{len(unused)} image(s) not named by any camera frame were not used: " + some_names(sorted(unused))
         )
     return sample
-
-
-def _camera_folder(path):
-    """The GS-LRM sample folder an image lies in (``images/`` beside ``opencv_cameras.json``, or beside it), or None."""
-    for d in (path.parent, path.parent.parent):
-        if (d / CAMERAS).is_file():
-            return d
-    return None
-
-
-def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
-    """The images a pattern matches: each its own sample, except those of GS-LRM sample folders.
-
-    With ``group``, matched images that lie in a GS-LRM sample folder are read
-    as that sample's views (its camera frames that name them), so its cameras
-    follow; the dataset root is then the common folder of the sample folders
-    and the other images.
-    """
-    matched = sorted(Path(p) for p in glob.glob(os.fspath(pattern)))
-    files = [p for p in matched if p.is_file() and _is_image(p, suffixes)]
-    if not files:
-        kinds = "PNG" if suffixes == (IMAGE_SUFFIX,) else "PNG or JPEG"
-        raise ValueError(
-            f"the pattern {pattern} matches no {kinds} files; check it, and quote it so the shell does not expand it"
-        )
-    groups, loose, unused = {}, [], []
-    for p in files:
-        folder = _camera_folder(p) if group else None
-        if folder is None:
-            loose.append(p)
-        else:
-            groups.setdefault(Path(os.path.abspath(folder)), set()).add(os.path.abspath(p))
-    base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in loose] + list(groups)))
-    samples, orphans = [], {}
-    for p in loose:
-        key = Path(os.path.abspath(p)).relative_to(base).as_posix()
-        if groups and p.parent.name == IMAGES and len(Path(key).parts) > 2:  # a sample folder without cameras
-            orphans.setdefault(Path(key).parent.parent.as_posix(), []).append(p)
-        else:
-            samples.append(_flat_sample(p, key))
-    for rel_dir in orphans:
-        samples.append(
-            Sample(
-                name=rel_dir,
-                rel_dir=rel_dir,
-                error=(
-                    f"no {CAMERAS} in this sample folder (other samples the pattern matches have one), so its "
-                    "cameras cannot follow its images; restore the file, or leave the folder out of the pattern"
-                ),
-            )
-        )
-    for folder, wanted in groups.items():
-        rel_dir = folder.relative_to(base).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir
-        sample = _gslrm_sample(folder, rel_dir, rel_dir or folder.resolve().name or ".", suffixes)
-        if sample.error is None:
-            keep = [v for v in sample.views if os.path.abspath(folder / v.rel) in wanted]
-            if len(keep) < len(sample.views):
-                sample.warnings.append(
-                    f"the pattern matches {len(keep)} of the {len(sample.views)} images its camera frames name; "
-                    "the others are left out of its output and of its output cameras"
-                )
-            sample.views = keep
-            sample.sources = [folder / CAMERAS] + [v.path for v in keep if v.path is not None]
-        if sample.views or sample.error:
-            samples.append(sample)
-        else:
-            unused.append(f"{sample.name}: no camera frame names an image the pattern matches; not used")
-    if not samples:
-        raise ValueError(f"the pattern {pattern} matches no image that a camera frame names ({unused[0]})")
-    samples.sort(key=lambda s: s.views[0].key if s.views else s.name)
-    notes = unused + [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    return Dataset(base, "gslrm" if groups and not loose else "flat", samples, notes=notes)
 
 
 def _flat_sample(path, key):
@@ -566,22 +403,6 @@ def _mvdiffusion_sample(folder, rel_dir, suffixes=(IMAGE_SUFFIX,)):
     return Sample(name=rel_dir, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
-def _mask_problem(path):
-    """Why the mask file ``path`` cannot be read (missing, a folder, not a regular file) and the fix, or None."""
-    try:
-        st = os.stat(path)  # follows symlinks: the file that would be read
-    except FileNotFoundError:
-        broken = " (a broken symlink)" if os.path.islink(path) else ""
-        return f"is missing{broken}; add it or fix the template"
-    except OSError as exc:
-        return f"cannot be looked at ({exc.strerror or exc}); check the folder's permissions"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a folder, not a mask file; fix the template"
-    if not stat.S_ISREG(st.st_mode):
-        return "is not a regular file (a FIFO, socket or device, perhaps behind a symlink); put the mask file there"
-    return None
-
-
 def _co3d_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     """The views of ``folder/images`` (a CO3D-style sequence): one sample, no cameras."""
     views = [
@@ -596,263 +417,6 @@ def _co3d_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
     return Sample(name=name, rel_dir=rel_dir, views=views, sources=[v.path for v in views if v.path])
 
 
-def _with_masks(dataset, template, write_mask=False):
-    """Give every view its mask file from ``template``; a missing or escaping mask fails its view.
-
-    Files that are some view's mask are not views themselves, and two views
-    that would write the same output (``a.jpg`` and ``a.png``) are refused.
-    A template that makes every image its own mask, or makes an image that
-    has a mask of its own another image's mask, is refused up front
-    (ValueError); an image that is its own mask and no other's fails its view.
-    """
-    if not template:
-        return dataset
-    root = Path(dataset.root)
-    views = [(s, v) for s in dataset.samples for v in s.views if v.path is not None]
-    masks = {}  # real path of a mask -> the key of a view (not itself) that uses it
-    own = []  # views whose template gives the image itself
-    for sample, view in views:
-        rel = os.path.normpath(os.path.join(os.path.dirname(view.key), template.replace("{stem}", view.path.stem)))
-        path = root / rel
-        problem = _mask_problem(path)
-        if problem is not None:
-            view.error = f"its mask {rel} (from --mask {template!r}) {problem}"
-        elif os.path.realpath(path) == os.path.realpath(view.path):
-            own.append(view)
-        else:  # a mask outside IN_DIR is read, but has no place in OUT_DIR (mask_key None)
-            inside = not (rel.startswith("..") or os.path.isabs(rel))
-            view.mask, view.mask_key = path, Path(rel).as_posix() if inside else None
-            masks[os.path.realpath(path)] = view.key
-            sample.sources.append(path)
-    # An image that is its own mask is fine as another image's mask (a.png beside a.jpg); if no
-    # image has a mask of its own the template is wrong, otherwise the one left fails its view.
-    alone = [view for view in own if os.path.realpath(view.path) not in masks]
-    if alone and not masks:
-        raise ValueError(
-            f"--mask {template!r} makes each image its own mask ({alone[0].key} is the mask of "
-            f"{alone[0].key}); give the path of the masks, relative to each image's folder, e.g. "
-            "'../masks/{stem}.png' or '{stem}_mask.png'"
-        )
-    for view in alone:
-        view.error = (
-            f"the template --mask {template!r} makes it its own mask, and it is no other image's mask "
-            "(a mask whose image is missing?); add its image or its mask, or remove it"
-        )
-    for _, view in views:
-        if view.mask is not None and os.path.realpath(view.path) in masks:
-            raise ValueError(
-                f"{view.key} is both an image (its mask is {view.mask_key or view.mask}) and the mask of "
-                f"{masks[os.path.realpath(view.path)]} under --mask {template!r}; keep masks and images apart "
-                "(a masks folder or a name suffix, e.g. '../masks/{stem}.png' or '{stem}_mask.png')"
-            )
-    outputs = {}
-    for sample in dataset.samples:
-        kept = []
-        for view in sample.views:
-            if view.path is not None and os.path.realpath(view.path) in masks:
-                continue  # it is a mask
-            if view.error is None:
-                written = [view.out_key] + ([view.mask_out_key] if write_mask and view.mask_key else [])
-                clash = next((k for k in written if k in outputs), None)
-                if clash is None and len(set(written)) < len(written):
-                    clash = view.out_key
-                if clash is not None:
-                    owner = outputs.get(clash, view.key)
-                    view.error = (
-                        f"its output {clash} would overwrite "
-                        + ("its own colour output" if owner == view.key else f"that of {owner}")
-                        + "; rename the files, or use a mask template whose names differ from the images'"
-                    )
-                    view.path = None
-                else:
-                    outputs.update((k, view.key) for k in written)
-            elif view.mask is None and view.path is not None:
-                view.path = None
-            kept.append(view)
-        sample.views = kept
-    dataset.samples = [s for s in dataset.samples if s.views or s.error]
-    return dataset
-
-
-def _list_files(root, in_root, out_root):
-    found = []
-    for p in sorted(root.glob("*.txt")):
-        if not p.is_file():
-            continue
-        item = ListFile(p.name)
-        try:
-            data = p.read_bytes()
-            if b"\0" in data:
-                raise ValueError("it holds a NUL byte")
-            text = data.decode("utf-8")
-            item.text = rewrite_list_file(text, in_root, out_root) if out_root else None
-            if text.strip() and not any(_dataset_path(line.strip(), in_root) for line in text.splitlines()):
-                item.note = (
-                    f"{p.name}: no line of it names a file or folder of the dataset, so it is not a list file; "
-                    "copied unchanged"
-                )
-        except (UnicodeDecodeError, ValueError, OSError) as exc:
-            reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            item.error = f"list file {p.name} was not rewritten: {reason}; fix it and rerun with --resume"
-        found.append(item)
-    return found
-
-
-def discover(root, *, layout="auto", out_root=None, mask=None, write_mask=False):
-    """Find the samples and views of a dataset.
-
-    Parameters
-    ----------
-    root : path or str
-        The dataset folder, or (flat layout) a glob pattern of images.  A path
-        that exists is never taken as a pattern, even with ``[`` in its name.
-    layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
-    out_root : path or str, optional
-        The output folder of a run: list files are rewritten for it up front.
-    mask : str, optional
-        A mask template (``--mask``): each view's object mask is the file at
-        this path relative to the view's folder, ``{stem}`` standing for the
-        view's file name without extension.  JPEG views are then read too;
-        each view's output is an RGBA PNG (``View.out_key``).
-    write_mask : bool, optional
-        With ``mask``: the outputs will include the mask files (``View.mask_key``),
-        which must then collide with no other output.
-
-    Returns
-    -------
-    Dataset
-        Problems of single samples and views are recorded on them
-        (``error``, ``warnings``); only an unusable root raises.
-
-    Raises
-    ------
-    ValueError
-        If ``root`` is neither a folder nor a pattern that matches images,
-        or holds no images of any layout.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    suffixes = MASKED_SUFFIXES if mask else (IMAGE_SUFFIX,)
-    if is_glob(root):
-        if layout not in ("auto", "flat"):
-            raise ValueError(
-                f"a glob pattern is read as flat images (grouped into GS-LRM samples where they lie in sample "
-                f"folders); got --layout {layout}. Pass the dataset folder instead, or no --layout"
-            )
-        return _with_masks(_glob_dataset(root, suffixes, group=layout == "auto"), mask, write_mask)
-    if not Path(root).is_dir():
-        what = "does not exist" if not os.path.lexists(root) else "is not a folder"
-        raise ValueError(f"{root} {what}; pass the dataset root (or a glob of images in quotes).")
-    unreadable = _unreadable(Path(root))
-    if unreadable:
-        raise ValueError(f"{root} {unreadable}.")
-    if layout == "auto":
-        layout = detect_layout(root, suffixes)
-    root = Path(root)
-    samples, notes = [], []
-    skipped_other = 0
-    if layout == "flat":
-        for p in _entries(root):
-            if _is_image(p, suffixes):
-                samples.append(_flat_sample(p, p.name))
-            elif p.suffix.lower() in OTHER_IMAGE_SUFFIXES:
-                skipped_other += 1
-    elif layout == "gslrm" and (root / CAMERAS).is_file():
-        samples.append(_gslrm_sample(root, "", root.resolve().name or ".", suffixes))
-    elif layout == "co3d" and (root / IMAGES).is_dir():
-        samples.append(_co3d_sample(root, "", root.resolve().name or ".", suffixes))
-        notes += _co3d_skipped(root / IMAGES, IMAGES, suffixes)
-    else:
-        for folder in (p for p in _entries(root) if p.is_dir()):
-            rel_dir = folder.name
-            if rel_dir == REPORT_DIR and (folder / "report.json").is_file():
-                notes.append(f"{rel_dir}/: a pixscale report, not a sample; skipped")
-                continue
-            bad = _bad_name(rel_dir)
-            if bad:
-                samples.append(Sample(name=printable(rel_dir), rel_dir=printable(rel_dir), error=bad))
-                continue
-            unreadable = _unreadable(folder)
-            if unreadable and rel_dir == "lost+found":
-                notes.append(f"{rel_dir}/: a file system's recovery folder that {unreadable.split(';')[0]}; skipped")
-                continue
-            if unreadable:  # that sample fails, by name; the others run
-                error = f"its folder {unreadable}, or move the folder out of IN_DIR"
-                samples.append(Sample(name=rel_dir, rel_dir=rel_dir, error=error))
-                continue
-            if layout == "gslrm":
-                if (folder / CAMERAS).is_file():
-                    sample = _gslrm_sample(folder, rel_dir, rel_dir, suffixes)
-                elif any(
-                    _is_image(p, suffixes) for d in (folder, folder / "images") if d.is_dir() for p in d.iterdir()
-                ):
-                    sample = Sample(
-                        name=rel_dir,
-                        rel_dir=rel_dir,
-                        error=(
-                            f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
-                            "follow its images; restore the file, or move the folder out of IN_DIR"
-                        ),
-                    )
-                else:
-                    notes.append(f"{rel_dir}/: no {CAMERAS} and no images; not a sample, skipped")
-                    continue
-            elif layout == "co3d":
-                sample = _co3d_sample(folder, rel_dir, rel_dir, suffixes)
-                notes += _co3d_skipped(folder / IMAGES, f"{rel_dir}/{IMAGES}", suffixes)
-                if not sample.views:
-                    if not (folder / IMAGES).is_dir():
-                        notes.append(f"{rel_dir}/: no {IMAGES}/ folder; not a sample, skipped")
-                    continue
-            else:
-                sample = _mvdiffusion_sample(folder, rel_dir, suffixes)
-                if not sample.views:
-                    others = sorted(
-                        {p.suffix.lower() for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES}
-                    )
-                    notes.append(
-                        f"{rel_dir}/: holds {', '.join(others)} images but no cam_*.png; pixscale reads PNG images "
-                        "with an alpha channel, so they were not used (convert them to RGBA PNG, or give "
-                        "their mask files with --mask)"
-                        if others
-                        else f"{rel_dir}/: no cam_*.png images; not a sample, skipped"
-                    )
-                    continue
-            samples.append(sample)
-    notes += _own_named(root, suffixes)
-    if skipped_other:
-        notes.append(
-            f"{skipped_other} non-PNG image file(s) were not used: pixscale reads PNG images with an alpha "
-            "channel (give mask files with --mask to read JPEG)"
-        )
-    if not samples:
-        why = f" ({notes[0]}{' ...' if len(notes) > 1 else ''})" if notes else ""
-        raise ValueError(
-            f"found no {LAYOUT_NAMES[layout]} samples in {root}{why}; check the path, or pass another --layout "
-            "(or none, to detect it)."
-        )
-    notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    list_files = _list_files(root, root, out_root) if layout != "flat" else []
-    notes += [item.note for item in list_files if item.note]
-    return _with_masks(Dataset(root, layout, samples, list_files, notes), mask, write_mask)
-
-
-def _own_named(root, suffixes):
-    """A note for images and folders of ``root`` named like pixscale's temporary files: skipped, never read."""
-    found = sorted(
-        printable(p.name)
-        for p in root.iterdir()
-        if is_temporary(p.name) and p.name not in (LOCK, STOP) and (p.is_dir() or _is_image(p, suffixes))
-    )
-    if not found:
-        return []
-    return [
-        f"{some_names(found)}: named like pixscale's own temporary files "
-        "(.pixscale-*, .NAME.xxxx.part), which a run removes from OUT_DIR, so not read; rename them to have "
-        "them processed"
-    ]
-
-
 def _co3d_skipped(folder, where, suffixes):
     """A note for image files of ``folder`` that are not read (JPEG without masks, other formats)."""
     if not folder.is_dir():
@@ -862,53 +426,8 @@ def _co3d_skipped(folder, where, suffixes):
     if not kinds:
         return []
     how = (
-        "give their mask files with --mask (e.g. '../masks/{stem}.png')"
+        "give their mask files, e.g. `mask='../masks/{stem}.png'`"
         if suffixes == (IMAGE_SUFFIX,)
         else "convert them to PNG or JPEG"
     )
     return [f"{where}/: holds {'/'.join(kinds)} images that were not used; {how}"]
-
-
-def _dataset_path(entry, in_root):
-    """Whether the line ``entry`` of a list file names an existing file or folder of the dataset ``in_root``."""
-    if not entry or "\0" in entry:
-        return False
-    in_root = Path(in_root).resolve()
-    try:
-        for path in [Path(entry)] if Path(entry).is_absolute() else [in_root / entry, Path(entry)]:
-            resolved = path.resolve()
-            if resolved.exists() and (resolved == in_root or in_root in resolved.parents):
-                return True
-    except (OSError, ValueError, RuntimeError):  # a name too long, a symlink loop
-        return False
-    return False
-
-
-def rewrite_list_file(text, in_root, out_root):
-    """Point every line of a list file that names a folder under ``in_root`` at ``out_root``.
-
-    Absolute lines stay absolute; relative lines are taken relative to
-    ``in_root`` (kept as they are, since the output has the same tree) or to
-    the working directory (if that path exists: a line of prose is no
-    path).  Other lines are kept unchanged.
-    """
-    in_root, out_root = Path(in_root).resolve(), Path(out_root).resolve()
-    lines = []
-    for line in text.splitlines():
-        entry = line.strip()
-        path = Path(entry)
-        new = line
-        if entry and path.is_absolute():
-            resolved = path.resolve()
-            if resolved == in_root or in_root in resolved.parents:
-                new = str(out_root / resolved.relative_to(in_root))
-        elif (
-            entry
-            and not (in_root / entry).exists()
-            and Path(entry).resolve().is_relative_to(in_root)
-            and Path(entry).resolve().exists()
-        ):
-            rel = Path(entry).resolve().relative_to(in_root)
-            new = os.path.relpath(out_root / rel)
-        lines.append(new)
-    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")

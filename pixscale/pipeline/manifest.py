@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 from .._validate import real_number as _real
-from .io import NO_FOLLOW, open_folder, open_own_file
-from .layouts import MANIFEST, some_names
+from .dataset import MANIFEST, some_names
+from .files import NO_FOLLOW, open_folder, open_own_file
 from .options import RunOptions
 from .records import ViewRecord
 

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
-from .io import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
-from .layouts import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
+from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
+from .files import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .manifest import completed_samples, read_manifest
 from .records import ViewRecord, rows_of
 
@@ -107,8 +107,8 @@ def refuse_overlap(name, path, in_dir, src, holds=True):
 
 
 def report_dir_name(path):
-    """The report folder as messages name it: the option that chose it, ``report_dir='...'``."""
-    return f"`report_dir={os.fspath(path)!r}`"
+    """The report folder as messages name it: the option that chose it, then the folder."""
+    return f"`report_dir=` {os.fspath(path)}"
 
 
 def check_folders(in_dir, out_dir, dataset=None, report_dir=None):
@@ -402,7 +402,7 @@ def write_list_files(dataset, out_dir):
     return rows
 
 
-def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots):
+def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None):
     """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
 
@@ -430,7 +430,7 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots)
     try:
         summary = report.summarize(rows, target=opts.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
-        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root)
+        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root, spell=spell)
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
         why = f"the report could not be written to {report_dir}: {exc}"

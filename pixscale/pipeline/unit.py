@@ -13,9 +13,11 @@ from .._plan import plan_group
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
 from .cameras import check_frame_size, new_intrinsics, write_cameras
-from .io import NO_FOLLOW, ViewError, orientation_hint, read_colour, read_mask, read_view, write_png
-from .layouts import CAMERAS
+from .dataset import CAMERAS
+from .files import NO_FOLLOW
+from .io import ViewError, read_view, write_png
 from .manifest import fingerprint
+from .masked import orientation_hint, read_colour, read_mask
 from .records import ViewRecord
 
 # Errors of the machine, not of the data: the view is redone by resume=True.

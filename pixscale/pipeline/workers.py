@@ -55,7 +55,7 @@ class StopFlag:
             return True
         if not os.path.exists(self.path):  # the common case, without opening anything
             return False
-        from .io import open_own_file
+        from .files import open_own_file
 
         try:
             fd = open_own_file(self.path, os.O_RDONLY)
@@ -70,7 +70,7 @@ class StopFlag:
     def set(self):
         """Request the stop; raises OSError (:class:`~pixscale.io.LinkError` for a link or anything but a
         regular file in the flag's place) when the file cannot be written: this object is stopped even so."""
-        from .io import open_own_file
+        from .files import open_own_file
 
         self._set = True
         fd = open_own_file(self.path, os.O_WRONLY | os.O_CREAT)  # truncated once known to be ours

@@ -15,9 +15,11 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..pipeline.io import atomic_write_bytes, atomic_write_text
-from ..pipeline.layouts import REPORT_DIR
-from .summary import GRADES, OUTLIER_PX, _md_table, summarize
+from ..pipeline.dataset import REPORT_DIR
+from ..pipeline.files import atomic_write_bytes, atomic_write_text
+from .quality import GRADES, OUTLIER_PX
+from .summary import summarize
+from .text import _md_table
 
 # (label, how to read it from a run's entry, format)
 COLUMNS = (
@@ -293,7 +295,7 @@ def compare(
         raise ValueError("nothing to compare: " + "; ".join(skipped or []))
     if labels:
         if len(labels) != len(runs):
-            raise ValueError(f"--labels gives {len(labels)} names for {len(runs)} runs; give one per run")
+            raise ValueError(f"`labels=` gives {len(labels)} names for {len(runs)} runs; give one per run")
         for r, label in zip(runs, labels, strict=True):
             r["name"] = label
     out = pathlib.Path(out_dir)

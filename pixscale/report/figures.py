@@ -13,7 +13,8 @@ import numpy as np
 
 from .._measure import Measurement, measure
 from .._validate import with_mask
-from ..pipeline.io import ViewError, read_colour, read_mask, read_view
+from ..pipeline.io import ViewError, read_view
+from ..pipeline.masked import read_colour, read_mask
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet

@@ -48,7 +48,7 @@ def test_uint16_and_gray_images(rgb_and_mask):
 @pytest.mark.parametrize(
     "mask, error, match",
     [
-        (np.zeros((80, 119)), ValueError, r"mask has shape \(80, 119\)"),
+        (np.zeros((80, 119)), ValueError, r"`mask=` has shape \(80, 119\)"),
         (np.full((80, 120), 300, np.int32), ValueError, "0-255"),
         (np.full((80, 120), 1.5), ValueError, r"\[0, 1\]"),
         (np.full((80, 120), np.nan), ValueError, "finite"),
@@ -105,7 +105,8 @@ def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_
     import json
 
     from pixscale.pipeline.driver import run
-    from pixscale.pipeline.io import read_colour, read_mask, read_view
+    from pixscale.pipeline.io import read_view
+    from pixscale.pipeline.masked import read_colour, read_mask
     from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in")
@@ -126,7 +127,7 @@ def test_run_with_mask_reads_jpeg_and_writes_rgba_png_with_matching_cameras(tmp_
 
 def test_write_mask_keeps_the_inputs_arrangement(tmp_path):
     from pixscale.pipeline.driver import run
-    from pixscale.pipeline.io import read_colour, read_mask
+    from pixscale.pipeline.masked import read_colour, read_mask
     from pixscale.pipeline.options import RunOptions
 
     sample = _masked_gslrm(tmp_path / "in", jpeg=False)
@@ -153,7 +154,7 @@ def test_a_missing_mask_fails_its_view_and_masks_are_not_views(tmp_path, capsys)
     (failure,) = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["summary"]["failures"]
     assert failure["view"] == "seq_000/images/cam_001.jpg"
     assert failure["error"].startswith(
-        "its mask seq_000/masks/cam_001.png (from --mask '../masks/{stem}.png') is missing"
+        "its mask seq_000/masks/cam_001.png (from `mask='../masks/{stem}.png'`) is missing"
     )
     # A flat folder of images with masks beside them: the masks are not taken for views.
     flat = tmp_path / "flat"
@@ -206,7 +207,7 @@ def test_a_damaged_mask_is_named_in_the_error(tmp_path):
 
 
 def test_contact_sheet_thumbnails_read_colour_and_mask_pairs(tmp_path):
-    from pixscale.pipeline.io import read_colour, read_mask
+    from pixscale.pipeline.masked import read_colour, read_mask
     from pixscale.report.figures import Thumbnail
 
     sample = _masked_gslrm(tmp_path / "in")

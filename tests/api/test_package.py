@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import pixscale
@@ -80,10 +81,12 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
 def _dispatchers():
     import numba
 
+    from pixscale.kernels import measure as _measure
+    from pixscale.kernels import store as _store
     from pixscale.kernels import taps as _resample
 
     found = {}
-    for module in (_kernels, _resample):
+    for module in (_measure, _kernels, _resample, _store):
         found.update((n, v) for n, v in vars(module).items() if isinstance(v, numba.core.dispatcher.Dispatcher))
     return found
 
@@ -189,3 +192,24 @@ def test_every_public_callable_is_typed():
             if untyped or sig.return_annotation is inspect.Signature.empty:
                 missing.append(qual)
     assert not missing, missing
+
+
+def test_the_canvas_limit_has_one_home_in_the_image_api(monkeypatch):
+    """MAX_PIXELS lives in _validate (the image API no longer imports the pipeline for it); io reads it there."""
+    from pixscale import _validate
+    from pixscale.pipeline import io
+
+    assert io.MAX_PIXELS is _validate.MAX_PIXELS == 2**28
+    img = np.zeros((48, 48, 4), np.uint8)
+    img[10:24, 14:30] = 255
+    monkeypatch.setattr(_validate, "MAX_PIXELS", 40 * 40)
+    with pytest.raises(ValueError, match=r"`output_shape=\(40, 41\)` has 1,640 pixels, more than .* 1,600"):
+        pixscale.normalize(img, output_shape=(40, 41))
+    assert pixscale.normalize(img, output_shape=(40, 40)).shape == (40, 40, 4)
+    code = (
+        "import sys, numpy as np, pixscale\n"
+        "pixscale.normalize(np.ones((4, 4)), output_shape=(8, 8))\n"
+        "print('pixscale.pipeline' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]

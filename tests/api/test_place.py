@@ -131,11 +131,24 @@ def test_bad_margins_are_refused(margin):
         pixscale.plan(np.full((20, 20), 255, np.uint8), margin=margin)
 
 
-def test_fit_aliases_and_bad_values():
+@pytest.mark.parametrize("fit", [True, False])
+def test_fit_true_and_false_of_pixscale_0_1_are_refused_with_what_to_write(fit):
+    """``fit=True`` meant "shrink" in 0.1 and was then read as "shift" without a word: now an error."""
     alpha = tailed()
-    assert pixscale.plan(alpha, fit=True) == pixscale.plan(alpha, fit="shift")
-    assert pixscale.plan(alpha, fit=False) == pixscale.plan(alpha, fit="none")
-    with pytest.raises(ValueError, match="shift"):
+    write = r'`fit="shrink"` for that' if fit else r'write `fit="none"` for it'
+    for call in (
+        lambda: pixscale.plan(alpha, fit=fit),
+        lambda: pixscale.normalize(alpha, fit=fit),
+        lambda: pixscale.Normalizer(fit=fit),
+        lambda: pixscale.Options(fit=fit),
+    ):
+        with pytest.raises(ValueError, match=rf"`fit={fit}` is no longer accepted.*{write}"):
+            call()
+
+
+def test_fit_bad_values():
+    alpha = tailed()
+    with pytest.raises(ValueError, match=r"`fit=` must be one of 'shift', 'shrink', 'none'; got 'squeeze'"):
         pixscale.plan(alpha, fit="squeeze")
 
 

@@ -47,7 +47,7 @@ def test_centres(rng):
     x0, y0, x1, y1 = m.bbox
     assert pixscale.plan(img, center="bbox", exact=False).src_center == ((x0 + x1) / 2, (y0 + y1) / 2)
     assert pixscale.plan(img, center="image", exact=False).src_center == (100.0, 100.0)
-    assert pixscale.plan(img, center=(12, 34.5), exact=False, fit=False).src_center == (12.0, 34.5)
+    assert pixscale.plan(img, center=(12, 34.5), exact=False, fit="none").src_center == (12.0, 34.5)
     with pytest.raises(ValueError, match="centroid"):
         pixscale.plan(img, center="middle")
 
@@ -155,7 +155,7 @@ def _uncut_count(alpha, t, pad=100):
 
 def test_fit_reduces_scale_and_keeps_object_on_canvas():
     alpha = _corner_object()
-    free = pixscale.plan(alpha, target=0.6, fit=False, exact=False)
+    free = pixscale.plan(alpha, target=0.6, fit="none", exact=False)
     t = pixscale.plan(alpha, target=0.6, exact=False, fit="shrink")
     assert t.limited and not free.limited
     assert t.scale < free.scale
@@ -303,13 +303,14 @@ def test_normalize_batch_names_the_image_in_type_errors(rng, threads):
         pixscale.normalize_batch([good, good, good.astype(np.int32)], threads=threads)
     with pytest.raises(TypeError, match=r"image 0 of the batch: .*dtype int64"):
         pixscale.normalize_batch(np.zeros((2, 8, 8, 4), np.int64), threads=threads)
-    with pytest.raises(TypeError, match=r"image 0 of the batch: target must be a number"):
+    # an option is the batch's, checked once before any image: its message names no image
+    with pytest.raises(TypeError, match=r"^`target=` must be a number"):
         pixscale.normalize_batch([good, good], threads=1, target="0.3")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
 def test_run_parallel_raises_for_the_lowest_failing_index(threads):
-    from pixscale._batch import run_parallel
+    from pixscale._parallel import run_parallel
 
     started = []
 
@@ -331,7 +332,7 @@ def test_run_parallel_raises_for_the_lowest_failing_index(threads):
 
 
 def test_run_parallel_reraises_an_interrupt_before_ordinary_errors():
-    from pixscale._batch import run_parallel
+    from pixscale._parallel import run_parallel
 
     def fn(i):
         if i == 0:

@@ -299,7 +299,7 @@ def test_erase_specks_needs_a_rule_that_names_specks(tmp_path):
 
     with pytest.raises(ValueError, match="min_component"):
         pixscale.normalize(_object(), erase_specks=True)
-    with pytest.raises(ValueError, match="keep='largest'"):
+    with pytest.raises(ValueError, match='`keep="largest"`'):
         pixscale.Normalizer(erase_specks=True)
     (tmp_path / "in").mkdir()
     import imageio.v3 as iio

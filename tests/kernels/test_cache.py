@@ -5,6 +5,7 @@ decides its cache folder once and numba keeps compiled code in memory.
 """
 
 import ast
+import importlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 import pixscale
+from pixscale import _precompile
 from pixscale import kernels as _config
 from pixscale.kernels import bilinear as _kernels
 from pixscale.kernels import cache as _cache
@@ -25,27 +27,26 @@ PKG = Path(pixscale.__file__).parent
 CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_DISABLE_JIT", "NUMBA_BOUNDSCHECK")
 
 # Runs two small kernels and reports what they computed and whether they came from the cache.
-# _gather4 inlines _simd.lerp4: buf = 1 * row[0:4] + 1 * row[4:8] = [4, 6, 8, 10].
-# to_work writes 5 values into a 3-value view of a 6-value array: past the view's end
-# (into memory the array owns) unless the kernel was compiled with bounds checking.
+# _gather4 inlines simd.lerp4: buf = 1 * row[0:4] + 1 * row[4:8] = [4, 6, 8, 10].
+# to_work writes 5 values (ones) into a 3-value view of a 6-value array: past the view's
+# end (into memory the array owns) unless the kernel was compiled with bounds checking.
 KERNEL_RUN = """
 import json, numpy as np, pixscale
-from pixscale import kernels as _config
-k = _config.kernels()
+from pixscale.kernels import bilinear, store
 buf = np.zeros(4, np.float32)
 w = np.ones(1, np.float32)
-k._gather4(np.arange(8, dtype=np.float32), np.zeros(1, np.uint64), np.full(1, 4, np.uint64), w, w, False, buf)
+bilinear._gather4(np.arange(8, dtype=np.float32), np.zeros(1, np.uint64), np.full(1, 4, np.uint64), w, w, False, buf)
 parent = np.zeros(6, np.float32)
 try:
-    k.to_work(np.ones(5, np.uint8), parent[:3])
+    store.to_work(np.ones(5, np.uint8), parent[:3])
     bounds = "unchecked"
 except IndexError:
     bounds = "checked"
-kernels = (k._gather4, k.to_work)
-print(json.dumps({"file": pixscale.__file__, "gather": buf.tolist(), "bounds": bounds,
+kernels = (bilinear._gather4, store.to_work)
+print(json.dumps({"file": pixscale.__file__, "gather": buf.tolist(), "bounds": bounds, "work": parent[:3].tolist(),
                   "hits": sum(sum(d.stats.cache_hits.values()) for d in kernels),
                   "misses": sum(sum(d.stats.cache_misses.values()) for d in kernels),
-                  "cache_path": k._gather4.stats.cache_path}))
+                  "cache_path": bilinear._gather4.stats.cache_path}))
 """
 
 
@@ -76,7 +77,7 @@ def _compiled_files(folder):
 
 
 EDITS = {
-    # The straight blend becomes a * p - b * q: a different result from a kernel that inlines _simd.
+    # The straight blend becomes a * p - b * q: a different result from a kernel that inlines simd.
     "kernels/simd.py": (
         "r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
         "r = builder.fsub(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))",
@@ -84,26 +85,35 @@ EDITS = {
     ),
     # A new numba flag for every kernel: bounds checking.
     "kernels/__init__.py": ("nogil=True", "nogil=True, boundscheck=True", {"bounds": "checked"}),
+    # The store's conversion doubles what it converts.
+    "kernels/store.py": ("rowf[k] = row[k]", "rowf[k] = row[k] + row[k]", {"work": [2.0, 2.0, 2.0]}),
+    # A file no kernel imports (yet): the key covers the folder, not what is imported today.
+    "kernels/zz_new.py": (None, '"""A module added to the kernels folder."""\n', {"gather": [4.0, 6.0, 8.0, 10.0]}),
 }
 
 
 @pytest.mark.parametrize("source", sorted(EDITS))
-def test_editing_a_source_a_kernel_inlines_serves_the_new_code(tmp_path, source):
+def test_editing_any_file_of_the_kernels_folder_serves_the_new_code(tmp_path, source):
     root = _copy_package(tmp_path)
     cache = tmp_path / "cache"
 
     cold, _ = _run(KERNEL_RUN, root, PIXSCALE_CACHE_DIR=cache)
-    assert cold["gather"] == [4.0, 6.0, 8.0, 10.0] and cold["bounds"] == "unchecked"
+    assert cold["gather"] == [4.0, 6.0, 8.0, 10.0] and cold["bounds"] == "unchecked" and cold["work"] == [1.0] * 3
     assert cold["misses"] == 2 and cold["hits"] == 0
     warm, _ = _run(KERNEL_RUN, root, PIXSCALE_CACHE_DIR=cache)
     assert warm["misses"] == 0 and warm["hits"] == 2  # the cache works ...
-    assert {k: warm[k] for k in ("gather", "bounds")} == {k: cold[k] for k in ("gather", "bounds")}
+    same = ("gather", "bounds", "work")
+    assert {k: warm[k] for k in same} == {k: cold[k] for k in same}
 
     old, new, expected = EDITS[source]
     path = root / "pixscale" / source
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
+    if old is None:
+        assert not path.exists()
+        path.write_text(new)
+    else:
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new))
     edited, _ = _run(KERNEL_RUN, root, PIXSCALE_CACHE_DIR=cache)
     assert {k: edited[k] for k in expected} == expected  # ... and never serves code older than its sources
     assert edited["misses"] == 2 and edited["hits"] == 0
@@ -153,21 +163,91 @@ def test_processes_filling_the_cache_at_once_never_mix_up_signatures(tmp_path, m
     assert reader.load(("sig A",)) == "code A" and reader.load(("sig B",)) == "code B"
 
 
-def test_kernel_sources_list_every_module_the_kernels_import():
-    """Module-level imports from kernels/bilinear.py on (function-level ones run no kernel code)."""
-    seen, todo = set(), ["bilinear.py"]
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        for node in ast.parse((PKG / "kernels" / name).read_text()).body:
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                todo.extend({f"{node.module}.py" if node.module else "__init__.py"} - seen)
-    assert seen == set(_config.KERNEL_SOURCES)
+def _imported_modules(tree, module):
+    """``(line, absolute module name)`` of every import in ``tree`` (a module of pixscale.kernels), at any depth."""
+    package = module.rsplit(".", 1)[0]  # "pixscale.kernels" for its __init__ and for its modules
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                yield node.lineno, node.module
+                continue
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            yield node.lineno, ".".join(base + ([node.module] if node.module else []))
+
+
+def test_the_kernels_folder_imports_nothing_else_from_pixscale():
+    """Every line a kernel can inline is in the folder the cache key hashes: its modules import
+    (at module or function level) only each other, numba, numpy and the standard library."""
+    folder = PKG / "kernels"
+    files = sorted(folder.rglob("*.py"))
+    assert {"__init__.py", "bilinear.py", "cache.py", "measure.py", "store.py", "taps.py"} <= {f.name for f in files}
+    outside = []
+    for path in files:
+        module = ".".join(("pixscale", "kernels") + path.relative_to(folder).with_suffix("").parts)
+        for line, name in _imported_modules(ast.parse(path.read_text()), module):
+            if name.split(".")[0] == "pixscale" and not (name + ".").startswith("pixscale.kernels."):
+                outside.append(f"{path.relative_to(folder)}:{line} imports {name}")
+    assert outside == []
+
+
+def test_the_import_check_sees_imports_at_every_level():
+    tree = ast.parse(
+        "from . import jit\n"
+        "from .store import finish\n"
+        "def f():\n"
+        "    from .._measure import measure\n"
+        "    import pixscale.reference\n"
+        "    from pixscale.kernels import cache\n"
+    )
+    assert sorted(_imported_modules(tree, "pixscale.kernels.taps")) == [
+        (1, "pixscale.kernels"),
+        (2, "pixscale.kernels.store"),
+        (4, "pixscale._measure"),
+        (5, "pixscale.reference"),
+        (6, "pixscale.kernels"),
+    ]
+    assert sorted(_imported_modules(ast.parse("from . import cache"), "pixscale.kernels.__init__")) == [
+        (1, "pixscale.kernels")
+    ]
+
+
+def test_the_cache_key_covers_every_file_of_the_kernels_folder():
+    names = [name for name, _ in _cache.kernel_sources()]
+    assert names == sorted(p.relative_to(PKG / "kernels").as_posix() for p in (PKG / "kernels").rglob("*.py"))
+    assert {"__init__.py", "bilinear.py", "cache.py", "jpeg.py", "measure.py", "simd.py", "store.py", "taps.py"} <= set(
+        names
+    )
+
+
+def test_kernels_reads_each_kernel_from_the_module_that_defines_it(monkeypatch):
+    k = _config.kernels()
+    assert set(dir(k)) == {
+        "measure_alpha",
+        "measure_words",
+        "warp_window",
+        "warp_count",
+        "warp_taps_window",
+        "warp_taps_count",
+    }
+    for name in dir(k):
+        kernel = getattr(k, name)
+        assert isinstance(kernel, numba.core.dispatcher.Dispatcher)
+        home = kernel.py_func.__module__  # the module that defines it
+        assert home.startswith("pixscale.kernels.") and getattr(sys.modules[home], name) is kernel
+    monkeypatch.setattr(_kernels, "warp_count", "patched")  # a patch of the home is what callers get
+    assert k.warp_count == "patched"
+    with pytest.raises(AttributeError, match="no_such_kernel"):
+        k.no_such_kernel  # noqa: B018
 
 
 def test_every_kernel_is_serial_and_uses_the_pixscale_cache():
-    kernels = [v for v in vars(_kernels).values() if isinstance(v, numba.core.dispatcher.Dispatcher)]
-    assert len(kernels) > 10
+    modules = [
+        importlib.import_module(f"pixscale.kernels.{p.stem}") for p in sorted((PKG / "kernels").glob("[!_]*.py"))
+    ]
+    kernels = [v for m in modules for v in vars(m).values() if isinstance(v, numba.core.dispatcher.Dispatcher)]
+    assert len(kernels) > 30
     for kernel in kernels:
         assert not kernel.targetoptions.get("parallel")
         assert isinstance(kernel._cache, _cache.KernelCache)
@@ -178,8 +258,9 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
     code = (
         "import json, numba, pixscale\n"
         "from pixscale import kernels as _config\n"
+        "from pixscale._precompile import precompile\n"
         "said = []\n"
-        "cold = _config.precompile(['uint8', 'uint8'], announce=said.append)\n"
+        "cold = precompile(['uint8', 'uint8'], announce=said.append)\n"
         "k = _config.kernels()\n"
         "top = [k.measure_alpha, k.measure_words, k.warp_count, k.warp_window]\n"
         "misses = sum(sum(d.stats.cache_misses.values()) for d in top)\n"
@@ -197,7 +278,7 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
 
 def test_precompile_rejects_dtypes_pixscale_does_not_take():
     with pytest.raises(TypeError, match="int32"):
-        _config.precompile([np.int32])
+        _precompile.precompile([np.int32])
 
 
 def test_cache_key_changes_with_pixscale_and_numba_versions(monkeypatch):

@@ -45,7 +45,7 @@ def test_kernel_matches_reference(rng, dtype, shape, channels):
 def test_whole_pixel_kernel_matches_byte_kernel(rng, shape):
     """RGBA8 with 4-byte pixels is measured through uint32 words; both kernels must agree."""
     from pixscale._measure import alpha_words
-    from pixscale.kernels import bilinear as _kernels
+    from pixscale.kernels import measure as _kernels
 
     img = _random(rng, shape + (4,), np.uint8)
     img[..., 3] = rng.choice([0, 10, 11, 200, 255], size=shape)  # values around the thresholds

@@ -296,7 +296,7 @@ def test_alpha_is_bit_identical_to_an_alpha_only_warp(rng, dtype, channels):
 def test_background_needs_alpha_even_for_a_bare_mask():
     img = np.zeros((8, 8), np.uint8)
     img[2:6, 2:6] = 255
-    with pytest.raises(ValueError, match="background needs an image with an alpha channel"):
+    with pytest.raises(ValueError, match="`background=` needs an image with an alpha channel"):
         pixscale.warp(img, transform(1.0, (4, 4), (8, 8)), background=255)
 
 

@@ -16,8 +16,10 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+import pixscale.pipeline.files
 import pixscale.pipeline.io
-from pixscale.pipeline.io import ViewError, atomic_write_bytes, atomic_write_text, encode_png, read_view, write_png
+from pixscale.pipeline.files import atomic_write_bytes, atomic_write_text
+from pixscale.pipeline.io import ViewError, encode_png, read_view, write_png
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -223,7 +225,7 @@ def test_temporary_file_is_exclusive_hidden_and_in_the_same_folder(tmp_path, mon
 
 def test_an_existing_temporary_name_is_never_shared(tmp_path, monkeypatch):
     tokens = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
-    monkeypatch.setattr(pixscale.pipeline.io.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(pixscale.pipeline.files.secrets, "token_hex", lambda n: next(tokens))
     other = tmp_path / ".v.png.aaaaaaaa.part"  # another writer's file
     other.write_bytes(b"theirs")
     atomic_write_bytes(tmp_path / "v.png", b"mine")
@@ -436,8 +438,8 @@ def test_a_full_disk_leaves_no_file_and_says_what_to_do(tmp_path, monkeypatch, f
             atomic_write_bytes(out / name, b"\x89PNG" * 1000)
         assert info.value.errno == errno.ENOSPC
         assert str(info.value) == (
-            f"cannot write {out / name}: No space left on device (errno 28); "
-            "free space on that disk (or raise the quota), then rerun with --resume"
+            f"cannot write {out / name}: the disk holding {out} is full (or over its quota); "
+            "free space on it, or choose another disk; then rerun with `resume=True`"
         )
     monkeypatch.undo()
     assert os.listdir(out) == ["old.png"]  # no temporary file, nothing new under the final name
@@ -460,3 +462,47 @@ def test_an_interrupted_write_removes_the_temporary_file(tmp_path, monkeypatch):
         write_png(tmp_path / "v.png", np.zeros((4, 4, 4), np.uint8))
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_write_error_is_worded_by_os_problem_and_never_names_the_temporary_file(tmp_path, monkeypatch):
+    """One home for OS-error wording: a write's error says what os_problem says, of the destination's folder."""
+    from pixscale.pipeline.files import os_problem
+
+    out = tmp_path / "OUT"
+    out.mkdir()
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if os.fspath(path).endswith(".part"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(PermissionError) as info:
+        atomic_write_bytes(out / "v.png", b"data")
+    monkeypatch.undo()
+    problem, fix = os_problem(PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out)))
+    assert str(info.value) == f"cannot write {out / 'v.png'}: {problem}; {fix}; then rerun with `resume=True`"
+    assert ".part" not in str(info.value) and info.value.errno == errno.EACCES
+
+
+def test_an_unreadable_dataset_folder_is_worded_by_os_problem(tmp_path, monkeypatch):
+    """One home for OS-error wording: a dataset folder that cannot be listed says what os_problem says."""
+    from pixscale.pipeline.discover import discover
+    from pixscale.pipeline.files import os_problem
+    from pixscale.pipeline.layouts import unreadable
+
+    real_listdir = os.listdir
+
+    def denied(path="."):
+        if os.fspath(path) == os.fspath(tmp_path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", denied)
+    want = os_problem(PermissionError(errno.EACCES, "", str(tmp_path)), reading=True)
+    assert unreadable(tmp_path) == want
+    assert "cannot be read by this user" in want[0] and "chmod -R a+rX" in want[1]
+    with pytest.raises(ValueError) as info:
+        discover(tmp_path)
+    assert str(info.value) == f"{want[0]}; {want[1]}."

@@ -8,9 +8,9 @@ import pytest
 
 import pixscale
 from pixscale import synth
+from pixscale.pipeline.dataset import MANIFEST
 from pixscale.pipeline.driver import measure_dataset, run
 from pixscale.pipeline.io import read_view, write_png
-from pixscale.pipeline.layouts import MANIFEST
 from pixscale.pipeline.options import RunOptions
 from pixscale.pipeline.records import ViewRecord
 

@@ -20,6 +20,7 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
+from pixscale.pipeline.discover import discover
 from pixscale.pipeline.driver import run
 from pixscale.pipeline.io import read_view, write_png
 
@@ -317,7 +318,7 @@ def test_frame_that_is_not_an_object_and_unused_images(tmp_path, gslrm):
     cams["frames"][0] = "cam_000"
     del cams["frames"][5]
     path.write_text(json.dumps(cams))
-    dataset = pixscale.pipeline.layouts.discover(gslrm)
+    dataset = discover(gslrm)
     sample = dataset.samples[0]
     assert "not a JSON object" in sample.views[0].error
     assert sample.warnings and "images/cam_000.png" in sample.warnings[0] and "cam_005" in sample.warnings[0]

@@ -18,9 +18,9 @@ import pytest
 import pixscale
 from pixscale import synth
 from pixscale.cli import main
-from pixscale.pipeline import io as pio
+from pixscale.pipeline import files, masked
+from pixscale.pipeline.dataset import MANIFEST
 from pixscale.pipeline.io import write_png
-from pixscale.pipeline.layouts import MANIFEST
 from pixscale.pipeline.options import OptionError, RunOptions
 
 SIZE = 64
@@ -132,7 +132,7 @@ def test_a_dataset_whose_only_sample_is_unreadable_says_so(tmp_path):
     finally:
         (root / "sample_000").chmod(0o755)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "1 of its folders cannot be read: sample_000 cannot be read by this user" in proc.stderr
+    assert f"1 of its folders cannot be read: {root / 'sample_000'} cannot be read by this user" in proc.stderr
     assert "Errno" not in proc.stderr
 
 
@@ -243,7 +243,7 @@ def test_an_os_error_creating_out_dir_is_worded_with_its_fix(tmp_path, flat, cap
     err = capsys.readouterr().err
     assert err.startswith(f"pixscale: error: OUT_DIR {out} cannot be used: ") and err.count("\n") == 1, err
     assert words in err and "Errno" not in err
-    problem, fix = pio.os_problem(OSError(code, os.strerror(code), str(out)))
+    problem, fix = files.os_problem(OSError(code, os.strerror(code), str(out)))
     assert problem in err and fix in err
 
 
@@ -313,7 +313,7 @@ def test_an_output_shape_over_the_pixel_limit_is_a_value_error(shape):
         lambda: pixscale.plan(a, output_shape=shape),
         lambda: pixscale.normalize_batch(a[None], output_shape=shape),
     ):
-        with pytest.raises(ValueError, match=r"pixscale\.io\.MAX_PIXELS") as info:
+        with pytest.raises(ValueError, match=r"pixscale\._validate\.MAX_PIXELS") as info:
             call()
         assert f"{shape[0] * shape[1]:,} pixels" in str(info.value)
 
@@ -386,7 +386,7 @@ def test_exif_orientation_is_read_from_jpegs_only(tmp_path):
     image = np.full((8, 16, 3), 50, np.uint8)
     for value in (None, 1, 3, 8):
         _jpeg_with_orientation(tmp_path / "x.jpg", image, value)
-        assert pio.exif_orientation(tmp_path / "x.jpg") == value
+        assert masked.exif_orientation(tmp_path / "x.jpg") == value
     write_png(tmp_path / "x.png", image)
-    assert pio.exif_orientation(tmp_path / "x.png") is None
-    assert pio.exif_orientation(tmp_path / "missing.jpg") is None
+    assert masked.exif_orientation(tmp_path / "x.png") is None
+    assert masked.exif_orientation(tmp_path / "missing.jpg") is None

@@ -14,7 +14,8 @@ import pytest
 import pixscale
 from pixscale.cli import main
 from pixscale.pipeline import io as pio
-from pixscale.pipeline.io import ViewError, read_colour, read_mask, write_png
+from pixscale.pipeline.io import ViewError, write_png
+from pixscale.pipeline.masked import read_colour, read_mask
 
 SIZE = 64
 
@@ -271,7 +272,7 @@ def test_pil_images_with_transparency_normalize_like_their_arrays(planes, case):
     out = norm(im)
     assert isinstance(out, Image.Image) and out.mode == mode
     np.testing.assert_array_equal(np.asarray(out), norm(expected))
-    with pytest.raises(ValueError, match=r"has an alpha channel or transparency of its own and a mask= was given"):
+    with pytest.raises(ValueError, match=r"has an alpha channel or transparency of its own and a `mask=` was given"):
         norm(im, mask=planes["alpha"])  # two alphas: ambiguous, refused
 
 
@@ -463,7 +464,7 @@ def test_a_fifo_mask_is_not_a_regular_file_not_missing(tmp_path):
     assert main(["run", str(root), str(out), "--mask", "masks/{stem}.png", "--quiet", "--no-plots"]) == 1
     errors = {f["view"]: f["error"] for f in run_report(out)["summary"]["failures"]}
     assert "is not a regular file (a FIFO, socket or device" in errors["v1.jpg"]
-    assert "masks/v2.png (from --mask 'masks/{stem}.png') is a folder" in errors["v2.jpg"]
+    assert "masks/v2.png (from `mask='masks/{stem}.png'`) is a folder" in errors["v2.jpg"]
 
 
 # --- WEAK: Normalizer's options are checked, with their types, at construction ------------------
@@ -472,23 +473,23 @@ def test_a_fifo_mask_is_not_a_regular_file_not_missing(tmp_path):
 @pytest.mark.parametrize(
     "options, error, match",
     [
-        ({"exact": "no"}, TypeError, "exact must be True or False; got 'no'"),
-        ({"exact": 1}, TypeError, "exact must be True or False"),
-        ({"premultiplied": "False"}, TypeError, "premultiplied must be True or False"),
-        ({"erase_specks": "yes", "min_component": 5}, TypeError, "erase_specks must be True or False"),
+        ({"exact": "no"}, TypeError, "`exact=` must be True or False; got 'no'"),
+        ({"exact": 1}, TypeError, "`exact=` must be True or False"),
+        ({"premultiplied": "False"}, TypeError, "`premultiplied=` must be True or False"),
+        ({"erase_specks": "yes", "min_component": 5}, TypeError, "`erase_specks=` must be True or False"),
         ({"background": "nope"}, ValueError, "unknown colour 'nope'"),
-        ({"background": [1, 2]}, TypeError, "background must be None, a colour"),
-        ({"background": True}, TypeError, "background must be None, a colour"),
-        ({"background": float("nan")}, ValueError, "background values must be finite"),
-        ({"background": -1}, ValueError, "background values must be finite and >= 0"),
-        ({"pixel_center": False}, ValueError, "pixel_center must be 0.5"),
-        ({"center": "middle"}, ValueError, "center must be one of 'centroid'"),
-        ({"center": (1,)}, TypeError, "center must be an"),
-        ({"margin": True}, ValueError, "margin must be"),
-        ({"filter": 1}, ValueError, "filter must be one of"),
-        ({"threshold": "10"}, TypeError, "threshold must be a number"),
-        ({"target": True}, TypeError, "target must be a number"),
-        ({"fit": "yes"}, ValueError, "fit must be one of"),
+        ({"background": [1, 2]}, TypeError, "`background=` must be None, a colour"),
+        ({"background": True}, TypeError, "`background=` must be None, a colour"),
+        ({"background": float("nan")}, ValueError, "`background=` values must be finite"),
+        ({"background": -1}, ValueError, "`background=` values must be finite and >= 0"),
+        ({"pixel_center": False}, ValueError, "`pixel_center=` must be 0.5"),
+        ({"center": "middle"}, ValueError, "`center=` must be one of 'centroid'"),
+        ({"center": (1,)}, TypeError, "`center=` must be an"),
+        ({"margin": True}, ValueError, "`margin=` must be"),
+        ({"filter": 1}, ValueError, "`filter=` must be one of"),
+        ({"threshold": "10"}, TypeError, "`threshold=` must be a number"),
+        ({"target": True}, TypeError, "`target=` must be a number"),
+        ({"fit": "yes"}, ValueError, "`fit=` must be one of"),
     ],
 )
 def test_normalizer_options_are_checked_at_construction(options, error, match):

@@ -67,13 +67,13 @@ def test_a_target_below_a_pixel_on_any_canvas_is_refused_without_output_size():
 def test_library_refuses_a_target_or_margin_that_leaves_less_than_a_pixel():
     """BUG 7: plan/normalize shrank the object to nothing without a word."""
     img = synth.mouse_view(np.random.default_rng(1), size=SIZE)
-    with pytest.raises(pixscale.VanishedObjectError, match=r"target=1e-06 asks for less than one pixel.*0\.0104"):
+    with pytest.raises(pixscale.VanishedObjectError, match=r"`target=1e-06` asks for less than one pixel.*0\.0104"):
         pixscale.plan(img, target=1e-6)
     # a one-pixel object is within a pixel's worth of any smaller target: a 1x1 view is still planned
     assert pixscale.plan(np.full((1, 1, 4), 255, np.uint8)).achieved_ratio == 1.0
-    with pytest.raises(ValueError, match=r"margin='49\.9%' leaves no pixel of room.*at most 49\.47%"):
+    with pytest.raises(ValueError, match=r"`margin='49\.9%'` leaves no pixel of room.*at most 49\.47%"):
         pixscale.normalize(img, margin="49.9%")
-    with pytest.raises(ValueError, match=r"margin=47\.6 .*at most 47\.5 pixels"):
+    with pytest.raises(ValueError, match=r"`margin=47\.6` .*at most 47\.5 pixels"):
         pixscale.plan(img, margin=47.6)
     assert pixscale.plan(img, margin=47.5).scale > 0  # two pixels of room: allowed
 
@@ -187,10 +187,14 @@ def test_co3d_root_with_masks_is_one_sample_per_sequence(tmp_path, capsys):
 
 def test_co3d_jpegs_without_mask_say_that_mask_is_the_way(tmp_path, capsys):
     """User-found: a folder of JPEGs without --mask: say that --mask is the way (with the template)."""
+    from pixscale.pipeline.discover import discover
+
     root = co3d(tmp_path / "in", names=("f000.jpg", "f001.jpg"))
+    with pytest.raises(ValueError, match=r"<sample>/images/ holds \.jpg images .*`mask='\.\./masks/\{stem\}\.png'`"):
+        discover(root)  # the library names the option as Python spells it; the command line as a flag
     assert cli("run", root, tmp_path / "out", "--quiet", "--no-plots") == 2
     err = capsys.readouterr().err
-    assert "<sample>/images/ holds .jpg images" in err and "--mask '../masks/{stem}.png'" in err
+    assert "<sample>/images/ holds .jpg images" in err and "mask" in err and "'../masks/{stem}.png'" in err
     assert not (tmp_path / "out").exists()
 
 

@@ -13,7 +13,7 @@ import pytest
 from pixscale import synth
 from pixscale.cli import main
 from pixscale.pipeline.driver import run
-from pixscale.pipeline.io import LinkError
+from pixscale.pipeline.files import LinkError
 from pixscale.pipeline.workers import StopFlag
 
 CMD = [sys.executable, "-m", "pixscale"]

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import pixscale
+from pixscale.pipeline.dataset import for_terminal, printable
 from pixscale.pipeline.driver import run
-from pixscale.pipeline.io import ViewError, read_mask, write_png
-from pixscale.pipeline.layouts import for_terminal, printable
+from pixscale.pipeline.files import json_ready
+from pixscale.pipeline.io import ViewError, write_png
+from pixscale.pipeline.masked import read_mask
 from pixscale.pipeline.options import OptionError, RunOptions
-from pixscale.report import summary as report
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
@@ -58,15 +59,15 @@ def test_a_name_the_terminal_cannot_show_does_not_silence_stdout():
 def test_one_sanitiser_escapes_names_the_same_everywhere(name, shown):
     assert printable(name) == shown
     assert for_terminal(name) == shown
-    assert report._plain({name: [name]}) == {shown: [shown]}
-    json.dumps(report._plain(name)).encode("utf-8")  # valid UTF-8 JSON
+    assert json_ready({name: [name]}, text=printable) == {shown: [shown]}
+    json.dumps(json_ready(name, text=printable)).encode("utf-8")  # valid UTF-8 JSON
 
 
 def test_for_terminal_escapes_control_characters_printable_keeps_them():
     name = "a\x1b[2Jb\rc\x7f\x85\ud800\td\n"
     assert for_terminal(name) == "a\\x1b[2Jb\\x0dc\\x7f\\x85\\ud800\td\n"
     assert printable(name) == "a\x1b[2Jb\rc\x7f\x85\\ud800\td\n"
-    assert report._plain(name) == printable(name)  # JSON escapes control characters itself
+    assert json_ready(name, text=printable) == printable(name)  # JSON escapes control characters itself
 
 
 HUGE = 10**400  # a JSON or Python integer no float can hold

@@ -52,7 +52,9 @@ def test_compare_command_and_its_errors(runs, tmp_path, capsys):
     assert "view" in out.splitlines()[0] and "sample" in out.splitlines()[0] and "grade" in out
     assert not (tmp_path / "c" / "compare.png").exists()
     assert main(["compare", str(runs / "view"), "--labels", "a,b", "--out", str(tmp_path / "d")]) == 2
-    assert "--labels gives 2 names for 1 runs" in capsys.readouterr().err
+    assert "gives 2 names for 1 runs" in capsys.readouterr().err  # the CLI names the option as --labels
+    with pytest.raises(ValueError, match="`labels=` gives 2 names for 1 runs"):  # the library as `labels=`
+        compare([runs / "view"], tmp_path / "d", labels=["a", "b"])
     assert main(["compare", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()

@@ -10,6 +10,7 @@ import pytest
 
 import pixscale
 from pixscale.pipeline.io import write_png
+from pixscale.report import quality, text
 from pixscale.report import summary as report
 
 H, W = 24, 40
@@ -104,7 +105,7 @@ def _assert_plain(obj):
 def test_stage_numbers_match_numpy(dataset, stage):
     rows, alphas = dataset
     s = report.summarize(rows)
-    name = report.STAGES[stage]
+    name = quality.STAGES[stage]
     size, bbox, offset = np.array([_direct(pair[stage]) for pair in alphas]).T
     got = s[name]
     assert got["n"] == len(alphas)
@@ -226,9 +227,9 @@ def test_format_table_numbers_and_width():
 
 def test_percentages_have_two_decimals():
     """As FaceLift's evaluator prints them; report.json keeps the exact numbers."""
-    assert report._pct(0.272) == "27.20%"
-    assert report._pct(1.234e-5) == "0.00%" and report._pct(1.234e-4) == "0.01%"
-    assert report._pct(0.0) == "0.00%" and report._pct(None) == "-"
+    assert text._pct(0.272) == "27.20%"
+    assert text._pct(1.234e-5) == "0.00%" and text._pct(1.234e-4) == "0.01%"
+    assert text._pct(0.0) == "0.00%" and text._pct(None) == "-"
 
 
 def test_write_report_json_and_markdown(dataset, tmp_path):

@@ -3,6 +3,7 @@
 Issue #19 ("Trust, round three"): each test failed on the code before the fix.
 """
 
+import ast
 import json
 import math
 import re
@@ -13,6 +14,7 @@ import pytest
 from pixscale.cli import build_parser, main
 from pixscale.pipeline.io import write_png
 from pixscale.pipeline.options import RunOptions
+from pixscale.report import quality
 from pixscale.report import summary as report
 
 SHAPE = (128, 128)
@@ -108,7 +110,7 @@ def _advice(rows, options):
 
 
 def test_every_advice_has_a_run_that_gives_it():
-    assert set(TRIGGERS) == set(report.ADVICE)
+    assert set(TRIGGERS) == set(quality.ADVICE)
     for key, runs in TRIGGERS.items():
         for rows, options in runs:
             q = _advice(rows, options)
@@ -116,18 +118,56 @@ def test_every_advice_has_a_run_that_gives_it():
             assert len(q["recommendations"]) == len(q["advice"])
 
 
-def test_every_option_an_advice_names_is_a_flag_of_pixscale_run():
+MENTION = re.compile(r"`(\w+)=([^`]*)`")  # an option as the library names it: `target=`, `fit="shrink"`
+
+
+def test_every_option_an_advice_names_is_a_run_option_the_command_line_has():
+    """The advice speaks Python (the command line spells it as flags): every `name=value` it writes
+    names a RunOptions field, with a value RunOptions accepts, and an option of `pixscale run`."""
     run = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
-    flags = {s for action in run._actions for s in action.option_strings}
-    for key, (_, text) in report.ADVICE.items():
-        for option in re.findall(r"\{o\[(\w+)\]\}", text):
-            assert report.OPTION_FLAGS[option] in flags, (key, option)
-    assert set(report.OPTION_FLAGS.values()) <= flags
-    for option in report.OPTION_FLAGS:
-        assert option in RUN, option  # a RunOptions field
-    # No flag is written into a text by hand: every option goes through OPTION_FLAGS.
-    for _, text in report.ADVICE.values():
-        assert not re.search(r"--[a-z]", text), text
+    dests = {action.dest for action in run._actions if action.option_strings}
+    named = set()
+    for key, (_, text) in quality.ADVICE.items():
+        mentions = MENTION.findall(text)
+        assert text.count("`") == 2 * len(mentions), (key, text)  # every backtick quotes an option
+        assert not re.search(r"--[a-z]", text), (key, text)  # no flag written into a text
+        for option, value in mentions:
+            named.add(option)
+            assert option in RUN and option in dests, (key, option)
+            if value:  # a value the run accepts ({center} is the run's own)
+                RunOptions(**{option: ast.literal_eval(value.format(center="bbox"))})
+    assert named == {"exact", "scale", "center", "target", "margin", "output_size", "fit", "min_component", "keep"}
+
+
+def test_the_advice_texts_are_given_as_spelled(tmp_path):
+    """write_report and format_table pass the advice (and view errors) through ``spell``; report.json does not."""
+    failed = {"sample": "s", "view": "s/x.jpg", "status": "failed", "error": "its mask (from `mask='m/{stem}.png'`)"}
+    rows = _islands(_off()) + [failed]
+    summary = report.summarize(rows, target=0.3, options=_opts())
+    flags = {
+        "`min_component=0.05`": "--min-component 0.05",
+        '`keep="largest"`': "--keep largest",
+        "`mask='m/{stem}.png'`": "--mask 'm/{stem}.png'",
+    }
+
+    def spell(text):
+        for mention, flag in flags.items():
+            text = text.replace(mention, flag)
+        return text
+
+    plain = report.format_table(summary)
+    assert "`min_component=0.05`" in plain and "--min-component" not in plain
+    table = report.format_table(summary, spell=spell)
+    assert "--min-component 0.05" in table and "`min_component=0.05`" not in table
+    assert "(from --mask 'm/{stem}.png')" in table and "`" not in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+    report.write_report(tmp_path, summary, rows, plots=False, spell=spell)
+    md = (tmp_path / "report.md").read_text()
+    assert "- specks: " in md and "--min-component 0.05 or --keep largest leaves them out" in md
+    assert "(from --mask 'm/{stem}.png')" in md and not MENTION.search(md)
+    data = json.loads((tmp_path / "report.json").read_text())  # the library's words: data, not a printout
+    assert "`min_component=0.05`" in data["summary"]["quality"]["recommendations"][0]
+    assert data["views"][-1]["error"] == failed["error"]
 
 
 @pytest.mark.parametrize(
@@ -236,7 +276,7 @@ def test_placement_advice_of_real_runs(tmp_path, long, args, given, not_given):
     assert given in q["advice"] and not_given not in q["advice"], q["recommendations"]
     if given == "centre_shifted":  # the case of the issue: a view the fit moved over 50 px
         views = json.loads((tmp_path / "out" / "pixscale-report" / "report.json").read_text())["views"]
-        assert max(math.hypot(*v["shift"]) for v in views) > report.OUTLIER_PX
+        assert max(math.hypot(*v["shift"]) for v in views) > quality.OUTLIER_PX
 
 
 def _specked_views(root, n=4, size=128):
@@ -261,13 +301,14 @@ def test_specks_get_the_component_filter_advice_and_it_works(tmp_path, capsys):
     assert main(["run", str(src), str(tmp_path / "a"), "--quiet", "--no-plots"]) == 0
     q = json.loads((tmp_path / "a" / "pixscale-report" / "report.json").read_text())["summary"]["quality"]
     assert q["advice"][0] == "specks"
-    assert "--min-component 0.05" in q["recommendations"][0] and "--keep largest" in q["recommendations"][0]
+    assert "`min_component=0.05`" in q["recommendations"][0] and '`keep="largest"`' in q["recommendations"][0]
     assert main(["run", str(src), str(tmp_path / "b"), "--quiet", "--no-plots", "--min-component", "0.05"]) == 0
     q2 = json.loads((tmp_path / "b" / "pixscale-report" / "report.json").read_text())["summary"]["quality"]
     assert "specks" not in q2["advice"]
     assert q["grade"] > "A" and q2["grade"] == "A"  # C -> A
     md = (tmp_path / "a" / "pixscale-report" / "report.md").read_text()
-    assert "--min-component 0.05" in md
+    # report.md as the run spells it: Python keywords from the library, flags when the CLI passes its spell=
+    assert "`min_component=0.05`" in md or "--min-component 0.05" in md
 
 
 # --- the report is always written, whatever the views are ---------------------------------

@@ -1,0 +1,78 @@
+"""Compiling the kernels a dataset run needs before it starts (see :func:`precompile`).
+
+It sits on top of the image API (it measures, plans and warps small images), so
+:mod:`pixscale.kernels` imports nothing from here; numba and the kernel cache are
+imported when :func:`precompile` is called.
+"""
+
+import numpy as np
+
+from ._filters import check_filter
+from ._measure import measure
+from ._plan import plan_group
+from ._warp import warp
+
+
+def precompile(dtypes, *, announce=None, filter="bilinear"):
+    """Compile, or load from the on-disk cache, every kernel a dataset run needs.
+
+    That is the measure pass, exact mode's probe and the warp for RGBA and
+    gray+alpha images of each dtype.  Kernels are compiled on first use
+    anyway; calling this first moves the wait (about 10 s for the first
+    dtype, less for each further one) before a progress bar starts, and says so.
+
+    Parameters
+    ----------
+    dtypes : iterable of dtype-like
+        Image dtypes the run will see: uint8, uint16, float32 or float64.
+    announce : callable, optional
+        Called once with a message such as "compiling pixscale's kernels for
+        uint8 images (first use only, about 10 s)…" before compiling, and only
+        when the cache does not already hold the kernels for some dtype.
+    filter : str, optional
+        The resampling filter the run warps with (see :func:`pixscale.warp`);
+        the Lanczos-4 and area kernels are only compiled for a run that uses them.
+
+    Returns
+    -------
+    tuple of str
+        The dtypes whose kernels were not yet cached (empty when all were).
+    """
+    names = sorted({np.dtype(d).name for d in dtypes})
+    bad = [n for n in names if n not in ("uint8", "uint16", "float32", "float64")]
+    if bad:
+        raise TypeError(f"pixscale images are uint8, uint16, float32 or float64; got dtypes {bad}")
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        return ()
+    from .kernels import cache as _cache
+
+    check_filter(filter)
+    label = "" if filter == "bilinear" else f"-{filter}"
+    cold = tuple(n for n in names if not _cache.is_warm(n + label))
+    if cold and announce is not None:
+        announce(
+            f"compiling pixscale's kernels for {' and '.join(cold)} images "
+            f"(first use only, about {(5 + 5 * len(cold)) * (1 if filter == 'bilinear' else 2)} s)…"
+        )
+    for name in names:
+        _run_dataset_kernels(np.dtype(name), filter)
+    for name in cold:
+        _cache.mark_warm(name + label)
+    return cold
+
+
+def _run_dataset_kernels(dtype, filter="bilinear"):
+    """Measure, plan (exact) and warp a small RGBA and gray+alpha image, as a dataset run does.
+
+    With a filter other than bilinear, both sides of scale 1 are planned and
+    warped, so ``"auto"`` compiles the area and the Lanczos-4 paths.
+    """
+    top = np.iinfo(dtype).max if dtype.kind == "u" else 1.0
+    for nc in (4, 2):
+        image = np.zeros((12, 12, nc), dtype)
+        image[3:8, 4:9] = top
+        for target in (0.3,) if filter == "bilinear" else (0.2, 0.6):
+            (t,) = plan_group([image], target=target, filter=filter)
+            measure(warp(image, t))

@@ -1,0 +1,236 @@
+"""The summary as text: the sections of the printed table and the Markdown report."""
+
+from .quality import OUTLIER_PX, STAGES
+
+
+def _pct(v):
+    """A ratio as a percentage with two decimals."""
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _fmt(spec):
+    return lambda v: "-" if v is None else format(v, spec)
+
+
+def _sections(summary):
+    """The summary as ``(title, columns, rows)`` tables, shared by the text and Markdown output."""
+    stages = [s for s in STAGES if s in summary]
+
+    def by_stage(title, key, lines):
+        pick = (lambda s: summary[s]) if key is None else (lambda s: summary[key][s])
+        return title, stages, [(label, [fmt(pick(s).get(k)) for s in stages]) for label, k, fmt in lines]
+
+    count, px = _fmt("d"), _fmt(".2f")
+    sections = [
+        by_stage(
+            "size ratio",
+            None,
+            [(k if k != "cv" else "CV", k, _pct) for k in ("mean", "std", "cv", "min", "max")]
+            + [("views", "n", count)],
+        )
+    ]
+    if summary["scale"]["n"]:
+        sections.append(
+            ("scale factor", [""], [(k, [_fmt(".3f")(summary["scale"][k])]) for k in ("mean", "std", "min", "max")])
+        )
+    placement = summary.get("placement", {})
+    exact = summary.get("exact", {})
+    sections += [
+        (
+            "views",
+            [""],
+            [
+                ("total", [count(summary["n_views"])]),
+                ("ok", [count(summary["n_ok"])]),
+                ("shifted to fit", [count(placement.get("shifted", 0))]),
+                ("limited by fit", [count(summary["limited"])]),
+                ("cut off (fit none)", [count(placement.get("cut", 0))]),
+                ("off target (exact mode)", [count(summary.get("off_target", 0))]),
+                ("failed", [count(summary["n_failed"])]),
+            ],
+        ),
+    ]
+    specks = summary.get("specks") or {}
+    if specks.get("views"):
+        sections[-1][2][-1:-1] = [
+            ("with specks ignored", [count(specks["views"])]),
+            ("  islands (pixels)", [f"{specks['components']:,} ({specks['pixels']:,})"]),
+        ]
+    if placement.get("shifted") or exact.get("n"):
+        lines = []
+        if placement.get("shifted"):
+            lines += [
+                ("shift mean (px)", [px(placement["shift_mean"])]),
+                ("shift max (px)", [px(placement["shift_max"])]),
+            ]
+        if placement.get("cut"):
+            lines.append(("object pixels cut off", [count(placement["cut_pixels"])]))
+        if exact.get("n") and exact.get("max_error") is not None:
+            lines.append(("max |ratio - target|", [_fmt(".2e")(exact["max_error"])]))
+        if lines:
+            sections.append(("placement and exact mode", [""], lines))
+    sections += [
+        by_stage(
+            "bbox vs pixel measure",
+            "bbox_vs_pixel",
+            [
+                ("bbox size ratio mean", "bbox_mean", _pct),
+                ("bbox size ratio std", "bbox_std", _pct),
+                ("bbox size ratio CV", "bbox_cv", _pct),
+                ("pixel size ratio CV", "pixel_cv", _pct),
+            ],
+        ),
+        by_stage(
+            "centroid offset",
+            "centring",
+            [
+                ("mean (px)", "mean", px),
+                ("std (px)", "std", px),
+                ("p95 (px)", "p95", px),
+                ("p99 (px)", "p99", px),
+                ("max (px)", "max", px),
+                ("mean (% of image)", "mean_pct", px),
+                (f"views > {OUTLIER_PX} px", "over_50px", count),
+                ("within-sample std (px)", "within_sample_std", px),
+            ],
+        ),
+        by_stage(
+            "within-sample CV",
+            "within_sample_cv",
+            [("mean", "mean", _pct), ("max", "max", _pct), ("samples", "n_samples", count)],
+        ),
+    ]
+    return sections
+
+
+def same(text):
+    """Words as the library says them: the default ``spell`` of the report's text."""
+    return text
+
+
+def spelled(spell, text):
+    """``spell(text)`` for text; anything else (a missing error: None) as it is."""
+    return spell(text) if isinstance(text, str) else text
+
+
+def _quality_lines(summary, spell=same):
+    q = summary.get("quality") or {}
+    if not q.get("grade"):
+        return []
+    lines = [f"quality grade ({q['stage']}): {q['grade']} ({q['label']})"]
+    lines += [f"  {line}" for line in q["interpretation"]]
+    lines += [f"  - {spell(line)}" for line in q["recommendations"]]
+    return lines
+
+
+def _md_row(cells):
+    return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
+def _md_table(header, rows):
+    """Markdown table lines (and a blank line) of a header and rows of cells; pipes escaped."""
+    return [_md_row(header), "|" + "---|" * len(header)] + [_md_row(r) for r in rows] + [""]
+
+
+_YES_NO = {True: "yes", False: "no"}
+
+
+def _markdown(summary, rows, meta, figures, spell=same):
+    out = ["# pixscale quality report", ""]
+    if meta:
+        params = meta.get("parameters") or {}
+        out += _md_table(
+            ["run", ""],
+            [[k, v] for k, v in meta.items() if k != "parameters"] + [[f"parameter {k}", v] for k, v in params.items()],
+        )
+    q = summary.get("quality") or {}
+    if q.get("grade"):
+        out += [f"## quality grade: {q['grade']} ({q['label']})", ""]
+        out += [
+            f"Bands of FaceLift's `scripts/evaluate_preprocessing.py`, on the {q['stage']} images: "
+            "A: size CV < 1% and mean centroid offset < 5 px; B: < 3% and < 10 px; C: < 5% and < 20 px; "
+            "D: otherwise (offsets in px of a 512-px image).",
+            "",
+        ]
+        out += [f"- {line}" for line in q["interpretation"]] + ["", "Recommendations:", ""]
+        out += [f"- {spell(line)}" for line in q["recommendations"]] + [""]
+    for title, columns, table in _sections(summary):
+        out += [f"## {title}", ""] + _md_table(["", *columns], [[label, *cells] for label, cells in table])
+    exact = summary.get("exact") or {}
+    if exact.get("off_target_views"):
+        out += [
+            "## off target",
+            "",
+            "No scale gives these views a size ratio within the tolerance of the target: the re-measured "
+            "ratio moves in steps larger than that near the target (long straight edges along the pixel "
+            "grid cross it together, or the object fills the canvas). On a canvas of a few pixels one "
+            "pixel is a large step: a 1-pixel canvas holds only ratio 0 or 1, so it cannot be on a target "
+            "between them. Each has the best ratio that nearby scales give.",
+            "",
+        ] + _md_table(
+            ["sample", "view", "achieved ratio"],
+            [[v["sample"], v["view"], _fmt(".5f")(v["achieved_ratio"])] for v in exact["off_target_views"]],
+        )
+    if figures:
+        out += ["## figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    if summary["failures"]:
+        failures = [[f["sample"], f["view"], spelled(spell, f["error"])] for f in summary["failures"]]
+        out += ["## failures", ""] + _md_table(["sample", "view", "error"], failures)
+    if summary.get("samples"):
+        out += ["## per sample", ""] + _md_table(
+            ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"],
+            [
+                [
+                    s["sample"],
+                    s["views"],
+                    _pct(s["size_mean"]),
+                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
+                    _fmt(".2f")(s["offset_mean"]),
+                    _fmt(".4f")(s["wanted_scale"]),
+                    _fmt(".4f")(s["scale"]),
+                    s["limited"],
+                ]
+                for s in summary["samples"]
+            ],
+        )
+
+    def shift(r):
+        return "-" if not r.get("shift") else ", ".join(_fmt("+.1f")(v) for v in r["shift"])
+
+    def specks(r):
+        m = r.get("before") or {}
+        return f"{m['dropped_components']} ({m['dropped_pixels']})" if m.get("dropped_components") else "-"
+
+    out += ["## per view", ""] + _md_table(
+        [
+            "sample",
+            "view",
+            "status",
+            "before",
+            "after",
+            "wanted scale",
+            "scale",
+            "shift (px)",
+            "limited",
+            "cut px",
+            "specks (px)",
+            "error",
+        ],
+        [
+            [
+                r.get("sample", ""),
+                r.get("view", ""),
+                r.get("status", ""),
+                *(_fmt(".4%")((r.get(s) or {}).get("size_ratio")) for s in STAGES),
+                _fmt(".4f")(r.get("wanted_scale")),
+                _fmt(".4f")(r.get("scale")),
+                shift(r),
+                _YES_NO.get(r.get("limited"), "-"),
+                _fmt("d")(r.get("cut_pixels")),
+                specks(r),
+                spelled(spell, r.get("error")) or "",
+            ]
+            for r in rows
+        ],
+    )
+    return "\n".join(out)
