@@ -10,8 +10,7 @@ import sys
 
 from ._filters import FILTERS
 from ._object import KEEP
-from ._place import FITS
-from ._plan import CENTERS
+from ._place import CENTERS, FITS
 from .console import flag_table, messages, os_error_line, progress_bar, to_flags, write
 from .pipeline.dataset import REPORT_DIR
 from .pipeline.layouts import LAYOUTS
@@ -209,7 +208,7 @@ def _options(args):
     """The run's options: each flag's ``dest`` is the :class:`RunOptions` field it sets."""
     from .pipeline.options import OPTION_NAMES, RunOptions
 
-    return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES})
+    return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)})
 
 
 def _check_report_dir(path, name="--report-dir"):
@@ -266,7 +265,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         progress=progress_bar,
         spell=_flags,
     )
-    summary = report.summarize(rows, target=opts.target, options=opts.params())
+    summary = report.summarize(rows, target=opts.image.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
     unwritten = [r for r in rows if r.get("sample") == "" and r.get("view") == REPORT_DIR and r.get("error")]
     if not args.quiet:

@@ -193,7 +193,7 @@ def run(
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
             try:
                 with signals_held() as held:
-                    _precompile(dataset, say, opts.filter)
+                    _precompile(dataset, say, opts.image.filter)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:
@@ -314,7 +314,7 @@ def run_dataset(
         unit_timeout=unit_timeout,
         progress=progress,
     )
-    return summarize(rows, target=opts.target, options=opts.params())
+    return summarize(rows, target=opts.image.target, options=opts.params())
 
 
 def _precompile(dataset, say, filter="bilinear"):

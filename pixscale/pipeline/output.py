@@ -428,7 +428,7 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
     }
     rows = rows_of(records)
     try:
-        summary = report.summarize(rows, target=opts.target, options=opts.params())
+        summary = report.summarize(rows, target=opts.image.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root, spell=spell)
     except (OSError, ValueError) as exc:

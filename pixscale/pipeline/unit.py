@@ -52,21 +52,11 @@ def _plan_views(objects, opts):
 
     A view whose object the plan shrinks to nothing gets a :class:`ViewError` instead of a transform.
     """
-    kw = dict(
-        target=opts.target,
-        threshold=opts.threshold,
-        center=opts.center,
-        output_shape=opts.output_size,
-        fit=opts.fit,
-        margin=opts.margin,
-        exact=opts.exact,
-        filter=opts.filter,
-    )
     groups = [objects] if opts.scale == "per-sample" else [[obj] for obj in objects]
     out = []
     for group in groups:
         try:
-            out += plan_group(group, **kw)
+            out += plan_group(group, options=opts.plan_options)
         except VanishedObjectError as exc:  # those views fail by name; the others are written
             out += [_vanished(t) if i in exc.views else t for i, t in enumerate(exc.transforms)]
     return out
@@ -222,8 +212,8 @@ def _process_sample(sample, out_root, opts, root, stop):
         if stop is not None and stop.is_set():
             return None
         try:
-            image, before, dropped = read_and_measure(view, opts.object_mask)
-            if opts.erase_specks:
+            image, before, dropped = read_and_measure(view, opts.image.object_mask)
+            if opts.image.erase_specks:
                 image, dropped = erase(image, dropped), None
             if sample.cameras is not None and not opts.keep_cameras:
                 check_frame_size(sample.cameras["frames"][view.frame], image)
@@ -244,11 +234,12 @@ def _process_sample(sample, out_root, opts, root, stop):
                 raise t
             if sample.cameras is not None and not opts.keep_cameras:
                 frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
-            out = warp(image, t, premultiplied=opts.premultiplied, background=_background_for(image, opts.background))
-            after = _measure_after(image, obj, out, t, opts.object_mask.threshold)
+            background = _background_for(image, opts.background)
+            out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
+            after = _measure_after(image, obj, out, t, opts.image.threshold)
             if after.count == 0:  # never a blank image counted ok
                 raise _vanished(t)
-            if opts.background is None and not opts.premultiplied:
+            if opts.background is None and not opts.image.premultiplied:
                 # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
                 out[..., :-1] *= out[..., -1:] != 0
             if opts.write_mask and view.mask is not None and view.mask_key is None:
@@ -271,7 +262,7 @@ def _process_sample(sample, out_root, opts, root, stop):
         if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
             frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
         on_target = t.on_target if opts.scale == "per-view" else None
-        probe = islands(image, before, opts.object_mask)
+        probe = islands(image, before, opts.image.object_mask)
         rows.append(ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe))
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r.view, -1))
