@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import __version__
 from .dataset import CAMERAS
-from .files import atomic_write_json
+from .files import atomic_write_json, json_ready
 from .io import ViewError
 
 
@@ -80,21 +80,10 @@ def write_cameras(sample, path, frames, rows, opts, root=None):
         "pixel_center": opts.pixel_center,
         "views": views,
     }
-    cameras = _strict_json(cameras)  # discovery nulled the input's NaN/Infinity; nothing non-finite is written
+    cameras = json_ready(cameras)  # discovery nulled the input's NaN/Infinity; nothing non-finite is written
     return atomic_write_json(path, cameras, root=root, allow_nan=False)
 
 
 def _map(r):
     """The 2-D map a written view's record says was applied: ``q = scale * (p - src_center) + dst_center``."""
     return {"scale": r.scale, "src_center": list(r.src_center), "dst_center": list(r.dst_center)}
-
-
-def _strict_json(value):
-    """``value`` with any NaN or infinite float replaced by None (strict JSON holds neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict_json(v) for v in value]
-    return value

@@ -20,6 +20,7 @@ import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from .._object import ObjectMask
 from .._validate import EmptyMaskError
@@ -353,10 +354,10 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
     """
     total = len(results) + len(todo)
     queue = deque(todo)
-    attempts = Counter()
-    suspects = set()  # units of a broken pool, to be rerun alone
-    pending = {}
-    started = {}  # future -> when it was seen running (Dask's futures never say: when it was submitted)
+    attempts: Counter[str] = Counter()
+    suspects: set[str] = set()  # units of a broken pool, to be rerun alone
+    pending: dict[Future, Any] = {}  # future -> its sample
+    started: dict[Future, float | None] = {}  # future -> when seen running (Dask's never say: when submitted)
     deaths = 0
     synced = [time.monotonic()]  # when the manifest was last synced to disk
     end_last_line(manifest)
@@ -461,7 +462,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
             for fut in pending:
                 if started[fut] is None and (fut.running() or fut.done()):
                     started[fut] = now
-            return [f for f in pending if started[f] is not None and now - started[f] > unit_timeout]
+            return [f for f in pending if (t := started[f]) is not None and now - t > unit_timeout]
 
         try:
             refill()

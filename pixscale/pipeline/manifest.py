@@ -158,7 +158,8 @@ def remove_stale_outputs(out_dir, manifest):
     it was redone.  Only a regular file of the size pixscale wrote is removed:
     a file the user put there since is left alone.  Returns the removed keys.
     """
-    recorded, latest = {}, {}
+    recorded: dict[str, dict] = {}
+    latest: dict[str, set | None] = {}
     for entry in _manifest_entries(manifest):
         outputs = _recorded_outputs(entry)
         latest[entry["sample"]] = None if outputs is None else set(outputs)

@@ -33,7 +33,7 @@ def _ancestor_ids(path):
     Both the path as written and its resolved form are walked up, so a folder
     reached through a link or a ``..`` counts as what it is on disk.
     """
-    ids = {}
+    ids: dict[tuple, str] = {}
     for start in (os.path.abspath(path), os.path.realpath(path)):
         p = start
         while True:

@@ -1,7 +1,7 @@
 """Where a run's work units execute: threads, local processes, or a Dask cluster.
 
 The pipeline hands its work units (one sample each, see
-:func:`pixscale.pipeline.process_sample`) to a :class:`Workers`, which wraps a
+:func:`pixscale.pipeline.unit.process_sample`) to a :class:`Workers`, which wraps a
 ``concurrent.futures.Executor``: a thread pool, a process pool, a Dask
 ``Client``'s executor, or any executor the caller passes in.  Work units are
 picklable, read their inputs and write their outputs themselves, and return
@@ -330,8 +330,8 @@ class Workers:
         """Refuse to start when a Dask worker cannot see a folder (they must share the filesystem)."""
         if self._client is None:
             return
-        paths = [os.path.abspath(p) for p in paths]
-        blind = {w: missing for w, missing in self._client.run(_sees, paths).items() if missing}
+        folders = [os.path.abspath(p) for p in paths]
+        blind = {w: missing for w, missing in self._client.run(_sees, folders).items() if missing}
         if blind:
             worker, missing = next(iter(blind.items()))
             raise ValueError(
