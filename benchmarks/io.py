@@ -1,4 +1,4 @@
-"""Benchmark PNG reading and writing: pixscale.io against the 0.1.0 route and 16-bit codecs.
+"""Benchmark PNG reading and writing: pixscale.pipeline.io against the 0.1.0 route and 16-bit codecs.
 
 Usage::
 
@@ -112,7 +112,7 @@ def _candidates(level, folder):
         return read_view(path)
 
     found = {
-        "pixscale.io read_view / encode_png": (
+        "pixscale.pipeline.io read_view / encode_png": (
             read_view_bytes,
             lambda a: encode_png(a, compress_level=level),
             _installed_mib("imagecodecs"),
@@ -206,7 +206,7 @@ def main(argv=None):
                 [
                     ("op", "operation", ""),
                     ("old_ms", "0.1.0 route ms", ".2f"),
-                    ("new_ms", "pixscale.io ms", ".2f"),
+                    ("new_ms", "pixscale.pipeline.io ms", ".2f"),
                     ("ratio", "new / old", ".2f"),
                 ],
             )

@@ -44,7 +44,7 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         raise TypeError(f"pixscale images are uint8, uint16, float32 or float64; got dtypes {bad}")
     import numba
 
-    if numba.config.DISABLE_JIT:
+    if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
         return ()
     from .kernels import cache as _cache
 

@@ -23,7 +23,7 @@ def resampler(filter, scale):
 
     The one place that dispatches on the filter (see :mod:`pixscale._filters`):
     bilinear has its own kernels, Lanczos-4 and area share the tap kernels of
-    :mod:`pixscale._resample`, bound to their code.  A run that only warps
+    :mod:`pixscale.kernels.taps`, bound to their code.  A run that only warps
     bilinearly never compiles the tap kernels.
     """
     k = kernels()

@@ -67,8 +67,9 @@ def cache_root():
     """The folder that holds one subfolder per kernel-cache key (see the module docstring)."""
     if os.environ.get("PIXSCALE_CACHE_DIR"):
         return Path(os.environ["PIXSCALE_CACHE_DIR"])
-    if numba.config.CACHE_DIR:
-        return Path(numba.config.CACHE_DIR) / "pixscale"
+    folder = numba.config.CACHE_DIR  # type: ignore[attr-defined]
+    if folder:
+        return Path(folder) / "pixscale"
     return _user_cache_root()
 
 
@@ -83,7 +84,7 @@ def cache_key():
     h = hashlib.sha256()
     for name, path in kernel_sources():
         h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    others = (np.__version__, llvmlite.__version__, sys.version, bool(numba.config.BOUNDSCHECK), str(numba.config.OPT))
+    others = (np.__version__, llvmlite.__version__, sys.version, bool(numba.config.BOUNDSCHECK), str(numba.config.OPT))  # type: ignore[attr-defined]
     h.update(repr(others).encode())
     return f"{_version()}-numba{numba.__version__}-{h.hexdigest()[:16]}"
 
@@ -175,7 +176,7 @@ def attach(dispatcher):
     class.  Without a writable folder the dispatcher is left uncached.
     """
     if isinstance(dispatcher, numba.core.dispatcher.Dispatcher) and cache_folder() is not None:
-        dispatcher._cache = KernelCache(dispatcher.py_func)
+        dispatcher._cache = KernelCache(dispatcher.py_func)  # type: ignore[attr-defined]
     return dispatcher
 
 

@@ -7,7 +7,7 @@ module walks the entropy-coded data of each sequential Huffman scan (SOF0 and
 SOF1, what cameras, Pillow and OpenCV write) block by block, reading every
 code and every coefficient's bits, and reports the first thing libjpeg would
 warn about. Progressive and arithmetic-coded scans are not walked (their
-structure is still checked by :func:`pixscale.pipeline.io._jpeg_header`).
+structure is still checked by :func:`pixscale.pipeline.masked._jpeg_header`).
 
 Imported lazily (it compiles a kernel on first use), by :mod:`pixscale.pipeline.io`.
 """

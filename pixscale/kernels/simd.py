@@ -82,7 +82,7 @@ def _lerp4_codegen(premult):
                 v.add_incoming(v_unit, bb_unit)
                 v.add_incoming(v_strided, bb_strided)
             if isinstance(src_ty.dtype, types.Integer):
-                return builder.sitofp(v, vec_f) if src_ty.dtype.signed else builder.uitofp(v, vec_f)
+                return builder.sitofp(v, vec_f) if src_ty.dtype.signed else builder.uitofp(v, vec_f)  # type: ignore[attr-defined]
             if src_ty.dtype.bitwidth < dst_ty.dtype.bitwidth:
                 return builder.fpext(v, vec_f)
             if src_ty.dtype.bitwidth > dst_ty.dtype.bitwidth:

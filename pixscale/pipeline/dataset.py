@@ -266,7 +266,7 @@ def _with_masks(dataset, template, write_mask=False):
                 f"{masks[os.path.realpath(view.path)]} under `mask={template!r}`; keep masks and images apart "
                 "(a masks folder or a name suffix, e.g. '../masks/{stem}.png' or '{stem}_mask.png')"
             )
-    outputs = {}
+    outputs: dict[str, str] = {}
     for sample in dataset.samples:
         kept = []
         for view in sample.views:

@@ -140,7 +140,9 @@ def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
         raise ValueError(
             f"the pattern {pattern} matches no {kinds} files; check it, and quote it so the shell does not expand it"
         )
-    groups, loose, unused = {}, [], []
+    groups: dict[Path, set[str]] = {}
+    loose: list[Path] = []
+    unused: list[str] = []
     for p in files:
         folder = _camera_folder(p) if group else None
         if folder is None:
@@ -148,7 +150,8 @@ def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
         else:
             groups.setdefault(Path(os.path.abspath(folder)), set()).add(os.path.abspath(p))
     base = Path(os.path.commonpath([os.path.abspath(p.parent) for p in loose] + list(groups)))
-    samples, orphans = [], {}
+    samples: list[Sample] = []
+    orphans: dict[str, list[Path]] = {}
     for p in loose:
         key = Path(os.path.abspath(p)).relative_to(base).as_posix()
         if groups and p.parent.name == IMAGES and len(Path(key).parts) > 2:  # a sample folder without cameras
@@ -167,8 +170,8 @@ def _glob_dataset(pattern, suffixes=(IMAGE_SUFFIX,), group=True):
             )
         )
     for folder, wanted in groups.items():
-        rel_dir = folder.relative_to(base).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir
+        rel = folder.relative_to(base).as_posix()
+        rel_dir = "" if rel == "." else rel
         sample = _gslrm_sample(folder, rel_dir, rel_dir or folder.resolve().name or ".", suffixes)
         if sample.error is None:
             keep = [v for v in sample.views if os.path.abspath(folder / v.rel) in wanted]

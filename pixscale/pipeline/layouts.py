@@ -332,10 +332,11 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
         sample.error = f"{CAMERAS} lists no camera frames, so none of its images can be used; fix or restore it"
         return sample
     sample.cameras = cameras
-    named = {}
+    named: dict[str, int] = {}
     for i, frame in enumerate(frames):
         error = _frame_error(i, frame)
-        rel = frame.get("file_path") if isinstance(frame, dict) and isinstance(frame.get("file_path"), str) else ""
+        path = frame.get("file_path") if isinstance(frame, dict) else None
+        rel = path if isinstance(path, str) else ""
         rel = rel.replace("\0", "\\0")
         norm = None
         if error is None:
@@ -352,7 +353,7 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
                 error = f"camera frames {named[norm]} and {i} both name {norm}; each image needs its own frame"
         key = _join(rel_dir, norm or f"<frame {i}>")
         view = View(path=None if error else folder / norm, rel=norm or rel, key=key, frame=i, error=error)
-        if error is None:
+        if error is None and norm is not None:
             named[norm] = i
             sample.sources.append(view.path)
         sample.views.append(view)
@@ -368,7 +369,7 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
                 ]
         except OSError:  # a folder that cannot be listed: its views fail when they are read
             continue
-    found = []
+    found: list[str] = []
     sample.cameras = json_ready(cameras, found=found)
     if found:
         sample.warnings.append(

@@ -231,7 +231,7 @@ def _chart(runs):
                 va="bottom",
                 fontsize=8,
             )
-        ax.set_ylim(0, 1.2 * max([*values, GRADES[-1][band]]))
+        ax.set_ylim(0, 1.2 * max([*values, float(GRADES[-1][band])]))
         for grade, ls in zip(GRADES, ("--", "-.", ":"), strict=True):
             ax.axhline(grade[band], color="0.4", ls=ls, lw=1, label=f"grade {grade[0]} below")
         ax.set_title(title, fontsize=10)

@@ -8,6 +8,7 @@ import io
 import pathlib
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +122,8 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
 
 
 def _values(rows, stage, key="size_ratio"):
-    v = [r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage) and r[stage].get(key) is not None]
-    v = np.array(v, dtype=np.float64)
+    found = [r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage) and r[stage].get(key) is not None]
+    v = np.array(found, dtype=np.float64)
     return v[np.isfinite(v)]
 
 
@@ -180,9 +181,9 @@ def _per_sample(fig, summary):
     ax = fig.subplots()
     samples = summary["samples"]
     x = np.arange(len(samples))
-    before = [(s["size_before_mean"], s["size_before_std"]) for s in samples]
+    pairs = [(s["size_before_mean"], s["size_before_std"]) for s in samples]
     # None (a number that could not be computed) is drawn as nothing (NaN)
-    before = np.array(before, dtype=np.float64).reshape(-1, 2).T
+    before = np.array(pairs, dtype=np.float64).reshape(-1, 2).T
     ax.errorbar(x, *(100 * before), fmt="o", ms=3, color=_COLOURS["before"], label="before")
     if samples and all(s["stage"] == "after" for s in samples):
         after = np.array([(s["size_mean"], s["size_std"]) for s in samples], dtype=np.float64).reshape(-1, 2).T
@@ -210,7 +211,7 @@ def _scale_histogram(fig, rows):
 def _chosen_samples(summary):
     """The best, median and worst samples by mean centroid offset (as FaceLift's evaluator picks them)."""
     ranked = sorted((s for s in summary["samples"] if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
-    picks = []
+    picks: list[tuple[str, dict[str, Any]]] = []
     for label, i in (("best", 0), ("median", len(ranked) // 2), ("worst", len(ranked) - 1)):
         if ranked and ranked[i]["sample"] not in [s["sample"] for _, s in picks]:
             picks.append((label, ranked[i]))
@@ -219,7 +220,7 @@ def _chosen_samples(summary):
 
 def _contact_sheet(figure, summary, rows, sources):
     picks = _chosen_samples(summary)
-    by_sample = {}
+    by_sample: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("status") == "ok" and r["view"] in sources:
             by_sample.setdefault(r.get("sample", ""), []).append(r)

@@ -6,6 +6,7 @@ recommendation the report can give, with its premise.
 """
 
 import math
+from typing import Any
 
 from .._place import margins_px
 
@@ -298,7 +299,14 @@ def _quality(summary, ok, options):
     stage = "after" if "after" in summary else "before"
     sizes, centring = summary[stage], summary["centring"][stage]
     conditions = {"run": stage == "after", **{k: options.get(k) for k in _CONDITIONS}}
-    empty = {"stage": stage, "grade": None, "label": None, "interpretation": [], "recommendations": [], "advice": []}
+    empty: dict[str, Any] = {
+        "stage": stage,
+        "grade": None,
+        "label": None,
+        "interpretation": [],
+        "recommendations": [],
+        "advice": [],
+    }
     if not sizes["n"] or sizes["cv"] is None or centring["grade_px"] is None:
         return {**empty, "conditions": conditions}
     cv_pct, offset_512 = 100 * sizes["cv"], centring["grade_px"]

@@ -65,7 +65,7 @@ def _centring(measured):
     pairs = [(r, m) for r, m in measured if m["centroid"] is not None]
     px = np.array([_centre_offset(m) for _, m in pairs])
     side = np.array([max(m["shape"]) for _, m in pairs], dtype=np.float64)
-    out = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
+    out: dict[str, Any] = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
     out.update(n=int(px.size), over_50px=int(np.count_nonzero(px > OUTLIER_PX)))
     if px.size:
         pct = 100 * px / side

@@ -146,7 +146,7 @@ _INHERITS = _kernels.axis_taps.targetoptions.get("fastmath") is not False
                 _INHERITS,
                 strict=True,
                 reason="numba: axis_taps inherits a fastmath caller's flags unless "
-                "_config.jit_strict passes fastmath=False explicitly",
+                "pixscale.kernels.jit_strict passes fastmath=False explicitly",
             ),
         ),
     ],
