@@ -12,7 +12,6 @@ implementations with identical semantics (imported on first use).
 """
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ._measure import Measurement, measure
@@ -22,12 +21,8 @@ from ._options import Options
 from ._plan import plan, plan_group
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError
+from ._version import __version__
 from ._warp import warp
-
-try:
-    __version__ = version("pixscale")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "EmptyMaskError",

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .dataset import CAMERAS
 from .files import atomic_write_json, json_ready
 from .io import ViewError

@@ -9,7 +9,7 @@ import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
 from .files import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .manifest import completed_samples, read_manifest
