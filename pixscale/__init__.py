@@ -55,9 +55,11 @@ def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs:
         The dataset (GS-LRM, MVDiffusion or flat) and a new output folder.
     **kwargs
         ``executor``, ``scheduler``, ``jobs``, ``pool``, ``layout``,
-        ``resume``, ``quiet``, ``report_dir``, ``plots`` and the options of
-        ``pixscale run`` (``target=0.3``, ``fit="shift"``, ``scale``, ...);
-        see :func:`pixscale.pipeline.driver.run_dataset`.
+        ``resume``, ``quiet``, ``progress``, ``report_dir``, ``plots`` and the
+        options of ``pixscale run`` (``target=0.3``, ``fit="shift"``,
+        ``scale``, ...); see :func:`pixscale.pipeline.driver.run_dataset`.
+        Nothing is printed: messages go to the ``"pixscale"`` logger when
+        ``quiet=False``, and ``progress=tqdm.tqdm`` draws a progress bar.
 
     Returns
     -------
