@@ -393,7 +393,11 @@ def cmd_demo(args):
                 flush=True,
             )
         synth.write_dataset(
-            out / "input", n_samples=args.samples, seed=args.seed, layout="gslrm", progress=not args.quiet
+            out / "input",
+            n_samples=args.samples,
+            seed=args.seed,
+            layout="gslrm",
+            progress=None if args.quiet else progress_bar,
         )
         return _run_and_report(out / "input", out / "output", args)
     finally:

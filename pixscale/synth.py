@@ -12,7 +12,6 @@ consistent: the images are drawn in 2-D, not rendered from a 3-D scene.
 
 import json
 import pathlib
-import sys
 
 import numpy as np
 
@@ -309,7 +308,7 @@ def _sample_views(rng, n_views, size):
     return [mouse_view(rng, size=size, fur=fur, scale=scale) for scale in scales]
 
 
-def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm", progress=False):
+def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm", progress=None):
     """Write a deterministic synthetic multi-view dataset of mouse views as PNG files.
 
     Parameters
@@ -328,8 +327,10 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
         ({"id", "frames"}, frames from `cameras_for_views`) and ``root/train.txt`` listing the
         sample folders as absolute paths. "mvdiffusion": ``root/sample_000/cam_000.png`` only.
         "flat": ``root/view_0000.png``, ... (n_samples * n_views images, sample-major).
-    progress : bool, optional
-        Show a progress bar (tqdm, on stderr) over the samples.
+    progress : callable, optional
+        A progress bar factory, called once as ``progress(total=n_samples, unit="sample")``;
+        its result gets ``update(1)`` after each sample and ``close()`` at the end
+        (``tqdm.tqdm`` fits).  By default nothing is shown: the library prints nothing.
 
     Returns
     -------
@@ -344,24 +345,38 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
     ...     sorted(p.name for p in folders[0].rglob("*"))
     ['cam_000.png', 'cam_001.png', 'cam_002.png', 'images', 'opencv_cameras.json']
     """
-    import imageio.v3 as iio
-
     if layout not in _LAYOUTS:
         raise ValueError(f"expected layout one of {_LAYOUTS}; got {layout!r}.")
     seed, size = _check_int(seed, "seed", 0), _check_int(size, "size", 32)
     n_samples, n_views = _check_int(n_samples, "n_samples", 1), _check_int(n_views, "n_views", 1)
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    paths = []
-    from tqdm import tqdm
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a progress bar factory such as tqdm.tqdm, or None; got {progress!r}")
+    bar = progress(total=n_samples, unit="sample") if progress is not None else None
+    try:
+        paths = _write_samples(root, n_samples, n_views, size, seed, layout, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if layout == "gslrm":
+        (root / "train.txt").write_text("".join(f"{p.resolve()}\n" for p in paths))
+    return paths
 
-    for i in tqdm(range(n_samples), desc="demo data", unit="sample", disable=not progress, file=sys.stderr):
+
+def _write_samples(root, n_samples, n_views, size, seed, layout, bar):
+    import imageio.v3 as iio
+
+    paths = []
+    for i in range(n_samples):
         image_seq, camera_seq = np.random.SeedSequence([seed, i]).spawn(2)
         views = _sample_views(np.random.default_rng(image_seq), n_views, size)
         if layout == "flat":
             for k, view in enumerate(views):
                 paths.append(root / f"view_{i * n_views + k:04d}.png")
                 iio.imwrite(paths[-1], view)
+            if bar is not None:
+                bar.update(1)
             continue
         folder = root / f"sample_{i:03d}"
         image_dir = folder / "images" if layout == "gslrm" else folder
@@ -373,6 +388,6 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
             with open(folder / "opencv_cameras.json", "w") as f:
                 json.dump({"id": folder.name, "frames": frames}, f, indent=2)
         paths.append(folder)
-    if layout == "gslrm":
-        (root / "train.txt").write_text("".join(f"{p.resolve()}\n" for p in paths))
+        if bar is not None:
+            bar.update(1)
     return paths

@@ -97,3 +97,28 @@ def test_a_quiet_command_shows_no_warning_even_through_pythons_last_resort(capsy
     with messages(lambda text: text.upper()):
         logging.getLogger("pixscale").warning("shown `once`")
     assert capsys.readouterr().err == "WARNING: SHOWN `ONCE`\n"
+
+
+def test_the_demo_data_writer_prints_nothing_and_reports_progress_to_a_factory(tmp_path, capsys):
+    from pixscale import synth
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, unit):
+            self.total, self.unit, self.done, self.closed = total, unit, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    for layout in ("gslrm", "mvdiffusion", "flat"):
+        synth.write_dataset(tmp_path / layout, n_samples=3, n_views=2, size=32, layout=layout)
+        synth.write_dataset(tmp_path / f"{layout}-bar", n_samples=3, n_views=2, size=32, layout=layout, progress=Bar)
+    assert capsys.readouterr() == ("", "")
+    assert [(b.total, b.unit, b.done, b.closed) for b in bars] == [(3, "sample", 3, True)] * 3
+    with pytest.raises(TypeError, match="progress bar factory"):
+        synth.write_dataset(tmp_path / "x", progress=True)
