@@ -148,14 +148,16 @@ def measure_object(image, alpha, rule, *, unpack=False):
     """Measure the object ``rule`` (an :class:`ObjectMask`) finds in a validated alpha of ``image``.
 
     Returns ``(measurement, selection)``; ``selection.alpha`` is the
-    object's alpha.  Without a component filter the fused whole-pixel kernel
-    reads RGBA8 images directly; with ``unpack`` it also leaves a contiguous
-    copy of their alpha in ``selection.alpha`` (exact mode's probe reads it).
+    object's alpha.  When the component filter drops nothing (or there is
+    none) the fused whole-pixel kernel reads RGBA8 images directly; with
+    ``unpack`` it also leaves a contiguous copy of their alpha in
+    ``selection.alpha`` (exact mode's probe reads it).
     """
     thr = threshold_value(alpha.dtype, rule.threshold)
     if rule.filters:
         sel = rule.select(alpha)
-        return measure_alpha(sel.alpha, thr, dropped=(sel.components, sel.pixels)), sel
+        if sel.dropped is not None:
+            return measure_alpha(sel.alpha, thr, dropped=(sel.components, sel.pixels)), sel
     words = alpha_words(np.asarray(image))
     unpacked = np.empty(alpha.shape, np.uint8) if unpack and words is not None else None
     m = measure_alpha(alpha, thr, words, unpacked)

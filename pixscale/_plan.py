@@ -2,13 +2,13 @@
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._filters import lift, reach
-from ._measure import measure_alpha, measure_object
+from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
 from ._options import Options, resolve
 from ._place import (
@@ -81,11 +81,13 @@ def _support(alpha, thr, bbox, filter):
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, thr, m, output_shape, options):
-        self.alpha, self.thr, self.measurement = alpha, thr, m
+    def __init__(self, alpha, m, options):
+        self.alpha, self.measurement = alpha, m
+        self.thr = thr = threshold_value(alpha.dtype, options.object_mask.threshold)
         self.support = _support(alpha, thr, m.bbox, options.filter)
         self.src_center = src_center = _source_center(m, options.center)
-        self.input_shape, self.output_shape = m.shape, output_shape
+        self.input_shape = m.shape
+        self.output_shape = output_shape = m.shape if options.output_shape is None else options.output_shape
         self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
         self.fit = fit = options.fit
         self.filter = options.filter
@@ -232,14 +234,20 @@ def _search_goal(target, n_pixels, n_views):
     return max(EXACT_SLACK, 0.25 / (target * n_pixels * n_views))
 
 
+class Measured(NamedTuple):
+    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`)."""
+
+    measurement: Measurement
+    alpha: np.ndarray
+
+
 def _prepare(image, options):
-    """Validate one view and return it as a :class:`_View` of its object (see :class:`ObjectMask`).
+    """Validate one view and measure its object (see :class:`ObjectMask`): a :class:`Measured`.
 
     For exact mode on RGBA8 the measure pass also unpacks the alpha into a
     contiguous array, which the probes read faster than a stride-4 view.
     """
     alpha = alpha_of(image)
-    out_shape = alpha.shape if options.output_shape is None else options.output_shape
     rule = options.object_mask
     m, sel = measure_object(image, alpha, rule, unpack=options.exact)
     if m.count == 0:
@@ -247,8 +255,7 @@ def _prepare(image, options):
             f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
             f"so there is no object to scale; check the alpha channel or lower `threshold=`."
         )
-    thr = threshold_value(alpha.dtype, rule.threshold)
-    return _View(sel.alpha, thr, m, out_shape, options)
+    return Measured(m, sel.alpha)
 
 
 def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, **keywords: Any) -> list[ScaleTransform]:
@@ -309,9 +316,24 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
 
 
 def plan_views(images, options):
-    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: the body of every plan."""
+    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
+    return plan_measured([_prepare(img, options) for img in images], options)
+
+
+def plan_measured(objects, options):
+    """The body of every plan: :func:`plan_group` of views whose objects are measured already.
+
+    ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
+    the measurement of its object (not empty) under ``options.object_mask``
+    and the object's alpha that measurement counted, ``Selection.alpha`` of
+    :func:`~pixscale._measure.measure_object` (measured with
+    ``unpack=options.exact``, as :func:`plan_views` measures: exact mode's
+    probes warp it).  The component filter is not applied again: only
+    ``options.object_mask.threshold`` is read, with the placement, target
+    and filter.  The pipeline measures each view once and plans from that.
+    """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
-    views = [_prepare(img, options) for img in images]
+    views = [_View(alpha, m, options) for m, alpha in objects]
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
     probes = [_Probe(v) for v in views] if exact or fit == "none" else []

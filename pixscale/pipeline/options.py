@@ -2,7 +2,7 @@
 
 A run's options are the image API's :class:`~pixscale.Options` (what to
 measure, the target, the placement, the filter), held whole as
-:attr:`RunOptions.image` and handed as they are to :func:`pixscale.plan_group`,
+:attr:`RunOptions.image` and handed as they are to the planner,
 plus the few that only a run has (per-sample scale, cameras, mask files, PNG
 level).  An option added to :class:`~pixscale.Options` is a run option too:
 :class:`RunOptions` takes it as a keyword, records it in the manifest and
@@ -12,7 +12,6 @@ resumes only with the same value, without an edit here.
 import dataclasses
 import math
 import os
-from functools import cached_property
 
 from .._filters import FILTERS, check_filter
 from .._object import KEEP
@@ -107,19 +106,12 @@ class RunOptions:
         object.__setattr__(self, "image", checked)
         for name, value in own.items():
             object.__setattr__(self, name, value)
-        # What the views are planned with: their objects are already cut out by ``object_mask``.
-        self.__dict__["plan_options"] = checked.replace(min_component=None, keep="all", erase_specks=False)
 
     def __getattr__(self, name):  # the image options by a run's name: options.target, options.output_size
         image = self.__dict__.get("image")
         if image is None or name not in LIBRARY and name != "object_mask":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(image, LIBRARY.get(name, name))
-
-    @cached_property
-    def plan_options(self) -> Options:
-        """:attr:`image` for planning a view's object, which ``object_mask`` has cut out already (set in __init__)."""
-        return self.image.replace(min_component=None, keep="all", erase_specks=False)  # pragma: no cover
 
     def params(self):
         """The options as JSON-ready values, in :data:`OPTION_NAMES` order (the manifest's record of them)."""

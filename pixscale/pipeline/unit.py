@@ -9,7 +9,7 @@ import numpy as np
 
 from .._measure import measure_alpha, measure_object
 from .._object import erase, label
-from .._plan import plan_group
+from .._plan import Measured, plan_measured
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
 from .cameras import check_frame_size, new_intrinsics, write_cameras
@@ -48,15 +48,18 @@ def _background_for(image, background):
 
 
 def _plan_views(objects, opts):
-    """The transforms of a sample's views, planned on their objects (specks already left out).
+    """The transforms of a sample's views, planned on their objects as :func:`read_and_measure` measured them.
 
-    A view whose object the plan shrinks to nothing gets a :class:`ViewError` instead of a transform.
+    ``objects`` holds a :class:`~pixscale._plan.Measured` per view: the
+    plan reads that measurement and alpha, and measures nothing again.  A
+    view whose object the plan shrinks to nothing gets a :class:`ViewError`
+    instead of a transform.
     """
     groups = [objects] if opts.scale == "per-sample" else [[obj] for obj in objects]
     out = []
     for group in groups:
         try:
-            out += plan_group(group, options=opts.plan_options)
+            out += plan_measured(group, opts.image)
         except VanishedObjectError as exc:  # those views fail by name; the others are written
             out += [_vanished(t) if i in exc.views else t for i, t in enumerate(exc.transforms)]
     return out
@@ -76,12 +79,11 @@ def _vanished(t):
     )
 
 
-def read_and_measure(view, rule):
-    """Read one view and measure its object (``rule``, an :class:`ObjectMask`).
+def read_and_measure(view, rule, *, unpack=False):
+    """Read one view and measure its object (``rule``, an :class:`ObjectMask`): the view's one measure.
 
-    Returns ``(image, measurement, dropped)``, ``dropped`` the bool mask of
-    the specks the rule left out (None if none); ViewError / EmptyMaskError
-    say why the view cannot be used.
+    Returns ``(image, measurement, selection)`` (see :func:`measure_image`);
+    ViewError / EmptyMaskError say why the view cannot be used.
     """
     if view.error:
         raise ViewError(view.error)
@@ -99,12 +101,39 @@ def read_and_measure(view, rule):
         except (ValueError, TypeError) as exc:
             hint = orientation_hint(view.path, colour.shape, np.shape(mask)) if colour.shape[:2] != mask.shape else ""
             raise ViewError(f"cannot be combined with its mask {name}: {exc}{hint}") from None
-    m, selection = measure_object(image, alpha_of(image), rule)
+    return (image, *measure_image(image, rule, unpack=unpack))
+
+
+def measure_image(image, rule, *, unpack=False):
+    """Measure the object ``rule`` finds in a view's ``image``: ``(measurement, selection)``.
+
+    ``selection`` is the :class:`~pixscale._object.Selection` of the object:
+    its alpha, and ``dropped``, the bool mask of the specks the rule left out
+    (None if none).  ``unpack`` is exact mode's (see
+    :func:`~pixscale._measure.measure_object`), so the selection's alpha is
+    what the plan's probes read.  Raises the run's one empty-mask message.
+    """
+    m, selection = measure_object(image, alpha_of(image), rule, unpack=unpack)
     if m.count == 0:
         raise EmptyMaskError(
             f"empty mask: no pixel has alpha > {rule.threshold:g}; check the alpha channel, or lower `threshold=`"
         )
-    return image, m, selection.dropped
+    return m, selection
+
+
+def object_of(image, before, selection, erase_specks):
+    """A measured view as the plan and the after-measure take it: ``(image, object, kept)``.
+
+    ``image`` has its dropped specks erased when ``erase_specks``;
+    ``object`` is the :class:`~pixscale._plan.Measured` the plan reads (the
+    measurement ``before`` and the selection's alpha: nothing is measured
+    again); ``kept`` is the object-only alpha :func:`_measure_after` carries
+    through the warp when the specks stay in the picture, else None.
+    """
+    kept = None if selection.dropped is None or erase_specks else selection.alpha
+    if erase_specks:
+        image = erase(image, selection.dropped)
+    return image, Measured(before, selection.alpha), kept
 
 
 SPECK_FRACTION = 0.05  # islands below this fraction of the largest are specks, for the report's advice
@@ -135,27 +164,18 @@ def islands(image, before, rule):
     return {"components": int(small.sum()), "pixels": int(sizes[small].sum())} if small.any() else None
 
 
-def _object_of(image, dropped):
-    """What a view is planned on: ``image`` itself, or its alpha with the ``dropped`` specks set to 0."""
-    if dropped is None:
-        return image
-    alpha = np.array(alpha_of(image), copy=True)
-    alpha[dropped] = 0
-    return alpha
-
-
-def _measure_after(image, obj, out, t, threshold):
+def _measure_after(kept, out, t, threshold):
     """The object's measurement on the written image ``out``: the object carried through the warp.
 
-    When the view's specks are kept in the picture, ``obj`` (its object-only
-    alpha, see :func:`_object_of`; otherwise ``image`` itself) is warped with the same transform, as
-    exact mode's probe does, rather than the output labelled again:
-    resampling does not scale a speck's area by exactly ``scale ** 2``, so a
-    re-labelled output could count specks the input dropped.  Otherwise the
-    written alpha is the object's.
+    When the view's specks are kept in the picture, ``kept`` is its
+    object-only alpha (the selection's, specks set to 0), warped with the
+    same transform, as exact mode's probe does, rather than the output
+    labelled again: resampling does not scale a speck's area by exactly
+    ``scale ** 2``, so a re-labelled output could count specks the input
+    dropped.  Otherwise (``kept`` None) the written alpha is the object's.
     """
     thr = threshold_value(out.dtype, threshold)
-    return measure_alpha(alpha_of(out if obj is image else warp(obj, t)), thr)
+    return measure_alpha(alpha_of(out if kept is None else warp(kept, t)), thr)
 
 
 def _out_path(out_root, key):
@@ -207,26 +227,27 @@ def _process_sample(sample, out_root, opts, root, stop):
     if sample.error:
         rows.append(ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error))
         return result
-    good = []
+    good, objects = [], []  # (view, image, before, kept) and the Measured the plan reads, per usable view
     for view in sample.views:
         if stop is not None and stop.is_set():
             return None
         try:
-            image, before, dropped = read_and_measure(view, opts.image.object_mask)
-            if opts.image.erase_specks:
-                image, dropped = erase(image, dropped), None
+            image, before, sel = read_and_measure(view, opts.image.object_mask, unpack=opts.image.exact)
+            image, obj, kept = object_of(image, before, sel, opts.image.erase_specks)
             if sample.cameras is not None and not opts.keep_cameras:
                 check_frame_size(sample.cameras["frames"][view.frame], image)
-            good.append((view, image, before, _object_of(image, dropped)))
+            good.append((view, image, before, kept))
+            objects.append(obj)
         except (ViewError, EmptyMaskError) as exc:
             rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
     try:
-        transforms = _plan_views([obj for *_, obj in good], opts) if good else []
+        transforms = _plan_views(objects, opts) if objects else []
     except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
         rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
         good, transforms = [], []
+    objects.clear()  # the warp needs no alpha of the plan's (an unpacked copy in exact mode)
     frames = {}
-    for (view, image, before, obj), t in zip(good, transforms, strict=False):
+    for (view, image, before, kept), t in zip(good, transforms, strict=False):
         if stop is not None and stop.is_set():
             return None
         try:
@@ -236,7 +257,7 @@ def _process_sample(sample, out_root, opts, root, stop):
                 frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
             background = _background_for(image, opts.background)
             out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
-            after = _measure_after(image, obj, out, t, opts.image.threshold)
+            after = _measure_after(kept, out, t, opts.image.threshold)
             if after.count == 0:  # never a blank image counted ok
                 raise _vanished(t)
             if opts.background is None and not opts.image.premultiplied:

@@ -225,6 +225,22 @@ def test_exact_mode_warps_each_probed_scale_once(monkeypatch, rng):
     assert t.achieved_ratio == pixscale.measure(t.apply(img)).size_ratio
 
 
+@pytest.mark.parametrize("rule", [{}, {"min_component": 0.05}, {"keep": "largest"}])
+def test_the_plan_of_measured_views_is_the_plan_and_measures_nothing(monkeypatch, rng, rule):
+    """plan_measured: plan_group's body, given each view's measurement and object alpha; it measures nothing again."""
+    from pixscale import _plan
+
+    imgs = [rgba(rng, soft_shape(rng, 64)) for _ in range(2)]
+    options = pixscale.Options(target=0.35, **rule)
+    objects = [_plan._prepare(img, options) for img in imgs]
+    # A component filter that drops nothing still hands exact mode's probes the unpacked, contiguous alpha.
+    assert all(obj.alpha.flags.c_contiguous and obj.alpha.base is None for obj in objects)
+    assert all(obj.measurement == pixscale.measure(img) for obj, img in zip(objects, imgs, strict=True))
+    expected = pixscale.plan_group(imgs, options=options)
+    monkeypatch.setattr(_plan, "measure_object", None)
+    assert _plan.plan_measured(objects, options) == expected
+
+
 def test_fit_cap_above_the_exact_scale_is_not_limited():
     """The closed form overshoots the fit cap, but the exact scale lies below it."""
     alpha = np.zeros((100, 100), np.uint8)

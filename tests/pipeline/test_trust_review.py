@@ -91,11 +91,11 @@ def test_a_hung_thread_that_wakes_up_after_the_run_writes_nothing(small, tmp_pat
     hung = []
     real = unit.read_and_measure
 
-    def read(view, rule):
+    def read(view, rule, **kw):
         if view.key.startswith("sample_001/") and not hung:
             hung.append(threading.current_thread())
             release.wait(120)  # a hung read, given up on by the unit timeout
-        return real(view, rule)
+        return real(view, rule, **kw)
 
     monkeypatch.setattr(unit, "read_and_measure", read)
     out = tmp_path / "out"
