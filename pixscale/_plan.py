@@ -12,7 +12,6 @@ from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
 from ._options import Options, resolve
 from ._place import (
-    CENTERS,  # noqa: F401  # pipeline/driver.py still imports it from here; its home is _place
     footprint,
     margins_px,
     max_scale,
@@ -31,7 +30,7 @@ EXACT_SLACK = 5e-6  # exact mode's search stops this close to the target
 
 
 def _source_center(m, center):
-    """The source point of ``center`` (one of :data:`CENTERS` or a point, checked by :class:`Options`)."""
+    """The source point of ``center``: one of :data:`pixscale._place.CENTERS` or a point (checked by Options)."""
     if center == "centroid":
         return m.centroid
     if center == "bbox":
