@@ -1,9 +1,11 @@
 """The per-view record of a run: what each view became, or why it failed.
 
-:class:`ViewRecord` is the one place a row is built.  The pipeline reads its
-attributes; the manifest, the report and the rows that :func:`~pixscale.pipeline.driver.run`
-returns get :meth:`ViewRecord.as_row`, one JSON object per view with its keys
-in a fixed order.  A row has one of three forms, told apart by what it holds:
+:class:`ViewRecord` is the one place a row is built.  The pipeline and the
+report (:mod:`pixscale.report`: summary, text, figures) read its attributes;
+the manifest, ``report.json``, ``pixscale stats --json`` and the rows that
+:func:`~pixscale.pipeline.driver.run` returns get :meth:`ViewRecord.as_row`,
+one JSON object per view with its keys in a fixed order.  A row has one of
+three forms, told apart by what it holds:
 
 * failed: ``sample, view, status="failed", error, before=None, after=None,
   scale=None, limited=None`` and ``retry=True`` when the machine, not the data,
@@ -17,6 +19,10 @@ in a fixed order.  A row has one of three forms, told apart by what it holds:
 ``before`` and ``after`` are :meth:`~pixscale.Measurement.to_dict` of the
 object in the input and in the written output; ``islands`` is
 :meth:`Islands.to_dict` (or None).
+
+A row read back from JSON (a manifest's, ``report.json``'s views) becomes a
+record once, where it is read, with :meth:`ViewRecord.from_row`; the report
+takes records only.
 """
 
 from collections.abc import Mapping

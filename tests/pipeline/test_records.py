@@ -12,7 +12,7 @@ from pixscale.pipeline.dataset import MANIFEST
 from pixscale.pipeline.driver import measure_dataset, run
 from pixscale.pipeline.io import read_view, write_png
 from pixscale.pipeline.options import RunOptions
-from pixscale.pipeline.records import Islands, ViewRecord
+from pixscale.pipeline.records import Islands, ViewRecord, rows_of
 
 # The three forms of a row, key by key, as the report, the manifest and `pixscale stats --json` hold them.
 WRITTEN = [
@@ -186,10 +186,13 @@ def test_a_runs_rows_are_its_report_and_manifest_rows_in_the_old_form(dataset, t
 
 
 def test_measured_rows_keep_their_form(dataset):
-    rows, _ = measure_dataset(dataset, jobs=1)
+    records, _ = measure_dataset(dataset, jobs=1)
+    assert all(isinstance(r, ViewRecord) for r in records)
+    rows = rows_of(records)
     assert [list(r) for r in rows] == [FAILED if r["status"] == "failed" else MEASURED for r in rows]
     for r in rows:
         assert json.dumps(ViewRecord.from_row(r).as_row()) == json.dumps(r)
+    assert [ViewRecord.from_row(json.loads(json.dumps(r))) for r in rows] == records  # read back whole
 
 
 def test_an_ok_record_has_its_input_measured():
