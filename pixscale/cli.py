@@ -242,14 +242,14 @@ def _check_report_dir(path, name="--report-dir"):
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     from pathlib import Path
 
-    from .pipeline.driver import run
+    from .pipeline.driver import run_records
     from .pipeline.options import check_jobs
     from .report import summary as report
 
     opts = _options(args)  # every option is checked before any file is read or created
     check_jobs(args.jobs)
     _check_report_dir(args.report_dir)
-    rows, _ = run(
+    records, _ = run_records(
         in_dir,
         out_dir,
         opts,
@@ -265,17 +265,17 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         progress=progress_bar,
         spell=_flags,
     )
-    summary = report.summarize(rows, target=opts.image.target, options=opts.params())
+    summary = report.summarize(records, target=opts.image.target, options=opts.params())
     where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
-    unwritten = [r for r in rows if r.get("sample") == "" and r.get("view") == REPORT_DIR and r.get("error")]
+    unwritten = [r for r in records if r.sample == "" and r.view == REPORT_DIR and r.error]
     if not args.quiet:
         _out(report.format_table(summary, spell=_flags))
         if not unwritten:
             _out(f"\nreport: {where}")
     elif summary["n_failed"] and not unwritten:  # --quiet: only the error
         _failed_line(summary, where)
-    for row in unwritten:  # said once, here (the library does not print)
-        _err(f"pixscale: error: {row['error']}")
+    for record in unwritten:  # said once, here (the library does not print)
+        _err(f"pixscale: error: {record.error}")
     return 1 if summary["n_failed"] else 0
 
 
@@ -312,10 +312,11 @@ def cmd_stats(args):
     from pathlib import Path
 
     from .pipeline.driver import measure_dataset
+    from .pipeline.records import rows_of
     from .report import summary as report
 
     _check_report_dir(args.report_dir)
-    rows, _ = measure_dataset(
+    records, _ = measure_dataset(
         args.dir,
         threshold=args.threshold,
         min_component=args.min_component,
@@ -326,15 +327,15 @@ def cmd_stats(args):
         report_dir=args.report_dir,
     )
     summary = report.summarize(
-        rows, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
+        records, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
     )
     if args.json:
-        json.dump({"summary": summary, "views": rows}, sys.stdout, indent=2)
+        json.dump({"summary": summary, "views": rows_of(records)}, sys.stdout, indent=2)
         print()
     elif not args.quiet:
         _out(report.format_table(summary, spell=_flags))
     if args.report_dir:
-        report.write_report(args.report_dir, summary, rows, plots=args.plots, spell=_flags)
+        report.write_report(args.report_dir, summary, records, plots=args.plots, spell=_flags)
     if args.quiet and not args.json and summary["n_failed"]:
         _failed_line(summary, Path(args.report_dir) if args.report_dir else None)
     return 1 if summary["n_failed"] else 0

@@ -76,7 +76,7 @@ class _NoBar:
         pass
 
 
-def run(
+def run_records(
     in_dir,
     out_dir,
     options=None,
@@ -144,8 +144,9 @@ def run(
 
     Returns
     -------
-    (rows, dataset)
-        One row per view (see :mod:`pixscale.report`), in dataset order.
+    (records, dataset)
+        One :class:`~pixscale.pipeline.records.ViewRecord` per view, in
+        dataset order (:func:`run` gives their JSON rows).
 
     Raises
     ------
@@ -242,6 +243,12 @@ def run(
                 lock.release()
     finally:
         workers.close(cancel=True)
+    return records, dataset
+
+
+def run(in_dir, out_dir, options=None, **kwargs):
+    """``(rows, dataset)``: :func:`run_records` with each record as its JSON row (``report.json``'s views)."""
+    records, dataset = run_records(in_dir, out_dir, options, **kwargs)
     return rows_of(records), dataset
 
 
@@ -288,7 +295,7 @@ def run_dataset(
     Returns
     -------
     dict
-        :func:`pixscale.report.summarize` of the run's rows.
+        :func:`pixscale.report.summary.summarize` of the run's records.
 
     Examples
     --------
@@ -299,7 +306,7 @@ def run_dataset(
     from ..report.summary import summarize
 
     opts = RunOptions(**options)
-    rows, _ = run(
+    records, _ = run_records(
         in_dir,
         out_dir,
         opts,
@@ -315,7 +322,7 @@ def run_dataset(
         unit_timeout=unit_timeout,
         progress=progress,
     )
-    return summarize(rows, target=opts.image.target, options=opts.params())
+    return summarize(records, target=opts.image.target, options=opts.params())
 
 
 def _precompile(dataset, say, filter="bilinear"):
@@ -557,7 +564,9 @@ def _describe(value):
 def measure_dataset(
     in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True, report_dir=None
 ):
-    """Measure every view of a dataset without writing anything; return (rows, dataset).
+    """Measure every view of a dataset without writing anything; return (records, dataset).
+
+    One :class:`~pixscale.pipeline.records.ViewRecord` per view, measured or failed.
 
     ``report_dir``, where the caller will write the report, is refused
     (ValueError) before anything is measured if it is or lies in the input.
@@ -584,4 +593,4 @@ def measure_dataset(
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         records = [r for sample_records in pool.map(one, dataset.samples) for r in sample_records]
-    return rows_of(records), dataset
+    return records, dataset

@@ -13,7 +13,7 @@ from .._version import __version__
 from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
 from .files import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .manifest import completed_samples, read_manifest
-from .records import ViewRecord, rows_of
+from .records import ViewRecord
 
 # --- the output folder -------------------------------------------------------------------------
 
@@ -426,11 +426,12 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
         "views": dataset.n_views,
         "parameters": opts.params(),
     }
-    rows = rows_of(records)
     try:
-        summary = report.summarize(rows, target=opts.image.target, options=opts.params())
+        summary = report.summarize(records, target=opts.image.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
-        report.write_report(report_dir, summary, rows, sources=sources, meta=meta, plots=plots, root=root, spell=spell)
+        report.write_report(
+            report_dir, summary, records, sources=sources, meta=meta, plots=plots, root=root, spell=spell
+        )
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
         why = f"the report could not be written to {report_dir}: {exc}"

@@ -1,9 +1,11 @@
 """The per-view record of a run: what each view became, or why it failed.
 
-:class:`ViewRecord` is the one place a row is built.  The pipeline reads its
-attributes; the manifest, the report and the rows that :func:`~pixscale.pipeline.driver.run`
-returns get :meth:`ViewRecord.as_row`, one JSON object per view with its keys
-in a fixed order.  A row has one of three forms, told apart by what it holds:
+:class:`ViewRecord` is the one place a row is built.  The pipeline and the
+report (:mod:`pixscale.report`: summary, text, figures) read its attributes;
+the manifest, ``report.json``, ``pixscale stats --json`` and the rows that
+:func:`~pixscale.pipeline.driver.run` returns get :meth:`ViewRecord.as_row`,
+one JSON object per view with its keys in a fixed order.  A row has one of
+three forms, told apart by what it holds:
 
 * failed: ``sample, view, status="failed", error, before=None, after=None,
   scale=None, limited=None`` and ``retry=True`` when the machine, not the data,
@@ -15,13 +17,46 @@ in a fixed order.  A row has one of three forms, told apart by what it holds:
   status="ok", error=None, before, after=None, scale=None, limited=None, islands``.
 
 ``before`` and ``after`` are :meth:`~pixscale.Measurement.to_dict` of the
-object in the input and in the written output.
+object in the input and in the written output; ``islands`` is
+:meth:`Islands.to_dict` (or None).
+
+A row read back from JSON (a manifest's, ``report.json``'s views) becomes a
+record once, where it is read, with :meth:`ViewRecord.from_row`; the report
+takes records only.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._measure import Measurement
+
+
+@dataclass(frozen=True, slots=True)
+class Islands:
+    """The small islands measured as part of a view's object (no component filter dropped them).
+
+    What :func:`pixscale.pipeline.unit.islands` finds: islands below its
+    fraction of the largest, which count toward size and centre.
+    """
+
+    components: int
+    pixels: int
+
+    def to_dict(self) -> dict[str, int]:
+        """``{"components", "pixels"}``: the islands as a row holds them."""
+        return {"components": self.components, "pixels": self.pixels}
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any] | None) -> "Islands | None":
+        """The islands of their :meth:`to_dict` (the unit's and a row's form); None for None."""
+        if d is None:
+            return None
+        if not isinstance(d, Mapping) or not all(
+            isinstance(d.get(k), int) and not isinstance(d.get(k), bool) for k in ("components", "pixels")
+        ):
+            raise ValueError(f"islands are {d!r}, not their components and pixels")
+        return cls(d["components"], d["pixels"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +81,12 @@ class ViewRecord:
     dst_center: tuple[float, float] | None = None
     achieved_ratio: float | None = None
     on_target: bool | None = None  # None with one scale per sample (the mean view is on target)
-    islands: dict[str, int] | None = None  # small islands measured as part of the object (see unit.islands)
+    islands: Islands | None = None  # small islands measured as part of the object (see unit.islands)
     retry: bool = False  # failed by the machine (disk full, a lost worker): ``resume`` redoes it
+
+    def __post_init__(self):
+        if self.error is None and self.before is None:
+            raise ValueError(f"the ok record of {self.view!r} has no measurement of its input (`before=`)")
 
     @classmethod
     def failed(cls, sample, view, error, *, retry=False):
@@ -56,12 +95,12 @@ class ViewRecord:
 
     @classmethod
     def measured(cls, sample, view, before, islands=None):
-        """A view measured without being written (``measure_dataset``)."""
-        return cls(sample, view, before=before, islands=islands)
+        """A view measured, not written (``measure_dataset``); ``islands``: an :meth:`Islands.to_dict` or None."""
+        return cls(sample, view, before=before, islands=Islands.of(islands))
 
     @classmethod
     def written(cls, sample, view, before, after, transform, *, on_target, islands=None):
-        """A view written with ``transform`` (a :class:`~pixscale.ScaleTransform`)."""
+        """A view written with ``transform`` (a :class:`~pixscale.ScaleTransform`); ``islands`` as :meth:`measured`."""
         t = transform
         return cls(
             sample,
@@ -77,7 +116,7 @@ class ViewRecord:
             dst_center=tuple(t.dst_center),
             achieved_ratio=t.achieved_ratio,
             on_target=on_target,
-            islands=islands,
+            islands=Islands.of(islands),
         )
 
     @property
@@ -117,7 +156,7 @@ class ViewRecord:
                 on_target=self.on_target,
             )
         if self.ok:
-            row["islands"] = None if self.islands is None else dict(self.islands)
+            row["islands"] = None if self.islands is None else self.islands.to_dict()
         if self.retry:
             row["retry"] = True
         return row
@@ -156,7 +195,7 @@ class ViewRecord:
             dst_center=_tuple(row.get("dst_center")),
             achieved_ratio=row.get("achieved_ratio"),
             on_target=row.get("on_target"),
-            islands=row.get("islands"),
+            islands=Islands.of(row.get("islands")),
         )
 
 

@@ -139,8 +139,8 @@ def load(
     elif pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset
 
-        rows, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
-        summary = summarize(rows, options={"threshold": threshold, "min_component": min_component, "keep": keep})
+        records, _ = measure_dataset(path, threshold=threshold, min_component=min_component, keep=keep)
+        summary = summarize(records, options={"threshold": threshold, "min_component": min_component, "keep": keep})
         source, stage = "measured", "before"
         numbers = _checked(summary, stage)
     else:

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .._measure import Measurement, measure
+from .._measure import measure
 from .._validate import with_mask
 from ..pipeline.io import ViewError, read_view
 from ..pipeline.masked import read_colour, read_mask
+from ..pipeline.records import ViewRecord
+from .quality import measurement
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
@@ -49,8 +51,8 @@ class Thumbnail:
     def of_file(cls, path, name=None, measured=None):
         """The thumbnail of an image file, or of a ``(colour, mask)`` pair of files, named ``name``.
 
-        ``measured`` is the run's measurement of that file (a
-        :meth:`Measurement.to_dict`), made with the run's object mask
+        ``measured`` is the run's :class:`~pixscale.Measurement` of that file
+        (a record's ``before`` or ``after``), made with the run's object mask
         (threshold and component filter); without it the file is measured
         with the defaults.
         """
@@ -60,15 +62,7 @@ class Thumbnail:
         else:
             image = read_view(path)
         name = name or "/".join(pathlib.Path(path).parts[-3:])
-        if measured is not None:
-            m = Measurement(
-                measured["count"],
-                None if measured["centroid"] is None else tuple(measured["centroid"]),
-                None,
-                tuple(measured["shape"]),
-            )
-            return cls.of(image, m, name)
-        return cls.of(image, measure(image), name)
+        return cls.of(image, measure(image) if measured is None else measured, name)
 
 
 def _over_checkerboard(image):
@@ -82,15 +76,15 @@ def _over_checkerboard(image):
     return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
 
 
-def _marks(row):
-    """The placement marks of a row: cut, limited, shifted (with the move)."""
+def _marks(r):
+    """The placement marks of a record: cut, limited, shifted (with the move)."""
     out = []
-    if row.get("cut_pixels"):
-        out.append(("cut", f"cut {row['cut_pixels']} px"))
-    if row.get("limited"):
-        out.append(("limited", f"limited x{row['scale']:.3f} < {row['wanted_scale']:.3f}"))
-    if row.get("shift") and any(row["shift"]):
-        out.append(("shifted", f"shifted {row['shift'][0]:+.0f},{row['shift'][1]:+.0f} px"))
+    if r.cut_pixels:
+        out.append(("cut", f"cut {r.cut_pixels} px"))
+    if r.limited:
+        out.append(("limited", f"limited x{r.scale:.3f} < {r.wanted_scale:.3f}"))
+    if r.shift and any(r.shift):
+        out.append(("shifted", f"shifted {r.shift[0]:+.0f},{r.shift[1]:+.0f} px"))
     return out
 
 
@@ -98,7 +92,7 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
     """Draw one view over a checkerboard with its centroid (x), the canvas centre (+) and its marks.
 
     ``item`` is a :class:`Thumbnail`, or a path to read one (named ``name``,
-    with the run's measurement ``measured``) from.
+    with the run's :class:`~pixscale.Measurement` ``measured``) from.
     """
     from matplotlib.patches import Rectangle
 
@@ -121,26 +115,27 @@ def _show_view(ax, item, label, marks=(), name=None, measured=None):
     ax.set_title("\n".join([title, *(text for _, text in marks)]), fontsize=6, parse_math=False)
 
 
-def _values(rows, stage, key="size_ratio"):
-    found = [r[stage][key] for r in rows if r.get("status") == "ok" and r.get(stage) and r[stage].get(key) is not None]
+def _sizes(records, stage):
+    """The finite size ratios of the ok views' ``stage`` measurements."""
+    found = [m.size_ratio for r in records if r.ok and (m := measurement(r, stage)) is not None]
     v = np.array(found, dtype=np.float64)
     return v[np.isfinite(v)]
 
 
-def _offsets(rows, stage):
+def _offsets(records, stage):
     """(dx, dy) of each ok view's centroid from the canvas centre, in px."""
     out = [
-        (m["centroid"][0] - m["shape"][1] / 2, m["centroid"][1] - m["shape"][0] / 2)
-        for r in rows
-        if r.get("status") == "ok" and (m := r.get(stage)) and m["centroid"] is not None
+        (m.centroid[0] - m.shape[1] / 2, m.centroid[1] - m.shape[0] / 2)
+        for r in records
+        if r.ok and (m := measurement(r, stage)) is not None and m.centroid is not None
     ]
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
-def _size_histogram(fig, summary, rows, stages):
+def _size_histogram(fig, summary, records, stages):
     """Size ratio before / after on one shared x axis, with the target line."""
     axes = fig.subplots(len(stages), 1, sharex=True, squeeze=False)[:, 0]
-    values = {s: 100 * _values(rows, s) for s in stages}
+    values = {s: 100 * _sizes(records, s) for s in stages}
     every = np.concatenate([v for v in values.values()] + [np.array([100 * (summary.get("target") or 0.3)])])
     lo, hi = every.min(), every.max()
     lo, hi = min(lo, (lo + hi) / 2 - 0.5), max(hi, (lo + hi) / 2 + 0.5)
@@ -157,11 +152,11 @@ def _size_histogram(fig, summary, rows, stages):
     axes[-1].set_xlabel("size ratio sqrt(object pixels / image pixels) (%)")
 
 
-def _offset_figure(fig, rows, stages):
+def _offset_figure(fig, records, stages):
     """Centroid offsets from the canvas centre: histogram of distances and a scatter of (dx, dy)."""
     hist, scatter = fig.subplots(1, 2)
     for stage in stages:
-        xy = _offsets(rows, stage)
+        xy = _offsets(records, stage)
         d = np.hypot(xy[:, 0], xy[:, 1])
         if d.size:
             hist.hist(d, bins=30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
@@ -194,13 +189,13 @@ def _per_sample(fig, summary):
     ax.legend(fontsize=8)
 
 
-def _scale_histogram(fig, rows):
+def _scale_histogram(fig, records):
     ax = fig.subplots()
-    ok = [r for r in rows if r.get("status") == "ok" and r.get("scale") is not None]
-    used = np.array([r["scale"] for r in ok])
+    ok = [r for r in records if r.ok and r.scale is not None]
+    used = np.array([r.scale for r in ok])
     if used.size:
         ax.hist(used, bins=30, color="tab:green", label=f"scale used (n={used.size})")
-        limited = [r["wanted_scale"] for r in ok if r.get("limited") and r.get("wanted_scale")]
+        limited = [r.wanted_scale for r in ok if r.limited and r.wanted_scale]
         if limited:
             ax.hist(limited, bins=30, histtype="step", color=_MARKS["limited"], label="wanted, where limited")
         ax.set_title(f"scale factor: mean {used.mean():.3f}, std {used.std():.3f}, {used.min():.2f}-{used.max():.2f}")
@@ -218,12 +213,12 @@ def _chosen_samples(summary):
     return picks
 
 
-def _contact_sheet(figure, summary, rows, sources):
+def _contact_sheet(figure, summary, records, sources):
     picks = _chosen_samples(summary)
-    by_sample: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r.get("status") == "ok" and r["view"] in sources:
-            by_sample.setdefault(r.get("sample", ""), []).append(r)
+    by_sample: dict[str, list[ViewRecord]] = {}
+    for r in records:
+        if r.ok and r.view in sources:
+            by_sample.setdefault(r.sample, []).append(r)
     picks = [(label, s, by_sample[s["sample"]][:SHEET_VIEWS]) for label, s in picks if s["sample"] in by_sample]
     if not picks:
         return None
@@ -239,7 +234,7 @@ def _contact_sheet(figure, summary, rows, sources):
                     continue
                 r = views[j]
                 marks = _marks(r) if stage == "after" else ()
-                _show_view(ax, sources[r["view"]][i], stage, marks, name=r["view"], measured=r.get(stage))
+                _show_view(ax, sources[r.view][i], stage, marks, name=r.view, measured=measurement(r, stage))
         grid[2 * k, 0].text(
             -0.1,
             0.5,
@@ -254,8 +249,11 @@ def _contact_sheet(figure, summary, rows, sources):
     return fig
 
 
-def draw(summary, rows, sources):
+def draw(summary, records, sources):
     """The report's figures as ``({file name: PNG bytes}, {file name: why it was not drawn})``.
+
+    ``summary`` is :func:`pixscale.report.summary.summarize` of ``records``
+    (:class:`~pixscale.pipeline.records.ViewRecord`, one per view).
 
     Both are empty when matplotlib is not installed.  A figure that cannot
     be drawn (whatever the views are) is left out with its reason; the
@@ -280,13 +278,13 @@ def draw(summary, rows, sources):
         return fig
 
     figures = {
-        "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, rows, stages),
-        "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), rows, stages),
+        "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
+        "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
         "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
-        "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), rows),
+        "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
     }
     if sources:
-        figures["contact_sheet.png"] = lambda: _contact_sheet(Figure, summary, rows, sources)
+        figures["contact_sheet.png"] = lambda: _contact_sheet(Figure, summary, records, sources)
     out, missing = {}, {}
     for name, make in figures.items():
         try:

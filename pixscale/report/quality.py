@@ -8,9 +8,11 @@ recommendation the report can give, with its premise.
 import math
 from typing import Any
 
+from .._measure import Measurement
 from .._place import margins_px
+from ..pipeline.records import ViewRecord
 
-STAGES = ("before", "after")
+STAGES = ("before", "after")  # a record's measurements: of the input, of the written output
 # The quality grade of FaceLift's scripts/evaluate_preprocessing.py: (grade, label, size CV below
 # (%), mean centroid offset below (px of a 512-px image)); anything else is D.
 GRADES = (("A", "Excellent", 1.0, 5.0), ("B", "Good", 3.0, 10.0), ("C", "Acceptable", 5.0, 20.0))
@@ -108,6 +110,11 @@ ADVICE = {
 }
 
 
+def measurement(record: ViewRecord, stage: str) -> Measurement | None:
+    """``record``'s measurement of ``stage`` (one of :data:`STAGES`): ``before`` or ``after``, or None."""
+    return {"before": record.before, "after": record.after}[stage]
+
+
 def grade(size_cv_pct: float, offset_mean_px: float, image_size: float = GRADE_SIZE) -> tuple[str, str]:
     """The quality grade of FaceLift's ``evaluate_preprocessing.py``, with its bands.
 
@@ -168,7 +175,7 @@ def _filters(options):
     return options.get("keep") == "largest" or (mc is not None and mc > 0)
 
 
-def _off_centre(ok, stage):
+def _off_centre(ok: list[ViewRecord], stage: str) -> list[str]:
     """Names of the views more than :data:`OUTLIER_PX` px off centre that no move of the fit explains.
 
     A view the fit moved by ``shift`` to keep it whole has its centroid near
@@ -176,28 +183,28 @@ def _off_centre(ok, stage):
     """
     out = []
     for r in ok:
-        m = r.get(stage)
-        if not m or m.get("centroid") is None:
+        m = measurement(r, stage)
+        if m is None or m.centroid is None:
             continue
-        (x, y), (h, w) = m["centroid"], m["shape"]
-        dx, dy = (r.get("shift") or (0.0, 0.0)) if stage == "after" else (0.0, 0.0)
+        (x, y), (h, w) = m.centroid, m.shape
+        dx, dy = (r.shift or (0.0, 0.0)) if stage == "after" else (0.0, 0.0)
         if math.hypot(x - w / 2 - dx, y - h / 2 - dy) > OUTLIER_PX:
-            out.append(r.get("view", ""))
+            out.append(r.view)
     return out
 
 
-def _fits_moved(r, margin):
+def _fits_moved(r: ViewRecord, margin: Any) -> bool | None:
     """Whether a limited view's object, at the scale it wanted, fits the canvas (less ``margin``) when moved.
 
     Its footprint (the bounding box plus half a source pixel each side, as
     :mod:`pixscale._place` keeps it) scaled by ``wanted_scale`` against the
-    after-canvas; None when the row does not tell.
+    after-canvas; None when the record does not tell.
     """
-    before, after, wanted = r.get("before") or {}, r.get("after") or {}, r.get("wanted_scale")
-    if not (before.get("bbox") and after.get("shape") and wanted):
+    before, after, wanted = r.before, r.after, r.wanted_scale
+    if before is None or not before.bbox or after is None or not after.shape or not wanted:
         return None
-    x0, y0, x1, y1 = before["bbox"]
-    h, w = after["shape"]
+    x0, y0, x1, y1 = before.bbox
+    h, w = after.shape
     try:
         mx, my = margins_px(margin or 0.0, (h, w))
     except ValueError:
@@ -268,7 +275,7 @@ def _advice_keys(summary, ok, options, stage, cv, offset):
         keys.append("outliers")
     if limited:
         margin = options.get("margin")
-        fits = [_fits_moved(r, margin) for r in ok if r.get("limited")]
+        fits = [_fits_moved(r, margin) for r in ok if r.limited]
         values["fits_moved"] = sum(1 for f in fits if f)
         values["too_large"] = len(fits) - values["fits_moved"] if fit == "shrink" else len(fits)
         if fit == "shrink" and values["fits_moved"]:

@@ -1,6 +1,7 @@
 """The quality report of a dataset run: summary numbers, a grade, a text table and report files.
 
-:func:`summarize` turns the pipeline's per-view rows into numbers (graded by
+:func:`summarize` turns the pipeline's per-view records
+(:class:`~pixscale.pipeline.records.ViewRecord`) into numbers (graded by
 :func:`pixscale.report.quality.grade` with the bands of FaceLift's
 ``scripts/evaluate_preprocessing.py``, with the advice they call for),
 :func:`format_table` prints them and :func:`write_report` writes them as JSON,
@@ -18,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from .._measure import Measurement
 from ..pipeline.dataset import printable
 from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_ready
-from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _quality
+from ..pipeline.records import ViewRecord, rows_of
+from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _quality, measurement
 from .text import _markdown, _quality_lines, _sections, same, spelled
 
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
@@ -43,28 +46,46 @@ def _stats(values):
     }
 
 
-def _measured(rows, stage):
-    """The (row, measurement dict) pairs of the ok rows that have a ``stage`` measurement."""
-    return [(r, r[stage]) for r in rows if r.get("status") == "ok" and r.get(stage)]
+def _records(records: Iterable[ViewRecord], who: str) -> list[ViewRecord]:
+    """``records`` as a list, each checked to be a :class:`ViewRecord`: the report's one way in.
+
+    A JSON row (``report.json``'s views, ``pixscale stats --json``, a
+    manifest's) becomes a record where it is read, with ``ViewRecord.from_row``.
+    """
+    out = list(records)
+    for r in out:
+        if not isinstance(r, ViewRecord):
+            raise TypeError(
+                f"{who} takes one pixscale.pipeline.records.ViewRecord per view; got {type(r).__name__} "
+                f"{printable(repr(r))[:60]}. Read a JSON row back with `ViewRecord.from_row(row)`."
+            )
+    return out
 
 
-def _bbox_ratio(m):
+def _measured(records: list[ViewRecord], stage: str) -> list[tuple[ViewRecord, Measurement]]:
+    """The (record, measurement) pairs of the ok records that have a ``stage`` measurement."""
+    return [(r, m) for r in records if r.ok and (m := measurement(r, stage)) is not None]
+
+
+def _bbox_ratio(m: Measurement) -> float:
     """``sqrt(bbox area / image area)``: the size ratio a bounding-box measure would report."""
-    (x0, y0, x1, y1), (h, w) = m["bbox"], m["shape"]
+    assert m.bbox is not None
+    (x0, y0, x1, y1), (h, w) = m.bbox, m.shape
     return float(np.sqrt((x1 - x0) * (y1 - y0) / (h * w)))
 
 
-def _centre_offset(m):
+def _centre_offset(m: Measurement) -> float:
     """Distance in pixels from the centroid to the canvas centre ``(W / 2, H / 2)``."""
-    (x, y), (h, w) = m["centroid"], m["shape"]
+    assert m.centroid is not None
+    (x, y), (h, w) = m.centroid, m.shape
     return float(np.hypot(x - w / 2, y - h / 2))
 
 
-def _centring(measured):
+def _centring(measured: list[tuple[ViewRecord, Measurement]]) -> dict[str, Any]:
     """Centroid offsets from the canvas centre: px, % of the image's longer side, outliers, within samples."""
-    pairs = [(r, m) for r, m in measured if m["centroid"] is not None]
+    pairs = [(r, m) for r, m in measured if m.centroid is not None]
     px = np.array([_centre_offset(m) for _, m in pairs])
-    side = np.array([max(m["shape"]) for _, m in pairs], dtype=np.float64)
+    side = np.array([max(m.shape) for _, m in pairs], dtype=np.float64)
     out: dict[str, Any] = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
     out.update(n=int(px.size), over_50px=int(np.count_nonzero(px > OUTLIER_PX)))
     if px.size:
@@ -82,20 +103,20 @@ def _centring(measured):
         )
     by_sample = defaultdict(list)
     for (r, _), d in zip(pairs, px, strict=True):
-        by_sample[r.get("sample", "")].append(d)
+        by_sample[r.sample].append(d)
     stds = [float(np.std(v)) for v in by_sample.values() if len(v) >= 2]
     out["within_sample_std"] = float(np.mean(stds)) if stds else None
     return out
 
 
-def _stage(rows, stage):
+def _stage(records: list[ViewRecord], stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Size ratio, bbox-vs-pixel, centring and within-sample numbers of one stage."""
-    measured = _measured(rows, stage)
-    sizes = _stats([m["size_ratio"] for _, m in measured])
-    bbox = _stats([_bbox_ratio(m) for _, m in measured if m["bbox"] is not None])
+    measured = _measured(records, stage)
+    sizes = _stats([m.size_ratio for _, m in measured])
+    bbox = _stats([_bbox_ratio(m) for _, m in measured if m.bbox is not None])
     by_sample = defaultdict(list)
-    for row, m in measured:
-        by_sample[row.get("sample", "")].append(m["size_ratio"])
+    for r, m in measured:
+        by_sample[r.sample].append(m.size_ratio)
     cvs = [_stats(v)["cv"] for v in by_sample.values() if len(v) >= 2]
     within = _stats([cv for cv in cvs if cv is not None])
     return sizes, {
@@ -110,12 +131,12 @@ def _stage(rows, stage):
     }
 
 
-def _placement(ok):
+def _placement(ok: list[ViewRecord]) -> dict[str, Any]:
     """How the fit placed the views: moved, shrunk (limited) and cut."""
-    shifts = [math.hypot(*r["shift"]) for r in ok if r.get("shift")]
+    shifts = [math.hypot(*r.shift) for r in ok if r.shift]
     moved = [d for d in shifts if d > 0]
-    cut = [r["cut_pixels"] for r in ok if r.get("cut_pixels")]
-    limited = [r for r in ok if r.get("limited")]
+    cut = [r.cut_pixels for r in ok if r.cut_pixels]
+    limited = [r for r in ok if r.limited]
     return {
         "shifted": len(moved),
         "shift_mean": float(np.mean(moved)) if moved else None,
@@ -126,38 +147,35 @@ def _placement(ok):
     }
 
 
-def _specks(ok):
+def _specks(ok: list[ViewRecord]) -> dict[str, int]:
     """The islands the component filter left out of the object (``min_component``/``keep``), per run.
 
-    Without a filter, ``islands_*`` count the small islands a row's
-    ``islands`` found (see :func:`pixscale.pipeline.driver._islands`): specks that
+    Without a filter, ``islands_*`` count the small islands a record's
+    ``islands`` found (see :func:`pixscale.pipeline.unit.islands`): specks that
     were measured as part of the object.
     """
-    dropped = [r["before"] for r in ok if (r.get("before") or {}).get("dropped_components")]
-    found = [r["islands"] for r in ok if (r.get("islands") or {}).get("components")]
+    dropped = [m for r in ok if (m := r.before) is not None and m.dropped_components]
+    found = [i for r in ok if (i := r.islands) is not None and i.components]
     return {
         "views": len(dropped),
-        "components": int(sum(m["dropped_components"] for m in dropped)),
-        "pixels": int(sum(m["dropped_pixels"] for m in dropped)),
+        "components": int(sum(m.dropped_components for m in dropped)),
+        "pixels": int(sum(m.dropped_pixels for m in dropped)),
         "islands_views": len(found),
-        "islands_components": int(sum(i["components"] for i in found)),
-        "islands_pixels": int(sum(i["pixels"] for i in found)),
+        "islands_components": int(sum(i.components for i in found)),
+        "islands_pixels": int(sum(i.pixels for i in found)),
     }
 
 
-def _exact(ok, target):
+def _exact(ok: list[ViewRecord], target: float | None) -> dict[str, Any]:
     """Exact mode: how close the achieved ratios came, and the views that could not get within tolerance."""
-    achieved = [r["achieved_ratio"] for r in ok if r.get("achieved_ratio") is not None]
+    achieved = [r.achieved_ratio for r in ok if r.achieved_ratio is not None]
     errors = [abs(a - target) for a in achieved] if target is not None else []
+    off = [r for r in ok if r.on_target is False and not r.limited]
     return {
         "n": len(achieved),
         "max_error": float(max(errors)) if errors else None,
-        "off_target": sum(1 for r in ok if r.get("on_target") is False and not r.get("limited")),
-        "off_target_views": [
-            {"sample": r.get("sample", ""), "view": r["view"], "achieved_ratio": r.get("achieved_ratio")}
-            for r in ok
-            if r.get("on_target") is False and not r.get("limited")
-        ],
+        "off_target": len(off),
+        "off_target_views": [{"sample": r.sample, "view": r.view, "achieved_ratio": r.achieved_ratio} for r in off],
     }
 
 
@@ -166,18 +184,20 @@ def _one(values):
     return float(next(iter(values))) if len(values) == 1 and None not in values else None
 
 
-def _samples(ok):
+def _samples(ok: list[ViewRecord]) -> list[dict[str, Any]]:
     """Per sample: its views' size and centring after (or before), and the scale it wanted and got."""
     groups = defaultdict(list)
     for r in ok:
-        groups[r.get("sample", "")].append(r)
+        groups[r.sample].append(r)
     out = []
     for name, rs in groups.items():
-        stage = "after" if all(r.get("after") for r in rs) else "before"
-        sizes = [r[stage]["size_ratio"] for r in rs]
-        offsets = [_centre_offset(r[stage]) for r in rs if r[stage]["centroid"] is not None]
-        scales = {r.get("scale") for r in rs}
-        wanted = {r.get("wanted_scale") for r in rs}
+        stage = "after" if all(r.after is not None for r in rs) else "before"
+        ms = [_of(r, stage) for r in rs]
+        befores = [_of(r, "before").size_ratio for r in rs]
+        sizes = [m.size_ratio for m in ms]
+        offsets = [_centre_offset(m) for m in ms if m.centroid is not None]
+        scales = {r.scale for r in rs}
+        wanted = {r.wanted_scale for r in rs}
         out.append(
             {
                 "sample": name,
@@ -185,35 +205,42 @@ def _samples(ok):
                 "stage": stage,
                 "size_mean": float(np.mean(sizes)),
                 "size_std": float(np.std(sizes)),
-                "size_before_mean": float(np.mean([r["before"]["size_ratio"] for r in rs])),
-                "size_before_std": float(np.std([r["before"]["size_ratio"] for r in rs])),
+                "size_before_mean": float(np.mean(befores)),
+                "size_before_std": float(np.std(befores)),
                 "offset_mean": float(np.mean(offsets)) if offsets else None,
                 "offset_std": float(np.std(offsets)) if offsets else None,
                 # One scale for the whole sample (`scale="per-sample"`): what it wanted and what it got.
                 "scale": _one(scales),
                 "wanted_scale": _one(wanted),
-                "limited": sum(1 for r in rs if r.get("limited")),
-                "shifted": sum(1 for r in rs if r.get("shift") and any(r["shift"])),
-                "cut": sum(1 for r in rs if r.get("cut_pixels")),
+                "limited": sum(1 for r in rs if r.limited),
+                "shifted": sum(1 for r in rs if r.shift and any(r.shift)),
+                "cut": sum(1 for r in rs if r.cut_pixels),
             }
         )
     return out
 
 
+def _of(record: ViewRecord, stage: str) -> Measurement:
+    """An ok record's ``stage`` measurement, which it has (an ok record has its ``before``)."""
+    m = measurement(record, stage)
+    assert m is not None, (record.view, stage)
+    return m
+
+
 def summarize(
-    rows: Iterable[Mapping[str, Any]], *, target: float | None = None, options: Mapping[str, Any] | None = None
+    records: Iterable[ViewRecord], *, target: float | None = None, options: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Summarize the per-view rows of a run into JSON-ready numbers.
+    """Summarize the per-view records of a run into JSON-ready numbers.
 
     Parameters
     ----------
-    rows : sequence of dict
-        One dict per view with keys ``sample``, ``view``, ``status`` (``"ok"``
-        or ``"failed"``), ``error``, ``before`` and ``after`` (a
-        :meth:`Measurement.to_dict` or None), ``scale`` (float or None) and
-        ``limited`` (bool or None), and optionally ``wanted_scale``,
-        ``shift`` ([dx, dy]), ``cut_pixels``, ``achieved_ratio`` and
-        ``on_target``.  Only ok rows enter the statistics.
+    records : iterable of ViewRecord
+        One :class:`~pixscale.pipeline.records.ViewRecord` per view (ok or
+        failed): its ``before`` and ``after`` measurements, ``scale``,
+        ``wanted_scale``, ``limited``, ``shift``, ``cut_pixels``,
+        ``achieved_ratio``, ``on_target`` and ``islands``.  Only ok records
+        enter the statistics.  A JSON row (``report.json``'s views) is read
+        back with ``ViewRecord.from_row``; a dict here is a TypeError.
     target : float, optional
         The target size ratio, for exact mode's error.
     options : dict, optional
@@ -223,7 +250,7 @@ def summarize(
     Returns
     -------
     dict
-        ``n_views``, ``n_ok``, ``n_failed``; ``before`` and, when any row has
+        ``n_views``, ``n_ok``, ``n_failed``; ``before`` and, when any record has
         an ``after`` measurement, ``after``: size ratio ``mean``, ``std``
         (population, ddof=0), ``cv`` (std / mean), ``min``, ``max``, ``n``;
         ``scale`` and ``wanted_scale``: the same keys over the scale factors;
@@ -253,40 +280,38 @@ def summarize(
 
     Examples
     --------
-    >>> import numpy as np, pixscale
+    >>> import dataclasses, numpy as np, pixscale
+    >>> from pixscale.pipeline.records import ViewRecord
     >>> alpha = np.zeros((10, 10), np.uint8)
     >>> alpha[2:7, 2:7] = 255
-    >>> m = pixscale.measure(alpha).to_dict()
-    >>> row = {"sample": "s", "view": "a.png", "status": "ok", "error": None,
-    ...        "before": m, "after": None, "scale": 0.6, "limited": False}
-    >>> s = summarize([row, dict(row, view="b.png", scale=0.8)])
+    >>> a = ViewRecord("s", "a.png", before=pixscale.measure(alpha), scale=0.6, limited=False)
+    >>> s = summarize([a, dataclasses.replace(a, view="b.png", scale=0.8)])
     >>> s["before"]["mean"], s["scale"]["mean"], s["n_ok"], "after" in s
     (0.5, 0.7, 2, False)
     """
+    records = _records(records, "summarize")
     with np.errstate(all="ignore"):  # a NaN or infinite measurement gives None, not a warning
-        return json_ready(_summarize(list(rows), target, dict(options or {})), text=printable)
+        return json_ready(_summarize(records, target, dict(options or {})), text=printable)
 
 
-def _summarize(rows: list[Any], target: float | None, options: dict[str, Any]) -> dict[str, Any]:
-    ok = [r for r in rows if r.get("status") == "ok"]
-    failed = [r for r in rows if r.get("status") == "failed"]
-    summary: dict[str, Any] = {"n_views": len(rows), "n_ok": len(ok), "n_failed": len(failed), "target": target}
-    stages = [s for s in STAGES if s == "before" or any(r.get(s) for r in rows)]
+def _summarize(records: list[ViewRecord], target: float | None, options: dict[str, Any]) -> dict[str, Any]:
+    ok = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    summary: dict[str, Any] = {"n_views": len(records), "n_ok": len(ok), "n_failed": len(failed), "target": target}
+    stages = [s for s in STAGES if s == "before" or any(measurement(r, s) is not None for r in records)]
     sections: dict[str, dict[str, Any]] = {"bbox_vs_pixel": {}, "centring": {}, "within_sample_cv": {}}
     for stage in stages:
-        summary[stage], parts = _stage(rows, stage)
+        summary[stage], parts = _stage(records, stage)
         for key, value in parts.items():
             sections[key][stage] = value
-    summary["scale"] = _stats([r["scale"] for r in ok if r.get("scale") is not None])
-    summary["wanted_scale"] = _stats([r["wanted_scale"] for r in ok if r.get("wanted_scale") is not None])
+    summary["scale"] = _stats([r.scale for r in ok if r.scale is not None])
+    summary["wanted_scale"] = _stats([r.wanted_scale for r in ok if r.wanted_scale is not None])
     summary["placement"] = _placement(ok)
     summary["limited"] = summary["placement"]["limited"]
     summary["specks"] = _specks(ok)
     summary["exact"] = _exact(ok, target)
     summary["off_target"] = summary["exact"]["off_target"]
-    summary["failures"] = [
-        {"sample": r.get("sample", ""), "view": r.get("view", ""), "error": r.get("error")} for r in failed
-    ]
+    summary["failures"] = [{"sample": r.sample, "view": r.view, "error": r.error} for r in failed]
     summary.update(sections)
     summary["samples"] = _samples(ok)
     summary["quality"] = _quality(summary, ok, options)
@@ -349,7 +374,7 @@ def format_table(summary: Mapping[str, Any], *, spell: Callable[[str], str] | No
 def write_report(
     out_dir: str | os.PathLike,
     summary: Mapping[str, Any],
-    rows: Iterable[Mapping[str, Any]],
+    records: Iterable[ViewRecord],
     *,
     sources: Mapping[str, tuple[Any, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
@@ -365,10 +390,10 @@ def write_report(
         Destination folder, created if needed.
     summary : dict
         The output of :func:`summarize`.
-    rows : sequence of dict
-        The per-view rows the summary was made from.
+    records : iterable of ViewRecord
+        The per-view records the summary was made from.
     sources : mapping, optional
-        View name (a row's ``view``) to ``(before, after)`` image files (or
+        View name (a record's ``view``) to ``(before, after)`` image files (or
         :class:`pixscale.report.figures.Thumbnail`), for the contact sheet of the
         best, median and worst samples.  Without it there is no sheet.
     meta : dict, optional
@@ -389,31 +414,36 @@ def write_report(
     Returns
     -------
     list of pathlib.Path
-        ``report.json`` (``{"meta": ..., "summary": ..., "views": rows}``),
+        ``report.json`` (``{"meta": ..., "summary": ..., "views": rows}``, a
+        row per record: :meth:`~pixscale.pipeline.records.ViewRecord.as_row`),
         ``report.md`` and, with plots, the figures of
         :func:`pixscale.report.figures.draw`.
 
     Notes
     -----
     Figures use matplotlib's Figure API only: no pyplot, no global backend
-    change.
+    change.  ``report.md`` and the figures show the views as ``report.json``
+    holds them (names made printable, NaN as null): the rows written there,
+    read back as records.
     """
     out = pathlib.Path(out_dir)
-    rows, summary = json_ready(list(rows), text=printable), json_ready(summary, text=printable)
+    rows = json_ready(rows_of(_records(records, "write_report")), text=printable)
+    shown = [ViewRecord.from_row(r) for r in rows]
+    summary = json_ready(summary, text=printable)
     meta_out: dict[str, Any] = json_ready(dict(meta or {}), text=printable)
     figures, missing = {}, {}
     if plots:  # none without matplotlib
         from .figures import draw
 
-        figures, missing = draw(summary, rows, sources or {})
+        figures, missing = draw(summary, shown, sources or {})
     written = [out / "report.json", out / "report.md"]
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
     root = out if root is None else root
     atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows}, root=root)
     try:
-        md = _markdown(summary, rows, meta_out, list(figures), spell or same)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:  # rows of an unexpected form: say so
+        md = _markdown(summary, shown, meta_out, list(figures), spell or same)
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # a summary of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
             f"({type(exc).__name__}: {printable(str(exc))}); report.json holds the numbers and every view."

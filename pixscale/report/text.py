@@ -1,6 +1,10 @@
 """The summary as text: the sections of the printed table and the Markdown report."""
 
-from .quality import OUTLIER_PX, STAGES
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..pipeline.records import ViewRecord
+from .quality import OUTLIER_PX, STAGES, measurement
 
 
 def _pct(v):
@@ -132,10 +136,17 @@ def _md_table(header, rows):
     return [_md_row(header), "|" + "---|" * len(header)] + [_md_row(r) for r in rows] + [""]
 
 
-_YES_NO = {True: "yes", False: "no"}
+_YES_NO = {True: "yes", False: "no", None: "-"}
 
 
-def _markdown(summary, rows, meta, figures, spell=same):
+def _markdown(
+    summary: Mapping[str, Any],
+    records: Sequence[ViewRecord],
+    meta: Mapping[str, Any],
+    figures: Sequence[str],
+    spell: Callable[[str], str] = same,
+) -> str:
+    """``report.md``: the run, the grade and its advice, the summary's tables and one line per record."""
     out = ["# pixscale quality report", ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -195,11 +206,14 @@ def _markdown(summary, rows, meta, figures, spell=same):
         )
 
     def shift(r):
-        return "-" if not r.get("shift") else ", ".join(_fmt("+.1f")(v) for v in r["shift"])
+        return "-" if not r.shift else ", ".join(_fmt("+.1f")(v) for v in r.shift)
 
     def specks(r):
-        m = r.get("before") or {}
-        return f"{m['dropped_components']} ({m['dropped_pixels']})" if m.get("dropped_components") else "-"
+        m = r.before
+        return f"{m.dropped_components} ({m.dropped_pixels})" if m is not None and m.dropped_components else "-"
+
+    def size(m):
+        return None if m is None else m.size_ratio
 
     out += ["## per view", ""] + _md_table(
         [
@@ -218,19 +232,19 @@ def _markdown(summary, rows, meta, figures, spell=same):
         ],
         [
             [
-                r.get("sample", ""),
-                r.get("view", ""),
-                r.get("status", ""),
-                *(_fmt(".4%")((r.get(s) or {}).get("size_ratio")) for s in STAGES),
-                _fmt(".4f")(r.get("wanted_scale")),
-                _fmt(".4f")(r.get("scale")),
+                r.sample,
+                r.view,
+                r.status,
+                *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
+                _fmt(".4f")(r.wanted_scale),
+                _fmt(".4f")(r.scale),
                 shift(r),
-                _YES_NO.get(r.get("limited"), "-"),
-                _fmt("d")(r.get("cut_pixels")),
+                _YES_NO[r.limited],
+                _fmt("d")(r.cut_pixels),
                 specks(r),
-                spelled(spell, r.get("error")) or "",
+                spelled(spell, r.error) or "",
             ]
-            for r in rows
+            for r in records
         ],
     )
     return "\n".join(out)

@@ -192,9 +192,11 @@ def test_a_run_ignores_specks_reports_them_and_erases_them_if_asked(tmp_path, rn
         else:
             assert (out[..., 3] > 10).sum() > (want[..., 3] > 10).sum()  # still in the picture
             # The contact sheet marks the centroid the run measured, not one the specks pull away.
+            from pixscale.pipeline.records import ViewRecord
             from pixscale.report.figures import Thumbnail
 
-            thumb = Thumbnail.of_file(tmp_path / "out" / v["view"], measured=v["after"])
+            after = ViewRecord.from_row(v).after  # report.json's row, read back as the run's record
+            thumb = Thumbnail.of_file(tmp_path / "out" / v["view"], measured=after)
             assert thumb.centroid == tuple(v["after"]["centroid"]) != pixscale.measure(out).centroid
 
 

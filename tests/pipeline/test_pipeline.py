@@ -253,10 +253,11 @@ def test_jpeg_views_are_named_as_the_reason_nothing_was_found(tmp_path):
 
 
 def test_failure_lines_name_a_view_once():
+    from pixscale.pipeline.records import ViewRecord
     from pixscale.report import summary as report
 
-    row = {"sample": "s1", "view": "s1/images/a.png", "status": "failed", "error": "boom", "before": None}
-    table = report.format_table(report.summarize([row]))
+    record = ViewRecord.failed("s1", "s1/images/a.png", "boom")
+    table = report.format_table(report.summarize([record]))
     assert "s1/images/a.png: boom" in table and "s1/s1/" not in table
 
 

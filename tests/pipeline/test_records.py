@@ -12,7 +12,7 @@ from pixscale.pipeline.dataset import MANIFEST
 from pixscale.pipeline.driver import measure_dataset, run
 from pixscale.pipeline.io import read_view, write_png
 from pixscale.pipeline.options import RunOptions
-from pixscale.pipeline.records import ViewRecord
+from pixscale.pipeline.records import Islands, ViewRecord, rows_of
 
 # The three forms of a row, key by key, as the report, the manifest and `pixscale stats --json` hold them.
 WRITTEN = [
@@ -108,6 +108,7 @@ def test_a_written_record_is_the_row_built_by_hand(view, per_view, islands):
     assert json.dumps(record.as_row()) == json.dumps(old)
     assert list(record.as_row()) == WRITTEN
     assert record.ok and record.is_written and record.status == "ok" and record.before.size_ratio == before.size_ratio
+    assert record.islands == (None if islands is None else Islands(1, 4))
 
 
 @pytest.mark.parametrize("retry", [False, True])
@@ -147,6 +148,8 @@ def test_a_record_crosses_processes_and_the_manifest_unchanged(view):
         {"sample": "s", "view": "v"},
         {"sample": "s", "view": "v", "status": "failed"},
         {"sample": "s", "view": "v", "status": "ok", "before": {"count": "3"}, "after": None},
+        {"sample": "s", "view": "v", "status": "ok", "before": {"count": 3, "shape": [2, 2]}, "islands": {"pixels": 4}},
+        {"sample": "s", "view": "v", "status": "ok", "before": {"count": 3, "shape": [2, 2]}, "islands": [1, 4]},
     ],
 )
 def test_a_row_that_is_not_a_record_is_refused(row):
@@ -183,7 +186,27 @@ def test_a_runs_rows_are_its_report_and_manifest_rows_in_the_old_form(dataset, t
 
 
 def test_measured_rows_keep_their_form(dataset):
-    rows, _ = measure_dataset(dataset, jobs=1)
+    records, _ = measure_dataset(dataset, jobs=1)
+    assert all(isinstance(r, ViewRecord) for r in records)
+    rows = rows_of(records)
     assert [list(r) for r in rows] == [FAILED if r["status"] == "failed" else MEASURED for r in rows]
     for r in rows:
         assert json.dumps(ViewRecord.from_row(r).as_row()) == json.dumps(r)
+    assert [ViewRecord.from_row(json.loads(json.dumps(r))) for r in rows] == records  # read back whole
+
+
+def test_an_ok_record_has_its_input_measured():
+    """The report reads an ok record's ``before`` without a check: a record without one is refused when built."""
+    with pytest.raises(ValueError, match="no measurement of its input"):
+        ViewRecord("s", "s/a.png")
+    assert ViewRecord("s", "s/a.png", error="unreadable").before is None
+
+
+def test_islands_are_typed_and_serialise_as_before():
+    islands = Islands.of({"components": 2, "pixels": 7})
+    assert islands == Islands(2, 7) and islands.components == 2 and islands.pixels == 7
+    assert json.dumps(islands.to_dict()) == json.dumps({"components": 2, "pixels": 7})
+    assert Islands.of(None) is None
+    for bad in ({"components": 2}, {"components": True, "pixels": 1}, {"components": "2", "pixels": 1}, (2, 7)):
+        with pytest.raises(ValueError, match="not their components and pixels"):
+            Islands.of(bad)

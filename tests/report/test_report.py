@@ -3,6 +3,7 @@
 import json
 import math
 import sys
+from dataclasses import replace
 
 import imageio.v3 as iio
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import pixscale
 from pixscale.pipeline.io import write_png
+from pixscale.pipeline.records import ViewRecord, rows_of
 from pixscale.report import quality, text
 from pixscale.report import summary as report
 
@@ -29,34 +31,18 @@ def _blob(rng, *, centred=False):
 
 
 def _row(sample, view, before, after=None, *, scale=None, limited=None):
-    return {
-        "sample": sample,
-        "view": view,
-        "status": "ok",
-        "error": None,
-        "before": pixscale.measure(before).to_dict(),
-        "after": None if after is None else pixscale.measure(after).to_dict(),
-        "scale": scale,
-        "limited": limited,
-    }
+    """The record of an ok view whose input alpha is ``before`` (and output alpha ``after``, when written)."""
+    after = None if after is None else pixscale.measure(after)
+    return ViewRecord(sample, view, before=pixscale.measure(before), after=after, scale=scale, limited=limited)
 
 
 def _failed(sample, view, error):
-    return {
-        "sample": sample,
-        "view": view,
-        "status": "failed",
-        "error": error,
-        "before": None,
-        "after": None,
-        "scale": None,
-        "limited": None,
-    }
+    return ViewRecord.failed(sample, view, error)
 
 
 @pytest.fixture
 def dataset(rng):
-    """(rows, alphas): three samples of 1, 3 and 4 ok views, and two failed views."""
+    """(records, alphas): three samples of 1, 3 and 4 ok views, and two failed views."""
     rows, alphas = [], []
     for s, n in enumerate((1, 3, 4)):
         for v in range(n):
@@ -140,7 +126,7 @@ def test_counts_scale_limited_failures(dataset):
     rows, _ = dataset
     s = report.summarize(rows)
     assert (s["n_views"], s["n_ok"], s["n_failed"]) == (10, 8, 2)
-    scales = np.array([r["scale"] for r in rows if r["status"] == "ok"])
+    scales = np.array([r.scale for r in rows if r.ok])
     for key, want in [("mean", scales.mean()), ("std", scales.std()), ("min", scales.min()), ("max", scales.max())]:
         assert s["scale"][key] == pytest.approx(want, rel=1e-12), key
     assert s["scale"]["n"] == 8
@@ -153,7 +139,7 @@ def test_counts_scale_limited_failures(dataset):
 
 def test_summary_is_json_ready_even_from_numpy_values(dataset):
     rows, _ = dataset
-    rows[0]["scale"], rows[0]["limited"] = np.float32(1.25), np.bool_(True)
+    rows[0] = replace(rows[0], scale=np.float32(1.25), limited=np.bool_(True))
     s = report.summarize(rows)
     _assert_plain(s)
     assert json.loads(json.dumps(s)) == s
@@ -188,26 +174,10 @@ def test_empty_input(rows, tmp_path):
 
 def test_format_table_numbers_and_width():
     def m(count, centroid=(20.0, 12.0)):
-        return {
-            "count": count,
-            "area_fraction": count / 960,
-            "size_ratio": math.sqrt(count / 960),
-            "centroid": list(centroid),
-            "bbox": [0, 0, 40, 24],
-            "shape": [24, 40],
-        }
+        return pixscale.Measurement(count, centroid, (0, 0, 40, 24), (24, 40))
 
     rows = [
-        {
-            "sample": "s",
-            "view": f"v{i}.png",
-            "status": "ok",
-            "error": None,
-            "before": m(c),
-            "after": m(86, (21.0, 12.0)),
-            "scale": sc,
-            "limited": False,
-        }
+        ViewRecord("s", f"v{i}.png", before=m(c), after=m(86, (21.0, 12.0)), scale=sc, limited=False)
         for i, (c, sc) in enumerate([(40, 1.5), (90, 1.0), (160, 0.75)])
     ]
     rows += [_failed("s", f"bad{i}.png", "x" * 200 if i == 0 else f"reason {i}") for i in range(7)]
@@ -238,7 +208,8 @@ def test_write_report_json_and_markdown(dataset, tmp_path):
     paths = report.write_report(tmp_path / "rep", s, rows, plots=False)
     assert [p.name for p in paths] == ["report.json", "report.md"]
     data = json.loads(paths[0].read_text())
-    assert data == {"meta": {}, "summary": s, "views": rows}
+    assert data == {"meta": {}, "summary": s, "views": rows_of(rows)}
+    assert [ViewRecord.from_row(v) for v in data["views"]] == rows  # read back, the records themselves
     md = paths[1].read_text()
     assert md.startswith("# pixscale quality report")
     assert "## per view" in md and "## failures" in md and "| sample | view | status |" in md
@@ -248,6 +219,30 @@ def test_write_report_json_and_markdown(dataset, tmp_path):
     assert not list(tmp_path.rglob("*.part"))
 
 
+def test_the_report_takes_records_and_refuses_rows(dataset, tmp_path):
+    """The report's one way in: records. A JSON row is read back with ViewRecord.from_row where it is read."""
+    records, _ = dataset
+    rows = rows_of(records)
+    for call in (lambda: report.summarize(rows), lambda: report.write_report(tmp_path, {}, rows, plots=False)):
+        with pytest.raises(TypeError, match=r"ViewRecord per view; got dict .*ViewRecord\.from_row\(row\)"):
+            call()
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+    with pytest.raises(TypeError, match="got NoneType"):
+        report.summarize([*records, None])
+
+
+def test_report_json_read_back_gives_the_same_report(dataset, tmp_path):
+    """report.json's views, read back once with ViewRecord.from_row, summarize and report as the run's records did."""
+    records, _ = dataset
+    summary = report.summarize(records, target=0.3)
+    first = report.write_report(tmp_path / "a", summary, records, plots=False)
+    views = json.loads(first[0].read_text())["views"]
+    again = [ViewRecord.from_row(v) for v in views]
+    assert report.summarize(again, target=0.3) == summary
+    second = report.write_report(tmp_path / "b", summary, again, plots=False)
+    assert [p.read_bytes() for p in second] == [p.read_bytes() for p in first]
+
+
 def test_write_report_figures(rng, tmp_path):
     pytest.importorskip("matplotlib")
     had_pyplot = "matplotlib.pyplot" in sys.modules
@@ -255,15 +250,19 @@ def test_write_report_figures(rng, tmp_path):
     for i in range(12):
         before, after = _blob(rng), _blob(rng, centred=i % 4 != 0)
         row = _row(f"s{i // 4}", f"s{i // 4}/v{i}.png", before, after, scale=1.0, limited=i == 5)
-        row.update(wanted_scale=1.2 if i == 5 else 1.0, shift=[3.0, 0.0] if i == 6 else [0.0, 0.0])
-        row["cut_pixels"] = 7 if i == 7 else 0
+        row = replace(
+            row,
+            wanted_scale=1.2 if i == 5 else 1.0,
+            shift=(3.0, 0.0) if i == 6 else (0.0, 0.0),
+            cut_pixels=7 if i == 7 else 0,
+        )
         rows.append(row)
         paths = []
         for name, alpha in (("in", before), ("out", after)):
             img = np.dstack([rng.integers(0, 256, (H, W, 3), dtype=np.uint8), alpha])
             write_png(tmp_path / name / f"v{i}.png", img)
             paths.append(tmp_path / name / f"v{i}.png")
-        sources[row["view"]] = tuple(paths)
+        sources[row.view] = tuple(paths)
     sources["s0/v1.png"] = (sources["s0/v1.png"][0], tmp_path / "missing.png")  # unreadable: a message panel
     s = report.summarize(rows, target=0.3)
     written = report.write_report(tmp_path / "rep", s, rows, sources=sources, meta={"layout": "flat"})

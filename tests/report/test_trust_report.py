@@ -7,13 +7,16 @@ import ast
 import json
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from pixscale import Measurement
 from pixscale.cli import build_parser, main
 from pixscale.pipeline.io import write_png
 from pixscale.pipeline.options import RunOptions
+from pixscale.pipeline.records import Islands, ViewRecord
 from pixscale.report import quality
 from pixscale.report import summary as report
 
@@ -22,42 +25,31 @@ RUN = RunOptions().params()  # the default run's options
 
 
 def _m(size=0.3, centroid=(64.0, 64.0), shape=SHAPE, half=20):
-    """A measurement dict with ``size_ratio`` ``size`` and the centroid at ``centroid`` (x, y)."""
+    """A measurement with a size ratio of about ``size`` (its count rounded) and the centroid at ``centroid`` (x, y)."""
     h, w = shape
-    count = round(size * size * h * w) if math.isfinite(size) else 0
     x, y = centroid
-    return {
-        "count": count,
-        "area_fraction": count / (h * w),
-        "size_ratio": size,
-        "centroid": [float(x), float(y)],
-        "bbox": [int(x) - half, int(y) - half, int(x) + half, int(y) + half],
-        "shape": list(shape),
-        "dropped_components": 0,
-        "dropped_pixels": 0,
-    }
+    box = (int(x) - half, int(y) - half, int(x) + half, int(y) + half)
+    return Measurement(round(size * size * h * w), (float(x), float(y)), box, shape)
 
 
 def _row(view, *, sample="s", size=0.3, before=0.2, off=(0.0, 0.0), shift=None, run=True, **extra):
-    """An ok row: after (or, ``run=False``, before only) at ``size`` with its centroid ``off`` the centre."""
+    """An ok view's record: after (or, ``run=False``, before only) at ``size``, its centroid ``off`` the centre."""
     c = (SHAPE[1] / 2 + off[0], SHAPE[0] / 2 + off[1])
-    row = {
-        "sample": sample,
-        "view": f"{sample}/{view}",
-        "status": "ok",
-        "error": None,
-        "before": _m(before if run else size, c if not run else (60.0, 60.0)),
-        "after": _m(size, c) if run else None,
-        "scale": 1.2 if run else None,
-        "wanted_scale": 1.2 if run else None,
-        "limited": False if run else None,
-        "shift": list(shift or (0.0, 0.0)) if run else None,
-        "cut_pixels": 0 if run else None,
-        "achieved_ratio": size if run else None,
-        "on_target": True if run else None,
+    key = f"{sample}/{view}"
+    if not run:
+        return ViewRecord(sample, key, before=_m(size, c), **extra)
+    written = {
+        "before": _m(before, (60.0, 60.0)),
+        "after": _m(size, c),
+        "scale": 1.2,
+        "wanted_scale": 1.2,
+        "limited": False,
+        "shift": tuple(shift or (0.0, 0.0)),
+        "cut_pixels": 0,
+        "achieved_ratio": size,
+        "on_target": True,
     }
-    row.update(extra)
-    return row
+    return ViewRecord(sample, key, **{**written, **extra})
 
 
 def _uniform(n=6, **kw):
@@ -73,7 +65,7 @@ def _off(n=6, **kw):
 
 
 def _islands(rows):
-    return [dict(r, islands={"components": 3, "pixels": 40}) for r in rows]
+    return [replace(r, islands=Islands(3, 40)) for r in rows]
 
 
 def _opts(**kw):
@@ -94,13 +86,13 @@ TRIGGERS = {
     "outliers": [(_uniform(5) + [_row("far.png", off=(60.0, 0.0))], _opts())],
     "specks": [(_islands(_off()), _opts()), (_islands(_off(run=False)), {"min_component": None, "keep": "all"})],
     "limited": [
-        ([dict(r, limited=True) for r in _varied()], _opts()),
-        ([dict(r, limited=True, wanted_scale=4.0) for r in _varied()], _opts(fit="shrink")),  # too large anyway
+        ([replace(r, limited=True) for r in _varied()], _opts()),
+        ([replace(r, limited=True, wanted_scale=4.0) for r in _varied()], _opts(fit="shrink")),  # too large anyway
     ],
-    "limited_margin": [([dict(r, limited=True) for r in _varied()], _opts(margin="5%"))],
-    "limited_shrink": [([dict(r, limited=True) for r in _varied()], _opts(fit="shrink"))],
-    "cut": [([dict(r, cut_pixels=25) for r in _varied()], _opts(fit="none"))],
-    "off_target": [([dict(r, on_target=False) for r in _varied()], _opts())],
+    "limited_margin": [([replace(r, limited=True) for r in _varied()], _opts(margin="5%"))],
+    "limited_shrink": [([replace(r, limited=True) for r in _varied()], _opts(fit="shrink"))],
+    "cut": [([replace(r, cut_pixels=25) for r in _varied()], _opts(fit="none"))],
+    "off_target": [([replace(r, on_target=False) for r in _varied()], _opts())],
     "no_action": [(_uniform(), _opts()), (_uniform(run=False), {})],
 }
 
@@ -141,7 +133,7 @@ def test_every_option_an_advice_names_is_a_run_option_the_command_line_has():
 
 def test_the_advice_texts_are_given_as_spelled(tmp_path):
     """write_report and format_table pass the advice (and view errors) through ``spell``; report.json does not."""
-    failed = {"sample": "s", "view": "s/x.jpg", "status": "failed", "error": "its mask (from `mask='m/{stem}.png'`)"}
+    failed = ViewRecord.failed("s", "s/x.jpg", "its mask (from `mask='m/{stem}.png'`)")
     rows = _islands(_off()) + [failed]
     summary = report.summarize(rows, target=0.3, options=_opts())
     flags = {
@@ -167,7 +159,7 @@ def test_the_advice_texts_are_given_as_spelled(tmp_path):
     assert "(from --mask 'm/{stem}.png')" in md and not MENTION.search(md)
     data = json.loads((tmp_path / "report.json").read_text())  # the library's words: data, not a printout
     assert "`min_component=0.05`" in data["summary"]["quality"]["recommendations"][0]
-    assert data["views"][-1]["error"] == failed["error"]
+    assert data["views"][-1]["error"] == failed.error
 
 
 @pytest.mark.parametrize(
@@ -175,10 +167,10 @@ def test_the_advice_texts_are_given_as_spelled(tmp_path):
     [
         # 'lower --target' when nothing was limited, or under fit shrink (the default placement fits them)
         ("limited", _varied(), _opts()),
-        ("limited", [dict(r, limited=True) for r in _varied()], _opts(fit="shrink")),
-        ("limited_margin", [dict(r, limited=True) for r in _varied()], _opts(margin=0.0)),
-        ("limited_margin", [dict(r, limited=True) for r in _varied()], _opts(margin="0%")),
-        ("limited_shrink", [dict(r, limited=True) for r in _varied()], _opts()),
+        ("limited", [replace(r, limited=True) for r in _varied()], _opts(fit="shrink")),
+        ("limited_margin", [replace(r, limited=True) for r in _varied()], _opts(margin=0.0)),
+        ("limited_margin", [replace(r, limited=True) for r in _varied()], _opts(margin="0%")),
+        ("limited_shrink", [replace(r, limited=True) for r in _varied()], _opts()),
         # 'run with exact mode' when it is on, or under per-sample where it is not the cause
         ("size_exact_off", _varied(), _opts()),
         ("size_exact_off", _varied(), _opts(scale="per-sample", exact=False)),
@@ -192,8 +184,8 @@ def test_the_advice_texts_are_given_as_spelled(tmp_path):
         ("specks", _off(), _opts()),
         ("centre_other", _islands(_off()), _opts()),
         # cut advice only where the fit could cut
-        ("cut", [dict(r, cut_pixels=25) for r in _varied()], _opts(fit="shift")),
-        ("off_target", [dict(r, on_target=None) for r in _varied()], _opts(scale="per-sample")),
+        ("cut", [replace(r, cut_pixels=25) for r in _varied()], _opts(fit="shift")),
+        ("off_target", [replace(r, on_target=None) for r in _varied()], _opts(scale="per-sample")),
         ("no_action", _varied(), _opts()),
         ("centre_option", _uniform(), _opts(center="bbox")),
         ("input_size", _varied(), _opts()),
@@ -226,7 +218,7 @@ def test_unknown_options_give_no_advice_about_options():
     """A library user's summarize() without options: only the numbers speak."""
     q = _advice(_varied(), None)
     assert q["advice"] == ["size_other"]
-    q = _advice([dict(r, limited=True) for r in _varied()], None)
+    q = _advice([replace(r, limited=True) for r in _varied()], None)
     assert q["advice"] == ["limited"]
 
 
@@ -345,16 +337,7 @@ def test_a_degenerate_view_size_still_gets_a_report(tmp_path, h, w, box):
 
 
 def _failed(view, error="unreadable"):
-    return {
-        "sample": "s",
-        "view": view,
-        "status": "failed",
-        "error": error,
-        "before": None,
-        "after": None,
-        "scale": None,
-        "limited": None,
-    }
+    return ViewRecord.failed("s", view, error)
 
 
 @pytest.mark.parametrize(
@@ -364,10 +347,14 @@ def _failed(view, error="unreadable"):
         [_failed("a.png"), _failed("b.png")],
         [_row("only.png")],
         [_row("only.png", run=False)],
-        [dict(r, cut_pixels=10**12) for r in _varied()],
-        [dict(r, limited=True, shift=[1e9, -1e9]) for r in _varied()],
-        [_row("nan.png", size=float("nan")), _row("inf.png", size=float("inf")), _row("ok.png")],
-        [dict(_row("v.png"), after=dict(_m(), centroid=None, bbox=None, count=0, size_ratio=0.0))],
+        [replace(r, cut_pixels=10**12) for r in _varied()],
+        [replace(r, limited=True, shift=[1e9, -1e9]) for r in _varied()],
+        [
+            _row("nan.png", scale=math.nan, achieved_ratio=math.nan, shift=(math.nan, 0.0)),
+            _row("inf.png", scale=math.inf, wanted_scale=math.inf),
+            _row("ok.png"),
+        ],
+        [replace(_row("v.png"), after=Measurement(0, None, None, SHAPE))],
         [_row("s\udcffx/v.png", sample="s\udcffx"), _failed("s\udcff/\udc80.png", "its name is not valid UTF-8")],
     ],
     ids=[
