@@ -109,6 +109,13 @@ class Normalizer:
             return getattr(options, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # norm.target = 0.2 changes the options, checked as a new Options is (an attribute beside
+        # them would be read back but never used).
+        if name in OPTION_NAMES:
+            value, name = self.__dict__["options"].replace(**{name: value}), "options"
+        object.__setattr__(self, name, value)
+
     def __repr__(self) -> str:
         o = self.options
         shown = ["target", "threshold", "center", "fit", "margin", "exact"]

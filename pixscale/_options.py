@@ -16,6 +16,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ._filters import check_filter
 from ._object import ObjectMask, check_erase
 from ._place import Center, check_center, check_fit, margins_px, parse_margin
@@ -239,7 +241,10 @@ OUTPUT_ONLY = ("erase_specks", "premultiplied", "background")
 
 
 def _json(value):
-    return list(value) if isinstance(value, tuple) else value
+    """A field's value as JSON holds it: tuples as lists, NumPy scalars and arrays as Python numbers."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_json(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_names(keywords, where, refused=()):

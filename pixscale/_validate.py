@@ -161,14 +161,15 @@ def alpha_of(image, *, name="image"):
     return alpha
 
 
-def with_mask(image, mask, *, name="image"):
+def with_mask(image, mask, *, name="image", mask_name="`mask=`"):
     """An RGB (or gray) image and its separate object mask as one image whose alpha is the mask.
 
     ``image`` is (H, W, 3) or (H, W) / (H, W, 1) of a supported dtype;
     ``mask`` is (H, W) (or (H, W, 1)): bool, integers 0-255 (an integer mask
     whose values are only 0 and 1 is read as a binary mask), or floats in
     [0, 1].  Returns (H, W, 4) or (H, W, 2) in ``image``'s dtype, the mask
-    rescaled to its alpha range (x257 for uint16).
+    rescaled to its alpha range (x257 for uint16).  Messages call the mask
+    ``mask_name`` (the pipeline's is a file, not the ``mask=`` option).
     """
     image = check_array(image, name=name, channels=(1, 3))
     m = np.asarray(mask)
@@ -176,7 +177,7 @@ def with_mask(image, mask, *, name="image"):
         m = m[:, :, 0]
     if m.shape != image.shape[:2]:
         raise ValueError(
-            f"`mask=` has shape {m.shape}; it must be (H, W) = {image.shape[:2]}, the image's height and width"
+            f"{mask_name} has shape {m.shape}; it must be (H, W) = {image.shape[:2]}, the image's height and width"
         )
     top = 1.0 if image.dtype.kind == "f" else float(np.iinfo(image.dtype).max)
     if m.dtype == bool:
@@ -184,14 +185,16 @@ def with_mask(image, mask, *, name="image"):
     elif m.dtype.kind in "ui":
         lo, hi = (int(m.min()), int(m.max())) if m.size else (0, 0)
         if lo < 0 or hi > 255:
-            raise ValueError(f"an integer `mask=` must hold 0-255 (or 0 and 1); got values from {lo} to {hi}")
+            raise ValueError(
+                f"{mask_name} holds integers from {lo} to {hi}; an integer mask must hold 0-255 (or 0 and 1)"
+            )
         alpha = m * top if hi <= 1 else m * (top / 255)
     elif m.dtype.kind == "f":
         if not np.isfinite(m).all() or (m.size and (m.min() < 0 or m.max() > 1)):
-            raise ValueError("a float `mask=` must hold finite values in [0, 1]; divide 0-255 data by 255")
+            raise ValueError(f"{mask_name} holds floats outside [0, 1] or not finite; divide 0-255 data by 255")
         alpha = m * top
     else:
-        raise TypeError(f"`mask=` has dtype {m.dtype}; give a bool, 0-255 integer or 0-1 float array")
+        raise TypeError(f"{mask_name} has dtype {m.dtype}; give a bool, 0-255 integer or 0-1 float array")
     if image.dtype.kind != "f":
         alpha = np.floor(alpha + 0.5)
     gray = image if image.ndim == 3 else image[:, :, None]

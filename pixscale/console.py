@@ -19,6 +19,7 @@ import shlex
 import sys
 
 from .pipeline.dataset import for_terminal
+from .pipeline.options import ALIASES
 
 LOGGER = "pixscale"
 # An option as a library message names it: `name=value`, or `name=` for the option itself.
@@ -53,7 +54,7 @@ def to_flags(text, table):
 
     def flag(match):
         name, text = match.groups()
-        actions = table.get(name, [])
+        actions = table.get(name) or table.get(_RUN_NAMES.get(name, ""), [])
         valued = next((a for a in actions if a.nargs != 0), None)  # the flag that takes a value
         if text == "":
             chosen = valued or (actions[0] if actions else None)
@@ -66,11 +67,15 @@ def to_flags(text, table):
             switch = next((a for a in actions if a.nargs == 0 and a.const is value), None)
             if switch is not None:
                 return _long(switch)
-        if valued is None:
-            return match.group(0)
+        if valued is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return match.group(0)  # no flag says it (None, a point, True for a valued flag): left as it is
         return f"{_long(valued)} {shlex.quote(value) if isinstance(value, str) else text}"
 
     return MENTION.sub(flag, text)
+
+
+# The image API's name of an option where a run's (and so its flag's) differs: output_shape is --output-size.
+_RUN_NAMES = {field: run_name for run_name, field in ALIASES.items()}
 
 
 def _long(action):

@@ -96,6 +96,11 @@ class RunOptions:
         if image is not None:
             if not isinstance(image, Options) or given:
                 raise TypeError("RunOptions() takes image=pixscale.Options(...) or its options as keywords, not both")
+            if image.background is not None:
+                raise TypeError(
+                    "a run's background is its own option, a colour on the 0-255 scale for its PNG views: give "
+                    f"RunOptions(background=...) and leave `background=` out of image=; got {image.background!r}"
+                )
             given = {name: getattr(image, field) for name, field in LIBRARY.items()}
         own = {f.name: options.get(f.name, f.default) for f in dataclasses.fields(self) if f.name != "image"}
         library = {LIBRARY[name]: value for name, value in _checked(given, own).items()}

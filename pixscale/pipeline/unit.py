@@ -97,7 +97,7 @@ def read_and_measure(view, rule, *, unpack=False):
         except ViewError as exc:
             raise ViewError(f"its mask {name}: {reason_of(exc)}") from None
         try:
-            image = with_mask(colour, mask)
+            image = with_mask(colour, mask, mask_name="the mask")
         except (ValueError, TypeError) as exc:
             hint = orientation_hint(view.path, colour.shape, np.shape(mask)) if colour.shape[:2] != mask.shape else ""
             raise ViewError(f"cannot be combined with its mask {name}: {exc}{hint}") from None

@@ -121,3 +121,16 @@ def test_torch_is_not_imported_for_arrays():
     had = "torch" in sys.modules
     pixscale.Normalizer()(_images(1)[0])
     assert had or "torch" not in sys.modules
+
+
+def test_setting_an_option_on_a_normalizer_changes_what_it_does_and_is_checked():
+    img = np.zeros((64, 64, 4), np.uint8)
+    img[10:20, 30:44] = 255
+    norm = pixscale.Normalizer(0.4)
+    norm.target = 0.2
+    assert norm.options.target == 0.2 and norm.target == 0.2
+    assert pixscale.measure(norm(img)).size_ratio == pytest.approx(0.2, abs=1e-3)
+    assert "target" not in vars(norm)  # no attribute beside the options
+    with pytest.raises(ValueError, match="target="):
+        norm.target = 2
+    assert norm.target == 0.2  # a refused value changes nothing

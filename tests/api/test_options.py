@@ -204,3 +204,12 @@ def test_a_big_endian_batch_comes_back_in_native_order():
     out = pixscale.normalize_batch(batch, target=0.4, threads=1)
     assert out.dtype == np.dtype("=u2")
     np.testing.assert_array_equal(out[0], pixscale.normalize(batch[0], target=0.4))
+
+
+def test_to_dict_is_json_ready_for_numpy_values_too():
+    import json
+
+    options = pixscale.Options(background=np.array([1, 2, 3]), margin=np.float64(2.0), target=np.float32(0.25))
+    d = json.loads(json.dumps(options.to_dict()))
+    assert d["background"] == [1, 2, 3] and d["margin"] == 2.0 and d["target"] == 0.25
+    assert pixscale.Options(**d) == options.replace(background=(1, 2, 3), margin=2.0)

@@ -33,6 +33,10 @@ TABLE = flag_table(build_parser())
         ("`premultiplied=False`", "--straight-alpha"),
         ("`executor=` is Python's only", "`executor=` is Python's only"),  # no flag: left as it is
         ("a `threshold` without =", "a `threshold` without ="),
+        ("`output_shape=` leaves no room", "--output-size leaves no room"),  # the image API's name of --output-size
+        ("`mask=None`", "`mask=None`"),  # no flag says None
+        ("`center=(10.5, 20.5)`", "`center=(10.5, 20.5)`"),  # nor a point
+        ("`fit=True`", "`fit=True`"),  # nor True for a flag that takes a value
     ],
 )
 def test_options_named_in_python_are_shown_as_flags(message, shown):
@@ -122,3 +126,27 @@ def test_the_demo_data_writer_prints_nothing_and_reports_progress_to_a_factory(t
     assert [(b.total, b.unit, b.done, b.closed) for b in bars] == [(3, "sample", 3, True)] * 3
     with pytest.raises(TypeError, match="progress bar factory"):
         synth.write_dataset(tmp_path / "x", progress=True)
+
+
+def test_a_mask_file_of_the_wrong_size_is_not_called_the_mask_flag(tmp_path, capsys):
+    import numpy as np
+
+    from pixscale.pipeline.io import write_png
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem in ("a", "b"):
+        write_png(tmp_path / "imgs" / f"{stem}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    small = np.zeros((32, 32), np.uint8)
+    small[8:20, 8:20] = 255
+    big = np.zeros((64, 64), np.uint8)
+    big[16:40, 16:40] = 255
+    write_png(tmp_path / "masks" / "a.png", small)
+    write_png(tmp_path / "masks" / "b.png", big)
+    argv = ["run", str(tmp_path / "imgs"), str(tmp_path / "out"), "--mask", "../masks/{stem}.png"]
+    main([*argv, "--jobs", "1", "--no-plots"])
+    shown = capsys.readouterr()
+    text = shown.out + shown.err + (tmp_path / "out" / "pixscale-report" / "report.md").read_text()
+    assert "the mask has shape (32, 32); it must be (H, W) = (64, 64)" in text
+    assert "--mask has shape" not in text and "`mask=` has shape" not in text
