@@ -18,8 +18,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     That is the measure pass, exact mode's probe and the warp for RGBA and
     gray+alpha images of each dtype.  Kernels are compiled on first use
-    anyway; calling this first moves the wait (about 10 s for the first
-    dtype, less for each further one) before a progress bar starts, and says so.
+    anyway; calling this first moves the wait (tens of seconds for the first
+    dtype on a small machine, less for each further one) before a progress
+    bar starts, and says so.
 
     Parameters
     ----------
@@ -27,11 +28,13 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         Image dtypes the run will see: uint8, uint16, float32 or float64.
     announce : callable, optional
         Called once with a message such as "compiling pixscale's kernels for
-        uint8 images (first use only, about 10 s)…" before compiling, and only
-        when the cache does not already hold the kernels for some dtype.
-    filter : str, optional
-        The resampling filter the run warps with (see :func:`pixscale.warp`);
-        the Lanczos-4 and area kernels are only compiled for a run that uses them.
+        uint8 images (first use only: …)…" (see :func:`compile_notice`) before
+        compiling, and only when the cache does not already hold the kernels
+        for some dtype.
+    filter : str or sequence of str, optional
+        The resampling filter the run warps with (see :func:`pixscale.warp`),
+        or several; the Lanczos-4 and area kernels are only compiled for a run
+        that uses them.
 
     Returns
     -------
@@ -48,19 +51,33 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         return ()
     from .kernels import cache as _cache
 
-    check_filter(filter)
-    label = "" if filter == "bilinear" else f"-{filter}"
-    cold = tuple(n for n in names if not _cache.is_warm(n + label))
+    filters = (filter,) if isinstance(filter, str) else tuple(filter)
+    for f in filters:
+        check_filter(f)
+    labels = ["" if f == "bilinear" else f"-{f}" for f in filters]
+    cold = tuple(n for n in names if not all(_cache.is_warm(n + label) for label in labels))
     if cold and announce is not None:
-        announce(
-            f"compiling pixscale's kernels for {' and '.join(cold)} images "
-            f"(first use only, about {(5 + 5 * len(cold)) * (1 if filter == 'bilinear' else 2)} s)…"
-        )
+        announce(compile_notice(cold, [f for f in filters if f != "bilinear"]))
     for name in names:
-        _run_dataset_kernels(np.dtype(name), filter)
+        for f in filters:
+            _run_dataset_kernels(np.dtype(name), f)
     for name in cold:
-        _cache.mark_warm(name + label)
+        for label in labels:
+            _cache.mark_warm(name + label)
     return cold
+
+
+def compile_notice(dtypes, filters=()):
+    """The message said before compiling the kernels of ``dtypes`` (names), with ``filters`` besides bilinear.
+
+    It names what is compiled and that it happens once: the time it takes
+    depends on the machine, so it promises none.
+    """
+    which = f" with the {' and '.join(filters)} filter{'s' if len(filters) > 1 else ''}" if filters else ""
+    return (
+        f"compiling pixscale's kernels for {' and '.join(dtypes)} images{which} "
+        "(first use only: later runs load them from the cache)…"
+    )
 
 
 def _run_dataset_kernels(dtype, filter="bilinear"):

@@ -307,7 +307,10 @@ def cmd_stats(args):
     elif not args.quiet:
         _out(report.format_table(summary, spell=_flags))
     if args.report_dir:
-        report.write_report(args.report_dir, summary, records, plots=args.plots, spell=_flags)
+        if not args.quiet:
+            _err("writing the report" + (" and drawing its figures" if args.plots else ""))
+        shown = None if args.quiet else progress_bar  # a count of the figures
+        report.write_report(args.report_dir, summary, records, plots=args.plots, spell=_flags, progress=shown)
     if args.quiet and not args.json and summary["n_failed"]:
         _failed_line(summary, Path(args.report_dir) if args.report_dir else None)
     return 1 if summary["n_failed"] else 0
@@ -403,7 +406,10 @@ def cmd_compare(args):
 def cmd_bench(args):
     from .bench import KERNEL_COLUMNS, format_table, run
 
-    print(format_table(run(args.sizes, args.scales, budget=args.budget), KERNEL_COLUMNS))
+    if not args.quiet:  # on standard error: standard output is the table
+        _err("timing pixscale's kernels against the NumPy reference; the table follows")
+    shown = {} if args.quiet else {"progress": progress_bar, "announce": _err}  # the compile, then a count of cases
+    print(format_table(run(args.sizes, args.scales, budget=args.budget, **shown), KERNEL_COLUMNS))
     return 0
 
 
@@ -470,6 +476,7 @@ def build_parser():
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     p.add_argument("--scales", type=float, nargs="+", default=[1.13])
     p.add_argument("--budget", type=float, default=1.0, help="seconds per timing (default 1)")
+    p.add_argument("--quiet", action="store_true", help="print only the table: no message or progress")
     p.set_defaults(func=cmd_bench)
     return parser
 
