@@ -5,6 +5,8 @@ It sits on top of the image API (it measures, plans and warps small images), so
 imported when :func:`precompile` is called.
 """
 
+import contextlib
+
 import numpy as np
 
 from ._filters import check_filter
@@ -18,9 +20,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     That is the measure pass, exact mode's probe and the warp for RGBA and
     gray+alpha images of each dtype.  Kernels are compiled on first use
-    anyway; calling this first moves the wait (tens of seconds for the first
-    dtype on a small machine, less for each further one) before a progress
-    bar starts, and says so.
+    anyway; calling this first moves the wait (seconds to tens of seconds for
+    the first dtype, by machine and filter; less for each further one) before
+    a progress bar starts, and says so.
 
     Parameters
     ----------
@@ -31,10 +33,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         uint8 images (first use only: …)…" (see :func:`compile_notice`) before
         compiling, and only when the cache does not already hold the kernels
         for some dtype.
-    filter : str or sequence of str, optional
-        The resampling filter the run warps with (see :func:`pixscale.warp`),
-        or several; the Lanczos-4 and area kernels are only compiled for a run
-        that uses them.
+    filter : str, optional
+        The resampling filter the run warps with (see :func:`pixscale.warp`);
+        the Lanczos-4 and area kernels are only compiled for a run that uses them.
 
     Returns
     -------
@@ -51,20 +52,39 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         return ()
     from .kernels import cache as _cache
 
-    filters = (filter,) if isinstance(filter, str) else tuple(filter)
-    for f in filters:
-        check_filter(f)
-    labels = ["" if f == "bilinear" else f"-{f}" for f in filters]
-    cold = tuple(n for n in names if not all(_cache.is_warm(n + label) for label in labels))
+    check_filter(filter)
+    label = "" if filter == "bilinear" else f"-{filter}"
+    cold = tuple(n for n in names if not _cache.is_warm(n + label))
     if cold and announce is not None:
-        announce(compile_notice(cold, [f for f in filters if f != "bilinear"]))
+        announce(compile_notice(cold, [] if filter == "bilinear" else [filter]))
     for name in names:
-        for f in filters:
-            _run_dataset_kernels(np.dtype(name), f)
+        _run_dataset_kernels(np.dtype(name), filter)
     for name in cold:
-        for label in labels:
-            _cache.mark_warm(name + label)
+        _cache.mark_warm(name + label)
     return cold
+
+
+@contextlib.contextmanager
+def first_use(label, dtypes, filters=(), *, announce=None):
+    """Around work that compiles kernels as it goes: announce it (once per cache) when ``label`` is new.
+
+    ``announce`` is called with :func:`compile_notice` of ``dtypes`` and
+    ``filters`` before the block runs, unless the block already ran to its end
+    for ``label`` with this kernel cache; ``pixscale bench`` uses it, whose
+    timings compile what they time in their warm-up calls.
+    """
+    import numba
+
+    from .kernels import cache as _cache
+
+    names = [np.dtype(d).name for d in dtypes]
+    marker = f"{label}-{'-'.join(names)}"
+    cold = not numba.config.DISABLE_JIT and not _cache.is_warm(marker)  # type: ignore[attr-defined]
+    if cold and announce is not None:
+        announce(compile_notice(names, list(filters)))
+    yield
+    if cold:
+        _cache.mark_warm(marker)
 
 
 def compile_notice(dtypes, filters=()):

@@ -74,19 +74,25 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
     Each row is a dict with ``op``, ``size``, ``scale``, ``pixscale_ms`` and,
     when ``reference`` is true, ``reference_ms`` and ``speedup``.
 
-    The kernels are compiled (or loaded from the cache) first: ``announce``,
-    if given, is called with a message naming them when they are not cached
-    yet (see :func:`pixscale._precompile.precompile`).  ``progress``, a
-    progress bar factory as a run takes (``progress(total=n_cases,
-    unit="case")``), counts the cases timed; it gets ``update(1)`` after each
-    and ``close()`` at the end.
+    Each case's warm-up call compiles its kernels (or loads them from the
+    cache): ``announce``, if given, is called first with a message naming
+    them when this cache has not yet seen a bench (see
+    :func:`pixscale._precompile.first_use`).  ``progress``, a progress bar
+    factory as a run takes (``progress(total=n_cases, unit="case")``), counts
+    the cases timed; it gets ``update(1)`` after each and ``close()`` at the end.
     """
-    from ._precompile import precompile
+    from ._precompile import first_use
 
-    precompile(["uint8"], announce=announce, filter=("bilinear", "auto"))
     cases = [case for size in sizes for case in _cases(size, scales)]
-    bar = progress(total=len(cases), unit="case") if progress is not None else None
     rows: list[dict[str, Any]] = []
+    with first_use("bench", ["uint8"], ["lanczos4", "area"], announce=announce):
+        bar = progress(total=len(cases), unit="case") if progress is not None else None
+        _time(cases, rows, bar, reference, budget)
+    return rows
+
+
+def _time(cases, rows, bar, reference, budget):
+    """Time each case into ``rows``, counting them on ``bar`` (or None)."""
     try:
         for op, size, s, fast, slow in cases:
             row = {"op": op, "size": size, "scale": s, "pixscale_ms": 1e3 * median_time(fast, budget=budget)}
@@ -100,7 +106,6 @@ def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, bu
     finally:
         if bar is not None:
             bar.close()
-    return rows
 
 
 def _cases(size, scales):

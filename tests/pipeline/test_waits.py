@@ -65,6 +65,13 @@ def test_the_compile_notice_names_what_is_compiled_and_promises_no_time():
     assert " s)" not in compile_notice(["uint8"], ["auto"])
 
 
+def test_a_run_with_another_filter_announces_it(cold):
+    said: list[str] = []
+    assert precompile(["uint8"], announce=said.append, filter="auto") == ("uint8",)
+    assert said == [compile_notice(["uint8"], ["auto"])] and "with the auto filter (" in said[0]
+    assert cold == {"uint8-auto"}
+
+
 def test_a_cold_cache_is_announced_once_per_process_on_stderr(small, tmp_path, capsys, cold):
     assert main(["run", str(small), str(tmp_path / "a"), "--jobs", "1", "--pool", "threads", "--no-plots"]) == 0
     out, err = capsys.readouterr()
@@ -78,15 +85,6 @@ def test_a_cold_cache_is_announced_once_per_process_on_stderr(small, tmp_path, c
 def test_a_quiet_run_announces_no_compile(small, tmp_path, capsys, cold):
     assert main(["run", str(small), str(tmp_path / "a"), "--jobs", "1", "--pool", "threads", "--quiet"]) == 0
     assert capsys.readouterr() == ("", "")
-
-
-def test_several_filters_are_compiled_and_announced_at_once(cold):
-    said: list[str] = []
-    assert precompile(["uint8"], announce=said.append, filter=("bilinear", "auto")) == ("uint8",)
-    assert said == [compile_notice(["uint8"], ["auto"])]
-    assert cold == {"uint8", "uint8-auto"}
-    assert precompile(["uint8"], announce=said.append, filter=("bilinear", "auto")) == ()
-    assert len(said) == 1
 
 
 def test_the_report_figures_are_counted_by_the_runs_progress_factory(small, tmp_path, capsys, bars):
@@ -125,7 +123,10 @@ def test_bench_counts_its_cases_and_announces_its_compile(bars, cold):
     ((bar),) = bars
     assert (bar.total, bar.unit, bar.done, bar.closed) == (len(rows), "case", len(rows), 1)
     assert len(rows) == 7  # measure, warp premultiplied, straight, lanczos4 and area (a downscale), 2 normalizes
-    assert said == [compile_notice(["uint8"], ["auto"])]
+    assert said == [compile_notice(["uint8"], ["lanczos4", "area"])]
+    assert cold == {"bench-uint8"}  # once per cache: the next bench says nothing
+    bench.run([32], [1.13], reference=False, budget=0.001, announce=said.append)
+    assert len(said) == 1
 
 
 def test_the_bench_command_shows_its_count_on_stderr_and_only_the_table_on_stdout(capsys, cold):
@@ -133,7 +134,7 @@ def test_the_bench_command_shows_its_count_on_stderr_and_only_the_table_on_stdou
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert out.startswith("| operation |") and len(out.splitlines()) == 2 + 6
-    assert f"{NOTICE} with the auto filter" in err and "6/6" in err and "case" in err
+    assert f"{NOTICE} with the lanczos4 and area filters (first use only" in err and "6/6" in err and "case" in err
     cold.clear()
     assert main([*args, "--quiet"]) == 0
     quiet_out, quiet_err = capsys.readouterr()
