@@ -5,6 +5,8 @@ It sits on top of the image API (it measures, plans and warps small images), so
 imported when :func:`precompile` is called.
 """
 
+import contextlib
+
 import numpy as np
 
 from ._filters import check_filter
@@ -18,8 +20,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     That is the measure pass, exact mode's probe and the warp for RGBA and
     gray+alpha images of each dtype.  Kernels are compiled on first use
-    anyway; calling this first moves the wait (about 10 s for the first
-    dtype, less for each further one) before a progress bar starts, and says so.
+    anyway; calling this first moves the wait (seconds to tens of seconds for
+    the first dtype, by machine and filter; less for each further one) before
+    a progress bar starts, and says so.
 
     Parameters
     ----------
@@ -27,8 +30,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
         Image dtypes the run will see: uint8, uint16, float32 or float64.
     announce : callable, optional
         Called once with a message such as "compiling pixscale's kernels for
-        uint8 images (first use only, about 10 s)…" before compiling, and only
-        when the cache does not already hold the kernels for some dtype.
+        uint8 images (first use only: …)…" (see :func:`compile_notice`) before
+        compiling, and only when the cache does not already hold the kernels
+        for some dtype.
     filter : str, optional
         The resampling filter the run warps with (see :func:`pixscale.warp`);
         the Lanczos-4 and area kernels are only compiled for a run that uses them.
@@ -52,15 +56,48 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     label = "" if filter == "bilinear" else f"-{filter}"
     cold = tuple(n for n in names if not _cache.is_warm(n + label))
     if cold and announce is not None:
-        announce(
-            f"compiling pixscale's kernels for {' and '.join(cold)} images "
-            f"(first use only, about {(5 + 5 * len(cold)) * (1 if filter == 'bilinear' else 2)} s)…"
-        )
+        announce(compile_notice(cold, [] if filter == "bilinear" else [filter]))
     for name in names:
         _run_dataset_kernels(np.dtype(name), filter)
     for name in cold:
         _cache.mark_warm(name + label)
     return cold
+
+
+@contextlib.contextmanager
+def first_use(label, dtypes, filters=(), *, announce=None):
+    """Around work that compiles kernels as it goes: announce it (once per cache) when ``label`` is new.
+
+    ``announce`` is called with :func:`compile_notice` of ``dtypes`` and
+    ``filters`` before the block runs, unless the block already ran to its end
+    for ``label`` with this kernel cache; ``pixscale bench`` uses it, whose
+    timings compile what they time in their warm-up calls.
+    """
+    import numba
+
+    from .kernels import cache as _cache
+
+    names = [np.dtype(d).name for d in dtypes]
+    marker = f"{label}-{'-'.join(names)}"
+    cold = not numba.config.DISABLE_JIT and not _cache.is_warm(marker)  # type: ignore[attr-defined]
+    if cold and announce is not None:
+        announce(compile_notice(names, list(filters)))
+    yield
+    if cold:
+        _cache.mark_warm(marker)
+
+
+def compile_notice(dtypes, filters=()):
+    """The message said before compiling the kernels of ``dtypes`` (names), with ``filters`` besides bilinear.
+
+    It names what is compiled and that it happens once: the time it takes
+    depends on the machine, so it promises none.
+    """
+    which = f" with the {' and '.join(filters)} filter{'s' if len(filters) > 1 else ''}" if filters else ""
+    return (
+        f"compiling pixscale's kernels for {' and '.join(dtypes)} images{which} "
+        "(first use only: later runs load them from the cache)…"
+    )
 
 
 def _run_dataset_kernels(dtype, filter="bilinear"):

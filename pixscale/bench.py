@@ -68,53 +68,70 @@ def test_image(size, *, seed=0):
     return img
 
 
-def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, budget=2.0):
+def run(sizes=(512, 1024, 2048), scales=(0.7, 1.13, 1.76), *, reference=True, budget=2.0, progress=None, announce=None):
     """Time measure, warp (bilinear premultiplied and straight, lanczos4, area) and normalize; return rows.
 
     Each row is a dict with ``op``, ``size``, ``scale``, ``pixscale_ms`` and,
     when ``reference`` is true, ``reference_ms`` and ``speedup``.
-    """
-    import pixscale
-    from pixscale import reference as ref
 
+    Each case's warm-up call compiles its kernels (or loads them from the
+    cache): ``announce``, if given, is called first with a message naming
+    them when this cache has not yet seen a bench (see
+    :func:`pixscale._precompile.first_use`).  ``progress``, a progress bar
+    factory as a run takes (``progress(total=n_cases, unit="case")``), counts
+    the cases timed; it gets ``update(1)`` after each and ``close()`` at the end.
+    """
+    from ._precompile import first_use
+
+    cases = [case for size in sizes for case in _cases(size, scales)]
     rows: list[dict[str, Any]] = []
-    for size in sizes:
-        img = test_image(size)
-        ref_budget = budget if size <= 1024 else budget / 2
-        # (operation, scale, pixscale call, reference call or None)
-        cases: list[tuple[str, float | None, Callable[[], Any], Callable[[], Any] | None]]
-        cases = [("measure", None, lambda: pixscale.measure(img), lambda: ref.measure(img))]
-        for s in scales:
-            t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
-            for pm in (True, False):
-                name = "warp premultiplied" if pm else "warp straight"
-                cases.append(
-                    (
-                        name,
-                        s,
-                        partial(pixscale.warp, img, t, premultiplied=pm),
-                        partial(ref.warp, img, t, premultiplied=pm),
-                    )
-                )
-            for f in ("lanczos4", "area") if s < 1 else ("lanczos4",):
-                cases.append(
-                    (
-                        f"warp {f}",
-                        s,
-                        partial(pixscale.warp, img, t, filter=f),
-                        # The reference is dense matrix products: O(N^3), so only up to 1024 px.
-                        partial(ref.filtered, img, t, filter=f) if size <= 1024 else None,
-                    )
-                )
-        cases.append(("normalize exact", None, lambda: pixscale.normalize(img), None))
-        cases.append(("normalize closed form", None, lambda: pixscale.normalize(img, exact=False), None))
-        for op, s, fast, slow in cases:
+    with first_use("bench", ["uint8"], ["lanczos4", "area"], announce=announce):
+        bar = progress(total=len(cases), unit="case") if progress is not None else None
+        _time(cases, rows, bar, reference, budget)
+    return rows
+
+
+def _time(cases, rows, bar, reference, budget):
+    """Time each case into ``rows``, counting them on ``bar`` (or None)."""
+    try:
+        for op, size, s, fast, slow in cases:
             row = {"op": op, "size": size, "scale": s, "pixscale_ms": 1e3 * median_time(fast, budget=budget)}
             if reference and slow is not None:
+                ref_budget = budget if size <= 1024 else budget / 2
                 row["reference_ms"] = 1e3 * median_time(slow, repeats=3, budget=ref_budget)
                 row["speedup"] = row["reference_ms"] / row["pixscale_ms"]
             rows.append(row)
-    return rows
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _cases(size, scales):
+    """``(operation, size, scale, pixscale call, reference call or None)`` of each case timed at ``size``."""
+    import pixscale
+    from pixscale import reference as ref
+
+    img = test_image(size)
+    cases: list[tuple[str, int, float | None, Callable[[], Any], Callable[[], Any] | None]]
+    cases = [("measure", size, None, lambda: pixscale.measure(img), lambda: ref.measure(img))]
+    for s in scales:
+        t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
+        for pm in (True, False):
+            name = "warp premultiplied" if pm else "warp straight"
+            warp, reference = (
+                partial(pixscale.warp, img, t, premultiplied=pm),
+                partial(ref.warp, img, t, premultiplied=pm),
+            )
+            cases.append((name, size, s, warp, reference))
+        for f in ("lanczos4", "area") if s < 1 else ("lanczos4",):
+            # The reference is dense matrix products: O(N^3), so only up to 1024 px.
+            filtered = partial(ref.filtered, img, t, filter=f) if size <= 1024 else None
+            cases.append((f"warp {f}", size, s, partial(pixscale.warp, img, t, filter=f), filtered))
+    cases.append(("normalize exact", size, None, lambda: pixscale.normalize(img), None))
+    cases.append(("normalize closed form", size, None, lambda: pixscale.normalize(img, exact=False), None))
+    return cases
 
 
 def format_table(rows, columns):

@@ -11,7 +11,7 @@ import sys
 from ._filters import FILTERS
 from ._object import KEEP
 from ._place import CENTERS, FITS
-from .console import flag_table, messages, os_error_line, progress_bar, to_flags, write
+from .console import check_report_dir, flag_table, messages, os_error_line, progress_bar, to_flags, write
 from .pipeline.dataset import REPORT_DIR
 from .pipeline.layouts import LAYOUTS
 from .pipeline.options import SCALE_MODES
@@ -211,34 +211,6 @@ def _options(args):
     return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)})
 
 
-def _check_report_dir(path, name="--report-dir"):
-    """Refuse up front a folder written at the end (created if missing) that cannot be: a file, or not writable."""
-    import errno
-    import os
-    import stat
-
-    from .pipeline.files import os_problem
-
-    if path is None:
-        return
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"{name} {path} is a file; pass a folder (it is created if missing).")
-    near = os.path.abspath(path)
-    while not os.path.lexists(near) and os.path.dirname(near) != near:
-        near = os.path.dirname(near)
-    try:
-        st = os.stat(near)
-    except OSError as exc:  # a link loop, or a link to nothing
-        problem, fix = os_problem(exc, path=path)
-        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.") from None
-    code = errno.ENOTDIR if not stat.S_ISDIR(st.st_mode) else None
-    if code is None and not os.access(near, os.W_OK | os.X_OK):
-        code = errno.EACCES
-    if code is not None:
-        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)), path=path)
-        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")
-
-
 def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     from pathlib import Path
 
@@ -248,7 +220,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
 
     opts = _options(args)  # every option is checked before any file is read or created
     check_jobs(args.jobs)
-    _check_report_dir(args.report_dir)
+    check_report_dir(args.report_dir)
     records, _ = run_records(
         in_dir,
         out_dir,
@@ -315,7 +287,7 @@ def cmd_stats(args):
     from .pipeline.records import rows_of
     from .report import summary as report
 
-    _check_report_dir(args.report_dir)
+    check_report_dir(args.report_dir)
     records, _ = measure_dataset(
         args.dir,
         threshold=args.threshold,
@@ -335,7 +307,10 @@ def cmd_stats(args):
     elif not args.quiet:
         _out(report.format_table(summary, spell=_flags))
     if args.report_dir:
-        report.write_report(args.report_dir, summary, records, plots=args.plots, spell=_flags)
+        if not args.quiet:
+            _err("writing the report" + (" and drawing its figures" if args.plots else ""))
+        shown = None if args.quiet else progress_bar  # a count of the figures
+        report.write_report(args.report_dir, summary, records, plots=args.plots, spell=_flags, progress=shown)
     if args.quiet and not args.json and summary["n_failed"]:
         _failed_line(summary, Path(args.report_dir) if args.report_dir else None)
     return 1 if summary["n_failed"] else 0
@@ -356,7 +331,7 @@ def cmd_demo(args):
     if out.exists() and not out.is_dir():
         print(f"pixscale: error: --out {out} is a file; pass a folder", file=sys.stderr)
         return 2
-    _check_report_dir(args.out, "--out")
+    check_report_dir(args.out, "--out")
 
     def foreign():
         return out.exists() and not marker.exists() and any(p.name not in locks for p in out.iterdir())
@@ -409,7 +384,7 @@ def cmd_compare(args):
     from .report.compare import compare, format_table
 
     skipped: list[str] = []
-    _check_report_dir(args.out, "--out")
+    check_report_dir(args.out, "--out")
     runs, written = compare(
         args.runs,
         args.out,
@@ -431,7 +406,10 @@ def cmd_compare(args):
 def cmd_bench(args):
     from .bench import KERNEL_COLUMNS, format_table, run
 
-    print(format_table(run(args.sizes, args.scales, budget=args.budget), KERNEL_COLUMNS))
+    if not args.quiet:  # on standard error: standard output is the table
+        _err("timing pixscale's kernels against the NumPy reference; the table follows")
+    shown = {} if args.quiet else {"progress": progress_bar, "announce": _err}  # the compile, then a count of cases
+    print(format_table(run(args.sizes, args.scales, budget=args.budget, **shown), KERNEL_COLUMNS))
     return 0
 
 
@@ -498,6 +476,7 @@ def build_parser():
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     p.add_argument("--scales", type=float, nargs="+", default=[1.13])
     p.add_argument("--budget", type=float, default=1.0, help="seconds per timing (default 1)")
+    p.add_argument("--quiet", action="store_true", help="print only the table: no message or progress")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -221,3 +221,31 @@ def os_error_line(exc, args):
             return f"{role} {path} cannot be used: {problem}; {fix}."
     problem, fix = os_problem(exc)
     return f"{problem}; {fix}."
+
+
+def check_report_dir(path, name="--report-dir"):
+    """Refuse up front a folder written at the end (created if missing) that cannot be: a file, or not writable."""
+    import errno
+    import os
+    import stat
+
+    from .pipeline.files import os_problem
+
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path} is a file; pass a folder (it is created if missing).")
+    near = os.path.abspath(path)
+    while not os.path.lexists(near) and os.path.dirname(near) != near:
+        near = os.path.dirname(near)
+    try:
+        st = os.stat(near)
+    except OSError as exc:  # a link loop, or a link to nothing
+        problem, fix = os_problem(exc, path=path)
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.") from None
+    code = errno.ENOTDIR if not stat.S_ISDIR(st.st_mode) else None
+    if code is None and not os.access(near, os.W_OK | os.X_OK):
+        code = errno.EACCES
+    if code is not None:
+        problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)), path=path)
+        raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")

@@ -136,7 +136,8 @@ def run_records(
         A progress bar factory, called once (unless ``quiet``) as
         ``progress(total=n_views, unit="view")``; what it returns gets
         ``update(n)`` as samples complete and ``close()`` at the end, so
-        ``tqdm.tqdm`` fits.  Default: no progress shown.
+        ``tqdm.tqdm`` fits; then as ``progress(total=n_figures, unit="figure")``
+        while the report's figures are drawn.  Default: no progress shown.
     spell : callable, optional
         How report.md spells the options its advice and failures name
         (see :func:`pixscale.report.summary.write_report`); the ``pixscale``
@@ -229,7 +230,9 @@ def run_records(
                 with signals_held() as held:  # the work is done: a stop request waits for the report
                     records += write_list_files(dataset, out_dir)
                     if report_dir is not False:
-                        records += write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell)
+                        say("writing the report" + (" and drawing its figures" if plots else ""))
+                        report = (dataset, records, out_dir, report_dir, opts, in_dir, plots, spell)
+                        records += write_run_report(*report, None if quiet else progress)  # a count of figures
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:

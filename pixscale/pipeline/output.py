@@ -402,7 +402,7 @@ def write_list_files(dataset, out_dir):
     return rows
 
 
-def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None):
+def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None, progress=None):
     """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
 
@@ -430,7 +430,15 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
         summary = report.summarize(records, target=opts.image.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         report.write_report(
-            report_dir, summary, records, sources=sources, meta=meta, plots=plots, root=root, spell=spell
+            report_dir,
+            summary,
+            records,
+            sources=sources,
+            meta=meta,
+            plots=plots,
+            root=root,
+            spell=spell,
+            progress=progress,
         )
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.

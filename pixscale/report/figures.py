@@ -249,7 +249,7 @@ def _contact_sheet(figure, summary, records, sources):
     return fig
 
 
-def draw(summary, records, sources):
+def draw(summary, records, sources, *, progress=None):
     """The report's figures as ``({file name: PNG bytes}, {file name: why it was not drawn})``.
 
     ``summary`` is :func:`pixscale.report.summary.summarize` of ``records``
@@ -265,6 +265,11 @@ def draw(summary, records, sources):
     views to their files, ``contact_sheet.png``: every view of the best,
     median and worst samples (by mean centroid offset) before and after,
     with cut, limited and shifted views framed and labelled.
+
+    ``progress``, a progress bar factory as a run takes (see
+    :func:`pixscale.pipeline.driver.run_records`), is called once as
+    ``progress(total=n_figures, unit="figure")`` when matplotlib is there;
+    what it returns gets ``update(1)`` as each figure is done and ``close()``.
     """
     try:
         from matplotlib.figure import Figure
@@ -286,16 +291,21 @@ def draw(summary, records, sources):
     if sources:
         figures["contact_sheet.png"] = lambda: _contact_sheet(Figure, summary, records, sources)
     out, missing = {}, {}
-    for name, make in figures.items():
-        try:
-            with np.errstate(all="ignore"):
-                fig = make()
-                if fig is None:
-                    continue
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=100)
-        except Exception as exc:  # a figure is not worth the report: leave it out, say why
-            missing[name] = f"{type(exc).__name__}: {exc}"
-            continue
-        out[name] = buf.getvalue()
+    bar = progress(total=len(figures), unit="figure") if progress is not None else None
+    try:
+        for name, make in figures.items():
+            try:
+                with np.errstate(all="ignore"):
+                    fig = make()
+                    if fig is not None:
+                        buf = io.BytesIO()
+                        fig.savefig(buf, format="png", dpi=100)
+                        out[name] = buf.getvalue()
+            except Exception as exc:  # a figure is not worth the report: leave it out, say why
+                missing[name] = f"{type(exc).__name__}: {exc}"
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     return out, missing

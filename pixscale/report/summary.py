@@ -381,6 +381,7 @@ def write_report(
     plots: bool = True,
     root: str | os.PathLike | None = None,
     spell: Callable[[str], str] | None = None,
+    progress: Callable[..., Any] | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -410,6 +411,10 @@ def write_report(
         a command-line run passes its translation of `` `name=` `` mentions
         into flags.  Default: as the library says them (Python keywords).
         ``report.json`` always holds the library's words.
+    progress : callable, optional
+        A progress bar factory (``progress(total=, unit=)``, as a run takes)
+        for drawing the figures, the slow part: see
+        :func:`pixscale.report.figures.draw`.  Default: no progress shown.
 
     Returns
     -------
@@ -435,7 +440,7 @@ def write_report(
     if plots:  # none without matplotlib
         from .figures import draw
 
-        figures, missing = draw(summary, shown, sources or {})
+        figures, missing = draw(summary, shown, sources or {}, progress=progress)
     written = [out / "report.json", out / "report.md"]
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
