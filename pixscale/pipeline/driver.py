@@ -25,7 +25,7 @@ from typing import Any
 from .._object import ObjectMask
 from .._validate import EmptyMaskError
 from .._validate import real_number as _real
-from .dataset import STOP, printable, some_names
+from .dataset import STOP, some_names
 from .discover import discover
 from .files import open_own_file
 from .io import ViewError
@@ -45,7 +45,7 @@ from .output import (
 )
 from .records import ViewRecord, rows_of
 from .signals import signals_held
-from .unit import islands, read_and_measure, reason_of, safe_process
+from .unit import bad_result, describe, islands, read_and_measure, reason_of, safe_process
 from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
 
 STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
@@ -407,7 +407,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                         sample,
                         fail(
                             sample,
-                            f"the executor returned {_describe(fut)} instead of a future for it; "
+                            f"the executor returned {describe(fut)} instead of a future for it; "
                             "`resume=True` tries it again",
                         ),
                     )
@@ -426,12 +426,17 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
             bar.update(len(sample.views))
 
         def record(fut, alone):
-            """Record a finished unit; True when its worker died (the unit is queued again)."""
-            sample = pending.pop(fut)
-            started.pop(fut, None)
+            """Record a finished unit; True when its worker died (the unit is queued again).
+
+            A unit leaves ``pending`` only once it is saved (or given back): a Ctrl-C in between
+            leaves it there, and the stop's wait records it, so no written sample goes unrecorded.
+            """
+            sample = pending[fut]
             try:
                 result = fut.result()
             except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
+                pending.pop(fut)
+                started.pop(fut, None)
                 if stop.is_set():
                     return False
                 if isinstance(exc, BrokenExecutor) and not alone:
@@ -450,13 +455,17 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 )
             else:
                 if result is None and stop.is_set():  # stopped by this run's own request before its end
+                    pending.pop(fut)
+                    started.pop(fut, None)
                     suspects.discard(sample.name)
                     return False
-                problem = _bad_result(sample, result)
+                problem = bad_result(sample, result)
                 if problem:
                     result = fail(sample, f"{problem}; `resume=True` tries it again")
             suspects.discard(sample.name)
             save(sample, result)
+            pending.pop(fut, None)
+            started.pop(fut, None)
             return False
 
         def give_up(futures, reason):
@@ -534,34 +543,6 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
         finally:
             os.fsync(log.fileno())
     return deaths
-
-
-def _bad_result(sample, result):
-    """Why ``result`` is not the result of ``sample``'s unit (None if it is).
-
-    A unit returns ``{"sample", "inputs", "rows"}`` with one row per view of
-    its sample; anything else (None from an executor that drops results, an
-    object of another kind, another sample's result) fails the unit.
-    """
-    name = printable(sample.name)
-    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
-        return f"the work unit of sample {name} returned {_describe(result)} instead of its result"
-    if result.get("sample") != sample.name:
-        return f"the work unit of sample {name} returned the result of {_describe(result.get('sample'))}"
-    rows = result["rows"]
-    if not all(isinstance(r, ViewRecord) and r.sample == sample.name for r in rows):
-        return f"the work unit of sample {name} returned rows that are not its views'"
-    if not isinstance(result.get("inputs", []), list):
-        return f"the work unit of sample {name} returned {_describe(result.get('inputs'))} as its inputs"
-    expected = {v.key for v in sample.views} or {sample.rel_dir or sample.name}
-    if not expected <= {r.view for r in rows}:
-        return f"the work unit of sample {name} returned no row for some of its views"
-    return None
-
-
-def _describe(value):
-    text = printable(repr(value))
-    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def measure_dataset(

@@ -13,7 +13,7 @@ from .._plan import Measured, plan_measured
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
 from .cameras import check_frame_size, new_intrinsics, write_cameras
-from .dataset import CAMERAS
+from .dataset import CAMERAS, printable
 from .files import NO_FOLLOW
 from .io import ViewError, read_view, write_png
 from .manifest import fingerprint
@@ -312,3 +312,31 @@ def safe_process(sample, out_dir, opts, root=None, stop=None):
                 ViewRecord.failed(sample.name, k, f"unexpected {type(exc).__name__}: {exc}", retry=True) for k in keys
             ],
         }
+
+
+def bad_result(sample, result):
+    """Why ``result`` is not the result of ``sample``'s unit (None if it is).
+
+    A unit returns ``{"sample", "inputs", "rows"}`` with one row per view of
+    its sample; anything else (None from an executor that drops results, an
+    object of another kind, another sample's result) fails the unit.
+    """
+    name = printable(sample.name)
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+        return f"the work unit of sample {name} returned {describe(result)} instead of its result"
+    if result.get("sample") != sample.name:
+        return f"the work unit of sample {name} returned the result of {describe(result.get('sample'))}"
+    rows = result["rows"]
+    if not all(isinstance(r, ViewRecord) and r.sample == sample.name for r in rows):
+        return f"the work unit of sample {name} returned rows that are not its views'"
+    if not isinstance(result.get("inputs", []), list):
+        return f"the work unit of sample {name} returned {describe(result.get('inputs'))} as its inputs"
+    expected = {v.key for v in sample.views} or {sample.rel_dir or sample.name}
+    if not expected <= {r.view for r in rows}:
+        return f"the work unit of sample {name} returned no row for some of its views"
+    return None
+
+
+def describe(value):
+    text = printable(repr(value))
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"

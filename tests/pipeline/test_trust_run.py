@@ -474,3 +474,27 @@ def test_a_bad_files_name_in_the_table_is_escaped(tmp_path, capsys, command):
     captured = capsys.readouterr()
     assert "bad\\x1b[2J\\x1b]0;x\\x07.png" in captured.out
     assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out + captured.err
+
+
+def test_a_ctrl_c_while_a_finished_unit_is_recorded_still_records_it(tmp_path, monkeypatch):
+    """A Ctrl-C between taking a finished unit's result and writing its manifest line left its outputs
+    written and unrecorded (CI saw it once: a sample with cameras and no manifest line after Ctrl-C)."""
+    from pixscale.pipeline import driver
+
+    synth.write_dataset(tmp_path / "in", n_samples=4, n_views=2, size=64)
+    real, checked = driver.bad_result, []
+
+    def interrupted(sample, result):  # the Ctrl-C lands while the second finished unit is being recorded
+        checked.append(sample.name)
+        if len(checked) == 2:
+            raise KeyboardInterrupt
+        return real(sample, result)
+
+    monkeypatch.setattr(driver, "bad_result", interrupted)
+    with pytest.raises(driver.RunInterrupted):
+        run(tmp_path / "in", tmp_path / "out", jobs=1, plots=False)
+    out = tmp_path / "out"
+    written = {p.parent.name for p in out.glob("*/opencv_cameras.json")}
+    lines = (out / "pixscale-manifest.jsonl").read_text().splitlines()[1:]
+    recorded = {json.loads(line)["sample"] for line in lines if line.strip()}
+    assert checked[1] in written and written == recorded
