@@ -21,7 +21,7 @@ from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import resampler, work_dtype
 
-_SECANT_STEPS = 8
+_SEARCH_STEPS = 12
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
@@ -157,13 +157,18 @@ class _Probe:
 def refine_scale(ratio, scale, target, goal):
     """The scale whose ``ratio(scale)`` is closest to ``target``, found by a local search.
 
-    Secant steps on ``ratio(scale) - target`` (a multiplicative step while
-    there is no slope).  The re-measured ratio of a resample moves in jumps
-    as pixels cross the threshold, so when the secant does not land within
-    ``goal``, bisection pins down where the ratio crosses the target (the
-    best scale is usually at one side of that jump), and a scan of nearby
-    scales looks for a closer ratio, since the ratio is not monotonic.
-    Stops as soon as a ratio within ``goal`` is seen.  Returns
+    The ratio grows about in proportion to the scale, so the first steps
+    multiply the scale by ``target / ratio``; once two scales bracket the
+    target, each step interpolates linearly between the closest scales on
+    either side (regula falsi, the retained side's residual halved when it
+    is kept twice, so the bracket keeps shrinking from both ends).  The
+    re-measured ratio of a resample moves in jumps as pixels cross the
+    threshold, one pixel at a time on soft edges: near the target the
+    interpolation lands on the scales between the jumps.  When it does not
+    land within ``goal``, bisection pins down where the ratio crosses the
+    target (the best scale is usually at one side of that jump), and a scan
+    of nearby scales looks for a closer ratio, since the ratio is not
+    monotonic.  Stops as soon as a ratio within ``goal`` is seen.  Returns
     ``(scale, ratio)`` of the best scale seen (the smaller scale on ties).
     """
     best = [math.inf, scale, 0.0]
@@ -180,19 +185,29 @@ def refine_scale(ratio, scale, target, goal):
             above = (s, r)
         return r
 
-    prev = None
-    for _ in range(_SECANT_STEPS):
+    kept, weight = None, 1.0  # the side kept by the last interpolation, and its residual's weight
+    for _ in range(_SEARCH_STEPS):
         r = look(scale)
         if best[0] <= goal:
             return best[1], best[2]
-        if prev is not None and prev[1] != r:
-            new = scale + (target - r) * (scale - prev[0]) / (r - prev[1])
+        if below is not None and above is not None and below[0] < above[0]:
+            side = "above" if r < target else "below"  # the end this step did not move
+            weight = weight / 2 if side == kept else 1.0
+            kept = side
+            (sl, rl), (sh, rh) = below, above
+            dl, dh = (
+                (target - rl) * (weight if side == "below" else 1.0),
+                (rh - target) * (weight if side == "above" else 1.0),
+            )
+            new = sl + (sh - sl) * dl / (dl + dh)
+            if not sl < new < sh:
+                new = (sl + sh) / 2
         else:
             new = scale * (target / r if r > 0 else 2.0)
-        new = min(max(new, scale / 4), scale * 4)
-        if new == scale:
+            new = min(max(new, scale / 4), scale * 4)
+        if new == scale or (below is not None and above is not None and above[0] - below[0] <= 1e-12 * above[0]):
             break
-        prev, scale = (scale, r), new
+        scale = new
     if below is not None and above is not None and below[0] < above[0]:
         lo, hi = below[0], above[0]
         for _ in range(_BISECT_STEPS):
