@@ -122,6 +122,8 @@ class _Probe:
             np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype)),
         )
         self.seen = {}
+        # The count kernel, looked up once where the filter does not change with the scale.
+        self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -131,7 +133,9 @@ class _Probe:
             self.seen[key] = (
                 0
                 if r0 >= r1 or c0 >= c1
-                else resampler(v.filter, scale)[1](v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
+                else (self.kernel or resampler(v.filter, scale)[1])(
+                    v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args
+                )
             )
         return self.seen[key]
 
@@ -365,13 +369,15 @@ def plan_measured(objects, options):
         def mean_ratio(s):
             return sum(p.ratio(s) for p in probes) / len(probes)
 
+        ratio = probes[0].ratio if len(probes) == 1 else mean_ratio
+
         # A bilinear warp samples one fixed shape (the interpolated alpha above the threshold) at
         # every scale, so the count grows as the scale squared: a probe at half the scale, a
         # quarter of the pixels, predicts the scale as well as one at the closed form, which
         # misses by the bilinear ring (1-2 % of the count on steep edges) and costs a full probe.
         start = wanted * LOW_RES if filter == "bilinear" else wanted
-        wanted, reached = refine_scale(mean_ratio, start, target, _search_goal(target, n_min, len(views)))
-        if wanted > cap and abs(mean_ratio(cap) - target) <= abs(reached - target):
+        wanted, reached = refine_scale(ratio, start, target, _search_goal(target, n_min, len(views)))
+        if wanted > cap and abs(ratio(cap) - target) <= abs(reached - target):
             wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
     scale = min(wanted, cap)
     out, vanished = [], []
