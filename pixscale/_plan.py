@@ -165,17 +165,17 @@ def refine_scale(ratio, scale, target, goal):
     The ratio grows about in proportion to the scale, so the first steps
     multiply the scale by ``target / ratio`` (twice as far, then four times,
     while the ratio stays the same: a plateau of a straight edge along the
-    grid); once two scales bracket the
-    target, each step interpolates linearly between the closest scales on
-    either side (regula falsi, the retained side's residual halved when it
-    is kept twice, so the bracket keeps shrinking from both ends).  The
-    re-measured ratio of a resample moves in jumps as pixels cross the
-    threshold, one pixel at a time on soft edges: near the target the
-    interpolation lands on the scales between the jumps.  When it does not
-    land within ``goal``, bisection pins down where the ratio crosses the
-    target (the best scale is usually at one side of that jump), and a scan
-    of nearby scales looks for a closer ratio, since the ratio is not
-    monotonic.  Stops as soon as a ratio within ``goal`` is seen.  Returns
+    grid).  Once two scales bracket the target, each step interpolates
+    linearly between the closest scales on either side (regula falsi, the
+    retained side's residual halved when it is kept twice, so the bracket
+    keeps shrinking from both ends).  The re-measured ratio of a resample
+    moves in jumps as pixels cross the threshold, one pixel at a time on
+    soft edges: near the target the interpolation lands on the scales
+    between the jumps.  When it does not land within ``goal``, bisection
+    pins down where the ratio crosses the target (the best scale is usually
+    at one side of that jump), and a scan of nearby scales looks for a
+    closer ratio, since the ratio is not monotonic.  Stops as soon as a
+    ratio within ``goal`` is seen.  Returns
     ``(scale, ratio)`` of the best scale seen (the smaller scale on ties).
     """
     best = [math.inf, scale, 0.0]
