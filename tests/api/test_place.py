@@ -212,3 +212,29 @@ def test_exact_mode_returns_the_best_ratio_nearby_scales_give(case):
     t = pixscale.plan(alpha, target=0.37, fit="none", center=center)
     assert t.dst_center == (48.0, 48.0)
     assert abs(t.achieved_ratio - 0.37) <= _brute_force(alpha, t) + 1e-5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_mode_search_matches_a_brute_force_scan_on_varied_views(seed):
+    """The search (a probe at half the scale, proportional steps, interpolation in the bracket,
+    wider steps on a plateau, then bisection and scan) ends within 1e-5 of the best ratio a
+    brute-force scan of nearby scales gives: on soft edges, a tail, a hard disk and a hard box
+    whose straight edges make the count jump and stay flat."""
+    rng = np.random.default_rng(seed)
+    size = 128
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    cx, cy = rng.uniform(0.4, 0.6, 2) * size
+    if seed % 3 == 0:
+        alpha = tailed(size, body=(cx / size, cy / size), tail=tuple(rng.normal(size=2)), length=0.25, seed=seed)
+    elif seed % 3 == 1:
+        r = rng.uniform(0.12, 0.2) * size
+        alpha = (np.hypot(xx - cx, (yy - cy) * rng.uniform(0.8, 1.25)) < r).astype(np.uint8) * 255
+    else:
+        w, h = rng.uniform(0.1, 0.2, 2) * size
+        alpha = ((abs(xx - cx) < w) & (abs(yy - cy) < h)).astype(np.uint8) * 255
+    m = pixscale.measure(alpha)
+    target = m.size_ratio * float(rng.uniform(0.7, 1.5))  # scales 0.7-1.5
+    t = pixscale.plan(alpha, target=target, fit="none", center=m.centroid)
+    assert t.dst_center == (64.0, 64.0) and t.cut_pixels == 0
+    assert t.achieved_ratio == pixscale.measure(t.apply(alpha)).size_ratio
+    assert abs(t.achieved_ratio - target) <= _brute_force(alpha, t) + 1e-5
