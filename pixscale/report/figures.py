@@ -4,9 +4,12 @@
 so this module imports without it.
 """
 
+import functools
+import importlib.util
 import io
 import pathlib
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from .sheet import Panel, compose, png
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
+LAYOUT = "constrained"
 PNG_LEVEL = 1  # zlib level of the figures: flat colours pack well at 1, in a fraction of level 6's time
 _COLOURS = {"before": "tab:blue", "after": "tab:orange"}
 _MARKS = {"cut": "#d62728", "limited": "#9467bd", "shifted": "#17becf"}  # tab:red, tab:purple, tab:cyan
@@ -111,6 +115,16 @@ def _offsets(records, stage):
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
+def _bars(ax, values, bins, fill=True, **style):
+    """A histogram of ``values`` as one stepped patch (``ax.hist`` draws a patch per bin, each one costing a draw).
+
+    Looks as ``ax.hist`` does: filled bars with no edge, or (``fill=False``)
+    their outline, standing on the axis.
+    """
+    counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=bins)
+    ax.stairs(counts, edges, fill=fill, baseline=0, **({"linewidth": 0} if fill else {}), **style)
+
+
 def _size_histogram(fig, summary, records, stages):
     """Size ratio before / after on one shared x axis, with the target line."""
     axes = fig.subplots(len(stages), 1, sharex=True, squeeze=False)[:, 0]
@@ -121,7 +135,7 @@ def _size_histogram(fig, summary, records, stages):
     bins = np.linspace(lo, hi, 41)
     for ax, stage in zip(axes, stages, strict=True):
         v = values[stage]
-        ax.hist(v, bins=bins, color=_COLOURS[stage], label=f"{stage} (n={v.size})")
+        _bars(ax, v, bins, color=_COLOURS[stage], label=f"{stage} (n={v.size})")
         if summary.get("target") is not None:
             ax.axvline(100 * summary["target"], color="k", ls="--", lw=1, label=f"target {summary['target']:.1%}")
         if v.size:
@@ -138,7 +152,7 @@ def _offset_figure(fig, records, stages):
         xy = _offsets(records, stage)
         d = np.hypot(xy[:, 0], xy[:, 1])
         if d.size:
-            hist.hist(d, bins=30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
+            _bars(hist, d, 30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
         scatter.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, color=_COLOURS[stage], label=stage)
     hist.set(xlabel="centroid offset from the canvas centre (px)", ylabel="views", title="centre offsets")
     scatter.axhline(0, color="0.5", lw=0.5)
@@ -152,6 +166,8 @@ def _offset_figure(fig, records, stages):
 
 def _per_sample(fig, summary):
     """Mean ± std of each sample's size ratio, before and after."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = fig.subplots()
     samples = summary["samples"]
     x = np.arange(len(samples))
@@ -165,6 +181,7 @@ def _per_sample(fig, summary):
     if summary.get("target") is not None:
         ax.axhline(100 * summary["target"], color="k", ls="--", lw=1, label="target")
     ax.set(xlabel="sample", ylabel="size ratio (%)", title="per sample: mean ± std of its views")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # samples are counted: no tick between two
     ax.legend(fontsize=8)
 
 
@@ -173,10 +190,10 @@ def _scale_histogram(fig, records):
     ok = [r for r in records if r.ok and r.scale is not None]
     used = np.array([r.scale for r in ok])
     if used.size:
-        ax.hist(used, bins=30, color="tab:green", label=f"scale used (n={used.size})")
+        _bars(ax, used, 30, color="tab:green", label=f"scale used (n={used.size})")
         limited = [r.wanted_scale for r in ok if r.limited and r.wanted_scale]
         if limited:
-            ax.hist(limited, bins=30, histtype="step", color=_MARKS["limited"], label="wanted, where limited")
+            _bars(ax, limited, 30, fill=False, color=_MARKS["limited"], label="wanted, where limited")
         ax.set_title(f"scale factor: mean {used.mean():.3f}, std {used.std():.3f}, {used.min():.2f}-{used.max():.2f}")
         ax.legend(fontsize=8)
     ax.set(xlabel="scale factor", ylabel="views")
@@ -236,41 +253,49 @@ def draw(summary, records, sources, *, progress=None):
     ``progress(total=n_figures, unit="figure")`` when matplotlib is there;
     what it returns gets ``update(1)`` as each figure is done and ``close()``.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return {}, {}
     stages = [s for s in ("before", "after") if s in summary]
+    with ThreadPoolExecutor(1, thread_name_prefix="pixscale-sheet") as pool:
+        # The sheet (PNG decoding, NumPy, zlib: mostly without the GIL) is made beside the plots (Python).
+        sheet = pool.submit(_guarded, _contact_sheet, summary, records, sources) if sources else None
+        from matplotlib.figure import Figure
 
-    def figure(draw_on, size, *args):
-        fig = Figure(figsize=size, layout="constrained")
-        draw_on(fig, *args)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": PNG_LEVEL})
-        return buf.getvalue()
+        def figure(draw_on, size, *args):
+            fig = Figure(figsize=size, layout=LAYOUT)
+            draw_on(fig, *args)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": PNG_LEVEL})
+            return buf.getvalue()
 
-    figures = {
-        "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
-        "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
-        "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
-        "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
-    }
-    if sources:
-        figures["contact_sheet.png"] = lambda: _contact_sheet(summary, records, sources)
-    out, missing = {}, {}
-    bar = progress(total=len(figures), unit="figure") if progress is not None else None
-    try:
-        for name, make in figures.items():
-            try:
-                with np.errstate(all="ignore"):
-                    data = make()
-                if data is not None:
+        plots = {
+            "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
+            "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
+            "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
+            "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
+        }
+        out, missing = {}, {}
+        bar = progress(total=len(plots) + (sheet is not None), unit="figure") if progress is not None else None
+        try:
+            jobs = [(name, functools.partial(_guarded, make)) for name, make in plots.items()]
+            for name, job in jobs if sheet is None else [*jobs, ("contact_sheet.png", sheet.result)]:
+                data, why = job()
+                if why is not None:
+                    missing[name] = why
+                elif data is not None:
                     out[name] = data
-            except Exception as exc:  # a figure is not worth the report: leave it out, say why
-                missing[name] = f"{type(exc).__name__}: {exc}"
+                if bar is not None:
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     return out, missing
+
+
+def _guarded(make, *args):
+    """``(make(*args), None)``, or ``(None, why)`` where it raised: a figure is not worth the report."""
+    try:
+        with np.errstate(all="ignore"):
+            return make(*args), None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
