@@ -1,7 +1,9 @@
-"""The report's figures, drawn with matplotlib's Figure API (no pyplot, no global backend change).
+"""The report's figures: plots drawn with matplotlib's Figure API (no pyplot, no global backend change).
 
 :func:`draw` returns PNG bytes by file name; matplotlib is imported there,
-so this module imports without it.
+so this module imports without it.  The contact sheet is no matplotlib
+figure: its views are read here as :class:`Thumbnail` and composed as an
+image by :mod:`pixscale.report.sheet`, in a thread beside the plots.
 """
 
 import functools
@@ -9,6 +11,7 @@ import importlib.util
 import io
 import pathlib
 import textwrap
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +28,6 @@ from .sheet import Panel, compose, png
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
-LAYOUT = "constrained"
 PNG_LEVEL = 1  # zlib level of the figures: flat colours pack well at 1, in a fraction of level 6's time
 _COLOURS = {"before": "tab:blue", "after": "tab:orange"}
 _MARKS = {"cut": "#d62728", "limited": "#9467bd", "shifted": "#17becf"}  # tab:red, tab:purple, tab:cyan
@@ -248,6 +250,9 @@ def draw(summary, records, sources, *, progress=None):
     median and worst samples (by mean centroid offset) before and after,
     with cut, limited and shifted views framed and labelled.
 
+    The sheet is made in a thread while the plots are drawn: its work
+    (decoding PNGs, NumPy, zlib) mostly runs without the GIL.
+
     ``progress``, a progress bar factory as a run takes (see
     :func:`pixscale.pipeline.driver.run_records`), is called once as
     ``progress(total=n_figures, unit="figure")`` when matplotlib is there;
@@ -262,7 +267,7 @@ def draw(summary, records, sources, *, progress=None):
         from matplotlib.figure import Figure
 
         def figure(draw_on, size, *args):
-            fig = Figure(figsize=size, layout=LAYOUT)
+            fig = Figure(figsize=size, layout="constrained")
             draw_on(fig, *args)
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": PNG_LEVEL})
@@ -277,7 +282,9 @@ def draw(summary, records, sources, *, progress=None):
         out, missing = {}, {}
         bar = progress(total=len(plots) + (sheet is not None), unit="figure") if progress is not None else None
         try:
-            jobs = [(name, functools.partial(_guarded, make)) for name, make in plots.items()]
+            jobs: list[tuple[str, Callable[[], tuple]]] = [
+                (n, functools.partial(_guarded, f)) for n, f in plots.items()
+            ]
             for name, job in jobs if sheet is None else [*jobs, ("contact_sheet.png", sheet.result)]:
                 data, why = job()
                 if why is not None:

@@ -143,12 +143,12 @@ def _marks(canvas, panel, box):
         at = (x0 + sx * panel.centroid[0], y0 + sy * panel.centroid[1])
         _stroke(canvas, at, [((-r, -r), (r, r)), ((-r, r), (r, -r))], colour, _px(lw), box)
     if panel.frame is not None:
-        colour = tuple(int(panel.frame[i : i + 2], 16) for i in (1, 3, 5))
+        rgb = [int(panel.frame[i : i + 2], 16) for i in (1, 3, 5)]
         f = min(FRAME_PX, (y1 - y0) // 2, (x1 - x0) // 2)
         for rows, cols in ((slice(y0, y0 + f), slice(x0, x1)), (slice(y1 - f, y1), slice(x0, x1))):
-            canvas[rows, cols] = colour
+            canvas[rows, cols] = rgb
         for rows, cols in ((slice(y0, y1), slice(x0, x0 + f)), (slice(y0, y1), slice(x1 - f, x1))):
-            canvas[rows, cols] = colour
+            canvas[rows, cols] = rgb
 
 
 def compose(rows):
@@ -168,7 +168,8 @@ def compose(rows):
         (len(p.lines) for _, panels in rows for p in panels if p is not None and p.image is not None), default=0
     )
     title_px = lines * _line_height(TITLE_PT) + 2
-    boxes, texts = [], []
+    boxes: list[list[tuple | None]] = []
+    texts: list[tuple[str, str, tuple]] = []
     for i, (label, panels) in enumerate(rows):
         top = i * height
         boxes.append([])

@@ -426,8 +426,8 @@ def write_report(
 
     Notes
     -----
-    Figures use matplotlib's Figure API only: no pyplot, no global backend
-    change.  ``report.md`` and the figures show the views as ``report.json``
+    Plots use matplotlib's Figure API only: no pyplot, no global backend
+    change; the contact sheet is composed with NumPy and Pillow.  ``report.md`` and the figures show the views as ``report.json``
     holds them (names made printable, NaN as null): the rows written there,
     read back as records.
     """
