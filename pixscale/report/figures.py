@@ -118,13 +118,17 @@ def _offsets(records, stage):
 
 
 def _bars(ax, values, bins, fill=True, **style):
-    """A histogram of ``values`` as one stepped patch (``ax.hist`` draws a patch per bin, each one costing a draw).
+    """A histogram of ``values`` as one patch (``ax.hist``'s bars are a patch per bin, each one costing a draw).
 
-    Looks as ``ax.hist`` does: filled bars with no edge, or (``fill=False``)
-    their outline, standing on the axis.
+    Looks as ``ax.hist`` does: filled bars with no edge, standing on the
+    axis; ``fill=False`` is ``ax.hist``'s own outline (``histtype="step"``,
+    one patch already, drawn as an open box in the legend).
     """
+    if not fill:
+        ax.hist(values, bins=bins, histtype="step", **style)
+        return
     counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=bins)
-    ax.stairs(counts, edges, fill=fill, baseline=0, **({"linewidth": 0} if fill else {}), **style)
+    ax.stairs(counts, edges, fill=True, baseline=0, linewidth=0, **style)
 
 
 def _size_histogram(fig, summary, records, stages):
