@@ -77,7 +77,10 @@ def _font(points):
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = os.path.join(folder, "mpl-data", "fonts", "ttf", "DejaVuSans.ttf")
         if os.path.isfile(path):
-            return ImageFont.truetype(path, _px(points))
+            try:
+                return ImageFont.truetype(path, _px(points))  # 8.33 px: matplotlib's 6 pt at 100 dpi
+            except TypeError:  # Pillow < 10.1: whole pixels
+                return ImageFont.truetype(path, round(_px(points)))
     try:
         return ImageFont.load_default(round(_px(points)))
     except TypeError:  # Pillow < 10.1: one bitmap size
