@@ -1,12 +1,18 @@
-"""The report's figures, drawn with matplotlib's Figure API (no pyplot, no global backend change).
+"""The report's figures: plots drawn with matplotlib's Figure API (no pyplot, no global backend change).
 
 :func:`draw` returns PNG bytes by file name; matplotlib is imported there,
-so this module imports without it.
+so this module imports without it.  The contact sheet is no matplotlib
+figure: its views are read here as :class:`Thumbnail` and composed as an
+image by :mod:`pixscale.report.sheet`, in a thread beside the plots.
 """
 
+import functools
+import importlib.util
 import io
 import pathlib
 import textwrap
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +24,13 @@ from ..pipeline.io import ViewError, read_view
 from ..pipeline.masked import read_colour, read_mask
 from ..pipeline.records import ViewRecord
 from .quality import measurement
+from .sheet import Panel, compose, png
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
+PNG_LEVEL = 1  # zlib level of the figures: flat colours pack well at 1, in a fraction of level 6's time
 _COLOURS = {"before": "tab:blue", "after": "tab:orange"}
-_MARKS = {"cut": "tab:red", "limited": "tab:purple", "shifted": "tab:cyan"}
+_MARKS = {"cut": "#d62728", "limited": "#9467bd", "shifted": "#17becf"}  # tab:red, tab:purple, tab:cyan
 
 
 @dataclass(frozen=True)
@@ -65,17 +73,6 @@ class Thumbnail:
         return cls.of(image, measure(image) if measured is None else measured, name)
 
 
-def _over_checkerboard(image):
-    """An RGBA or gray+alpha image composited over a grey checkerboard, float RGB in [0, 1]."""
-    img = image.astype(np.float64) / np.iinfo(image.dtype).max
-    rgb = img[..., :3] if img.shape[2] == 4 else np.repeat(img[..., :1], 3, axis=2)
-    alpha = img[..., -1:]
-    cell = max(4, min(img.shape[:2]) // 16)
-    yy, xx = np.indices(img.shape[:2]) // cell
-    board = np.where((yy + xx) % 2, 0.8, 0.6)[..., None]
-    return np.clip(rgb * alpha + board * (1 - alpha), 0, 1)
-
-
 def _marks(r):
     """The placement marks of a record: cut, limited, shifted (with the move)."""
     out = []
@@ -88,31 +85,19 @@ def _marks(r):
     return out
 
 
-def _show_view(ax, item, label, marks=(), name=None, measured=None):
-    """Draw one view over a checkerboard with its centroid (x), the canvas centre (+) and its marks.
+def _panel(item, label, marks=(), name=None, measured=None):
+    """One view's :class:`~pixscale.report.sheet.Panel`: its thumbnail titled and marked, or why it could not be read.
 
     ``item`` is a :class:`Thumbnail`, or a path to read one (named ``name``,
     with the run's :class:`~pixscale.Measurement` ``measured``) from.
     """
-    from matplotlib.patches import Rectangle
-
-    ax.set_axis_off()
     try:
         thumb = item if isinstance(item, Thumbnail) else Thumbnail.of_file(item, name, measured)
     except (ViewError, ValueError, TypeError) as exc:  # an unreadable file, or a mask that does not fit
-        text = textwrap.fill(str(exc), 40)
-        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7, transform=ax.transAxes, parse_math=False)
-        return
-    h, w = thumb.shape
-    ax.imshow(_over_checkerboard(thumb.image), extent=(0, w, h, 0), interpolation="nearest")
-    ax.plot(w / 2, h / 2, "+", color="0.3", ms=12)
-    if thumb.centroid is not None:
-        ax.plot(*thumb.centroid, "x", color="red", ms=10, mew=2)
-    for kind, _ in marks[:1]:  # the frame shows the gravest mark
-        ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=_MARKS[kind], lw=4))
-    title = f"{label} {thumb.size_ratio:.2%}\n{thumb.name}"
-    # parse_math=False: a file name is drawn as it is ('cost_$5.png' is no mathtext)
-    ax.set_title("\n".join([title, *(text for _, text in marks)]), fontsize=6, parse_math=False)
+        return Panel(tuple(textwrap.fill(str(exc), 40).splitlines()))
+    lines = (f"{label} {thumb.size_ratio:.2%}", thumb.name, *(text for _, text in marks))
+    frame = _MARKS[marks[0][0]] if marks else None  # the frame shows the gravest mark
+    return Panel(lines, thumb.image, thumb.shape, thumb.centroid, frame)
 
 
 def _sizes(records, stage):
@@ -132,6 +117,20 @@ def _offsets(records, stage):
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
+def _bars(ax, values, bins, fill=True, **style):
+    """A histogram of ``values`` as one patch (``ax.hist``'s bars are a patch per bin, each one costing a draw).
+
+    Looks as ``ax.hist`` does: filled bars with no edge, standing on the
+    axis; ``fill=False`` is ``ax.hist``'s own outline (``histtype="step"``,
+    one patch already, drawn as an open box in the legend).
+    """
+    if not fill:
+        ax.hist(values, bins=bins, histtype="step", **style)
+        return
+    counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=bins)
+    ax.stairs(counts, edges, fill=True, baseline=0, linewidth=0, **style)
+
+
 def _size_histogram(fig, summary, records, stages):
     """Size ratio before / after on one shared x axis, with the target line."""
     axes = fig.subplots(len(stages), 1, sharex=True, squeeze=False)[:, 0]
@@ -142,7 +141,7 @@ def _size_histogram(fig, summary, records, stages):
     bins = np.linspace(lo, hi, 41)
     for ax, stage in zip(axes, stages, strict=True):
         v = values[stage]
-        ax.hist(v, bins=bins, color=_COLOURS[stage], label=f"{stage} (n={v.size})")
+        _bars(ax, v, bins, color=_COLOURS[stage], label=f"{stage} (n={v.size})")
         if summary.get("target") is not None:
             ax.axvline(100 * summary["target"], color="k", ls="--", lw=1, label=f"target {summary['target']:.1%}")
         if v.size:
@@ -159,7 +158,7 @@ def _offset_figure(fig, records, stages):
         xy = _offsets(records, stage)
         d = np.hypot(xy[:, 0], xy[:, 1])
         if d.size:
-            hist.hist(d, bins=30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
+            _bars(hist, d, 30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
         scatter.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, color=_COLOURS[stage], label=stage)
     hist.set(xlabel="centroid offset from the canvas centre (px)", ylabel="views", title="centre offsets")
     scatter.axhline(0, color="0.5", lw=0.5)
@@ -173,6 +172,8 @@ def _offset_figure(fig, records, stages):
 
 def _per_sample(fig, summary):
     """Mean ± std of each sample's size ratio, before and after."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = fig.subplots()
     samples = summary["samples"]
     x = np.arange(len(samples))
@@ -186,6 +187,7 @@ def _per_sample(fig, summary):
     if summary.get("target") is not None:
         ax.axhline(100 * summary["target"], color="k", ls="--", lw=1, label="target")
     ax.set(xlabel="sample", ylabel="size ratio (%)", title="per sample: mean ± std of its views")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # samples are counted: no tick between two
     ax.legend(fontsize=8)
 
 
@@ -194,10 +196,10 @@ def _scale_histogram(fig, records):
     ok = [r for r in records if r.ok and r.scale is not None]
     used = np.array([r.scale for r in ok])
     if used.size:
-        ax.hist(used, bins=30, color="tab:green", label=f"scale used (n={used.size})")
+        _bars(ax, used, 30, color="tab:green", label=f"scale used (n={used.size})")
         limited = [r.wanted_scale for r in ok if r.limited and r.wanted_scale]
         if limited:
-            ax.hist(limited, bins=30, histtype="step", color=_MARKS["limited"], label="wanted, where limited")
+            _bars(ax, limited, 30, fill=False, color=_MARKS["limited"], label="wanted, where limited")
         ax.set_title(f"scale factor: mean {used.mean():.3f}, std {used.std():.3f}, {used.min():.2f}-{used.max():.2f}")
         ax.legend(fontsize=8)
     ax.set(xlabel="scale factor", ylabel="views")
@@ -213,7 +215,8 @@ def _chosen_samples(summary):
     return picks
 
 
-def _contact_sheet(figure, summary, records, sources):
+def _contact_sheet(summary, records, sources):
+    """The sheet's PNG bytes: each chosen sample's views, a row before and a row after; None without views."""
     picks = _chosen_samples(summary)
     by_sample: dict[str, list[ViewRecord]] = {}
     for r in records:
@@ -222,31 +225,16 @@ def _contact_sheet(figure, summary, records, sources):
     picks = [(label, s, by_sample[s["sample"]][:SHEET_VIEWS]) for label, s in picks if s["sample"] in by_sample]
     if not picks:
         return None
-    n_cols = max(len(views) for _, _, views in picks)
-    fig = figure(figsize=(2.2 * n_cols, 2.6 * 2 * len(picks)), layout="constrained")
-    grid = fig.subplots(2 * len(picks), n_cols, squeeze=False)
-    for k, (label, s, views) in enumerate(picks):
-        for j in range(n_cols):
-            for i, stage in enumerate(("before", "after")):
-                ax = grid[2 * k + i, j]
-                if j >= len(views):
-                    ax.set_axis_off()
-                    continue
-                r = views[j]
-                marks = _marks(r) if stage == "after" else ()
-                _show_view(ax, sources[r.view][i], stage, marks, name=r.view, measured=measurement(r, stage))
-        grid[2 * k, 0].text(
-            -0.1,
-            0.5,
-            f"{label}: {s['sample']}\noffset {s['offset_mean']:.1f} px",
-            transform=grid[2 * k, 0].transAxes,
-            rotation=90,
-            ha="right",
-            va="center",
-            fontsize=8,
-            parse_math=False,
-        )
-    return fig
+    rows = []
+    for label, s, views in picks:
+        for i, stage in enumerate(("before", "after")):
+            panels = [
+                _panel(sources[r.view][i], stage, _marks(r) if stage == "after" else (), r.view, measurement(r, stage))
+                for r in views
+            ]
+            rows.append((f"{label}: {s['sample']}\noffset {s['offset_mean']:.1f} px" if i == 0 else None, panels))
+    image, _ = compose(rows)
+    return png(image)
 
 
 def draw(summary, records, sources, *, progress=None):
@@ -266,46 +254,59 @@ def draw(summary, records, sources, *, progress=None):
     median and worst samples (by mean centroid offset) before and after,
     with cut, limited and shifted views framed and labelled.
 
+    The sheet is made in a thread while the plots are drawn: its work
+    (decoding PNGs, NumPy, zlib) mostly runs without the GIL.
+
     ``progress``, a progress bar factory as a run takes (see
     :func:`pixscale.pipeline.driver.run_records`), is called once as
     ``progress(total=n_figures, unit="figure")`` when matplotlib is there;
     what it returns gets ``update(1)`` as each figure is done and ``close()``.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return {}, {}
     stages = [s for s in ("before", "after") if s in summary]
+    with ThreadPoolExecutor(1, thread_name_prefix="pixscale-sheet") as pool:
+        # The sheet (PNG decoding, NumPy, zlib: mostly without the GIL) is made beside the plots (Python).
+        sheet = pool.submit(_guarded, _contact_sheet, summary, records, sources) if sources else None
+        from matplotlib.figure import Figure
 
-    def figure(draw_on, size, *args):
-        fig = Figure(figsize=size, layout="constrained")
-        draw_on(fig, *args)
-        return fig
+        def figure(draw_on, size, *args):
+            fig = Figure(figsize=size, layout="constrained")
+            draw_on(fig, *args)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, pil_kwargs={"compress_level": PNG_LEVEL})
+            return buf.getvalue()
 
-    figures = {
-        "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
-        "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
-        "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
-        "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
-    }
-    if sources:
-        figures["contact_sheet.png"] = lambda: _contact_sheet(Figure, summary, records, sources)
-    out, missing = {}, {}
-    bar = progress(total=len(figures), unit="figure") if progress is not None else None
-    try:
-        for name, make in figures.items():
-            try:
-                with np.errstate(all="ignore"):
-                    fig = make()
-                    if fig is not None:
-                        buf = io.BytesIO()
-                        fig.savefig(buf, format="png", dpi=100)
-                        out[name] = buf.getvalue()
-            except Exception as exc:  # a figure is not worth the report: leave it out, say why
-                missing[name] = f"{type(exc).__name__}: {exc}"
+        plots = {
+            "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
+            "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
+            "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
+            "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
+        }
+        out, missing = {}, {}
+        bar = progress(total=len(plots) + (sheet is not None), unit="figure") if progress is not None else None
+        try:
+            jobs: list[tuple[str, Callable[[], tuple]]] = [
+                (n, functools.partial(_guarded, f)) for n, f in plots.items()
+            ]
+            for name, job in jobs if sheet is None else [*jobs, ("contact_sheet.png", sheet.result)]:
+                data, why = job()
+                if why is not None:
+                    missing[name] = why
+                elif data is not None:
+                    out[name] = data
+                if bar is not None:
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     return out, missing
+
+
+def _guarded(make, *args):
+    """``(make(*args), None)``, or ``(None, why)`` where it raised: a figure is not worth the report."""
+    try:
+        with np.errstate(all="ignore"):
+            return make(*args), None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"

@@ -426,10 +426,11 @@ def write_report(
 
     Notes
     -----
-    Figures use matplotlib's Figure API only: no pyplot, no global backend
-    change.  ``report.md`` and the figures show the views as ``report.json``
-    holds them (names made printable, NaN as null): the rows written there,
-    read back as records.
+    Plots use matplotlib's Figure API only: no pyplot, no global backend
+    change; the contact sheet is composed with NumPy and Pillow.
+    ``report.md`` and the figures show the views as ``report.json`` holds
+    them (names made printable, NaN as null): the rows written there, read
+    back as records.
     """
     out = pathlib.Path(out_dir)
     rows = json_ready(rows_of(_records(records, "write_report")), text=printable)
