@@ -110,7 +110,7 @@ def _configs(src, jobs, base, dask, tmp):
             out.append((f"{label}--jobs {n} (worker processes)", tree, [[*run, "--jobs", str(n)]]))
             if not label:
                 out.append((f"--jobs {n} --pool threads", tree, [[*run, "--jobs", str(n), "--pool", "threads"]]))
-                shards = _shards(src, n, tmp / f"shards{n}")
+                shards = _shards(src, n, tmp / f"shards-{src.name}-{n}")
                 out.append((f"{n} separate --jobs 1 processes", tree, [[*run, "--jobs", "1", s] for s in shards]))
                 if dask:
                     out.append((f"--scheduler local:{n} (start included)", tree, [[*run, "--scheduler", f"local:{n}"]]))
