@@ -83,10 +83,13 @@ def kernels_cached(spec):
     :func:`pixscale._precompile.precompile` marks them once it has run them; False when it cannot tell."""
     if spec is None:
         return False
-    from ..kernels import cache
+    try:
+        from ..kernels import cache
 
-    dtype, filter = spec.split()
-    return cache.is_warm(dtype + ("" if filter == "bilinear" else f"-{filter}"))
+        dtype, filter = spec.split()
+        return bool(cache.is_warm(dtype + ("" if filter == "bilinear" else f"-{filter}")))
+    except Exception:  # the cache cannot tell (its marks changed, say): the coordinator loads them, as before
+        return False
 
 
 class StopFlag:

@@ -140,3 +140,11 @@ def test_the_fork_servers_loading_never_fails_it():
     assert warm.load("uint8 bilinear") is True
     assert warm.load("int3 bilinear") is False  # an unknown dtype: the workers load what they need themselves
     assert warm.load("nonsense") is False
+
+
+def test_the_coordinator_loads_the_kernels_itself_when_the_cache_cannot_say(monkeypatch):
+    from pixscale.kernels import cache
+
+    assert workers.kernels_cached(None) is False
+    monkeypatch.setattr(cache, "is_warm", lambda label: 1 / 0)
+    assert workers.kernels_cached("uint8 bilinear") is False
