@@ -1,27 +1,47 @@
-"""Scale-out: dataset views/s with --jobs 1..N (processes, threads, Dask) and normalize_batch threads.
+"""Scale-out: dataset runs on 1..N workers (the default's sizing included) and ``normalize_batch`` on 1..N threads.
 
-    python benchmarks/scaling.py [--in DIR] [--samples 100] [--jobs 1 2] [--rounds 2]
+    python benchmarks/scaling.py [--samples 16 100] [--jobs 1 2] [--rounds 3] [--base DIR] [--no-dask]
 
-Side by side in one process, on one machine, each configuration ``--rounds``
-times in alternation (the best round is kept, since this machine is noisy):
+On a 16-core machine, the issue's sizes (96, 600 and 1800 views of 512 x 512)
+and main's code beside this tree's, in one command::
 
-- ``pixscale.pipeline.run`` with ``jobs`` worker processes, and threads, from
-  the call to its return (start-up of the workers included; no figures);
-- the ceiling: ``jobs`` separate ``pixscale run --jobs 1`` processes, each on
-  its share of the samples, started together;
-- a Dask LocalCluster of ``jobs`` worker processes: started by the run
-  (``scheduler="local:N"``), and already running (``executor=client``);
-- ``normalize_batch`` of 96 views of 512 x 512 on 1..N threads.
+    git worktree add --detach /tmp/base main
+    python benchmarks/scaling.py --samples 16 100 300 --jobs 1 4 8 16 --rounds 3 --base /tmp/base --no-dask
 
-The dataset is ``pixscale.synth`` (the demo's generator), written to a
-temporary folder unless ``--in`` names one.
+Every dataset configuration is a whole ``python -m pixscale run IN OUT
+--quiet --no-plots`` process (interpreter, discovery, workers' start, all
+views, manifest, report statistics), run in alternation with the others
+``--rounds`` times; the medians are kept.  CPU is that of every process the
+run started, its worker processes and their fork server included (this
+script is their subreaper, so orphans are counted too).  The rows:
+
+- ``--jobs 1``; the default (no ``--jobs``: sized by the run, see
+  :func:`pixscale.pipeline.workers.size_jobs`); ``--jobs N`` worker
+  processes; ``--jobs N --pool threads``;
+- ``N separate --jobs 1 processes`` on a share of the samples each, started
+  together (what sharing nothing gives);
+- ``--scheduler local:N`` (a Dask LocalCluster, its start included) unless
+  ``--no-dask``;
+- with ``--base DIR`` (a checkout of another version), its ``--jobs 1``,
+  default and ``--jobs N`` runs, in the same rounds.
+
+Then ``normalize_batch`` of the first 96 views in this process, on 1..N
+threads, with exact mode (the default) and without, and the time per image
+spent outside the kernels (CPU time of the thread), which holds the GIL: with a share ``f`` of it,
+no number of threads does better than ``1 / f``.
+
+The datasets are ``pixscale.synth``'s (the demo's generator), written to a
+temporary folder, or ``--in`` names one (then ``--samples`` is ignored).
 """
 
 import argparse
+import ctypes
 import os
 import pathlib
 import platform
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,14 +49,40 @@ import time
 
 import imageio.v3 as iio
 
-from pixscale import normalize_batch, synth
-from pixscale.pipeline.driver import run
+HERE = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def _subreaper():
+    """Adopt orphaned descendants (a pool's fork server and its workers), so their CPU is counted (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: orphans' CPU is not counted
+        pass
+
+
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _reap():
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
+def _timed(commands, env):
+    """Run ``commands`` together; (wall, CPU of them and everything they started)."""
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, env=env) for c in commands]
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - t0
+    _reap()
+    if any(codes):
+        raise SystemExit(f"a run failed ({codes}): {commands[0]}")
+    return wall, _children_cpu() - cpu0
 
 
 def _shards(src, n, tmp):
@@ -52,116 +98,153 @@ def _shards(src, n, tmp):
     return out
 
 
-def _separate(shards, tmp):
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "pixscale", "run", str(s), str(pathlib.Path(tmp) / f"out-{s.name}")]
-            + ["--jobs", "1", "--quiet", "--no-plots"],
-            stdout=subprocess.DEVNULL,
+def _configs(src, jobs, base, dask, tmp):
+    """(name, tree, [argument lists]) of every dataset configuration."""
+    run = ["run", "--quiet", "--no-plots"]
+    trees = [("", HERE)] + ([("main: ", pathlib.Path(base).resolve())] if base else [])
+    out = []
+    for label, tree in trees:
+        out.append((f"{label}--jobs 1", tree, [[*run, "--jobs", "1"]]))
+        out.append((f"{label}default (no --jobs)", tree, [run]))
+        for n in (j for j in jobs if j > 1):
+            out.append((f"{label}--jobs {n} (worker processes)", tree, [[*run, "--jobs", str(n)]]))
+            if not label:
+                out.append((f"--jobs {n} --pool threads", tree, [[*run, "--jobs", str(n), "--pool", "threads"]]))
+                shards = _shards(src, n, tmp / f"shards-{src.name}-{n}")
+                out.append((f"{n} separate --jobs 1 processes", tree, [[*run, "--jobs", "1", s] for s in shards]))
+                if dask:
+                    out.append((f"--scheduler local:{n} (start included)", tree, [[*run, "--scheduler", f"local:{n}"]]))
+    return out
+
+
+def _dataset_table(src, args, tmp):
+    n_views = sum(1 for _ in src.glob("*/images/*.png"))
+    configs = _configs(src, args.jobs, args.base, not args.no_dask, tmp)
+    seen = {name: [] for name, _, _ in configs}
+    for tree in {tree for _, tree, _ in configs}:  # compile or load the kernels once, untimed
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        _timed([[sys.executable, "-m", "pixscale", "run", str(src), str(tmp / "warm"), "--quiet", "--no-plots"]], env)
+        shutil.rmtree(tmp / "warm")
+    for _ in range(args.rounds):
+        for k, (name, tree, commands) in enumerate(configs):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            outs = [tmp / f"out{k}-{i}" for i in range(len(commands))]
+            full = []
+            for c, o in zip(commands, outs, strict=True):
+                given = c[-1] if isinstance(c[-1], pathlib.Path) else src
+                flags = [x for x in c[1:] if not isinstance(x, pathlib.Path)]
+                full.append([sys.executable, "-m", "pixscale", "run", str(given), str(o), *flags])
+            seen[name].append(_timed(full, env))
+            for o in outs:
+                shutil.rmtree(o, ignore_errors=True)
+    base = statistics.median(w for w, _ in seen[configs[0][0]])
+    print(f"\n{n_views} views of 512 x 512, median of {args.rounds} rounds\n")
+    print("| configuration | wall s | CPU s | views/s | vs --jobs 1 |")
+    print("|---|---|---|---|---|")
+    for name, _, _ in configs:
+        wall = statistics.median(w for w, _ in seen[name])
+        cpu = statistics.median(c for _, c in seen[name])
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {n_views / wall:.1f} | {base / wall:.2f}x |")
+
+
+def _kernel_clock():
+    """Wrap every compiled kernel of pixscale.kernels' modules with a clock; returns [seconds, calls]."""
+    import importlib
+    import pkgutil
+
+    import pixscale.kernels as kernels
+
+    spent = [0.0, 0]
+    for info in pkgutil.iter_modules(kernels.__path__):
+        mod = importlib.import_module(f"pixscale.kernels.{info.name}")
+        for name, fn in list(vars(mod).items()):
+            if hasattr(fn, "py_func") and hasattr(fn, "signatures"):
+
+                def clocked(*a, _fn=fn, **k):
+                    t = time.thread_time()
+                    try:
+                        return _fn(*a, **k)
+                    finally:
+                        spent[0] += time.thread_time() - t
+                        spent[1] += 1
+
+                setattr(mod, name, clocked)
+    return spent
+
+
+def _batch_table(src, jobs):
+    from pixscale import normalize_batch
+
+    files = sorted(src.glob("*/images/*.png"))[:96]
+    images = [iio.imread(f) for f in files]
+    for exact in (True, False):
+        normalize_batch(images[:4], threads=1, exact=exact)  # load the kernels
+    print(f"\nnormalize_batch, {len(images)} views of 512 x 512, best of 3\n")
+    print("| threads | exact: ms / image | speed-up | closed form: ms / image | speed-up |")
+    print("|---|---|---|---|---|")
+    one = {}
+    for n in sorted({1, 2, *jobs}):
+        cells = []
+        for exact in (True, False):
+            seconds = min(_timed_call(lambda: normalize_batch(images, threads=n, exact=exact)) for _ in range(3))
+            one.setdefault(exact, seconds)
+            cells += [f"{1e3 * seconds / len(images):.2f}", f"{one[exact] / seconds:.2f}x"]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+    spent = _kernel_clock()
+    print("\nOne thread, per image, CPU time of the thread (steadier than wall on a busy machine):")
+    print("in the kernels (GIL released) and outside them (GIL held)\n")
+    print("| mode | ms / image | in kernels | outside | kernel calls / image | threads can give at most |")
+    print("|---|---|---|---|---|---|")
+    for exact in (True, False):
+        best = None
+        for _ in range(3):
+            spent[0], spent[1] = 0.0, 0
+            seconds = _timed_call(lambda: normalize_batch(images, threads=1, exact=exact), time.thread_time)
+            if best is None or seconds < best[0]:
+                best = (seconds, spent[0], spent[1])
+        total, inside, calls = (x / len(images) for x in best)
+        share = (total - inside) / total
+        print(
+            f"| {'exact' if exact else 'closed form'} | {1e3 * total:.2f} | {1e3 * inside:.2f} | "
+            f"{1e3 * (total - inside):.2f} ({100 * share:.0f}%) | {calls:.1f} | {1 / share:.1f}x |"
         )
-        for s in shards
-    ]
-    for p in procs:
-        p.wait()
+
+
+def _timed_call(fn, clock=time.perf_counter):
+    t0 = clock()
+    fn()
+    return clock() - t0
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--in", dest="src", default=None, help="a GS-LRM dataset to use (default: generate one)")
-    p.add_argument("--samples", type=int, default=100)
+    p.add_argument("--in", dest="src", default=None, help="a GS-LRM dataset to use (default: generate them)")
+    p.add_argument("--samples", type=int, nargs="+", default=[16, 100], help="dataset sizes, in samples of 6 views")
     p.add_argument("--jobs", type=int, nargs="+", default=[1, os.cpu_count() or 1])
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--base", default=None, help="a checkout of another version to run beside this tree")
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--no-batch", action="store_true", help="skip normalize_batch")
     args = p.parse_args(argv)
+    _subreaper()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.platform()}")
+    print(f"python {platform.python_version()}, load average at the start {load:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
-        src = pathlib.Path(args.src) if args.src else tmp / "in"
+        sources = [pathlib.Path(args.src)] if args.src else []
         if not args.src:
-            synth.write_dataset(src, n_samples=args.samples, seed=0, layout="gslrm")
-        n_views = sum(1 for _ in src.glob("*/images/*.png"))
-        client = None
-        configs = []
-        for n in args.jobs:
-            configs += [
-                (
-                    f"--jobs {n}" + (" (one thread, in process)" if n == 1 else " (worker processes)"),
-                    n,
-                    lambda o, n=n: run(src, o, jobs=n, pool="processes", quiet=True, plots=False),
-                )
-            ]
-            if n > 1:
-                configs += [
-                    (
-                        f"threads, --jobs {n} --pool threads",
-                        n,
-                        lambda o, n=n: run(src, o, jobs=n, pool="threads", quiet=True, plots=False),
-                    ),
-                    (f"{n} separate processes (ceiling)", n, None),
-                ]
-        n_max = max(args.jobs)
-        if not args.no_dask:
-            from distributed import Client, LocalCluster
+            from pixscale import synth
 
-            cluster = LocalCluster(n_workers=n_max, threads_per_worker=1, dashboard_address=":0", silence_logs=40)
-            client = Client(cluster)
-            configs += [
-                (
-                    f"Dask --scheduler local:{n_max} (cluster start included)",
-                    n_max,
-                    lambda o: run(src, o, scheduler=f"local:{n_max}", quiet=True, plots=False),
-                ),
-                (
-                    f"Dask LocalCluster of {n_max}, already running",
-                    n_max,
-                    lambda o: run(src, o, jobs=n_max, executor=client, quiet=True, plots=False),
-                ),
-            ]
-        best = {}
-        for r in range(args.rounds):
-            for name, n, fn in configs:
-                out = tmp / f"out{r}"
-                if fn is None:
-                    shards = _shards(src, n, tmp / f"shards{r}-{n}")
-                    seconds = _timed(lambda shards=shards, r=r: _separate(shards, tmp / f"sep{r}-{n}"))
-                else:
-                    seconds = _timed(lambda fn=fn, out=out: fn(out))
-                shutil.rmtree(out, ignore_errors=True)
-                best[name] = min(best.get(name, float("inf")), seconds)
-        if client is not None:
-            client.close()
-            cluster.close()
-        base = best[configs[0][0]]
-        print(f"\n{n_views} views of 512 x 512, best of {args.rounds} rounds\n")
-        print(f"| configuration | seconds | views/s | vs {configs[0][0]} |")
-        print("|---|---|---|---|")
-        for name, _, _ in configs:
-            print(f"| {name} | {best[name]:.2f} | {n_views / best[name]:.1f} | {base / best[name]:.2f}x |")
-
-        # What the coordinator itself costs per view: its CPU time while worker processes do the work.
-        import resource
-
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        seconds = _timed(lambda: run(src, tmp / "coord", jobs=n_max, pool="processes", quiet=True, plots=False))
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        print(
-            f"\ncoordinator CPU with --jobs {n_max} worker processes: {cpu:.2f} s for {n_views} views "
-            f"({1e3 * cpu / n_views:.2f} ms/view, including discovery and the report's statistics) in "
-            f"{seconds:.2f} s of wall time: one coordinator keeps up with {n_views / cpu:.0f} views/s"
-        )
-
-        files = sorted(src.glob("*/images/*.png"))[:96]
-        images = [iio.imread(f) for f in files]
-        normalize_batch(images[:4], threads=1)  # compile / load kernels
-        print("\nnormalize_batch, 96 views of 512 x 512\n")
-        print("| threads | ms / image | speed-up |")
-        print("|---|---|---|")
-        one = None
-        for n in sorted({1, 2, *args.jobs}):
-            seconds = min(_timed(lambda n=n: normalize_batch(images, threads=n)) for _ in range(3))
-            one = one or seconds
-            print(f"| {n} | {1e3 * seconds / len(images):.2f} | {one / seconds:.2f}x |")
+            for n in args.samples:
+                synth.write_dataset(tmp / f"in{n}", n_samples=n, seed=0, layout="gslrm")
+                sources.append(tmp / f"in{n}")
+        for src in sources:
+            _dataset_table(src, args, tmp)
+        if not args.no_batch:
+            _batch_table(max(sources, key=lambda s: sum(1 for _ in s.glob("*/images/*.png"))), args.jobs)
+    if hasattr(os, "getloadavg"):
+        print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -172,7 +172,9 @@ def _add_run_options(p):
         metavar="0-9",
         help="PNG compression level (default 6; 1 is much faster, larger files)",
     )
-    p.add_argument("--jobs", type=int, default=None, help="local workers (default: all cores)")
+    p.add_argument(
+        "--jobs", type=int, default=None, help="local workers (default: as many as the run is worth, up to all cores)"
+    )
     p.add_argument(
         "--pool",
         choices=POOLS,

@@ -46,7 +46,7 @@ from .output import (
 from .records import ViewRecord, rows_of
 from .signals import signals_held
 from .unit import bad_result, describe, islands, read_and_measure, reason_of, safe_process
-from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, parse_scheduler
+from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, kernels_cached, parse_scheduler, size_run
 
 STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
 TICK_S = 0.5  # how often the coordinator looks up from waiting (unit timeouts, a lost scheduler)
@@ -105,8 +105,10 @@ def run_records(
     options : RunOptions, optional
     layout : {"auto", "gslrm", "mvdiffusion", "co3d", "flat"}
     jobs : int, optional
-        Local workers; default all cores.  With ``executor``, sizes the
-        window of units in flight (two per job).
+        Local workers; default as many as the run is worth, up to all cores
+        (one, in this process, for a run too small to earn back a worker
+        process's start: see :func:`~pixscale.pipeline.workers.size_jobs`).
+        With ``executor``, sizes the window of units in flight (two per job).
     resume : bool
         Continue an interrupted run in ``out_dir``: completed samples whose
         inputs are unchanged are kept, the rest are (re)done.
@@ -158,6 +160,7 @@ def run_records(
     """
     opts = options or RunOptions()
     say = _silent if quiet else log.info
+    sized = jobs is None and executor is None and scheduler is None  # local workers, as many as the run is worth
     jobs = check_jobs(jobs)
     if unit_timeout is not None and not (_real(unit_timeout) and unit_timeout > 0):
         raise OptionError("unit_timeout", unit_timeout, "a number of seconds > 0 (default: no limit)")
@@ -177,7 +180,8 @@ def run_records(
     input_id = input_identity(in_dir, dataset)
     # Where the units run is settled before anything is written: a Dask scheduler that cannot be
     # reached, or a worker that cannot see the folders, stops the run here.
-    workers = Workers(min(jobs, len(dataset.samples)), pool, executor=executor, scheduler=scheduler)
+    jobs, kernels = size_run(dataset, opts.image.filter, jobs, sized)  # kernels: loaded once for worker processes
+    workers = Workers(min(jobs, len(dataset.samples)), pool, executor=executor, scheduler=scheduler, kernels=kernels)
     try:
         workers.check_paths(dataset.root, nearest_existing(out_dir))
         lock, manifest, done = open_output(out_dir, opts.params(), input_id, resume)
@@ -196,7 +200,8 @@ def run_records(
             # RuntimeError): a stop request waits for the compile, then stops the run before any unit starts.
             try:
                 with signals_held() as held:
-                    _precompile(dataset, say, opts.image.filter)
+                    if not (workers.loads_kernels and kernels_cached(kernels)):  # else the fork server loads them
+                        _precompile(dataset, say, opts.image.filter)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:

@@ -22,6 +22,74 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 POOLS = ("processes", "threads")
 MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as failed
+# Sizing a run whose ``jobs`` were not given (see :func:`size_jobs`), from what was measured on the 2-vCPU machine
+# of docs/benchmarks.md ("Small runs and many cores"): one view's work on one core per megapixel (read, measure,
+# plan exactly, warp, write at PNG level 6: 17 ms a 512 x 512 view); the least work worth local worker processes
+# (the fork server's start, about 0.5 s of CPU, has to be earned back even on a busy machine); and the least share
+# of it worth a worker process of its own.
+VIEW_S_PER_MPIX = 0.065
+SMALL_RUN_S = 2.0
+MIN_SHARE_S = 0.5
+WARM_ENV = "PIXSCALE_WARM_KERNELS"  # "DTYPE FILTER": the kernels the fork server loads (see pipeline/warm.py)
+
+
+def size_jobs(cores, n_views, pixels):
+    """How many workers a run of ``n_views`` views of ``pixels`` pixels each should have, on ``cores`` cores.
+
+    Worker processes cost a start-up that a small run does not earn back:
+    a run of less than :data:`SMALL_RUN_S` seconds of work (estimated from
+    its views and their size; about 120 views of 512 x 512) gets one
+    worker, a thread of the calling process, whose kernels are loaded
+    already: exactly what ``jobs=1`` does.  A larger run gets one worker per
+    :data:`MIN_SHARE_S` seconds of work, up to ``cores``.  ``pixels`` None
+    (the size could not be read) counts as 512 x 512.
+    """
+    work = n_views * (512 * 512 if pixels is None else pixels) * 1e-6 * VIEW_S_PER_MPIX
+    if work < SMALL_RUN_S:
+        return 1
+    return max(1, min(cores, int(work // MIN_SHARE_S)))
+
+
+def png_pixels(path):
+    """Width x height of a PNG file, from its header (24 bytes); None if it cannot tell (never raises)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except (OSError, TypeError):
+        return None
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big") * int.from_bytes(head[20:24], "big") or None
+
+
+def size_run(dataset, filter, jobs, sized):
+    """``(jobs, kernels)`` of a run of ``dataset``: ``jobs``, or :func:`size_jobs` of them if ``sized`` (they were
+    not given); ``kernels`` as :class:`Workers` takes them, from the first view's header (None if unreadable)."""
+    first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
+    return size_jobs(jobs, dataset.n_views, png_pixels(first)) if sized else jobs, kernels_for(first, filter)
+
+
+def kernels_for(path, filter):
+    """``"DTYPE FILTER"`` of the kernels a run whose first view is ``path`` needs (see ``kernels=`` of
+    :class:`Workers`); None if the view's dtype cannot be told."""
+    from .io import view_dtype
+
+    dtype = view_dtype(path) if path is not None else None
+    return None if dtype is None else f"{dtype.name} {filter}"
+
+
+def kernels_cached(spec):
+    """Whether the kernel cache holds the kernels of ``spec`` (``"DTYPE FILTER"``), as
+    :func:`pixscale._precompile.precompile` marks them once it has run them; False when it cannot tell."""
+    if spec is None:
+        return False
+    try:
+        from ..kernels import cache
+
+        dtype, filter = spec.split()
+        return bool(cache.is_warm(dtype + ("" if filter == "bilinear" else f"-{filter}")))
+    except Exception:  # the cache cannot tell (its marks changed, say): the coordinator loads them, as before
+        return False
 
 
 class StopFlag:
@@ -190,6 +258,22 @@ def _children_deaf_to_ctrl_c():
 
 
 @contextlib.contextmanager
+def _environ(name, value):
+    """Environment variable ``name`` set to ``value`` (unless None) while the block runs (a process it starts
+    inherits it), then as it was."""
+    old = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+@contextlib.contextmanager
 def _dask_quiet():
     """Dask's loggers say nothing (but a critical error) while the block runs: closing a LocalCluster after
     Ctrl-C logs workers that went away, comms closed and tasks cancelled, which are no news to the user."""
@@ -239,9 +323,13 @@ class Workers:
     scheduler : str, optional
         A Dask scheduler address, or ``"local:N"`` for a LocalCluster of N
         worker processes (needs ``pixscale[dask]``).
+    kernels : str, optional
+        ``"DTYPE FILTER"`` (``"uint8 bilinear"``): the kernels that local
+        worker processes load once, in the server they are forked from (see
+        :mod:`pixscale.pipeline.warm`), so that each starts with them.
     """
 
-    def __init__(self, jobs, pool="processes", *, executor=None, scheduler=None):
+    def __init__(self, jobs, pool="processes", *, executor=None, scheduler=None, kernels=None):
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
         self.jobs, self.pool = max(jobs, 1), pool
@@ -249,6 +337,7 @@ class Workers:
         self._closed = False
         self._abandoned = False
         self._client = self._cluster = None
+        self._kernels = kernels
         if scheduler is not None:
             try:
                 self._start_dask(scheduler)
@@ -280,9 +369,9 @@ class Workers:
         if os.name == "posix":
             from multiprocessing import forkserver
 
-            ctx.set_forkserver_preload(["pixscale.pipeline"])
-            with _children_deaf_to_ctrl_c():  # the fork server, and so every worker it forks
-                forkserver.ensure_running()
+            ctx.set_forkserver_preload(["pixscale.pipeline", "pixscale.pipeline.warm"])
+            with _children_deaf_to_ctrl_c(), _environ(WARM_ENV, self._kernels):  # the fork server, and so
+                forkserver.ensure_running()  # every worker it forks: deaf to Ctrl-C, with the kernels loaded
         return ProcessPoolExecutor(
             max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
         )
@@ -315,6 +404,12 @@ class Workers:
         self.jobs = max(n, 1)
         self.kind = f"Dask {'LocalCluster' if how == 'local' else value}, {n} worker(s)"
         self.executor = self._client.get_executor(pure=False)
+
+    @property
+    def loads_kernels(self):
+        """Whether the units run in local worker processes forked with the kernels loaded (``kernels=``), so
+        that the coordinator need not load them (it runs none)."""
+        return self._kernels is not None and self._owned and isinstance(self.executor, ProcessPoolExecutor)
 
     @property
     def cancels(self):
