@@ -19,7 +19,8 @@ whether its file decodes back to the exact pixels (encode); a codec that cannot
 do a bit depth shows no time.
 
 ``--run``: the ratio the issue tracks, time per view of ``pixscale run --jobs 1
---no-plots`` (whole process, wall clock) against the I/O floor, decoding each
+--no-plots`` (whole process, wall clock; and per further view, less a one-sample
+run's time, the fixed cost) against the I/O floor, decoding each
 input and encoding the exact array the run wrote, with pixscale's own codecs
 (``read_view`` and ``encode_png``) and with the imageio/Pillow route of the
 older benchmark (``benchmarks/peers.py``).  With ``--baseline`` (a checkout of
@@ -122,8 +123,11 @@ def encoders(level):
     import imagecodecs
     import imageio.v3 as iio
 
+    from pixscale.pipeline.io import _encode_fallback
+
     found = {
-        "pixscale encode_png": lambda a: encode_png(a, compress_level=level),
+        "pixscale encode_png (up filter + zlib-ng)": lambda a: encode_png(a, compress_level=level),
+        "pixscale's fallback (Pillow 8-bit, libpng 16-bit)": lambda a: _encode_fallback(a, level),
         "imageio, Pillow plugin": lambda a: iio.imwrite(
             "<bytes>", a, extension=".png", plugin="pillow", compress_level=level
         ),
@@ -254,7 +258,8 @@ def _run_s(tree, src, dst, tmp):
     caches = {"NUMBA_CACHE_DIR": str(tmp / f"nb-{tree.name}"), "PIXSCALE_CACHE_DIR": str(tmp / f"px-{tree.name}")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **caches, "PYTHONPATH": str(tree)})
+    env = {**os.environ, **caches, "PYTHONPATH": str(tree)}
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=tree)  # cwd: `-m` puts it first on the path
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -267,13 +272,16 @@ def run_rows(samples, rounds, baseline):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         synth.write_dataset(tmp / "in", n_samples=samples, seed=7)
+        synth.write_dataset(tmp / "one", n_samples=1, seed=7)  # the run's fixed cost: one sample
         n = 6 * samples
         for name, tree in trees.items():  # warm each tree's kernel cache (its own: the kernels may differ)
             _run_s(tree, tmp / "in", tmp / f"warm-{name}", tmp)
         runs = {name: [] for name in trees}
+        ones = {name: [] for name in trees}
         for r in range(rounds):
             for name, tree in trees.items():
                 runs[name].append(_run_s(tree, tmp / "in", tmp / f"out-{name}-{r}", tmp))
+                ones[name].append(_run_s(tree, tmp / "one", tmp / f"one-{name}-{r}", tmp))
         rows = []
         for name in trees:
             floor = subprocess.run(
@@ -282,10 +290,14 @@ def run_rows(samples, rounds, baseline):
                 capture_output=True,
                 text=True,
                 env={**os.environ, "PYTHONPATH": str(here)},  # one floor for both: the same files, today's codecs
+                cwd=here,
             ).stdout.split()
             own, old = (1e3 * float(x) for x in floor)
             per_view = 1e3 * statistics.median(w for w, _ in runs[name]) / n
             cpu_per_view = 1e3 * statistics.median(c for _, c in runs[name]) / n
+            fixed = statistics.median(w for w, _ in ones[name])
+            extra = [w - o for (w, _), (o, _) in zip(runs[name], ones[name], strict=True)]
+            marginal = 1e3 * statistics.median(extra) / (n - 6)
             rows.append(
                 {
                     "tree": name,
@@ -295,12 +307,98 @@ def run_rows(samples, rounds, baseline):
                     "floor_ms": own,
                     "ratio": per_view / own,
                     "cpu_ratio": cpu_per_view / own,
+                    "fixed_s": fixed,
+                    "marginal_ms_per_view": marginal,
+                    "marginal_ratio": marginal / own,
                     "floor_imageio_ms": old,
                     "ratio_imageio": per_view / old,
                     "runs_s": " ".join(f"{w:.2f}" for w, _ in runs[name]),
                 }
             )
     return rows
+
+
+_UNITS = r"""
+import json, shutil, sys, time, pathlib
+import numpy as np
+from pixscale.pipeline.discover import discover
+from pixscale.pipeline.io import encode_png, read_view
+from pixscale.pipeline.options import RunOptions
+from pixscale.pipeline.unit import process_sample
+from pixscale._precompile import precompile
+src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+opts = RunOptions()
+dataset = discover(src, out_root=out)
+precompile([np.dtype(np.uint8)], announce=None)
+process_sample(dataset.samples[0], out / "warm", opts, dataset.root)
+clocks = (time.perf_counter, time.process_time)  # process_time counts every thread of the process
+t0 = [c() for c in clocks]
+for sample in dataset.samples:  # what one job of `pixscale run --jobs 1` does, less start-up and the manifest
+    process_sample(sample, out / "units", opts, dataset.root)
+t1 = [c() for c in clocks]
+pairs = [(p, read_view(out / "units" / p.relative_to(src))) for p in sorted(src.rglob("*.png"))]
+t2 = [c() for c in clocks]
+for p, written in pairs:
+    read_view(p)
+    encode_png(written, compress_level=opts.png_level)
+t3 = [c() for c in clocks]
+shutil.rmtree(out)
+n = len(pairs)
+print(json.dumps({"units": [(b - a) / n for a, b in zip(t0, t1)], "floor": [(b - a) / n for a, b in zip(t2, t3)]}))
+"""
+
+
+def unit_rows(samples, rounds, baseline):
+    """The views' work in one process (no start-up, no manifest) against decode + encode, wall and CPU."""
+    here = Path(__file__).resolve().parent.parent
+    trees = {"this tree": here} if baseline is None else {"baseline": Path(baseline).resolve(), "this tree": here}
+    got = {name: [] for name in trees}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        synth.write_dataset(tmp / "in", n_samples=samples, seed=7)
+        for r in range(rounds + 1):  # the first round warms each tree's kernel cache
+            for name, tree in trees.items():
+                caches = {
+                    "NUMBA_CACHE_DIR": str(tmp / f"nb-{tree.name}"),
+                    "PIXSCALE_CACHE_DIR": str(tmp / f"px-{tree.name}"),
+                }
+                done = subprocess.run(
+                    [sys.executable, "-c", _UNITS, str(tmp / "in"), str(tmp / f"out-{name}")],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, **caches, "PYTHONPATH": str(tree)},
+                    cwd=tree,  # `-c` puts the working folder first on the path
+                )
+                if r:
+                    got[name].append(json.loads(done.stdout))
+    rows = []
+    for name, runs in got.items():
+        med = {k: [1e3 * statistics.median(x[k][i] for x in runs) for i in (0, 1)] for k in ("units", "floor")}
+        rows.append(
+            {
+                "tree": name,
+                "views": 6 * samples,
+                "units_ms": med["units"][0],
+                "floor_ms": med["floor"][0],
+                "ratio": statistics.median(x["units"][0] / x["floor"][0] for x in runs),
+                "units_cpu_ms": med["units"][1],
+                "floor_cpu_ms": med["floor"][1],
+                "cpu_ratio": statistics.median(x["units"][1] / x["floor"][1] for x in runs),
+            }
+        )
+    return rows
+
+
+UNIT_COLUMNS = [
+    ("tree", "pixscale", ""),
+    ("units_ms", "units ms/view", ".2f"),
+    ("floor_ms", "decode+encode ms", ".2f"),
+    ("ratio", "units / floor", ".2f"),
+    ("units_cpu_ms", "units CPU ms/view", ".2f"),
+    ("floor_cpu_ms", "decode+encode CPU ms", ".2f"),
+    ("cpu_ratio", "CPU / CPU", ".2f"),
+]
 
 
 RUN_COLUMNS = [
@@ -310,6 +408,9 @@ RUN_COLUMNS = [
     ("floor_ms", "decode+encode ms (read_view, encode_png)", ".2f"),
     ("ratio", "run / floor", ".2f"),
     ("cpu_ratio", "CPU / floor", ".2f"),
+    ("fixed_s", "1-sample run s", ".2f"),
+    ("marginal_ms_per_view", "ms per further view", ".2f"),
+    ("marginal_ratio", "that / floor", ".2f"),
     ("floor_imageio_ms", "decode+encode ms (imageio/Pillow)", ".2f"),
     ("ratio_imageio", "run / that floor", ".2f"),
     ("runs_s", "runs (s)", ""),
@@ -330,14 +431,20 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--run", action="store_true", help="time a run against its I/O floor instead")
-    parser.add_argument("--samples", type=int, default=20, help="with --run: samples of 6 views")
+    parser.add_argument("--units", action="store_true", help="time the views' work in one process instead")
+    parser.add_argument("--samples", type=int, default=20, help="with --run/--units: samples of 6 views")
     parser.add_argument("--baseline", help="with --run: a checkout of the version to compare with")
     parser.add_argument("--json", default="benchmarks/results/io.json", help="where to write the rows")
     args = parser.parse_args(argv)
     print("command: python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])))
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = {"machine": _versions(machine())}
-    if args.run:
+    if args.units:
+        rows = unit_rows(args.samples, args.rounds, args.baseline)
+        print(f"\nThe units of `--jobs 1` in one process per view (median of {args.rounds}) vs decode + encode\n")
+        print(format_table(rows, UNIT_COLUMNS))
+        result["units"] = rows
+    elif args.run:
         rows = run_rows(args.samples, args.rounds, args.baseline)
         print(f"\n`pixscale run --jobs 1 --no-plots` per view (median of {args.rounds} runs) vs decode + encode\n")
         print(format_table(rows, RUN_COLUMNS))
