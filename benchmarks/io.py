@@ -101,7 +101,12 @@ def decoders(folder):
     cv2 = _optional("cv2")
     if cv2 is not None:
         cv2.setNumThreads(1)
-        found["imageio, OpenCV plugin"] = lambda b: iio.imread(b, extension=".png", plugin="opencv")
+        found["imageio, OpenCV plugin"] = lambda b: iio.imread(
+            b,
+            extension=".png",
+            plugin="opencv",
+            flags=cv2.IMREAD_UNCHANGED,  # its default drops alpha
+        )
         found["OpenCV imdecode (BGRA)"] = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED)
     pyspng = _optional("pyspng")
     if pyspng is not None:
