@@ -275,6 +275,54 @@ def _settle(sample, job, result, frames):
     result["rows"].append(row)
 
 
+def _read_group(sample, views, opts, rows, stop):
+    """Read and measure ``views``: ``(view, image, before, kept, Measured)`` per usable view; None once stopped.
+
+    A view that cannot be used gets its failed row in ``rows``.
+    """
+    good = []
+    for view in views:
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            image, before, sel = read_and_measure(view, opts.image.object_mask, unpack=opts.image.exact)
+            image, obj, kept = object_of(image, before, sel, opts.image.erase_specks)
+            if sample.cameras is not None and not opts.keep_cameras:
+                check_frame_size(sample.cameras["frames"][view.frame], image)
+            good.append((view, image, before, kept, obj))
+        except (ViewError, EmptyMaskError) as exc:
+            rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
+    return good
+
+
+def _warp_view(sample, view, image, before, kept, t, opts, frames):
+    """Warp a view by its transform ``t``: ``(files, row)``, the ``(key, image)`` pairs to write and its row.
+
+    Its new camera intrinsics go in ``frames``.  Raises ViewError if it cannot be written.
+    """
+    if isinstance(t, ViewError):
+        raise t
+    if sample.cameras is not None and not opts.keep_cameras:
+        frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
+    background = _background_for(image, opts.background)
+    out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
+    after = _measure_after(kept, out, t, opts.image.threshold)
+    if after.count == 0:  # never a blank image counted ok
+        raise _vanished(t)
+    if opts.background is None and not opts.image.premultiplied:
+        # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
+        out[..., :-1] *= out[..., -1:] != 0
+    if opts.write_mask and view.mask is not None and view.mask_key is None:
+        raise ViewError("its mask is outside IN_DIR, so `write_mask=True` has no place for it in OUT_DIR")
+    if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
+        files = [(view.out_key, out[..., :-1]), (view.mask_out_key, out[..., -1])]
+    else:
+        files = [(view.out_key, out)]
+    on_target = t.on_target if opts.scale == "per-view" else None
+    probe = islands(image, before, opts.image.object_mask)
+    return files, ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe)
+
+
 def _process_sample(sample, out_root, opts, root, stop):
     inputs = fingerprint(sample, root) if root is not None else []
     # outputs: [key, size] of each file written: what resume=True checks and may remove
@@ -283,60 +331,35 @@ def _process_sample(sample, out_root, opts, root, stop):
     if sample.error:
         rows.append(ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error))
         return result
-    good, objects = [], []  # (view, image, before, kept) and the Measured the plan reads, per usable view
-    for view in sample.views:
-        if stop is not None and stop.is_set():
-            return None
-        try:
-            image, before, sel = read_and_measure(view, opts.image.object_mask, unpack=opts.image.exact)
-            image, obj, kept = object_of(image, before, sel, opts.image.erase_specks)
-            if sample.cameras is not None and not opts.keep_cameras:
-                check_frame_size(sample.cameras["frames"][view.frame], image)
-            good.append((view, image, before, kept))
-            objects.append(obj)
-        except (ViewError, EmptyMaskError) as exc:
-            rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
-    try:
-        transforms = _plan_views(objects, opts) if objects else []
-    except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
-        rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
-        good, transforms = [], []
-    objects.clear()  # the warp needs no alpha of the plan's (an unpacked copy in exact mode)
-    frames = {}
+    # Per-view scale plans each view alone: a view is read, planned, warped and handed to the writers
+    # before the next is read, so its file is written while the next one is decoded.
+    groups = [sample.views] if opts.scale == "per-sample" else [[v] for v in sample.views]
+    frames: dict = {}
     pending: deque = deque()  # (view, its row, the future of its files), oldest first
     try:
-        for (view, image, before, kept), t in zip(good, transforms, strict=False):
-            if stop is not None and stop.is_set():
+        for group in groups:
+            good = _read_group(sample, group, opts, rows, stop)
+            if good is None:
                 return None
             try:
-                if isinstance(t, ViewError):
-                    raise t
-                if sample.cameras is not None and not opts.keep_cameras:
-                    frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
-                background = _background_for(image, opts.background)
-                out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
-                after = _measure_after(kept, out, t, opts.image.threshold)
-                if after.count == 0:  # never a blank image counted ok
-                    raise _vanished(t)
-                if opts.background is None and not opts.image.premultiplied:
-                    # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
-                    out[..., :-1] *= out[..., -1:] != 0
-                if opts.write_mask and view.mask is not None and view.mask_key is None:
-                    raise ViewError("its mask is outside IN_DIR, so `write_mask=True` has no place for it in OUT_DIR")
-                if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
-                    files = [(view.out_key, out[..., :-1]), (view.mask_out_key, out[..., -1])]
-                else:
-                    files = [(view.out_key, out)]
-            except (OSError, ValueError) as exc:  # ViewError is a ValueError
-                rows.append(_failed(sample, view, exc, frames))
-                continue
-            on_target = t.on_target if opts.scale == "per-view" else None
-            probe = islands(image, before, opts.image.object_mask)
-            row = ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe)
-            job = _writer_pool().submit(_write_files, files, out_root, opts.png_level, stop)
-            pending.append((view, row, job))
-            if len(pending) > WRITE_THREADS:
-                _settle(sample, pending.popleft(), result, frames)
+                transforms = _plan_views([obj for *_, obj in good], opts) if good else []
+            except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
+                rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
+                good, transforms = [], []
+            good = [g[:4] for g in good]  # the warp needs no alpha of the plan's (an unpacked copy in exact mode)
+            for (view, image, before, kept), t in zip(good, transforms, strict=False):
+                if stop is not None and stop.is_set():
+                    return None
+                try:
+                    files, row = _warp_view(sample, view, image, before, kept, t, opts, frames)
+                except (OSError, ValueError) as exc:  # ViewError is a ValueError
+                    rows.append(_failed(sample, view, exc, frames))
+                    continue
+                job = _writer_pool().submit(_write_files, files, out_root, opts.png_level, stop)
+                pending.append((view, row, job))
+                if len(pending) > WRITE_THREADS:
+                    _settle(sample, pending.popleft(), result, frames)
+            good.clear()  # the next group's images replace these
         while pending:
             _settle(sample, pending.popleft(), result, frames)
     except _Stopped:
