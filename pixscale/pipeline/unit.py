@@ -203,6 +203,11 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     (anything with ``is_set()``, e.g. a :class:`~pixscale.workers.StopFlag`)
     is checked before each view; when set, the unit returns None, having
     written only whole files (it is checked again before each file is written).
+
+    The files are encoded and written on the process's writer threads
+    (:data:`WRITE_THREADS` of the unit's at once) while the unit goes on; it
+    returns once every file it began is written, with the same rows and files
+    as one at a time.
     """
     try:
         return _process_sample(sample, out_root, opts, root, stop)
