@@ -4,14 +4,18 @@ Views are PNG files. They are decoded with libpng (through ``imagecodecs``), whi
 keeps 16-bit channels and expands every kind of PNG transparency into an alpha
 channel; the header is checked first, so a file that is not a regular file, is
 too large, or declares too many pixels is refused before anything is decoded.
-8-bit images are encoded with Pillow (through imageio), 16-bit ones with libpng.
+Images are encoded here (PNG's "up" filter, deflated by zlib-ng through
+imagecodecs), 8- or 16-bit as their dtype; see :func:`encode_png`.
 
 Images are written atomically (:func:`pixscale.pipeline.files.atomic_write_bytes`).
 """
 
+import functools
+import io
 import os
 import stat
 import struct
+import zlib
 
 import numpy as np
 
@@ -47,29 +51,80 @@ def encode_png(image, *, compress_level=6):
 
     Parameters
     ----------
-    image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray of uint8 or uint16
+    image : (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray of uint8 or uint16
         Gray, gray+alpha, RGB or RGBA.
     compress_level : int
         zlib level, 0 (none) to 9 (smallest).
 
     Notes
     -----
-    uint8 images are written as 8-bit PNG by Pillow (through imageio), uint16
-    images as 16-bit PNG by libpng (through imagecodecs), so a 16-bit view stays
-    16-bit.
+    The rows are filtered with PNG's "up" filter and deflated by zlib-ng at
+    ``compress_level`` (through imagecodecs): 5-12 times faster than Pillow or
+    libpng at the same level, files within a few per cent of their size
+    (``benchmarks/io.py``).  Where imagecodecs was built without zlib-ng, the
+    earlier route is taken: 8-bit through Pillow, 16-bit through libpng.  Both
+    decode to the same pixels; a uint16 image is written as 16-bit PNG, so a
+    16-bit view stays 16-bit.  The file holds the image alone (IHDR, IDAT,
+    IEND chunks), as before.
     """
     image = np.asarray(image)
     if image.dtype.kind != "u" or image.dtype.itemsize not in (1, 2):
         raise TypeError(f"expected a uint8 or uint16 image; got dtype {image.dtype}. Convert it first.")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"expected an image of shape (H, W) or (H, W, C) with C in 1..4; got shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.size and image.nbytes + image.shape[0] <= _MAX_FAST_BYTES and _zlib_ng() is not None:
+        return _encode_fast(image, compress_level)
+    return _encode_fallback(image, compress_level)
+
+
+_COLOUR_TYPE = {1: _GRAY, 2: _GRAY_ALPHA, 3: _RGB, 4: _RGBA}  # channels -> PNG colour type
+_IDAT_BYTES = 2**30  # compressed data per IDAT chunk (a chunk holds at most 2**31 - 1 bytes)
+_MAX_FAST_BYTES = 2**31 - 1  # larger filtered data takes the fallback (one deflate call's input)
+
+
+@functools.cache
+def _zlib_ng():
+    """imagecodecs' zlib-ng encoder, or None where this imagecodecs was built without it."""
+    import imagecodecs
+
+    return imagecodecs.zlibng_encode if getattr(imagecodecs, "ZLIBNG", None) and imagecodecs.ZLIBNG.available else None
+
+
+def _chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _encode_fast(image, level):
+    """PNG bytes: every row "up"-filtered (type 2), deflated by zlib-ng at ``level``."""
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    rows = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(">")).view(np.uint8).reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = 2  # "up": each byte less the byte above it (the row above the first is zeros)
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    compressed = _zlib_ng()(filtered, level=level)
+    header = struct.pack(">IIBBBBB", width, height, 8 * image.dtype.itemsize, _COLOUR_TYPE[channels], 0, 0, 0)
+    parts = [PNG_SIGNATURE, _chunk(b"IHDR", header)]
+    view = memoryview(compressed)
+    parts += [_chunk(b"IDAT", view[i : i + _IDAT_BYTES]) for i in range(0, max(len(view), 1), _IDAT_BYTES)]
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+def _encode_fallback(image, level):
+    """The route before zlib-ng: 8-bit through Pillow (imageio's Pillow plugin's bytes), 16-bit through libpng."""
     if image.dtype.itemsize == 2:
         import imagecodecs
 
-        return imagecodecs.png_encode(np.ascontiguousarray(image, dtype=np.uint16), level=compress_level)
-    import imageio.v3 as iio
+        return imagecodecs.png_encode(np.ascontiguousarray(image, dtype=np.uint16), level=level)
+    from PIL import Image
 
-    return iio.imwrite("<bytes>", image, extension=".png", plugin="pillow", compress_level=compress_level)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", compress_level=level)
+    return buf.getvalue()
 
 
 def write_png(path, image, *, compress_level=6, root=None):

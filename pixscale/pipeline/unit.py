@@ -3,6 +3,9 @@
 import errno
 import math
 import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +203,11 @@ def process_sample(sample, out_root, opts, root=None, stop=None):
     (anything with ``is_set()``, e.g. a :class:`~pixscale.workers.StopFlag`)
     is checked before each view; when set, the unit returns None, having
     written only whole files (it is checked again before each file is written).
+
+    The files are encoded and written on the process's writer threads
+    (:data:`WRITE_THREADS` of the unit's at once) while the unit goes on; it
+    returns once every file it began is written, with the same rows and files
+    as one at a time.
     """
     try:
         return _process_sample(sample, out_root, opts, root, stop)
@@ -211,24 +219,74 @@ class _Stopped(Exception):
     """The stop was requested before a file was written: the unit returns None."""
 
 
-def _process_sample(sample, out_root, opts, root, stop):
-    inputs = fingerprint(sample, root) if root is not None else []
-    result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
-    rows = result["rows"]
-    written = result["outputs"]  # [key, size] of each file written: what resume=True checks and may remove
+WRITE_THREADS = 4
+"""A unit's output files written at once, on background threads: the next view is warped meanwhile,
+and the files' fsyncs share the disk's journal commits instead of waiting for one each."""
 
-    def write(key, image):
-        if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
-            raise _Stopped
-        path = _out_path(out_root, key)
-        write_png(path, image, compress_level=opts.png_level, root=out_root)
-        written.append([key, os.lstat(path).st_size])
+_writers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, the process's writer threads), made on first use
+_writers_lock = threading.Lock()
 
-    if sample.error:
-        rows.append(ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error))
-        return result
-    good, objects = [], []  # (view, image, before, kept) and the Measured the plan reads, per usable view
-    for view in sample.views:
+
+def _writer_pool():
+    """The process's writer threads (one pool, started lazily; a forked child makes its own)."""
+    global _writers
+    with _writers_lock:
+        if _writers is None or _writers[0] != os.getpid():
+            size = WRITE_THREADS * max(4, os.cpu_count() or 1)  # enough for a unit per core, each with its files
+            _writers = (os.getpid(), ThreadPoolExecutor(size, thread_name_prefix="pixscale-write"))
+        return _writers[1]
+
+
+def _write_files(files, out_root, level, stop):
+    """Write a view's ``files`` (``(key, image)`` pairs) in order: ``(written, error)``.
+
+    ``written`` holds ``[key, size]`` of each file written; ``error`` is the
+    exception that stopped the rest (None if none), raised by :func:`_settle`.
+    """
+    written = []
+    try:
+        for key, image in files:
+            if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
+                raise _Stopped
+            path = _out_path(out_root, key)
+            write_png(path, image, compress_level=level, root=out_root)
+            written.append([key, os.lstat(path).st_size])
+    except (OSError, ValueError, _Stopped) as exc:  # ViewError is a ValueError
+        return written, exc
+    return written, None
+
+
+def _failed(sample, view, exc, frames):
+    """The row of a view that failed with ``exc``; its camera frame is dropped."""
+    frames.pop(view.frame, None)
+    if isinstance(exc, OSError):
+        return ViewRecord.failed(sample.name, view.key, str(exc), retry=exc.errno in RETRYABLE or exc.errno is None)
+    return ViewRecord.failed(sample.name, view.key, reason_of(exc))
+
+
+def _settle(sample, job, result, frames):
+    """Record a view whose files were written (or failed to be): its row, its outputs, its camera."""
+    view, row, future = job
+    done, error = future.result()
+    result["outputs"] += done
+    if isinstance(error, _Stopped):
+        raise error
+    if error is not None:
+        result["rows"].append(_failed(sample, view, error, frames))
+        return
+    entry = frames.setdefault(view.frame, None)
+    if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
+        frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
+    result["rows"].append(row)
+
+
+def _read_group(sample, views, opts, rows, stop):
+    """Read and measure ``views``: ``(view, image, before, kept, Measured)`` per usable view; None once stopped.
+
+    A view that cannot be used gets its failed row in ``rows``.
+    """
+    good = []
+    for view in views:
         if stop is not None and stop.is_set():
             return None
         try:
@@ -236,55 +294,85 @@ def _process_sample(sample, out_root, opts, root, stop):
             image, obj, kept = object_of(image, before, sel, opts.image.erase_specks)
             if sample.cameras is not None and not opts.keep_cameras:
                 check_frame_size(sample.cameras["frames"][view.frame], image)
-            good.append((view, image, before, kept))
-            objects.append(obj)
+            good.append((view, image, before, kept, obj))
         except (ViewError, EmptyMaskError) as exc:
             rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
+    return good
+
+
+def _warp_view(sample, view, image, before, kept, t, opts, frames):
+    """Warp a view by its transform ``t``: ``(files, row)``, the ``(key, image)`` pairs to write and its row.
+
+    Its new camera intrinsics go in ``frames``.  Raises ViewError if it cannot be written.
+    """
+    if isinstance(t, ViewError):
+        raise t
+    if sample.cameras is not None and not opts.keep_cameras:
+        frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
+    background = _background_for(image, opts.background)
+    out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
+    after = _measure_after(kept, out, t, opts.image.threshold)
+    if after.count == 0:  # never a blank image counted ok
+        raise _vanished(t)
+    if opts.background is None and not opts.image.premultiplied:
+        # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
+        out[..., :-1] *= out[..., -1:] != 0
+    if opts.write_mask and view.mask is not None and view.mask_key is None:
+        raise ViewError("its mask is outside IN_DIR, so `write_mask=True` has no place for it in OUT_DIR")
+    if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
+        files = [(view.out_key, out[..., :-1]), (view.mask_out_key, out[..., -1])]
+    else:
+        files = [(view.out_key, out)]
+    on_target = t.on_target if opts.scale == "per-view" else None
+    probe = islands(image, before, opts.image.object_mask)
+    return files, ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe)
+
+
+def _process_sample(sample, out_root, opts, root, stop):
+    inputs = fingerprint(sample, root) if root is not None else []
+    # outputs: [key, size] of each file written: what resume=True checks and may remove
+    result = {"sample": sample.name, "inputs": inputs, "rows": [], "outputs": []}
+    rows = result["rows"]
+    if sample.error:
+        rows.append(ViewRecord.failed(sample.name, sample.rel_dir or sample.name, sample.error))
+        return result
+    # Per-view scale plans each view alone: a view is read, planned, warped and handed to the writers
+    # before the next is read, so its file is written while the next one is decoded.
+    groups = [sample.views] if opts.scale == "per-sample" else [[v] for v in sample.views]
+    frames: dict = {}
+    pending: deque = deque()  # (view, its row, the future of its files), oldest first
     try:
-        transforms = _plan_views(objects, opts) if objects else []
-    except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
-        rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
-        good, transforms = [], []
-    objects.clear()  # the warp needs no alpha of the plan's (an unpacked copy in exact mode)
-    frames = {}
-    for (view, image, before, kept), t in zip(good, transforms, strict=False):
-        if stop is not None and stop.is_set():
-            return None
-        try:
-            if isinstance(t, ViewError):
-                raise t
-            if sample.cameras is not None and not opts.keep_cameras:
-                frames[view.frame] = new_intrinsics(sample.cameras["frames"][view.frame], t, opts.pixel_center)
-            background = _background_for(image, opts.background)
-            out = warp(image, t, premultiplied=opts.image.premultiplied, background=background)
-            after = _measure_after(kept, out, t, opts.image.threshold)
-            if after.count == 0:  # never a blank image counted ok
-                raise _vanished(t)
-            if opts.background is None and not opts.image.premultiplied:
-                # Clean colour under alpha 0: straight mode leaves some (premultiplied writes zeros).
-                out[..., :-1] *= out[..., -1:] != 0
-            if opts.write_mask and view.mask is not None and view.mask_key is None:
-                raise ViewError("its mask is outside IN_DIR, so `write_mask=True` has no place for it in OUT_DIR")
-            if opts.write_mask and view.mask is not None:  # the input's arrangement: colour + mask files
-                write(view.out_key, out[..., :-1])
-                write(view.mask_out_key, out[..., -1])
-            else:
-                write(view.out_key, out)
-        except OSError as exc:
-            retry = exc.errno in RETRYABLE or exc.errno is None
-            rows.append(ViewRecord.failed(sample.name, view.key, str(exc), retry=retry))
-            frames.pop(view.frame, None)
-            continue
-        except (ViewError, ValueError) as exc:
-            rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
-            frames.pop(view.frame, None)
-            continue
-        entry = frames.setdefault(view.frame, None)
-        if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
-            frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-        on_target = t.on_target if opts.scale == "per-view" else None
-        probe = islands(image, before, opts.image.object_mask)
-        rows.append(ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe))
+        for group in groups:
+            good = _read_group(sample, group, opts, rows, stop)
+            if good is None:
+                return None
+            try:
+                transforms = _plan_views([obj for *_, obj in good], opts) if good else []
+            except ValueError as exc:  # e.g. a margin too large for the canvas: every view fails alike
+                rows += [ViewRecord.failed(sample.name, v.key, str(exc)) for v, *_ in good]
+                good, transforms = [], []
+            good = [g[:4] for g in good]  # the warp needs no alpha of the plan's (an unpacked copy in exact mode)
+            for (view, image, before, kept), t in zip(good, transforms, strict=False):
+                if stop is not None and stop.is_set():
+                    return None
+                try:
+                    files, row = _warp_view(sample, view, image, before, kept, t, opts, frames)
+                except (OSError, ValueError) as exc:  # ViewError is a ValueError
+                    rows.append(_failed(sample, view, exc, frames))
+                    continue
+                job = _writer_pool().submit(_write_files, files, out_root, opts.png_level, stop)
+                pending.append((view, row, job))
+                if len(pending) > WRITE_THREADS:
+                    _settle(sample, pending.popleft(), result, frames)
+            good.clear()  # the next group's images replace these
+        while pending:
+            _settle(sample, pending.popleft(), result, frames)
+    except _Stopped:
+        return None
+    finally:  # on the way out early: the files being written are finished, the others not begun
+        for *_, job in pending:
+            job.cancel()
+        wait([job for *_, job in pending])
     order = {v.key: i for i, v in enumerate(sample.views)}
     rows.sort(key=lambda r: order.get(r.view, -1))
     if sample.cameras is not None:
@@ -293,7 +381,7 @@ def _process_sample(sample, out_root, opts, root, stop):
         key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
             st = write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
-            written.append([key, st.st_size])
+            result["outputs"].append([key, st.st_size])
         except OSError as exc:
             key = "/".join(p for p in (sample.rel_dir, CAMERAS) if p)
             rows.append(ViewRecord.failed(sample.name, key, f"cannot write the cameras: {exc}", retry=True))
