@@ -335,5 +335,9 @@ def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1
     warp, so the count is that of the final image.
     """
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
-    warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+    # One channel, straight alpha, as run-time values: a constant would be typed as a literal and
+    # compile the whole chain again for it, where these types reuse the full warp's compiled code.
+    nc = np.int64(1)
+    premult = np.bool_(False)
+    warp_window(alpha, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
     return count_above(out, thr)

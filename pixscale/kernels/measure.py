@@ -88,13 +88,15 @@ def _measure(rows, thr, word, out, unpack):
 
 
 @jit
-def measure_alpha(alpha, thr, out):
+def measure_alpha(alpha, thr, out, unpacked=None):
     """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
 
     ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
     box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
+    With ``unpacked`` (C-contiguous, (H, W), ``alpha``'s dtype) a strided
+    ``alpha`` is also copied there in the same pass.
     """
-    _measure(alpha, thr, None, out, None)
+    _measure(alpha, thr, None, out, unpacked)
 
 
 @jit
