@@ -30,6 +30,24 @@ def jit(func):
     return _cache.attach(numba.njit(nogil=True, fastmath=FASTMATH)(func))
 
 
+def jit_inline(func):
+    """:func:`jit` for a kernel's helper: inlined into each calling kernel by numba (``inline="always"``).
+
+    numba compiles a plain ``@jit`` callee on its own, to machine code of its
+    own that only a call from Python would use, and then links its IR into
+    the caller and optimises it again there; a helper called only from other
+    kernels pays the first part for nothing, at every dtype and layout.  An
+    inlined helper is typed inside its caller and compiled once, with it (it
+    stays callable from Python, which compiles it on its own).  Only for
+    helpers with the caller's fastmath flags: inlined code takes them.
+    """
+    import numba
+
+    from . import cache as _cache
+
+    return _cache.attach(numba.njit(nogil=True, fastmath=FASTMATH, inline="always")(func))
+
+
 def jit_strict(func):
     """:func:`jit` without fastmath, for code whose every bit must not depend on the caller.
 

@@ -93,7 +93,6 @@ def lanczos_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
     return (first, last) if first >= 0 else (0, 0)
 
 
-@jit_strict
 def area_width(scale, n_src):
     """The most source pixels one output pixel of the area filter covers along an axis of ``n_src`` at ``scale``.
 
@@ -262,6 +261,7 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     s_hi = nc * x_max
     rowf = np.empty(s_hi - s_lo, wd)
     v = np.empty(k_hi - k_lo, wd)
+    straight = np.bool_(False)  # a run-time False: a literal one would compile the callees again for it
     if vertical_first:
         acc = np.empty(s_hi - s_lo, wd)
         for i in range(ny):
@@ -272,7 +272,7 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             for t in range(ycnt[i]):
                 to_work(src[ylo[i] + t, s_lo:s_hi], rowf)
                 _add_row(wy[i, t], rowf, nc, premult, acc)
-            _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
+            _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, straight, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
             if not rounding:
                 clip01(orow[k_lo:k_hi])
@@ -292,18 +292,21 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
                 to_work(src[r, s_lo:s_hi], rowf)
                 _gather_taps(rowf, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, premult, zero, rows[slot])
                 tags[slot] = r
-            _add_row(wy[i, t], rows[slot], nc, False, v)
+            _add_row(wy[i, t], rows[slot], nc, straight, v)
         finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
         if not rounding:
             clip01(orow[k_lo:k_hi])
 
 
-@jit
 def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
     """:func:`pixscale.kernels.bilinear.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
 
     Taps of both axes (:func:`lanczos_taps` or :func:`area_taps`) for the
     output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`.
+    Plain Python around three kernel calls: the filter is chosen here, so a
+    process compiles the taps of the filters it uses and one :func:`warp_taps`
+    for all of them (each kernel a signature of its own per dtype, none
+    compiled again inside another).
     """
     h = src.shape[0]
     w = src.shape[1] // nc
@@ -314,14 +317,16 @@ def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c
     ycnt = np.empty(ny, np.int64)
     xlo = np.empty(nx, np.int64)
     xcnt = np.empty(nx, np.int64)
-    wy = np.zeros((ny, LANCZOS_TAPS if filt == 1 else area_width(scale, h)), wd)
-    wx = np.zeros((nx, LANCZOS_TAPS if filt == 1 else area_width(scale, w)), wd)
     if filt == 1:
-        lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
-        j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+        taps = lanczos_taps
+        wy = np.zeros((ny, LANCZOS_TAPS), wd)
+        wx = np.zeros((nx, LANCZOS_TAPS), wd)
     else:
-        area_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
-        j_lo, j_hi = area_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+        taps = area_taps
+        wy = np.zeros((ny, area_width(scale, h)), wd)
+        wx = np.zeros((nx, area_width(scale, w)), wd)
+    taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+    j_lo, j_hi = taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
     warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out)
 
 
@@ -336,11 +341,8 @@ def count_above(values, thr):
     return count
 
 
-@jit
 def warp_taps_count(filt, alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
     """:func:`pixscale.kernels.bilinear.warp_count` for a tap filter: exact mode's probe, the warp's arithmetic."""
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
-    nc = np.int64(1)  # run-time values, not literals: the full warp's compiled code (see warp_count)
-    premult = np.bool_(False)
-    warp_taps_window(filt, alpha, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out)
+    warp_taps_window(filt, alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     return count_above(out, thr)
