@@ -8,7 +8,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from . import jit, jit_inline, jit_strict
+from . import jit, jit_helper, jit_inline, jit_strict
 from .simd import lerp4, lerp4_premult
 from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
@@ -64,7 +64,7 @@ def axis_taps(start, n_src, scale, src_c, dst_c, i0, i1, w0, w1):
     return (lo, hi) if lo >= 0 else (0, 0)
 
 
-@jit
+@jit_helper
 def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
     """Offsets ``nc * (x - x_lo)`` of the live columns' taps; returns ``(x_lo, x_hi)``."""
     if hi <= lo:
@@ -76,14 +76,14 @@ def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
     return x_lo, i1[hi - 1] + 1
 
 
-@jit
+@jit_helper
 def _blend_rows(a, r0, b, r1, dst):
     """``dst = a * r0 + b * r1`` over flat rows (source values or floats)."""
     for k in range(dst.shape[0]):
         dst[k] = a * r0[k] + b * r1[k]
 
 
-@jit
+@jit_helper
 def _blend_rows_premult(a, r0, b, r1, nc, dst):
     """Vertical blend of two source rows with colour premultiplied by the last channel."""
     last = nc - 1
@@ -161,7 +161,7 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
             o += step
 
 
-@jit
+@jit_helper
 def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
     """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
     if nc == 4:
@@ -171,7 +171,7 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
 
 
-@jit
+@jit_helper
 def _blend_finish4(a, ba, b, bb, maxval, orow):
     """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel."""
     for j in range(orow.shape[0] // 4):

@@ -8,12 +8,12 @@ NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from . import jit
+from . import jit, jit_helper
 
 _S24 = np.uint32(24)
 
 
-@jit
+@jit_helper
 def _value(v, word):
     """``v``, or the alpha byte of an RGBA8 pixel read as a word (``v >> 24``) unless ``word`` is None.
 
@@ -25,7 +25,7 @@ def _value(v, word):
     return v >> _S24
 
 
-@jit
+@jit_helper
 def _count_row(row, thr, word, alpha_row):
     """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises).
 
@@ -44,7 +44,7 @@ def _count_row(row, thr, word, alpha_row):
     return c, s
 
 
-@jit
+@jit_helper
 def _measure(rows, thr, word, out, unpack):
     """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass.
 

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from . import jit, jit_strict
+from . import jit, jit_helper, jit_strict
 from .store import clip01, finish, to_work
 
 #: Taps per axis of the Lanczos-4 filter.
@@ -135,7 +135,7 @@ def area_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
     return (first, last) if first >= 0 else (0, 0)
 
 
-@jit
+@jit_helper
 def _add_row(w, rowf, nc, premult, acc):
     """``acc += w * rowf`` over a flat row; with ``premult`` colour is weighted by ``w * alpha``."""
     if not premult:
@@ -160,7 +160,7 @@ def _add_row(w, rowf, nc, premult, acc):
         acc[o + last] = acc[o + last] + p
 
 
-@jit
+@jit_helper
 def _gather_taps(rowf, nc, lo, cnt, w, j_lo, j_hi, x_min, premult, zero, dst):
     """Horizontal pass: ``dst`` pixel ``j - j_lo`` is the weighted sum of its run of ``rowf`` pixels.
 
@@ -222,7 +222,7 @@ def _gather_taps(rowf, nc, lo, cnt, w, j_lo, j_hi, x_min, premult, zero, dst):
                     dst[o + c] = dst[o + c] + q * rowf[p + c]
 
 
-@jit
+@jit_helper
 def _live_row(orow, n_taps, k_lo, k_hi):
     """Zero the transparent parts of an output row: all of it without taps (returns False), else its ends."""
     if n_taps == 0:

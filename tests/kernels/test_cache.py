@@ -84,7 +84,7 @@ EDITS = {
         {"gather": [-4.0, -4.0, -4.0, -4.0]},
     ),
     # A new numba flag for every kernel: bounds checking.
-    "kernels/__init__.py": ("nogil=True", "nogil=True, boundscheck=True", {"bounds": "checked"}),
+    "kernels/__init__.py": ('"nogil": True', '"nogil": True, "boundscheck": True', {"bounds": "checked"}),
     # The store's conversion doubles what it converts.
     "kernels/store.py": ("rowf[k] = row[k]", "rowf[k] = row[k] + row[k]", {"work": [2.0, 2.0, 2.0]}),
     # A file no kernel imports (yet): the key covers the folder, not what is imported today.
