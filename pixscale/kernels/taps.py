@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from . import jit, jit_helper, jit_strict
+from . import jit, jit_helper, jit_inline, jit_strict
 from .store import clip01, finish, to_work
 
 #: Taps per axis of the Lanczos-4 filter.
@@ -93,6 +93,7 @@ def lanczos_taps(start, n_src, scale, src_c, dst_c, lo, cnt, w):
     return (first, last) if first >= 0 else (0, 0)
 
 
+@jit_strict
 def area_width(scale, n_src):
     """The most source pixels one output pixel of the area filter covers along an axis of ``n_src`` at ``scale``.
 
@@ -233,7 +234,7 @@ def _live_row(orow, n_taps, k_lo, k_hi):
     return True
 
 
-@jit
+@jit_inline
 def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first, premult, rounding, consts, out):
     """Tap-filter resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (ny, nx*nc).
 
@@ -298,15 +299,15 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             clip01(orow[k_lo:k_hi])
 
 
+@jit
 def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
     """:func:`pixscale.kernels.bilinear.warp_window` for a tap filter: Lanczos-4 (``filt`` 1) or area (``filt`` 2).
 
     Taps of both axes (:func:`lanczos_taps` or :func:`area_taps`) for the
-    output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`.
-    Plain Python around three kernel calls: the filter is chosen here, so a
-    process compiles the taps of the filters it uses and one :func:`warp_taps`
-    for all of them (each kernel a signature of its own per dtype, none
-    compiled again inside another).
+    output window at rows ``r0...`` and columns ``c0...``, then :func:`warp_taps`
+    (inlined).  The filter is a run-time choice: the first use of either tap
+    filter compiles the taps of both (a fraction of a second) and one warp,
+    and a probe makes one kernel call, as the bilinear one does.
     """
     h = src.shape[0]
     w = src.shape[1] // nc
@@ -317,16 +318,14 @@ def warp_taps_window(filt, src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c
     ycnt = np.empty(ny, np.int64)
     xlo = np.empty(nx, np.int64)
     xcnt = np.empty(nx, np.int64)
+    wy = np.zeros((ny, LANCZOS_TAPS if filt == 1 else area_width(scale, h)), wd)
+    wx = np.zeros((nx, LANCZOS_TAPS if filt == 1 else area_width(scale, w)), wd)
     if filt == 1:
-        taps = lanczos_taps
-        wy = np.zeros((ny, LANCZOS_TAPS), wd)
-        wx = np.zeros((nx, LANCZOS_TAPS), wd)
+        lanczos_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = lanczos_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
     else:
-        taps = area_taps
-        wy = np.zeros((ny, area_width(scale, h)), wd)
-        wx = np.zeros((nx, area_width(scale, w)), wd)
-    taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
-    j_lo, j_hi = taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
+        area_taps(r0, h, scale, src_cy, dst_cy, ylo, ycnt, wy)
+        j_lo, j_hi = area_taps(c0, w, scale, src_cx, dst_cx, xlo, xcnt, wx)
     warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, scale < 1.0, premult, rounding, consts, out)
 
 
