@@ -38,7 +38,8 @@ def _njit(func, **options):
 
     from . import cache as _cache
 
-    return _cache.attach(numba.njit(**_COMMON, **options)(func))
+    # numba's stubs list no no_cfunc_wrapper / no_cpython_wrapper (targetoptions numba 0.58+ take)
+    return _cache.attach(numba.njit(**_COMMON, **options)(func))  # type: ignore[call-overload]
 
 
 def jit(func):
