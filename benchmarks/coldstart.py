@@ -29,10 +29,14 @@ Sections:
   (``numba.core.event``, the ``"numba:compile"`` and ``"numba:llvm_lock"``
   events, the same in numba 0.58 and 0.68): for every signature of every
   dispatcher of ``pixscale/kernels/*.py`` that those calls compile, the stage
-  that compiled it, its own compile time (wall, without the nested compiles of
-  the kernels it calls, which numba compiles first and on their own) and the
-  part of it spent holding the LLVM lock (optimisation and machine code).  Its
-  stage times are listed too: the listener itself costs a little.
+  that compiled it, its own compile time (CPU time of the compiling thread,
+  so that a loaded machine does not inflate it; without the nested compiles
+  of the kernels it calls, which numba compiles first and on their own) and
+  the part of it spent holding the LLVM lock (optimisation and machine code).
+  Its stage times are listed too: the listener itself costs a little.
+
+``--tree PATH`` runs every child on that checkout of pixscale (``PYTHONPATH``)
+instead of the one this script's interpreter imports.
 
 numba compiles a kernel's callee (another ``@jit`` function) as a dispatcher of
 its own, with its own machine code, and then links its IR into the caller's
@@ -71,14 +75,14 @@ class _CompileRecorder:
 
     def on_start(self, event):
         if event.kind == "numba:compile":
-            self._stack.append({"data": event.data, "t0": time.perf_counter(), "nested": 0.0, "llvm": 0.0})
+            self._stack.append({"data": event.data, "t0": time.thread_time(), "nested": 0.0, "llvm": 0.0})
         elif event.kind == "numba:llvm_lock":
             self._llvm_depth += 1
             if self._llvm_depth == 1:
-                self._llvm_t0 = time.perf_counter()
+                self._llvm_t0 = time.thread_time()
 
     def on_end(self, event):
-        now = time.perf_counter()
+        now = time.thread_time()
         if event.kind == "numba:llvm_lock":
             self._llvm_depth -= 1
             if self._llvm_depth == 0 and self._stack:
@@ -318,6 +322,7 @@ def main(argv=None):
     parser.add_argument("--json", default="benchmarks/results/coldstart.json", help="where to write the results")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--instrument", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help="run the children on this checkout of pixscale (PYTHONPATH)")
     parser.add_argument("--trees", nargs="+", help="source trees to compare side by side (no compile table)")
     args = parser.parse_args(argv)
     if args.child:
@@ -336,13 +341,13 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             cache = tempfile.mkdtemp(dir=tmp)
-            stage_rows.append(_stage_row(f"cold {i + 1}", _spawn(args.size, cache)))
+            stage_rows.append(_stage_row(f"cold {i + 1}", _spawn(args.size, cache, tree=args.tree)))
             print(f"cold {i + 1}: {stage_rows[-1]['total_wall_s']:.1f} s", file=sys.stderr)
         cache = tempfile.mkdtemp(dir=tmp)
-        inst = _spawn(args.size, cache, instrument=True)
+        inst = _spawn(args.size, cache, instrument=True, tree=args.tree)
         stage_rows.append(_stage_row("cold, instrumented", inst))
         print(f"cold, instrumented: {inst['total_wall_s']:.1f} s", file=sys.stderr)
-        stage_rows.append(_stage_row("warm (same caches)", _spawn(args.size, cache)))
+        stage_rows.append(_stage_row("warm (same caches)", _spawn(args.size, cache, tree=args.tree)))
     results["load_average_after"] = list(os.getloadavg())
     results["stages"] = stage_rows
     results["import_numba_s"] = inst.get("import_numba_s")
