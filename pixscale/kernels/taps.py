@@ -262,7 +262,7 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
     s_hi = nc * x_max
     rowf = np.empty(s_hi - s_lo, wd)
     v = np.empty(k_hi - k_lo, wd)
-    straight = np.bool_(False)  # a run-time False: a literal one would compile the callees again for it
+    straight = np.bool_(False)  # a run-time False: a literal one would compile _add_row again for it
     if vertical_first:
         acc = np.empty(s_hi - s_lo, wd)
         for i in range(ny):
@@ -273,7 +273,9 @@ def warp_taps(src, nc, ylo, ycnt, wy, xlo, xcnt, wx, j_lo, j_hi, vertical_first,
             for t in range(ycnt[i]):
                 to_work(src[ylo[i] + t, s_lo:s_hi], rowf)
                 _add_row(wy[i, t], rowf, nc, premult, acc)
-            _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, straight, zero, v)
+            # A literal False on purpose: the straight-only copy of the gather it compiles (0.2 s,
+            # once) keeps the area filter's shrink 10-20% faster than a run-time False does.
+            _gather_taps(acc, nc, xlo, xcnt, wx, j_lo, j_hi, x_min, False, zero, v)
             finish(v, nc, premult, rounding, consts, orow[k_lo:k_hi])
             if not rounding:
                 clip01(orow[k_lo:k_hi])
