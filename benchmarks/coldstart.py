@@ -244,6 +244,7 @@ def compare_trees(trees, rounds, size):
         for kind in ("cold", "warm"):
             mine = [r for r in rows if r["tree"] == tree and r["kind"] == kind]
             med = {k: statistics.median(r[k] for r in mine) for k, v in mine[0].items() if isinstance(v, (int, float))}
+            med.update((k, round(med[k])) for k in ("cache_hits", "cache_misses"))  # counts: a median of two is a mean
             med["run"] = f"{kind}, median of {len(mine)}: {tree}"
             medians.append(med)
     return rows, medians
