@@ -39,11 +39,20 @@ def _njit(func, **options):
     from . import cache as _cache
 
     # numba's stubs list no no_cfunc_wrapper / no_cpython_wrapper (targetoptions numba 0.58+ take)
-    return _cache.attach(numba.njit(**_COMMON, **options)(func))  # type: ignore[call-overload]
+    return _cache.attach(numba.njit(**{**_COMMON, **options})(func))  # type: ignore[call-overload]
 
 
-def jit(func):
-    """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel."""
+def jit(func=None, *, cfunc_wrapper=False):
+    """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel.
+
+    ``@jit(cfunc_wrapper=True)`` keeps numba's cfunc wrapper: without it LLVM
+    compiled the measure kernels differently, and ``measure_words`` ran 13%
+    slower (0.039 vs 0.045 ms at 512², alternating processes).
+    """
+    if func is None:
+        return lambda f: jit(f, cfunc_wrapper=cfunc_wrapper)
+    if cfunc_wrapper:
+        return _njit(func, fastmath=FASTMATH, no_cfunc_wrapper=False)
     return _njit(func, fastmath=FASTMATH)
 
 

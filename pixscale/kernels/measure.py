@@ -87,7 +87,7 @@ def _measure(rows, thr, word, out, unpack):
     out[6] = y1
 
 
-@jit
+@jit(cfunc_wrapper=True)
 def measure_alpha(alpha, thr, out, unpacked=None):
     """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
 
@@ -99,7 +99,7 @@ def measure_alpha(alpha, thr, out, unpacked=None):
     _measure(alpha, thr, None, out, unpacked)
 
 
-@jit
+@jit(cfunc_wrapper=True)
 def measure_words(words, thr, out, alpha=None):
     """:func:`measure_alpha` for RGBA8 pixels read as little-endian uint32 words.
 
