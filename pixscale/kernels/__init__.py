@@ -14,7 +14,7 @@
 * Cold start: each kernel Python calls compiles once per dtype, with its
   helpers; no kernel calls another that Python also calls (it would compile
   it again inside itself), helpers have no Python entry point
-  (:func:`jit_helper`) and no kernel has a cfunc wrapper.  A constant
+  (:func:`jit_helper`) and only the measure kernels have a cfunc wrapper.  A constant
   argument passed between kernels is written as a run-time value
   (``np.bool_(False)``): numba would type a literal ``False`` on its own and
   compile the callee once more for it.
@@ -27,9 +27,10 @@ loaded by the first call that needs a kernel (see :func:`kernels`).
 
 FASTMATH = {"nsz", "arcp", "afn"}
 
-#: Options of every kernel.  No cfunc wrapper: pixscale passes no kernel as a
-#: first-class function, and numba would otherwise make and compile one for
-#: every signature of every kernel and helper (a tenth of a cold start).
+#: Options of every kernel.  No cfunc wrapper (unless asked, see :func:`jit`):
+#: pixscale passes no kernel as a first-class function, and numba would
+#: otherwise make and compile one for every signature of every kernel and
+#: helper (a tenth of a cold start).
 _COMMON = {"nogil": True, "no_cfunc_wrapper": True}
 
 
