@@ -39,8 +39,7 @@ def _njit(func, **options):
 
     from . import cache as _cache
 
-    # numba's stubs list no no_cfunc_wrapper / no_cpython_wrapper (targetoptions numba 0.58+ take)
-    return _cache.attach(numba.njit(**{**_COMMON, **options})(func))  # type: ignore[call-overload]
+    return _cache.attach(numba.njit(**{**_COMMON, **options})(func))
 
 
 def jit(func=None, *, cfunc_wrapper=False):
