@@ -3,6 +3,13 @@
 Usage::
 
     python benchmarks/coldstart.py [--repeat 2] [--size 256] [--json benchmarks/results/coldstart.json]
+    python benchmarks/coldstart.py --trees OLD_TREE NEW_TREE [--repeat 3]
+
+With ``--trees`` it compares source trees (checkouts of pixscale) side by side
+instead: ``--repeat`` rounds, each a cold child and then a warm one per tree
+(``PYTHONPATH`` set to the tree), the trees' order alternating between rounds
+so a slow spell of a shared machine hits both; it prints every row and each
+tree's medians.
 
 Every measurement runs in a fresh child process (this script with ``--child``)
 whose kernel caches are new, empty temporary folders (``PIXSCALE_CACHE_DIR``
@@ -22,10 +29,14 @@ Sections:
   (``numba.core.event``, the ``"numba:compile"`` and ``"numba:llvm_lock"``
   events, the same in numba 0.58 and 0.68): for every signature of every
   dispatcher of ``pixscale/kernels/*.py`` that those calls compile, the stage
-  that compiled it, its own compile time (wall, without the nested compiles of
-  the kernels it calls, which numba compiles first and on their own) and the
-  part of it spent holding the LLVM lock (optimisation and machine code).  Its
-  stage times are listed too: the listener itself costs a little.
+  that compiled it, its own compile time (CPU time of the compiling thread,
+  so that a loaded machine does not inflate it; without the nested compiles
+  of the kernels it calls, which numba compiles first and on their own) and
+  the part of it spent holding the LLVM lock (optimisation and machine code).
+  Its stage times are listed too: the listener itself costs a little.
+
+``--tree PATH`` runs every child on that checkout of pixscale (``PYTHONPATH``)
+instead of the one this script's interpreter imports.
 
 numba compiles a kernel's callee (another ``@jit`` function) as a dispatcher of
 its own, with its own machine code, and then links its IR into the caller's
@@ -64,14 +75,14 @@ class _CompileRecorder:
 
     def on_start(self, event):
         if event.kind == "numba:compile":
-            self._stack.append({"data": event.data, "t0": time.perf_counter(), "nested": 0.0, "llvm": 0.0})
+            self._stack.append({"data": event.data, "t0": time.thread_time(), "nested": 0.0, "llvm": 0.0})
         elif event.kind == "numba:llvm_lock":
             self._llvm_depth += 1
             if self._llvm_depth == 1:
-                self._llvm_t0 = time.perf_counter()
+                self._llvm_t0 = time.thread_time()
 
     def on_end(self, event):
-        now = time.perf_counter()
+        now = time.thread_time()
         if event.kind == "numba:llvm_lock":
             self._llvm_depth -= 1
             if self._llvm_depth == 0 and self._stack:
@@ -178,10 +189,12 @@ def child(size, instrument):
     print(json.dumps(result))
 
 
-def _spawn(size, cache, instrument=False):
+def _spawn(size, cache, instrument=False, tree=None):
     env = dict(
         os.environ, PIXSCALE_CACHE_DIR=os.path.join(cache, "pixscale"), NUMBA_CACHE_DIR=os.path.join(cache, "numba")
     )
+    if tree is not None:
+        env["PYTHONPATH"] = str(Path(tree).resolve())
     cmd = [sys.executable, __file__, "--child", "--size", str(size)] + (["--instrument"] if instrument else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
@@ -210,6 +223,31 @@ def _stage_table(rows):
         ("cache_hits", "from cache", "d"),
     ]
     return _format_table(rows, cols)
+
+
+def compare_trees(trees, rounds, size):
+    """Cold then warm children of each source tree, alternating the trees' order; rows and medians."""
+    import statistics
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for tree in trees if r % 2 == 0 else trees[::-1]:
+                cache = tempfile.mkdtemp(dir=tmp)
+                for kind in ("cold", "warm"):
+                    row = _stage_row(f"{kind} {r + 1}: {tree}", _spawn(size, cache, tree=tree))
+                    row["tree"], row["kind"] = tree, kind
+                    rows.append(row)
+                    print(f"{row['run']}: {row['total_cpu_s']:.1f} s CPU", file=sys.stderr)
+    medians = []
+    for tree in trees:
+        for kind in ("cold", "warm"):
+            mine = [r for r in rows if r["tree"] == tree and r["kind"] == kind]
+            med = {k: statistics.median(r[k] for r in mine) for k, v in mine[0].items() if isinstance(v, (int, float))}
+            med.update((k, round(med[k])) for k in ("cache_hits", "cache_misses"))  # counts: a median of two is a mean
+            med["run"] = f"{kind}, median of {len(mine)}: {tree}"
+            medians.append(med)
+    return rows, medians
 
 
 def _format_table(rows, columns):
@@ -285,9 +323,16 @@ def main(argv=None):
     parser.add_argument("--json", default="benchmarks/results/coldstart.json", help="where to write the results")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--instrument", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help="run the children on this checkout of pixscale (PYTHONPATH)")
+    parser.add_argument("--trees", nargs="+", help="source trees to compare side by side (no compile table)")
     args = parser.parse_args(argv)
     if args.child:
         child(args.size, args.instrument)
+        return
+    if args.trees:
+        rows, medians = compare_trees(args.trees, max(args.repeat, 1), args.size)
+        print(f"\n### First calls, trees side by side (CPU s; load average {os.getloadavg()[0]:.2f} at the end)\n")
+        print(_stage_table(rows + medians))
         return
     sys.path.insert(0, str(Path(__file__).parent))
     from run import machine  # imports pixscale: not in a child, whose first import is timed
@@ -297,13 +342,13 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             cache = tempfile.mkdtemp(dir=tmp)
-            stage_rows.append(_stage_row(f"cold {i + 1}", _spawn(args.size, cache)))
+            stage_rows.append(_stage_row(f"cold {i + 1}", _spawn(args.size, cache, tree=args.tree)))
             print(f"cold {i + 1}: {stage_rows[-1]['total_wall_s']:.1f} s", file=sys.stderr)
         cache = tempfile.mkdtemp(dir=tmp)
-        inst = _spawn(args.size, cache, instrument=True)
+        inst = _spawn(args.size, cache, instrument=True, tree=args.tree)
         stage_rows.append(_stage_row("cold, instrumented", inst))
         print(f"cold, instrumented: {inst['total_wall_s']:.1f} s", file=sys.stderr)
-        stage_rows.append(_stage_row("warm (same caches)", _spawn(args.size, cache)))
+        stage_rows.append(_stage_row("warm (same caches)", _spawn(args.size, cache, tree=args.tree)))
     results["load_average_after"] = list(os.getloadavg())
     results["stages"] = stage_rows
     results["import_numba_s"] = inst.get("import_numba_s")

@@ -131,15 +131,17 @@ def measure_alpha(alpha, thr, words=None, unpacked=None, dropped=(0, 0)):
     """Measure a validated (H, W) alpha view against a threshold in its own units.
 
     ``words`` (from :func:`alpha_words` of the image ``alpha`` belongs to)
-    selects the faster whole-pixel kernel; the result is the same.  With
-    ``words``, a uint8 (H, W) array ``unpacked`` also receives a contiguous
-    copy of the alpha channel, in the same pass.  ``dropped`` is recorded as
-    the measurement's ``(dropped_components, dropped_pixels)``.
+    selects the faster whole-pixel kernel; the result is the same.  A
+    C-contiguous (H, W) array ``unpacked`` of ``alpha``'s dtype also receives
+    a copy of the alpha channel, in the same pass.  ``dropped`` is recorded
+    as the measurement's ``(dropped_components, dropped_pixels)``.
     """
     stats = np.empty(7, dtype=np.int64)
     if words is not None:
         kernels().measure_words(words, np.uint32(thr), stats, unpacked)
-    else:
+    elif unpacked is not None:
+        kernels().measure_alpha(alpha, thr, stats, unpacked)
+    else:  # the argument left out, not None: numba would compile a second signature for None
         kernels().measure_alpha(alpha, thr, stats)
     return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape, dropped)
 
@@ -149,9 +151,11 @@ def measure_object(image, alpha, rule, *, unpack=False):
 
     Returns ``(measurement, selection)``; ``selection.alpha`` is the
     object's alpha.  When the component filter drops nothing (or there is
-    none) the fused whole-pixel kernel reads RGBA8 images directly; with
-    ``unpack`` it also leaves a contiguous copy of their alpha in
-    ``selection.alpha`` (exact mode's probe reads it).
+    none) the fused whole-pixel kernel reads RGBA8 images directly.  With
+    ``unpack``, ``selection.alpha`` is C-contiguous (exact mode's probe reads
+    it): an alpha channel of an image with channels is copied in the
+    measure's pass, so the probe runs on the same array type as the warp
+    (one compiled kernel, not a second one for strided arrays).
     """
     thr = threshold_value(alpha.dtype, rule.threshold)
     if rule.filters:
@@ -159,7 +163,7 @@ def measure_object(image, alpha, rule, *, unpack=False):
         if sel.dropped is not None:
             return measure_alpha(sel.alpha, thr, dropped=(sel.components, sel.pixels)), sel
     words = alpha_words(np.asarray(image))
-    unpacked = np.empty(alpha.shape, np.uint8) if unpack and words is not None else None
+    unpacked = np.empty(alpha.shape, alpha.dtype) if unpack and not alpha.flags.c_contiguous else None
     m = measure_alpha(alpha, thr, words, unpacked)
     return m, Selection(alpha if unpacked is None else unpacked, None, 0, 0)
 

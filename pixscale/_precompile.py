@@ -20,9 +20,9 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
 
     That is the measure pass, exact mode's probe and the warp for RGBA and
     gray+alpha images of each dtype.  Kernels are compiled on first use
-    anyway; calling this first moves the wait (seconds to tens of seconds for
-    the first dtype, by machine and filter; less for each further one) before
-    a progress bar starts, and says so.
+    anyway; calling this first moves the wait (a few seconds for the first
+    dtype, by machine and filter; less for each further one) before a
+    progress bar starts, and says so.
 
     Parameters
     ----------

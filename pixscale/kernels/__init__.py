@@ -11,6 +11,13 @@
   never assumes away NaN or infinity (no ``nnan``/``ninf``) and never reorders or
   fuses arithmetic (no ``reassoc``/``contract``): every code path that computes an
   alpha value computes it bit-identically, which exact mode relies on.
+* Cold start: each kernel Python calls compiles once per dtype, with its
+  helpers; no kernel calls another that Python also calls (it would compile
+  it again inside itself), helpers have no Python entry point
+  (:func:`jit_helper`) and only the measure kernels have a cfunc wrapper.  A constant
+  argument passed between kernels is written as a run-time value
+  (``np.bool_(False)``): numba would type a literal ``False`` on its own and
+  compile the callee once more for it.
 
 Importing this module compiles nothing, changes no global numba setting and
 does not even import numba: ``import pixscale`` stays cheap, and numba is
@@ -20,14 +27,60 @@ loaded by the first call that needs a kernel (see :func:`kernels`).
 
 FASTMATH = {"nsz", "arcp", "afn"}
 
+#: Options of every kernel.  No cfunc wrapper (unless asked, see :func:`jit`):
+#: pixscale passes no kernel as a first-class function, and numba would
+#: otherwise make and compile one for every signature of every kernel and
+#: helper (a tenth of a cold start).
+_COMMON = {"nogil": True, "no_cfunc_wrapper": True}
 
-def jit(func):
-    """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel."""
+
+def _njit(func, **options):
     import numba
 
     from . import cache as _cache
 
-    return _cache.attach(numba.njit(nogil=True, fastmath=FASTMATH)(func))
+    return _cache.attach(numba.njit(**{**_COMMON, **options})(func))
+
+
+def jit(func=None, *, cfunc_wrapper=False):
+    """Compile ``func`` lazily as a serial, GIL-free, cached nopython kernel.
+
+    ``@jit(cfunc_wrapper=True)`` keeps numba's cfunc wrapper: without it LLVM
+    compiled the measure kernels differently, and ``measure_words`` ran 13%
+    slower (0.039 vs 0.045 ms at 512², alternating processes).
+    """
+    if func is None:
+        return lambda f: jit(f, cfunc_wrapper=cfunc_wrapper)
+    if cfunc_wrapper:
+        return _njit(func, fastmath=FASTMATH, no_cfunc_wrapper=False)
+    return _njit(func, fastmath=FASTMATH)
+
+
+def jit_helper(func):
+    """:func:`jit` for a helper that only other kernels call: no Python entry point.
+
+    numba compiles a callee on its own before linking its IR into the caller;
+    without ``no_cpython_wrapper`` it also makes and compiles the wrapper that
+    a call from Python would need, for every signature.  Calling a helper
+    from Python is therefore an error; tests call kernels made with
+    :func:`jit`.
+    """
+    return _njit(func, fastmath=FASTMATH, no_cpython_wrapper=True)
+
+
+def jit_inline(func):
+    """:func:`jit` for a kernel's part that numba inlines into its one caller (``inline="always"``).
+
+    numba compiles a plain ``@jit`` callee on its own, to machine code that
+    only a call from Python would use, and then links its IR into the caller
+    and optimises it again there.  An inlined one is typed inside its caller
+    and compiled once, with it (it stays callable from Python, which compiles
+    it on its own).  Measured, this pays for a large callee with one call
+    site (``warp_bilinear``) and costs for small helpers called from several
+    places, which are typed again at each; see docs/benchmarks.md.  Only with
+    the caller's fastmath flags: inlined code takes them.
+    """
+    return _njit(func, fastmath=FASTMATH, inline="always")
 
 
 def jit_strict(func):
@@ -37,11 +90,7 @@ def jit_strict(func):
     into a multiply by the reciprocal in one inlined copy and not in another,
     which would break the bit-identity of probe and full warp.
     """
-    import numba
-
-    from . import cache as _cache
-
-    return _cache.attach(numba.njit(nogil=True, fastmath=False)(func))
+    return _njit(func, fastmath=False)
 
 
 #: The kernels the image API calls, by the module of this folder that defines them.

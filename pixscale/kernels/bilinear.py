@@ -8,7 +8,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from . import jit, jit_strict
+from . import jit, jit_helper, jit_inline, jit_strict
 from .simd import lerp4, lerp4_premult
 from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
@@ -64,7 +64,7 @@ def axis_taps(start, n_src, scale, src_c, dst_c, i0, i1, w0, w1):
     return (lo, hi) if lo >= 0 else (0, 0)
 
 
-@jit
+@jit_helper
 def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
     """Offsets ``nc * (x - x_lo)`` of the live columns' taps; returns ``(x_lo, x_hi)``."""
     if hi <= lo:
@@ -76,14 +76,14 @@ def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
     return x_lo, i1[hi - 1] + 1
 
 
-@jit
+@jit_helper
 def _blend_rows(a, r0, b, r1, dst):
     """``dst = a * r0 + b * r1`` over flat rows (source values or floats)."""
     for k in range(dst.shape[0]):
         dst[k] = a * r0[k] + b * r1[k]
 
 
-@jit
+@jit_helper
 def _blend_rows_premult(a, r0, b, r1, nc, dst):
     """Vertical blend of two source rows with colour premultiplied by the last channel."""
     last = nc - 1
@@ -161,7 +161,7 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
             o += step
 
 
-@jit
+@jit_helper
 def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
     """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
     if nc == 4:
@@ -171,7 +171,7 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
 
 
-@jit
+@jit_helper
 def _blend_finish4(a, ba, b, bb, maxval, orow):
     """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel."""
     for j in range(orow.shape[0] // 4):
@@ -183,7 +183,7 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
         store_premult4(c0, c1, c2, wa, maxval, orow, o)
 
 
-@jit
+@jit_inline
 def warp_bilinear(
     src,
     nc,
@@ -227,6 +227,7 @@ def warp_bilinear(
     s_hi = nc * x_hi
     tag_a = -1
     tag_b = -1
+    straight = np.bool_(False)  # a run-time False: a literal one would compile the callees again for it
     ba = buf_a
     bb = buf_b
     for i in range(ho):
@@ -246,9 +247,9 @@ def warp_bilinear(
             else:
                 _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
             if nc == 4:
-                _gather4(rowf, xo0, xo1, wx0, wx1, False, ba)
+                _gather4(rowf, xo0, xo1, wx0, wx1, straight, ba)
             else:
-                _gather(rowf, nc, xo0, xo1, wx0, wx1, False, ba)
+                _gather(rowf, nc, xo0, xo1, wx0, wx1, straight, ba)
             finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
             continue
         # Two-row cache: each source row is resampled horizontally once.
@@ -326,13 +327,15 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     )
 
 
-@jit
 def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
     """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
 
     Exact mode's probe: :func:`warp_window` on the single channel ``alpha``
-    (H, W) and the count in one call, with the same arithmetic as a full
-    warp, so the count is that of the final image.
+    (H, W), C-contiguous, then the count.  It calls the full warp's compiled
+    kernel (one channel and straight alpha are run-time values), so the
+    arithmetic is the same and the count is that of the final image.  Plain
+    Python around two kernel calls: a kernel calling :func:`warp_window` would
+    compile the whole warp again inside itself.
     """
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
     warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)

@@ -8,12 +8,12 @@ NumPy twin in :mod:`pixscale.reference`.
 
 import numpy as np
 
-from . import jit
+from . import jit, jit_helper
 
 _S24 = np.uint32(24)
 
 
-@jit
+@jit_helper
 def _value(v, word):
     """``v``, or the alpha byte of an RGBA8 pixel read as a word (``v >> 24``) unless ``word`` is None.
 
@@ -25,7 +25,7 @@ def _value(v, word):
     return v >> _S24
 
 
-@jit
+@jit_helper
 def _count_row(row, thr, word, alpha_row):
     """Count and index sum of ``_value(row[j], word) > thr`` (branch-free, so it vectorises).
 
@@ -44,7 +44,7 @@ def _count_row(row, thr, word, alpha_row):
     return c, s
 
 
-@jit
+@jit_helper
 def _measure(rows, thr, word, out, unpack):
     """Count, coordinate sums and bounding box of ``_value(rows[i, j], word) > thr`` in one pass.
 
@@ -87,17 +87,19 @@ def _measure(rows, thr, word, out, unpack):
     out[6] = y1
 
 
-@jit
-def measure_alpha(alpha, thr, out):
+@jit(cfunc_wrapper=True)
+def measure_alpha(alpha, thr, out, unpacked=None):
     """Count, coordinate sums and bounding box of ``alpha > thr`` in one pass.
 
     ``out`` (int64, 7) receives ``count, sum_x, sum_y, x0, y0, x1, y1``; the
     box is half-open and ``x0 = W, y0 = H, x1 = y1 = 0`` when nothing passes.
+    With ``unpacked`` (C-contiguous, (H, W), ``alpha``'s dtype) a strided
+    ``alpha`` is also copied there in the same pass.
     """
-    _measure(alpha, thr, None, out, None)
+    _measure(alpha, thr, None, out, unpacked)
 
 
-@jit
+@jit(cfunc_wrapper=True)
 def measure_words(words, thr, out, alpha=None):
     """:func:`measure_alpha` for RGBA8 pixels read as little-endian uint32 words.
 

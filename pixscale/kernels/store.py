@@ -9,20 +9,20 @@ The NumPy specification is :func:`pixscale.reference.finish`.
 
 import numpy as np
 
-from . import jit
+from . import jit, jit_helper
 
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
 _TINY64 = float(np.finfo(np.float64).tiny)
 
 
-@jit
+@jit_helper
 def rounded(x, maxval):
     """``x`` clipped to ``[0, maxval]`` plus a half: the integer store truncates it to ``x`` rounded half up."""
     return min(max(x, _Z), maxval) + _H
 
 
-@jit
+@jit_helper
 def store_premult4(c0, c1, c2, wa, maxval, orow, o):
     """Store the premultiplied RGBA value ``c0, c1, c2, wa`` rounded into ``orow[o:o + 4]``.
 
@@ -36,7 +36,7 @@ def store_premult4(c0, c1, c2, wa, maxval, orow, o):
     orow[o + 3] = rounded(wa, maxval)
 
 
-@jit
+@jit_helper
 def finish(v, nc, premult, rounding, consts, orow):
     """Store one row of interpolated values ``v`` into ``orow``.
 
@@ -79,7 +79,7 @@ def finish(v, nc, premult, rounding, consts, orow):
             orow[o + last] = wa
 
 
-@jit
+@jit_helper
 def clip01(orow):
     """Float outputs of a tap filter stay in [0, 1], the range of float images (ringing leaves it)."""
     for k in range(orow.shape[0]):
