@@ -98,12 +98,19 @@ def _lerp4_codegen(premult):
         pv = load(p)
         qv = load(q)
         if premult:
-            last = ir.Constant(_I32, 3)
-            a = builder.fmul(a, builder.extract_element(pv, last))
-            b = builder.fmul(b, builder.extract_element(qv, last))
-        r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))
-        if premult:
-            r = builder.insert_element(r, builder.fadd(a, b), ir.Constant(_I32, 3))
+            # The weights times alpha, a * s3 and b * t3, formed in every lane (one shuffle and one
+            # vector multiply each, no scalar round trip), and alpha's lane replaced by 1.0 so that
+            # the blend below leaves a * s3 + b * t3 there: the same products and sum, bit for bit.
+            lanes3 = ir.Constant(ir.VectorType(_I32, 4), [3] * 4)
+            av = builder.fmul(splat(a), builder.shuffle_vector(pv, ir.Constant(vec_f, ir.Undefined), lanes3))
+            bv = builder.fmul(splat(b), builder.shuffle_vector(qv, ir.Constant(vec_f, ir.Undefined), lanes3))
+            ones = ir.Constant(vec_f, [1.0] * 4)
+            keep3 = ir.Constant(ir.VectorType(_I32, 4), [0, 1, 2, 7])
+            pv = builder.shuffle_vector(pv, ones, keep3)
+            qv = builder.shuffle_vector(qv, ones, keep3)
+            r = builder.fadd(builder.fmul(av, pv), builder.fmul(bv, qv))
+        else:
+            r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))
         ptr = builder.bitcast(builder.gep(dst_arr.data, [o]), vec_f.as_pointer())
         builder.store(r, ptr, align=dst_ty.dtype.bitwidth // 8)
         return context.get_dummy_value()
