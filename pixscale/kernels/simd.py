@@ -18,7 +18,7 @@ in :func:`pixscale.kernels.bilinear._gather`, and numba gives both the same fast
 flags (``nsz``, ``arcp``, ``afn``, none of which changes a product or a sum),
 so results are bit-identical to it (``tests/kernels/test_warp.py`` holds them together).
 
-:func:`blend_store16` does the same for the last step of a premultiplied
+:func:`blend_store16` (and :func:`store16`, without the blend) does the same for the last step of a premultiplied
 RGBA warp with an integer output (:func:`pixscale.kernels.bilinear._blend_finish4`):
 four pixels in one 16-lane vector, blended, divided back by their alpha and
 rounded as :func:`pixscale.kernels.store.store_premult4` does one pixel, the
@@ -163,8 +163,12 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
 
 def _blend_store16_codegen(context, builder, signature, args):
     """Four premultiplied RGBA pixels, blended and stored: :func:`pixscale.kernels.store.store_premult4`, 16 lanes."""
-    ba, bb, a, b, maxval, orow, o = args
-    f_ty, o_ty = signature.args[0], signature.args[5]
+    if len(args) == 4:  # store16: the values as they are, no blend
+        ba, maxval, orow, o = args
+        f_ty, o_ty = signature.args[0], signature.args[2]
+    else:
+        ba, bb, a, b, maxval, orow, o = args
+        f_ty, o_ty = signature.args[0], signature.args[5]
     f_el = context.get_value_type(f_ty.dtype)
     o_el = context.get_value_type(o_ty.dtype)
     vec = ir.VectorType(f_el, 16)
@@ -181,7 +185,10 @@ def _blend_store16_codegen(context, builder, signature, args):
         return builder.shuffle_vector(v, undef, ir.Constant(idx, [0] * 16))
 
     # c = a * ba + b * bb, lane by lane: the blend of _blend_finish4.
-    c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
+    if len(args) == 4:
+        c = load(f_ty, ba)
+    else:
+        c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
     wa = builder.shuffle_vector(c, undef, ir.Constant(idx, [4 * (k // 4) + 3 for k in range(16)]))
     inv = builder.fdiv(ir.Constant(vec, [1.0] * 16), wa)
     inv = builder.select(
@@ -226,6 +233,19 @@ def _blend_store16_typer(typingctx, ba, bb, a, b, maxval, orow, o):
     return types.void(ba, bb, a, b, maxval, orow, o), _blend_store16_codegen
 
 
+def _store16_typer(typingctx, v, maxval, orow, o):
+    ok = (
+        all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (v, orow))
+        and isinstance(v.dtype, types.Float)
+        and v.dtype == maxval
+        and isinstance(orow.dtype, (types.Integer, types.Float))
+        and isinstance(o, types.Integer)
+    )
+    if not ok:
+        return None
+    return types.void(v, maxval, orow, o), _blend_store16_codegen
+
+
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time from NUMBA_DISABLE_JIT
 
     def lerp4(src, p, q, a, b, dst, o):
@@ -243,7 +263,15 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
         for k in range(o, o + 16, 4):
             c = [a * ba[k + i] + b * bb[k + i] for i in range(4)]
             store_premult4(c[0], c[1], c[2], c[3], maxval, orow, k)
+
+    def store16(v, maxval, orow, o):
+        """Store four premultiplied RGBA pixels (plain Python)."""
+        from .store import store_premult4
+
+        for k in range(o, o + 16, 4):
+            store_premult4(v[k], v[k + 1], v[k + 2], v[k + 3], maxval, orow, k)
 else:
     lerp4 = intrinsic(_make("lerp4", False))
     lerp4_premult = intrinsic(_make("lerp4_premult", True))
     blend_store16 = intrinsic(_blend_store16_typer)  # type: ignore[assignment]
+    store16 = intrinsic(_store16_typer)  # type: ignore[assignment]
