@@ -246,6 +246,15 @@ def _store16_typer(typingctx, v, maxval, orow, o):
     return types.void(v, maxval, orow, o), _blend_store16_codegen
 
 
+def _store4_py(c, maxval, orow, k):
+    # The lanes of one pixel, as store.store_premult4 computes them (not imported: store imports this module).
+    f = type(maxval)
+    inv = f(1.0) / c[3] if c[3] >= f(0.5) else f(0.0)
+    for i in range(4):
+        x = c[i] * inv if i < 3 else c[i]
+        orow[k + i] = min(max(x, f(0.0)), maxval) + f(0.5)
+
+
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time from NUMBA_DISABLE_JIT
 
     def lerp4(src, p, q, a, b, dst, o):
@@ -258,18 +267,13 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
 
     def blend_store16(ba, bb, a, b, maxval, orow, o):
         """Blend and store four premultiplied RGBA pixels (plain Python)."""
-        from .store import store_premult4
-
         for k in range(o, o + 16, 4):
-            c = [a * ba[k + i] + b * bb[k + i] for i in range(4)]
-            store_premult4(c[0], c[1], c[2], c[3], maxval, orow, k)
+            _store4_py([a * ba[k + i] + b * bb[k + i] for i in range(4)], maxval, orow, k)
 
     def store16(v, maxval, orow, o):
         """Store four premultiplied RGBA pixels (plain Python)."""
-        from .store import store_premult4
-
         for k in range(o, o + 16, 4):
-            store_premult4(v[k], v[k + 1], v[k + 2], v[k + 3], maxval, orow, k)
+            _store4_py([v[k + i] for i in range(4)], maxval, orow, k)
 else:
     lerp4 = intrinsic(_make("lerp4", False))
     lerp4_premult = intrinsic(_make("lerp4_premult", True))
