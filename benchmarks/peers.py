@@ -3,12 +3,15 @@
 Usage::
 
     pip install -e ".[bench]"
-    python benchmarks/peers.py [--sizes 512 1024 2048] [--quick] [--json benchmarks/results/peers.json]
+    python benchmarks/peers.py [--sizes 512 1024 2048] [--quick] [--images ellipse noisy]
+                               [--sections warp ...] [--json benchmarks/results/peers.json]
 
 Everything is timed side by side in one process after warm-up (median of
 repeats); peers that are not installed are skipped.  Sections: warp (straight
 and premultiplied vs OpenCV, Pillow, scipy, scikit-image and the NumPy
-reference), measure (vs count_nonzero and a copy), normalize (exact vs closed
+reference, on two images: ``ellipse``, the soft ellipse of
+:func:`pixscale.bench.test_image`, and ``noisy``, a hard-edged polygon over
+random colour, see :func:`noisy_image`), measure (vs count_nonzero and a copy), normalize (exact vs closed
 form), batch scaling (1 vs 2 threads), dataset throughput (``pixscale run``
 with 1 and 2 jobs vs a plain sequential script of the original method) and
 start-up times (import, ``--help``, first call with a warm and a cold cache).
@@ -40,7 +43,27 @@ def _optional(name):
         return None
 
 
-def warp_rows(sizes, scales, budget):
+def noisy_image(size, *, seed=0):
+    """A (size, size, 4) uint8 RGBA image: a hard-edged object whose colour under alpha 0 is noise.
+
+    What a masked video frame or a render with a leftover background looks
+    like: uniform random RGB everywhere, alpha 255 inside a rectangle with a
+    triangular notch cut out of it (hard edges, straight and slanted) and 0
+    elsewhere.  Seeded; the object is off centre like the ellipse's.
+    """
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    inside = (abs(xx - 0.42) < 0.2) & (abs(yy - 0.55) < 0.15)
+    notch = (yy < 0.5) & (xx > 0.45) & (yy - 0.4 < 0.5 * (xx - 0.45))
+    img[..., 3] = np.where(inside & ~notch, 255, 0)
+    return img
+
+
+IMAGES = {"ellipse": test_image, "noisy": noisy_image}
+
+
+def warp_rows(sizes, scales, budget, images=("ellipse",)):
     cv2, ndimage = _optional("cv2"), _optional("scipy.ndimage")
     PIL = _optional("PIL.Image")
     skt = _optional("skimage.transform")
@@ -51,11 +74,11 @@ def warp_rows(sizes, scales, budget):
     if skt is not None:
         import skimage.transform as skt
     rows = []
-    for size in sizes:
-        img = test_image(size)
+    for image, size in ((image, size) for image in images for size in sizes):
+        img = IMAGES[image](size)
         for s in scales:
             t = pixscale.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
-            row = {"op": "warp", "size": size, "scale": s}
+            row = {"op": "warp", "image": image, "size": size, "scale": s}
             M = t.matrix(pixel_center=0.0)
             fns = [lambda: pixscale.warp(img, t, premultiplied=False), lambda: pixscale.warp(img, t)]
             if cv2 is None:
@@ -357,6 +380,20 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="512 only, smaller dataset")
     parser.add_argument("--budget", type=float, default=2.0)
     parser.add_argument(
+        "--images",
+        nargs="+",
+        choices=sorted(IMAGES),
+        default=["ellipse", "noisy"],
+        help="warp test images: the soft ellipse, and a hard-edged object over noise",
+    )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["warp", "measure", "batch", "dataset", "startup"],
+        default=None,
+        help="run only these sections (default: all)",
+    )
+    parser.add_argument(
         "--samples",
         type=int,
         default=None,
@@ -370,13 +407,19 @@ def main(argv=None):
         args.samples = 4 if args.quick else 100
     results = {"machine": machine()}
     sections = [
-        ("warp (ms; ratios < 1 mean pixscale is faster)", "warp", lambda: warp_rows(sizes, args.scales, args.budget)),
+        (
+            "warp (ms; ratios < 1 mean pixscale is faster)",
+            "warp",
+            lambda: warp_rows(sizes, args.scales, args.budget, args.images),
+        ),
         ("measure and normalize (ms)", "measure", lambda: measure_rows(sizes, args.budget)),
         ("batch scaling", "batch", lambda: batch_rows(512, 16, args.budget)),
         ("dataset throughput (views/s)", "dataset", lambda: dataset_rows(args.samples)),
         ("start-up (s)", "startup", startup_rows),
     ]
     for title, key, fn in sections:
+        if args.sections is not None and key not in args.sections:
+            continue
         results[key] = fn()
         _print(title, results[key])
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)

@@ -9,7 +9,7 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 import numpy as np
 
 from . import jit, jit_helper, jit_inline, jit_strict
-from .simd import lerp4, lerp4_premult
+from .simd import blend_store16, lerp4, lerp4_premult
 from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
 
@@ -173,8 +173,15 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
 
 @jit_helper
 def _blend_finish4(a, ba, b, bb, maxval, orow):
-    """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel."""
-    for j in range(orow.shape[0] // 4):
+    """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel.
+
+    Four pixels at a time in one 16-lane vector (:func:`pixscale.kernels.simd.blend_store16`,
+    the same arithmetic), the last few one by one.
+    """
+    n4 = orow.shape[0] // 16
+    for j in range(n4):
+        blend_store16(ba, bb, a, b, maxval, orow, 16 * j)
+    for j in range(4 * n4, orow.shape[0] // 4):
         o = 4 * j
         c0 = a * ba[o] + b * bb[o]
         c1 = a * ba[o + 1] + b * bb[o + 1]

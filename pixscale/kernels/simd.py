@@ -18,6 +18,13 @@ in :func:`pixscale.kernels.bilinear._gather`, and numba gives both the same fast
 flags (``nsz``, ``arcp``, ``afn``, none of which changes a product or a sum),
 so results are bit-identical to it (``tests/kernels/test_warp.py`` holds them together).
 
+:func:`blend_store16` (and :func:`store16`, without the blend) does the same for the last step of a premultiplied
+RGBA warp with an integer output (:func:`pixscale.kernels.bilinear._blend_finish4`):
+four pixels in one 16-lane vector, blended, divided back by their alpha and
+rounded as :func:`pixscale.kernels.store.store_premult4` does one pixel, the
+same IEEE operations per lane, so no deinterleaving of the channels across
+pixels is needed.
+
 Offsets are element indices and are not bounds-checked: callers pass
 offsets of whole pixels inside ``src`` and ``dst``.  ``dst`` must be
 C-contiguous (checked when the caller is compiled); ``src`` may have any
@@ -98,12 +105,19 @@ def _lerp4_codegen(premult):
         pv = load(p)
         qv = load(q)
         if premult:
-            last = ir.Constant(_I32, 3)
-            a = builder.fmul(a, builder.extract_element(pv, last))
-            b = builder.fmul(b, builder.extract_element(qv, last))
-        r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))
-        if premult:
-            r = builder.insert_element(r, builder.fadd(a, b), ir.Constant(_I32, 3))
+            # The weights times alpha, a * s3 and b * t3, formed in every lane (one shuffle and one
+            # vector multiply each, no scalar round trip), and alpha's lane replaced by 1.0 so that
+            # the blend below leaves a * s3 + b * t3 there: the same products and sum, bit for bit.
+            lanes3 = ir.Constant(ir.VectorType(_I32, 4), [3] * 4)
+            av = builder.fmul(splat(a), builder.shuffle_vector(pv, ir.Constant(vec_f, ir.Undefined), lanes3))
+            bv = builder.fmul(splat(b), builder.shuffle_vector(qv, ir.Constant(vec_f, ir.Undefined), lanes3))
+            ones = ir.Constant(vec_f, [1.0] * 4)
+            keep3 = ir.Constant(ir.VectorType(_I32, 4), [0, 1, 2, 7])
+            pv = builder.shuffle_vector(pv, ones, keep3)
+            qv = builder.shuffle_vector(qv, ones, keep3)
+            r = builder.fadd(builder.fmul(av, pv), builder.fmul(bv, qv))
+        else:
+            r = builder.fadd(builder.fmul(splat(a), pv), builder.fmul(splat(b), qv))
         ptr = builder.bitcast(builder.gep(dst_arr.data, [o]), vec_f.as_pointer())
         builder.store(r, ptr, align=dst_ty.dtype.bitwidth // 8)
         return context.get_dummy_value()
@@ -147,6 +161,100 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
         dst[o + 3] = a + b
 
 
+def _blend_store16_codegen(context, builder, signature, args):
+    """Four premultiplied RGBA pixels, blended and stored: :func:`pixscale.kernels.store.store_premult4`, 16 lanes."""
+    if len(args) == 4:  # store16: the values as they are, no blend
+        ba, maxval, orow, o = args
+        f_ty, o_ty = signature.args[0], signature.args[2]
+    else:
+        ba, bb, a, b, maxval, orow, o = args
+        f_ty, o_ty = signature.args[0], signature.args[5]
+    f_el = context.get_value_type(f_ty.dtype)
+    o_el = context.get_value_type(o_ty.dtype)
+    vec = ir.VectorType(f_el, 16)
+    idx = ir.VectorType(_I32, 16)
+    undef = ir.Constant(vec, ir.Undefined)
+
+    def load(arr_ty, arr):
+        data = context.make_array(arr_ty)(context, builder, arr).data
+        ptr = builder.bitcast(builder.gep(data, [o]), vec.as_pointer())
+        return builder.load(ptr, align=f_ty.dtype.bitwidth // 8)
+
+    def splat(x):
+        v = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(v, undef, ir.Constant(idx, [0] * 16))
+
+    # c = a * ba + b * bb, lane by lane: the blend of _blend_finish4.
+    if len(args) == 4:
+        c = load(f_ty, ba)
+    else:
+        c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
+    wa = builder.shuffle_vector(c, undef, ir.Constant(idx, [4 * (k // 4) + 3 for k in range(16)]))
+    inv = builder.fdiv(ir.Constant(vec, [1.0] * 16), wa)
+    inv = builder.select(
+        builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16)), inv, ir.Constant(vec, [0.0] * 16)
+    )
+    # Colour times 1/alpha (0 where alpha < 0.5), alpha times 1.0 (itself).
+    m = builder.shuffle_vector(
+        inv, ir.Constant(vec, [1.0] * 16), ir.Constant(idx, [k if k % 4 < 3 else 16 + k for k in range(16)])
+    )
+    x = builder.fmul(c, m)
+    # rounded(): clipped to [0, maxval] plus a half, truncated by the integer store.
+    zero = ir.Constant(vec, [0.0] * 16)
+    x = builder.select(builder.fcmp_ordered(">", x, zero), x, zero)
+    top = splat(maxval)
+    x = builder.select(builder.fcmp_ordered("<", x, top), x, top)
+    x = builder.fadd(x, ir.Constant(vec, [0.5] * 16))
+    o_vec = ir.VectorType(o_el, 16)
+    if isinstance(o_ty.dtype, types.Integer):
+        r = builder.fptosi(x, o_vec) if o_ty.dtype.signed else builder.fptoui(x, o_vec)  # type: ignore[attr-defined]
+    elif o_ty.dtype.bitwidth > f_ty.dtype.bitwidth:  # float outputs (typed, never run: they take no rounding)
+        r = builder.fpext(x, o_vec)
+    elif o_ty.dtype.bitwidth < f_ty.dtype.bitwidth:
+        r = builder.fptrunc(x, o_vec)
+    else:
+        r = x
+    data = context.make_array(o_ty)(context, builder, orow).data
+    ptr = builder.bitcast(builder.gep(data, [o]), ir.VectorType(o_el, 16).as_pointer())
+    builder.store(r, ptr, align=o_ty.dtype.bitwidth // 8)
+    return context.get_dummy_value()
+
+
+def _blend_store16_typer(typingctx, ba, bb, a, b, maxval, orow, o):
+    ok = (
+        all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (ba, bb, orow))
+        and isinstance(ba.dtype, types.Float)
+        and ba.dtype == bb.dtype == a == b == maxval
+        and isinstance(orow.dtype, (types.Integer, types.Float))
+        and isinstance(o, types.Integer)
+    )
+    if not ok:
+        return None
+    return types.void(ba, bb, a, b, maxval, orow, o), _blend_store16_codegen
+
+
+def _store16_typer(typingctx, v, maxval, orow, o):
+    ok = (
+        all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (v, orow))
+        and isinstance(v.dtype, types.Float)
+        and v.dtype == maxval
+        and isinstance(orow.dtype, (types.Integer, types.Float))
+        and isinstance(o, types.Integer)
+    )
+    if not ok:
+        return None
+    return types.void(v, maxval, orow, o), _blend_store16_codegen
+
+
+def _store4_py(c, maxval, orow, k):
+    # The lanes of one pixel, as store.store_premult4 computes them (not imported: store imports this module).
+    f = type(maxval)
+    inv = f(1.0) / c[3] if c[3] >= f(0.5) else f(0.0)
+    for i in range(4):
+        x = c[i] * inv if i < 3 else c[i]
+        orow[k + i] = min(max(x, f(0.0)), maxval) + f(0.5)
+
+
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time from NUMBA_DISABLE_JIT
 
     def lerp4(src, p, q, a, b, dst, o):
@@ -156,6 +264,18 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
     def lerp4_premult(src, p, q, a, b, dst, o):
         """Premultiplied blend of two four-channel pixels (plain Python)."""
         _lerp4_py(src, p, q, a, b, dst, o, premult=True)
+
+    def blend_store16(ba, bb, a, b, maxval, orow, o):
+        """Blend and store four premultiplied RGBA pixels (plain Python)."""
+        for k in range(o, o + 16, 4):
+            _store4_py([a * ba[k + i] + b * bb[k + i] for i in range(4)], maxval, orow, k)
+
+    def store16(v, maxval, orow, o):
+        """Store four premultiplied RGBA pixels (plain Python)."""
+        for k in range(o, o + 16, 4):
+            _store4_py([v[k + i] for i in range(4)], maxval, orow, k)
 else:
     lerp4 = intrinsic(_make("lerp4", False))
     lerp4_premult = intrinsic(_make("lerp4_premult", True))
+    blend_store16 = intrinsic(_blend_store16_typer)  # type: ignore[assignment]
+    store16 = intrinsic(_store16_typer)  # type: ignore[assignment]

@@ -10,6 +10,7 @@ The NumPy specification is :func:`pixscale.reference.finish`.
 import numpy as np
 
 from . import jit, jit_helper
+from .simd import store16
 
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
 _Z, _H, _O = np.float32(0.0), np.float32(0.5), np.float32(1.0)
@@ -56,7 +57,10 @@ def finish(v, nc, premult, rounding, consts, orow):
         return
     last = nc - 1
     if nc == 4 and rounding:
-        for j in range(orow.shape[0] // 4):
+        n4 = orow.shape[0] // 16
+        for j in range(n4):  # four pixels at a time in one 16-lane vector, the same arithmetic
+            store16(v, maxval, orow, 16 * j)
+        for j in range(4 * n4, orow.shape[0] // 4):
             o = 4 * j
             store_premult4(v[o], v[o + 1], v[o + 2], v[o + 3], maxval, orow, o)
     elif rounding:

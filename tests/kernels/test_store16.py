@@ -1,0 +1,45 @@
+"""The 16-lane premultiplied stores of :mod:`pixscale.kernels.simd` against the scalar store, pixel for pixel."""
+
+import numba
+import numpy as np
+import pytest
+
+from pixscale.kernels.simd import blend_store16, store16
+from pixscale.kernels.store import store_premult4
+
+
+@numba.njit
+def _vector(ba, bb, a, b, maxval, out_v, out_b):
+    for j in range(ba.shape[0] // 16):
+        store16(ba, maxval, out_v, 16 * j)
+        blend_store16(ba, bb, a, b, maxval, out_b, 16 * j)
+
+
+@numba.njit
+def _scalar(ba, bb, a, b, maxval, out_v, out_b):
+    for j in range(ba.shape[0] // 4):
+        o = 4 * j
+        store_premult4(ba[o], ba[o + 1], ba[o + 2], ba[o + 3], maxval, out_v, o)
+        c = [a * ba[o + k] + b * bb[o + k] for k in range(4)]
+        store_premult4(c[0], c[1], c[2], c[3], maxval, out_b, o)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_store16_and_blend_store16_match_store_premult4(rng, dtype):
+    top = np.float32(np.iinfo(dtype).max)
+    n = 64 * 16
+    # Premultiplied colour anywhere around [0, alpha * top] (clipping both ways), alpha on and
+    # around the 0.5 threshold, 0, 1, the top and past it, and random.
+    ba = rng.uniform(-0.2 * top, 1.3 * top, n).astype(np.float32)
+    bb = rng.uniform(-0.2 * top, 1.3 * top, n).astype(np.float32)
+    edges = np.array([0, 0.25, np.nextafter(0.5, 0), 0.5, np.nextafter(0.5, 1), 1, top - 0.5, top, top + 3])
+    for buf in (ba, bb):
+        buf[3::4] = rng.choice(np.concatenate([edges, rng.uniform(0, top, 8)]), n // 4).astype(np.float32)
+    for a in (np.float32(1.0), np.float32(0.3), np.float32(0.0)):
+        b = np.float32(1.0) - a
+        got = np.zeros(n, dtype), np.zeros(n, dtype)
+        want = np.zeros(n, dtype), np.zeros(n, dtype)
+        _vector(ba, bb, a, b, top, *got)
+        _scalar(ba, bb, a, b, top, *want)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
