@@ -257,7 +257,7 @@ def test_a_killed_coordinator_resumes_to_the_same_bytes_on_dask(cluster, big, tm
     assert tree(out) == whole
 
 
-def test_a_killed_local_worker_process_is_replaced_and_the_bytes_are_the_same(big, tmp_path):
+def test_a_killed_local_worker_process_is_replaced_and_the_bytes_are_the_same(big, tmp_path, paced_env):
     src, whole = big
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -265,6 +265,7 @@ def test_a_killed_local_worker_process_is_replaced_and_the_bytes_are_the_same(bi
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=paced_env,
     )
     me = psutil.Process(proc.pid)
 
@@ -280,7 +281,7 @@ def test_a_killed_local_worker_process_is_replaced_and_the_bytes_are_the_same(bi
     assert tree(out) == whole
 
 
-def test_ctrl_c_on_dask_stops_and_resume_finishes(big, tmp_path):
+def test_ctrl_c_on_dask_stops_and_resume_finishes(big, tmp_path, paced_env):
     src, whole = big
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -288,6 +289,7 @@ def test_ctrl_c_on_dask_stops_and_resume_finishes(big, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=paced_env,
     )
     before = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
     assert _wait_for(lambda: _done(out) >= 2, proc), "the run finished before it could be interrupted"
@@ -305,13 +307,14 @@ def test_ctrl_c_on_dask_stops_and_resume_finishes(big, tmp_path):
     assert tree(out) == whole
 
 
-def test_a_killed_coordinator_takes_its_local_workers_with_it(big, tmp_path):
+def test_a_killed_coordinator_takes_its_local_workers_with_it(big, tmp_path, paced_env):
     src, whole = big
     out = tmp_path / "out"
     proc = subprocess.Popen(
         CMD + ["run", str(src), str(out), "--jobs", "2", "--quiet", "--no-plots"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=paced_env,
     )
     me = psutil.Process(proc.pid)
     kids = set()

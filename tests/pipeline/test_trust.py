@@ -356,7 +356,7 @@ def big(tmp_path_factory):
     return root, whole
 
 
-def test_ctrl_c_stops_before_the_end_and_resume_finishes(tmp_path, big):
+def test_ctrl_c_stops_before_the_end_and_resume_finishes(tmp_path, big, paced_env):
     """Item 10: Ctrl-C went on, printed a traceback and lost completed samples."""
     src, whole = big
     out = tmp_path / "out"
@@ -365,6 +365,7 @@ def test_ctrl_c_stops_before_the_end_and_resume_finishes(tmp_path, big):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=paced_env,
     )
     assert _wait_for(lambda: (out / "pixscale-manifest.jsonl").exists() and len(manifest_samples(out)) >= 3, proc), (
         "the run finished before it could be interrupted"

@@ -319,13 +319,13 @@ def _running(pid):
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
-def test_a_killed_coordinator_takes_its_workers_and_its_pipes_with_it(big, tmp_path, sig):
+def test_a_killed_coordinator_takes_its_workers_and_its_pipes_with_it(big, tmp_path, sig, paced_env):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         CMD + ["run", str(big), str(out), "--no-plots", "--jobs", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=ENV,
+        env=paced_env,
     )
     kids = set()
     deadline = time.monotonic() + 120  # a hang guard

@@ -363,7 +363,7 @@ def busy(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups of Linux")
-def test_group_sighup_during_a_process_pool_run_reaches_the_coordinator_alone(busy, tmp_path):
+def test_group_sighup_during_a_process_pool_run_reaches_the_coordinator_alone(busy, tmp_path, paced_env):
     """Worker processes, the fork server and multiprocessing's resource tracker died of a group's SIGHUP: the
     pool's thread printed InvalidStateError, the relaunched tracker a warning and KeyError tracebacks; now they
     never see it."""
@@ -373,7 +373,7 @@ def test_group_sighup_during_a_process_pool_run_reaches_the_coordinator_alone(bu
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=paced_env,
         start_new_session=True,
     )
     deadline = time.monotonic() + 180  # a hang guard
