@@ -162,7 +162,7 @@ def test_taps_are_computed_without_fastmath(tmp_path, first):
     """
     opts = _kernels.axis_taps.targetoptions
     assert opts["nogil"] is True and not opts.get("fastmath")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, PIXSCALE_CACHE_DIR=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run(
         [sys.executable, "-c", _TAPS_CODE, first], capture_output=True, text=True, check=True, env=env
     ).stdout

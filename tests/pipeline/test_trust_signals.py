@@ -97,7 +97,7 @@ def test_ctrl_c_while_the_kernels_compile_waits_for_the_compile_then_stops(small
 @pytest.mark.slow
 def test_ctrl_c_during_a_real_compile_exits_130_with_one_line(small, tmp_path):
     """The real thing: a fresh numba cache, Ctrl-C while the kernels compile; then the rerun finishes."""
-    env = {**ENV, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env = {**ENV, "PIXSCALE_CACHE_DIR": str(tmp_path / "cache"), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     out = tmp_path / "out"
     args = CMD + ["run", str(small), str(out), "--no-plots", "--jobs", "1"]
     proc = subprocess.Popen(
