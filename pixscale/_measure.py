@@ -106,7 +106,7 @@ class Measurement:
         if count == 0:
             return cls(0, None, None, shape, *dropped)
         centroid = (int(sum_x) / count + 0.5, int(sum_y) / count + 0.5)
-        return cls(count, centroid, tuple(int(v) for v in bbox), shape, *dropped)
+        return cls(count, centroid, tuple(map(int, bbox)), shape, *dropped)
 
 
 def alpha_words(image):
@@ -143,7 +143,8 @@ def measure_alpha(alpha, thr, words=None, unpacked=None, dropped=(0, 0)):
         kernels().measure_alpha(alpha, thr, stats, unpacked)
     else:  # the argument left out, not None: numba would compile a second signature for None
         kernels().measure_alpha(alpha, thr, stats)
-    return Measurement.from_sums(stats[0], stats[1], stats[2], stats[3:], alpha.shape, dropped)
+    count, sum_x, sum_y, *bbox = stats.tolist()  # Python ints in one call, not seven NumPy scalars
+    return Measurement.from_sums(count, sum_x, sum_y, bbox, alpha.shape, dropped)
 
 
 def measure_object(image, alpha, rule, *, unpack=False):

@@ -182,10 +182,21 @@ def place(fit, scale, extent, ideal, output_shape, margins, pad=0.0):
     """
     if fit != "shift":
         return ideal
+    return place_in(scale, extent, ideal, rooms(output_shape, margins, pad))
+
+
+def rooms(output_shape, margins, pad=0.0):
+    """:func:`_room` of each axis, ``((x), (y))``: what :func:`place_in` takes, computed once per view."""
     ho, wo = output_shape
-    out = []
-    for (lo, hi), d, n, m in zip(extent, ideal, (wo, ho), margins, strict=True):
-        a, b = _room(n, m, pad)
-        first, last = a - scale * lo, b - scale * hi
-        out.append(min(max(d, first), last) if first <= last else (first + last) / 2)
-    return tuple(out)
+    mx, my = margins
+    return _room(wo, mx, pad), _room(ho, my, pad)
+
+
+def place_in(scale, extent, ideal, rooms):
+    """:func:`place` for ``fit="shift"`` with the axes' :func:`rooms` given (exact mode asks once a probe)."""
+    ((lo_x, hi_x), (lo_y, hi_y)), (dx, dy), ((ax, bx), (ay, by)) = extent, ideal, rooms
+    first, last = ax - scale * lo_x, bx - scale * hi_x
+    x = min(max(dx, first), last) if first <= last else (first + last) / 2
+    first, last = ay - scale * lo_y, by - scale * hi_y
+    y = min(max(dy, first), last) if first <= last else (first + last) / 2
+    return (x, y)

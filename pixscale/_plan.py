@@ -11,15 +11,10 @@ from ._filters import lift, reach
 from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
 from ._options import Options, resolve
-from ._place import (
-    footprint,
-    margins_px,
-    max_scale,
-    place,
-)
+from ._place import footprint, margins_px, max_scale, place_in, rooms
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
-from ._warp import resampler, work_dtype
+from ._warp import kernel_constants, resampler
 
 _SEARCH_STEPS = 12
 _BISECT_STEPS = 48
@@ -96,9 +91,11 @@ class _View:
         self.extent = footprint(self.support, src_center, source_px)
         self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
         self.n_out = output_shape[0] * output_shape[1]
+        self.rooms = rooms(output_shape, self.margins, self.pad) if fit == "shift" else None
 
     def dst_center(self, scale):
-        return place(self.fit, scale, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
+        """:func:`pixscale._place.place` of this view at ``scale`` (its rooms computed once)."""
+        return self.ideal if self.rooms is None else place_in(scale, self.extent, self.ideal, self.rooms)
 
 
 class _Probe:
@@ -116,11 +113,7 @@ class _Probe:
         self.view = view
         r = math.ceil(reach(view.filter)[0] + 0.5)  # source pixels whose taps can reach the object
         self.box = (bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r)
-        rounding = alpha.dtype.kind == "u"
-        self.args = (
-            rounding,
-            np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype)),
-        )
+        self.args = (alpha.dtype.kind == "u", kernel_constants(alpha.dtype))
         self.seen = {}
         # The count kernel, looked up once where the filter does not change with the scale.
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
@@ -390,12 +383,12 @@ def plan_measured(objects, options):
             vanished.append(i)
         dst = v.dst_center(scale)
         out.append(
-            ScaleTransform(
-                scale,
-                v.src_center,
-                dst,
-                v.input_shape,
-                v.output_shape,
+            ScaleTransform._planned(
+                scale=scale,
+                src_center=v.src_center,
+                dst_center=dst,
+                input_shape=v.input_shape,
+                output_shape=v.output_shape,
                 limited=wanted > cap,
                 measurement=v.measurement,
                 target=target,

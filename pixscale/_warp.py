@@ -18,6 +18,24 @@ def work_dtype(dtype):
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
+_CONSTANTS: dict[np.dtype, np.ndarray] = {}
+
+
+def kernel_constants(dtype):
+    """The warp kernels' constants for images of ``dtype``: ``[0, 0.5, 1, max]`` in the work dtype.
+
+    ``max`` is the integer dtype's largest value (0 for floats).  One array
+    per dtype, made once and shared by every call and thread: the kernels
+    only read it.
+    """
+    consts = _CONSTANTS.get(dtype)
+    if consts is None:
+        rounding = dtype.kind == "u"
+        consts = np.array([0.0, 0.5, 1.0, np.iinfo(dtype).max if rounding else 0.0], dtype=work_dtype(dtype))
+        _CONSTANTS[dtype] = consts
+    return consts
+
+
 def resampler(filter, scale):
     """The kernels of ``filter`` at ``scale``: ``(warp_window, warp_count)`` with the bilinear signatures.
 
@@ -49,7 +67,7 @@ def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):
         raise ValueError("warp_region needs a C-contiguous out")
     h, w, nc = src.shape
     rounding = src.dtype.kind == "u"
-    consts = np.array([0.0, 0.5, 1.0, np.iinfo(src.dtype).max if rounding else 0.0], dtype=work_dtype(src.dtype))
+    consts = kernel_constants(src.dtype)
     (cx, cy), (dx, dy) = transform.src_center, transform.dst_center
     flat = src.reshape(h, w * nc)
     if flat.strides[1] != flat.itemsize:  # the kernel reads pixels fastest as contiguous vectors

@@ -153,3 +153,31 @@ def test_on_target_reads_the_tolerance():
     beyond = pixscale.ScaleTransform(**base, target=0.3, achieved_ratio=0.2998, tolerance=1e-4)
     assert within.on_target is True and beyond.on_target is False
     assert beyond.to_dict()["tolerance"] == 1e-4 and beyond.to_dict()["on_target"] is False
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"exact": False},
+        {"center": "bbox", "fit": "shrink", "output_shape": (40, 56)},
+        {"center": "image", "fit": "none", "margin": "5%"},
+        {"center": (30.25, 20.5), "exact": False, "margin": 3},
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_planned_transform_is_what_the_checked_constructor_gives(options, dtype):
+    # plan() builds its transforms without ScaleTransform's per-field checks (ScaleTransform._planned):
+    # every field must already be what those checks leave, value and type.
+    alpha = np.zeros((48, 64), np.float64)
+    alpha[12:30, 20:41] = 1.0
+    alpha[11, 25:33] = 0.5
+    scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1.0}[dtype]
+    t = pixscale.plan((alpha * scale).astype(dtype), target=0.3, **options)
+    fields = {name: getattr(t, name) for name in pixscale.ScaleTransform.__dataclass_fields__}
+    checked = pixscale.ScaleTransform(**fields)
+    assert t == checked and hash(t) == hash(checked) and repr(t) == repr(checked)
+    for name, value in fields.items():
+        assert type(value) is type(getattr(checked, name)), name
+        if isinstance(value, tuple):
+            assert [type(v) for v in value] == [type(v) for v in getattr(checked, name)], name
