@@ -5,6 +5,7 @@ Issue #19, items 3-6 and the weak points of the run loop; each test failed on
 the code before the fix.
 """
 
+import functools
 import json
 import os
 import signal
@@ -24,6 +25,9 @@ from pixscale.pipeline.workers import StopFlag
 
 CMD = [sys.executable, "-m", "pixscale"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+# A child that a test sends SIGHUP: with the default action, even where the tests run under nohup (which
+# ignores it, and the command then leaves it ignored, as it should).
+HANGUP_DEFAULT = functools.partial(signal.signal, signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +330,7 @@ def test_a_killed_coordinator_takes_its_workers_and_its_pipes_with_it(big, tmp_p
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=paced_env,
+        preexec_fn=HANGUP_DEFAULT,  # under nohup too: this test sends it one
     )
     kids = set()
     deadline = time.monotonic() + 120  # a hang guard

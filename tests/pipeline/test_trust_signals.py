@@ -6,6 +6,7 @@ signal is sent at a point the test controls (a line on standard error, a hook), 
 delay where avoidable; the timeouts are hang guards, not timings.
 """
 
+import functools
 import json
 import os
 import signal
@@ -21,6 +22,9 @@ from pixscale.cli import main
 
 CMD = [sys.executable, "-m", "pixscale"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+# A child that a test sends SIGHUP: with the default action, even where the tests run under nohup (which
+# ignores it, and the command then leaves it ignored, as it should).
+HANGUP_DEFAULT = functools.partial(signal.signal, signal.SIGHUP, signal.SIG_DFL)
 NOISE = ("Traceback", "Exception ignored", "Error", "died unexpectedly")
 
 
@@ -375,6 +379,7 @@ def test_group_sighup_during_a_process_pool_run_reaches_the_coordinator_alone(bu
         text=True,
         env=paced_env,
         start_new_session=True,
+        preexec_fn=HANGUP_DEFAULT,  # under nohup too: this test sends it one
     )
     deadline = time.monotonic() + 180  # a hang guard
     while proc.poll() is None and time.monotonic() < deadline:
