@@ -123,18 +123,30 @@ def _mouse_parts(p, unit, tail_len, size):
 
 
 def _background(rng, size):
-    """Synthetic "background photo": a gradient plus soft blotches, (size, size, 3) float32."""
+    """Synthetic "background photo": a gradient plus soft blotches, (3, size, size) float32.
+
+    Channel-planar, so that each operation runs over contiguous rows rather than over
+    pixels of 3 values (the arithmetic, and so every bit of the result, is that of the
+    interleaved original: float64 products and sums, rounded to float32 once a step).
+    """
     x = (np.arange(size, dtype=np.float32) + 0.5) / size
     angle = rng.uniform(0.0, 2.0 * np.pi)
     proj = np.cos(angle) * x[None, :] + np.sin(angle) * x[:, None]
     proj = (proj - proj.min()) / max(float(proj.max() - proj.min()), 1e-6)
     c0 = rng.uniform(50.0, 200.0, 3)
     c1 = np.clip(c0 + rng.normal(0.0, 40.0, 3), 10.0, 245.0)
-    image = (c0 + (c1 - c0) * proj[..., None]).astype(np.float32)
+    image = np.empty((3, size, size), dtype=np.float32)
+    for c in range(3):
+        image[c] = c0[c] + (c1 - c0)[c] * proj
+    blob = np.empty((size, size))
+    term = np.empty((size, size))
     for _ in range(int(rng.integers(4, 9))):
         (mx, my), (sx, sy) = rng.uniform(0.0, 1.0, 2), rng.uniform(0.04, 0.25, 2)
-        blob = np.outer(np.exp(-0.5 * ((x - my) / sy) ** 2), np.exp(-0.5 * ((x - mx) / sx) ** 2))
-        image += blob[..., None] * rng.normal(0.0, 30.0, 3).astype(np.float32)
+        np.multiply.outer(np.exp(-0.5 * ((x - my) / sy) ** 2), np.exp(-0.5 * ((x - mx) / sx) ** 2), out=blob)
+        weight = rng.normal(0.0, 30.0, 3).astype(np.float32)
+        for c in range(3):
+            np.multiply(blob, weight[c], out=term)
+            image[c] += term
     return image
 
 
@@ -209,13 +221,13 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
     parts = [(part[0], part[1] + offset) + part[2:] for part in parts]
     boxes = [(plo + offset, phi + offset) for plo, phi in boxes]
 
-    image = _background(rng, size)
-    noise = rng.standard_normal((size, size, 3), dtype=np.float32)
+    image = _background(rng, size)  # (3, size, size): channel-planar, as premul and mouse below
+    noise = rng.standard_normal((size, size, 3), dtype=np.float32).transpose(2, 0, 1)
     rows, cols = _box_slices(lo + offset, hi + offset, (0, 0), (size, size))
     shape, origin = (rows.stop - rows.start, cols.stop - cols.start), (cols.start, rows.start)
     x = (np.arange(cols.start, cols.stop) + 0.5)[None, :]
     y = (np.arange(rows.start, rows.stop) + 0.5)[:, None]
-    dist, premul, over = np.full(shape, np.inf), np.zeros(shape + (3,)), np.zeros(shape)
+    dist, premul, over = np.full(shape, np.inf), np.zeros((3,) + shape), np.zeros(shape)
     for (kind, at, axes, angle, colour, shaded), (plo, phi) in zip(parts, boxes, strict=False):
         r, c = _box_slices(plo, phi, origin, shape)
         if kind == "tail":
@@ -223,19 +235,22 @@ def mouse_view(rng, *, size=512, scale=None, fur=None):
         else:
             d = _ellipse_distance(x[:, c], y[r], at, axes, angle)
         shade = 0.72 + 0.28 * np.sqrt(np.clip(-d / (0.6 * min(axes)), 0.0, 1.0)) if shaded else 1.0
-        colour = np.asarray(colour) * np.asarray(shade)[..., None]
         np.minimum(dist[r, c], d, out=dist[r, c])  # union of parts -> the matte
-        a = _coverage(d)[..., None]  # "over" compositing of parts -> the colour
-        premul[r, c] = premul[r, c] * (1.0 - a) + a * colour
-        over[r, c] = a[..., 0] + over[r, c] * (1.0 - a[..., 0])
-    cover = _coverage(dist)[..., None]
-    box = image[rows, cols]  # a view: the mouse is blended into the photo in place
-    mouse = premul / np.maximum(over, 1e-6)[..., None]
-    box += cover * (mouse - box) + 6.0 * cover * noise[rows, cols]
-    image += 2.5 * noise
+        a = _coverage(d)  # "over" compositing of parts -> the colour
+        keep = 1.0 - a
+        for k in range(3):
+            premul[k, r, c] = premul[k, r, c] * keep + a * (colour[k] * shade)
+        over[r, c] = a + over[r, c] * keep
+    cover = _coverage(dist)
+    speckle = 6.0 * cover
+    clamp = np.maximum(over, 1e-6)
     out = np.zeros((size, size, 4), dtype=np.uint8)
-    out[..., :3] = np.rint(np.clip(image, 1.0, 255.0))
-    out[rows, cols, 3] = np.rint(255.0 * cover[..., 0])
+    for k in range(3):
+        box = image[k, rows, cols]  # a view: the mouse is blended into the photo in place
+        box += cover * (premul[k] / clamp - box) + speckle * noise[k, rows, cols]
+        image[k] += 2.5 * noise[k]
+        out[..., k] = np.rint(np.clip(image[k], 1.0, 255.0))
+    out[rows, cols, 3] = np.rint(255.0 * cover)
     return out
 
 
