@@ -11,9 +11,13 @@ consistent: the images are drawn in 2-D, not rendered from a 3-D scene.
 """
 
 import json
+import os
 import pathlib
+import threading
 
 import numpy as np
+
+from ._parallel import run_parallel
 
 __all__ = ["mouse_view", "cameras_for_views", "write_dataset"]
 
@@ -323,7 +327,7 @@ def _sample_views(rng, n_views, size):
     return [mouse_view(rng, size=size, fur=fur, scale=scale) for scale in scales]
 
 
-def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm", progress=None):
+def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gslrm", progress=None, threads=None):
     """Write a deterministic synthetic multi-view dataset of mouse views as PNG files.
 
     Parameters
@@ -346,6 +350,10 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
         A progress bar factory, called once as ``progress(total=n_samples, unit="sample")``;
         its result gets ``update(1)`` after each sample and ``close()`` at the end
         (``tqdm.tqdm`` fits).  By default nothing is shown: the library prints nothing.
+    threads : int, optional
+        Samples drawn and written at once, on threads (numpy and the PNG encoder release
+        the GIL); default all cores, ``threads=1`` runs serially in the calling thread.
+        The files do not depend on it.
 
     Returns
     -------
@@ -364,13 +372,14 @@ def write_dataset(root, *, n_samples=8, n_views=6, size=512, seed=0, layout="gsl
         raise ValueError(f"expected layout one of {_LAYOUTS}; got {layout!r}.")
     seed, size = _check_int(seed, "seed", 0), _check_int(size, "size", 32)
     n_samples, n_views = _check_int(n_samples, "n_samples", 1), _check_int(n_views, "n_views", 1)
+    threads = (os.cpu_count() or 1) if threads is None else _check_int(threads, "threads", 1)
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a progress bar factory such as tqdm.tqdm, or None; got {progress!r}")
     bar = progress(total=n_samples, unit="sample") if progress is not None else None
     try:
-        paths = _write_samples(root, n_samples, n_views, size, seed, layout, bar)
+        paths = _write_samples(root, n_samples, n_views, size, seed, layout, bar, threads)
     finally:
         if bar is not None:
             bar.close()
@@ -395,28 +404,36 @@ def _png_bytes(image):
     return imagecodecs.png_encode(image, level=1, strategy=png.STRATEGY.RLE, filter=png.FILTER.SUB)
 
 
-def _write_samples(root, n_samples, n_views, size, seed, layout, bar):
-    paths = []
-    for i in range(n_samples):
-        image_seq, camera_seq = np.random.SeedSequence([seed, i]).spawn(2)
-        views = _sample_views(np.random.default_rng(image_seq), n_views, size)
-        if layout == "flat":
-            for k, view in enumerate(views):
-                paths.append(root / f"view_{i * n_views + k:04d}.png")
-                paths[-1].write_bytes(_png_bytes(view))
-            if bar is not None:
-                bar.update(1)
-            continue
-        folder = root / f"sample_{i:03d}"
-        image_dir = folder / "images" if layout == "gslrm" else folder
-        image_dir.mkdir(parents=True, exist_ok=True)
-        for k, view in enumerate(views):
-            (image_dir / f"cam_{k:03d}.png").write_bytes(_png_bytes(view))
-        if layout == "gslrm":
-            frames = cameras_for_views(np.random.default_rng(camera_seq), n_views, size=size)
-            with open(folder / "opencv_cameras.json", "w") as f:
-                json.dump({"id": folder.name, "frames": frames}, f, indent=2)
-        paths.append(folder)
+def _write_samples(root, n_samples, n_views, size, seed, layout, bar, threads):
+    written: list[list[pathlib.Path]] = [[] for _ in range(n_samples)]
+    lock = threading.Lock()
+
+    def write(i):
+        written[i] = _write_sample(root, i, n_views, size, seed, layout)
         if bar is not None:
-            bar.update(1)
-    return paths
+            with lock:
+                bar.update(1)
+
+    run_parallel(write, n_samples, threads)
+    return [path for paths in written for path in paths]
+
+
+def _write_sample(root, i, n_views, size, seed, layout):
+    """Draw and write sample ``i``: its folder, or its image files for layout "flat"."""
+    image_seq, camera_seq = np.random.SeedSequence([seed, i]).spawn(2)
+    views = _sample_views(np.random.default_rng(image_seq), n_views, size)
+    if layout == "flat":
+        paths = [root / f"view_{i * n_views + k:04d}.png" for k in range(n_views)]
+        for path, view in zip(paths, views, strict=True):
+            path.write_bytes(_png_bytes(view))
+        return paths
+    folder = root / f"sample_{i:03d}"
+    image_dir = folder / "images" if layout == "gslrm" else folder
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for k, view in enumerate(views):
+        (image_dir / f"cam_{k:03d}.png").write_bytes(_png_bytes(view))
+    if layout == "gslrm":
+        frames = cameras_for_views(np.random.default_rng(camera_seq), n_views, size=size)
+        with open(folder / "opencv_cameras.json", "w") as f:
+            json.dump({"id": folder.name, "frames": frames}, f, indent=2)
+    return [folder]

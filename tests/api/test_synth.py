@@ -101,3 +101,30 @@ def test_write_dataset_reports_progress_per_sample_in_order(tmp_path):
 
     synth.write_dataset(tmp_path, n_samples=3, n_views=2, size=32, progress=Bar)
     assert calls == [("init", {"total": 3, "unit": "sample"})] + [("update", 1)] * 3 + [("close",)]
+
+
+@pytest.mark.parametrize("layout", ["gslrm", "flat"])
+def test_write_dataset_writes_the_same_files_on_any_number_of_threads(tmp_path, layout):
+    def written(threads):
+        root = tmp_path / str(threads)
+        paths = synth.write_dataset(root, n_samples=5, n_views=2, size=48, seed=9, layout=layout, threads=threads)
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        files.pop("train.txt", None)  # lists absolute paths
+        return [p.relative_to(root) for p in paths], files
+
+    assert written(1) == written(3) == written(8)
+
+
+@pytest.mark.parametrize(("threads", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_write_dataset_refuses_a_bad_thread_count(tmp_path, threads, error):
+    with pytest.raises(error, match="threads"):
+        synth.write_dataset(tmp_path, n_samples=1, size=32, threads=threads)
+
+
+def test_write_dataset_raises_a_failing_sample_error_on_threads(tmp_path, monkeypatch):
+    def fail(rng, n_views, size):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(synth, "_sample_views", fail)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        synth.write_dataset(tmp_path, n_samples=4, size=32, threads=2)
