@@ -135,8 +135,12 @@ def _background(rng, size):
     """
     x = (np.arange(size, dtype=np.float32) + 0.5) / size
     angle = rng.uniform(0.0, 2.0 * np.pi)
-    proj = np.cos(angle) * x[None, :] + np.sin(angle) * x[:, None]
-    proj = (proj - proj.min()) / max(float(proj.max() - proj.min()), 1e-6)
+    along, across = np.cos(angle) * x, np.sin(angle) * x
+    proj = np.add.outer(across, along)
+    # Rounding is monotonic, so the grid's extremes are those of the two vectors' sums.
+    low, high = across.min() + along.min(), across.max() + along.max()
+    np.subtract(proj, low, out=proj)
+    np.divide(proj, max(float(high - low), 1e-6), out=proj)
     c0 = rng.uniform(50.0, 200.0, 3)
     c1 = np.clip(c0 + rng.normal(0.0, 40.0, 3), 10.0, 245.0)
     image = np.empty((3, size, size), dtype=np.float32)
