@@ -122,20 +122,23 @@ class _Probe:
             np.array([0.0, 0.5, 1.0, np.iinfo(alpha.dtype).max if rounding else 0.0], dtype=work_dtype(alpha.dtype)),
         )
         self.seen = {}
-        # The count kernel, looked up once where the filter does not change with the scale.
+        # The count kernel, looked up once where the filter does not change with the scale; the
+        # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
+        self.memo = {"box": bbox}
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
         if key not in self.seen:
             v = self.view
             (cx, cy), (dx, dy) = v.src_center, dst
+            args = (v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
             self.seen[key] = (
                 0
                 if r0 >= r1 or c0 >= c1
-                else (self.kernel or resampler(v.filter, scale)[1])(
-                    v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args
-                )
+                else self.kernel(*args, self.memo)
+                if self.kernel
+                else resampler(v.filter, scale)[1](*args)
             )
         return self.seen[key]
 
