@@ -29,6 +29,7 @@ True
 """
 
 import math
+import types
 
 import numpy as np
 
@@ -287,6 +288,21 @@ def warp(image, transform, *, premultiplied=True, background=None):
     if background is not None:
         out = composite(out, background)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def probe_count(alpha, thr, scale, src_center, dst_center, rows, cols):
+    """Reference of exact mode's probe: how many pixels of a window of the bilinear warp of ``alpha`` exceed ``thr``.
+
+    ``alpha`` (H, W) is warped on its own, straight (no premultiplication),
+    by :func:`warp` onto a canvas that holds the window ``range(*rows)`` x
+    ``range(*cols)`` (both starting at 0 or later); the count is that of its
+    pixels ``> thr`` in the window.
+    """
+    t = types.SimpleNamespace(
+        scale=scale, src_center=src_center, dst_center=dst_center, output_shape=(rows[1], cols[1])
+    )
+    out = warp(np.asarray(alpha), t, premultiplied=False)[rows[0] :, cols[0] :]
+    return int(np.count_nonzero(out > thr))
 
 
 # --- Tap filters: Lanczos-4 and area -------------------------------------------

@@ -393,6 +393,39 @@ def sure_levels(dtype, thr):
     return lo, dtype.type(t * (1 + 1e-4) + 1e-30)
 
 
+@jit_helper
+def _first_above(row, x0, x1, v):
+    """The first ``x`` in ``[x0, x1)`` with ``row[x] > v``, else ``x1``: 32 values a step, then one by one."""
+    x = x0
+    while x + 32 <= x1:
+        n = 0
+        for k in range(32):  # a fixed-length count: LLVM vectorises it
+            n += 1 if row[x + k] > v else 0
+        if n:
+            break
+        x += 32
+    while x < x1 and not row[x] > v:
+        x += 1
+    return x
+
+
+@jit_helper
+def _last_above(row, x0, x1, v):
+    """The last ``x`` in ``[x0, x1)`` with ``row[x] > v`` (there is one), found as :func:`_first_above` does."""
+    x = x1
+    while x - 32 >= x0:
+        n = 0
+        for k in range(32):
+            n += 1 if row[x - 32 + k] > v else 0
+        if n:
+            break
+        x -= 32
+    x -= 1
+    while not row[x] > v:
+        x -= 1
+    return x
+
+
 @jit
 def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
     """Per source row ``y`` of ``alpha``: ``rows[y] = first, last, run_lo, run_hi``.
@@ -410,14 +443,10 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         rows[y, 3] = -1
     for y in range(y0, y1):
         row = alpha[y]
-        first = x0
-        while first < x1 and not row[first] > lo:
-            first += 1
+        first = _first_above(row, x0, x1, lo)
         if first == x1:
             continue
-        last = x1 - 1
-        while not row[last] > lo:
-            last -= 1
+        last = _last_above(row, first, x1, lo)
         rows[y, 0] = first
         rows[y, 1] = last
         a = first
