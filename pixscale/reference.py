@@ -29,7 +29,6 @@ True
 """
 
 import math
-import types
 
 import numpy as np
 
@@ -290,6 +289,13 @@ def warp(image, transform, *, premultiplied=True, background=None):
     return out if image.ndim == 3 else out[:, :, 0]
 
 
+class _Canvas:
+    """What :func:`warp` reads of a transform."""
+
+    def __init__(self, scale, src_center, dst_center, output_shape):
+        self.scale, self.src_center, self.dst_center, self.output_shape = scale, src_center, dst_center, output_shape
+
+
 def probe_count(alpha, thr, scale, src_center, dst_center, rows, cols):
     """Reference of exact mode's probe: how many pixels of a window of the bilinear warp of ``alpha`` exceed ``thr``.
 
@@ -298,9 +304,7 @@ def probe_count(alpha, thr, scale, src_center, dst_center, rows, cols):
     ``range(*cols)`` (both starting at 0 or later); the count is that of its
     pixels ``> thr`` in the window.
     """
-    t = types.SimpleNamespace(
-        scale=scale, src_center=src_center, dst_center=dst_center, output_shape=(rows[1], cols[1])
-    )
+    t = _Canvas(scale, src_center, dst_center, (rows[1], cols[1]))
     out = warp(np.asarray(alpha), t, premultiplied=False)[rows[0] :, cols[0] :]
     return int(np.count_nonzero(out > thr))
 

@@ -479,15 +479,18 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
 
 
 @jit_helper
-def _first_at_least(xs, lo, hi, v):
-    """The first ``k`` in ``[lo, hi)`` with ``xs[k] >= v`` (``xs`` non-decreasing), else ``hi``."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if xs[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _first_at_least(xs, lo, hi, v, k):
+    """The first ``k`` in ``[lo, hi)`` with ``xs[k] >= v`` (``xs`` non-decreasing), else ``hi``.
+
+    Walks from the guess ``k`` (the previous output row's answer: the object's
+    edge moves by a few columns from row to row).
+    """
+    k = min(max(k, lo), hi)
+    while k > lo and xs[k - 1] >= v:
+        k -= 1
+    while k < hi and xs[k] < v:
+        k += 1
+    return k
 
 
 @jit_helper
@@ -543,6 +546,7 @@ def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1,
     vertical_first = scale < 1.0
     maxval = consts[3]
     count = 0
+    p = q = s = e = j_lo  # each row's answers are the next row's guesses
     for i in range(ny):
         a = wy[0, i]
         b = wy[1, i]
@@ -551,20 +555,22 @@ def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1,
         ya = ys[0, i]
         yb = ys[1, i]
         # Columns [p, q) have a tap above ``lo`` in one of the rows; the rest are out.
-        p = _first_at_least(xs1, j_lo, j_hi, min(rows[ya, 0], rows[yb, 0]))
-        q = _first_at_least(xs0, p, j_hi, max(rows[ya, 1], rows[yb, 1]) + 1)
+        p = _first_at_least(xs1, j_lo, j_hi, min(rows[ya, 0], rows[yb, 0]), p)
+        q = _first_at_least(xs0, p, j_hi, max(rows[ya, 1], rows[yb, 1]) + 1, q)
         if p >= q:
             continue
-        # Columns [s, e) have all four taps above ``hi`` and weights summing to 1: in.
-        s = e = q
+        # Columns [in_lo, in_hi) have all four taps above ``hi`` and weights summing to 1: in.
+        in_lo = in_hi = q
         if np.float64(a) + np.float64(b) >= 1 - 1e-6:
             run_lo = max(rows[ya, 2], rows[yb, 2])
             run_hi = min(rows[ya, 3], rows[yb, 3])
             if run_lo <= run_hi:
-                s = min(max(_first_at_least(xs0, k_lo, k_hi, run_lo), p), q)
-                e = min(max(_first_at_least(xs1, s, max(k_hi, s), run_hi + 1), s), q)
-        count += e - s
-        for j0, j1 in ((p, s), (e, q)):
+                s = _first_at_least(xs0, k_lo, k_hi, run_lo, s)
+                e = _first_at_least(xs1, s, max(k_hi, s), run_hi + 1, e)
+                in_lo = min(max(s, p), q)
+                in_hi = min(max(e, in_lo), q)
+        count += in_hi - in_lo
+        for j0, j1 in ((p, in_lo), (in_hi, q)):
             for j in range(j0, j1):
                 v = _value(alpha, ya, yb, a, b, xs0[j], xs1[j], wx0[j], wx1[j], vertical_first, t)
                 stored[0] = rounded(v, maxval) if rounding else v
