@@ -354,7 +354,7 @@ def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1
         return count_above(out, thr)
     rows = memo.get("rows")
     if rows is None:
-        rows = memo["rows"] = np.empty((alpha.shape[0], 4), np.int64)
+        rows = memo["rows"] = np.empty((alpha.shape[0], 6), np.int64)
         lo, hi = sure_levels(alpha.dtype, thr)
         h, w = alpha.shape
         x0, y0, x1, y1 = memo["box"] if lo != -np.inf else (0, 0, w, h)  # a box of values <= thr only
@@ -428,12 +428,14 @@ def _last_above(row, x0, x1, v):
 
 @jit
 def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
-    """Per source row ``y`` of ``alpha``: ``rows[y] = first, last, run_lo, run_hi``.
+    """Per source row ``y`` of ``alpha``: ``rows[y] = first, last, run_lo, run_hi, gap_lo, gap_hi``.
 
     ``first``, ``last``: the first and last column of the box ``[x0, x1) x
-    [y0, y1)`` with a value ``> lo``; ``[run_lo, run_hi]``: the longest run
-    of values ``> hi`` (``first = run_lo = W``, ``last = run_hi = -1`` where
-    there is none, and in every row outside the box).
+    [y0, y1)`` with a value ``> lo`` (``W``, ``-1`` where there is none, and
+    in every row outside the box); ``[run_lo, run_hi]``: the longest run of
+    values ``> hi`` (``W, -1`` if none); ``[gap_lo, gap_hi]``: the longest
+    run of values ``<= lo`` between ``first`` and ``last`` (``W, -1`` if none;
+    ``0, W - 1`` in a row with no value ``> lo``).
     """
     w = alpha.shape[1]
     for y in range(rows.shape[0]):
@@ -441,6 +443,8 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         rows[y, 1] = -1
         rows[y, 2] = w
         rows[y, 3] = -1
+        rows[y, 4] = 0
+        rows[y, 5] = w - 1
     for y in range(y0, y1):
         row = alpha[y]
         first = _first_above(row, x0, x1, lo)
@@ -449,33 +453,34 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         last = _last_above(row, first, x1, lo)
         rows[y, 0] = first
         rows[y, 1] = last
-        a = first
-        while a <= last and not row[a] > hi:
-            a += 1
-        if a > last:
-            continue
-        b = last
-        while not row[b] > hi:
-            b -= 1
+        rows[y, 4] = w
+        rows[y, 5] = -1
         n = 0
-        for x in range(a, b + 1):
+        for x in range(first, last + 1):
             n += 1 if row[x] > hi else 0
-        if n != b - a + 1:  # more than one run: the longest
-            best = 0
-            x = a
-            while x <= b:
-                if row[x] > hi:
-                    e = x
-                    while e <= b and row[e] > hi:
-                        e += 1
-                    if e - x > best:
-                        best, a0 = e - x, x
-                    x = e
-                else:
-                    x += 1
-            a, b = a0, a0 + best - 1
-        rows[y, 2] = a
-        rows[y, 3] = b
+        if n == last - first + 1:  # one run: the common case
+            rows[y, 2] = first
+            rows[y, 3] = last
+            continue
+        best_in = best_out = 0
+        x = first
+        while x <= last:  # the longest runs above hi and at or below lo
+            e = x + 1
+            if row[x] > hi:
+                while e <= last and row[e] > hi:
+                    e += 1
+                if e - x > best_in:
+                    best_in = e - x
+                    rows[y, 2] = x
+                    rows[y, 3] = e - 1
+            elif not row[x] > lo:
+                while e <= last and not row[e] > lo:
+                    e += 1
+                if e - x > best_out:
+                    best_out = e - x
+                    rows[y, 4] = x
+                    rows[y, 5] = e - 1
+            x = e
 
 
 @jit_helper
@@ -546,7 +551,7 @@ def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1,
     vertical_first = scale < 1.0
     maxval = consts[3]
     count = 0
-    p = q = s = e = j_lo  # each row's answers are the next row's guesses
+    p = q = s = e = g = f = j_lo  # each row's answers are the next row's guesses
     for i in range(ny):
         a = wy[0, i]
         b = wy[1, i]
@@ -570,7 +575,19 @@ def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1,
                 in_lo = min(max(s, p), q)
                 in_hi = min(max(e, in_lo), q)
         count += in_hi - in_lo
-        for j0, j1 in ((p, in_lo), (in_hi, q)):
+        # Columns [out_lo, out_hi) have all four taps at or below ``lo`` inside the hulls: out.
+        out_lo = out_hi = q
+        gap_lo = max(rows[ya, 4], rows[yb, 4])
+        gap_hi = min(rows[ya, 5], rows[yb, 5])
+        if gap_lo <= gap_hi:
+            g = _first_at_least(xs0, p, q, gap_lo, g)
+            f = _first_at_least(xs1, g, q, gap_hi + 1, f)
+            out_lo = g
+            out_hi = max(f, g)
+        # The rest, around the two ranges (which are apart: no tap is both above hi and at or below lo).
+        if in_lo < out_lo:
+            in_lo, in_hi, out_lo, out_hi = out_lo, out_hi, in_lo, in_hi
+        for j0, j1 in ((p, out_lo), (out_hi, in_lo), (in_hi, q)):
             for j in range(j0, j1):
                 v = _value(alpha, ya, yb, a, b, xs0[j], xs1[j], wx0[j], wx1[j], vertical_first, t)
                 stored[0] = rounded(v, maxval) if rounding else v
