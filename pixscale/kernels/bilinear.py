@@ -398,9 +398,9 @@ def _first_above(row, x0, x1, v):
     """The first ``x`` in ``[x0, x1)`` with ``row[x] > v``, else ``x1``: 32 values a step, then one by one."""
     x = x0
     while x + 32 <= x1:
-        n = 0
-        for k in range(32):  # a fixed-length count: LLVM vectorises it
-            n += 1 if row[x + k] > v else 0
+        n = np.uint8(0)
+        for k in range(x, x + 32):
+            n |= np.uint8(row[k] > v)
         if n:
             break
         x += 32
@@ -410,13 +410,29 @@ def _first_above(row, x0, x1, v):
 
 
 @jit_helper
+def _first_at_most(row, x0, x1, v):
+    """The first ``x`` in ``[x0, x1)`` with ``row[x] <= v``, else ``x1``, found as :func:`_first_above` does."""
+    x = x0
+    while x + 32 <= x1:
+        n = np.uint8(0)
+        for k in range(x, x + 32):
+            n |= np.uint8(not row[k] > v)
+        if n:
+            break
+        x += 32
+    while x < x1 and row[x] > v:
+        x += 1
+    return x
+
+
+@jit_helper
 def _last_above(row, x0, x1, v):
     """The last ``x`` in ``[x0, x1)`` with ``row[x] > v`` (there is one), found as :func:`_first_above` does."""
     x = x1
     while x - 32 >= x0:
-        n = 0
-        for k in range(32):
-            n += 1 if row[x - 32 + k] > v else 0
+        n = np.uint8(0)
+        for k in range(x - 32, x):
+            n |= np.uint8(row[k] > v)
         if n:
             break
         x -= 32
@@ -455,10 +471,7 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         rows[y, 1] = last
         rows[y, 4] = w
         rows[y, 5] = -1
-        n = 0
-        for x in range(first, last + 1):
-            n += 1 if row[x] > hi else 0
-        if n == last - first + 1:  # one run: the common case
+        if _first_at_most(row, first, last + 1, hi) > last:  # one run: the common case
             rows[y, 2] = first
             rows[y, 3] = last
             continue
