@@ -394,51 +394,36 @@ def sure_levels(dtype, thr):
 
 
 @jit_helper
-def _first_above(row, x0, x1, v):
-    """The first ``x`` in ``[x0, x1)`` with ``row[x] > v``, else ``x1``: 32 values a step, then one by one."""
-    x = x0
-    while x + 32 <= x1:
-        n = np.uint8(0)
-        for k in range(x, x + 32):
-            n |= np.uint8(row[k] > v)
-        if n:
-            break
-        x += 32
-    while x < x1 and not row[x] > v:
-        x += 1
-    return x
+def _scan(row, x0, x1, v, above, backward):
+    """The first ``x`` in ``[x0, x1)`` with ``(row[x] > v) == above``, else ``x1`` (backward: the last, or ``x0 - 1``).
 
-
-@jit_helper
-def _first_at_most(row, x0, x1, v):
-    """The first ``x`` in ``[x0, x1)`` with ``row[x] <= v``, else ``x1``, found as :func:`_first_above` does."""
-    x = x0
-    while x + 32 <= x1:
-        n = np.uint8(0)
-        for k in range(x, x + 32):
-            n |= np.uint8(not row[k] > v)
-        if n:
-            break
-        x += 32
-    while x < x1 and row[x] > v:
-        x += 1
-    return x
-
-
-@jit_helper
-def _last_above(row, x0, x1, v):
-    """The last ``x`` in ``[x0, x1)`` with ``row[x] > v`` (there is one), found as :func:`_first_above` does."""
-    x = x1
-    while x - 32 >= x0:
-        n = np.uint8(0)
-        for k in range(x - 32, x):
-            n |= np.uint8(row[k] > v)
-        if n:
-            break
-        x -= 32
-    x -= 1
-    while not row[x] > v:
+    32 values a step (a block of compares OR-ed together, which LLVM
+    vectorises), then one by one.  One helper for every scan of
+    :func:`probe_rows`: each compiled function adds to the first call's time.
+    """
+    if backward:
+        x = x1
+        while x - 32 >= x0:
+            n = np.uint8(0)
+            for k in range(x - 32, x):
+                n |= np.uint8((row[k] > v) == above)
+            if n:
+                break
+            x -= 32
         x -= 1
+        while x >= x0 and (row[x] > v) != above:
+            x -= 1
+        return x
+    x = x0
+    while x + 32 <= x1:
+        n = np.uint8(0)
+        for k in range(x, x + 32):
+            n |= np.uint8((row[k] > v) == above)
+        if n:
+            break
+        x += 32
+    while x < x1 and (row[x] > v) != above:
+        x += 1
     return x
 
 
@@ -463,15 +448,15 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         rows[y, 5] = w - 1
     for y in range(y0, y1):
         row = alpha[y]
-        first = _first_above(row, x0, x1, lo)
+        first = _scan(row, x0, x1, lo, True, False)
         if first == x1:
             continue
-        last = _last_above(row, first, x1, lo)
+        last = _scan(row, first, x1, lo, True, True)
         rows[y, 0] = first
         rows[y, 1] = last
         rows[y, 4] = w
         rows[y, 5] = -1
-        if _first_at_most(row, first, last + 1, hi) > last:  # one run: the common case
+        if _scan(row, first, last + 1, hi, False, False) > last:  # one run: the common case
             rows[y, 2] = first
             rows[y, 3] = last
             continue
@@ -509,24 +494,6 @@ def _first_at_least(xs, lo, hi, v, k):
     while k < hi and xs[k] < v:
         k += 1
     return k
-
-
-@jit_helper
-def _value(alpha, ya, yb, a, b, xa, xb, wa, wb, vertical_first, t):
-    """The warp's interpolated value at one pixel (:func:`warp_bilinear`'s operations, one channel, straight)."""
-    if vertical_first:
-        t[0] = a * alpha[ya, xa] + b * alpha[yb, xa]  # _blend_rows
-        t[1] = a * alpha[ya, xb] + b * alpha[yb, xb]
-        t[2] = wa * t[0] + wb * t[1]  # _gather
-    else:
-        t[0] = alpha[ya, xa]  # to_work, then _gather
-        t[1] = alpha[ya, xb]
-        t[2] = wa * t[0] + wb * t[1]
-        t[0] = alpha[yb, xa]
-        t[1] = alpha[yb, xb]
-        t[3] = wa * t[0] + wb * t[1]
-        t[2] = a * t[2] + b * t[3]  # the vertical blend
-    return t[2]
 
 
 @jit
@@ -602,7 +569,22 @@ def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1,
             in_lo, in_hi, out_lo, out_hi = out_lo, out_hi, in_lo, in_hi
         for j0, j1 in ((p, out_lo), (out_hi, in_lo), (in_hi, q)):
             for j in range(j0, j1):
-                v = _value(alpha, ya, yb, a, b, xs0[j], xs1[j], wx0[j], wx1[j], vertical_first, t)
+                # The warp's operations (warp_bilinear, one channel, straight): t holds what it stores.
+                xa = xs0[j]
+                xb = xs1[j]
+                if vertical_first:
+                    t[0] = a * alpha[ya, xa] + b * alpha[yb, xa]  # _blend_rows
+                    t[1] = a * alpha[ya, xb] + b * alpha[yb, xb]
+                    t[2] = wx0[j] * t[0] + wx1[j] * t[1]  # _gather
+                else:
+                    t[0] = alpha[ya, xa]  # to_work, then _gather
+                    t[1] = alpha[ya, xb]
+                    t[2] = wx0[j] * t[0] + wx1[j] * t[1]
+                    t[0] = alpha[yb, xa]
+                    t[1] = alpha[yb, xb]
+                    t[3] = wx0[j] * t[0] + wx1[j] * t[1]
+                    t[2] = a * t[2] + b * t[3]  # the vertical blend
+                v = t[2]
                 stored[0] = rounded(v, maxval) if rounding else v
                 count += 1 if stored[0] > thr else 0
     return count
