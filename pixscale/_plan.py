@@ -107,7 +107,9 @@ class _Probe:
     Only the output window that can hold mask pixels (the mapped bbox plus a
     pixel) is resampled; the values there are bit-identical to a full warp,
     so the canvas count is that of the final image.  One kernel call per
-    count; each is made once.
+    count; each is made once.  The bilinear count interpolates only the
+    object's edge (:func:`pixscale.kernels.bilinear.count_spans`), from a
+    table of the source rows kept in ``memo`` for the view's later probes.
     """
 
     def __init__(self, view):
