@@ -104,7 +104,9 @@ class _Probe:
     Only the output window that can hold mask pixels (the mapped bbox plus a
     pixel) is resampled; the values there are bit-identical to a full warp,
     so the canvas count is that of the final image.  One kernel call per
-    count; each is made once.
+    count; each is made once.  The bilinear count interpolates only the
+    object's edge (:func:`pixscale.kernels.bilinear.count_spans`), from a
+    table of the source rows kept in ``memo`` for the view's later probes.
     """
 
     def __init__(self, view):
@@ -115,20 +117,23 @@ class _Probe:
         self.box = (bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r)
         self.args = (alpha.dtype.kind == "u", kernel_constants(alpha.dtype))
         self.seen = {}
-        # The count kernel, looked up once where the filter does not change with the scale.
+        # The count kernel, looked up once where the filter does not change with the scale; the
+        # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
+        self.memo = {"box": bbox}
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
         if key not in self.seen:
             v = self.view
             (cx, cy), (dx, dy) = v.src_center, dst
+            args = (v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args)
             self.seen[key] = (
                 0
                 if r0 >= r1 or c0 >= c1
-                else (self.kernel or resampler(v.filter, scale)[1])(
-                    v.alpha, v.thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, *self.args
-                )
+                else self.kernel(*args, self.memo)
+                if self.kernel
+                else resampler(v.filter, scale)[1](*args)
             )
         return self.seen[key]
 

@@ -289,6 +289,26 @@ def warp(image, transform, *, premultiplied=True, background=None):
     return out if image.ndim == 3 else out[:, :, 0]
 
 
+class _Canvas:
+    """What :func:`warp` reads of a transform."""
+
+    def __init__(self, scale, src_center, dst_center, output_shape):
+        self.scale, self.src_center, self.dst_center, self.output_shape = scale, src_center, dst_center, output_shape
+
+
+def probe_count(alpha, thr, scale, src_center, dst_center, rows, cols):
+    """Reference of exact mode's probe: how many pixels of a window of the bilinear warp of ``alpha`` exceed ``thr``.
+
+    ``alpha`` (H, W) is warped on its own, straight (no premultiplication),
+    by :func:`warp` onto a canvas that holds the window ``range(*rows)`` x
+    ``range(*cols)`` (both starting at 0 or later); the count is that of its
+    pixels ``> thr`` in the window.
+    """
+    t = _Canvas(scale, src_center, dst_center, (rows[1], cols[1]))
+    out = warp(np.asarray(alpha), t, premultiplied=False)[rows[0] :, cols[0] :]
+    return int(np.count_nonzero(out > thr))
+
+
 # --- Tap filters: Lanczos-4 and area -------------------------------------------
 
 
