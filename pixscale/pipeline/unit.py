@@ -22,6 +22,7 @@ from .io import ViewError, read_view, write_png
 from .manifest import fingerprint
 from .masked import orientation_hint, read_colour, read_mask
 from .records import ViewRecord
+from .workers import leave_slot
 
 # Errors of the machine, not of the data: the view is redone by resume=True.
 RETRYABLE = {
@@ -365,6 +366,7 @@ def _process_sample(sample, out_root, opts, root, stop):
                 if len(pending) > WRITE_THREADS:
                     _settle(sample, pending.popleft(), result, frames)
             good.clear()  # the next group's images replace these
+        leave_slot()  # what is left is waiting for the writers and syncing the cameras: the next unit may read
         while pending:
             _settle(sample, pending.popleft(), result, frames)
     except _Stopped:
