@@ -19,7 +19,7 @@ import secrets
 import signal
 import sys
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 
 POOLS = ("processes", "threads")
 MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as failed
@@ -320,14 +320,21 @@ def parse_scheduler(text):
 _slot = threading.local()  # the slot the unit running on this thread holds (see Workers._local)
 
 
-def _in_slot(slots, fn, *args):
-    """Run ``fn(*args)`` once one of ``slots`` is free; its slot is freed when it returns, or at its tail."""
+def _in_slot(slots, after, fn, *args):
+    """Run ``fn(*args)`` once one of ``slots`` is free; its slot is freed when it returns, or at its tail.
+
+    ``after``, a future or None: the result is handed back only once that
+    one is done, so that units still complete in the order they were given.
+    """
     slots.acquire()
     _slot.held = slots
     try:
-        return fn(*args)
+        result = fn(*args)
     finally:
         leave_slot()
+    if after is not None:
+        wait([after])  # done, failed or cancelled
+    return result
 
 
 def leave_slot():
@@ -401,6 +408,7 @@ class Workers:
             # Twice the threads, ``jobs`` of them working (the slots): a unit's tail, waiting for its last
             # files to be written and synced, runs beside the next unit's work (see :func:`leave_slot`).
             self._slots = threading.BoundedSemaphore(self.jobs)  # a new pool, new slots: a hung unit keeps its own
+            self._last = None  # with one job, the unit given last: the next completes after it, as on one thread
             return ThreadPoolExecutor(max_workers=2 * self.jobs)
         import multiprocessing
 
@@ -476,7 +484,10 @@ class Workers:
 
     def submit(self, fn, *args):
         if self._owned and isinstance(self.executor, ThreadPoolExecutor):
-            return self.executor.submit(_in_slot, self._slots, fn, *args)
+            fut = self.executor.submit(_in_slot, self._slots, self._last, fn, *args)
+            if self.jobs == 1:
+                self._last = fut
+            return fut
         return self.executor.submit(fn, *args)
 
     def lost(self):

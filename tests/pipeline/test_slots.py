@@ -50,3 +50,26 @@ def test_a_unit_in_its_tail_lets_the_next_one_run():
 def test_outside_a_local_thread_pool_leave_slot_does_nothing():
     leave_slot()
     leave_slot()
+
+
+def test_with_one_job_units_still_complete_in_the_order_they_were_given():
+    workers = Workers(1, pool="threads")
+    release, done = threading.Event(), []
+
+    def first_unit():
+        leave_slot()
+        release.wait(GUARD_S)  # its tail outlasts the next unit's work
+        done.append(1)
+
+    try:
+        first = workers.submit(first_unit)
+        ran = threading.Event()
+        second = workers.submit(lambda: (done.append(2), ran.set()))
+        assert ran.wait(GUARD_S)  # the second unit's work ran in the first's tail...
+        assert not second.done()  # ...but it completes only after the first
+        release.set()
+        second.result(GUARD_S)
+        assert first.done() and done == [2, 1]
+    finally:
+        release.set()
+        workers.close()
