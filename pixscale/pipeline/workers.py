@@ -106,7 +106,7 @@ class StopFlag:
         self.path = os.fspath(path)
         self.token = token or secrets.token_hex(16)
         self._set = False  # this object's own state: threads share the object, processes read the file
-        self._pid = os.getpid()  # the process whose threads share it; a copy (pickled, forked) reads the file
+        self._pid: int | None = os.getpid()  # the process whose threads share it; a copy (pickled) reads the file
 
     def __getstate__(self):
         return {"path": self.path, "token": self.token, "_set": self._set}
