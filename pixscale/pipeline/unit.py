@@ -1,5 +1,6 @@
 """One sample's work: read and measure its views, plan, warp and write them and its cameras; return its rows."""
 
+import dataclasses
 import errno
 import math
 import os
@@ -21,7 +22,8 @@ from .files import NO_FOLLOW
 from .io import ViewError, read_view, write_png
 from .manifest import fingerprint
 from .masked import orientation_hint, read_colour, read_mask
-from .records import ViewRecord
+from .records import Islands, ViewRecord
+from .workers import leave_slot
 
 # Errors of the machine, not of the data: the view is redone by resume=True.
 RETRYABLE = {
@@ -237,13 +239,16 @@ def _writer_pool():
         return _writers[1]
 
 
-def _write_files(files, out_root, level, stop):
-    """Write a view's ``files`` (``(key, image)`` pairs) in order: ``(written, error)``.
+def _write_files(files, out_root, level, stop, count):
+    """Write a view's ``files`` (``(key, image)`` pairs) in order: ``(written, error, islands)``.
 
     ``written`` holds ``[key, size]`` of each file written; ``error`` is the
-    exception that stopped the rest (None if none), raised by :func:`_settle`.
+    exception that stopped the rest (None if none), raised by :func:`_settle`;
+    ``islands`` is what :func:`islands` finds for ``count`` (its arguments),
+    counted here, beside the unit's next view, rather than on the unit's way.
     """
     written = []
+    found = islands(*count)
     try:
         for key, image in files:
             if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
@@ -252,8 +257,8 @@ def _write_files(files, out_root, level, stop):
             write_png(path, image, compress_level=level, root=out_root)
             written.append([key, os.lstat(path).st_size])
     except (OSError, ValueError, _Stopped) as exc:  # ViewError is a ValueError
-        return written, exc
-    return written, None
+        return written, exc, found
+    return written, None, found
 
 
 def _failed(sample, view, exc, frames):
@@ -267,7 +272,7 @@ def _failed(sample, view, exc, frames):
 def _settle(sample, job, result, frames):
     """Record a view whose files were written (or failed to be): its row, its outputs, its camera."""
     view, row, future = job
-    done, error = future.result()
+    done, error, found = future.result()
     result["outputs"] += done
     if isinstance(error, _Stopped):
         raise error
@@ -277,7 +282,7 @@ def _settle(sample, job, result, frames):
     entry = frames.setdefault(view.frame, None)
     if view.mask is not None and sample.cameras is not None and view.out_rel != view.rel:
         frames[view.frame] = {**(entry or {}), "file_path": view.out_rel}  # the image is now a PNG
-    result["rows"].append(row)
+    result["rows"].append(dataclasses.replace(row, islands=Islands.of(found)) if found is not None else row)
 
 
 def _read_group(sample, views, opts, rows, stop):
@@ -301,7 +306,9 @@ def _read_group(sample, views, opts, rows, stop):
 
 
 def _warp_view(sample, view, image, before, kept, t, opts, frames):
-    """Warp a view by its transform ``t``: ``(files, row)``, the ``(key, image)`` pairs to write and its row.
+    """Warp a view by its transform ``t``: ``(files, row, count)``, the ``(key, image)`` pairs to write,
+    its row, and the arguments of its :func:`islands`, which the writer counts (the row gets them when
+    the files are written).
 
     Its new camera intrinsics go in ``frames``.  Raises ViewError if it cannot be written.
     """
@@ -324,8 +331,8 @@ def _warp_view(sample, view, image, before, kept, t, opts, frames):
     else:
         files = [(view.out_key, out)]
     on_target = t.on_target if opts.scale == "per-view" else None
-    probe = islands(image, before, opts.image.object_mask)
-    return files, ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target, islands=probe)
+    row = ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target)
+    return files, row, (image, before, opts.image.object_mask)
 
 
 def _process_sample(sample, out_root, opts, root, stop):
@@ -356,15 +363,16 @@ def _process_sample(sample, out_root, opts, root, stop):
                 if stop is not None and stop.is_set():
                     return None
                 try:
-                    files, row = _warp_view(sample, view, image, before, kept, t, opts, frames)
+                    files, row, count = _warp_view(sample, view, image, before, kept, t, opts, frames)
                 except (OSError, ValueError) as exc:  # ViewError is a ValueError
                     rows.append(_failed(sample, view, exc, frames))
                     continue
-                job = _writer_pool().submit(_write_files, files, out_root, opts.png_level, stop)
+                job = _writer_pool().submit(_write_files, files, out_root, opts.png_level, stop, count)
                 pending.append((view, row, job))
                 if len(pending) > WRITE_THREADS:
                     _settle(sample, pending.popleft(), result, frames)
             good.clear()  # the next group's images replace these
+        leave_slot()  # what is left is waiting for the writers and syncing the cameras: the next unit may read
         while pending:
             _settle(sample, pending.popleft(), result, frames)
     except _Stopped:

@@ -18,7 +18,8 @@ import os
 import secrets
 import signal
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 
 POOLS = ("processes", "threads")
 MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as failed
@@ -105,6 +106,7 @@ class StopFlag:
         self.path = os.fspath(path)
         self.token = token or secrets.token_hex(16)
         self._set = False  # this object's own state: threads share the object, processes read the file
+        self._pid: int | None = os.getpid()  # the process whose threads share it; a copy (pickled) reads the file
 
     def __getstate__(self):
         return {"path": self.path, "token": self.token, "_set": self._set}
@@ -112,15 +114,22 @@ class StopFlag:
     def __setstate__(self, state):
         self.path, self.token = state["path"], state["token"]
         self._set = state.get("_set", False)
+        self._pid = None
 
     def is_set(self):
         """Whether the stop was requested: by this object (a thread's unit), or in the file (a process's).
 
-        The file is opened without following a link and without blocking (a
-        FIFO or a link planted there is not this run's request: not set).
+        Only a copy (unpickled in a worker, or forked) reads the file: the
+        object itself is the one :meth:`set` sets, so in the process that made
+        it (every thread of a threads run) it answers from memory, with no
+        system call per check.  The file is opened without following a link
+        and without blocking (a FIFO or a link planted there is not this run's
+        request: not set).
         """
         if self._set:
             return True
+        if self._pid == os.getpid():  # the original: only its own set() requests a stop
+            return False
         if not os.path.exists(self.path):  # the common case, without opening anything
             return False
         from .files import open_own_file
@@ -308,6 +317,41 @@ def parse_scheduler(text):
     raise ValueError(f"`scheduler=` takes a Dask scheduler address (tcp://HOST:8786) or local:N; got {text!r}")
 
 
+_slot = threading.local()  # the slot the unit running on this thread holds (see Workers._local)
+
+
+def _in_slot(slots, after, fn, *args):
+    """Run ``fn(*args)`` once one of ``slots`` is free; its slot is freed when it returns, or at its tail.
+
+    ``after``, a future or None: the result is handed back only once that
+    one is done, so that units still complete in the order they were given.
+    """
+    slots.acquire()
+    _slot.held = slots
+    try:
+        result = fn(*args)
+    finally:
+        leave_slot()
+    if after is not None:
+        wait([after])  # done, failed or cancelled
+    return result
+
+
+def leave_slot():
+    """Free the slot of the unit running on this thread: what it does from now on is waiting, mostly.
+
+    A unit calls this once its views are warped and handed to the writers:
+    waiting for the files and syncing the cameras lets the next unit read.
+    Local threads run ``jobs`` units' work at once and at most as many
+    tails beside them; elsewhere (processes, Dask, an executor passed in)
+    a unit holds no slot and this does nothing.
+    """
+    slots = getattr(_slot, "held", None)
+    if slots is not None:
+        _slot.held = None
+        slots.release()
+
+
 class Workers:
     """The executor of a run, and how many units it should have in flight.
 
@@ -361,7 +405,11 @@ class Workers:
             self.pool = "threads"
         if self.pool == "threads" or self.jobs == 1:
             self.kind = f"{self.jobs} thread{'s' if self.jobs > 1 else ''}"
-            return ThreadPoolExecutor(max_workers=self.jobs)
+            # Twice the threads, ``jobs`` of them working (the slots): a unit's tail, waiting for its last
+            # files to be written and synced, runs beside the next unit's work (see :func:`leave_slot`).
+            self._slots = threading.BoundedSemaphore(self.jobs)  # a new pool, new slots: a hung unit keeps its own
+            self._last = None  # with one job, the unit given last: the next completes after it, as on one thread
+            return ThreadPoolExecutor(max_workers=2 * self.jobs)
         import multiprocessing
 
         self.kind = f"{self.jobs} worker processes"
@@ -435,6 +483,11 @@ class Workers:
             )
 
     def submit(self, fn, *args):
+        if self._owned and isinstance(self.executor, ThreadPoolExecutor):
+            fut = self.executor.submit(_in_slot, self._slots, self._last, fn, *args)
+            if self.jobs == 1:
+                self._last = fut
+            return fut
         return self.executor.submit(fn, *args)
 
     def lost(self):
