@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The one prepared run for a machine with a CUDA GPU and 16 cores (an H200 with no package registry):
+# the GPU tests on the device, benchmarks/gpu.py, and issue #21's 16-core tables (cold start, scaling.py at
+# 600 and 1800 views with normalize_batch on 1-16 threads). Everything lands under $OUT (default
+# benchmarks/results/device): env.txt, tests.txt, gpu.md, gpu.json, coldstart.md, coldstart.json, scaling.md
+# and log.txt (all of it) -- 8 files, flat.
+#
+# Two halves:
+#
+#   bash benchmarks/device_gpu.sh wheels [EXTRA==VERSION ...]
+#       HERE, where PyPI is reachable: download into .whl/ (repository root; add `/.whl/` to .git/info/exclude)
+#       the cp312 x86-64 wheels the GPU machine's image lacks. That image has python3 3.12 with torch, CuPy,
+#       numba, numba-cuda, scipy, imageio, tqdm and filelock, but no imagecodecs, and its numpy may be newer
+#       than its numba accepts: imagecodecs (a pixscale dependency), numba-cuda 0.30.4 and numpy 2.2.6 (used
+#       only if the image's numba refuses its own numpy) come to about 46 MB of the 64 MB a call may carry.
+#       Name other wheels to add (numba==0.68.1 llvmlite==0.50.0 are 63 MB together: then drop imagecodecs,
+#       and the dataset runs of step 5, with STEPS).
+#
+#   bash benchmarks/device_gpu.sh
+#       THERE (device tool: carry [".whl"], timeout_s 600): a venv over the image's packages
+#       (--system-site-packages: its torch and CuPy), the carried wheels only where needed, pixscale from this
+#       tree (--no-deps, nothing fetched), then the steps, each under `timeout` so the whole run ends in about
+#       9 minutes at worst (its caps add up to 530 s, plus the setup) (about 6 expected). STEPS="setup tests gpu coldstart scaling" picks steps (setup
+#       always runs); a rerun of one step is `STEPS=gpu bash benchmarks/device_gpu.sh`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = wheels ]; then
+    shift
+    mkdir -p .whl
+    exclude="$(git rev-parse --git-common-dir)/info/exclude"
+    grep -qx '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >>"$exclude"
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+        imagecodecs numba-cuda==0.30.4 numpy==2.2.6 "$@"
+    du -ch .whl/*.whl
+    exit
+fi
+
+OUT=${OUT:-benchmarks/results/device}
+mkdir -p "$OUT"
+STEPS=${STEPS:-setup tests gpu coldstart scaling}
+exec > >(tee -a "$OUT/log.txt") 2>&1
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+step() {  # step NAME SECONDS COMMAND...: time it, cap it, never stop the script
+    local name=$1 limit=$2 t0=$SECONDS rc
+    shift 2
+    echo "=== $name (at most ${limit} s): $*"
+    timeout --kill-after=10 "$limit" "$@"
+    rc=$?
+    echo "=== $name: rc=$rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo ' (TIMED OUT)')"
+    return $rc
+}
+export PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/ps-numba PIXSCALE_CACHE_DIR=/tmp/ps-cache
+unset NUMBA_ENABLE_CUDASIM
+rm -rf "$NUMBA_CACHE_DIR" "$PIXSCALE_CACHE_DIR"
+
+# 1. Setup: what the machine has, a venv over it, the carried wheels where needed, pixscale.
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1
+    nproc
+    python3 --version
+    python3 -m pip list 2>/dev/null | grep -iE '^(numba|numba-cuda|llvmlite|numpy|cuda-|torch |cupy|imagecodecs|scipy|imageio|tqdm|filelock|pytest|hypothesis)'
+    ls .whl 2>/dev/null
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+venv=/tmp/ps-venv
+py=$venv/bin/python
+t0=$SECONDS
+rm -rf "$venv"
+python3 -m venv --system-site-packages "$venv"
+pipi() { "$venv/bin/pip" install -q --no-index --no-deps --no-compile "$@"; }
+carried() { ls .whl/"$1"-*.whl 2>/dev/null | head -1; }
+works() { "$py" -c 'import numba, numpy; from numba import cuda; assert cuda.is_available(), "no GPU"' 2>&1; }
+for pkg in imagecodecs; do  # pixscale's dependencies the image lacks
+    "$py" -c "import $pkg" 2>/dev/null || { [ -n "$(carried "$pkg")" ] && pipi "$(carried "$pkg")"; }
+done
+why=$(works) || {
+    echo "numba as the image has it: $why"
+    if [[ $why == *NumPy* ]] && [ -n "$(carried numpy)" ]; then  # numba refuses the image's numpy: an older one
+        pipi "$(carried numpy)" && why=$(works)
+    fi
+}
+[ -n "$why" ] && [ -n "$(carried numba_cuda)" ] && { pipi "$(carried numba_cuda)" && why=$(works); }
+pipi --no-build-isolation -e . 2>/dev/null || echo "$PWD" >"$("$py" -c 'import site; print(site.getsitepackages()[0])')/pixscale-src.pth"
+"$py" -c 'import numpy, numba, pixscale, imagecodecs; print("numpy", numpy.__version__, "numba", numba.__version__, "pixscale", pixscale.__version__)' 2>&1 | tee -a "$OUT/env.txt"
+"$py" -c 'import numba_cuda, torch, cupy; print("numba-cuda", numba_cuda.__version__, "torch", torch.__version__, "cupy", cupy.__version__)' 2>&1 | tee -a "$OUT/env.txt"
+[ -n "$why" ] && echo "NO GPU PATH: $why" | tee -a "$OUT/env.txt"
+echo "=== setup: $((SECONDS - t0)) s"
+
+# 2. The GPU tests, on the device (the same tests CI runs under the simulator).
+want tests && step tests 60 "$py" -m pytest -q -p no:cacheprovider -x tests/gpu tests/api/test_package.py 2>&1 | tee "$OUT/tests.txt"
+
+# 3. benchmarks/gpu.py: 600 views of 512² and 1024², exact and closed form, GPU vs 16-core CPU vs torch, copies.
+want gpu && step gpu 150 "$py" benchmarks/gpu.py --views 600 --sizes 512 1024 --rounds 5 --json "$OUT/gpu.json" | tee "$OUT/gpu.md"
+
+# 4. Issue #21 item 8 on 16 cores: the cold-start table (empty kernel caches, first calls).
+want coldstart && step coldstart 110 "$py" benchmarks/coldstart.py --repeat 2 --json "$OUT/coldstart.json" | tee "$OUT/coldstart.md"
+
+# 5. ... and scaling.py at 600 and 1800 views (100 and 300 samples of 6), --jobs and normalize_batch on 1-16 threads.
+want scaling && step scaling 210 "$py" benchmarks/scaling.py --samples 100 300 --jobs 1 2 4 8 16 --rounds 1 --no-dask | tee "$OUT/scaling.md"
+
+echo "=== all done in $SECONDS s; files under $OUT: $(ls "$OUT" | tr '\n' ' ')"
