@@ -25,8 +25,9 @@ once; then, ``--rounds`` times in alternation, the median kept:
   N×H×W×4): what a hand-written GPU pipeline costs, without exact mode, the
   bbox fit or pixscale's rounding;
 - the copies a CPU path on GPU-resident data would add: the batch host to
-  device (pageable NumPy memory, ``cuda.to_device``) and back
-  (``copy_to_host``).
+  device (``cuda.to_device``) and back (``copy_to_host``), from pageable NumPy
+  memory and from page-locked (pinned) memory; and the GPU path for a batch
+  in host memory, the copies included.
 
 GPU timings are wall clock between two full device synchronizations (the
 GPU path may plan on the host between launches, so CUDA events on one stream
@@ -106,6 +107,15 @@ def _timed(fn, sync, rounds):
     return statistics.median(seconds), result
 
 
+def _pinned_copies(cuda, host, dev, sync, rounds):
+    """(path, seconds) of the batch's copies through page-locked host memory (what a loader can pin), both ways."""
+    pinned = cuda.pinned_array(host.shape, host.dtype)
+    pinned[...] = host
+    t_in, _ = _timed(lambda: cuda.to_device(pinned), sync, rounds)
+    t_out, _ = _timed(lambda: dev.copy_to_host(pinned), sync, rounds)
+    return [("copy host -> device (pinned)", t_in), ("copy device -> host (pinned)", t_out)]
+
+
 def grid_sample_ceiling(torch, batch, target=0.3, threshold=10):
     """Closed-form normalization with torch ops: measure, scale about the centroid, bilinear resample, uint8."""
     import torch.nn.functional as F
@@ -154,6 +164,8 @@ def measure(size, n_views, rounds, cuda, torch, cpu_threads):
     row("copy host -> device (pageable)", "", t_in, gb_per_s=host.nbytes / t_in / 1e9)
     t_out, _ = _timed(lambda: dev.copy_to_host(), sync, rounds)
     row("copy device -> host (pageable)", "", t_out, gb_per_s=host.nbytes / t_out / 1e9)
+    for path, seconds in _pinned_copies(cuda, host, dev, sync, rounds):
+        row(path, "", seconds, gb_per_s=host.nbytes / seconds / 1e9)
 
     tdev = torch.as_tensor(host, device="cuda") if torch is not None else None
     cpu_out = {}
@@ -186,6 +198,11 @@ def measure(size, n_views, rounds, cuda, torch, cpu_threads):
                 max_lsb_vs_cpu=_lsb(np.asarray(to_host(out))[:k], cpu_out[exact][:k]),
             )
             del out
+            if kind == "numba device array":  # the whole trip for data in host memory: copy in, normalize, copy out
+                t, _ = _timed(
+                    lambda: pixscale.normalize_batch(cuda.to_device(host), exact=exact).copy_to_host(), sync, rounds
+                )
+                row("GPU from host memory: copy in + normalize_batch + copy out (pageable)", mode, t)
     if tdev is not None:
         path = "torch measure + affine_grid + grid_sample (ceiling)"
         try:
