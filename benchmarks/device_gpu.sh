@@ -19,8 +19,8 @@
 #   bash benchmarks/device_gpu.sh
 #       THERE (device tool: carry [".whl"], timeout_s 600): a venv over the image's packages
 #       (--system-site-packages: its torch and CuPy), the carried wheels only where needed, pixscale from this
-#       tree (--no-deps, nothing fetched), then the steps, each under `timeout` so the whole run ends in about
-#       9 minutes at worst (its caps add up to 530 s, plus the setup) (about 6 expected). STEPS="setup tests gpu coldstart scaling" picks steps (setup
+#       tree (a path in the venv, nothing fetched), then the steps, each under `timeout` so the whole run ends in about
+#       9 minutes at worst (its caps add up to 510 s, plus about 20 s of setup) (about 6 expected). STEPS="setup gpu tests coldstart scaling" picks steps (setup
 #       always runs); a rerun of one step is `STEPS=gpu bash benchmarks/device_gpu.sh`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ fi
 
 OUT=${OUT:-benchmarks/results/device}
 mkdir -p "$OUT"
-STEPS=${STEPS:-setup tests gpu coldstart scaling}
+STEPS=${STEPS:-setup gpu tests coldstart scaling}
 exec > >(tee -a "$OUT/log.txt") 2>&1
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 step() {  # step NAME SECONDS COMMAND...: time it, cap it, never stop the script
@@ -71,7 +71,17 @@ py=$venv/bin/python
 t0=$SECONDS
 rm -rf "$venv"
 python3 -m venv --system-site-packages "$venv"
-pipi() { "$venv/bin/pip" install -q --no-index --no-deps --no-compile "$@"; }
+# The image's python3 may itself be a venv (/opt/torch/.venv), whose packages --system-site-packages does not
+# reach: add its site folders after the venv's own (so carried wheels win), their .pth files processed too.
+vsite=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+image_sites=$(python3 -c 'import site; print(repr(site.getsitepackages()))')
+echo "import site; list(map(site.addsitedir, $image_sites))" >"$vsite/zz_image_sites.pth"
+# pixscale from this tree, as an editable install would put it (no build backend needed): a path and its metadata.
+version=$(sed -n 's/^version = //p' setup.cfg)
+echo "$PWD" >"$vsite/pixscale-src.pth"
+mkdir -p "$vsite/pixscale-$version.dist-info"
+printf 'Metadata-Version: 2.1\nName: pixscale\nVersion: %s\n' "$version" >"$vsite/pixscale-$version.dist-info/METADATA"
+pipi() { "$venv/bin/pip" install -q --no-index --no-deps --no-compile --ignore-installed "$@"; }  # into the venv only
 carried() { ls .whl/"$1"-*.whl 2>/dev/null | head -1; }
 works() { "$py" -c 'import numba, numpy; from numba import cuda; assert cuda.is_available(), "no GPU"' 2>&1; }
 for pkg in imagecodecs; do  # pixscale's dependencies the image lacks
@@ -84,22 +94,21 @@ why=$(works) || {
     fi
 }
 [ -n "$why" ] && [ -n "$(carried numba_cuda)" ] && { pipi "$(carried numba_cuda)" && why=$(works); }
-pipi --no-build-isolation -e . 2>/dev/null || echo "$PWD" >"$("$py" -c 'import site; print(site.getsitepackages()[0])')/pixscale-src.pth"
 "$py" -c 'import numpy, numba, pixscale, imagecodecs; print("numpy", numpy.__version__, "numba", numba.__version__, "pixscale", pixscale.__version__)' 2>&1 | tee -a "$OUT/env.txt"
 "$py" -c 'import numba_cuda, torch, cupy; print("numba-cuda", numba_cuda.__version__, "torch", torch.__version__, "cupy", cupy.__version__)' 2>&1 | tee -a "$OUT/env.txt"
 [ -n "$why" ] && echo "NO GPU PATH: $why" | tee -a "$OUT/env.txt"
 echo "=== setup: $((SECONDS - t0)) s"
 
-# 2. The GPU tests, on the device (the same tests CI runs under the simulator).
-want tests && step tests 60 "$py" -m pytest -q -p no:cacheprovider -x tests/gpu tests/api/test_package.py 2>&1 | tee "$OUT/tests.txt"
+# 2. benchmarks/gpu.py: 600 views of 512² and 1024², exact and closed form, GPU vs 16-core CPU vs torch, copies.
+want gpu && step gpu 140 "$py" benchmarks/gpu.py --views 600 --sizes 512 1024 --rounds 5 --json "$OUT/gpu.json" | tee "$OUT/gpu.md"
 
-# 3. benchmarks/gpu.py: 600 views of 512² and 1024², exact and closed form, GPU vs 16-core CPU vs torch, copies.
-want gpu && step gpu 150 "$py" benchmarks/gpu.py --views 600 --sizes 512 1024 --rounds 5 --json "$OUT/gpu.json" | tee "$OUT/gpu.md"
+# 3. The GPU tests, on the device (the same tests CI runs under the simulator).
+want tests && NUMBA_ENABLE_CUDASIM=0 step tests 90 "$py" -m pytest -q -p no:cacheprovider -x tests/gpu tests/api/test_package.py 2>&1 | tee "$OUT/tests.txt"
 
 # 4. Issue #21 item 8 on 16 cores: the cold-start table (empty kernel caches, first calls).
-want coldstart && step coldstart 110 "$py" benchmarks/coldstart.py --repeat 2 --json "$OUT/coldstart.json" | tee "$OUT/coldstart.md"
+want coldstart && step coldstart 100 "$py" benchmarks/coldstart.py --repeat 2 --json "$OUT/coldstart.json" | tee "$OUT/coldstart.md"
 
 # 5. ... and scaling.py at 600 and 1800 views (100 and 300 samples of 6), --jobs and normalize_batch on 1-16 threads.
-want scaling && step scaling 210 "$py" benchmarks/scaling.py --samples 100 300 --jobs 1 2 4 8 16 --rounds 1 --no-dask | tee "$OUT/scaling.md"
+want scaling && step scaling 180 "$py" benchmarks/scaling.py --samples 100 300 --jobs 1 2 4 8 16 --rounds 1 --no-dask | tee "$OUT/scaling.md"
 
 echo "=== all done in $SECONDS s; files under $OUT: $(ls "$OUT" | tr '\n' ' ')"
