@@ -35,7 +35,7 @@ would miss that); every path is called twice before the clock (kernel
 compilation, allocator warm-up).  It also prints the largest difference in
 LSB between the GPU's and the CPU's output over the first 8 views (the
 agreement the tests check, seen here on real data).  Prints a Markdown table
-and writes the figures as JSON.
+per size and writes the figures as JSON, each as soon as that size is measured.
 """
 
 import argparse
@@ -267,15 +267,18 @@ def main(argv=None):
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     print(f"device: {device}; CPU: {info['cpu']}; python {info['python']}; torch {info['torch']}; load {load:.2f}")
-    rows = []
-    for size in args.sizes:
-        rows += measure(size, args.views, args.rounds, cuda, torch, args.threads)
-    print(f"\n{args.views} views of RGBA uint8 per batch, resident on the device; median of {args.rounds} calls\n")
-    print(table(rows))
-    print(f"\n{GOALS}")
     out = pathlib.Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+    rows = []
+    for (
+        size
+    ) in args.sizes:  # each size's table and the JSON so far as soon as it is measured (a run cut short keeps them)
+        new = measure(size, args.views, args.rounds, cuda, torch, args.threads)
+        rows += new
+        print(f"\n{args.views} views of {size}² RGBA uint8, resident on the device; median of {args.rounds} calls\n")
+        print(table(new), flush=True)
+        out.write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+    print(f"\n{GOALS}")
     print(f"figures written to {out}")
     return 0
 
