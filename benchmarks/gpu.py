@@ -1,6 +1,7 @@
 """On the GPU: views per second of ``normalize_batch`` on batches resident on the device, against the CPU.
 
-    python benchmarks/gpu.py [--sizes 512 1024] [--views 600] [--rounds 5] [--json benchmarks/results/gpu.json]
+    python benchmarks/gpu.py [--sizes 512 1024] [--views 600] [--rounds 5] [--filter bilinear]
+                             [--json benchmarks/results/gpu.json]
 
 Needs numba-cuda (``pip install -e ".[cuda]"``) and a CUDA GPU.  Without one
 it says so in one line and exits 0, except under numba's CUDA simulator
@@ -144,7 +145,7 @@ def _lsb(a, b):
     return int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max())
 
 
-def measure(size, n_views, rounds, cuda, torch, cpu_threads):
+def measure(size, n_views, rounds, cuda, torch, cpu_threads, filter="bilinear"):
     """Every row for one size: a list of dicts."""
     import numpy as np
 
@@ -172,7 +173,7 @@ def measure(size, n_views, rounds, cuda, torch, cpu_threads):
     for exact in (True, False):
         mode = "exact" if exact else "closed form"
         t, cpu_out[exact] = _timed(
-            lambda: pixscale.normalize_batch(host, exact=exact, threads=cpu_threads), sync, rounds
+            lambda: pixscale.normalize_batch(host, exact=exact, threads=cpu_threads, filter=filter), sync, rounds
         )
         row(f"CPU normalize_batch, {cpu_threads} threads", mode, t)
         inputs = [("numba device array", dev, lambda out: out.copy_to_host())]
@@ -180,7 +181,7 @@ def measure(size, n_views, rounds, cuda, torch, cpu_threads):
             inputs.append(("torch CUDA tensor", tdev, lambda out: out.cpu().numpy()))
         for kind, arr, to_host in inputs:
             try:
-                t, out = _timed(lambda a=arr: pixscale.normalize_batch(a, exact=exact), sync, rounds)
+                t, out = _timed(lambda a=arr: pixscale.normalize_batch(a, exact=exact, filter=filter), sync, rounds)
                 if type(out) is not type(arr):
                     raise TypeError(f"gave a {type(out).__name__}, not the input's {type(arr).__name__}: no GPU path")
             except Exception as exc:  # no GPU path for this input (yet): a row that says why, not a crash
@@ -200,7 +201,9 @@ def measure(size, n_views, rounds, cuda, torch, cpu_threads):
             del out
             if kind == "numba device array":  # the whole trip for data in host memory: copy in, normalize, copy out
                 t, _ = _timed(
-                    lambda: pixscale.normalize_batch(cuda.to_device(host), exact=exact).copy_to_host(), sync, rounds
+                    lambda: pixscale.normalize_batch(cuda.to_device(host), exact=exact, filter=filter).copy_to_host(),
+                    sync,
+                    rounds,
                 )
                 row("GPU from host memory: copy in + normalize_batch + copy out (pageable)", mode, t)
     if tdev is not None:
@@ -241,6 +244,7 @@ def main(argv=None):
     p.add_argument("--views", type=int, default=600, help="views per batch; default 600")
     p.add_argument("--rounds", type=int, default=5, help="timed calls of each path (median); default 5")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU path's threads; default all cores")
+    p.add_argument("--filter", default="bilinear", help="pixscale's filter (CPU and GPU alike); default bilinear")
     p.add_argument("--json", default="benchmarks/results/gpu.json", help="where to write the figures")
     args = p.parse_args(argv)
     cuda, why = _gpu()
@@ -262,6 +266,7 @@ def main(argv=None):
         "cpu": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.platform()}",
         "python": platform.python_version(),
         "torch": getattr(torch, "__version__", None),
+        "filter": args.filter,
         "load_average_start": load,
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -273,9 +278,12 @@ def main(argv=None):
     for (
         size
     ) in args.sizes:  # each size's table and the JSON so far as soon as it is measured (a run cut short keeps them)
-        new = measure(size, args.views, args.rounds, cuda, torch, args.threads)
+        new = measure(size, args.views, args.rounds, cuda, torch, args.threads, args.filter)
         rows += new
-        print(f"\n{args.views} views of {size}² RGBA uint8, resident on the device; median of {args.rounds} calls\n")
+        print(
+            f"\n{args.views} views of {size}² RGBA uint8 on the device, filter {args.filter!r}; "
+            f"median of {args.rounds} calls\n"
+        )
         print(table(new), flush=True)
         out.write_text(json.dumps({"info": info, "rows": rows}, indent=1))
     print(f"\n{GOALS}")
