@@ -67,8 +67,6 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
     ``0, W - 1`` in a row with no value ``> lo``).
     """
     w = alpha.shape[1]
-    yes = np.bool_(True)  # run-time values: literal ones would compile _scan once per combination
-    no = np.bool_(False)
     for y in range(rows.shape[0]):
         rows[y, 0] = w
         rows[y, 1] = -1
@@ -78,15 +76,15 @@ def probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows):
         rows[y, 5] = w - 1
     for y in range(y0, y1):
         row = alpha[y]
-        first = _scan(row, x0, x1, lo, yes, no)
+        first = _scan(row, x0, x1, lo, True, False)
         if first == x1:
             continue
-        last = _scan(row, first, x1, lo, yes, yes)
+        last = _scan(row, first, x1, lo, True, True)
         rows[y, 0] = first
         rows[y, 1] = last
         rows[y, 4] = w
         rows[y, 5] = -1
-        if _scan(row, first, last + 1, hi, no, no) > last:  # one run: the common case
+        if _scan(row, first, last + 1, hi, False, False) > last:  # one run: the common case
             rows[y, 2] = first
             rows[y, 3] = last
             continue
