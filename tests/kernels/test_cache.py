@@ -357,3 +357,24 @@ def test_a_first_normalize_compiles_no_span_count_and_precompile_caches_it(tmp_p
     assert runs[0] == {"first": 0, "after": 0, "misses": 0, "same": True}  # the plain count only
     assert runs[1] == {"first": 0, "after": 1, "misses": 1, "same": True}  # compiled by precompile
     assert runs[2] == {"first": 1, "after": 1, "misses": 0, "same": True}  # from the cache at once
+
+
+def test_helpers_are_compiled_for_linking_only(tmp_path):
+    """A jit_helper's code is linked into its callers, with no machine code or cache entry of its own."""
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, numpy as np, pixscale\n"
+        "from pixscale import reference\n"
+        "from pixscale.kernels import bilinear, linking, store\n"
+        "t = pixscale.ScaleTransform(1.5, (3, 3), (4, 4), (6, 6), (9, 9))\n"
+        "img = np.zeros((6, 6, 4), np.uint8); img[2:4, 2:4] = 200\n"
+        "out = pixscale.warp(img, t)\n"
+        "helpers = [store.finish, store.rounded, bilinear._hpass, bilinear._blend_finish4]\n"
+        "libs = [c.library for h in helpers for c in h.overloads.values()]\n"
+        "print(json.dumps({'file': pixscale.__file__, 'compiled': len(libs),\n"
+        "                  'link_only': all(isinstance(lib, linking._LinkOnlyLibrary) for lib in libs),\n"
+        "                  'cached': any(h._cache._enabled for h in helpers),\n"
+        "                  'same': bool((out == reference.warp(img, t)).all())}))\n"
+    )
+    out, _ = _run(code, root, PIXSCALE_CACHE_DIR=tmp_path / "cache")
+    assert out["compiled"] >= 3 and out["link_only"] and not out["cached"] and out["same"]
