@@ -41,8 +41,10 @@ def _njit(func, **options):
 
     disp = numba.njit(**{**_COMMON, **options})(func)
     if options.get("no_cpython_wrapper") and not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
-        from .linking import link_only
-
+        try:
+            from .linking import link_only
+        except (ImportError, AttributeError):  # pragma: no cover - a numba whose internals moved: numba's own way
+            return _cache.attach(disp)
         return _cache.attach(link_only(disp), keep=False)
     return _cache.attach(disp)
 

@@ -12,8 +12,10 @@ into its callers as it is: no module optimisation and no machine code of
 its own.  The caller's optimisation is numba's, on the whole linked module;
 with pixscale's fastmath flags (no ``reassoc``, no ``contract``) it keeps
 every IEEE operation, so every result is what it was (the bit-identity and
-reference tests hold it).  This takes about a third off each first call's
-compile (docs/benchmarks.md, "Cold start").
+reference tests hold it).  This took 13% off a first uint8 call's CPU time
+and 20% off a first uint16 one's (docs/benchmarks.md, "After (branch
+`cold16`)").  Should numba's internals move, :mod:`pixscale.kernels`
+compiles the helpers numba's own way.
 
 This module imports numba (and its internals): :mod:`pixscale.kernels`
 imports it when the first helper is defined.
