@@ -105,8 +105,9 @@ class _Probe:
     pixel) is resampled; the values there are bit-identical to a full warp,
     so the canvas count is that of the final image.  One kernel call per
     count; each is made once.  The bilinear count interpolates only the
-    object's edge (:func:`pixscale.kernels.bilinear.count_spans`), from a
-    table of the source rows kept in ``memo`` for the view's later probes.
+    object's edge (:func:`pixscale.kernels.probe.count_spans`), from a
+    table of the source rows kept in ``memo`` for the view's later probes,
+    once that kernel is compiled (:func:`pixscale._warp.bilinear_count`).
     """
 
     def __init__(self, view):
