@@ -48,11 +48,14 @@ from numba import cuda
 
 from . import cuda_kernels as _k
 from .device import SIMULATOR
+from .taps import AREA, AUTO, BILINEAR, LANCZOS4
 
 __all__ = ["FILTERS", "SIMULATOR", "count_batch", "measure_batch", "warp_batch"]
 
-#: The resampling filters the GPU kernels implement; :mod:`pixscale._gpu` refuses the others.
-FILTERS = ("bilinear",)
+#: The resampling filters the GPU kernels implement (the names of :data:`pixscale._filters.FILTERS`).
+FILTERS = ("bilinear", "lanczos4", "area", "auto")
+#: The kernels' code of each filter (``auto``: area below scale 1, Lanczos-4 above, bilinear at 1, per view).
+FILTER_CODES = {"bilinear": BILINEAR, "lanczos4": LANCZOS4, "area": AREA, "auto": AUTO}
 
 #: The dtypes of images (and alpha channels) the kernels take.
 DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
@@ -65,6 +68,12 @@ MAX_BLOCKS = 1024
 MAX_GRID_YZ = 65535
 #: Threads per block of the warp, along x (output columns) and y (output rows).
 WARP_BLOCK = (32, 8)
+
+
+def _filter_code(name):
+    if name not in FILTER_CODES:
+        raise ValueError(f"the GPU kernels have the filters {', '.join(map(repr, FILTERS))}; got {name!r}")
+    return FILTER_CODES[name]
 
 
 def _check_dtype(dtype, what):
@@ -131,8 +140,8 @@ def measure_batch(alpha, thr, stream=0):
     return out
 
 
-def warp_batch(src, out, params, premult, stream=0):
-    """Bilinear resample-and-pad of each view of ``src`` into ``out``, as :func:`pixscale.warp` does on the CPU.
+def warp_batch(src, out, params, premult, stream=0, filter="bilinear"):
+    """Resample-and-pad of each view of ``src`` into ``out``, as :func:`pixscale.warp` does on the CPU.
 
     Parameters
     ----------
@@ -149,12 +158,18 @@ def warp_batch(src, out, params, premult, stream=0):
         Interpolate colour premultiplied by alpha and divide it back (four
         channels only; ignored for three).
     stream : numba stream or 0
+    filter : str
+        One of :data:`FILTERS`; ``"auto"`` and ``"area"`` resolve per view
+        by its scale, as :func:`pixscale._filters.resolve` does.
 
     Notes
     -----
     Integer outputs are rounded half up and clipped as the CPU kernel does;
     float outputs are clipped to [0, 1] as :func:`pixscale.warp` clips them.
+    Bilinear pixels are bit-identical to the CPU's; the tap filters' float64
+    weights use the device's ``sin``, which may move an output by 1 LSB.
     """
+    code = _filter_code(filter)
     _check_dtype(src.dtype, "images")
     n, _, _, nc = src.shape
     _, h2, w2, _ = out.shape
@@ -164,11 +179,15 @@ def warp_batch(src, out, params, premult, stream=0):
     bx, by = WARP_BLOCK
     for base, count in _chunks(n):
         grid = (math.ceil(w2 / bx), math.ceil(h2 / by), count)
-        _k.warp[grid, (bx, by, 1), stream](src, out, params, base, bool(premult and nc == 4), rounding, wide, maxval)
+        flags = (bool(premult and nc == 4), rounding, wide, maxval)
+        if code == BILINEAR:
+            _k.warp[grid, (bx, by, 1), stream](src, out, params, base, *flags)
+        else:
+            _k.warp_taps[grid, (bx, by, 1), stream](src, out, params, base, code, *flags)
     return out
 
 
-def count_batch(alpha, thr, params, out_h, out_w, stream=0):
+def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
     """Exact mode's probe for many (view, scale) rows in one launch: counts of warped alpha ``> thr``.
 
     Parameters
@@ -187,15 +206,19 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0):
         The canvas (six columns); with ten, the largest window's size, which
         only sizes the grid.
     stream : numba stream or 0
+    filter : str
+        One of :data:`FILTERS`, resolved per row by its scale.
 
     Returns
     -------
     (M,) int64 device array
         Per row the number of output pixels whose warped alpha, stored in the
         alpha's dtype, exceeds ``thr``: the count of
-        :func:`pixscale.kernels.bilinear.warp_count` over the same window
+        :func:`pixscale.kernels.bilinear.warp_count` (or, for a tap filter,
+        :func:`pixscale.kernels.taps.warp_taps_count`) over the same window
         (the canvas ``[0, out_h) x [0, out_w)`` with six columns).
     """
+    code = _filter_code(filter)
     _check_dtype(alpha.dtype, "alpha")
     m = params.shape[0]
     out = cuda.device_array(m, np.int64, stream=stream)
@@ -206,5 +229,9 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0):
     bx = _reduction_blocks(out_h * out_w)
     t = _threshold(alpha.dtype, thr)
     for base, count in _chunks(m):
-        _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+        if code == BILINEAR:
+            _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+        else:
+            args = (alpha, t, params, base, out_h, out_w, code, rounding, wide, maxval, out)
+            _k.count_taps[(bx, count), _k.TPB, stream](*args)
     return out
