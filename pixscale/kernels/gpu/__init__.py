@@ -6,35 +6,50 @@ The contract with :mod:`pixscale._gpu` (the only importer, lazily):
 launches on ``stream`` (a numba stream, or 0 for the default one), never
 copies image data to the host and never synchronises.  Semantics are those of
 the CPU kernels (:mod:`pixscale.kernels.measure`,
-:mod:`pixscale.kernels.bilinear`; NumPy spec :mod:`pixscale.reference`), with
-the same float operations in the same type and order (see
-:mod:`pixscale.kernels.gpu.device`), so the same inputs give the same bits.
+:mod:`pixscale.kernels.bilinear`, :mod:`pixscale.kernels.taps`; NumPy spec
+:mod:`pixscale.reference`), with the same float operations in the same type
+and order, so the same inputs give the same bits: measure and every bilinear
+value exactly; the tap filters too, but for the float64 ``sin`` of their
+weights, which on the device is libdevice's (1 LSB at most, see
+:mod:`pixscale.kernels.gpu.taps`).
+
+The package (a folder, so that the CPU kernels' tests, which import every
+module of :mod:`pixscale.kernels`, never import numba.cuda):
+
+* ``device``: the arithmetic (explicit casts; products and sums that NVVM
+  cannot fuse into an FMA) and the bilinear taps;
+* ``pixel``: one bilinear output pixel, and the stores every warp ends with;
+* ``taps``: one Lanczos-4 or area output pixel;
+* ``cuda_kernels``: the ``@cuda.jit`` kernels;
+* here: the launchers and their configuration.
 
 What runs where
 ---------------
-On the device: every pixel loop (the measure reduction, the warp, the probe
+On the device: every pixel loop (the measure reduction, the warps, the probe
 counts) and the fills that initialise their outputs.  On the host: only the
 launch arithmetic here (grid sizes from array shapes, the threshold and the
-store constants of a dtype).  Parameters (the transforms) are device arrays the
-caller fills.
+store constants of a dtype).  Parameters (the transforms, the probe rows) are
+device arrays the caller fills.
 
 Launch configuration (chosen, not tuned: no GPU was available to measure it)
 ----------------------------------------------------------------------------
 * ``measure_batch``: one fill launch (a thread per view), then blocks of
-  :data:`~pixscale.kernels.gpu.cuda_kernels.TPB` (256) threads, a grid of
-  ``(bx, N)``: ``bx`` blocks share one view's pixels (grid-stride, about
-  :data:`PIXELS_PER_THREAD` pixels a thread, at most :data:`MAX_BLOCKS`),
-  a shared-memory tree reduction per block, then 7 atomics per block into
-  the (N, 7) float64 result.
+  :data:`~pixscale.kernels.gpu.cuda_kernels.TPB` threads (256; 32 under the
+  simulator, which runs each thread in Python), a grid of ``(bx, N)``:
+  ``bx`` blocks share one view's pixels (grid-stride, about
+  :data:`PIXELS_PER_THREAD` pixels a thread, at most :data:`MAX_BLOCKS`), a
+  shared-memory tree reduction per block, then 7 atomics per block into the
+  (N, 7) float64 result.
 * ``warp_batch``: one thread per output pixel (all channels), blocks of
-  32 x 8, a grid of ``(ceil(W2 / 32), ceil(H2 / 8), N)``.
+  32 x 8, a grid of ``(ceil(W2 / 32), ceil(H2 / 8), N)``; the bilinear
+  kernel holds no tap-filter code (its registers stay few).
 * ``count_batch``: one fill launch, then like measure, a grid of ``(bx, M)``
   over the probe rows, one int64 atomic add per block.
 
 Grid dimensions y and z hold at most 65535: larger batches are launched in
 chunks (each kernel takes its first view / row as ``base``).
 
-Importing this module imports numba.cuda (set ``NUMBA_ENABLE_CUDASIM=1``
+Importing this package imports numba.cuda (set ``NUMBA_ENABLE_CUDASIM=1``
 before that to run under numba's CUDA simulator) but compiles nothing; each
 kernel compiles on its first launch per argument type (``cache=False``: the
 CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
