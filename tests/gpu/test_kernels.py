@@ -279,6 +279,26 @@ def test_count_batch_of_no_rows():
 # --- the module's place ---------------------------------------------------------------
 
 
+def test_a_small_launch_does_not_warn_of_low_occupancy():
+    """numba-cuda warns on a device when a grid has under 128 blocks (never in the simulator): not here."""
+    import warnings
+
+    from numba.core.errors import NumbaPerformanceWarning
+
+    calls = []
+
+    class Kernel:  # configures as numba-cuda's dispatcher does on a device
+        def __getitem__(self, config):
+            msg = "Grid size 1 will likely result in GPU under-utilization due to low occupancy."
+            warnings.warn(NumbaPerformanceWarning(msg), stacklevel=2)
+            return lambda *args: calls.append((config, args))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gpu._launch(Kernel(), 1, 32, 0, "a", 2)
+    assert calls == [((1, 32, 0), ("a", 2))]
+
+
 def test_pixscale_and_its_cpu_kernels_never_import_the_gpu_module():
     import subprocess
     import sys

@@ -66,6 +66,7 @@ CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
 """
 
 import math
+import warnings
 
 import numpy as np
 from numba import cuda
@@ -124,6 +125,21 @@ def _reduction_blocks(rows, cols):
     return max(1, min(math.ceil(rows * cols / (_k.TPB * PIXELS_PER_THREAD)), rows, MAX_BLOCKS))
 
 
+def _launch(kernel, grid, block, stream, *args):
+    """``kernel[grid, block, stream](*args)``, without numba-cuda's low-occupancy warning.
+
+    numba-cuda warns on every launch of fewer than 128 blocks, which a small
+    batch (or the one-block fills here) always is: the batch size is the
+    caller's, so the warning is silenced for these launches only (the
+    filters are restored after each; like every ``warnings.catch_warnings``,
+    not thread-safe with respect to other changes of the warning filters).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Grid size .* low occupancy")
+        configured = kernel[grid, block, stream]
+    configured(*args)
+
+
 def _chunks(n):
     """``(base, count)`` of the launches that cover ``n`` views or rows along grid y or z."""
     return [(base, min(MAX_GRID_YZ, n - base)) for base in range(0, n, MAX_GRID_YZ)]
@@ -154,13 +170,13 @@ def measure_batch(alpha, thr, stream=0):
     out = cuda.device_array((n, 7), np.float64, stream=stream)
     if n == 0:
         return out
-    _k.measure_init[math.ceil(n / 128), 128, stream](out, w, h)
+    _launch(_k.measure_init, math.ceil(n / 128), 128, stream, out, w, h)
     if h * w == 0:
         return out
     bx = _reduction_blocks(h, w)
     t = _threshold(alpha.dtype, thr)
     for base, count in _chunks(n):
-        _k.measure[(bx, count), _k.TPB, stream](alpha, t, base, out)
+        _launch(_k.measure, (bx, count), _k.TPB, stream, alpha, t, base, out)
     return out
 
 
@@ -205,9 +221,9 @@ def warp_batch(src, out, params, premult, stream=0, filter="bilinear"):
         grid = (math.ceil(w2 / bx), math.ceil(h2 / by), count)
         flags = (bool(premult and nc == 4), rounding, wide, maxval)
         if code == BILINEAR:
-            _k.warp[grid, (bx, by, 1), stream](src, out, params, base, *flags)
+            _launch(_k.warp, grid, (bx, by, 1), stream, src, out, params, base, *flags)
         else:
-            _k.warp_taps[grid, (bx, by, 1), stream](src, out, params, base, code, *flags)
+            _launch(_k.warp_taps, grid, (bx, by, 1), stream, src, out, params, base, code, *flags)
     return out
 
 
@@ -248,14 +264,15 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
     out = cuda.device_array(m, np.int64, stream=stream)
     if m == 0:
         return out
-    _k.fill_zero[math.ceil(m / 128), 128, stream](out)
+    _launch(_k.fill_zero, math.ceil(m / 128), 128, stream, out)
     rounding, wide, maxval = _store_constants(alpha.dtype)
     bx = _reduction_blocks(out_h, out_w)
     t = _threshold(alpha.dtype, thr)
     for base, count in _chunks(m):
         if code == BILINEAR:
-            _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+            args = (alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+            _launch(_k.count, (bx, count), _k.TPB, stream, *args)
         else:
             args = (alpha, t, params, base, out_h, out_w, code, rounding, wide, maxval, out)
-            _k.count_taps[(bx, count), _k.TPB, stream](*args)
+            _launch(_k.count_taps, (bx, count), _k.TPB, stream, *args)
     return out
