@@ -269,10 +269,9 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
     bx = _reduction_blocks(out_h, out_w)
     t = _threshold(alpha.dtype, thr)
     for base, count in _chunks(m):
+        store = (rounding, wide, maxval, out)
         if code == BILINEAR:
-            args = (alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
-            _launch(_k.count, (bx, count), _k.TPB, stream, *args)
+            _launch(_k.count, (bx, count), _k.TPB, stream, alpha, t, params, base, out_h, out_w, *store)
         else:
-            args = (alpha, t, params, base, out_h, out_w, code, rounding, wide, maxval, out)
-            _launch(_k.count_taps, (bx, count), _k.TPB, stream, *args)
+            _launch(_k.count_taps, (bx, count), _k.TPB, stream, alpha, t, params, base, out_h, out_w, code, *store)
     return out
