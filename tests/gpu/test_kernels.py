@@ -148,6 +148,17 @@ def test_warp_batch_in_chunks_and_of_nothing(rng, monkeypatch):
     gpu.warp_batch(cuda.to_device(views[:0]), nothing, cuda.to_device(params[:0]), False, 0)
 
 
+def test_warp_batch_reads_a_strided_source(rng):
+    """A source of any strides: here every other row of a wider batch, from its second column."""
+    big = _views(rng, np.uint16, 2, 24, 17, 4)
+    views = big[:, ::2, 1:, :]  # (2, 12, 16, 4), not contiguous
+    out = cuda.device_array((2, 14, 13, 4), np.uint16)
+    gpu.warp_batch(cuda.to_device(big)[:, ::2, 1:, :], out, cuda.to_device(PARAMS), True, 0)
+    got = out.copy_to_host()
+    for k in range(2):
+        np.testing.assert_array_equal(got[k], pixscale.warp(views[k], _transform(PARAMS[k], (12, 16), (14, 13))))
+
+
 def test_the_kernels_refuse_other_dtypes():
     src = cuda.to_device(np.zeros((1, 4, 4, 4), np.float64))
     with pytest.raises(TypeError, match="uint8, uint16, float32; got float64"):
