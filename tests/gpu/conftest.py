@@ -41,5 +41,7 @@ os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
 
 @pytest.fixture(scope="session")
 def on_simulator():
-    """True when the kernels run under numba's CUDA simulator."""
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+    """True when the kernels run under numba's CUDA simulator (as numba.cuda decided when it was imported)."""
+    from pixscale.kernels.gpu import SIMULATOR
+
+    return SIMULATOR
