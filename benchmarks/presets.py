@@ -155,7 +155,7 @@ def calibrate(views, name):
         after.append(pixscale.measure(pixscale.warp(view, t), threshold=THRESHOLD).size_ratio)
         cut.append(t.cut_pixels or 0)
         limited.append(t.limited)
-    whole = [r for r, lim in zip(after, limited) if not lim]
+    whole = [r for r, lim in zip(after, limited, strict=True) if not lim]
     return {
         "preset": name,
         "rule": f"{rule}({param})",
@@ -186,15 +186,17 @@ def calibrate(views, name):
 
 def table(rows):
     lines = [
-        "| preset | bbox rule | canvas | target (median size ratio) | size CV, rule | size CV, pixscale "
-        "| views losing pixels, rule: alpha > 0 / alpha > 10 | views cut, pixscale | views limited, pixscale |",
+        "| preset | bbox rule | canvas | target (median size ratio) | size CV, rule "
+        "| size CV, pixscale (views not limited) | views losing pixels, rule: alpha > 0 / alpha > 10 "
+        "| views cut, pixscale | views limited, pixscale |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         b, p = r["bbox"], r["pixscale"]
         lines.append(
             f"| {r['preset']} | `{r['rule']}` | {r['canvas']} | {r['median_ratio']:.3f} | {100 * b['cv']:.1f}% "
-            f"| {100 * p['cv']:.1f}% ({100 * p['cv_not_limited']:.3f}%) | {100 * b['visible_lost_share']:.0f}% / {100 * b['lost_share']:.0f}% "
+            f"| {100 * p['cv']:.1f}% ({100 * p['cv_not_limited']:.4f}%) "
+            f"| {100 * b['visible_lost_share']:.0f}% / {100 * b['lost_share']:.0f}% "
             f"| {100 * p['cut_share']:.0f}% | {100 * p['limited_share']:.0f}% |"
         )
     return "\n".join(lines)
@@ -206,16 +208,28 @@ def figure(rows, path):
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(3, 2))
     pos = np.arange(len(rows))
-    box = dict(widths=0.35, showfliers=True, flierprops={"markersize": 2})
-    b1 = left.boxplot([r["bbox"]["ratios"] for r in rows], positions=pos - 0.2, patch_artist=True, **box)
-    b2 = left.boxplot([r["pixscale"]["ratios"] for r in rows], positions=pos + 0.2, patch_artist=True, **box)
+    box = dict(widths=0.35, showfliers=True, patch_artist=True)
+    b1 = left.boxplot(
+        [r["bbox"]["ratios"] for r in rows],
+        positions=pos - 0.2,
+        medianprops={"color": "black"},
+        flierprops={"markersize": 2},
+        **box,
+    )
+    b2 = left.boxplot(  # the views off the median are the limited ones (the object fills the canvas)
+        [r["pixscale"]["ratios"] for r in rows],
+        positions=pos + 0.2,
+        medianprops={"color": "#2a9d8f", "linewidth": 3},
+        flierprops={"markersize": 2.5, "markerfacecolor": "#2a9d8f", "markeredgecolor": "#2a9d8f"},
+        **box,
+    )
     for patch in b1["boxes"]:
         patch.set_facecolor("#f4a261")
     for patch in b2["boxes"]:
         patch.set_facecolor("#2a9d8f")
     left.set_xticks(pos, [r["preset"] for r in rows], fontsize=8)
     left.set_ylabel("size ratio sqrt(object px / canvas px)")
-    left.set_title("Size on the model's canvas: resize_foreground(0.85) | recenter(0.2)", fontsize=10)
+    left.set_title("Size on the model's canvas (dots: pixscale's limited views)", fontsize=10)
     left.legend([b1["boxes"][0], b2["boxes"][0]], ["the model's bbox rule", "pixscale, preset target"], fontsize=8)
     w = 0.27
     bars = [
@@ -227,9 +241,10 @@ def figure(rows, path):
         right.bar(pos + (i - 1) * w, values, w, color=colour, label=label)
     right.set_xticks(pos, [r["preset"] for r in rows], fontsize=8)
     right.set_ylabel("% of views")
-    right.set_ylim(0, 105)
+    right.set_ylim(0, 130)
+    right.set_yticks(range(0, 101, 20))
     right.set_title("Views that lose object pixels")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper center", ncols=2)
     fig.savefig(path, dpi=110)
 
 

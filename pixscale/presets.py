@@ -315,4 +315,4 @@ def format_table() -> str:
     for p in _PRESETS.values():
         rows.append((p.name, f"{p.canvas[0]}x{p.canvas[1]}", p.background or "rgba", f"{p.target:g}", p.description))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[4]]) for row in rows)
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[4]]) for row in rows)
