@@ -35,9 +35,11 @@ _TRIPOSR_UTILS = "https://github.com/VAST-AI-Research/TripoSR/blob/main/tsr/util
 _TRIPOSR_RUN = "https://github.com/VAST-AI-Research/TripoSR/blob/main/run.py"  # ratio 0.85, gray 0.5
 _SF3D_UTILS = "https://github.com/Stability-AI/stable-fast-3d/blob/main/sf3d/utils.py"  # resize_foreground
 _SF3D_RUN = "https://github.com/Stability-AI/stable-fast-3d/blob/main/run.py"  # --foreground-ratio 0.85
+_SF3D_APP = "https://github.com/Stability-AI/stable-fast-3d/blob/main/gradio_app.py"  # COND_WIDTH 512, gray 0.5
 _INSTANTMESH_RUN = "https://github.com/TencentARC/InstantMesh/blob/main/run.py"  # resize_foreground(.., 0.85)
 _INSTANTMESH_UTILS = "https://github.com/TencentARC/InstantMesh/blob/main/src/utils/infer_util.py"
 _ZERO123PP = "https://github.com/SUDO-AI-3D/zero123plus/blob/main/diffusers-support/pipeline.py"  # to_rgb_image
+_ZERO123PP_README = "https://github.com/SUDO-AI-3D/zero123plus/blob/main/README.md"  # square, >= 320x320
 _KIUI_OP = "https://github.com/ashawkey/kiuikit/blob/main/kiui/op.py"  # recenter(image, mask, border_ratio=0.2)
 _LGM_APP = "https://github.com/3DTopia/LGM/blob/main/app.py"  # recenter + white background, 256
 _DG_PROCESS = "https://github.com/dreamgaussian/dreamgaussian/blob/main/process.py"  # --size 256 --border_ratio 0.2
@@ -179,13 +181,14 @@ _PRESETS = {
             "resize_foreground(ratio=0.85)",
             _SF3D_UTILS,
             _SF3D_RUN,
+            _SF3D_APP,
         ),
         _preset(
             "instantmesh",
             320,
             _ZERO123_GRAY,
             RESIZE_FOREGROUND_085,
-            "InstantMesh: Zero123++ v1.2's 320 px input on gray 127, framed as resize_foreground(ratio=0.85)",
+            "InstantMesh: Zero123++'s 320 px input on gray 127, framed as resize_foreground(ratio=0.85)",
             "resize_foreground(ratio=0.85)",
             _INSTANTMESH_RUN,
             _INSTANTMESH_UTILS,
@@ -196,9 +199,10 @@ _PRESETS = {
             320,
             _ZERO123_GRAY,
             RESIZE_FOREGROUND_085,
-            "Zero123++ v1.2: 320 px on gray 127, framed as InstantMesh prepares it (resize_foreground 0.85)",
+            "Zero123++: square 320 px on gray 127, framed as InstantMesh prepares it (resize_foreground 0.85)",
             "resize_foreground(ratio=0.85)",
             _ZERO123PP,
+            _ZERO123PP_README,
             _INSTANTMESH_RUN,
             _INSTANTMESH_UTILS,
         ),
