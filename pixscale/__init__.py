@@ -43,7 +43,7 @@ __all__ = [
     "__version__",
 ]
 
-_LAZY_SUBMODULES = ("reference",)
+_LAZY_SUBMODULES = ("reference", "presets")
 
 
 def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def run_dataset(in_dir: str | os.PathLike, out_dir: str | os.PathLike, **kwargs:
 
 
 def __getattr__(name):
-    # `pixscale.reference` without `import pixscale.reference`, imported on first use.
+    # `pixscale.reference` (and `pixscale.presets`) without an import of their own, imported on first use.
     if name in _LAZY_SUBMODULES:
         import importlib
 

@@ -211,6 +211,42 @@ class Normalizer:
         out, t = self._apply(image, mask)
         return out, t.intrinsics(K, pixel_center=self.pixel_center)
 
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "Normalizer":
+        """A normalizer with a model's input convention (:mod:`pixscale.presets`): canvas, background, target.
+
+        Parameters
+        ----------
+        name : str
+            A preset's name, one of :func:`pixscale.presets.names`
+            (``"triposr"``, ``"lgm"``, ``"facelift-gslrm"``, ...).
+        **overrides
+            Any option of :class:`Normalizer` as a keyword; each one wins over
+            the preset's value (``target=0.5``, ``background=None`` to keep RGBA).
+
+        Returns
+        -------
+        Normalizer
+            ``Normalizer(**{**preset.keywords(), **overrides})``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown preset name (the message lists the names), or a bad option.
+        TypeError
+            For an unknown option, or ``options=`` (give the options as keywords).
+
+        Examples
+        --------
+        >>> import pixscale
+        >>> norm = pixscale.Normalizer.from_preset("lgm", margin="5%")
+        >>> norm.output_shape, norm.background, norm.margin
+        ((256, 256), 'white', '5%')
+        """
+        from .presets import get
+
+        return cls(**{**get(name).keywords(), **overrides})
+
 
 def normalize(
     image: ArrayLike, *, mask: ArrayLike | None = None, options: Options | None = None, **keywords: Any

@@ -11,6 +11,7 @@ import sys
 from ._filters import FILTERS
 from ._object import KEEP
 from ._place import CENTERS, FITS
+from .cli_presets import add_list_presets, add_preset_arguments, parse_args
 from .console import check_report_dir, flag_table, messages, os_error_line, progress_bar, to_flags, write
 from .pipeline.dataset import REPORT_DIR
 from .pipeline.layouts import LAYOUTS
@@ -77,6 +78,7 @@ def _add_speck_options(g, note=""):
 
 def _add_run_options(p):
     g = p.add_argument_group("normalization")
+    add_preset_arguments(g)
     g.add_argument("--target", type=float, default=0.3, help="size ratio to reach, in (0, 1] (default 0.3)")
     g.add_argument(
         "--threshold", type=float, default=10, help="object is alpha > threshold, 0-255 scale, below 255 (default 10)"
@@ -420,6 +422,7 @@ def build_parser():
         prog="pixscale", description="Give every object in an RGBA image set the same apparent size (by pixel area)."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_list_presets(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="normalize a dataset into a new folder and report")
@@ -514,7 +517,7 @@ def main(argv=None):
     from .pipeline.driver import RunInterrupted
     from .pipeline.options import OptionError
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     handlers = {}
     if threading_main():
         _SIGNALS.clear()
