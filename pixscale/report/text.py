@@ -1,6 +1,6 @@
 """The summary as text: the sections of the printed table and the Markdown report."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..pipeline.records import ViewRecord
@@ -139,14 +139,13 @@ def _md_table(header, rows):
 _YES_NO = {True: "yes", False: "no", None: "-"}
 
 
-def _markdown(
+def _markdown_head(
     summary: Mapping[str, Any],
-    records: Sequence[ViewRecord],
     meta: Mapping[str, Any],
     figures: Sequence[str],
     spell: Callable[[str], str] = same,
 ) -> str:
-    """``report.md``: the run, the grade and its advice, the summary's tables and one line per record."""
+    """``report.md`` up to its per-view table's header (the table's lines follow, one per record)."""
     out = ["# pixscale quality report", ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -205,6 +204,28 @@ def _markdown(
             ],
         )
 
+    return "\n".join(out + ["## per view", ""] + _md_table(_VIEW_COLUMNS, [])[:2])
+
+
+_VIEW_COLUMNS = [
+    "sample",
+    "view",
+    "status",
+    "before",
+    "after",
+    "wanted scale",
+    "scale",
+    "shift (px)",
+    "limited",
+    "cut px",
+    "specks (px)",
+    "error",
+]
+
+
+def _view_line(r: ViewRecord, spell: Callable[[str], str] = same) -> str:
+    """The per-view table's line of a record."""
+
     def shift(r):
         return "-" if not r.shift else ", ".join(_fmt("+.1f")(v) for v in r.shift)
 
@@ -215,36 +236,34 @@ def _markdown(
     def size(m):
         return None if m is None else m.size_ratio
 
-    out += ["## per view", ""] + _md_table(
+    return _md_row(
         [
-            "sample",
-            "view",
-            "status",
-            "before",
-            "after",
-            "wanted scale",
-            "scale",
-            "shift (px)",
-            "limited",
-            "cut px",
-            "specks (px)",
-            "error",
-        ],
-        [
-            [
-                r.sample,
-                r.view,
-                r.status,
-                *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
-                _fmt(".4f")(r.wanted_scale),
-                _fmt(".4f")(r.scale),
-                shift(r),
-                _YES_NO[r.limited],
-                _fmt("d")(r.cut_pixels),
-                specks(r),
-                spelled(spell, r.error) or "",
-            ]
-            for r in records
-        ],
+            r.sample,
+            r.view,
+            r.status,
+            *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
+            _fmt(".4f")(r.wanted_scale),
+            _fmt(".4f")(r.scale),
+            shift(r),
+            _YES_NO[r.limited],
+            _fmt("d")(r.cut_pixels),
+            specks(r),
+            spelled(spell, r.error) or "",
+        ]
     )
-    return "\n".join(out)
+
+
+def _markdown(
+    summary: Mapping[str, Any],
+    records: Iterable[ViewRecord],
+    meta: Mapping[str, Any],
+    figures: Sequence[str],
+    spell: Callable[[str], str] = same,
+) -> str:
+    """``report.md``: the run, the grade and its advice, the summary's tables and one line per record.
+
+    :func:`_markdown_head` and a :func:`_view_line` per record, then a blank
+    line (what :func:`pixscale.report.summary.write_report` streams).
+    """
+    lines = [_markdown_head(summary, meta, figures, spell), *(_view_line(r, spell) for r in records), ""]
+    return "\n".join(lines)
