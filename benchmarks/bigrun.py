@@ -22,7 +22,8 @@ Per run (a fresh process each):
   the views; ``marginal``: its growth between the two sizes divided by the
   views between them (the fixed costs, e.g. drawing the figures, left out);
 * ``report s``: wall time of ``write_run_report`` (the report folder: rows
-  file, report.json, report.md and the figures).
+  file, report.json, report.md and the figures), and its CPU time (``cpu``:
+  the wall time on a machine with a core to spare).
 
 Usage::
 
@@ -144,15 +145,16 @@ def one(n_views, trace):
     from pixscale.pipeline import driver, output
 
     spent = [0.0]
-    report_s = [0.0]
+    report_s = [0.0, 0.0]  # wall, CPU
     write_run_report = output.write_run_report
 
     def timed_report(*args, **kwargs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return write_run_report(*args, **kwargs)
         finally:
             report_s[0] += time.perf_counter() - t0
+            report_s[1] += time.process_time() - c0
 
     with tempfile.TemporaryDirectory() as tmp:
         in_dir, out_dir = os.path.join(tmp, "in"), os.path.join(tmp, "out")
@@ -191,6 +193,7 @@ def one(n_views, trace):
                 "unit_s": spent[0],
                 "wall_s": wall,
                 "report_s": report_s[0],
+                "report_cpu_s": report_s[1],
                 "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "files": files,
             }
@@ -228,13 +231,14 @@ def main():
                 results[name].setdefault(n, []).append((mem, cpu))
                 print(
                     f"  {name:5} {n:>8,} views: peak {mem['peak'] / 2**20:8.1f} MiB, "
-                    f"cpu {1e3 * cpu['cpu_s'] / n:.3f} ms/view, report {cpu['report_s']:.2f} s",
+                    f"cpu {1e3 * cpu['cpu_s'] / n:.3f} ms/view, report {cpu['report_s']:.2f} s "
+                    f"(cpu {cpu['report_cpu_s']:.2f} s)",
                     file=sys.stderr,
                 )
     small, large = args.sizes
     print(
         f"{'tree':6} {'views':>9} {'peak MiB':>9} {'bytes/view':>11} {'cpu ms/view':>12} "
-        f"{'marginal':>9} {'report s':>9}"
+        f"{'marginal':>9} {'report s':>9} {'cpu':>6}"
     )
     summary = {}
     for name in trees:
@@ -250,12 +254,14 @@ def main():
             last = n == large
             print(
                 f"{name:6} {n:>9,} {med(n, 'peak', 0) / 2**20:9.1f} {growth if last else float('nan'):11.1f} "
-                f"{cpu:12.3f} {marginal if last else float('nan'):9.3f} {med(n, 'report_s', 1):9.2f}"
+                f"{cpu:12.3f} {marginal if last else float('nan'):9.3f} {med(n, 'report_s', 1):9.2f} "
+                f"{med(n, 'report_cpu_s', 1):6.2f}"
             )
         summary[name] = {
             "bytes_per_view": growth,
             "cpu_ms_per_view_marginal": marginal,
-            **{str(n): {k: med(n, k, 1) for k in ("cpu_s", "report_s", "wall_s")} for n in args.sizes},
+            **{str(n): {k: med(n, k, 1) for k in ("cpu_s", "report_s", "report_cpu_s", "wall_s")} for n in args.sizes},
+            **{f"peak_{n}": med(n, "peak", 0) for n in args.sizes},
         }
     if args.json:
         with open(args.json, "w") as f:

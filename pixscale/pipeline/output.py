@@ -478,6 +478,7 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
             spell=spell,
             progress=progress,
             views=views,
+            rows=report_dir / report.ROWS,
         )
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.

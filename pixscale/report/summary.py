@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline.dataset import printable
-from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready
+from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready, open_own_file
 from ..pipeline.records import ViewRecord
 from .aggregate import Aggregate, _checked
 from .text import _markdown_head, _quality_lines, _sections, _view_line, same, spelled
@@ -133,7 +133,7 @@ def write_rows(
         with np.errstate(all="ignore"):
             for r in records:
                 views.add(_checked(r, "write_rows"))
-                yield json.dumps(json_ready(r.as_row(), text=printable)) + "\n"
+                yield _shown_row(r)[1] + "\n"
             views.close()
 
     atomic_write_bytes(path, _blocks(lines()), root=root)
@@ -205,6 +205,7 @@ def write_report(
     spell: Callable[[str], str] | None = None,
     progress: Callable[..., Any] | None = None,
     views: Aggregate | None = None,
+    rows: str | os.PathLike | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -245,6 +246,10 @@ def write_report(
         The :class:`~pixscale.report.aggregate.Aggregate` the summary was
         made with: the figures draw from its sample of views instead of
         reading ``records`` once more.
+    rows : str or path-like, optional
+        The rows file :func:`write_rows` wrote of ``records``: ``report.json``'s
+        views and ``report.md``'s lines are read from it (``records`` then
+        only give the contact sheet's samples).
 
     Returns
     -------
@@ -266,7 +271,7 @@ def write_report(
     if isinstance(records, (list, tuple)):  # a bad record is refused before anything is written
         for r in records:
             _checked(r, "write_report")
-    shown = _Shown(records)
+    shown = _Shown(records, rows)
     summary = json_ready(summary, text=printable)
     meta_out: dict[str, Any] = json_ready(dict(meta or {}), text=printable)
     figures, missing = {}, {}
@@ -304,12 +309,16 @@ class _Shown:
     the sheet shows is fetched with :meth:`of_samples`.
     """
 
-    def __init__(self, records):
-        self.records = records
+    def __init__(self, records, rows_file=None):
+        self.records, self.rows_file = records, rows_file
 
     def rows(self):
+        if self.rows_file is not None:  # the records' rows as write_rows wrote them
+            with open(open_own_file(self.rows_file, os.O_RDONLY), "rb") as f:  # following no link
+                yield from (json.loads(line) for line in f)
+            return
         for r in self.records:
-            yield json_ready(_checked(r, "write_report").as_row(), text=printable)
+            yield _shown_row(_checked(r, "write_report"))[0]
 
     def __iter__(self):
         return (ViewRecord.from_row(row) for row in self.rows())
@@ -320,6 +329,24 @@ class _Shown:
         if fetch is not None:
             return list(_Shown(fetch(names)))
         return [r for r in self if r.sample in names]
+
+
+def _shown_row(r):
+    """``(row, its JSON)``: ``json_ready(r.as_row(), text=printable)``, the usual row (no NaN, no odd number) fast.
+
+    A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
+    are the record's own names): those made printable, a row that
+    ``json.dumps`` takes as strict JSON is as ``json_ready`` would make it.
+    """
+    row = r.as_row()
+    for key in ("sample", "view", "error"):
+        if isinstance(row[key], str):
+            row[key] = printable(row[key])
+    try:
+        return row, json.dumps(row, allow_nan=False)
+    except (TypeError, ValueError):  # a NaN or infinite number, a NumPy integer: the sanitiser's work
+        row = json_ready(row, text=printable)
+        return row, json.dumps(row)
 
 
 def _report_json(meta, summary, rows):
