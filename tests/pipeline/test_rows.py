@@ -36,6 +36,7 @@ def test_a_run_returns_its_records_read_back_and_writes_them_as_the_rows_file(sm
     out = tmp_path / "out"
     records, dataset = run_records(small, out, jobs=1, quiet=True, plots=False)
     assert isinstance(records, RunRecords) and len(records) == dataset.n_views == 15
+    assert not records._results._held  # no record is held: each is read back from its manifest line
     listed = list(records)
     assert all(isinstance(r, ViewRecord) and r.ok for r in listed)
     assert [r.view for r in listed] == [v.key for s in dataset.samples for v in s.views]  # dataset order
