@@ -28,12 +28,13 @@ gives them (:meth:`feed` of a list groups them first).
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..pipeline.dataset import printable
+from ..pipeline.files import json_ready
 from ..pipeline.records import ViewRecord
 from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _fits_moved, measurement, off_centre
 
@@ -391,7 +392,48 @@ class _SampleTable:
         }
 
     def rows(self):
-        return [self.row(i) for i in range(len(self))]
+        """The rows as a :class:`SampleRows` sequence (each dict made when asked)."""
+        return SampleRows(self)
+
+    def offsets(self):
+        """Each sample's ``offset_mean`` as a float64 array (NaN for none)."""
+        return np.frombuffer(self.floats["offset_mean"], dtype=np.float64)
+
+
+class SampleRows(Sequence):
+    """``summary["samples"]`` of a run, made a dict at a time from its :class:`_SampleTable` (JSON-ready).
+
+    The report streams it (``report.json``, ``report.md``) and picks the
+    contact sheet's samples from :meth:`offsets`; :func:`list` makes the list
+    :func:`pixscale.report.summary.summarize` returns.
+    """
+
+    def __init__(self, table):
+        self._table = table
+
+    def __len__(self):
+        return len(self._table)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self))[i]]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("sample index out of range")
+        return json_ready(self._table.row(i % n), text=printable)
+
+    def offsets(self):
+        return self._table.offsets()
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, SampleRows)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self):
+        return f"SampleRows({len(self)} samples)"
 
 
 class Aggregate:

@@ -219,12 +219,32 @@ def _scale_histogram(fig, views):
 
 def _chosen_samples(summary):
     """The best, median and worst samples by mean centroid offset (as FaceLift's evaluator picks them)."""
-    ranked = sorted((s for s in summary["samples"] if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
+    samples = summary["samples"]
+    if hasattr(samples, "offsets"):  # a run's, made a dict at a time: ranked by its column of offsets
+        o = samples.offsets()
+        have = np.flatnonzero(np.isfinite(o))
+        order = have[np.argsort(o[have], kind="stable")]
+        ranked: Any = _Ranked(samples, order)
+    else:
+        ranked = sorted((s for s in samples if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
     picks: list[tuple[str, dict[str, Any]]] = []
     for label, i in (("best", 0), ("median", len(ranked) // 2), ("worst", len(ranked) - 1)):
         if ranked and ranked[i]["sample"] not in [s["sample"] for _, s in picks]:
             picks.append((label, ranked[i]))
     return picks
+
+
+class _Ranked:
+    """Samples in the order of ``order`` (indices), each made when asked."""
+
+    def __init__(self, samples, order):
+        self.samples, self.order = samples, order
+
+    def __len__(self):
+        return len(self.order)
+
+    def __getitem__(self, i):
+        return self.samples[int(self.order[i])]
 
 
 def _contact_sheet(summary, records, sources):

@@ -98,11 +98,17 @@ def summarize(
     views = Aggregate(target, options)
     with np.errstate(all="ignore"):  # a NaN or infinite measurement gives None, not a warning
         views.feed(records, "summarize")
-        return json_ready(views.summary(), text=printable)
+    summary = summary_of(views)
+    summary["samples"] = list(summary["samples"])
+    return summary
 
 
 def summary_of(views: Aggregate) -> dict[str, Any]:
-    """:func:`summarize`'s dict of the records an :class:`~pixscale.report.aggregate.Aggregate` was fed."""
+    """:func:`summarize`'s dict of the records an :class:`~pixscale.report.aggregate.Aggregate` was fed.
+
+    Its ``samples`` are a :class:`~pixscale.report.aggregate.SampleRows`, a
+    dict made per sample as it is read (:func:`write_report` streams them).
+    """
     with np.errstate(all="ignore"):
         return json_ready(views.summary(), text=printable)
 
@@ -293,7 +299,8 @@ def write_report(
         )
         atomic_write_text(written[1], md, root=root)
     else:
-        lines = (f"\n{_view_line(r, spell or same)}" for r in shown)
+        head, samples = head
+        lines = (f"\n{line}" for line in itertools.chain(samples, (_view_line(r, spell or same) for r in shown)))
         atomic_write_bytes(written[1], _blocks(itertools.chain([head], lines, ["\n"])), root=root)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
@@ -349,16 +356,40 @@ def _shown_row(r):
         return row, json.dumps(row)
 
 
+_SAMPLES = "\x00samples\x00"  # where the summary's samples are streamed into report.json
+
+
 def _report_json(meta, summary, rows):
-    """``report.json``'s text in pieces, as ``json.dumps({"meta", "summary", "views"}, indent=2)`` writes it."""
+    """``report.json``'s text in pieces, as ``json.dumps({"meta", "summary", "views"}, indent=2)`` writes it.
+
+    The views (``rows``) and the summary's ``samples`` are written one at a time.
+    """
+    samples = summary.get("samples")
+    if samples is not None and not isinstance(samples, list):
+        summary = {**summary, "samples": _SAMPLES}
     head = json.dumps({"meta": meta, "summary": summary, "views": []}, indent=2)
     assert head.endswith("[]\n}")
-    yield head[:-3]
-    sep = ""
-    for row in rows:
-        yield sep + "\n    " + json.dumps(row, indent=2).replace("\n", "\n    ")
+    head = head[:-4]
+    if summary.get("samples") == _SAMPLES:
+        marker = json.dumps(_SAMPLES)
+        before, after = head.split(marker)
+        yield before
+        yield from _json_list(samples, 2)
+        yield after
+    else:
+        yield head
+    yield from _json_list(rows, 1)
+    yield "\n}\n"
+
+
+def _json_list(items, level):
+    """A list's text as ``json.dumps(..., indent=2)`` writes it at nesting ``level``, an item at a time."""
+    pad = "\n" + "  " * (level + 1)
+    sep = "["
+    for item in items:
+        yield sep + pad + json.dumps(item, indent=2).replace("\n", pad)
         sep = ","
-    yield "]\n}\n" if not sep else "\n  ]\n}\n"
+    yield "[]" if sep == "[" else "\n" + "  " * level + "]"
 
 
 def _blocks(pieces, size=1 << 20):

@@ -1,5 +1,6 @@
 """The summary as text: the sections of the printed table and the Markdown report."""
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -144,8 +145,9 @@ def _markdown_head(
     meta: Mapping[str, Any],
     figures: Sequence[str],
     spell: Callable[[str], str] = same,
-) -> str:
-    """``report.md`` up to its per-view table's header (the table's lines follow, one per record)."""
+) -> tuple[str, Iterable[str]]:
+    """``report.md`` up to its per-view table's header, as ``(text, lines)``: the lines of the per-sample table follow
+    the text (each its own line, the per-view table's header last); a record's line follows them."""
     out = ["# pixscale quality report", ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -186,25 +188,30 @@ def _markdown_head(
     if summary["failures"]:
         failures = [[f["sample"], f["view"], spelled(spell, f["error"])] for f in summary["failures"]]
         out += ["## failures", ""] + _md_table(["sample", "view", "error"], failures)
-    if summary.get("samples"):
-        out += ["## per sample", ""] + _md_table(
-            ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"],
-            [
-                [
-                    s["sample"],
-                    s["views"],
-                    _pct(s["size_mean"]),
-                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
-                    _fmt(".2f")(s["offset_mean"]),
-                    _fmt(".4f")(s["wanted_scale"]),
-                    _fmt(".4f")(s["scale"]),
-                    s["limited"],
-                ]
-                for s in summary["samples"]
-            ],
-        )
+    samples = summary.get("samples")
+    if not samples:
+        return "\n".join(out + ["## per view", ""] + _md_table(_VIEW_COLUMNS, [])[:2]), []
+    header = ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"]
+    table = _md_table(header, [])[:2]
+    lines: Iterable[str] = (_md_row(_sample_cells(s)) for s in samples)
+    if isinstance(samples, list):  # a summary given whole: any problem found here, before the file is written
+        lines = list(lines)
+    tail = ["", "## per view", "", *_md_table(_VIEW_COLUMNS, [])[:2]]
+    return "\n".join(out + ["## per sample", "", *table]), itertools.chain(lines, ["\n".join(tail)])
 
-    return "\n".join(out + ["## per view", ""] + _md_table(_VIEW_COLUMNS, [])[:2])
+
+def _sample_cells(s):
+    """The per-sample table's cells of a sample."""
+    return [
+        s["sample"],
+        s["views"],
+        _pct(s["size_mean"]),
+        _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
+        _fmt(".2f")(s["offset_mean"]),
+        _fmt(".4f")(s["wanted_scale"]),
+        _fmt(".4f")(s["scale"]),
+        s["limited"],
+    ]
 
 
 _VIEW_COLUMNS = [
@@ -265,5 +272,5 @@ def _markdown(
     :func:`_markdown_head` and a :func:`_view_line` per record, then a blank
     line (what :func:`pixscale.report.summary.write_report` streams).
     """
-    lines = [_markdown_head(summary, meta, figures, spell), *(_view_line(r, spell) for r in records), ""]
-    return "\n".join(lines)
+    head, samples = _markdown_head(summary, meta, figures, spell)
+    return "\n".join([head, *samples, *(_view_line(r, spell) for r in records), ""])

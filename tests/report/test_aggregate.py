@@ -164,5 +164,8 @@ def test_the_rows_file_holds_report_jsons_views_one_a_line(rng, tmp_path):
     views = report.write_rows(tmp_path / report.ROWS, iter(records), target=0.3, options=OPTIONS, root=tmp_path)
     report.write_report(tmp_path, report.summary_of(views), records, plots=False, views=views)
     lines = (tmp_path / report.ROWS).read_text().splitlines()
-    assert [json.loads(line) for line in lines] == json.loads((tmp_path / "report.json").read_text())["views"]
-    assert report.summary_of(views) == report.summarize(records, target=0.3, options=OPTIONS)
+    raw = (tmp_path / "report.json").read_text()
+    assert [json.loads(line) for line in lines] == json.loads(raw)["views"]
+    assert raw == json.dumps(json.loads(raw), indent=2) + "\n"  # the samples and the views streamed into it
+    summary = report.summarize(records, target=0.3, options=OPTIONS)
+    assert report.summary_of(views) == summary == json.loads(raw)["summary"]
