@@ -291,7 +291,7 @@ def write_report(
     root = out if root is None else root
     atomic_write_bytes(written[0], _blocks(_report_json(meta_out, summary, shown.rows())), root=root)
     try:
-        head = _markdown_head(summary, meta_out, list(figures), spell or same)
+        text, samples = _markdown_head(summary, meta_out, list(figures), spell or same)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # a summary of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
@@ -299,9 +299,8 @@ def write_report(
         )
         atomic_write_text(written[1], md, root=root)
     else:
-        head, samples = head
         lines = (f"\n{line}" for line in itertools.chain(samples, (_view_line(r, spell or same) for r in shown)))
-        atomic_write_bytes(written[1], _blocks(itertools.chain([head], lines, ["\n"])), root=root)
+        atomic_write_bytes(written[1], _blocks(itertools.chain([text], lines, ["\n"])), root=root)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
