@@ -15,6 +15,7 @@ import os
 import pathlib
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
@@ -386,9 +387,64 @@ def _json_list(items, level):
     pad = "\n" + "  " * (level + 1)
     sep = "["
     for item in items:
-        yield sep + pad + json.dumps(item, indent=2).replace("\n", pad)
+        yield sep + pad + _indented(item, pad)
         sep = ","
     yield "[]" if sep == "[" else "\n" + "  " * level + "]"
+
+
+def _indented(value, pad="\n"):
+    """``json.dumps(value, indent=2)`` with each line after the first starting ``pad`` (a newline and spaces).
+
+    The same text, several times faster: ``json`` encodes an indented
+    document in Python, an element at a time; a row's few levels are
+    joined here, their numbers and strings encoded as ``json`` encodes them.
+    """
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        body = ("," + inner).join(
+            [
+                f"{_encode_str(k) if type(k) is str else _scalar(str(k))}: "
+                + (_indented(v, inner) if type(v) in _NESTED else _scalar(v))
+                for k, v in value.items()
+            ]
+        )
+        return "{" + inner + body + pad + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return (
+            "["
+            + inner
+            + ("," + inner).join([_indented(v, inner) if type(v) in _NESTED else _scalar(v) for v in value])
+            + pad
+            + "]"
+        )
+    return _scalar(value)
+
+
+_NESTED = (dict, list, tuple)
+
+
+def _scalar(v):
+    """A number, string, bool or None as ``json.dumps`` writes it."""
+    kind = type(v)
+    if kind is float and v - v == 0:  # finite
+        return float.__repr__(v)
+    if kind is int:
+        return int.__repr__(v)
+    if kind is str:
+        return _encode_str(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return json.dumps(v)
 
 
 def _blocks(pieces, size=1 << 20):
