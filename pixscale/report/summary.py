@@ -15,7 +15,7 @@ import os
 import pathlib
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
-from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,7 @@ def summarize(
 def summary_of(views: Aggregate) -> dict[str, Any]:
     """:func:`summarize`'s dict of the records an :class:`~pixscale.report.aggregate.Aggregate` was fed.
 
-    Its ``samples`` are a :class:`~pixscale.report.aggregate.SampleRows`, a
+    Its ``samples`` are a :class:`~pixscale.report.samples.SampleRows`, a
     dict made per sample as it is read (:func:`write_report` streams them).
     """
     with np.errstate(all="ignore"):
