@@ -13,9 +13,7 @@ The library prints nothing: messages go to the ``"pixscale"`` logger (:data:`log
 ``progress`` factory its caller passes (the ``pixscale`` command passes a tqdm bar).
 """
 
-import json
 import logging
-import os
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
@@ -27,9 +25,8 @@ from .._validate import EmptyMaskError
 from .._validate import real_number as _real
 from .dataset import STOP, some_names
 from .discover import discover
-from .files import open_own_file
 from .io import ViewError
-from .manifest import end_last_line, remove_stale_outputs, resume_plan
+from .manifest import ManifestLog, Results, RunRecords, remove_stale_outputs, resume_plan
 from .options import OptionError, RunOptions, check_jobs
 from .output import (
     check_folders,
@@ -50,7 +47,6 @@ from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, kernels_cached, par
 
 STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
 TICK_S = 0.5  # how often the coordinator looks up from waiting (unit timeouts, a lost scheduler)
-MANIFEST_SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
 log = logging.getLogger("pixscale")  # the run's messages; nothing is printed
 
 
@@ -149,7 +145,9 @@ def run_records(
     -------
     (records, dataset)
         One :class:`~pixscale.pipeline.records.ViewRecord` per view, in
-        dataset order (:func:`run` gives their JSON rows).
+        dataset order (:func:`run` gives their JSON rows): a
+        :class:`~pixscale.pipeline.manifest.RunRecords`, read back from the
+        manifest as it is iterated, so a run of any size holds none of them.
 
     Raises
     ------
@@ -188,7 +186,9 @@ def run_records(
         stop = StopFlag(out_dir / STOP)
         try:
             stop.clear()
-            results, changed = resume_plan(dataset, done, dataset.root, out_dir)
+            kept, changed = resume_plan(dataset, done, dataset.root, out_dir)
+            done = None  # what the manifest's lines said: let go, the kept ones are found by their place
+            results = Results(manifest, kept)
             if results:
                 say(f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
             if changed:
@@ -230,7 +230,7 @@ def run_records(
                     f"removed {len(removed)} output(s) that redone samples no longer produce: " + some_names(removed),
                 )
             workers.close()
-            records = [r for s in dataset.samples for r in results.get(s.name, [])]
+            records = RunRecords(dataset.samples, results)
             try:
                 with signals_held() as held:  # the work is done: a stop request waits for the report
                     records += write_list_files(dataset, out_dir)
@@ -374,9 +374,7 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
     pending: dict[Future, Any] = {}  # future -> its sample
     started: dict[Future, float | None] = {}  # future -> when seen running (Dask's never say: when submitted)
     deaths = 0
-    synced = [time.monotonic()]  # when the manifest was last synced to disk
-    end_last_line(manifest)
-    with open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as log:
+    with ManifestLog(manifest) as log:
 
         def fail(sample, reason):
             keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
@@ -421,13 +419,10 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
                 started[fut] = None if workers.cancels else time.monotonic()
 
         def save(sample, result):
-            results[sample.name] = result["rows"]
-            if not any(r.retry for r in result["rows"]):
-                log.write(json.dumps({**result, "rows": rows_of(result["rows"])}) + "\n")
-                log.flush()  # a killed coordinator keeps it; a power cut may lose the last lines,
-                if time.monotonic() - synced[0] >= MANIFEST_SYNC_S:  # whose samples resume redoes
-                    os.fsync(log.fileno())
-                    synced[0] = time.monotonic()
+            if any(r.retry for r in result["rows"]):  # left for resume: no manifest line, held in memory
+                results.hold(sample.name, result["rows"])
+            else:  # the rows stay in the manifest; the run keeps where
+                results.add(sample.name, log.append(result), len(result["rows"]))
             bar.update(len(sample.views))
 
         def record(fut, alone):
@@ -545,8 +540,6 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
             if pending:
                 workers.abandon()  # units that did not stop (a hung read, a unit that never completes)
             raise RunInterrupted(len(results), total, out_dir) from None
-        finally:
-            os.fsync(log.fileno())
     return deaths
 
 

@@ -143,12 +143,14 @@ def _parts_below(root, path):
 
 
 def _write_all(fd, data):
-    view = memoryview(data).cast("B")
-    while view:
-        n = os.write(fd, view)
-        if n <= 0:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        view = view[n:]
+    """Write ``data``: bytes, or an iterable of bytes written one after another (a file streamed as it is made)."""
+    for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+        view = memoryview(chunk).cast("B")
+        while view:
+            n = os.write(fd, view)
+            if n <= 0:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            view = view[n:]
 
 
 def _write_error(path, exc):
@@ -245,6 +247,9 @@ def os_problem(exc, reading=False, path=None):
 
 def atomic_write_bytes(path, data, *, root=None):
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    ``data`` is bytes, or an iterable of bytes (a generator: the file is
+    streamed as it is made, and is not there if the generator raises).
 
     The temporary file ``.NAME.XXXXXXXX.part`` is created in the destination
     folder with ``O_EXCL`` and mode 0o666 less the umask (0o644 under umask 022),

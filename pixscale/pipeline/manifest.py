@@ -1,16 +1,29 @@
 """The manifest of a run (``pixscale-manifest.jsonl``): what each completed sample was made from and wrote,
-read back to resume a run and to remove the outputs that redone samples no longer produce."""
+read back to resume a run and to remove the outputs that redone samples no longer produce.
 
+It is also where a run keeps its rows: :class:`ManifestLog` appends a
+sample's line as it completes and says where; :class:`Results` remembers
+only that place (a few bytes a sample), and :class:`RunRecords` reads the
+rows back, in dataset order, whenever the report (or the caller) iterates
+them.  The coordinator's memory does not grow with the rows of a run.
+"""
+
+import itertools
 import json
 import os
 import stat
+import time
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._validate import real_number as _real
 from .dataset import MANIFEST, some_names
 from .files import NO_FOLLOW, open_folder, open_own_file
 from .options import RunOptions
-from .records import ViewRecord
+from .records import ViewRecord, rows_of
+
+SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
 
 
 def fingerprint(sample, root):
@@ -51,29 +64,39 @@ def _entry_problem(entry):
     return None
 
 
-def _read_entry(entry):
-    """A manifest line as ``{"sample", "inputs", "rows", "outputs"}`` with its rows as records, or its problem."""
+def _read_entry(entry, offset):
+    """A manifest line as ``{"sample", "inputs", "outputs", "at"}``, or its problem.
+
+    ``at`` is ``(offset, rows)``: where the line starts in the manifest and
+    how many rows it holds (:class:`Results` reads them back from there).
+    The rows are read (each must make a record) and let go, but for a line
+    of an older pixscale without ``outputs``, whose rows say what it wrote.
+    """
     problem = _entry_problem(entry)
     if problem is not None:
         return problem
     try:
-        return {**entry, "rows": [ViewRecord.from_row(r) for r in entry["rows"]]}
+        rows = [ViewRecord.from_row(r) for r in entry["rows"]]
     except (TypeError, ValueError) as exc:
         return f"a row cannot be read ({exc})"
+    out = {k: v for k, v in entry.items() if k != "rows"}
+    if not isinstance(entry.get("outputs"), list):
+        out["rows"] = rows
+    return {**out, "at": (offset, len(rows))}
 
 
 def read_manifest(path, params, input_id):
     """Completed samples recorded in a manifest: ``{name: entry}``; refuses another run's folder.
 
-    An entry's rows are :class:`~pixscale.pipeline.records.ViewRecord`; a
-    sample whose latest line is malformed (:func:`_entry_problem`) maps to
-    the problem, a string, instead of an entry: that sample is redone.
+    An entry is :func:`_read_entry`'s (its rows left in the file, found by
+    ``at``); a sample whose latest line is malformed (:func:`_entry_problem`)
+    maps to the problem, a string, instead of an entry: that sample is redone.
     """
     out_dir = path.parent
     try:
         with open(open_own_file(path, os.O_RDONLY), "rb") as f:
-            lines = f.read().split(b"\n")
-        header = json.loads(lines[0].decode("utf-8"))
+            first = f.readline()
+        header = json.loads(first.decode("utf-8"))
         if not isinstance(header, dict) or "parameters" not in header:
             raise ValueError("no header")
     except (OSError, ValueError) as exc:
@@ -98,20 +121,27 @@ def read_manifest(path, params, input_id):
             "IN_DIR, or choose a new OUT_DIR."
         )
     done = {}
-    for line in lines[1:]:
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except ValueError:  # a line cut by an interruption: that sample is redone
-            continue
-        if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
-            done[entry["sample"]] = _read_entry(entry)
+    with open(open_own_file(path, os.O_RDONLY), "rb") as f:
+        offset = len(f.readline())
+        for line in f:
+            at, offset = offset, offset + len(line)
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except ValueError:  # a line cut by an interruption: that sample is redone
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+                done[entry["sample"]] = _read_entry(entry, at)
     return done
 
 
 def _manifest_entries(manifest):
-    """The sample lines of a manifest, in order (a line cut by an interruption is skipped)."""
+    """The sample lines of a manifest, in order (a line cut by an interruption is skipped), read one at a time."""
     with open(open_own_file(manifest, os.O_RDONLY), "rb") as f:
-        lines = f.read().split(b"\n")[1:]
+        lines = itertools.islice(f, 1, None)
+        yield from _entries_of(lines)
+
+
+def _entries_of(lines):
     for line in lines:
         try:
             entry = json.loads(line.decode("utf-8"))
@@ -158,9 +188,19 @@ def remove_stale_outputs(out_dir, manifest):
     it was redone.  Only a regular file of the size pixscale wrote is removed:
     a file the user put there since is left alone.  Returns the removed keys.
     """
+    # Only a sample with more than one line can have left outputs behind: a first pass finds them
+    # (by their names' hashes: a few bytes a sample), the second keeps the outputs of those alone.
+    seen: set[int] = set()
+    again: set[int] = set()
+    for entry in _manifest_entries(manifest):
+        h = hash(entry["sample"])
+        (again if h in seen else seen).add(h)
+    del seen
     recorded: dict[str, dict] = {}
     latest: dict[str, set | None] = {}
     for entry in _manifest_entries(manifest):
+        if hash(entry["sample"]) not in again:
+            continue
         outputs = _recorded_outputs(entry)
         latest[entry["sample"]] = None if outputs is None else set(outputs)
         recorded.setdefault(entry["sample"], {}).update(outputs or {})
@@ -213,7 +253,8 @@ def completed_samples(manifest):
 def resume_plan(dataset, done, root, out_dir=None):
     """Split recorded samples into kept ones and ones whose inputs or outputs changed (named with why).
 
-    With ``out_dir``, a sample is kept only if the files its line recorded are
+    Kept ones map to where their line is (``(offset, rows)``, for :class:`Results`).  With
+    ``out_dir``, a sample is kept only if the files its line recorded are
     there as written (an output deleted or truncated since is redone).
     """
     names = {s.name for s in dataset.samples}
@@ -235,7 +276,7 @@ def resume_plan(dataset, done, root, out_dir=None):
         if entry.get("inputs") == now:
             why = _changed_output(sample, entry, out_dir) if out_dir is not None else None
             if why is None:
-                kept[sample.name] = entry["rows"]
+                kept[sample.name] = entry["at"]
             else:
                 changed.append(f"{sample.name} ({why})")
             continue
@@ -254,3 +295,154 @@ def end_last_line(manifest):
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b"\n":
                 f.write(b"\n")
+
+
+class ManifestLog:
+    """The manifest opened for appending by the coordinator: a line per completed sample, synced in groups.
+
+    :meth:`append` writes a line and returns where it starts (its byte
+    offset); the line is flushed at once (a killed coordinator keeps it) and
+    synced to disk at most every :data:`SYNC_S` seconds (a power cut may lose
+    the last lines, whose samples ``resume`` redoes).  Use it as a context
+    manager: it is synced and closed at the end.
+    """
+
+    def __init__(self, manifest):
+        end_last_line(manifest)
+        self._f = open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "ab")
+        self.offset = os.fstat(self._f.fileno()).st_size
+        self._synced = time.monotonic()
+
+    def append(self, entry):
+        """Write ``entry`` (its ``rows`` are records) as a line; return the line's offset."""
+        line = (json.dumps({**entry, "rows": rows_of(entry["rows"])}) + "\n").encode("utf-8")
+        at = self.offset
+        self._f.write(line)
+        self._f.flush()
+        self.offset += len(line)
+        if time.monotonic() - self._synced >= SYNC_S:
+            os.fsync(self._f.fileno())
+            self._synced = time.monotonic()
+        return at
+
+    def close(self):
+        if not self._f.closed:
+            try:
+                os.fsync(self._f.fileno())
+            finally:
+                self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Results:
+    """The samples a run has completed: for each, where its manifest line is, or its rows when it has none.
+
+    A sample recorded in the manifest costs a name and ``(offset, rows)``;
+    only a sample left for ``resume`` (failed by the machine, its rows
+    marked ``retry``), which has no line, keeps its records here.  The
+    manifest is opened for reading here, once: its rows are read through
+    that handle, so a link put in its place later is never followed.
+    """
+
+    def __init__(self, manifest, kept=None):
+        self.manifest = Path(manifest)
+        self._fd = open_own_file(manifest, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)  # closed with the last RunRecords that reads it
+        self._at: dict[str, tuple[int, int]] = dict(kept or {})
+        self._held: dict[str, list[ViewRecord]] = {}
+
+    def __len__(self):
+        return len(self._at) + len(self._held)
+
+    def __contains__(self, name):
+        return name in self._at or name in self._held
+
+    def add(self, name, at, n_rows):
+        """A sample whose line starts at byte ``at`` of the manifest and holds ``n_rows`` rows."""
+        self._held.pop(name, None)
+        self._at[name] = (at, n_rows)
+
+    def hold(self, name, rows):
+        """A sample's records kept here (they have no manifest line)."""
+        self._at.pop(name, None)
+        self._held[name] = list(rows)
+
+    def n_rows(self, name):
+        if name in self._held:
+            return len(self._held[name])
+        return self._at[name][1] if name in self._at else 0
+
+    def rows(self, name):
+        """The records of sample ``name`` ([] for none), read back from its manifest line."""
+        if name in self._held:
+            return list(self._held[name])
+        if name not in self._at:
+            return []
+        return [ViewRecord.from_row(r) for r in json.loads(self._line_at(self._at[name][0]))["rows"]]
+
+    def _line_at(self, offset, block=1 << 16):
+        fd, parts = self._fd, []
+        while True:
+            chunk = os.pread(fd, block, offset)
+            end = chunk.find(b"\n")
+            if end >= 0 or not chunk:
+                parts.append(chunk if end < 0 else chunk[:end])
+                return b"".join(parts)
+            parts.append(chunk)
+            offset += len(chunk)
+
+
+class RunRecords(Sequence):
+    """A run's records in dataset order, read back from the manifest as they are iterated (one sample at a time).
+
+    What :func:`~pixscale.pipeline.driver.run_records` returns: a sequence of
+    :class:`~pixscale.pipeline.records.ViewRecord` (``len``, iteration,
+    indexing, ``==`` with a list) that holds none of them; each iteration
+    reads the manifest once.  Records that no sample holds (a list file or
+    the report that failed) follow the samples', in memory.
+    """
+
+    def __init__(self, samples, results, extra=()):
+        self._samples = samples
+        self._results = results
+        self._extra = list(extra)
+
+    def __iter__(self):
+        for s in self._samples:
+            if s.name in self._results:
+                yield from self._results.rows(s.name)
+        yield from list(self._extra)
+
+    def __len__(self):
+        return sum(self._results.n_rows(s.name) for s in self._samples) + len(self._extra)
+
+    def __getitem__(self, i):
+        if isinstance(i, int) and i >= 0:
+            try:
+                return next(itertools.islice(self, i, None))
+            except StopIteration:
+                raise IndexError("run record index out of range") from None
+        return list(self)[i]
+
+    def __iadd__(self, records):
+        self._extra.extend(records)
+        return self
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, RunRecords)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def of_samples(self, names):
+        """The records of the samples ``names``, in dataset order (read from their lines only)."""
+        return [r for s in self._samples if s.name in names for r in self._results.rows(s.name)]
+
+    def __repr__(self):
+        return f"RunRecords({len(self)} records of {len(self._results)} samples, read from {self._results.manifest})"

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -402,6 +403,40 @@ def write_list_files(dataset, out_dir):
     return rows
 
 
+class _Sources(Mapping):
+    """``{view key: (before, after) files}`` of a dataset's views, made when asked: a run's views are not listed twice.
+
+    :meth:`of_samples` gives the plain dict of some samples' views (what the
+    contact sheet draws).
+    """
+
+    def __init__(self, samples, files, names=None):
+        self._samples, self._files, self._names = samples, files, names
+
+    def _views(self):
+        for s in self._samples:
+            if self._names is None or s.name in self._names:
+                yield from (v for v in s.views if v.path is not None)
+
+    def __getitem__(self, key):
+        for v in self._views():
+            if v.key == key:
+                return self._files(v)
+        raise KeyError(key)
+
+    def __iter__(self):
+        return (v.key for v in self._views())
+
+    def __len__(self):
+        return sum(1 for _ in self._views())
+
+    def __bool__(self):
+        return any(True for _ in self._views())
+
+    def of_samples(self, names):
+        return {v.key: self._files(v) for v in _Sources(self._samples, self._files, set(names))._views()}
+
+
 def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None, progress=None):
     """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
@@ -416,7 +451,7 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
         after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
         return before, after
 
-    sources = {v.key: files(v) for s in dataset.samples for v in s.views if v.path is not None}
+    sources = _Sources(dataset.samples, files)
     meta = {
         "pixscale_version": __version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -427,11 +462,14 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
         "parameters": opts.params(),
     }
     try:
-        summary = report.summarize(records, target=opts.image.target, options=opts.params())
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
+        # One pass over the rows (read back from the manifest): the rows file, and the numbers and figures' views.
+        views = report.write_rows(
+            report_dir / report.ROWS, records, target=opts.image.target, options=opts.params(), root=root
+        )
         report.write_report(
             report_dir,
-            summary,
+            report.summary_of(views),
             records,
             sources=sources,
             meta=meta,
@@ -439,6 +477,8 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
             root=root,
             spell=spell,
             progress=progress,
+            views=views,
+            rows=report_dir / report.ROWS,
         )
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.

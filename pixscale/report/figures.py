@@ -23,11 +23,13 @@ from .._validate import with_mask
 from ..pipeline.io import ViewError, read_view
 from ..pipeline.masked import read_colour, read_mask
 from ..pipeline.records import ViewRecord
-from .quality import measurement
+from .aggregate import sample_views
+from .quality import STAGES, measurement
 from .sheet import Panel, compose, png
 
 THUMBNAIL = 256  # longest side, in pixels, of an image drawn in a figure
 SHEET_VIEWS = 6  # views per sample on the contact sheet
+PER_SAMPLE_DRAWN = 2_000  # samples the per-sample plot shows at most (evenly spread over a larger run)
 PNG_LEVEL = 1  # zlib level of the figures: flat colours pack well at 1, in a fraction of level 6's time
 _COLOURS = {"before": "tab:blue", "after": "tab:orange"}
 _MARKS = {"cut": "#d62728", "limited": "#9467bd", "shifted": "#17becf"}  # tab:red, tab:purple, tab:cyan
@@ -100,20 +102,27 @@ def _panel(item, label, marks=(), name=None, measured=None):
     return Panel(lines, thumb.image, thumb.shape, thumb.centroid, frame)
 
 
-def _sizes(records, stage):
-    """The finite size ratios of the ok views' ``stage`` measurements."""
-    found = [m.size_ratio for r in records if r.ok and (m := measurement(r, stage)) is not None]
-    v = np.array(found, dtype=np.float64)
+def _items(views):
+    """The figures' items of ``views``: an :class:`Aggregate`'s sample of views, or records (sampled here)."""
+    views = list(views)
+    if views and isinstance(views[0], ViewRecord):
+        return sample_views(views).items
+    return views
+
+
+def _sizes(views, stage):
+    """The finite size ratios of the views' ``stage`` measurements (views: see :func:`_items`)."""
+    views = _items(views)
+    i = STAGES.index(stage)
+    v = np.array([item[i][0] for item in views if item[i] is not None], dtype=np.float64)
     return v[np.isfinite(v)]
 
 
-def _offsets(records, stage):
-    """(dx, dy) of each ok view's centroid from the canvas centre, in px."""
-    out = [
-        (m.centroid[0] - m.shape[1] / 2, m.centroid[1] - m.shape[0] / 2)
-        for r in records
-        if r.ok and (m := measurement(r, stage)) is not None and m.centroid is not None
-    ]
+def _offsets(views, stage):
+    """(dx, dy) of each view's centroid from the canvas centre, in px."""
+    views = _items(views)
+    i = STAGES.index(stage)
+    out = [item[i][1] for item in views if item[i] is not None and item[i][1] is not None]
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
@@ -131,10 +140,10 @@ def _bars(ax, values, bins, fill=True, **style):
     ax.stairs(counts, edges, fill=True, baseline=0, linewidth=0, **style)
 
 
-def _size_histogram(fig, summary, records, stages):
+def _size_histogram(fig, summary, views, stages):
     """Size ratio before / after on one shared x axis, with the target line."""
     axes = fig.subplots(len(stages), 1, sharex=True, squeeze=False)[:, 0]
-    values = {s: 100 * _sizes(records, s) for s in stages}
+    values = {s: 100 * _sizes(views, s) for s in stages}
     every = np.concatenate([v for v in values.values()] + [np.array([100 * (summary.get("target") or 0.3)])])
     lo, hi = every.min(), every.max()
     lo, hi = min(lo, (lo + hi) / 2 - 0.5), max(hi, (lo + hi) / 2 + 0.5)
@@ -151,11 +160,11 @@ def _size_histogram(fig, summary, records, stages):
     axes[-1].set_xlabel("size ratio sqrt(object pixels / image pixels) (%)")
 
 
-def _offset_figure(fig, records, stages):
+def _offset_figure(fig, views, stages):
     """Centroid offsets from the canvas centre: histogram of distances and a scatter of (dx, dy)."""
     hist, scatter = fig.subplots(1, 2)
     for stage in stages:
-        xy = _offsets(records, stage)
+        xy = _offsets(views, stage)
         d = np.hypot(xy[:, 0], xy[:, 1])
         if d.size:
             _bars(hist, d, 30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
@@ -177,6 +186,9 @@ def _per_sample(fig, summary):
     ax = fig.subplots()
     samples = summary["samples"]
     x = np.arange(len(samples))
+    if len(samples) > PER_SAMPLE_DRAWN:  # evenly spread over the run, at their places
+        x = np.linspace(0, len(samples) - 1, PER_SAMPLE_DRAWN).round().astype(int)
+        samples = [samples[i] for i in x]
     pairs = [(s["size_before_mean"], s["size_before_std"]) for s in samples]
     # None (a number that could not be computed) is drawn as nothing (NaN)
     before = np.array(pairs, dtype=np.float64).reshape(-1, 2).T
@@ -191,13 +203,13 @@ def _per_sample(fig, summary):
     ax.legend(fontsize=8)
 
 
-def _scale_histogram(fig, records):
+def _scale_histogram(fig, views):
     ax = fig.subplots()
-    ok = [r for r in records if r.ok and r.scale is not None]
-    used = np.array([r.scale for r in ok])
+    views = _items(views)
+    used = np.array([item[2] for item in views if item[2] is not None])
     if used.size:
         _bars(ax, used, 30, color="tab:green", label=f"scale used (n={used.size})")
-        limited = [r.wanted_scale for r in ok if r.limited and r.wanted_scale]
+        limited = [item[3] for item in views if item[3] is not None]
         if limited:
             _bars(ax, limited, 30, fill=False, color=_MARKS["limited"], label="wanted, where limited")
         ax.set_title(f"scale factor: mean {used.mean():.3f}, std {used.std():.3f}, {used.min():.2f}-{used.max():.2f}")
@@ -207,7 +219,14 @@ def _scale_histogram(fig, records):
 
 def _chosen_samples(summary):
     """The best, median and worst samples by mean centroid offset (as FaceLift's evaluator picks them)."""
-    ranked = sorted((s for s in summary["samples"] if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
+    samples = summary["samples"]
+    if hasattr(samples, "offsets"):  # a run's, made a dict at a time: ranked by its column of offsets
+        o = samples.offsets()
+        have = np.flatnonzero(np.isfinite(o))
+        order = have[np.argsort(o[have], kind="stable")]
+        ranked: Any = _Ranked(samples, order)
+    else:
+        ranked = sorted((s for s in samples if s["offset_mean"] is not None), key=lambda s: s["offset_mean"])
     picks: list[tuple[str, dict[str, Any]]] = []
     for label, i in (("best", 0), ("median", len(ranked) // 2), ("worst", len(ranked) - 1)):
         if ranked and ranked[i]["sample"] not in [s["sample"] for _, s in picks]:
@@ -215,11 +234,29 @@ def _chosen_samples(summary):
     return picks
 
 
+class _Ranked:
+    """Samples in the order of ``order`` (indices), each made when asked."""
+
+    def __init__(self, samples, order):
+        self.samples, self.order = samples, order
+
+    def __len__(self):
+        return len(self.order)
+
+    def __getitem__(self, i):
+        return self.samples[int(self.order[i])]
+
+
 def _contact_sheet(summary, records, sources):
     """The sheet's PNG bytes: each chosen sample's views, a row before and a row after; None without views."""
     picks = _chosen_samples(summary)
+    chosen = {s["sample"] for _, s in picks}
+    if hasattr(sources, "of_samples"):  # a run's: the files of the chosen samples' views only
+        sources = sources.of_samples(chosen)
+    of_samples = getattr(records, "of_samples", None)
+    found = of_samples(chosen) if of_samples is not None else [r for r in records if r.sample in chosen]
     by_sample: dict[str, list[ViewRecord]] = {}
-    for r in records:
+    for r in found:
         if r.ok and r.view in sources:
             by_sample.setdefault(r.sample, []).append(r)
     picks = [(label, s, by_sample[s["sample"]][:SHEET_VIEWS]) for label, s in picks if s["sample"] in by_sample]
@@ -237,11 +274,17 @@ def _contact_sheet(summary, records, sources):
     return png(image)
 
 
-def draw(summary, records, sources, *, progress=None):
+def draw(summary, records, sources, *, progress=None, views=None):
     """The report's figures as ``({file name: PNG bytes}, {file name: why it was not drawn})``.
 
     ``summary`` is :func:`pixscale.report.summary.summarize` of ``records``
-    (:class:`~pixscale.pipeline.records.ViewRecord`, one per view).
+    (:class:`~pixscale.pipeline.records.ViewRecord`, one per view; an
+    iterable read once more for the contact sheet's samples).  The plots are
+    drawn from ``views``, the :class:`~pixscale.report.aggregate.Aggregate`
+    of the records (made here when not given): every view of a run of up to
+    :data:`~pixscale.report.aggregate.RESERVOIR` of them, a seeded uniform
+    sample of that many beyond; the per-sample plot shows at most
+    :data:`PER_SAMPLE_DRAWN` samples, evenly spread.
 
     Both are empty when matplotlib is not installed.  A figure that cannot
     be drawn (whatever the views are) is left out with its reason; the
@@ -265,6 +308,7 @@ def draw(summary, records, sources, *, progress=None):
     if importlib.util.find_spec("matplotlib") is None:
         return {}, {}
     stages = [s for s in ("before", "after") if s in summary]
+    sampled = (sample_views(records) if views is None else views.views).items
     with ThreadPoolExecutor(1, thread_name_prefix="pixscale-sheet") as pool:
         # The sheet (PNG decoding, NumPy, zlib: mostly without the GIL) is made beside the plots (Python).
         sheet = pool.submit(_guarded, _contact_sheet, summary, records, sources) if sources else None
@@ -278,10 +322,10 @@ def draw(summary, records, sources, *, progress=None):
             return buf.getvalue()
 
         plots = {
-            "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, records, stages),
-            "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), records, stages),
+            "size_ratio_hist.png": lambda: figure(_size_histogram, (7, 2.6 * len(stages)), summary, sampled, stages),
+            "centre_offsets.png": lambda: figure(_offset_figure, (10, 4.2), sampled, stages),
             "per_sample.png": lambda: figure(_per_sample, (8, 3.5), summary),
-            "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), records),
+            "scale_hist.png": lambda: figure(_scale_histogram, (6, 3.5), sampled),
         }
         out, missing = {}, {}
         bar = progress(total=len(plots) + (sheet is not None), unit="figure") if progress is not None else None

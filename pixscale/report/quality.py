@@ -175,22 +175,18 @@ def _filters(options):
     return options.get("keep") == "largest" or (mc is not None and mc > 0)
 
 
-def _off_centre(ok: list[ViewRecord], stage: str) -> list[str]:
-    """Names of the views more than :data:`OUTLIER_PX` px off centre that no move of the fit explains.
+def off_centre(r: ViewRecord, stage: str) -> bool:
+    """Whether a view is more than :data:`OUTLIER_PX` px off centre where no move of the fit explains it.
 
     A view the fit moved by ``shift`` to keep it whole has its centroid near
     ``canvas centre + shift``; only the distance beyond that move counts.
     """
-    out = []
-    for r in ok:
-        m = measurement(r, stage)
-        if m is None or m.centroid is None:
-            continue
-        (x, y), (h, w) = m.centroid, m.shape
-        dx, dy = (r.shift or (0.0, 0.0)) if stage == "after" else (0.0, 0.0)
-        if math.hypot(x - w / 2 - dx, y - h / 2 - dy) > OUTLIER_PX:
-            out.append(r.view)
-    return out
+    m = measurement(r, stage)
+    if m is None or m.centroid is None:
+        return False
+    (x, y), (h, w) = m.centroid, m.shape
+    dx, dy = (r.shift or (0.0, 0.0)) if stage == "after" else (0.0, 0.0)
+    return math.hypot(x - w / 2 - dx, y - h / 2 - dy) > OUTLIER_PX
 
 
 def _fits_moved(r: ViewRecord, margin: Any) -> bool | None:
@@ -217,15 +213,17 @@ def _advise(keys, values):
     return [ADVICE[k][1].format(**values) for k in keys]
 
 
-def _advice_keys(summary, ok, options, stage, cv, offset):
+def _advice_keys(summary, views, options, stage, cv, offset):
     """Which :data:`ADVICE` the summary's numbers call for under the run's ``options``; with the values.
 
     ``stage`` is the graded one ("after", else "before"), ``cv`` its size spread
-    in percent and ``offset`` its mean centre offset in pixels of a 512 canvas.
+    in percent and ``offset`` its mean centre offset in pixels of a 512 canvas;
+    ``views`` the :class:`~pixscale.report.aggregate.Aggregate` of the records:
+    its :func:`off_centre` views, and its limited ones that would fit moved.
     """
     run = stage == "after"
     placement, specks, exact = summary["placement"], summary["specks"], summary["exact"]
-    outliers = _off_centre(ok, stage)
+    n_outliers, first = views.outliers(stage)
     values = {
         "cv": cv,
         "offset": offset,
@@ -236,9 +234,9 @@ def _advice_keys(summary, ok, options, stage, cv, offset):
         "cut": placement["cut"],
         "cut_pixels": f"{placement['cut_pixels']:,}",
         "off_target": exact["off_target"],
-        "outliers": len(outliers),
+        "outliers": n_outliers,
         "outlier_px": OUTLIER_PX,
-        "outlier_names": ", ".join(outliers[:3]) + (f" and {len(outliers) - 3} more" if len(outliers) > 3 else ""),
+        "outlier_names": ", ".join(first[:3]) + (f" and {n_outliers - 3} more" if n_outliers > 3 else ""),
         "speck_views": specks["islands_views"],
         "speck_islands": f"{specks['islands_components']:,}",
         "speck_pixels": f"{specks['islands_pixels']:,}",
@@ -248,7 +246,7 @@ def _advice_keys(summary, ok, options, stage, cv, offset):
     keys = []
     if not run:
         keys += ["input_size"] * size_off + ["input_centre"] * centre_off
-        keys += ["outliers"] * bool(outliers) + ["specks"] * specks_seen
+        keys += ["outliers"] * bool(n_outliers) + ["specks"] * specks_seen
         return keys or ["no_action"], values
     if specks_seen:  # first: they also move the centre and widen what the fit keeps on the canvas
         keys.append("specks")
@@ -264,20 +262,19 @@ def _advice_keys(summary, ok, options, stage, cv, offset):
         elif not (limited or cut or off_target or specks_seen):
             keys.append("size_other")
     by_centre = options.get("center") not in (None, "centroid")
-    if by_centre and (centre_off or outliers):
+    if by_centre and (centre_off or n_outliers):
         keys.append("centre_option")
     elif centre_off:
         if placement["shifted"]:
             keys.append("centre_shifted")
         elif not (cut or specks_seen):
             keys.append("centre_other")
-    if outliers and not by_centre:
+    if n_outliers and not by_centre:
         keys.append("outliers")
     if limited:
         margin = options.get("margin")
-        fits = [_fits_moved(r, margin) for r in ok if r.limited]
-        values["fits_moved"] = sum(1 for f in fits if f)
-        values["too_large"] = len(fits) - values["fits_moved"] if fit == "shrink" else len(fits)
+        values["fits_moved"] = views.fits_moved  # of the limited views (see _fits_moved)
+        values["too_large"] = views.limited - values["fits_moved"] if fit == "shrink" else views.limited
         if fit == "shrink" and values["fits_moved"]:
             keys.append("limited_shrink")
         if values["too_large"]:
@@ -296,12 +293,13 @@ def _zero_percent(margin):
         return False
 
 
-def _quality(summary, ok, options):
+def _quality(summary, views, options):
     """Grade, interpretation and recommendations of the stage the run produced (after, else before).
 
     The recommendations hold only for the run's ``options`` (the
     :data:`_CONDITIONS` recorded as ``conditions``) and its numbers; their
-    :data:`ADVICE` keys are listed as ``advice``.
+    :data:`ADVICE` keys are listed as ``advice``.  ``views``: the records'
+    :class:`~pixscale.report.aggregate.Aggregate`.
     """
     stage = "after" if "after" in summary else "before"
     sizes, centring = summary[stage], summary["centring"][stage]
@@ -320,7 +318,7 @@ def _quality(summary, ok, options):
     if not (math.isfinite(cv_pct) and math.isfinite(offset_512)):
         return {**empty, "conditions": conditions}
     letter, label = grade(cv_pct, offset_512)
-    keys, values = _advice_keys(summary, ok, options, stage, cv_pct, offset_512)
+    keys, values = _advice_keys(summary, views, options, stage, cv_pct, offset_512)
     return {
         "stage": stage,
         "grade": letter,

@@ -9,222 +9,26 @@ Markdown (:mod:`pixscale.report.text`) and, when matplotlib is installed,
 figures (:mod:`pixscale.report.figures`).
 """
 
-import math
+import itertools
+import json
 import os
 import pathlib
 import textwrap
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
 
 import numpy as np
 
-from .._measure import Measurement
 from ..pipeline.dataset import printable
-from ..pipeline.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_ready
-from ..pipeline.records import ViewRecord, rows_of
-from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _quality, measurement
-from .text import _markdown, _quality_lines, _sections, same, spelled
+from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready, open_own_file
+from ..pipeline.records import ViewRecord
+from .aggregate import Aggregate, _checked
+from .text import _markdown_head, _quality_lines, _sections, _view_line, same, spelled
 
+ROWS = "views.jsonl"  # a run's rows file in its report folder: one JSON row per view
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
 _WIDTH = 80
-
-
-def _stats(values):
-    """Mean, std (ddof=0), CV, min, max and n of some numbers; None values when there are none."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
-        return {"mean": None, "std": None, "cv": None, "min": None, "max": None, "n": 0}
-    mean, std = float(v.mean()), float(v.std())
-    return {
-        "mean": mean,
-        "std": std,
-        "cv": std / mean if mean else None,
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "n": int(v.size),
-    }
-
-
-def _records(records: Iterable[ViewRecord], who: str) -> list[ViewRecord]:
-    """``records`` as a list, each checked to be a :class:`ViewRecord`: the report's one way in.
-
-    A JSON row (``report.json``'s views, ``pixscale stats --json``, a
-    manifest's) becomes a record where it is read, with ``ViewRecord.from_row``.
-    """
-    out = list(records)
-    for r in out:
-        if not isinstance(r, ViewRecord):
-            raise TypeError(
-                f"{who} takes one pixscale.pipeline.records.ViewRecord per view; got {type(r).__name__} "
-                f"{printable(repr(r))[:60]}. Read a JSON row back with `ViewRecord.from_row(row)`."
-            )
-    return out
-
-
-def _measured(records: list[ViewRecord], stage: str) -> list[tuple[ViewRecord, Measurement]]:
-    """The (record, measurement) pairs of the ok records that have a ``stage`` measurement."""
-    return [(r, m) for r in records if r.ok and (m := measurement(r, stage)) is not None]
-
-
-def _bbox_ratio(m: Measurement) -> float:
-    """``sqrt(bbox area / image area)``: the size ratio a bounding-box measure would report."""
-    assert m.bbox is not None
-    (x0, y0, x1, y1), (h, w) = m.bbox, m.shape
-    return float(np.sqrt((x1 - x0) * (y1 - y0) / (h * w)))
-
-
-def _centre_offset(m: Measurement) -> float:
-    """Distance in pixels from the centroid to the canvas centre ``(W / 2, H / 2)``."""
-    assert m.centroid is not None
-    (x, y), (h, w) = m.centroid, m.shape
-    return float(np.hypot(x - w / 2, y - h / 2))
-
-
-def _centring(measured: list[tuple[ViewRecord, Measurement]]) -> dict[str, Any]:
-    """Centroid offsets from the canvas centre: px, % of the image's longer side, outliers, within samples."""
-    pairs = [(r, m) for r, m in measured if m.centroid is not None]
-    px = np.array([_centre_offset(m) for _, m in pairs])
-    side = np.array([max(m.shape) for _, m in pairs], dtype=np.float64)
-    out: dict[str, Any] = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
-    out.update(n=int(px.size), over_50px=int(np.count_nonzero(px > OUTLIER_PX)))
-    if px.size:
-        pct = 100 * px / side
-        p95, p99 = np.percentile(px, [95, 99])
-        out.update(
-            mean=float(px.mean()),
-            std=float(px.std()),
-            p95=float(p95),
-            p99=float(p99),
-            max=float(px.max()),
-            mean_pct=float(pct.mean()),
-            max_pct=float(pct.max()),
-            grade_px=float((px * GRADE_SIZE / side).mean()),
-        )
-    by_sample = defaultdict(list)
-    for (r, _), d in zip(pairs, px, strict=True):
-        by_sample[r.sample].append(d)
-    stds = [float(np.std(v)) for v in by_sample.values() if len(v) >= 2]
-    out["within_sample_std"] = float(np.mean(stds)) if stds else None
-    return out
-
-
-def _stage(records: list[ViewRecord], stage: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Size ratio, bbox-vs-pixel, centring and within-sample numbers of one stage."""
-    measured = _measured(records, stage)
-    sizes = _stats([m.size_ratio for _, m in measured])
-    bbox = _stats([_bbox_ratio(m) for _, m in measured if m.bbox is not None])
-    by_sample = defaultdict(list)
-    for r, m in measured:
-        by_sample[r.sample].append(m.size_ratio)
-    cvs = [_stats(v)["cv"] for v in by_sample.values() if len(v) >= 2]
-    within = _stats([cv for cv in cvs if cv is not None])
-    return sizes, {
-        "bbox_vs_pixel": {
-            "bbox_mean": bbox["mean"],
-            "bbox_std": bbox["std"],
-            "bbox_cv": bbox["cv"],
-            "pixel_cv": sizes["cv"],
-        },
-        "centring": _centring(measured),
-        "within_sample_cv": {"mean": within["mean"], "max": within["max"], "n_samples": within["n"]},
-    }
-
-
-def _placement(ok: list[ViewRecord]) -> dict[str, Any]:
-    """How the fit placed the views: moved, shrunk (limited) and cut."""
-    shifts = [math.hypot(*r.shift) for r in ok if r.shift]
-    moved = [d for d in shifts if d > 0]
-    cut = [r.cut_pixels for r in ok if r.cut_pixels]
-    limited = [r for r in ok if r.limited]
-    return {
-        "shifted": len(moved),
-        "shift_mean": float(np.mean(moved)) if moved else None,
-        "shift_max": float(max(moved)) if moved else None,
-        "limited": len(limited),
-        "cut": len(cut),
-        "cut_pixels": int(sum(cut)),
-    }
-
-
-def _specks(ok: list[ViewRecord]) -> dict[str, int]:
-    """The islands the component filter left out of the object (``min_component``/``keep``), per run.
-
-    Without a filter, ``islands_*`` count the small islands a record's
-    ``islands`` found (see :func:`pixscale.pipeline.unit.islands`): specks that
-    were measured as part of the object.
-    """
-    dropped = [m for r in ok if (m := r.before) is not None and m.dropped_components]
-    found = [i for r in ok if (i := r.islands) is not None and i.components]
-    return {
-        "views": len(dropped),
-        "components": int(sum(m.dropped_components for m in dropped)),
-        "pixels": int(sum(m.dropped_pixels for m in dropped)),
-        "islands_views": len(found),
-        "islands_components": int(sum(i.components for i in found)),
-        "islands_pixels": int(sum(i.pixels for i in found)),
-    }
-
-
-def _exact(ok: list[ViewRecord], target: float | None) -> dict[str, Any]:
-    """Exact mode: how close the achieved ratios came, and the views that could not get within tolerance."""
-    achieved = [r.achieved_ratio for r in ok if r.achieved_ratio is not None]
-    errors = [abs(a - target) for a in achieved] if target is not None else []
-    off = [r for r in ok if r.on_target is False and not r.limited]
-    return {
-        "n": len(achieved),
-        "max_error": float(max(errors)) if errors else None,
-        "off_target": len(off),
-        "off_target_views": [{"sample": r.sample, "view": r.view, "achieved_ratio": r.achieved_ratio} for r in off],
-    }
-
-
-def _one(values):
-    """The single value of a set as a float, or None when there are several (or it is None)."""
-    return float(next(iter(values))) if len(values) == 1 and None not in values else None
-
-
-def _samples(ok: list[ViewRecord]) -> list[dict[str, Any]]:
-    """Per sample: its views' size and centring after (or before), and the scale it wanted and got."""
-    groups = defaultdict(list)
-    for r in ok:
-        groups[r.sample].append(r)
-    out = []
-    for name, rs in groups.items():
-        stage = "after" if all(r.after is not None for r in rs) else "before"
-        ms = [_of(r, stage) for r in rs]
-        befores = [_of(r, "before").size_ratio for r in rs]
-        sizes = [m.size_ratio for m in ms]
-        offsets = [_centre_offset(m) for m in ms if m.centroid is not None]
-        scales = {r.scale for r in rs}
-        wanted = {r.wanted_scale for r in rs}
-        out.append(
-            {
-                "sample": name,
-                "views": len(rs),
-                "stage": stage,
-                "size_mean": float(np.mean(sizes)),
-                "size_std": float(np.std(sizes)),
-                "size_before_mean": float(np.mean(befores)),
-                "size_before_std": float(np.std(befores)),
-                "offset_mean": float(np.mean(offsets)) if offsets else None,
-                "offset_std": float(np.std(offsets)) if offsets else None,
-                # One scale for the whole sample (`scale="per-sample"`): what it wanted and what it got.
-                "scale": _one(scales),
-                "wanted_scale": _one(wanted),
-                "limited": sum(1 for r in rs if r.limited),
-                "shifted": sum(1 for r in rs if r.shift and any(r.shift)),
-                "cut": sum(1 for r in rs if r.cut_pixels),
-            }
-        )
-    return out
-
-
-def _of(record: ViewRecord, stage: str) -> Measurement:
-    """An ok record's ``stage`` measurement, which it has (an ok record has its ``before``)."""
-    m = measurement(record, stage)
-    assert m is not None, (record.view, stage)
-    return m
 
 
 def summarize(
@@ -236,7 +40,10 @@ def summarize(
     ----------
     records : iterable of ViewRecord
         One :class:`~pixscale.pipeline.records.ViewRecord` per view (ok or
-        failed): its ``before`` and ``after`` measurements, ``scale``,
+        failed), the records of a sample one after another (a list is
+        grouped by sample first); read once, a record at a time, into an
+        :class:`~pixscale.report.aggregate.Aggregate` (memory that does not
+        grow with the run but for a row per sample): its ``before`` and ``after`` measurements, ``scale``,
         ``wanted_scale``, ``limited``, ``shift``, ``cut_pixels``,
         ``achieved_ratio``, ``on_target`` and ``islands``.  Only ok records
         enter the statistics.  A JSON row (``report.json``'s views) is read
@@ -289,33 +96,55 @@ def summarize(
     >>> s["before"]["mean"], s["scale"]["mean"], s["n_ok"], "after" in s
     (0.5, 0.7, 2, False)
     """
-    records = _records(records, "summarize")
+    views = Aggregate(target, options)
     with np.errstate(all="ignore"):  # a NaN or infinite measurement gives None, not a warning
-        return json_ready(_summarize(records, target, dict(options or {})), text=printable)
-
-
-def _summarize(records: list[ViewRecord], target: float | None, options: dict[str, Any]) -> dict[str, Any]:
-    ok = [r for r in records if r.ok]
-    failed = [r for r in records if not r.ok]
-    summary: dict[str, Any] = {"n_views": len(records), "n_ok": len(ok), "n_failed": len(failed), "target": target}
-    stages = [s for s in STAGES if s == "before" or any(measurement(r, s) is not None for r in records)]
-    sections: dict[str, dict[str, Any]] = {"bbox_vs_pixel": {}, "centring": {}, "within_sample_cv": {}}
-    for stage in stages:
-        summary[stage], parts = _stage(records, stage)
-        for key, value in parts.items():
-            sections[key][stage] = value
-    summary["scale"] = _stats([r.scale for r in ok if r.scale is not None])
-    summary["wanted_scale"] = _stats([r.wanted_scale for r in ok if r.wanted_scale is not None])
-    summary["placement"] = _placement(ok)
-    summary["limited"] = summary["placement"]["limited"]
-    summary["specks"] = _specks(ok)
-    summary["exact"] = _exact(ok, target)
-    summary["off_target"] = summary["exact"]["off_target"]
-    summary["failures"] = [{"sample": r.sample, "view": r.view, "error": r.error} for r in failed]
-    summary.update(sections)
-    summary["samples"] = _samples(ok)
-    summary["quality"] = _quality(summary, ok, options)
+        views.feed(records, "summarize")
+    summary = summary_of(views)
+    summary["samples"] = list(summary["samples"])
     return summary
+
+
+def summary_of(views: Aggregate) -> dict[str, Any]:
+    """:func:`summarize`'s dict of the records an :class:`~pixscale.report.aggregate.Aggregate` was fed.
+
+    Its ``samples`` are a :class:`~pixscale.report.samples.SampleRows`, a
+    dict made per sample as it is read (:func:`write_report` streams them).
+    """
+    with np.errstate(all="ignore"):
+        return json_ready(views.summary(), text=printable)
+
+
+def write_rows(
+    path: str | os.PathLike,
+    records: Iterable[ViewRecord],
+    *,
+    target: float | None = None,
+    options: Mapping[str, Any] | None = None,
+    root: str | os.PathLike | None = None,
+) -> Aggregate:
+    """Write a run's rows file (:data:`ROWS`, JSON Lines) and summarize the records on the way; return the aggregate.
+
+    One line per record, as ``report.json``'s ``views`` hold them
+    (:meth:`~pixscale.pipeline.records.ViewRecord.as_row`, names made
+    printable, NaN as null), in the order given; streamed to ``path``
+    atomically (``root``: see :func:`pixscale.pipeline.files.atomic_write_bytes`).
+    The records are read once: the returned
+    :class:`~pixscale.report.aggregate.Aggregate` gives the summary
+    (:func:`summary_of`) and the figures' views.  ``pandas.read_json(path,
+    lines=True)`` reads the file (``pandas.json_normalize`` flattens
+    ``before`` and ``after``).
+    """
+    views = Aggregate(target, options)
+
+    def lines():
+        with np.errstate(all="ignore"):
+            for r in records:
+                views.add(_checked(r, "write_rows"))
+                yield _shown_row(r)[1] + "\n"
+            views.close()
+
+    atomic_write_bytes(path, _blocks(lines()), root=root)
+    return views
 
 
 def format_table(summary: Mapping[str, Any], *, spell: Callable[[str], str] | None = None) -> str:
@@ -382,6 +211,8 @@ def write_report(
     root: str | os.PathLike | None = None,
     spell: Callable[[str], str] | None = None,
     progress: Callable[..., Any] | None = None,
+    views: Aggregate | None = None,
+    rows: str | os.PathLike | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -392,7 +223,10 @@ def write_report(
     summary : dict
         The output of :func:`summarize`.
     records : iterable of ViewRecord
-        The per-view records the summary was made from.
+        The per-view records the summary was made from, re-iterable (a list,
+        or a run's :class:`~pixscale.pipeline.records.RunRecords`): each file
+        is written as they stream past, so a run of any size is reported in
+        bounded memory.
     sources : mapping, optional
         View name (a record's ``view``) to ``(before, after)`` image files (or
         :class:`pixscale.report.figures.Thumbnail`), for the contact sheet of the
@@ -415,6 +249,14 @@ def write_report(
         A progress bar factory (``progress(total=, unit=)``, as a run takes)
         for drawing the figures, the slow part: see
         :func:`pixscale.report.figures.draw`.  Default: no progress shown.
+    views : Aggregate, optional
+        The :class:`~pixscale.report.aggregate.Aggregate` the summary was
+        made with: the figures draw from its sample of views instead of
+        reading ``records`` once more.
+    rows : str or path-like, optional
+        The rows file :func:`write_rows` wrote of ``records``: ``report.json``'s
+        views and ``report.md``'s lines are read from it (``records`` then
+        only give the contact sheet's samples).
 
     Returns
     -------
@@ -433,29 +275,187 @@ def write_report(
     back as records.
     """
     out = pathlib.Path(out_dir)
-    rows = json_ready(rows_of(_records(records, "write_report")), text=printable)
-    shown = [ViewRecord.from_row(r) for r in rows]
+    if isinstance(records, (list, tuple)):  # a bad record is refused before anything is written
+        for r in records:
+            _checked(r, "write_report")
+    shown = _Shown(records, rows)
     summary = json_ready(summary, text=printable)
     meta_out: dict[str, Any] = json_ready(dict(meta or {}), text=printable)
     figures, missing = {}, {}
     if plots:  # none without matplotlib
         from .figures import draw
 
-        figures, missing = draw(summary, shown, sources or {}, progress=progress)
+        figures, missing = draw(summary, shown, sources or {}, progress=progress, views=views)
     written = [out / "report.json", out / "report.md"]
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
     root = out if root is None else root
-    atomic_write_json(written[0], {"meta": meta_out, "summary": summary, "views": rows}, root=root)
+    atomic_write_bytes(written[0], _blocks(_report_json(meta_out, summary, shown.rows())), root=root)
     try:
-        md = _markdown(summary, shown, meta_out, list(figures), spell or same)
+        text, samples = _markdown_head(summary, meta_out, list(figures), spell or same)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # a summary of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
             f"({type(exc).__name__}: {printable(str(exc))}); report.json holds the numbers and every view."
         )
-    atomic_write_text(written[1], md, root=root)
+        atomic_write_text(written[1], md, root=root)
+    else:
+        lines = (f"\n{line}" for line in itertools.chain(samples, (_view_line(r, spell or same) for r in shown)))
+        atomic_write_bytes(written[1], _blocks(itertools.chain([text], lines, ["\n"])), root=root)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
     return written
+
+
+class _Shown:
+    """Records as ``report.json`` holds them (names made printable, NaN as null): re-iterable, a record at a time.
+
+    Iterating gives each record read back from its row (what ``report.md``
+    and the figures show); :meth:`rows` gives the rows.  A record of a sample
+    the sheet shows is fetched with :meth:`of_samples`.
+    """
+
+    def __init__(self, records, rows_file=None):
+        self.records, self.rows_file = records, rows_file
+
+    def rows(self):
+        if self.rows_file is not None:  # the records' rows as write_rows wrote them
+            with open(open_own_file(self.rows_file, os.O_RDONLY), "rb") as f:  # following no link
+                yield from (json.loads(line) for line in f)
+            return
+        for r in self.records:
+            yield _shown_row(_checked(r, "write_report"))[0]
+
+    def __iter__(self):
+        return (ViewRecord.from_row(row) for row in self.rows())
+
+    def of_samples(self, names):
+        """The shown records of the samples ``names`` (one pass, or the records' own ``of_samples``)."""
+        fetch = getattr(self.records, "of_samples", None)
+        if fetch is not None:
+            return list(_Shown(fetch(names)))
+        return [r for r in self if r.sample in names]
+
+
+def _shown_row(r):
+    """``(row, its JSON)``: ``json_ready(r.as_row(), text=printable)``, the usual row (no NaN, no odd number) fast.
+
+    A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
+    are the record's own names): those made printable, a row that
+    ``json.dumps`` takes as strict JSON is as ``json_ready`` would make it.
+    """
+    row = r.as_row()
+    for key in ("sample", "view", "error"):
+        if isinstance(row[key], str):
+            row[key] = printable(row[key])
+    try:
+        return row, json.dumps(row, allow_nan=False)
+    except (TypeError, ValueError):  # a NaN or infinite number, a NumPy integer: the sanitiser's work
+        row = json_ready(row, text=printable)
+        return row, json.dumps(row)
+
+
+_SAMPLES = "\x00samples\x00"  # where the summary's samples are streamed into report.json
+
+
+def _report_json(meta, summary, rows):
+    """``report.json``'s text in pieces, as ``json.dumps({"meta", "summary", "views"}, indent=2)`` writes it.
+
+    The views (``rows``) and the summary's ``samples`` are written one at a time.
+    """
+    samples = summary.get("samples")
+    if samples is not None and not isinstance(samples, list):
+        summary = {**summary, "samples": _SAMPLES}
+    head = json.dumps({"meta": meta, "summary": summary, "views": []}, indent=2)
+    assert head.endswith("[]\n}")
+    head = head[:-4]
+    if summary.get("samples") == _SAMPLES:
+        marker = json.dumps(_SAMPLES)
+        before, after = head.split(marker)
+        yield before
+        yield from _json_list(samples, 2)
+        yield after
+    else:
+        yield head
+    yield from _json_list(rows, 1)
+    yield "\n}\n"
+
+
+def _json_list(items, level):
+    """A list's text as ``json.dumps(..., indent=2)`` writes it at nesting ``level``, an item at a time."""
+    pad = "\n" + "  " * (level + 1)
+    sep = "["
+    for item in items:
+        yield sep + pad + _indented(item, pad)
+        sep = ","
+    yield "[]" if sep == "[" else "\n" + "  " * level + "]"
+
+
+def _indented(value, pad="\n"):
+    """``json.dumps(value, indent=2)`` with each line after the first starting ``pad`` (a newline and spaces).
+
+    The same text, several times faster: ``json`` encodes an indented
+    document in Python, an element at a time; a row's few levels are
+    joined here, their numbers and strings encoded as ``json`` encodes them.
+    """
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        body = ("," + inner).join(
+            [
+                f"{_encode_str(k) if type(k) is str else _scalar(str(k))}: "
+                + (_indented(v, inner) if type(v) in _NESTED else _scalar(v))
+                for k, v in value.items()
+            ]
+        )
+        return "{" + inner + body + pad + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return (
+            "["
+            + inner
+            + ("," + inner).join([_indented(v, inner) if type(v) in _NESTED else _scalar(v) for v in value])
+            + pad
+            + "]"
+        )
+    return _scalar(value)
+
+
+_NESTED = (dict, list, tuple)
+
+
+def _scalar(v):
+    """A number, string, bool or None as ``json.dumps`` writes it."""
+    kind = type(v)
+    if kind is float and v - v == 0:  # finite
+        return float.__repr__(v)
+    if kind is int:
+        return int.__repr__(v)
+    if kind is str:
+        return _encode_str(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return json.dumps(v)
+
+
+def _blocks(pieces, size=1 << 20):
+    """UTF-8 bytes of text ``pieces`` joined into blocks of about ``size`` characters (a write each)."""
+    buf: list[str] = []
+    n = 0
+    for piece in pieces:
+        buf.append(piece)
+        n += len(piece)
+        if n >= size:
+            yield "".join(buf).encode("utf-8")
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf).encode("utf-8")

@@ -1,6 +1,7 @@
 """The summary as text: the sections of the printed table and the Markdown report."""
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..pipeline.records import ViewRecord
@@ -139,14 +140,14 @@ def _md_table(header, rows):
 _YES_NO = {True: "yes", False: "no", None: "-"}
 
 
-def _markdown(
+def _markdown_head(
     summary: Mapping[str, Any],
-    records: Sequence[ViewRecord],
     meta: Mapping[str, Any],
     figures: Sequence[str],
     spell: Callable[[str], str] = same,
-) -> str:
-    """``report.md``: the run, the grade and its advice, the summary's tables and one line per record."""
+) -> tuple[str, Iterable[str]]:
+    """``report.md`` up to its per-view table's header, as ``(text, lines)``: the lines of the per-sample table follow
+    the text (each its own line, the per-view table's header last); a record's line follows them."""
     out = ["# pixscale quality report", ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -187,23 +188,50 @@ def _markdown(
     if summary["failures"]:
         failures = [[f["sample"], f["view"], spelled(spell, f["error"])] for f in summary["failures"]]
         out += ["## failures", ""] + _md_table(["sample", "view", "error"], failures)
-    if summary.get("samples"):
-        out += ["## per sample", ""] + _md_table(
-            ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"],
-            [
-                [
-                    s["sample"],
-                    s["views"],
-                    _pct(s["size_mean"]),
-                    _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
-                    _fmt(".2f")(s["offset_mean"]),
-                    _fmt(".4f")(s["wanted_scale"]),
-                    _fmt(".4f")(s["scale"]),
-                    s["limited"],
-                ]
-                for s in summary["samples"]
-            ],
-        )
+    samples = summary.get("samples")
+    if not samples:
+        return "\n".join(out + ["## per view", ""] + _md_table(_VIEW_COLUMNS, [])[:2]), []
+    header = ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"]
+    table = _md_table(header, [])[:2]
+    lines: Iterable[str] = (_md_row(_sample_cells(s)) for s in samples)
+    if isinstance(samples, list):  # a summary given whole: any problem found here, before the file is written
+        lines = list(lines)
+    tail = ["", "## per view", "", *_md_table(_VIEW_COLUMNS, [])[:2]]
+    return "\n".join(out + ["## per sample", "", *table]), itertools.chain(lines, ["\n".join(tail)])
+
+
+def _sample_cells(s):
+    """The per-sample table's cells of a sample."""
+    return [
+        s["sample"],
+        s["views"],
+        _pct(s["size_mean"]),
+        _pct(s["size_std"] / s["size_mean"] if s["size_mean"] and s["size_std"] is not None else None),
+        _fmt(".2f")(s["offset_mean"]),
+        _fmt(".4f")(s["wanted_scale"]),
+        _fmt(".4f")(s["scale"]),
+        s["limited"],
+    ]
+
+
+_VIEW_COLUMNS = [
+    "sample",
+    "view",
+    "status",
+    "before",
+    "after",
+    "wanted scale",
+    "scale",
+    "shift (px)",
+    "limited",
+    "cut px",
+    "specks (px)",
+    "error",
+]
+
+
+def _view_line(r: ViewRecord, spell: Callable[[str], str] = same) -> str:
+    """The per-view table's line of a record."""
 
     def shift(r):
         return "-" if not r.shift else ", ".join(_fmt("+.1f")(v) for v in r.shift)
@@ -215,36 +243,34 @@ def _markdown(
     def size(m):
         return None if m is None else m.size_ratio
 
-    out += ["## per view", ""] + _md_table(
+    return _md_row(
         [
-            "sample",
-            "view",
-            "status",
-            "before",
-            "after",
-            "wanted scale",
-            "scale",
-            "shift (px)",
-            "limited",
-            "cut px",
-            "specks (px)",
-            "error",
-        ],
-        [
-            [
-                r.sample,
-                r.view,
-                r.status,
-                *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
-                _fmt(".4f")(r.wanted_scale),
-                _fmt(".4f")(r.scale),
-                shift(r),
-                _YES_NO[r.limited],
-                _fmt("d")(r.cut_pixels),
-                specks(r),
-                spelled(spell, r.error) or "",
-            ]
-            for r in records
-        ],
+            r.sample,
+            r.view,
+            r.status,
+            *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
+            _fmt(".4f")(r.wanted_scale),
+            _fmt(".4f")(r.scale),
+            shift(r),
+            _YES_NO[r.limited],
+            _fmt("d")(r.cut_pixels),
+            specks(r),
+            spelled(spell, r.error) or "",
+        ]
     )
-    return "\n".join(out)
+
+
+def _markdown(
+    summary: Mapping[str, Any],
+    records: Iterable[ViewRecord],
+    meta: Mapping[str, Any],
+    figures: Sequence[str],
+    spell: Callable[[str], str] = same,
+) -> str:
+    """``report.md``: the run, the grade and its advice, the summary's tables and one line per record.
+
+    :func:`_markdown_head` and a :func:`_view_line` per record, then a blank
+    line (what :func:`pixscale.report.summary.write_report` streams).
+    """
+    head, samples = _markdown_head(summary, meta, figures, spell)
+    return "\n".join([head, *samples, *(_view_line(r, spell) for r in records), ""])
