@@ -10,12 +10,14 @@
 2. The built HTML: every page parses, no page carries a docutils error or
    warning box or a Python traceback, every image a page shows exists and is
    a non-empty PNG, the API pages name every public name, and the command
-   line page lists the options of ``pixscale run`` from the real parser.
+   line page lists the options of ``pixscale run`` from the real parser; the
+   index and Getting started show README's two Quick start commands verbatim.
 
-A headless browser is not used: CI's machine has no browser and reaches only
-the package registries (Debian's chromium would be a 100+ MB install per run);
-parsing the HTML checks what a browser would fail on here (missing figures,
-error boxes).
+A headless browser is not used here: CI's machine has no browser and reaches
+only the package registries (Debian's chromium would be a 100+ MB install per
+run); parsing the HTML checks what a browser would fail on here (missing
+figures, error boxes). To look at the pages as a reader does, at a desktop and
+a phone width, run ``docs/screenshots.py`` on the built site.
 """
 
 import inspect
@@ -75,6 +77,16 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
+def readme_commands(readme=pathlib.Path(__file__).parent.parent / "README.md"):
+    """README's two Quick start commands: the first line of the code block after each marker."""
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    commands = []
+    for marker in ("<!-- demo-command -->", "<!-- test-command -->"):
+        i = lines.index(marker)
+        commands.append(next(line for line in lines[i + 1 :] if not line.startswith("```")))
+    return commands
+
+
 def check_site(root):
     root = pathlib.Path(root)
     problems = []
@@ -109,6 +121,10 @@ def check_site(root):
         for flag in action.option_strings:
             if flag.startswith("--") and flag != "--help" and flag not in text.get("cli.html", ""):
                 problems.append(f"cli.html does not list pixscale run {flag}")
+    for page in ("index.html", "getting-started.html"):
+        for command in readme_commands():
+            if command not in text.get(page, ""):
+                problems.append(f"{page} does not show README's Quick start command {command!r}")
     figures = {"before_after.png", "camera_map.png"}
     shown = {pathlib.Path(s).name for k in ("index.html", "cameras.html") for s in images.get(k, [])}
     problems += [f"the figure {f} is not shown" for f in figures - shown]

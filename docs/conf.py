@@ -42,7 +42,8 @@ numpydoc_validation_checks = set()  # validated by tests/test_docs.py instead, o
 html_theme = "pydata_sphinx_theme"
 html_title = f"pixscale {release}"
 html_theme_options = {"navigation_with_keys": False, "show_prev_next": False}
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["pixscale.css"]
 
 
 def _draw_figures(app):
