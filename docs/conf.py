@@ -2,7 +2,7 @@
 
 Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W -b html docs docs/_build/html``.
 The figures of the method and getting-started pages are drawn at build time
-from pixscale's own synthetic data (``_figures.py`` beside this file), never
+from pixscale's own synthetic data (``_docfigures.py`` beside this file), never
 committed.
 """
 
@@ -36,7 +36,7 @@ autosummary_generate = True
 autodoc_typehints = "none"  # numpydoc's Parameters sections say the types
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
-numpydoc_validation_checks = set()  # validated by tests/test_docs.py instead, on the public API
+numpydoc_validation_checks = set()  # validated by docs/check.py instead, on the public API
 
 # No intersphinx: the build must work offline (CI reaches only the package registries).
 html_theme = "pydata_sphinx_theme"
