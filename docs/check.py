@@ -12,6 +12,8 @@
    a non-empty PNG, the API pages name every public name, and the command
    line page lists the options of ``pixscale run`` from the real parser; the
    index and Getting started show README's two Quick start commands verbatim.
+3. The code on the pages a new reader meets first fits its box at a 1280 px
+   window (or wraps: a block of class ``wrap-commands``).
 
 A headless browser is not used here: CI's machine has no browser and reaches
 only the package registries (Debian's chromium would be a 100+ MB install per
@@ -131,8 +133,31 @@ def check_site(root):
     return problems
 
 
+# Pages a new reader meets first, and the widest code line that fits a code box at a 1280 px window
+# (measured with docs/screenshots.py: 71 characters of the theme's monospace font in the main column).
+FRONT_PAGES = ("index.md", "getting-started.md", "cli.md", "recipes.md")
+CODE_WIDTH = 71
+
+
+def check_code_width(docs=pathlib.Path(__file__).parent):
+    """Code lines of the front pages that a 1280 px window cuts off (blocks of class wrap-commands wrap)."""
+    problems = []
+    for name in FRONT_PAGES:
+        fence, wraps = None, False
+        for n, line in enumerate((docs / name).read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                fence = None if fence else line
+                wraps = False
+            elif fence and line.strip() == ":class: wrap-commands":
+                wraps = True
+            elif fence and not wraps and len(line) > CODE_WIDTH:
+                problems.append(f"docs/{name}:{n}: a code line of {len(line)} characters is cut off at 1280 px")
+    return problems
+
+
 def main(argv):
-    problems = validate_docstrings() + check_site(argv[1] if len(argv) > 1 else "docs/_build/html")
+    site = argv[1] if len(argv) > 1 else "docs/_build/html"
+    problems = validate_docstrings() + check_site(site) + check_code_width()
     for line in problems:
         print(line)
     print(f"docs check: {len(problems)} problem(s)")
