@@ -15,10 +15,12 @@ from ._place import footprint, margins_px, max_scale, place_in, rooms
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import kernel_constants, resampler
+from .kernels import kernels
 
 _SEARCH_STEPS = 12
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
+_STEPS = np.array([_SEARCH_STEPS, _BISECT_STEPS, _SCAN_STEPS], np.int64)  # the compiled search's copy
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
@@ -137,20 +139,56 @@ class _Probe:
             )
         return self.seen[key]
 
-    def counts(self, scale, *, canvas=True):
-        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+    def windows(self, scale):
+        """``(dst, window, clipped)`` at ``scale``: where the centre lands, the output window that can hold
+        mask pixels (``(r0, r1, c0, c1)``) and that window clipped to the canvas."""
         v = self.view
         dst = v.dst_center(scale)
         (cx, cy), (dx, dy) = v.src_center, dst
         x0, y0, x1, y1 = self.box
         r0, r1 = math.floor((y0 - cy) * scale + dy) - 1, math.ceil((y1 - cy) * scale + dy) + 1
         c0, c1 = math.floor((x0 - cx) * scale + dx) - 1, math.ceil((x1 - cx) * scale + dx) + 1
-        total = self._count(scale, dst, r0, r1, c0, c1)
+        ho, wo = v.output_shape
+        return dst, (r0, r1, c0, c1), (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
+
+    def counts(self, scale, *, canvas=True):
+        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+        dst, window, clipped = self.windows(scale)
+        total = self._count(scale, dst, *window)
         if not canvas:
             return None, total
-        ho, wo = v.output_shape
-        clipped = (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
-        return (total if clipped == (r0, r1, c0, c1) else self._count(scale, dst, *clipped)), total
+        return (total if clipped == window else self._count(scale, dst, *clipped)), total
+
+    def search(self, scale, target, goal):
+        """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
+
+        :func:`pixscale.kernels.search.search_scale` runs the same search
+        without the GIL; the counts at the scale it returns are kept for
+        :meth:`counts`, as the Python search would have kept them.
+        """
+        from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
+
+        v = self.view
+        # warp_count's memo table, built in the search: for these levels, in this box (after the probe's box).
+        lo, hi = sure_levels(v.alpha.dtype, v.thr)
+        h, w = v.alpha.shape
+        x0, y0, x1, y1 = self.memo["box"] if lo != -np.inf else (0, 0, w, h)
+        boxes = np.array((*self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)), np.int64)
+        rows = np.empty((h, 6), np.int64)
+        (lo_x, hi_x), (lo_y, hi_y) = v.extent
+        (ax, bx), (ay, by) = v.rooms if v.rooms is not None else ((0.0, 0.0), (0.0, 0.0))
+        geometry = np.array(
+            [*v.src_center, *v.ideal, v.rooms is not None, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, *v.output_shape]
+        )
+        found, ratio, total, on = kernels().search_scale(
+            v.alpha, v.thr, rows, lo, hi, boxes, geometry, v.n_out,
+            scale, target, goal, _STEPS, *self.args,
+        )  # fmt: skip
+        self.memo["rows"] = rows
+        dst, window, clipped = self.windows(found)
+        self.seen[(found, *window)] = int(total)
+        self.seen[(found, *clipped)] = int(on)
+        return found, ratio
 
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
@@ -337,12 +375,15 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     return plan_views(images, options)
 
 
-def plan_views(images, options):
-    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
-    return plan_measured([_prepare(img, options) for img in images], options)
+def plan_views(images, options, compiled=False):
+    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan.
+
+    ``compiled`` as for :func:`plan_measured`.
+    """
+    return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
-def plan_measured(objects, options):
+def plan_measured(objects, options, compiled=False):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -353,6 +394,10 @@ def plan_measured(objects, options):
     probes warp it).  The component filter is not applied again: only
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
+
+    With ``compiled``, exact mode's search for a single bilinear view runs in
+    one compiled call that releases the GIL (:meth:`_Probe.search`): the same
+    plan, less Python between threads (``normalize_batch`` asks for it).
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     views = [_View(alpha, m, options) for m, alpha in objects]
@@ -374,7 +419,11 @@ def plan_measured(objects, options):
         # quarter of the pixels, predicts the scale as well as one at the closed form, which
         # misses by the bilinear ring (1-2 % of the count on steep edges) and costs a full probe.
         start = wanted * LOW_RES if filter == "bilinear" else wanted
-        wanted, reached = refine_scale(ratio, start, target, _search_goal(target, n_min, len(views)))
+        goal = _search_goal(target, n_min, len(views))
+        if compiled and len(probes) == 1 and probes[0].kernel is not None:
+            wanted, reached = probes[0].search(start, target, goal)
+        else:
+            wanted, reached = refine_scale(ratio, start, target, goal)
         if wanted > cap and abs(ratio(cap) - target) <= abs(reached - target):
             wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
     scale = min(wanted, cap)
