@@ -75,25 +75,56 @@ def _support(alpha, thr, bbox, filter):
     )
 
 
+def _canvas(key):
+    """What a view's plan takes from its options, input shape and dtype alone, made once per ``key``.
+
+    ``key`` is ``(input_shape, dtype, threshold, output_shape, margin, fit,
+    filter)``; returns ``(thr, output_shape, ideal, source_px, pad, margins,
+    n_out, rooms)`` (``rooms`` None unless ``fit="shift"``).  Every view of a
+    batch shares it: this is Python that would otherwise hold the GIL for
+    each image of ``normalize_batch``.  An error (a margin too wide for the
+    canvas) is raised again for every view, never kept.
+    """
+    canvas = _CANVASES.get(key)
+    if canvas is None:
+        shape, dtype, threshold, output_shape, margin, fit, filter = key
+        output_shape = shape if output_shape is None else output_shape
+        source_px, pad = reach(filter)
+        margins = margins_px(margin, output_shape)
+        canvas = (
+            threshold_value(dtype, threshold),
+            output_shape,
+            (output_shape[1] / 2, output_shape[0] / 2),
+            source_px,
+            pad,
+            margins,
+            output_shape[0] * output_shape[1],
+            rooms(output_shape, margins, pad) if fit == "shift" else None,
+        )
+        if len(_CANVASES) >= 64:  # a process that plans many shapes or options: keep the latest few
+            _CANVASES.clear()
+        _CANVASES[key] = canvas
+    return canvas
+
+
+_CANVASES: dict[tuple, tuple] = {}
+
+
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
     def __init__(self, alpha, m, options):
         self.alpha, self.measurement = alpha, m
-        self.thr = thr = threshold_value(alpha.dtype, options.object_mask.threshold)
-        self.support = _support(alpha, thr, m.bbox, options.filter)
-        self.src_center = src_center = _source_center(m, options.center)
         self.input_shape = m.shape
-        self.output_shape = output_shape = m.shape if options.output_shape is None else options.output_shape
-        self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
         self.fit = fit = options.fit
-        self.filter = options.filter
-        source_px, self.pad = reach(options.filter)
-        self.margins = margins_px(options.margin, output_shape)
-        self.extent = footprint(self.support, src_center, source_px)
-        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
-        self.n_out = output_shape[0] * output_shape[1]
-        self.rooms = rooms(output_shape, self.margins, self.pad) if fit == "shift" else None
+        self.filter = filter = options.filter
+        key = (m.shape, alpha.dtype, options.object_mask.threshold, options.output_shape, options.margin, fit, filter)
+        canvas = _canvas(key)
+        self.thr, self.output_shape, self.ideal, source_px, self.pad, self.margins, self.n_out, self.rooms = canvas
+        self.support = _support(alpha, self.thr, m.bbox, filter)
+        self.src_center = _source_center(m, options.center)
+        self.extent = footprint(self.support, self.src_center, source_px)
+        self.max_scale = max_scale(fit, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
 
     def dst_center(self, scale):
         """:func:`pixscale._place.place` of this view at ``scale`` (its rooms computed once)."""
@@ -123,6 +154,7 @@ class _Probe:
         # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
         self.memo = {"box": bbox}
+        self.found = None  # (scale, on_canvas, total) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -153,6 +185,8 @@ class _Probe:
 
     def counts(self, scale, *, canvas=True):
         """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+        if self.found is not None and scale == self.found[0]:
+            return (self.found[1] if canvas else None), self.found[2]
         dst, window, clipped = self.windows(scale)
         total = self._count(scale, dst, *window)
         if not canvas:
@@ -163,32 +197,27 @@ class _Probe:
         """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
 
         :func:`pixscale.kernels.search.search_scale` runs the same search
-        without the GIL; the counts at the scale it returns are kept for
-        :meth:`counts`, as the Python search would have kept them.
+        without the GIL, with the same counts; those at the scale it returns
+        are kept for :meth:`counts`, as the Python search would have kept them.
         """
         from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
 
         v = self.view
-        # warp_count's memo table, built in the search: for these levels, in this box (after the probe's box).
+        # warp_count's memo table, built in the search: for these levels, in this box.
         lo, hi = sure_levels(v.alpha.dtype, v.thr)
         h, w = v.alpha.shape
         x0, y0, x1, y1 = self.memo["box"] if lo != -np.inf else (0, 0, w, h)
-        boxes = np.array((*self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)), np.int64)
+        rooms = v.rooms or ((0.0, 0.0), (0.0, 0.0))
+        geometry = np.array((
+            *v.src_center, *v.ideal, v.rooms is not None, *v.extent[0], *v.extent[1], *rooms[0], *rooms[1],
+            *v.output_shape, *self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h),
+        ))  # fmt: skip
         rows = np.empty((h, 6), np.int64)
-        (lo_x, hi_x), (lo_y, hi_y) = v.extent
-        (ax, bx), (ay, by) = v.rooms if v.rooms is not None else ((0.0, 0.0), (0.0, 0.0))
-        geometry = np.array(
-            [*v.src_center, *v.ideal, v.rooms is not None, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, *v.output_shape]
+        self.found = kernels().search_scale(
+            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, _STEPS, *self.args
         )
-        found, ratio, total, on = kernels().search_scale(
-            v.alpha, v.thr, rows, lo, hi, boxes, geometry, v.n_out,
-            scale, target, goal, _STEPS, *self.args,
-        )  # fmt: skip
         self.memo["rows"] = rows
-        dst, window, clipped = self.windows(found)
-        self.seen[(found, *window)] = int(total)
-        self.seen[(found, *clipped)] = int(on)
-        return found, ratio
+        return self.found[0], math.sqrt(self.found[2] / v.n_out)
 
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""

@@ -159,25 +159,26 @@ def _refine(alpha, thr, rows, box, g, n_out, scale, target, goal, steps, roundin
 
 
 @jit_strict
-def search_scale(alpha, thr, rows, lo, hi, boxes, g, n_out, scale, target, goal, steps, rounding, consts):
-    """``refine_scale(probe.ratio, scale, target, goal)`` for one bilinear view: ``(scale, ratio, total, on)``.
+def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps, rounding, consts):
+    """``refine_scale(probe.ratio, scale, target, goal)`` for one bilinear view: ``(scale, on, total)``.
 
     ``alpha``, ``thr``, ``rounding`` and ``consts`` are those the view's
     probe passes to :func:`~pixscale.kernels.bilinear.count_spans`; ``rows``
     (int64, (H, 6)) receives :func:`~pixscale.kernels.bilinear.probe_rows`'
-    table first, for the levels ``lo``, ``hi`` (``alpha``'s dtype).
-    ``boxes`` (int64, 8) is the probe's source box ``x0, y0, x1, y1``, then
-    the box :func:`~pixscale.kernels.bilinear.warp_count` builds the table in;
-    ``g`` (float64) the view's geometry, ``[src_cx, src_cy, ideal_x, ideal_y,
-    shift, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, ho, wo]`` (the footprint's
-    extent and the rooms of ``fit="shift"`` when ``shift`` is 1); ``n_out``
+    table first, for the levels ``lo``, ``hi`` (``alpha``'s dtype).  ``g``
+    (float64, 23) is the view's geometry: ``src_cx, src_cy, ideal_x,
+    ideal_y, shift, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, ho, wo`` (the
+    footprint's extent and the rooms of ``fit="shift"`` when ``shift`` is
+    1), the probe's source box ``x0, y0, x1, y1``, then the box
+    :func:`~pixscale.kernels.bilinear.warp_count` builds the table in (every
+    integer exact in a float64); ``n_out``
     the canvas's pixels; ``steps`` (int64, 3) the search's, bisection's and
-    scan's step counts.  Besides the best scale and its ratio it returns the
-    count on an unbounded canvas (``total``) and on the canvas (``on``) at
-    that scale.
+    scan's step counts.  Besides the best scale it returns the counts there
+    on the canvas (``on``) and on an unbounded one (``total``; the ratio is
+    ``sqrt(total / n_out)``).
     """
-    probe_rows(alpha, lo, hi, boxes[4], boxes[5], boxes[6], boxes[7], rows)
-    box = boxes[:4]
+    probe_rows(alpha, lo, hi, int(g[19]), int(g[20]), int(g[21]), int(g[22]), rows)
+    box = g[15:19]
     best = np.empty(4)
     best[0] = np.inf
     best[1] = scale
@@ -196,4 +197,4 @@ def search_scale(alpha, thr, rows, lo, hi, boxes, g, n_out, scale, target, goal,
     on = total
     if k0 != r0 or k1 != r1 or j0 != c0 or j1 != c1:
         on = _count(alpha, thr, rows, s, g, dx, dy, k0, k1, j0, j1, rounding, consts)
-    return s, best[2], total, on
+    return s, on, total
