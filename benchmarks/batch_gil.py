@@ -13,7 +13,10 @@ alternation, ``--rounds`` times, a fresh process each; medians kept), on
   Python, which holds the GIL, so ``threads`` can give at most ``1 / share``.
   "kept" frees the batch's output after the clock stops; the other row frees
   it inside (as ``scaling.py`` did before: unmapping 1 MB an image reads as
-  GIL-held time).  The clock itself adds about 0.8 us of "outside" a kernel call;
+  GIL-held time).  The clock itself adds about 0.8 us of "outside" a kernel call,
+  and numba's dispatch of a call (0.7-1 us, GIL held) counts as "inside": so the
+  kernel calls an image are listed too, and Amdahl's bound on 16 threads
+  that the share ``s`` allows;
 - ``normalize_batch`` wall time an image with 1 and 2 threads (best of 3);
 - one ``pixscale.normalize`` call's thread CPU time (best of 3 loops).
 """
@@ -77,7 +80,7 @@ def _measure(tree, n_images):
         for kept in (True, False):
             best = None
             for _ in range(5):
-                spent[0] = 0.0
+                spent[0], spent[1] = 0.0, 0
                 t = time.thread_time()
                 out = normalize_batch(images, threads=1, exact=exact)
                 if not kept:
@@ -85,12 +88,16 @@ def _measure(tree, n_images):
                 seconds = time.thread_time() - t
                 out = None
                 if best is None or seconds < best[0]:
-                    best = (seconds, spent[0])
-            total, inside = (x / len(images) for x in best)
+                    best = (seconds, spent[0], spent[1])
+            total, inside, calls = (x / len(images) for x in best)
             how = "output freed after the clock" if kept else "output freed inside the clock"
             res[f"{key}, {how}: CPU ms / image"] = 1e3 * total
             res[f"{key}, {how}: outside kernels ms"] = 1e3 * (total - inside)
             res[f"{key}, {how}: outside share %"] = 100 * (total - inside) / total
+            if kept:
+                share = (total - inside) / total
+                res[f"{key}: 16 threads at most, 1 / (s + (1 - s) / 16), x"] = 1 / (share + (1 - share) / 16)
+                res[f"{key}: kernel calls / image"] = calls
     return res
 
 
