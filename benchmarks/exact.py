@@ -68,7 +68,9 @@ def _probes(images):
 def worker(sizes, n_views):
     """Serve rounds on stdin/stdout: each line in is a round, each line out its times (JSON)."""
     import pixscale
+    from pixscale._precompile import precompile
 
+    precompile(["uint8"])  # as a dataset run does: the probe's span count too, from its first call
     cases = _cases(sizes, n_views)
     for images in cases.values():
         for img in images:

@@ -14,7 +14,7 @@ from ._options import Options, resolve
 from ._place import footprint, margins_px, max_scale, place_in, rooms
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
-from ._warp import kernel_constants, resampler
+from ._warp import _span_state, kernel_constants, resampler
 from .kernels import kernels
 
 _SEARCH_STEPS = 12
@@ -78,12 +78,10 @@ def _support(alpha, thr, bbox, filter):
 def _canvas(key):
     """What a view's plan takes from its options, input shape and dtype alone, made once per ``key``.
 
-    ``key`` is ``(input_shape, dtype, threshold, output_shape, margin, fit,
-    filter)``; returns ``(thr, output_shape, ideal, source_px, pad, margins,
-    n_out, rooms)`` (``rooms`` None unless ``fit="shift"``).  Every view of a
-    batch shares it: this is Python that would otherwise hold the GIL for
-    each image of ``normalize_batch``.  An error (a margin too wide for the
-    canvas) is raised again for every view, never kept.
+    ``key`` is ``(input_shape, dtype, threshold, output_shape, margin, fit, filter)``; returns
+    ``(thr, output_shape, ideal, source_px, pad, margins, n_out, rooms)`` (``rooms`` None unless
+    ``fit="shift"``), shared by a batch's views (less GIL-held Python an image of
+    ``normalize_batch``).  An error (a margin too wide for the canvas) is raised for every view.
     """
     canvas = _CANVASES.get(key)
     if canvas is None:
@@ -138,8 +136,9 @@ class _Probe:
     pixel) is resampled; the values there are bit-identical to a full warp,
     so the canvas count is that of the final image.  One kernel call per
     count; each is made once.  The bilinear count interpolates only the
-    object's edge (:func:`pixscale.kernels.bilinear.count_spans`), from a
-    table of the source rows kept in ``memo`` for the view's later probes.
+    object's edge (:func:`pixscale.kernels.probe.count_spans`), from a
+    table of the source rows kept in ``memo`` for the view's later probes,
+    once that kernel is compiled (:func:`pixscale._warp.bilinear_count`).
     """
 
     def __init__(self, view):
@@ -196,9 +195,8 @@ class _Probe:
     def search(self, scale, target, goal):
         """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
 
-        :func:`pixscale.kernels.search.search_scale` runs the same search
-        without the GIL, with the same counts; those at the scale it returns
-        are kept for :meth:`counts`, as the Python search would have kept them.
+        :func:`pixscale.kernels.search.search_scale` runs the same search without the GIL, with the
+        same counts; those at the scale it returns are kept for :meth:`counts`, as Python's would be.
         """
         from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
 
@@ -405,10 +403,7 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
 
 
 def plan_views(images, options, compiled=False):
-    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan.
-
-    ``compiled`` as for :func:`plan_measured`.
-    """
+    """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
     return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
@@ -424,9 +419,9 @@ def plan_measured(objects, options, compiled=False):
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
 
-    With ``compiled``, exact mode's search for a single bilinear view runs in
-    one compiled call that releases the GIL (:meth:`_Probe.search`): the same
-    plan, less Python between threads (``normalize_batch`` asks for it).
+    ``compiled`` (``normalize_batch``'s): exact mode's search for one bilinear view in one compiled
+    call without the GIL (:meth:`_Probe.search`), the same plan, once the probes use the span count
+    for the alpha's dtype (:func:`pixscale._warp.bilinear_count`), so a cold first call compiles none.
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     views = [_View(alpha, m, options) for m, alpha in objects]
@@ -449,7 +444,7 @@ def plan_measured(objects, options, compiled=False):
         # misses by the bilinear ring (1-2 % of the count on steep edges) and costs a full probe.
         start = wanted * LOW_RES if filter == "bilinear" else wanted
         goal = _search_goal(target, n_min, len(views))
-        if compiled and len(probes) == 1 and probes[0].kernel is not None:
+        if compiled and len(probes) == 1 and probes[0].kernel is not None and _span_state(views[0].alpha.dtype) is True:
             wanted, reached = probes[0].search(start, target, goal)
         else:
             wanted, reached = refine_scale(ratio, start, target, goal)

@@ -12,13 +12,15 @@ import numpy as np
 from ._filters import check_filter
 from ._measure import measure
 from ._plan import plan_group
-from ._warp import warp
+from ._warp import use_span_count, warp
 
 
 def precompile(dtypes, *, announce=None, filter="bilinear"):
     """Compile, or load from the on-disk cache, every kernel a dataset run needs.
 
-    That is the measure pass, exact mode's probe and the warp for RGBA and
+    That is the measure pass, exact mode's probe (the span count, which a
+    plain ``normalize`` call compiles only after a while: see
+    :func:`pixscale._warp.bilinear_count`) and the warp for RGBA and
     gray+alpha images of each dtype.  Kernels are compiled on first use
     anyway; calling this first moves the wait (a few seconds for the first
     dtype, by machine and filter; less for each further one) before a
@@ -57,6 +59,7 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     cold = tuple(n for n in names if not _cache.is_warm(n + label))
     if cold and announce is not None:
         announce(compile_notice(cold, [] if filter == "bilinear" else [filter]))
+    use_span_count(names)
     for name in names:
         _run_dataset_kernels(np.dtype(name), filter)
     for name in cold:
@@ -82,6 +85,7 @@ def first_use(label, dtypes, filters=(), *, announce=None):
     cold = not numba.config.DISABLE_JIT and not _cache.is_warm(marker)  # type: ignore[attr-defined]
     if cold and announce is not None:
         announce(compile_notice(names, list(filters)))
+    use_span_count(names)  # what a dataset run's probes use (see precompile)
     yield
     if cold:
         _cache.mark_warm(marker)

@@ -2,6 +2,7 @@
 
 import functools
 import numbers
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,8 +48,79 @@ def resampler(filter, scale):
     k = kernels()
     code = CODES[resolve(filter, scale)]
     if code == 0:
-        return k.warp_window, k.warp_count
+        return k.warp_window, bilinear_count
     return functools.partial(k.warp_taps_window, code), functools.partial(k.warp_taps_count, code)
+
+
+#: Seconds of plain bilinear counts with a ``memo`` after which a process compiles the span count
+#: for that alpha dtype.  The compile takes about a second and then serves every later process
+#: from the kernel cache, so half of that: some 2,000 to 10,000 probes at 512² (a few hundred views).
+SPAN_COUNT_AFTER_S = 0.5
+
+#: Per alpha dtype: True once the span count is compiled or cached, else the seconds of plain counts so
+#: far, or -1 before the first (which compiles the plain count, and is not counted).
+_SPAN_COUNT: dict[np.dtype, bool | float] = {}
+
+
+def _span_label(dtype):
+    return f"spans-{np.dtype(dtype).name}"
+
+
+def _span_state(dtype):
+    state = _SPAN_COUNT.get(dtype)
+    if state is None:
+        import numba
+
+        from .kernels import cache as _cache
+
+        ready = numba.config.DISABLE_JIT or _cache.is_warm(_span_label(dtype))  # type: ignore[attr-defined]
+        state = _SPAN_COUNT[dtype] = True if ready else -1.0
+    return state
+
+
+def bilinear_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None):
+    """Exact mode's bilinear count: ``kernels().warp_count``, with ``memo`` once the span count is compiled.
+
+    With a ``memo`` the kernel counts with :func:`pixscale.kernels.probe.count_spans`,
+    which takes about a second per alpha dtype to compile; the plain count
+    (the full one-channel warp the image warp compiles anyway, then
+    ``count_above``) gives the same count.  So the span count is used only
+    where it costs no compile: when the kernel cache holds it (a marker
+    written by the process that compiled it), after :func:`use_span_count`
+    (:func:`pixscale.precompile` calls it: a dataset run compiles it up
+    front), or once this process has spent :data:`SPAN_COUNT_AFTER_S` in
+    plain counts of that dtype (not counting the first, which compiles).  A first ``normalize`` thus compiles no
+    probe kernel of its own.
+    """
+    args = (alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts)
+    if memo is None:
+        return kernels().warp_count(*args)
+    state = _span_state(alpha.dtype)
+    if state is True:
+        return kernels().warp_count(*args, memo)
+    if state >= SPAN_COUNT_AFTER_S:
+        n = kernels().warp_count(*args, memo)  # compiles (or loads) the span count
+        _SPAN_COUNT[alpha.dtype] = True
+        from .kernels import cache as _cache
+
+        _cache.mark_warm(_span_label(alpha.dtype))
+        return n
+    t0 = time.perf_counter()
+    n = kernels().warp_count(*args)
+    _SPAN_COUNT[alpha.dtype] = state + (time.perf_counter() - t0) if state >= 0 else 0.0
+    return n
+
+
+def use_span_count(dtypes):
+    """Have exact mode's bilinear probes of alpha ``dtypes`` use the span count from their next call on.
+
+    The next probe compiles it (or loads it from the kernel cache) and
+    records in the cache that it is there, for later processes; see
+    :func:`bilinear_count`.
+    """
+    for d in dtypes:
+        if _span_state(np.dtype(d)) is not True:
+            _SPAN_COUNT[np.dtype(d)] = SPAN_COUNT_AFTER_S
 
 
 def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):

@@ -39,7 +39,14 @@ def _njit(func, **options):
 
     from . import cache as _cache
 
-    return _cache.attach(numba.njit(**{**_COMMON, **options})(func))
+    disp = numba.njit(**{**_COMMON, **options})(func)
+    if options.get("no_cpython_wrapper") and not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        try:
+            from .linking import link_only
+        except (ImportError, AttributeError):  # pragma: no cover - a numba whose internals moved: numba's own way
+            return _cache.attach(disp)
+        return _cache.attach(link_only(disp), keep=False)
+    return _cache.attach(disp)
 
 
 def jit(func=None, *, cfunc_wrapper=False):
@@ -61,8 +68,11 @@ def jit_helper(func):
 
     numba compiles a callee on its own before linking its IR into the caller;
     without ``no_cpython_wrapper`` it also makes and compiles the wrapper that
-    a call from Python would need, for every signature.  Calling a helper
-    from Python is therefore an error; tests call kernels made with
+    a call from Python would need, for every signature.  A helper is
+    compiled for linking only (:mod:`pixscale.kernels.linking`: no module
+    optimisation and no machine code of its own) and keeps nothing in the
+    kernel cache of its own (its callers' cached code holds it).  Calling a
+    helper from Python is therefore an error; tests call kernels made with
     :func:`jit`.
     """
     return _njit(func, fastmath=FASTMATH, no_cpython_wrapper=True)

@@ -169,14 +169,19 @@ class KernelCache(caching.FunctionCache):
         self._cache_file = _DataFiles(self._cache_path, self._impl.filename_base, self._impl.locator.get_source_stamp())
 
 
-def attach(dispatcher):
+def attach(dispatcher, *, keep=True):
     """Give a numba dispatcher a :class:`KernelCache`; returns it (a plain function is returned as is).
 
     This is what ``Dispatcher.enable_caching`` does with numba's own cache
     class.  Without a writable folder the dispatcher is left uncached.
+    ``keep=False`` gives it a disabled one, which neither loads nor saves: a
+    helper compiled for linking only (:mod:`pixscale.kernels.linking`),
+    which its callers' cached code holds.
     """
     if isinstance(dispatcher, numba.core.dispatcher.Dispatcher) and cache_folder() is not None:
-        dispatcher._cache = KernelCache(dispatcher.py_func)  # type: ignore[attr-defined]
+        cache = dispatcher._cache = KernelCache(dispatcher.py_func)  # type: ignore[attr-defined]
+        if not keep:
+            cache.disable()
     return dispatcher
 
 

@@ -3,7 +3,7 @@
 :func:`pixscale._plan.refine_scale` with :class:`pixscale._plan._Probe`'s
 bilinear count is its specification: the same steps in the same order, the
 same float operations (compiled without fastmath, so no division becomes a
-multiply by a reciprocal), the same counts (:func:`~pixscale.kernels.bilinear.count_spans`
+multiply by a reciprocal), the same counts (:func:`~pixscale.kernels.probe.count_spans`
 on the same windows), so the same scale and ratio.  In Python each probe holds
 the GIL for a few microseconds around its kernel; here the whole search
 releases it, which is what lets ``normalize_batch``'s threads scale.
@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import _njit, jit_strict
-from .bilinear import count_spans, probe_rows
+from .probe import count_spans, probe_rows
 
 
 def _strict_helper(func):
@@ -163,8 +163,8 @@ def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps,
     """``refine_scale(probe.ratio, scale, target, goal)`` for one bilinear view: ``(scale, on, total)``.
 
     ``alpha``, ``thr``, ``rounding`` and ``consts`` are those the view's
-    probe passes to :func:`~pixscale.kernels.bilinear.count_spans`; ``rows``
-    (int64, (H, 6)) receives :func:`~pixscale.kernels.bilinear.probe_rows`'
+    probe passes to :func:`~pixscale.kernels.probe.count_spans`; ``rows``
+    (int64, (H, 6)) receives :func:`~pixscale.kernels.probe.probe_rows`'
     table first, for the levels ``lo``, ``hi`` (``alpha``'s dtype).  ``g``
     (float64, 23) is the view's geometry: ``src_cx, src_cy, ideal_x,
     ideal_y, shift, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, ho, wo`` (the

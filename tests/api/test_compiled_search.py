@@ -9,6 +9,24 @@ from pixscale import _plan
 from .test_plan import rgba, soft_shape
 
 
+@pytest.fixture
+def spans(monkeypatch):
+    """The span count in use for every dtype, as after ``pixscale.precompile``: the compiled search runs.
+
+    Returns the list of scales each compiled search started from.
+    """
+    started = []
+    search = _plan._Probe.search
+
+    def recorded(self, scale, target, goal):
+        started.append(scale)
+        return search(self, scale, target, goal)
+
+    monkeypatch.setattr(_plan, "_span_state", lambda dtype: True)
+    monkeypatch.setattr(_plan._Probe, "search", recorded)
+    return started
+
+
 def _both(img, options):
     """The plan of one view by the Python search and by the compiled one."""
     python = _plan.plan_measured([_plan._prepare(img, options)], options)
@@ -18,7 +36,7 @@ def _both(img, options):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize("fit", ["shift", "shrink", "none"])
-def test_the_compiled_search_plans_what_the_python_search_plans(rng, dtype, fit):
+def test_the_compiled_search_plans_what_the_python_search_plans(rng, spans, dtype, fit):
     for k in range(6):
         size = int(rng.choice([24, 64, 96]))
         img = rgba(rng, soft_shape(rng, size, edge=float(rng.choice([0.3, 1.5, 4]))), dtype)
@@ -37,23 +55,32 @@ def test_the_compiled_search_plans_what_the_python_search_plans(rng, dtype, fit)
         except pixscale.EmptyMaskError:
             continue  # a tiny canvas the object vanishes from: both paths raise it (normalize_batch's test)
         assert compiled == python  # every field: scale, centres, achieved ratio, cut pixels, ...
+    assert spans  # the compiled search did run
 
 
-def test_the_compiled_search_keeps_the_counts_of_its_scale(monkeypatch, rng):
+def test_the_compiled_search_keeps_the_counts_of_its_scale(monkeypatch, rng, spans):
     """The final counts come from the search: no Python probe is made after it."""
-    from pixscale.kernels import bilinear
+    from pixscale import _warp
 
     img = rgba(rng, soft_shape(rng, 96))
     options = pixscale.Options(target=0.35)
     objects = [_plan._prepare(img, options)]
     calls = []
-    monkeypatch.setattr(bilinear, "warp_count", lambda *args: calls.append(args))
+    monkeypatch.setattr(_warp, "bilinear_count", lambda *args: calls.append(args))
     t = _plan.plan_measured(objects, options, compiled=True)[0]
-    assert calls == []
+    assert spans and calls == []
     assert t.achieved_ratio == pixscale.measure(t.apply(img)).size_ratio
 
 
-def test_normalize_batch_is_bit_identical_to_normalize_on_hard_and_soft_edges(rng):
+def test_the_search_is_compiled_only_once_the_probes_use_the_span_count(monkeypatch, rng, spans):
+    """Before that the Python search runs (with the plain count), so a first batch compiles no search."""
+    monkeypatch.setattr(_plan, "_span_state", lambda dtype: 0.1)  # seconds of plain counts so far
+    img = rgba(rng, soft_shape(rng, 64))
+    python, compiled = _both(img, pixscale.Options())
+    assert compiled == python and not spans
+
+
+def test_normalize_batch_is_bit_identical_to_normalize_on_hard_and_soft_edges(rng, spans):
     """normalize_batch (compiled search) and normalize (Python search) give the same bytes, exact mode."""
     images = [rgba(rng, soft_shape(rng, 80, edge=e), np.uint16) for e in (0.3, 1.5, 4)]
     images.append(np.zeros((80, 80, 4), np.uint8))
@@ -62,3 +89,4 @@ def test_normalize_batch_is_bit_identical_to_normalize_on_hard_and_soft_edges(rn
         got = pixscale.normalize_batch(images, threads=2, **options)
         for img, out in zip(images, got, strict=True):
             np.testing.assert_array_equal(out, pixscale.normalize(img, **options))
+    assert spans

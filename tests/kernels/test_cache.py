@@ -263,7 +263,7 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
         "said = []\n"
         "cold = precompile(['uint8', 'uint8'], announce=said.append)\n"
         "k = _config.kernels()\n"
-        "from pixscale.kernels.bilinear import count_spans\n"
+        "from pixscale.kernels.probe import count_spans\n"
         "top = [k.measure_alpha, k.measure_words, count_spans, k.warp_window]\n"
         "misses = sum(sum(d.stats.cache_misses.values()) for d in top)\n"
         "print(json.dumps({'file': pixscale.__file__, 'cold': cold, 'said': said, 'misses': misses,\n"
@@ -291,3 +291,91 @@ def test_cache_key_changes_with_pixscale_and_numba_versions(monkeypatch):
     monkeypatch.setattr(numba, "__version__", "0.0")
     assert _cache.cache_key().startswith("99.0-numba0.0-")
     assert _cache.cache_key().split("-")[-1] == key.split("-")[-1]  # the sources did not change
+
+
+def test_exact_mode_uses_the_span_count_once_compiled(monkeypatch):
+    """bilinear_count: the plain count until the span count is cached, asked for or repaid; then the span count."""
+    from pixscale import _warp
+
+    calls = []
+
+    class Kernels:
+        def warp_count(self, *args):
+            calls.append("span" if len(args) == 14 else "plain")
+            return 7
+
+    warm = set()
+    monkeypatch.setattr(_warp, "kernels", Kernels)
+    monkeypatch.setattr(_warp, "_SPAN_COUNT", {})
+    monkeypatch.setattr(_warp, "SPAN_COUNT_AFTER_S", 1e-12)
+    monkeypatch.setattr(_cache, "is_warm", lambda label: label in warm)
+    monkeypatch.setattr(_cache, "mark_warm", warm.add)
+    alpha = np.zeros((4, 4), np.uint8)
+    args = (alpha, np.uint8(10), 1.0, 2.0, 2.0, 2.0, 2.0, 0, 4, 0, 4, True, np.zeros(4, np.float32))
+    counts = [_warp.bilinear_count(*args, {}) for _ in range(3)]
+    assert counts == [7, 7, 7] and _warp.bilinear_count(*args) == 7
+    # The first plain count compiles (not counted); the second repays a compile that costs (almost) nothing here.
+    assert calls == ["plain", "plain", "span", "plain"] and warm == {"spans-uint8"}
+    calls.clear()
+    monkeypatch.setattr(_warp, "_SPAN_COUNT", {})  # a new process: the cache holds the span count
+    _warp.bilinear_count(*args, {})
+    assert calls == ["span"]
+    calls.clear()
+    monkeypatch.setattr(_warp, "SPAN_COUNT_AFTER_S", 1e9)
+    alpha16 = alpha.astype(np.uint16)
+    _warp.bilinear_count(alpha16, *args[1:], {})
+    _warp.bilinear_count(alpha16, *args[1:], {})
+    _warp.use_span_count(["uint16"])
+    _warp.bilinear_count(alpha16, *args[1:], {})
+    assert calls == ["plain", "plain", "span"] and "spans-uint16" in warm
+
+
+def test_a_first_normalize_compiles_no_span_count_and_precompile_caches_it(tmp_path):
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, sys, numpy as np, pixscale\n"
+        "from pixscale.bench import test_image\n"
+        "from pixscale._precompile import precompile\n"
+        "from pixscale.kernels import probe\n"
+        "img = test_image(64)\n"
+        "out = pixscale.normalize(img)\n"
+        "first = len(probe.count_spans.signatures)\n"
+        "if sys.argv[1:] == ['precompile']:\n"
+        "    precompile(['uint8'])\n"
+        "again = pixscale.normalize(img)\n"
+        "print(json.dumps({'first': first, 'after': len(probe.count_spans.signatures),\n"
+        "                  'misses': sum(probe.count_spans.stats.cache_misses.values()),\n"
+        "                  'same': bool((out == again).all())}))\n"
+    )
+    cache = tmp_path / "cache"
+    full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
+    full.update(PYTHONPATH=str(root), PIXSCALE_CACHE_DIR=str(cache))
+    runs = []
+    for argv in (["plain"], ["precompile"], ["plain"]):
+        proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=root, env=full, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.splitlines()[-1]))
+    assert runs[0] == {"first": 0, "after": 0, "misses": 0, "same": True}  # the plain count only
+    assert runs[1] == {"first": 0, "after": 1, "misses": 1, "same": True}  # compiled by precompile
+    assert runs[2] == {"first": 1, "after": 1, "misses": 0, "same": True}  # from the cache at once
+
+
+def test_helpers_are_compiled_for_linking_only(tmp_path):
+    """A jit_helper's code is linked into its callers, with no machine code or cache entry of its own."""
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, numpy as np, pixscale\n"
+        "from pixscale import reference\n"
+        "from pixscale.kernels import bilinear, linking, store\n"
+        "t = pixscale.ScaleTransform(1.5, (3, 3), (4, 4), (6, 6), (9, 9))\n"
+        "img = np.zeros((6, 6, 4), np.uint8); img[2:4, 2:4] = 200\n"
+        "out = pixscale.warp(img, t)\n"
+        "helpers = [store.finish, store.rounded, bilinear._hpass, bilinear._blend_finish4]\n"
+        "libs = [c.library for h in helpers for c in h.overloads.values()]\n"
+        "print(json.dumps({'file': pixscale.__file__, 'compiled': len(libs),\n"
+        "                  'link_only': all(isinstance(lib, linking._LinkOnlyLibrary) for lib in libs),\n"
+        "                  'cached': any(h._cache._enabled for h in helpers),\n"
+        "                  'same': bool((out == reference.warp(img, t)).all())}))\n"
+    )
+    out, _ = _run(code, root, PIXSCALE_CACHE_DIR=tmp_path / "cache")
+    assert out["compiled"] >= 3 and out["link_only"] and not out["cached"] and out["same"]
