@@ -5,7 +5,8 @@
 For each tree (this one, and ``--base``, a checkout of another version, in
 alternation, ``--rounds`` times, a fresh process each; medians kept), on
 512 x 512 RGBA8 images (half ``pixscale.bench.test_image``, half
-``pixscale.synth.mouse_view``), exact mode and the closed form:
+``pixscale.synth.mouse_view``), exact mode and the closed form, after
+``pixscale._precompile.precompile`` (so exact mode's probes use the span count):
 
 - the thread CPU time of one image of ``normalize_batch(threads=1)``, and
   the part of it outside the compiled kernels (each kernel wrapped in a
@@ -54,6 +55,11 @@ def _measure(tree, n_images):
     images = [test_image(512, seed=s) for s in range(half)]
     images += [synth.mouse_view(rng, size=512) for _ in range(n_images - half)]
     res = {}
+    # The probes' span count in use (as after pixscale.precompile, a warm kernel cache, or the
+    # first few hundred exact views of a process): normalize_batch's search is then compiled.
+    from pixscale._precompile import precompile
+
+    precompile([np.uint8])
     for exact in (True, False):
         normalize_batch(images[:4], threads=1, exact=exact)
         normalize(images[0], exact=exact)
