@@ -63,6 +63,28 @@ def test_import_does_not_load_numba_until_a_kernel_is_needed():
     assert out.split() == ["False", "True"]
 
 
+def test_the_cpu_path_never_loads_the_gpu_code():
+    """``import pixscale`` and NumPy calls leave numba.cuda, pixscale's GPU modules, CuPy and torch unloaded.
+
+    The GPU path (``pip install "pixscale[cuda]"``) is taken only for device arrays, and imported then:
+    numba.cuda's import alone costs about a second and needs numba-cuda, an optional extra.
+    """
+    code = (
+        "import sys, numpy as np, pixscale, pixscale.cli\n"
+        "img = np.zeros((32, 32, 4), np.uint8); img[8:20, 10:24] = 255\n"
+        "m = pixscale.measure(img); t = pixscale.plan(img, target=0.4)\n"
+        "pixscale.warp(img, t); pixscale.normalize(img); pixscale.normalize(img, exact=False)\n"
+        "pixscale.normalize_batch(np.stack([img, img]), threads=2); pixscale.Normalizer(0.4)(img)\n"
+        "gpu = ('numba.cuda', 'numba_cuda', 'pixscale._gpu', 'pixscale.kernels.gpu', 'cupy', 'torch')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cupy', 'torch', 'numba_cuda')\n"
+        "             or any(m == g or m.startswith(g + '.') for g in gpu)))\n"
+    )
+    env = dict(os.environ)
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["[]"]
+
+
 def test_import_compiles_nothing_and_changes_no_numba_setting():
     code = (
         "import json, numba, numba.core.config as c\n"
