@@ -425,8 +425,11 @@ def plan_measured(objects, options, compiled=False):
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     views = [_View(alpha, m, options) for m, alpha in objects]
-    wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
-    cap = min(v.max_scale for v in views)
+    if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
+        wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
+    else:
+        wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
+        cap = min(v.max_scale for v in views)
     probes = [_Probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
