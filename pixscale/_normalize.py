@@ -24,14 +24,17 @@ from ._validate import check_array, check_float_range, with_mask
 from ._warp import warp_checked
 
 
-def _apply(image, options, mask=None, out=None):
-    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given."""
+def _apply(image, options, mask=None, out=None, compiled=False):
+    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given.
+
+    ``compiled``: exact mode's search in one compiled call (see :func:`pixscale._plan.plan_measured`).
+    """
     if mask is not None:
         image = with_mask(image, mask)
     image = check_float_range(check_array(image))
     if options.erase_specks:
         image = without_specks(image, options.object_mask)
-    t = plan_views([image], options)[0]
+    t = plan_views([image], options, compiled)[0]
     return warp_checked(image, t, options.premultiplied, options.background, out=out), t
 
 
@@ -418,7 +421,7 @@ def normalize_batch(
 
     def one(index):
         try:
-            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index])[0]
+            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index], True)[0]
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 

@@ -14,11 +14,13 @@ from ._options import Options, resolve
 from ._place import footprint, margins_px, max_scale, place_in, rooms
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
-from ._warp import kernel_constants, resampler
+from ._warp import _span_state, kernel_constants, resampler
+from .kernels import kernels
 
 _SEARCH_STEPS = 12
 _BISECT_STEPS = 48
 _SCAN_STEPS = 48
+_STEPS = np.array([_SEARCH_STEPS, _BISECT_STEPS, _SCAN_STEPS], np.int64)  # the compiled search's copy
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
@@ -73,25 +75,54 @@ def _support(alpha, thr, bbox, filter):
     )
 
 
+def _canvas(key):
+    """What a view's plan takes from its options, input shape and dtype alone, made once per ``key``.
+
+    ``key`` is ``(input_shape, dtype, threshold, output_shape, margin, fit, filter)``; returns
+    ``(thr, output_shape, ideal, source_px, pad, margins, n_out, rooms)`` (``rooms`` None unless
+    ``fit="shift"``), shared by a batch's views (less GIL-held Python an image of
+    ``normalize_batch``).  An error (a margin too wide for the canvas) is raised for every view.
+    """
+    canvas = _CANVASES.get(key)
+    if canvas is None:
+        shape, dtype, threshold, output_shape, margin, fit, filter = key
+        output_shape = shape if output_shape is None else output_shape
+        source_px, pad = reach(filter)
+        margins = margins_px(margin, output_shape)
+        canvas = (
+            threshold_value(dtype, threshold),
+            output_shape,
+            (output_shape[1] / 2, output_shape[0] / 2),
+            source_px,
+            pad,
+            margins,
+            output_shape[0] * output_shape[1],
+            rooms(output_shape, margins, pad) if fit == "shift" else None,
+        )
+        if len(_CANVASES) >= 64:  # a process that plans many shapes or options: keep the latest few
+            _CANVASES.clear()
+        _CANVASES[key] = canvas
+    return canvas
+
+
+_CANVASES: dict[tuple, tuple] = {}
+
+
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
     def __init__(self, alpha, m, options):
         self.alpha, self.measurement = alpha, m
-        self.thr = thr = threshold_value(alpha.dtype, options.object_mask.threshold)
-        self.support = _support(alpha, thr, m.bbox, options.filter)
-        self.src_center = src_center = _source_center(m, options.center)
         self.input_shape = m.shape
-        self.output_shape = output_shape = m.shape if options.output_shape is None else options.output_shape
-        self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
         self.fit = fit = options.fit
-        self.filter = options.filter
-        source_px, self.pad = reach(options.filter)
-        self.margins = margins_px(options.margin, output_shape)
-        self.extent = footprint(self.support, src_center, source_px)
-        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
-        self.n_out = output_shape[0] * output_shape[1]
-        self.rooms = rooms(output_shape, self.margins, self.pad) if fit == "shift" else None
+        self.filter = filter = options.filter
+        key = (m.shape, alpha.dtype, options.object_mask.threshold, options.output_shape, options.margin, fit, filter)
+        canvas = _canvas(key)
+        self.thr, self.output_shape, self.ideal, source_px, self.pad, self.margins, self.n_out, self.rooms = canvas
+        self.support = _support(alpha, self.thr, m.bbox, filter)
+        self.src_center = _source_center(m, options.center)
+        self.extent = footprint(self.support, self.src_center, source_px)
+        self.max_scale = max_scale(fit, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
 
     def dst_center(self, scale):
         """:func:`pixscale._place.place` of this view at ``scale`` (its rooms computed once)."""
@@ -122,6 +153,7 @@ class _Probe:
         # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
         self.memo = {"box": bbox}
+        self.found = None  # (scale, on_canvas, total) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -138,20 +170,52 @@ class _Probe:
             )
         return self.seen[key]
 
-    def counts(self, scale, *, canvas=True):
-        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+    def windows(self, scale):
+        """``(dst, window, clipped)`` at ``scale``: where the centre lands, the output window that can hold
+        mask pixels (``(r0, r1, c0, c1)``) and that window clipped to the canvas."""
         v = self.view
         dst = v.dst_center(scale)
         (cx, cy), (dx, dy) = v.src_center, dst
         x0, y0, x1, y1 = self.box
         r0, r1 = math.floor((y0 - cy) * scale + dy) - 1, math.ceil((y1 - cy) * scale + dy) + 1
         c0, c1 = math.floor((x0 - cx) * scale + dx) - 1, math.ceil((x1 - cx) * scale + dx) + 1
-        total = self._count(scale, dst, r0, r1, c0, c1)
+        ho, wo = v.output_shape
+        return dst, (r0, r1, c0, c1), (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
+
+    def counts(self, scale, *, canvas=True):
+        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+        if self.found is not None and scale == self.found[0]:
+            return (self.found[1] if canvas else None), self.found[2]
+        dst, window, clipped = self.windows(scale)
+        total = self._count(scale, dst, *window)
         if not canvas:
             return None, total
-        ho, wo = v.output_shape
-        clipped = (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
-        return (total if clipped == (r0, r1, c0, c1) else self._count(scale, dst, *clipped)), total
+        return (total if clipped == window else self._count(scale, dst, *clipped)), total
+
+    def search(self, scale, target, goal):
+        """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
+
+        :func:`pixscale.kernels.search.search_scale` runs the same search without the GIL, with the
+        same counts; those at the scale it returns are kept for :meth:`counts`, as Python's would be.
+        """
+        from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
+
+        v = self.view
+        # warp_count's memo table, built in the search: for these levels, in this box.
+        lo, hi = sure_levels(v.alpha.dtype, v.thr)
+        h, w = v.alpha.shape
+        x0, y0, x1, y1 = self.memo["box"] if lo != -np.inf else (0, 0, w, h)
+        rooms = v.rooms or ((0.0, 0.0), (0.0, 0.0))
+        geometry = np.array((
+            *v.src_center, *v.ideal, v.rooms is not None, *v.extent[0], *v.extent[1], *rooms[0], *rooms[1],
+            *v.output_shape, *self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h),
+        ))  # fmt: skip
+        rows = np.empty((h, 6), np.int64)
+        self.found = kernels().search_scale(
+            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, _STEPS, *self.args
+        )
+        self.memo["rows"] = rows
+        return self.found[0], math.sqrt(self.found[2] / v.n_out)
 
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
@@ -338,12 +402,12 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     return plan_views(images, options)
 
 
-def plan_views(images, options):
+def plan_views(images, options, compiled=False):
     """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
-    return plan_measured([_prepare(img, options) for img in images], options)
+    return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
-def plan_measured(objects, options):
+def plan_measured(objects, options, compiled=False):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -354,11 +418,18 @@ def plan_measured(objects, options):
     probes warp it).  The component filter is not applied again: only
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
+
+    ``compiled`` (``normalize_batch``'s): exact mode's search for one bilinear view in one compiled
+    call without the GIL (:meth:`_Probe.search`), the same plan, once the probes use the span count
+    for the alpha's dtype (:func:`pixscale._warp.bilinear_count`), so a cold first call compiles none.
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     views = [_View(alpha, m, options) for m, alpha in objects]
-    wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
-    cap = min(v.max_scale for v in views)
+    if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
+        wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
+    else:
+        wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
+        cap = min(v.max_scale for v in views)
     probes = [_Probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
@@ -375,7 +446,11 @@ def plan_measured(objects, options):
         # quarter of the pixels, predicts the scale as well as one at the closed form, which
         # misses by the bilinear ring (1-2 % of the count on steep edges) and costs a full probe.
         start = wanted * LOW_RES if filter == "bilinear" else wanted
-        wanted, reached = refine_scale(ratio, start, target, _search_goal(target, n_min, len(views)))
+        goal = _search_goal(target, n_min, len(views))
+        if compiled and len(probes) == 1 and probes[0].kernel is not None and _span_state(views[0].alpha.dtype) is True:
+            wanted, reached = probes[0].search(start, target, goal)
+        else:
+            wanted, reached = refine_scale(ratio, start, target, goal)
         if wanted > cap and abs(ratio(cap) - target) <= abs(reached - target):
             wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
     scale = min(wanted, cap)
