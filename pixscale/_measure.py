@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._object import ObjectMask, Selection
 from ._validate import alpha_of, threshold_value, with_mask
 from .kernels import kernels
@@ -224,6 +225,8 @@ def measure(
     0.3162
     """
     rule = ObjectMask(threshold, min_component, keep)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().measure(image, rule, mask)
     if mask is not None:
         image = with_mask(image, mask)
     return measure_object(image, alpha_of(image), rule)[0]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._kinds import from_array, kind_of, to_array
 from ._object import without_specks
 from ._options import DEFAULTS, OPTION_NAMES, Options, resolve
@@ -151,9 +152,13 @@ class Normalizer:
         >>> pixscale.Normalizer(0.5, exact=False).plan(img).scale
         2.0
         """
+        if on_device(image):  # the GPU path: pixscale._gpu
+            return gpu().normalizer_apply(self.options, image, mask, plan_only=True)
         return plan_views([to_array(image, kind_of(image), mask)], self.options)[0]
 
     def _apply(self, image, mask):
+        if on_device(image):  # the GPU path: pixscale._gpu
+            return gpu().normalizer_apply(self.options, image, mask)
         kind = kind_of(image)
         out, t = _apply(to_array(image, kind, mask), self.options)
         return from_array(out, image, kind), t
@@ -275,6 +280,8 @@ def normalize(
     >>> round(pixscale.measure(out).size_ratio, 4)
     0.3
     """
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().normalize(image, resolve(options, keywords, "normalize"), mask)
     return _apply(image, resolve(options, keywords, "normalize"), mask)[0]
 
 
@@ -361,6 +368,8 @@ def normalize_batch(
     >>> pixscale.normalize_batch(rgb, mask=matte, target=0.25).shape
     (3, 64, 64, 4)
     """
+    if on_device(images):  # the GPU path: pixscale._gpu
+        return gpu().normalize_batch(images, resolve(options, keywords, "normalize_batch"), mask, threads)
     options = resolve(options, keywords, "normalize_batch")
     if threads is None:
         threads = os.cpu_count() or 1

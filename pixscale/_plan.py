@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._filters import lift, reach
 from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
@@ -76,10 +77,10 @@ def _support(alpha, thr, bbox, filter):
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, m, options):
+    def __init__(self, alpha, m, options, support=None):
         self.alpha, self.measurement = alpha, m
         self.thr = thr = threshold_value(alpha.dtype, options.object_mask.threshold)
-        self.support = _support(alpha, thr, m.bbox, options.filter)
+        self.support = _support(alpha, thr, m.bbox, options.filter) if support is None else support
         self.src_center = src_center = _source_center(m, options.center)
         self.input_shape = m.shape
         self.output_shape = output_shape = m.shape if options.output_shape is None else options.output_shape
@@ -257,10 +258,15 @@ def _search_goal(target, n_pixels, n_views):
 
 
 class Measured(NamedTuple):
-    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`)."""
+    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`).
+
+    ``support`` is the box of :func:`_support` when it was measured elsewhere
+    (the GPU path measures it on the device); None: found from ``alpha``.
+    """
 
     measurement: Measurement
-    alpha: np.ndarray
+    alpha: Any
+    support: tuple | None = None
 
 
 def _prepare(image, options):
@@ -342,7 +348,7 @@ def plan_views(images, options):
     return plan_measured([_prepare(img, options) for img in images], options)
 
 
-def plan_measured(objects, options):
+def plan_measured(objects, options, probe=_Probe):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -353,12 +359,13 @@ def plan_measured(objects, options):
     probes warp it).  The component filter is not applied again: only
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
+    ``probe`` makes a view's :class:`_Probe` (the GPU path counts on the device).
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
-    views = [_View(alpha, m, options) for m, alpha in objects]
+    views = [_View(o.alpha, o.measurement, options, o.support) for o in objects]
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
-    probes = [_Probe(v) for v in views] if exact or fit == "none" else []
+    probes = [probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
         n_min = min(v.n_out for v in views)
@@ -384,7 +391,7 @@ def plan_measured(objects, options):
         if probes:
             on, total = probes[i].counts(scale)
             cut = total - on
-        if (on if probes else _count_if_tiny(v, scale)) == 0:
+        if (on if probes else _count_if_tiny(v, scale, probe)) == 0:
             vanished.append(i)
         dst = v.dst_center(scale)
         out.append(
@@ -410,7 +417,7 @@ def plan_measured(objects, options):
     return out
 
 
-def _count_if_tiny(view, scale, pixels=4096):
+def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
     The closed form has no probe; an object expected to cover fewer than
@@ -418,7 +425,7 @@ def _count_if_tiny(view, scale, pixels=4096):
     """
     if scale * scale * view.measurement.count >= pixels:
         return None
-    return _Probe(view).counts(scale)[0]
+    return probe(view).counts(scale)[0]
 
 
 def _vanished(indices, transforms, n):
@@ -518,4 +525,6 @@ def plan(
     (1.9091, 0.4)
     """
     options = resolve(options, keywords, "plan", plan=True)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().plan(image, options, mask)
     return plan_views([image if mask is None else with_mask(image, mask)], options)[0]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._filters import CODES, check_filter, resolve
 from ._transform import ScaleTransform
 from ._validate import check_array, check_float_range, parse_colour
@@ -231,6 +232,8 @@ def warp(
            [  0,   0, 200, 200],
            [  0,   0,   0,   0]], dtype=uint8)
     """
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().warp(image, transform, premultiplied, background, None if filter is None else check_filter(filter))
     img = check_float_range(check_array(image))
     _check_transform(transform, img)
     filter = transform.filter if filter is None else check_filter(filter)

@@ -1,0 +1,351 @@
+"""The GPU path: images on a CUDA device in, the caller's kind of device array out, without a copy.
+
+The public functions (:func:`pixscale.normalize`, :func:`~pixscale.measure`,
+:func:`~pixscale.plan`, :func:`~pixscale.warp`,
+:func:`~pixscale.normalize_batch` and :class:`~pixscale.Normalizer`) come here
+when :func:`pixscale._device.on_device` says their image lives on a GPU.
+
+* In: anything with ``__cuda_array_interface__`` (CuPy arrays, torch CUDA
+  tensors, Numba device arrays), a ``__dlpack__`` on a CUDA device, or a
+  Numba device array, viewed as a Numba device array without a copy.  The
+  kernels run on the caller's stream: torch's current stream for a tensor,
+  CuPy's for a CuPy array (only when that library is imported already), else
+  the stream the array interface names, else the default stream.
+* Out: the caller's kind on the caller's device: CuPy in, CuPy out; torch in,
+  torch out; a Numba device array for anything else (a DLPack-only array
+  included: wrap it with your library's ``from_dlpack``).
+* Planning is the CPU's code (:mod:`pixscale._gpu_plan`): the same
+  :class:`~pixscale.Measurement` and :class:`~pixscale.ScaleTransform`.  Only
+  each view's seven measured numbers, and exact mode's probe counts, come back
+  to the host; image data never does.
+
+What the GPU path cannot do is refused with an error that names the option and
+the fix (usually: pass a NumPy array), never done by a silent copy to the
+host: the filters the GPU has no kernel for (``FILTERS`` of
+:mod:`pixscale.kernels.gpu`), ``mask=``, ``min_component``/``keep``,
+``erase_specks``, a ``background`` colour, float64 images and images without 3
+or 4 channels where a warp is asked.  Float images are not checked for values
+outside [0, 1] or NaN on the device (the CPU path checks them): that would be
+a pass over every pixel.
+"""
+
+import sys
+
+import numpy as np
+
+from ._gpu_plan import LOCKSTEP, measure_views, plan_views
+from ._transform import ScaleTransform
+from ._validate import parse_colour, threshold_value
+
+#: The dtypes the GPU kernels read and write.
+DTYPES = (np.uint8, np.uint16, np.float32)
+_FIX = "or pass a NumPy array (copy it to the host) to use the CPU path"
+
+
+def _cuda():
+    from numba import cuda
+
+    return cuda
+
+
+def _kernels():
+    """The CUDA kernels, :mod:`pixscale.kernels.gpu` (imported here only: it compiles nothing until a launch)."""
+    from .kernels import gpu  # type: ignore[attr-defined,unused-ignore]  # gpukern's module
+
+    return gpu
+
+
+def _simulated():
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)  # type: ignore[attr-defined]
+
+
+# --- Arrays in and out ---------------------------------------------------------------------------
+
+
+def _library(image):
+    """``"torch"``, ``"cupy"`` or None: the library of ``image`` (by its type's module; imports nothing)."""
+    root = type(image).__module__.partition(".")[0]
+    return root if root in ("torch", "cupy") and root in sys.modules else None
+
+
+def _c_strides(shape, itemsize):
+    """The byte strides of a C-contiguous array of ``shape``."""
+    strides: list[int] = []
+    step = itemsize
+    for n in reversed(shape):
+        strides.insert(0, step)
+        step *= int(n)
+    return tuple(strides)
+
+
+def _host_view(desc):
+    """Under the CUDA simulator, the NumPy array an array interface (a host pointer there) describes."""
+    import ctypes
+
+    dtype = np.dtype(desc["typestr"])
+    shape = tuple(desc["shape"])
+    strides = desc.get("strides") or _c_strides(shape, dtype.itemsize)
+    lo = sum(s * (n - 1) for s, n in zip(strides, shape, strict=True) if s < 0)
+    hi = sum(s * (n - 1) for s, n in zip(strides, shape, strict=True) if s > 0) + dtype.itemsize
+    buffer = (ctypes.c_char * (hi - lo)).from_address(desc["data"][0] + lo)
+    return np.ndarray(shape, dtype, buffer=buffer, offset=-lo, strides=strides)
+
+
+class _AsHost:
+    """A DLPack exporter that says it lives on the CPU: the simulator's 'device' memory is host memory."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def __dlpack__(self, **kw):
+        return self.image.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def _dlpack_interface(image, stream_ptr):
+    """The array interface (a dict) of a DLPack array on a CUDA device, through ``cuda.core``'s view."""
+    from cuda.core.utils import StridedMemoryView
+
+    view = StridedMemoryView.from_dlpack(image, stream_ptr=stream_ptr)
+    dtype = np.dtype(view.dtype)
+    strides = None if view.strides is None else tuple(s * dtype.itemsize for s in view.strides)
+    desc = {"shape": tuple(view.shape), "strides": strides, "typestr": dtype.str, "data": (view.ptr, False)}
+    return dict(desc, version=3), view
+
+
+class Device:
+    """A caller's device array as a Numba device array (``array``), the ``stream`` to launch on, and :meth:`give`.
+
+    Nothing is copied: the Numba array is a view of the caller's memory.
+    """
+
+    def __init__(self, image):
+        cuda = _cuda()
+        self.image, self.library = image, _library(image)
+        stream_ptr = None
+        if self.library == "torch":
+            stream_ptr = sys.modules["torch"].cuda.current_stream(image.device).cuda_stream
+        elif self.library == "cupy":
+            stream_ptr = sys.modules["cupy"].cuda.get_current_stream().ptr
+        if getattr(type(image), "__cuda_ndarray__", False):  # a Numba device array (or the simulator's)
+            self.array, stream = image, getattr(image, "stream", 0)
+        else:
+            desc, owner = getattr(image, "__cuda_array_interface__", None), image
+            if desc is None and _simulated():
+                desc, owner = None, np.from_dlpack(_AsHost(image))
+            elif desc is None:
+                desc, owner = _dlpack_interface(image, -1 if stream_ptr is None else stream_ptr)
+            if stream_ptr is None and desc is not None:
+                stream_ptr = desc.get("stream")
+            if _simulated():
+                from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+                self.array = FakeCUDAArray(owner if desc is None else _host_view(desc))
+            else:
+                self.array = cuda.from_cuda_array_interface(desc, owner=owner, sync=False)
+            stream = 0
+        if stream_ptr and not _simulated():
+            stream = cuda.external_stream(stream_ptr)
+        self.stream = stream
+
+    def empty(self, shape, dtype):
+        """A new device array, allocated on the stream the kernels run on."""
+        return _cuda().device_array(shape, dtype, stream=self.stream)
+
+    def give(self, array):
+        """``array`` (a Numba device array) as the caller's kind: CuPy, torch, else the Numba array itself."""
+        if self.library == "cupy":
+            return sys.modules["cupy"].asarray(array)
+        if self.library == "torch":
+            return sys.modules["torch"].as_tensor(array, device=self.image.device)
+        return array
+
+
+def batch_of_one(array):
+    """An (H, W, ...) device array as a (1, H, W, ...) view, without a copy."""
+    if _simulated():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return FakeCUDAArray(array._ary[None], stream=array.stream)
+    desc = dict(array.__cuda_array_interface__)
+    strides = desc.get("strides") or _c_strides(array.shape, array.dtype.itemsize)
+    desc.update(shape=(1, *array.shape), strides=(0, *strides))
+    desc.pop("stream", None)
+    return _cuda().from_cuda_array_interface(desc, owner=array, sync=False)
+
+
+# --- What the GPU path takes ---------------------------------------------------------------------
+
+
+def _check_dtype(array):
+    if array.dtype.type not in DTYPES:
+        raise TypeError(
+            f"the GPU path takes uint8, uint16 or float32 images; got {array.dtype}. Convert it on the device "
+            f"(e.g. to float32) {_FIX}"
+        )
+
+
+def alpha_views(array, where):
+    """The (N, H, W) alpha of an (N, H, W) alpha or (N, H, W, C) batch with C in (1, 2, 4) (alpha last)."""
+    _check_dtype(array)
+    if array.ndim == 3:
+        return array
+    if array.ndim == 4 and array.shape[3] in (1, 2, 4):
+        return array[:, :, :, array.shape[3] - 1]
+    raise ValueError(
+        f"{where} on the GPU needs an image with an alpha channel, (H, W, 4), (H, W, 2) or an alpha mask (H, W) "
+        f"(with N in front for a batch); got shape {tuple(array.shape)}. Add an alpha channel on the device "
+        f"(`mask=` is not taken on the GPU), {_FIX}"
+    )
+
+
+def check_warp_source(array, where):
+    """An (N, H, W, C) batch the warp kernel takes: C in (3, 4) and a GPU dtype."""
+    _check_dtype(array)
+    if array.ndim != 4 or array.shape[3] not in (3, 4):
+        raise ValueError(
+            f"{where} on the GPU warps (H, W, 4) RGBA or (H, W, 3) RGB images (with N in front for a batch); "
+            f"got shape {tuple(array.shape)}. Gray images: repeat the gray channel on the device, {_FIX}"
+        )
+
+
+def refuse(options, mask=None, *, where):
+    """A ``ValueError`` for an option the GPU path cannot honour: it names the option and the fix."""
+    bad = None
+    if mask is not None:
+        bad = "`mask=` (add the mask as the alpha channel on the device)"
+    elif options.filter not in _kernels().FILTERS:
+        bad = f"`filter={options.filter!r}` (the GPU has {', '.join(map(repr, _kernels().FILTERS))})"
+    elif options.object_mask.filters:
+        bad = "`min_component=` and `keep=` (the component filter)"
+    elif getattr(options, "erase_specks", False):
+        bad = "`erase_specks=True`"
+    elif background(getattr(options, "background", None)) is not None:
+        bad = "`background=`"
+    if bad is not None:
+        raise ValueError(f"{where} on the GPU does not take {bad}; leave it out, {_FIX}")
+
+
+def background(value):
+    """``value`` unless it means no background (None, ``"transparent"``, ``"none"``)."""
+    return None if value is None or (isinstance(value, str) and parse_colour(value) is None) else value
+
+
+# --- The public functions on the device ----------------------------------------------------------
+
+
+def warp_views(device, src, transforms, premultiplied, out=None):
+    """Warp each view of ``src`` (N, H, W, C) by its transform in one launch; returns ``out`` (N, Ho, Wo, C)."""
+    cuda = _cuda()
+    ho, wo = transforms[0].output_shape
+    if out is None:
+        out = device.empty((len(transforms), ho, wo, src.shape[3]), src.dtype)
+    params = np.array([(t.scale, *t.src_center, *t.dst_center) for t in transforms], np.float64)
+    premult = bool(premultiplied) and src.shape[3] == 4
+    _kernels().warp_batch(src, out, cuda.to_device(params, stream=device.stream), premult, device.stream)
+    return out
+
+
+def measure(image, rule, mask):
+    """:func:`pixscale.measure` of a device image (``rule`` an :class:`~pixscale.ObjectMask`)."""
+    if mask is not None or rule.filters:
+        what = "`mask=`" if mask is not None else "`min_component=` and `keep=` (the component filter)"
+        raise ValueError(f"measure on the GPU does not take {what}; leave it out, {_FIX}")
+    device = Device(image)
+    alpha = alpha_views(batch_of_one(device.array), "measure")
+    return measure_views(_kernels(), alpha, threshold_value(alpha.dtype, rule.threshold), device.stream)[0]
+
+
+def plan(image, options, mask):
+    """:func:`pixscale.plan` of a device image with its checked :class:`~pixscale.Options`."""
+    refuse(options, mask, where="plan")
+    device = Device(image)
+    return plan_views(_kernels(), alpha_views(batch_of_one(device.array), "plan"), options, device.stream)[0]
+
+
+def warp(image, transform, premultiplied, background_, filter):
+    """:func:`pixscale.warp` of a device image: the caller's kind of device array."""
+    if not isinstance(transform, ScaleTransform):
+        raise TypeError(
+            f"transform must be a pixscale.ScaleTransform (from pixscale.plan); got {type(transform).__name__}"
+        )
+    filter = transform.filter if filter is None else filter
+    if filter not in _kernels().FILTERS:
+        raise ValueError(
+            f"warp on the GPU does not take `filter={filter!r}` (the GPU has "
+            f"{', '.join(map(repr, _kernels().FILTERS))}); pass `filter='bilinear'`, {_FIX}"
+        )
+    if background(background_) is not None:
+        raise ValueError(f"warp on the GPU does not take `background=`; leave it out, {_FIX}")
+    device = Device(image)
+    src = batch_of_one(device.array)
+    check_warp_source(src, "warp")
+    if tuple(src.shape[1:3]) != transform.input_shape:
+        raise ValueError(
+            f"the transform was planned for images of shape (H, W) = {transform.input_shape}; "
+            f"got an image of shape {tuple(image.shape)}. Plan on an image of the same size."
+        )
+    return device.give(warp_views(device, src, [transform], premultiplied)[0])
+
+
+def _normalize(device, src, options, threads=LOCKSTEP):
+    """Plan and warp every view of ``src`` (N, H, W, 4) on ``device``: ``(out, transforms)``."""
+    check_warp_source(src, "normalize")
+    if src.shape[3] != 4:
+        raise ValueError(
+            f"normalize on the GPU needs (H, W, 4) RGBA images (alpha last); got shape {tuple(src.shape)}. "
+            f"Add the object mask as an alpha channel on the device, {_FIX}"
+        )
+    transforms = plan_views(_kernels(), alpha_views(src, "normalize"), options, device.stream, threads)
+    return warp_views(device, src, transforms, options.premultiplied), transforms
+
+
+def normalize(image, options, mask):
+    """:func:`pixscale.normalize` of a device image (H, W, 4): the caller's kind of device array."""
+    refuse(options, mask, where="normalize")
+    device = Device(image)
+    out, _ = _normalize(device, batch_of_one(device.array), options)
+    return device.give(out[0])
+
+
+def normalize_batch(images, options, mask, threads):
+    """:func:`pixscale.normalize_batch` of a device batch (N, H, W, 4): every view in one launch per step.
+
+    ``threads`` bounds how many views' exact searches meet at each probe
+    launch (default :data:`~pixscale._gpu_plan.LOCKSTEP`).
+    """
+    refuse(options, mask, where="normalize_batch")
+    device = Device(images)
+    if device.array.ndim != 4:
+        raise ValueError(
+            f"a batch on the GPU must have shape (N, H, W, 4); got shape {tuple(device.array.shape)}. "
+            f"A list of device images: stack them on the device first, {_FIX}"
+        )
+    if device.array.shape[0] == 0:
+        return device.give(device.empty(device.array.shape, device.array.dtype))
+    out, _ = _normalize(device, device.array, options, LOCKSTEP if threads is None else threads)
+    return device.give(out)
+
+
+def normalizer_apply(options, image, mask, *, plan_only=False):
+    """:class:`~pixscale.Normalizer` of a device image: ``(image, transform)``, or the transform alone.
+
+    A torch tensor is (C, H, W), as on the CPU, and comes back (C, H, W)
+    contiguous (its channels moved by torch, on the device); any other device
+    array is (H, W, C).
+    """
+    refuse(options, mask, where="Normalizer")
+    channels_first = _library(image) == "torch"
+    if channels_first and len(image.shape) != 3:
+        raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
+    device = Device(image.permute(1, 2, 0) if channels_first else image)
+    src = batch_of_one(device.array)
+    if plan_only:
+        return plan_views(_kernels(), alpha_views(src, "Normalizer.plan"), options, device.stream)[0]
+    out, transforms = _normalize(device, src, options)
+    result = device.give(out[0])
+    return (result.permute(2, 0, 1).contiguous() if channels_first else result), transforms[0]
