@@ -189,5 +189,6 @@ def plan_views(kernels, alpha, options, stream, threads=LOCKSTEP):
         finally:
             rounds.leave()
 
-    run_parallel(one, n, min(threads, LOCKSTEP))
+    # Only exact mode (and fit="none") probes every view; the closed form plans in the calling thread.
+    run_parallel(one, n, min(threads, LOCKSTEP) if options.exact or options.fit == "none" else 1)
     return plans

@@ -184,7 +184,9 @@ def measure(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1]); any strides.
+        (floats in [0, 1]); any strides.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32) it
+        is measured on the GPU (see "On the GPU").
     threshold : float, optional
         A pixel belongs to the object when ``alpha > threshold`` (strict).
         Given on the 0-255 scale whatever the dtype: it is multiplied by 257

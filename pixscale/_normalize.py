@@ -42,7 +42,9 @@ class Normalizer:
     ``Normalizer(...)(image)`` is :func:`pixscale.normalize` with these
     options, returning the kind of image it was given: a NumPy (H, W, C)
     array, a PIL image, or a torch tensor in (C, H, W) layout on the same
-    device (torch is never imported unless a tensor is given).
+    device (torch is never imported unless a tensor is given).  A torch CUDA
+    tensor (or a CuPy array or Numba device array, (H, W, C)) is normalized
+    on the GPU, without a copy to the host (see "On the GPU" in the docs).
 
     PIL images come back as LA (from ``1``, ``L``, ``LA``, ``La``) or RGBA
     (from ``P``, ``PA``, ``RGB``, ``RGBX``, ``RGBA``, ``RGBa``): their alpha is
@@ -230,7 +232,9 @@ def normalize(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1], finite); any strides.
+        (floats in [0, 1], finite); any strides.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32) it
+        runs on the GPU and returns the same kind there (see "On the GPU").
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats): it becomes the alpha channel, and the
@@ -320,7 +324,9 @@ def normalize_batch(
     Parameters
     ----------
     images : (N, H, W, C) or (N, H, W) ndarray, or sequence of images
-        Each image as accepted by :func:`pixscale.normalize`.
+        Each image as accepted by :func:`pixscale.normalize`.  An
+        (N, H, W, 4) batch on a CUDA device runs on the GPU, every view in
+        one launch per step, and returns the same kind there.
     mask : ndarray or sequence of ndarray, optional
         The object masks of RGB (or gray) images without alpha, as for
         :func:`pixscale.normalize`: one (H, W) mask for every image, an

@@ -455,7 +455,8 @@ def plan(
     Parameters
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
-        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`).
+        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`), on
+        the host or on a CUDA device (planned on the GPU; see "On the GPU").
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats); it is used as the alpha.

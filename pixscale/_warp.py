@@ -176,7 +176,10 @@ def warp(
     ----------
     image : (H, W) or (H, W, C) ndarray, C in 1..4
         uint8, uint16, float32 or float64; any strides.  With 2 or 4
-        channels the last one is alpha.
+        channels the last one is alpha.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32,
+        3 or 4 channels) it is warped on the GPU and comes back the same kind
+        there (see "On the GPU").
     transform : ScaleTransform
         From :func:`pixscale.plan` (or built directly) for images of shape (H, W).
     premultiplied : bool, optional
