@@ -1,0 +1,210 @@
+"""CUDA kernels (numba-cuda) and their host-side launchers: measure, warp and exact mode's probe on the GPU.
+
+The contract with :mod:`pixscale._gpu` (the only importer, lazily):
+:func:`measure_batch`, :func:`warp_batch`, :func:`count_batch` and
+:data:`FILTERS`.  Each takes numba device arrays (real, or the simulator's),
+launches on ``stream`` (a numba stream, or 0 for the default one), never
+copies image data to the host and never synchronises.  Semantics are those of
+the CPU kernels (:mod:`pixscale.kernels.measure`,
+:mod:`pixscale.kernels.bilinear`; NumPy spec :mod:`pixscale.reference`), with
+the same float operations in the same type and order (see
+:mod:`pixscale.kernels.gpu.device`), so the same inputs give the same bits.
+
+What runs where
+---------------
+On the device: every pixel loop (the measure reduction, the warp, the probe
+counts) and the fills that initialise their outputs.  On the host: only the
+launch arithmetic here (grid sizes from array shapes, the threshold and the
+store constants of a dtype).  Parameters (the transforms) are device arrays the
+caller fills.
+
+Launch configuration (chosen, not tuned: no GPU was available to measure it)
+----------------------------------------------------------------------------
+* ``measure_batch``: one fill launch (a thread per view), then blocks of
+  :data:`~pixscale.kernels.gpu.cuda_kernels.TPB` (256) threads, a grid of
+  ``(bx, N)``: ``bx`` blocks share one view's pixels (grid-stride, about
+  :data:`PIXELS_PER_THREAD` pixels a thread, at most :data:`MAX_BLOCKS`),
+  a shared-memory tree reduction per block, then 7 atomics per block into
+  the (N, 7) float64 result.
+* ``warp_batch``: one thread per output pixel (all channels), blocks of
+  32 x 8, a grid of ``(ceil(W2 / 32), ceil(H2 / 8), N)``.
+* ``count_batch``: one fill launch, then like measure, a grid of ``(bx, M)``
+  over the probe rows, one int64 atomic add per block.
+
+Grid dimensions y and z hold at most 65535: larger batches are launched in
+chunks (each kernel takes its first view / row as ``base``).
+
+Importing this module imports numba.cuda (set ``NUMBA_ENABLE_CUDASIM=1``
+before that to run under numba's CUDA simulator) but compiles nothing; each
+kernel compiles on its first launch per argument type (``cache=False``: the
+CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
+:func:`pixscale.kernels.kernels` never import it.
+"""
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from . import cuda_kernels as _k
+from .device import SIMULATOR
+
+__all__ = ["FILTERS", "SIMULATOR", "count_batch", "measure_batch", "warp_batch"]
+
+#: The resampling filters the GPU kernels implement; :mod:`pixscale._gpu` refuses the others.
+FILTERS = ("bilinear",)
+
+#: The dtypes of images (and alpha channels) the kernels take.
+DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
+
+#: Pixels per thread aimed at by the grid-stride reductions (measure, count).
+PIXELS_PER_THREAD = 8
+#: Most blocks that share one view (measure) or one probe row (count).
+MAX_BLOCKS = 1024
+#: Most blocks along grid dimensions y and z: bigger batches go in several launches.
+MAX_GRID_YZ = 65535
+#: Threads per block of the warp, along x (output columns) and y (output rows).
+WARP_BLOCK = (32, 8)
+
+
+def _check_dtype(dtype, what):
+    if np.dtype(dtype) not in DTYPES:
+        names = ", ".join(str(d) for d in DTYPES)
+        raise TypeError(f"the GPU kernels take {what} of dtype {names}; got {np.dtype(dtype)}")
+
+
+def _threshold(dtype, thr):
+    """``thr`` (in the alpha's units, as the CPU kernels get it) as the kernel compares: int, or float32."""
+    return np.float32(thr) if np.dtype(dtype).kind == "f" else int(thr)
+
+
+def _store_constants(dtype):
+    """``(rounding, wide, maxval)`` of images of ``dtype`` (as :func:`pixscale._warp.kernel_constants`)."""
+    dtype = np.dtype(dtype)
+    rounding = dtype.kind == "u"
+    maxval = np.float32(np.iinfo(dtype).max if rounding else 0.0)
+    return rounding, dtype == np.uint16, maxval
+
+
+def _reduction_blocks(pixels):
+    """Blocks along x for a grid-stride reduction over ``pixels`` pixels."""
+    return max(1, min(math.ceil(pixels / (_k.TPB * PIXELS_PER_THREAD)), MAX_BLOCKS))
+
+
+def _chunks(n):
+    """``(base, count)`` of the launches that cover ``n`` views or rows along grid y or z."""
+    return [(base, min(MAX_GRID_YZ, n - base)) for base in range(0, n, MAX_GRID_YZ)]
+
+
+def measure_batch(alpha, thr, stream=0):
+    """Count, coordinate sums and box of ``alpha > thr`` for each view of a batch.
+
+    Parameters
+    ----------
+    alpha : (N, H, W) device array, uint8, uint16 or float32
+        Any strides (a view of the last channel of an (N, H, W, C) batch).
+    thr : number
+        The threshold in the alpha's units, as the CPU kernel takes it
+        (:func:`pixscale.reference.threshold_in_units`).
+    stream : numba stream or 0
+
+    Returns
+    -------
+    (N, 7) float64 device array
+        Per view ``count, sum_x, sum_y, x0, y0, x1, y1`` of the pixels with
+        ``alpha > thr``: the sums are of column and row indices, the box
+        half-open; an empty view gives ``0, 0, 0, W, H, 0, 0``, as
+        :func:`pixscale.kernels.measure.measure_alpha`.
+    """
+    _check_dtype(alpha.dtype, "alpha")
+    n, h, w = alpha.shape
+    out = cuda.device_array((n, 7), np.float64, stream=stream)
+    if n == 0:
+        return out
+    _k.measure_init[math.ceil(n / 128), 128, stream](out, w, h)
+    if h * w == 0:
+        return out
+    bx = _reduction_blocks(h * w)
+    t = _threshold(alpha.dtype, thr)
+    for base, count in _chunks(n):
+        _k.measure[(bx, count), _k.TPB, stream](alpha, t, base, out)
+    return out
+
+
+def warp_batch(src, out, params, premult, stream=0):
+    """Bilinear resample-and-pad of each view of ``src`` into ``out``, as :func:`pixscale.warp` does on the CPU.
+
+    Parameters
+    ----------
+    src : (N, H, W, C) device array, uint8, uint16 or float32, C in {3, 4}
+        With four channels the last is alpha.
+    out : (N, H2, W2, C) device array of ``src``'s dtype
+        Written whole: pixels whose taps all lie outside the source are 0
+        (transparent padding).
+    params : (N, 5) float64 device array
+        Per view ``scale, src_cx, src_cy, dst_cx, dst_cy``: a
+        :class:`pixscale.ScaleTransform`'s ``scale``, ``src_center`` and
+        ``dst_center``, the values the CPU kernel gets.
+    premult : bool
+        Interpolate colour premultiplied by alpha and divide it back (four
+        channels only; ignored for three).
+    stream : numba stream or 0
+
+    Notes
+    -----
+    Integer outputs are rounded half up and clipped as the CPU kernel does;
+    float outputs are clipped to [0, 1] as :func:`pixscale.warp` clips them.
+    """
+    _check_dtype(src.dtype, "images")
+    n, _, _, nc = src.shape
+    _, h2, w2, _ = out.shape
+    if n == 0 or h2 == 0 or w2 == 0:
+        return out
+    rounding, wide, maxval = _store_constants(src.dtype)
+    bx, by = WARP_BLOCK
+    for base, count in _chunks(n):
+        grid = (math.ceil(w2 / bx), math.ceil(h2 / by), count)
+        _k.warp[grid, (bx, by, 1), stream](src, out, params, base, bool(premult and nc == 4), rounding, wide, maxval)
+    return out
+
+
+def count_batch(alpha, thr, params, out_h, out_w, stream=0):
+    """Exact mode's probe for many (view, scale) rows in one launch: counts of warped alpha ``> thr``.
+
+    Parameters
+    ----------
+    alpha : (N, H, W) device array, uint8, uint16 or float32
+        The views' alpha (any strides).
+    thr : number
+        The threshold in the alpha's units.
+    params : (M, 6) or (M, 10) float64 device array
+        Per row ``view, scale, src_cx, src_cy, dst_cx, dst_cy`` (``view`` an
+        index into ``alpha``).  With ten columns, ``r0, r1, c0, c1`` follow:
+        the row counts the output window ``[r0, r1) x [c0, c1)`` (indices of
+        the output grid, which may lie outside the canvas, as the CPU probe's
+        windows do) instead of the canvas.
+    out_h, out_w : int
+        The canvas (six columns); with ten, the largest window's size, which
+        only sizes the grid.
+    stream : numba stream or 0
+
+    Returns
+    -------
+    (M,) int64 device array
+        Per row the number of output pixels whose warped alpha, stored in the
+        alpha's dtype, exceeds ``thr``: the count of
+        :func:`pixscale.kernels.bilinear.warp_count` over the same window
+        (the canvas ``[0, out_h) x [0, out_w)`` with six columns).
+    """
+    _check_dtype(alpha.dtype, "alpha")
+    m = params.shape[0]
+    out = cuda.device_array(m, np.int64, stream=stream)
+    if m == 0:
+        return out
+    _k.fill_zero[math.ceil(m / 128), 128, stream](out)
+    rounding, wide, maxval = _store_constants(alpha.dtype)
+    bx = _reduction_blocks(out_h * out_w)
+    t = _threshold(alpha.dtype, thr)
+    for base, count in _chunks(m):
+        _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+    return out

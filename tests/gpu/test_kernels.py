@@ -1,0 +1,225 @@
+"""The CUDA kernels (pixscale.kernels.gpu) against the NumPy reference and the CPU kernels, exactly.
+
+Under numba's CUDA simulator (no GPU: see conftest.py) every thread runs in
+Python, so the images are tiny; the grid, block and chunk sizes are shrunk
+where a test needs several blocks per view or several launches per batch.
+"""
+
+import types
+
+import numpy as np
+import pytest
+
+cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (pip install 'pixscale[cuda]')")
+if not cuda.is_available():
+    pytest.skip("numba.cuda finds no usable CUDA device (set NUMBA_ENABLE_CUDASIM=1)", allow_module_level=True)
+
+import pixscale  # noqa: E402
+from pixscale import reference  # noqa: E402
+from pixscale._warp import kernel_constants  # noqa: E402
+from pixscale.kernels import gpu, kernels  # noqa: E402
+
+DTYPES = [np.uint8, np.uint16, np.float32]
+THRESHOLD = 10  # on the 0-255 scale, as the public API takes it
+
+
+def _views(rng, dtype, n, h, w, nc, *, empty=(), touching=()):
+    """``n`` RGB(A) views of ``dtype`` with a soft blob of alpha, each somewhere else.
+
+    Views listed in ``empty`` have alpha 0 everywhere; those in ``touching``
+    have their blob cut by the image's left and top edges.
+    """
+    top = 1.0 if np.dtype(dtype).kind == "f" else float(np.iinfo(dtype).max)
+    colour = rng.random((n, h, w, nc))
+    yy, xx = np.mgrid[0:h, 0:w]
+    for k in range(n):
+        cy, cx = (0.5, 1.0) if k in touching else (h * rng.uniform(0.35, 0.65), w * rng.uniform(0.3, 0.7))
+        r = min(h, w) * rng.uniform(0.25, 0.4)
+        blob = np.clip(1.5 - np.hypot(yy - cy, xx - cx) / r, 0.0, 1.0)
+        colour[k, ..., -1] = 0.0 if k in empty else blob
+    if nc == 3:  # no alpha channel: the blob only shapes the colour
+        colour[..., 0] *= colour[..., 2]
+    out = colour * top
+    return out.astype(dtype) if np.dtype(dtype).kind == "f" else np.floor(out).astype(dtype)
+
+
+def _canvas(scale, src_center, dst_center, output_shape):
+    """What reference.warp reads of a transform."""
+    return types.SimpleNamespace(scale=scale, src_center=src_center, dst_center=dst_center, output_shape=output_shape)
+
+
+def _transform(row, input_shape, output_shape):
+    scale, sx, sy, dx, dy = (float(v) for v in row)
+    return pixscale.ScaleTransform(
+        scale=scale, src_center=(sx, sy), dst_center=(dx, dy), input_shape=input_shape, output_shape=output_shape
+    )
+
+
+# --- measure ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pixels_per_thread", [8, 1])  # 1: several blocks per view, combined by the atomics
+def test_measure_batch_matches_reference_and_cpu(rng, monkeypatch, dtype, pixels_per_thread):
+    monkeypatch.setattr(gpu, "PIXELS_PER_THREAD", pixels_per_thread)
+    views = _views(rng, dtype, 3, 12, 16, 4, empty=(1,), touching=(2,))
+    thr = reference.threshold_in_units(dtype, THRESHOLD)
+    got = gpu.measure_batch(cuda.to_device(views)[..., 3], thr, 0).copy_to_host()  # a strided view of alpha
+    assert got.shape == (3, 7) and got.dtype == np.float64
+    for k in range(3):
+        alpha = views[k, ..., 3]
+        cpu = np.zeros(7, np.int64)
+        kernels().measure_alpha(np.ascontiguousarray(alpha), thr, cpu)
+        assert got[k].tolist() == cpu.tolist()
+        count, centroid, bbox, *_ = reference.measure_values(alpha, threshold=THRESHOLD)
+        assert got[k, 0] == count
+        if count:
+            assert (got[k, 1] / count + 0.5, got[k, 2] / count + 0.5) == centroid
+            assert tuple(got[k, 3:].astype(int)) == bbox
+        else:
+            assert got[k, 1:].tolist() == [0, 0, 16, 12, 0, 0]  # the CPU's empty box
+    assert got[2, 3] == 0 and got[2, 4] == 0  # the object touching the border
+
+
+def test_measure_batch_of_a_contiguous_alpha_and_of_nothing(rng):
+    alpha = _views(rng, np.uint8, 2, 9, 7, 4)[..., 3].copy()
+    got = gpu.measure_batch(cuda.to_device(alpha), 0, 0).copy_to_host()
+    for k in range(2):
+        cpu = np.zeros(7, np.int64)
+        kernels().measure_alpha(alpha[k], 0, cpu)
+        assert got[k].tolist() == cpu.tolist()
+    assert gpu.measure_batch(cuda.to_device(np.zeros((0, 4, 4), np.uint8)), 0, 0).shape == (0, 7)
+    empty = gpu.measure_batch(cuda.to_device(np.zeros((1, 0, 5), np.uint8)), 0, 0).copy_to_host()
+    assert empty.tolist() == [[0, 0, 0, 5, 0, 0, 0]]
+
+
+# --- warp ---------------------------------------------------------------------------
+
+# Per view: scale, src_cx, src_cy, dst_cx, dst_cy.  A shrink and an enlargement in one batch, off centre.
+PARAMS = np.array([[0.63, 7.3, 5.6, 6.1, 8.4], [1.71, 9.25, 6.5, 5.0, 6.75]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("nc", "premult"), [(3, False), (4, False), (4, True)])
+def test_warp_batch_matches_reference_and_cpu(rng, dtype, nc, premult):
+    views = _views(rng, dtype, 2, 12, 16, nc, touching=(1,))
+    out = cuda.device_array((2, 14, 13, nc), dtype)
+    gpu.warp_batch(cuda.to_device(views), out, cuda.to_device(PARAMS), premult, 0)
+    got = out.copy_to_host()
+    for k in range(2):
+        t = _transform(PARAMS[k], (12, 16), (14, 13))
+        cpu = pixscale.warp(views[k], t, premultiplied=premult)
+        np.testing.assert_array_equal(got[k], cpu)
+        ref = reference.warp(views[k], _canvas(t.scale, t.src_center, t.dst_center, (14, 13)), premultiplied=premult)
+        np.testing.assert_array_equal(got[k], ref)
+    assert got[0].any() and got[1].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warp_batch_of_empty_alpha_scale_one_and_views_past_the_source(rng, dtype):
+    views = _views(rng, dtype, 3, 10, 12, 4, empty=(0,))
+    params = np.array([[1.0, 6.0, 5.0, 6.5, 5.0], [0.9, 6.0, 5.0, 40.0, 5.0], [2.0, 5.5, 4.5, 6.25, 5.75]])
+    out = cuda.device_array((3, 11, 12, 4), dtype)
+    gpu.warp_batch(cuda.to_device(views), out, cuda.to_device(params), True, 0)
+    got = out.copy_to_host()
+    for k in range(3):
+        t = _transform(params[k], (10, 12), (11, 12))
+        np.testing.assert_array_equal(got[k], pixscale.warp(views[k], t, premultiplied=True))
+    assert not got[0].any()  # alpha 0 everywhere: colour 0 too
+    assert not got[1].any()  # the source lands past the canvas: all padding
+
+
+def test_warp_batch_in_chunks_and_of_nothing(rng, monkeypatch):
+    monkeypatch.setattr(gpu, "MAX_GRID_YZ", 2)  # three views: two launches
+    views = _views(rng, np.uint8, 3, 8, 9, 4)
+    params = np.array([[0.8, 4.5, 4.0, 5.0, 4.0], [1.3, 4.0, 4.5, 4.5, 5.0], [1.0, 3.5, 3.0, 5.0, 4.5]])
+    out = cuda.device_array((3, 9, 10, 4), np.uint8)
+    gpu.warp_batch(cuda.to_device(views), out, cuda.to_device(params), False, 0)
+    got = out.copy_to_host()
+    for k in range(3):
+        np.testing.assert_array_equal(
+            got[k], pixscale.warp(views[k], _transform(params[k], (8, 9), (9, 10)), premultiplied=False)
+        )
+    nothing = cuda.device_array((0, 9, 10, 4), np.uint8)
+    gpu.warp_batch(cuda.to_device(views[:0]), nothing, cuda.to_device(params[:0]), False, 0)
+
+
+def test_the_kernels_refuse_other_dtypes():
+    src = cuda.to_device(np.zeros((1, 4, 4, 4), np.float64))
+    with pytest.raises(TypeError, match="uint8, uint16, float32; got float64"):
+        gpu.warp_batch(src, cuda.device_array((1, 4, 4, 4), np.float64), cuda.to_device(PARAMS[:1]), True, 0)
+    with pytest.raises(TypeError, match="got int32"):
+        gpu.measure_batch(cuda.to_device(np.zeros((1, 4, 4), np.int32)), 0, 0)
+    assert gpu.FILTERS == ("bilinear",)
+
+
+# --- count (exact mode's probe) -------------------------------------------------------
+
+
+def _probe_rows(n_views, scales, h, w):
+    """Probe rows ``view, scale, src_cx, src_cy, dst_cx, dst_cy``: every view at every scale, off centre."""
+    return np.array(
+        [[v, s, w / 2 - 0.7 + v, h / 2 + 0.35, w / 2 + 1.25, h / 2 - 0.5 * v] for v in range(n_views) for s in scales]
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pixels_per_thread", [8, 1])
+def test_count_batch_on_the_canvas_equals_the_cpu_probe_and_the_reference(rng, monkeypatch, dtype, pixels_per_thread):
+    monkeypatch.setattr(gpu, "PIXELS_PER_THREAD", pixels_per_thread)
+    views = _views(rng, dtype, 3, 12, 14, 4, empty=(1,), touching=(2,))
+    alpha = views[..., 3]
+    thr = reference.threshold_in_units(dtype, THRESHOLD)
+    rows = _probe_rows(3, (0.55, 1.0, 1.45), 12, 14)
+    got = gpu.count_batch(cuda.to_device(views)[..., 3], thr, cuda.to_device(rows), 13, 15, 0).copy_to_host()
+    assert got.dtype == np.int64 and got.shape == (9,)
+    consts = kernel_constants(np.dtype(dtype))
+    for r, (v, s, sx, sy, dx, dy) in enumerate(rows):
+        a = np.ascontiguousarray(alpha[int(v)])
+        cpu = kernels().warp_count(a, thr, s, sx, sy, dx, dy, 0, 13, 0, 15, consts[3] > 0, consts)
+        ref = reference.probe_count(a, thr, s, (sx, sy), (dx, dy), (0, 13), (0, 15))
+        assert got[r] == cpu == ref
+    assert got[3:6].tolist() == [0, 0, 0] and got[[0, 1, 2, 6, 7, 8]].all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_count_batch_on_windows_equals_the_cpu_probe(rng, monkeypatch, dtype):
+    monkeypatch.setattr(gpu, "MAX_GRID_YZ", 4)  # six rows: two launches
+    views = _views(rng, dtype, 2, 11, 13, 4, touching=(0,))
+    alpha = views[..., 3].copy()
+    thr = reference.threshold_in_units(dtype, THRESHOLD)
+    rows = _probe_rows(2, (0.7, 1.3, 2.1), 11, 13)
+    windows = np.array([[-3, 14, -2, 16], [2, 9, 1, 12], [-6, 30, -5, 31]] * 2, np.float64)
+    params = np.concatenate([rows, windows], axis=1)
+    got = gpu.count_batch(cuda.to_device(alpha), thr, cuda.to_device(params), 36, 36, 0).copy_to_host()
+    consts = kernel_constants(np.dtype(dtype))
+    for r, (v, s, sx, sy, dx, dy, r0, r1, c0, c1) in enumerate(params):
+        a = alpha[int(v)]
+        window = (int(r0), int(r1), int(c0), int(c1))
+        cpu = kernels().warp_count(a, thr, s, sx, sy, dx, dy, *window, consts[3] > 0, consts)
+        memo = {"box": (0, 0, a.shape[1], a.shape[0])}  # the probe that interpolates only the edge
+        assert got[r] == cpu == kernels().warp_count(a, thr, s, sx, sy, dx, dy, *window, consts[3] > 0, consts, memo)
+        if r0 >= 0 and c0 >= 0:
+            assert got[r] == reference.probe_count(a, thr, s, (sx, sy), (dx, dy), window[:2], window[2:])
+    assert got.all()
+
+
+def test_count_batch_of_no_rows():
+    alpha = cuda.to_device(np.zeros((1, 4, 4), np.uint8))
+    assert gpu.count_batch(alpha, 0, cuda.to_device(np.zeros((0, 6))), 4, 4, 0).shape == (0,)
+
+
+# --- the module's place ---------------------------------------------------------------
+
+
+def test_pixscale_and_its_cpu_kernels_never_import_the_gpu_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pixscale\n"
+        "pixscale.kernels.kernels().warp_window\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('numba.cuda', 'pixscale.kernels.gpu'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
