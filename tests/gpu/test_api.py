@@ -1,9 +1,10 @@
 """The GPU path of the public API (pixscale._gpu) against the CPU path, under Numba's CUDA simulator.
 
-Every test runs twice: on the real kernels of :mod:`pixscale.kernels.gpu`,
-and on a stand-in of the kernel contract built from the CPU kernels (which
-checks the plumbing alone: arrays in and out, planning, errors).  The images
-are tiny: the simulator runs each CUDA thread in Python.
+The tests run on the kernels of :mod:`pixscale.kernels.gpu`; exact mode's
+agreement in every dtype also runs on a stand-in of the kernel contract built
+from the CPU kernels, which checks the plumbing alone (arrays in and out, the
+planning, the probes' rounds) in the fast loop.  The images are tiny: the
+simulator runs each CUDA thread in Python.
 """
 
 import importlib
@@ -15,12 +16,14 @@ import types
 import numpy as np
 import pytest
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-if "numba.cuda" not in sys.modules:  # the simulator is chosen when numba.cuda is first imported
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # tests/gpu/conftest.py sets it: 0 where a GPU is present
+if "numba.cuda" not in sys.modules:  # numba reads it when numba.cuda is first imported (numba may be imported already)
     import numba
 
     numba.core.config.reload_config()
-cuda = pytest.importorskip("numba.cuda")
+cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (pip install 'pixscale[cuda]')")
+if not cuda.is_available():
+    pytest.skip("numba.cuda finds no usable CUDA device and the simulator is off", allow_module_level=True)
 
 from numba import config as numba_config  # noqa: E402
 
@@ -87,8 +90,9 @@ def _real_kernels():
         return None
 
 
-@pytest.fixture(params=["stand-in", "kernels"])
+@pytest.fixture(params=["kernels"])
 def kernels(request, monkeypatch):
+    """The kernels the GPU path launches: pixscale.kernels.gpu, or (asked for by a test) the stand-in."""
     k = StandIn if request.param == "stand-in" else _real_kernels()
     if k is None:
         pytest.skip("pixscale.kernels.gpu is not there yet")
