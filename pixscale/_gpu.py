@@ -33,7 +33,8 @@ import sys
 
 import numpy as np
 
-from ._gpu_plan import LOCKSTEP, measure_views, plan_views
+from ._device import on_device as _on_device
+from ._gpu_plan import LOCKSTEP, measure_views, plan_group_views, plan_views
 from ._transform import ScaleTransform
 from ._validate import parse_colour, threshold_value
 
@@ -138,7 +139,7 @@ class Device:
             if desc is None and _simulated():
                 desc, owner = None, np.from_dlpack(_AsHost(image))
             elif desc is None:
-                desc, owner = _dlpack_interface(image, -1 if stream_ptr is None else stream_ptr)
+                desc, owner = _dlpack_interface(image, 1 if stream_ptr is None else stream_ptr)  # 1: the default
             if stream_ptr is None and desc is not None:
                 stream_ptr = desc.get("stream")
             if _simulated():
@@ -267,6 +268,16 @@ def plan(image, options, mask):
     return plan_views(_kernels(), alpha_views(batch_of_one(device.array), "plan"), options, device.stream)[0]
 
 
+def plan_group(images, options):
+    """:func:`pixscale.plan_group` of views on the device (every view there)."""
+    refuse(options, where="plan_group")
+    if not all(map(_on_device, images)):
+        raise ValueError(f"plan_group on the GPU needs every view on the device; some are not. Move them there, {_FIX}")
+    devices = [Device(image) for image in images]
+    alphas = [alpha_views(batch_of_one(d.array), "plan_group") for d in devices]
+    return plan_group_views(_kernels(), alphas, options, devices[0].stream)
+
+
 def warp(image, transform, premultiplied, background_, filter):
     """:func:`pixscale.warp` of a device image: the caller's kind of device array."""
     if not isinstance(transform, ScaleTransform):
@@ -319,11 +330,16 @@ def normalize_batch(images, options, mask, threads):
     launch (default :data:`~pixscale._gpu_plan.LOCKSTEP`).
     """
     refuse(options, mask, where="normalize_batch")
+    if isinstance(images, (list, tuple)):
+        raise ValueError(
+            f"normalize_batch on the GPU takes one (N, H, W, 4) device array; got a {type(images).__name__} of "
+            f"{len(images)} images. Stack them on the device first (e.g. torch.stack), {_FIX}"
+        )
     device = Device(images)
     if device.array.ndim != 4:
         raise ValueError(
             f"a batch on the GPU must have shape (N, H, W, 4); got shape {tuple(device.array.shape)}. "
-            f"A list of device images: stack them on the device first, {_FIX}"
+            f"Stack the images on the device first, {_FIX}"
         )
     if device.array.shape[0] == 0:
         return device.give(device.empty(device.array.shape, device.array.dtype))

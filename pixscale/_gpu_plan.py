@@ -192,3 +192,21 @@ def plan_views(kernels, alpha, options, stream, threads=LOCKSTEP):
     # Only exact mode (and fit="none") probes every view; the closed form plans in the calling thread.
     run_parallel(one, n, min(threads, LOCKSTEP) if options.exact or options.fit == "none" else 1)
     return plans
+
+
+def plan_group_views(kernels, alphas, options, stream):
+    """:func:`pixscale.plan_group` of views on the device, each an (1, H, W) alpha (their sizes may differ).
+
+    The group's search is one (the mean ratio of its views), so its probes
+    run one after the other, each view's on its own alpha.
+    """
+    objects, rounds = [], {}
+    for alpha in alphas:
+        measured = measured_views(kernels, alpha, options, stream)[0]
+        objects.append(measured)
+        rounds[id(measured.alpha)] = Rounds(
+            kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), stream
+        )
+    for r in rounds.values():
+        r.enter()  # one caller asks for every view's counts: each answers at once
+    return plan_measured(objects, options, lambda v: DeviceProbe(v, 0, rounds[id(v.alpha)]))

@@ -374,7 +374,7 @@ def normalize_batch(
     >>> pixscale.normalize_batch(rgb, mask=matte, target=0.25).shape
     (3, 64, 64, 4)
     """
-    if on_device(images):  # the GPU path: pixscale._gpu
+    if on_device(images) or (isinstance(images, (list, tuple)) and any(map(on_device, images))):  # pixscale._gpu
         return gpu().normalize_batch(images, resolve(options, keywords, "normalize_batch"), mask, threads)
     options = resolve(options, keywords, "normalize_batch")
     if threads is None:

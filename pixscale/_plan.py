@@ -340,6 +340,8 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     options = resolve(options, keywords, "plan_group", plan=True)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
+    if any(map(on_device, images)):  # the GPU path: pixscale._gpu
+        return gpu().plan_group(images, options)
     return plan_views(images, options)
 
 

@@ -271,6 +271,22 @@ def test_normalize_batch_on_a_new_canvas_and_with_one_thread(kernels, rng):
     assert_close_pixels(got, pixscale.normalize_batch(batch, options=opts))
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_plan_group_of_device_views_is_the_cpus(kernels, rng, exact):
+    views = [blob(rng, np.uint8, radius=3.5), blob(rng, np.uint8, shape=(16, 22), radius=5, center=(10.4, 7.7))]
+    keywords = dict(target=0.4, exact=exact)
+    got = pixscale.plan_group([cuda.to_device(v) for v in views], **keywords)
+    for t, t_cpu in zip(got, pixscale.plan_group(views, **keywords), strict=True):
+        assert_same_plan(t, t_cpu)
+    with pytest.raises(ValueError, match="every view on the device"):
+        pixscale.plan_group([cuda.to_device(views[0]), views[1]], **keywords)
+
+
+def test_a_list_of_device_images_is_refused_with_the_fix(kernels, rng):
+    with pytest.raises(ValueError, match="Stack them on the device"):
+        pixscale.normalize_batch([cuda.to_device(blob(rng)), cuda.to_device(blob(rng))])
+
+
 def test_an_empty_view_of_a_batch_is_named(kernels, rng):
     batch = np.stack([blob(rng), np.zeros((20, 24, 4), np.uint8)])
     with pytest.raises(pixscale.EmptyMaskError, match="image 1 of the batch"):
