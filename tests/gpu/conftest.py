@@ -34,6 +34,9 @@ def _device_present():
 
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "0" if _device_present() else "1")
+# On a device numba-cuda warns of low occupancy on every launch of a small grid (all of these tests'),
+# which the suite's filterwarnings = error would turn into failures.
+os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
 
 
 @pytest.fixture(scope="session")

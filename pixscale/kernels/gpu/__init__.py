@@ -6,35 +6,50 @@ The contract with :mod:`pixscale._gpu` (the only importer, lazily):
 launches on ``stream`` (a numba stream, or 0 for the default one), never
 copies image data to the host and never synchronises.  Semantics are those of
 the CPU kernels (:mod:`pixscale.kernels.measure`,
-:mod:`pixscale.kernels.bilinear`; NumPy spec :mod:`pixscale.reference`), with
-the same float operations in the same type and order (see
-:mod:`pixscale.kernels.gpu.device`), so the same inputs give the same bits.
+:mod:`pixscale.kernels.bilinear`, :mod:`pixscale.kernels.taps`; NumPy spec
+:mod:`pixscale.reference`), with the same float operations in the same type
+and order, so the same inputs give the same bits: measure and every bilinear
+value exactly; the tap filters too, but for the float64 ``sin`` of their
+weights, which on the device is libdevice's (1 LSB at most, see
+:mod:`pixscale.kernels.gpu.taps`).
+
+The package (a folder, so that the CPU kernels' tests, which import every
+module of :mod:`pixscale.kernels`, never import numba.cuda):
+
+* ``device``: the arithmetic (explicit casts; products and sums that NVVM
+  cannot fuse into an FMA) and the bilinear taps;
+* ``pixel``: one bilinear output pixel, and the stores every warp ends with;
+* ``taps``: one Lanczos-4 or area output pixel;
+* ``cuda_kernels``: the ``@cuda.jit`` kernels;
+* here: the launchers and their configuration.
 
 What runs where
 ---------------
-On the device: every pixel loop (the measure reduction, the warp, the probe
+On the device: every pixel loop (the measure reduction, the warps, the probe
 counts) and the fills that initialise their outputs.  On the host: only the
 launch arithmetic here (grid sizes from array shapes, the threshold and the
-store constants of a dtype).  Parameters (the transforms) are device arrays the
-caller fills.
+store constants of a dtype).  Parameters (the transforms, the probe rows) are
+device arrays the caller fills.
 
 Launch configuration (chosen, not tuned: no GPU was available to measure it)
 ----------------------------------------------------------------------------
 * ``measure_batch``: one fill launch (a thread per view), then blocks of
-  :data:`~pixscale.kernels.gpu.cuda_kernels.TPB` (256) threads, a grid of
-  ``(bx, N)``: ``bx`` blocks share one view's pixels (grid-stride, about
-  :data:`PIXELS_PER_THREAD` pixels a thread, at most :data:`MAX_BLOCKS`),
-  a shared-memory tree reduction per block, then 7 atomics per block into
-  the (N, 7) float64 result.
+  :data:`~pixscale.kernels.gpu.cuda_kernels.TPB` threads (256; 32 under the
+  simulator, which runs each thread in Python), a grid of ``(bx, N)``:
+  ``bx`` blocks share one view's pixels (grid-stride, about
+  :data:`PIXELS_PER_THREAD` pixels a thread, at most :data:`MAX_BLOCKS`), a
+  shared-memory tree reduction per block, then 7 atomics per block into the
+  (N, 7) float64 result.
 * ``warp_batch``: one thread per output pixel (all channels), blocks of
-  32 x 8, a grid of ``(ceil(W2 / 32), ceil(H2 / 8), N)``.
+  32 x 8, a grid of ``(ceil(W2 / 32), ceil(H2 / 8), N)``; the bilinear
+  kernel holds no tap-filter code (its registers stay few).
 * ``count_batch``: one fill launch, then like measure, a grid of ``(bx, M)``
   over the probe rows, one int64 atomic add per block.
 
 Grid dimensions y and z hold at most 65535: larger batches are launched in
 chunks (each kernel takes its first view / row as ``base``).
 
-Importing this module imports numba.cuda (set ``NUMBA_ENABLE_CUDASIM=1``
+Importing this package imports numba.cuda (set ``NUMBA_ENABLE_CUDASIM=1``
 before that to run under numba's CUDA simulator) but compiles nothing; each
 kernel compiles on its first launch per argument type (``cache=False``: the
 CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
@@ -48,11 +63,14 @@ from numba import cuda
 
 from . import cuda_kernels as _k
 from .device import SIMULATOR
+from .taps import AREA, AUTO, BILINEAR, LANCZOS4
 
 __all__ = ["FILTERS", "SIMULATOR", "count_batch", "measure_batch", "warp_batch"]
 
-#: The resampling filters the GPU kernels implement; :mod:`pixscale._gpu` refuses the others.
-FILTERS = ("bilinear",)
+#: The resampling filters the GPU kernels implement (the names of :data:`pixscale._filters.FILTERS`).
+FILTERS = ("bilinear", "lanczos4", "area", "auto")
+#: The kernels' code of each filter (``auto``: area below scale 1, Lanczos-4 above, bilinear at 1, per view).
+FILTER_CODES = {"bilinear": BILINEAR, "lanczos4": LANCZOS4, "area": AREA, "auto": AUTO}
 
 #: The dtypes of images (and alpha channels) the kernels take.
 DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
@@ -65,6 +83,12 @@ MAX_BLOCKS = 1024
 MAX_GRID_YZ = 65535
 #: Threads per block of the warp, along x (output columns) and y (output rows).
 WARP_BLOCK = (32, 8)
+
+
+def _filter_code(name):
+    if name not in FILTER_CODES:
+        raise ValueError(f"the GPU kernels have the filters {', '.join(map(repr, FILTERS))}; got {name!r}")
+    return FILTER_CODES[name]
 
 
 def _check_dtype(dtype, what):
@@ -131,8 +155,8 @@ def measure_batch(alpha, thr, stream=0):
     return out
 
 
-def warp_batch(src, out, params, premult, stream=0):
-    """Bilinear resample-and-pad of each view of ``src`` into ``out``, as :func:`pixscale.warp` does on the CPU.
+def warp_batch(src, out, params, premult, stream=0, filter="bilinear"):
+    """Resample-and-pad of each view of ``src`` into ``out``, as :func:`pixscale.warp` does on the CPU.
 
     Parameters
     ----------
@@ -149,12 +173,18 @@ def warp_batch(src, out, params, premult, stream=0):
         Interpolate colour premultiplied by alpha and divide it back (four
         channels only; ignored for three).
     stream : numba stream or 0
+    filter : str
+        One of :data:`FILTERS`; ``"auto"`` and ``"area"`` resolve per view
+        by its scale, as :func:`pixscale._filters.resolve` does.
 
     Notes
     -----
     Integer outputs are rounded half up and clipped as the CPU kernel does;
     float outputs are clipped to [0, 1] as :func:`pixscale.warp` clips them.
+    Bilinear pixels are bit-identical to the CPU's; the tap filters' float64
+    weights use the device's ``sin``, which may move an output by 1 LSB.
     """
+    code = _filter_code(filter)
     _check_dtype(src.dtype, "images")
     n, _, _, nc = src.shape
     _, h2, w2, _ = out.shape
@@ -164,11 +194,15 @@ def warp_batch(src, out, params, premult, stream=0):
     bx, by = WARP_BLOCK
     for base, count in _chunks(n):
         grid = (math.ceil(w2 / bx), math.ceil(h2 / by), count)
-        _k.warp[grid, (bx, by, 1), stream](src, out, params, base, bool(premult and nc == 4), rounding, wide, maxval)
+        flags = (bool(premult and nc == 4), rounding, wide, maxval)
+        if code == BILINEAR:
+            _k.warp[grid, (bx, by, 1), stream](src, out, params, base, *flags)
+        else:
+            _k.warp_taps[grid, (bx, by, 1), stream](src, out, params, base, code, *flags)
     return out
 
 
-def count_batch(alpha, thr, params, out_h, out_w, stream=0):
+def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
     """Exact mode's probe for many (view, scale) rows in one launch: counts of warped alpha ``> thr``.
 
     Parameters
@@ -187,15 +221,19 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0):
         The canvas (six columns); with ten, the largest window's size, which
         only sizes the grid.
     stream : numba stream or 0
+    filter : str
+        One of :data:`FILTERS`, resolved per row by its scale.
 
     Returns
     -------
     (M,) int64 device array
         Per row the number of output pixels whose warped alpha, stored in the
         alpha's dtype, exceeds ``thr``: the count of
-        :func:`pixscale.kernels.bilinear.warp_count` over the same window
+        :func:`pixscale.kernels.bilinear.warp_count` (or, for a tap filter,
+        :func:`pixscale.kernels.taps.warp_taps_count`) over the same window
         (the canvas ``[0, out_h) x [0, out_w)`` with six columns).
     """
+    code = _filter_code(filter)
     _check_dtype(alpha.dtype, "alpha")
     m = params.shape[0]
     out = cuda.device_array(m, np.int64, stream=stream)
@@ -206,5 +244,9 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0):
     bx = _reduction_blocks(out_h * out_w)
     t = _threshold(alpha.dtype, thr)
     for base, count in _chunks(m):
-        _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+        if code == BILINEAR:
+            _k.count[(bx, count), _k.TPB, stream](alpha, t, params, base, out_h, out_w, rounding, wide, maxval, out)
+        else:
+            args = (alpha, t, params, base, out_h, out_w, code, rounding, wide, maxval, out)
+            _k.count_taps[(bx, count), _k.TPB, stream](*args)
     return out

@@ -7,27 +7,15 @@ configuration.  Each kernel takes its batch offset ``base`` (the first view,
 or probe row, of this launch: the grid's second or third dimension holds at
 most 65535) and run-time flags, so one compiled kernel per argument type
 serves every path.  The per-pixel arithmetic is in
-:mod:`pixscale.kernels.gpu.device`.
+:mod:`pixscale.kernels.gpu.pixel` (bilinear) and
+:mod:`pixscale.kernels.gpu.taps` (Lanczos-4, area).
 """
 
 from numba import cuda, int64
 
-from .device import (
-    SIMULATOR,
-    clip01,
-    dmul,
-    f32,
-    f64,
-    fmul,
-    hblend_premult,
-    lerp,
-    reciprocal,
-    reciprocal64,
-    rounded,
-    taps,
-    vblend,
-    vblend_premult,
-)
+from .device import SIMULATOR, clip01, f64, rounded
+from .pixel import bilinear_alpha, bilinear_pixel, store_pixel, store_premult
+from .taps import BILINEAR, resolve, taps_alpha, taps_pixel
 
 #: Threads per block of the reductions (measure, count): a power of two.
 TPB = 32 if SIMULATOR else 256
@@ -125,146 +113,55 @@ def measure(alpha, thr, base, out):
 def warp(src, out, params, base, premult, rounding, wide, maxval):
     """Bilinear resample-and-pad of view ``n = base + z``: one thread per output pixel ``(i, j)``, all channels.
 
-    ``params[n] = scale, src_cx, src_cy, dst_cx, dst_cy``.  The pass order
-    is the CPU kernel's: for ``scale < 1`` the vertical pass reads the source
-    (``vblend``), else the horizontal one.  ``premult`` (four channels):
-    colour weighted by alpha and divided back.  ``rounding``: integer
-    output rounded half up, clipped to ``[0, maxval]``; else a float output
-    clipped to [0, 1].  ``wide``: a uint16 source (see ``vblend``).
+    ``params[n] = scale, src_cx, src_cy, dst_cx, dst_cy``; ``premult``
+    (four channels): colour weighted by alpha and divided back;
+    ``rounding``: integer output rounded half up and clipped to ``[0,
+    maxval]``, else a float output clipped to [0, 1]; ``wide``: a uint16
+    source (see :func:`~pixscale.kernels.gpu.device.vblend`).
     """
     j, i, z = cuda.grid(3)
     n = base + z
-    h2 = out.shape[1]
-    w2 = out.shape[2]
-    if n >= out.shape[0] or i >= h2 or j >= w2:
+    if n >= out.shape[0] or i >= out.shape[1] or j >= out.shape[2]:
         return
-    h = src.shape[1]
-    w = src.shape[2]
-    nc = src.shape[3]
-    scale = params[n, 0]
-    ya, yb, a, b = taps(i, h, scale, params[n, 2], params[n, 4])
-    xa, xb, c, d = taps(j, w, scale, params[n, 1], params[n, 3])
-    if (a == 0 and b == 0) or (c == 0 and d == 0):
-        for k in range(nc):
-            out[n, i, j, k] = 0
-        return
-    if premult:
-        if scale < 1.0:
-            p0, p1, p2, p3 = vblend_premult(
-                a, b, src[n, ya, xa, 0], src[n, ya, xa, 1], src[n, ya, xa, 2], src[n, ya, xa, 3],
-                src[n, yb, xa, 0], src[n, yb, xa, 1], src[n, yb, xa, 2], src[n, yb, xa, 3], wide,
-            )  # fmt: skip
-            q0, q1, q2, q3 = vblend_premult(
-                a, b, src[n, ya, xb, 0], src[n, ya, xb, 1], src[n, ya, xb, 2], src[n, ya, xb, 3],
-                src[n, yb, xb, 0], src[n, yb, xb, 1], src[n, yb, xb, 2], src[n, yb, xb, 3], wide,
-            )  # fmt: skip
-            v0 = lerp(c, p0, d, q0)
-            v1 = lerp(c, p1, d, q1)
-            v2 = lerp(c, p2, d, q2)
-            v3 = lerp(c, p3, d, q3)
-        else:
-            p0, p1, p2, p3 = hblend_premult(
-                c, d, src[n, ya, xa, 0], src[n, ya, xa, 1], src[n, ya, xa, 2], src[n, ya, xa, 3],
-                src[n, ya, xb, 0], src[n, ya, xb, 1], src[n, ya, xb, 2], src[n, ya, xb, 3],
-            )  # fmt: skip
-            q0, q1, q2, q3 = hblend_premult(
-                c, d, src[n, yb, xa, 0], src[n, yb, xa, 1], src[n, yb, xa, 2], src[n, yb, xa, 3],
-                src[n, yb, xb, 0], src[n, yb, xb, 1], src[n, yb, xb, 2], src[n, yb, xb, 3],
-            )  # fmt: skip
-            v0 = lerp(a, p0, b, q0)
-            v1 = lerp(a, p1, b, q1)
-            v2 = lerp(a, p2, b, q2)
-            v3 = lerp(a, p3, b, q3)
-        if rounding:
-            inv = reciprocal(v3)
-            out[n, i, j, 0] = rounded(fmul(v0, inv), maxval)
-            out[n, i, j, 1] = rounded(fmul(v1, inv), maxval)
-            out[n, i, j, 2] = rounded(fmul(v2, inv), maxval)
-            out[n, i, j, 3] = rounded(v3, maxval)
-        else:
-            inv64 = reciprocal64(v3)
-            out[n, i, j, 0] = clip01(f32(dmul(f64(v0), inv64)))
-            out[n, i, j, 1] = clip01(f32(dmul(f64(v1), inv64)))
-            out[n, i, j, 2] = clip01(f32(dmul(f64(v2), inv64)))
-            out[n, i, j, 3] = clip01(v3)
-        return
-    for k in range(nc):
-        if scale < 1.0:
-            v = lerp(
-                c,
-                vblend(a, src[n, ya, xa, k], b, src[n, yb, xa, k], wide),
-                d,
-                vblend(a, src[n, ya, xb, k], b, src[n, yb, xb, k], wide),
-            )
-        else:
-            v = lerp(
-                a,
-                lerp(c, f32(src[n, ya, xa, k]), d, f32(src[n, ya, xb, k])),
-                b,
-                lerp(c, f32(src[n, yb, xa, k]), d, f32(src[n, yb, xb, k])),
-            )
-        if rounding:
-            out[n, i, j, k] = rounded(v, maxval)
-        else:
-            out[n, i, j, k] = clip01(v)
+    p = params[n]
+    bilinear_pixel(src, out, n, i, j, p[0], p[1], p[2], p[3], p[4], premult, rounding, wide, maxval)
 
 
 @cuda.jit
-def count(alpha, thr, params, base, out_h, out_w, rounding, wide, maxval, out):
-    """Probe row ``m = base + blockIdx.y``: how many output pixels of its warped alpha are ``> thr``.
+def warp_taps(src, out, params, base, code, premult, rounding, wide, maxval):
+    """:func:`warp` with the filter ``code`` (Lanczos-4, area or auto), resolved per view by its scale.
 
-    ``params[m] = view, scale, src_cx, src_cy, dst_cx, dst_cy`` and, with ten
-    columns, the window ``r0, r1, c0, c1`` (else the canvas ``out_h x
-    out_w``).  The value of each pixel is the warp's, stored in the alpha's
-    dtype (:func:`warp` on one straight channel); blocks along x share the
-    window in a grid-stride loop, reduce in shared memory and add with one
-    atomic each.
+    A view whose filter resolves to bilinear (area at scale 1 and above,
+    auto at scale 1) takes :func:`warp`'s arithmetic.
     """
-    m = base + cuda.blockIdx.y
+    j, i, z = cuda.grid(3)
+    n = base + z
+    if n >= out.shape[0] or i >= out.shape[1] or j >= out.shape[2]:
+        return
+    p = params[n]
+    f = resolve(code, p[0])
+    if f == BILINEAR:
+        bilinear_pixel(src, out, n, i, j, p[0], p[1], p[2], p[3], p[4], premult, rounding, wide, maxval)
+        return
+    live, v0, v1, v2, v3 = taps_pixel(f, src, n, i, j, p[0], p[1], p[2], p[3], p[4], premult)
+    nc = src.shape[3]
+    if not live:
+        for k in range(nc):
+            out[n, i, j, k] = 0
+    elif premult:
+        store_premult(out, n, i, j, v0, v1, v2, v3, rounding, maxval)
+    else:
+        store_pixel(out, n, i, j, 0, v0, rounding, maxval)
+        store_pixel(out, n, i, j, 1, v1, rounding, maxval)
+        store_pixel(out, n, i, j, 2, v2, rounding, maxval)
+        if nc == 4:
+            store_pixel(out, n, i, j, 3, v3, rounding, maxval)
+
+
+@cuda.jit(device=True)
+def block_add(local, out, m):
+    """Add the block's ``local`` counts (one per thread) to ``out[m]``: a shared-memory tree, then one atomic."""
     tid = cuda.threadIdx.x
-    h = alpha.shape[1]
-    w = alpha.shape[2]
-    view = int(params[m, 0])
-    scale = params[m, 1]
-    r0 = 0
-    c0 = 0
-    ny = out_h
-    nx = out_w
-    if params.shape[1] >= 10:
-        r0 = int(params[m, 6])
-        c0 = int(params[m, 8])
-        ny = max(int(params[m, 7]) - r0, 0)
-        nx = max(int(params[m, 9]) - c0, 0)
-    local = 0
-    p = cuda.blockIdx.x * TPB + tid
-    step = cuda.gridDim.x * TPB
-    while p < ny * nx:
-        li = p // nx
-        i = r0 + li
-        j = c0 + (p - li * nx)
-        ya, yb, a, b = taps(i, h, scale, params[m, 3], params[m, 5])
-        xa, xb, c, d = taps(j, w, scale, params[m, 2], params[m, 4])
-        v = f32(0.0)
-        if not ((a == 0 and b == 0) or (c == 0 and d == 0)):
-            if scale < 1.0:
-                v = lerp(
-                    c,
-                    vblend(a, alpha[view, ya, xa], b, alpha[view, yb, xa], wide),
-                    d,
-                    vblend(a, alpha[view, ya, xb], b, alpha[view, yb, xb], wide),
-                )
-            else:
-                v = lerp(
-                    a,
-                    lerp(c, f32(alpha[view, ya, xa]), d, f32(alpha[view, ya, xb])),
-                    b,
-                    lerp(c, f32(alpha[view, yb, xa]), d, f32(alpha[view, yb, xb])),
-                )
-        if rounding:
-            local += 1 if rounded(v, maxval) > thr else 0
-        else:
-            local += 1 if v > thr else 0
-        p += step
     sh = cuda.shared.array(TPB, int64)
     sh[tid] = local
     cuda.syncthreads()
@@ -276,3 +173,74 @@ def count(alpha, thr, params, base, out_h, out_w, rounding, wide, maxval, out):
         s //= 2
     if tid == 0 and sh[0] > 0:
         cuda.atomic.add(out, m, sh[0])
+
+
+@cuda.jit(device=True)
+def window(params, m, out_h, out_w):
+    """Row ``m``'s output window ``(r0, c0, ny, nx)``: its own with ten columns, else the canvas."""
+    if params.shape[1] >= 10:
+        r0 = int(params[m, 6])
+        c0 = int(params[m, 8])
+        return r0, c0, max(int(params[m, 7]) - r0, 0), max(int(params[m, 9]) - c0, 0)
+    return 0, 0, out_h, out_w
+
+
+@cuda.jit
+def count(alpha, thr, params, base, out_h, out_w, rounding, wide, maxval, out):
+    """Probe row ``m = base + blockIdx.y``: how many output pixels of its warped alpha are ``> thr``.
+
+    ``params[m] = view, scale, src_cx, src_cy, dst_cx, dst_cy`` and, with ten
+    columns, the window ``r0, r1, c0, c1`` (else the canvas ``out_h x
+    out_w``).  The value of each pixel is the bilinear warp's, stored in the
+    alpha's dtype (rounded, for integers; floats are compared unclipped, as
+    the CPU probe compares them); the blocks along x share the window in a
+    grid-stride loop and each adds its count with one atomic.
+    """
+    m = base + cuda.blockIdx.y
+    p = params[m]
+    view = int(p[0])
+    r0, c0, ny, nx = window(params, m, out_h, out_w)
+    local = 0
+    k = cuda.blockIdx.x * TPB + cuda.threadIdx.x
+    while k < ny * nx:
+        li = k // nx
+        v = bilinear_alpha(alpha, view, r0 + li, c0 + k - li * nx, p[1], p[2], p[3], p[4], p[5], wide)
+        if rounding:
+            local += 1 if rounded(v, maxval) > thr else 0
+        else:
+            local += 1 if v > thr else 0
+        k += cuda.gridDim.x * TPB
+    block_add(local, out, m)
+
+
+@cuda.jit
+def count_taps(alpha, thr, params, base, out_h, out_w, code, rounding, wide, maxval, out):
+    """:func:`count` with the filter ``code``, resolved per row by its scale.
+
+    The tap filters' warp clips float values to [0, 1] before they are
+    compared (as the CPU's ``warp_taps`` stores them); a row whose filter
+    resolves to bilinear counts as :func:`count` does.
+    """
+    m = base + cuda.blockIdx.y
+    p = params[m]
+    view = int(p[0])
+    f = resolve(code, p[1])
+    r0, c0, ny, nx = window(params, m, out_h, out_w)
+    local = 0
+    k = cuda.blockIdx.x * TPB + cuda.threadIdx.x
+    while k < ny * nx:
+        li = k // nx
+        i = r0 + li
+        j = c0 + k - li * nx
+        if f == BILINEAR:
+            v = bilinear_alpha(alpha, view, i, j, p[1], p[2], p[3], p[4], p[5], wide)
+            if not rounding:
+                local += 1 if v > thr else 0
+        else:
+            v = taps_alpha(f, alpha, view, i, j, p[1], p[2], p[3], p[4], p[5])
+            if not rounding:
+                local += 1 if clip01(v) > thr else 0
+        if rounding:
+            local += 1 if rounded(v, maxval) > thr else 0
+        k += cuda.gridDim.x * TPB
+    block_add(local, out, m)
