@@ -21,12 +21,16 @@ when :func:`pixscale._device.on_device` says their image lives on a GPU.
 
 What the GPU path cannot do is refused with an error that names the option and
 the fix (usually: pass a NumPy array), never done by a silent copy to the
-host: the filters the GPU has no kernel for (``FILTERS`` of
-:mod:`pixscale.kernels.gpu`), ``mask=``, ``min_component``/``keep``,
-``erase_specks``, a ``background`` colour, float64 images and images without 3
-or 4 channels where a warp is asked.  Float images are not checked for values
-outside [0, 1] or NaN on the device (the CPU path checks them): that would be
-a pass over every pixel.
+host: ``mask=``, ``min_component``/``keep``, ``erase_specks``, a
+``background`` colour, float64 images and images without 3 or 4 channels where
+a warp is asked (and a filter the kernels lack: ``FILTERS`` of
+:mod:`pixscale.kernels.gpu` has them all).  One documented copy: planning
+with ``filter="lanczos4"`` or ``"auto"`` copies each view's alpha channel to
+the host once, for the box of the faint rim connected to the object (a
+labelling of components, :func:`pixscale._plan._support`); the image stays on
+the device, and bilinear and area plan without it.  Float images are not
+checked for values outside [0, 1] or NaN on the device (the CPU path checks
+them): that would be a pass over every pixel.
 """
 
 import sys
@@ -239,15 +243,19 @@ def background(value):
 # --- The public functions on the device ----------------------------------------------------------
 
 
-def warp_views(device, src, transforms, premultiplied, out=None):
-    """Warp each view of ``src`` (N, H, W, C) by its transform in one launch; returns ``out`` (N, Ho, Wo, C)."""
+def warp_views(device, src, transforms, premultiplied, filter, out=None):
+    """Warp each view of ``src`` (N, H, W, C) by its transform in one launch; returns ``out`` (N, Ho, Wo, C).
+
+    ``filter`` is a name of :data:`pixscale._filters.FILTERS` (``"auto"`` and
+    ``"area"`` resolved per view by its scale, on the device).
+    """
     cuda = _cuda()
     ho, wo = transforms[0].output_shape
     if out is None:
         out = device.empty((len(transforms), ho, wo, src.shape[3]), src.dtype)
     params = np.array([(t.scale, *t.src_center, *t.dst_center) for t in transforms], np.float64)
     premult = bool(premultiplied) and src.shape[3] == 4
-    _kernels().warp_batch(src, out, cuda.to_device(params, stream=device.stream), premult, device.stream)
+    _kernels().warp_batch(src, out, cuda.to_device(params, stream=device.stream), premult, device.stream, filter)
     return out
 
 
@@ -300,7 +308,7 @@ def warp(image, transform, premultiplied, background_, filter):
             f"the transform was planned for images of shape (H, W) = {transform.input_shape}; "
             f"got an image of shape {tuple(image.shape)}. Plan on an image of the same size."
         )
-    return device.give(warp_views(device, src, [transform], premultiplied)[0])
+    return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
 
 
 def _normalize(device, src, options, threads=LOCKSTEP):
@@ -312,7 +320,7 @@ def _normalize(device, src, options, threads=LOCKSTEP):
             f"Add the object mask as an alpha channel on the device, {_FIX}"
         )
     transforms = plan_views(_kernels(), alpha_views(src, "normalize"), options, device.stream, threads)
-    return warp_views(device, src, transforms, options.premultiplied), transforms
+    return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
 
 
 def normalize(image, options, mask):

@@ -18,10 +18,10 @@ import threading
 
 import numpy as np
 
-from ._filters import reach
+from ._filters import lift, reach
 from ._measure import Measurement
 from ._parallel import run_parallel
-from ._plan import Measured, _Probe, plan_measured
+from ._plan import Measured, _Probe, _support, plan_measured
 from ._validate import EmptyMaskError, threshold_value
 
 #: The most views whose searches meet at each round (one thread each).
@@ -44,9 +44,18 @@ def _sync(stream):
         stream.synchronize()
 
 
-def _supports(kernels, alpha, thr, measurements, stream):
-    """The box of :func:`pixscale._plan._support` of every view (bilinear): the bbox, or for float alpha
-    that of ``alpha > thr * (1 - 1e-5)`` (weights that sum to 1 + a few ulps lift alpha at the threshold)."""
+def _supports(kernels, alpha, thr, measurements, filter, stream):
+    """The box of :func:`pixscale._plan._support` of every view: the pixels whose warp can exceed ``thr``.
+
+    Bilinear and area: the bbox, or for float alpha that of ``alpha > thr *
+    (1 - 1e-5)`` (weights that sum to 1 + a few ulps lift alpha at the
+    threshold), measured on the device.  Lanczos-4 (and ``"auto"``) lift faint
+    alpha *connected* to the object, which takes a labelling of the components
+    (scipy, on the host): each view's alpha channel is copied to the host for
+    it, once per plan (the image stays on the device).
+    """
+    if lift(filter) != 1.0:
+        return [_support(alpha[i].copy_to_host(), thr, m.bbox, filter) for i, m in enumerate(measurements)]
     low = alpha.dtype.type(thr * (1 - 1e-5))
     if alpha.dtype.kind != "f" or low == thr:
         return [m.bbox for m in measurements]
@@ -69,7 +78,7 @@ def measured_views(kernels, alpha, options, stream):
                 f"{where}no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {m.shape} image, "
                 "so there is no object to scale; check the alpha channel or lower `threshold=`."
             )
-    supports = _supports(kernels, alpha, thr, ms, stream)
+    supports = _supports(kernels, alpha, thr, ms, options.filter, stream)
     return [Measured(m, alpha[i], box) for i, (m, box) in enumerate(zip(ms, supports, strict=True))]
 
 
@@ -83,8 +92,8 @@ class Rounds:
     as the CPU probe does.
     """
 
-    def __init__(self, kernels, alpha, thr, stream):
-        self.kernels, self.alpha, self.thr, self.stream = kernels, alpha, thr, stream
+    def __init__(self, kernels, alpha, thr, filter, stream):
+        self.kernels, self.alpha, self.thr, self.filter, self.stream = kernels, alpha, thr, filter, stream
         self.cond = threading.Condition()
         self.active = 0
         self.asked = []  # (answer slot, row)
@@ -134,7 +143,7 @@ class Rounds:
         h = int((params[:, 7] - params[:, 6]).max())
         w = int((params[:, 9] - params[:, 8]).max())
         device_params = cuda.to_device(params, stream=self.stream)
-        counts = self.kernels.count_batch(self.alpha, self.thr, device_params, h, w, self.stream)
+        counts = self.kernels.count_batch(self.alpha, self.thr, device_params, h, w, self.stream, self.filter)
         values = counts.copy_to_host(stream=self.stream)
         _sync(self.stream)
         return values.tolist()
@@ -175,7 +184,7 @@ def plan_views(kernels, alpha, options, stream, threads=LOCKSTEP):
     """
     objects = measured_views(kernels, alpha, options, stream)
     n = len(objects)
-    rounds = Rounds(kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), stream)
+    rounds = Rounds(kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), options.filter, stream)
     plans = [None] * n
 
     def one(i):
@@ -205,7 +214,7 @@ def plan_group_views(kernels, alphas, options, stream):
         measured = measured_views(kernels, alpha, options, stream)[0]
         objects.append(measured)
         rounds[id(measured.alpha)] = Rounds(
-            kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), stream
+            kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), options.filter, stream
         )
     for r in rounds.values():
         r.enter()  # one caller asks for every view's counts: each answers at once
