@@ -366,8 +366,21 @@ def test_normalizer_takes_a_channels_first_cuda_tensor(kernels, fake_torch, rng)
     assert_same_plan(norm.plan(FakeTensor(img.transpose(2, 0, 1))), norm.plan(img))
 
 
-def test_the_result_is_the_callers_kind(kernels, fake_torch, rng):
+class FakeCupyArray(CAIArray):
+    """What the GPU path reads of a CuPy array: its module and the array interface."""
+
+    __module__ = "cupy"
+
+
+def test_the_result_is_the_callers_kind(kernels, fake_torch, rng, monkeypatch):
+    cupy = types.ModuleType("cupy")
+    cupy.asarray = lambda array: FakeCupyArray(array.copy_to_host())
+    cupy.cuda = types.SimpleNamespace(get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
     img = blob(rng)
+    out = pixscale.normalize(FakeCupyArray(img))
+    assert isinstance(out, FakeCupyArray)
+    np.testing.assert_array_equal(out.host, pixscale.normalize(img))
     assert isinstance(pixscale.normalize(FakeTensor(img)), FakeTensor)
     assert getattr(type(pixscale.normalize(cuda.to_device(img))), "__cuda_ndarray__", False)
     assert isinstance(pixscale.normalize(img), np.ndarray)
