@@ -25,14 +25,16 @@ host: ``mask=``, ``min_component``/``keep``, ``erase_specks``, a
 ``background`` colour, float64 images and images without 3 or 4 channels where
 a warp is asked (and a filter the kernels lack: ``FILTERS`` of
 :mod:`pixscale.kernels.gpu` has them all).  One documented copy: planning
-with ``filter="lanczos4"`` or ``"auto"`` copies each view's alpha channel to
-the host once, for the box of the faint rim connected to the object (a
-labelling of components, :func:`pixscale._plan._support`); the image stays on
-the device, and bilinear and area plan without it.  Float images are not
+with ``filter="lanczos4"`` or ``"auto"`` copies each view's alpha to the host
+once (Numba copies a strided channel's span: the RGBA view's bytes), for the
+box of the faint rim connected to the object (a labelling of components,
+:func:`pixscale._plan._support`); the result stays on the device, and
+bilinear and area plan without any copy.  Float images are not
 checked for values outside [0, 1] or NaN on the device (the CPU path checks
 them): that would be a pass over every pixel.
 """
 
+import contextlib
 import sys
 
 import numpy as np
@@ -122,15 +124,40 @@ def _dlpack_interface(image, stream_ptr):
     return dict(desc, version=3), view
 
 
+def _gpu_index(image):
+    """The CUDA device index ``image`` names through ``__dlpack_device__`` (torch, CuPy), else None."""
+    if not hasattr(type(image), "__dlpack_device__"):
+        return None
+    try:
+        kind, index = image.__dlpack_device__()
+    except Exception:  # a device it cannot name: the current one
+        return None
+    return int(index) if int(kind) in (2, 13) else None
+
+
 class Device:
     """A caller's device array as a Numba device array (``array``), the ``stream`` to launch on, and :meth:`give`.
 
     Nothing is copied: the Numba array is a view of the caller's memory.
+    ``gpu`` is the index of the device the image lives on when it says
+    (``__dlpack_device__``: torch, CuPy), and :meth:`selected` makes it the
+    current device: the work of a tensor on ``cuda:3`` runs on GPU 3.
     """
 
     def __init__(self, image):
-        cuda = _cuda()
         self.image, self.library = image, _library(image)
+        self.gpu = _gpu_index(image)
+        with self.selected():
+            self._view(image)
+
+    def selected(self):
+        """A context in which the image's GPU is the current device (a no-op when it did not say)."""
+        if self.gpu is None or _simulated():
+            return contextlib.nullcontext()
+        return _cuda().gpus[self.gpu]
+
+    def _view(self, image):
+        cuda = _cuda()
         stream_ptr = None
         if self.library == "torch":
             stream_ptr = sys.modules["torch"].cuda.current_stream(image.device).cuda_stream
@@ -143,7 +170,7 @@ class Device:
             if desc is None and _simulated():
                 desc, owner = None, np.from_dlpack(_AsHost(image))
             elif desc is None:
-                desc, owner = _dlpack_interface(image, 1 if stream_ptr is None else stream_ptr)  # 1: the default
+                desc, owner = _dlpack_interface(image, stream_ptr or 1)  # DLPack's 1: the legacy default stream
             if stream_ptr is None and desc is not None:
                 stream_ptr = desc.get("stream")
             if _simulated():
@@ -265,15 +292,18 @@ def measure(image, rule, mask):
         what = "`mask=`" if mask is not None else "`min_component=` and `keep=` (the component filter)"
         raise ValueError(f"measure on the GPU does not take {what}; leave it out, {_FIX}")
     device = Device(image)
-    alpha = alpha_views(batch_of_one(device.array), "measure")
-    return measure_views(_kernels(), alpha, threshold_value(alpha.dtype, rule.threshold), device.stream)[0]
+    with device.selected():
+        alpha = alpha_views(batch_of_one(device.array), "measure")
+        return measure_views(_kernels(), alpha, threshold_value(alpha.dtype, rule.threshold), device.stream)[0]
 
 
 def plan(image, options, mask):
     """:func:`pixscale.plan` of a device image with its checked :class:`~pixscale.Options`."""
     refuse(options, mask, where="plan")
     device = Device(image)
-    return plan_views(_kernels(), alpha_views(batch_of_one(device.array), "plan"), options, device.stream)[0]
+    with device.selected():
+        alpha = alpha_views(batch_of_one(device.array), "plan")
+        return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
 
 
 def plan_group(images, options):
@@ -282,8 +312,11 @@ def plan_group(images, options):
     if not all(map(_on_device, images)):
         raise ValueError(f"plan_group on the GPU needs every view on the device; some are not. Move them there, {_FIX}")
     devices = [Device(image) for image in images]
-    alphas = [alpha_views(batch_of_one(d.array), "plan_group") for d in devices]
-    return plan_group_views(_kernels(), alphas, options, devices[0].stream)
+    if len({d.gpu for d in devices}) > 1:
+        raise ValueError(f"plan_group on the GPU needs every view on one device; they are on {len(devices)}")
+    with devices[0].selected():
+        alphas = [alpha_views(batch_of_one(d.array), "plan_group") for d in devices]
+        return plan_group_views(_kernels(), alphas, options, devices[0].stream)
 
 
 def warp(image, transform, premultiplied, background_, filter):
@@ -308,7 +341,8 @@ def warp(image, transform, premultiplied, background_, filter):
             f"the transform was planned for images of shape (H, W) = {transform.input_shape}; "
             f"got an image of shape {tuple(image.shape)}. Plan on an image of the same size."
         )
-    return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
+    with device.selected():
+        return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
 
 
 def _normalize(device, src, options, threads=LOCKSTEP):
@@ -319,8 +353,10 @@ def _normalize(device, src, options, threads=LOCKSTEP):
             f"normalize on the GPU needs (H, W, 4) RGBA images (alpha last); got shape {tuple(src.shape)}. "
             f"Add the object mask as an alpha channel on the device, {_FIX}"
         )
-    transforms = plan_views(_kernels(), alpha_views(src, "normalize"), options, device.stream, threads)
-    return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
+    with device.selected():
+        alpha = alpha_views(src, "normalize")
+        transforms = plan_views(_kernels(), alpha, options, device.stream, threads, selected=device.selected)
+        return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
 
 
 def normalize(image, options, mask):
@@ -328,7 +364,8 @@ def normalize(image, options, mask):
     refuse(options, mask, where="normalize")
     device = Device(image)
     out, _ = _normalize(device, batch_of_one(device.array), options)
-    return device.give(out[0])
+    with device.selected():
+        return device.give(out[0])
 
 
 def normalize_batch(images, options, mask, threads):
@@ -350,9 +387,12 @@ def normalize_batch(images, options, mask, threads):
             f"Stack the images on the device first, {_FIX}"
         )
     if device.array.shape[0] == 0:
-        return device.give(device.empty(device.array.shape, device.array.dtype))
+        n, h, w, c = device.array.shape
+        with device.selected():
+            return device.give(device.empty((0, *(options.output_shape or (h, w)), c), device.array.dtype))
     out, _ = _normalize(device, device.array, options, LOCKSTEP if threads is None else threads)
-    return device.give(out)
+    with device.selected():
+        return device.give(out)
 
 
 def normalizer_apply(options, image, mask, *, plan_only=False):
@@ -369,7 +409,10 @@ def normalizer_apply(options, image, mask, *, plan_only=False):
     device = Device(image.permute(1, 2, 0) if channels_first else image)
     src = batch_of_one(device.array)
     if plan_only:
-        return plan_views(_kernels(), alpha_views(src, "Normalizer.plan"), options, device.stream)[0]
+        with device.selected():
+            alpha = alpha_views(src, "Normalizer.plan")
+            return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
     out, transforms = _normalize(device, src, options)
-    result = device.give(out[0])
+    with device.selected():
+        result = device.give(out[0])
     return (result.permute(2, 0, 1).contiguous() if channels_first else result), transforms[0]

@@ -13,6 +13,7 @@ at each round), so a batch of N views costs about as many launches as its
 longest search has steps, not N times as many.
 """
 
+import contextlib
 import math
 import threading
 
@@ -51,8 +52,9 @@ def _supports(kernels, alpha, thr, measurements, filter, stream):
     (1 - 1e-5)`` (weights that sum to 1 + a few ulps lift alpha at the
     threshold), measured on the device.  Lanczos-4 (and ``"auto"``) lift faint
     alpha *connected* to the object, which takes a labelling of the components
-    (scipy, on the host): each view's alpha channel is copied to the host for
-    it, once per plan (the image stays on the device).
+    (scipy, on the host): each view's alpha is copied to the host for it, once
+    per plan (Numba copies a strided view's span: the alpha channel of an RGBA
+    view brings the view's bytes).
     """
     if lift(filter) != 1.0:
         return [_support(alpha[i].copy_to_host(), thr, m.bbox, filter) for i, m in enumerate(measurements)]
@@ -63,7 +65,10 @@ def _supports(kernels, alpha, thr, measurements, filter, stream):
 
 
 def measured_views(kernels, alpha, options, stream):
-    """Measure the object of every view of ``alpha`` (N, H, W) on the device: a :class:`Measured` each.
+    """Measure the object of every view of ``alpha`` (N, H, W) on the device.
+
+    Returns a :class:`Measured` each and the box of its support (see
+    :func:`_supports`), for :func:`plan_measured`.
 
     Raises :class:`EmptyMaskError` (its message naming the view, for a batch)
     for a view without an object.
@@ -79,7 +84,7 @@ def measured_views(kernels, alpha, options, stream):
                 "so there is no object to scale; check the alpha channel or lower `threshold=`."
             )
     supports = _supports(kernels, alpha, thr, ms, options.filter, stream)
-    return [Measured(m, alpha[i], box) for i, (m, box) in enumerate(zip(ms, supports, strict=True))]
+    return [Measured(m, alpha[i]) for i, m in enumerate(ms)], supports
 
 
 class Rounds:
@@ -162,6 +167,7 @@ class DeviceProbe(_Probe):
         r = math.ceil(reach(view.filter)[0] + 0.5)  # source pixels whose taps can reach the object
         self.box = (bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r)
         self.seen = {}
+        self.kernel, self.found = None, None  # no CPU kernel, no compiled search's answer
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -174,29 +180,32 @@ class DeviceProbe(_Probe):
         return self.seen[key]
 
 
-def plan_views(kernels, alpha, options, stream, threads=LOCKSTEP):
+def plan_views(kernels, alpha, options, stream, threads=LOCKSTEP, selected=contextlib.nullcontext):
     """The :class:`ScaleTransform` of every view of ``alpha`` (N, H, W) on the device, each planned alone.
 
     Each plan is :func:`plan_measured`'s for one view, as
     :func:`pixscale.normalize_batch` plans each image; up to ``threads``
-    views are planned at once, their probes meeting in :class:`Rounds`.
-    Errors name the view of a batch.
+    views are planned at once, their probes meeting in :class:`Rounds`
+    (each thread in the context ``selected()``: the views' GPU current, for
+    whichever of them launches).  Errors name the view of a batch.
     """
-    objects = measured_views(kernels, alpha, options, stream)
+    objects, supports = measured_views(kernels, alpha, options, stream)
     n = len(objects)
     rounds = Rounds(kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), options.filter, stream)
     plans = [None] * n
 
     def one(i):
-        rounds.enter()
-        try:
-            plans[i] = plan_measured([objects[i]], options, lambda v: DeviceProbe(v, i, rounds))[0]
-        except (ValueError, TypeError) as exc:
-            if n == 1:
-                raise
-            raise type(exc)(f"image {i} of the batch: {exc}") from exc
-        finally:
-            rounds.leave()
+        with selected():  # this thread may launch a round (in count or in leave)
+            rounds.enter()
+            try:
+                probe = lambda v: DeviceProbe(v, i, rounds)  # noqa: E731
+                plans[i] = plan_measured([objects[i]], options, probe=probe, supports=[supports[i]])[0]
+            except (ValueError, TypeError) as exc:
+                if n == 1:
+                    raise
+                raise type(exc)(f"image {i} of the batch: {exc}") from exc
+            finally:
+                rounds.leave()
 
     # Only exact mode (and fit="none") probes every view; the closed form plans in the calling thread.
     run_parallel(one, n, min(threads, LOCKSTEP) if options.exact or options.fit == "none" else 1)
@@ -209,13 +218,15 @@ def plan_group_views(kernels, alphas, options, stream):
     The group's search is one (the mean ratio of its views), so its probes
     run one after the other, each view's on its own alpha.
     """
-    objects, rounds = [], {}
+    objects, supports, rounds = [], [], {}
     for alpha in alphas:
-        measured = measured_views(kernels, alpha, options, stream)[0]
+        (measured,), (box,) = measured_views(kernels, alpha, options, stream)
         objects.append(measured)
+        supports.append(box)
         rounds[id(measured.alpha)] = Rounds(
             kernels, alpha, threshold_value(alpha.dtype, options.object_mask.threshold), options.filter, stream
         )
     for r in rounds.values():
         r.enter()  # one caller asks for every view's counts: each answers at once
-    return plan_measured(objects, options, lambda v: DeviceProbe(v, 0, rounds[id(v.alpha)]))
+    probe = lambda v: DeviceProbe(v, 0, rounds[id(v.alpha)])  # noqa: E731
+    return plan_measured(objects, options, probe=probe, supports=supports)

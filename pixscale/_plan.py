@@ -258,15 +258,10 @@ def _search_goal(target, n_pixels, n_views):
 
 
 class Measured(NamedTuple):
-    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`).
-
-    ``support`` is the box of :func:`_support` when it was measured elsewhere
-    (the GPU path measures it on the device); None: found from ``alpha``.
-    """
+    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`)."""
 
     measurement: Measurement
-    alpha: Any
-    support: tuple | None = None
+    alpha: np.ndarray
 
 
 def _prepare(image, options):
@@ -350,7 +345,7 @@ def plan_views(images, options):
     return plan_measured([_prepare(img, options) for img in images], options)
 
 
-def plan_measured(objects, options, probe=_Probe):
+def plan_measured(objects, options, probe=_Probe, supports=None):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -361,10 +356,13 @@ def plan_measured(objects, options, probe=_Probe):
     probes warp it).  The component filter is not applied again: only
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
-    ``probe`` makes a view's :class:`_Probe` (the GPU path counts on the device).
+    ``probe`` makes a view's :class:`_Probe`, and ``supports`` (one per view)
+    are the boxes of :func:`_support` when measured elsewhere: the GPU path
+    counts and measures on the device.
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
-    views = [_View(o.alpha, o.measurement, options, o.support) for o in objects]
+    boxes = [None] * len(objects) if supports is None else supports
+    views = [_View(alpha, m, options, box) for (m, alpha), box in zip(objects, boxes, strict=True)]
     wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
     cap = min(v.max_scale for v in views)
     probes = [probe(v) for v in views] if exact or fit == "none" else []

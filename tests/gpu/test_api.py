@@ -398,6 +398,14 @@ def test_a_cpu_dlpack_array_stays_on_the_cpu_path(rng, monkeypatch):
     np.testing.assert_array_equal(out, pixscale.normalize(img, target=0.4))
 
 
+def test_the_gpu_an_array_lives_on_is_the_one_it_names():
+    img = np.zeros((2, 2), np.uint8)
+    assert _gpu._gpu_index(DLPackArray(img, device=(2, 3))) == 3
+    assert _gpu._gpu_index(DLPackArray(img, device=(13, 1))) == 1
+    assert _gpu._gpu_index(DLPackArray(img, device=(1, 0))) is None
+    assert _gpu._gpu_index(CAIArray(img)) is None  # says nothing: the current device
+
+
 def test_device_arrays_are_recognised_without_imports():
     assert _device.on_device(cuda.to_device(np.zeros((2, 2), np.uint8)))
     assert _device.on_device(CAIArray(np.zeros((2, 2), np.uint8)))
