@@ -11,11 +11,11 @@ serves every path.  The per-pixel arithmetic is in
 :mod:`pixscale.kernels.gpu.taps` (Lanczos-4, area).
 """
 
-from numba import cuda, int64
+from numba import cuda, float64, int64
 
-from .device import SIMULATOR, clip01, f64, rounded
+from .device import SIMULATOR, clip01, f32, f64, rounded, taps
 from .pixel import bilinear_alpha, bilinear_pixel, store_pixel, store_premult
-from .taps import BILINEAR, resolve, taps_alpha, taps_pixel
+from .taps import BILINEAR, LANCZOS_TAPS, axis, resolve, taps_alpha, taps_pixel
 
 #: Threads per block of the reductions (measure, count): a power of two.
 TPB = 32 if SIMULATOR else 256
@@ -47,11 +47,12 @@ def fill_zero(out):
 def measure(alpha, thr, base, out):
     """Count, coordinate sums and box of ``alpha[n] > thr`` for view ``n = base + blockIdx.y``.
 
-    The blocks along x share the view's pixels in a grid-stride loop; each
-    thread keeps its partials, the block reduces them in shared memory and
-    thread 0 adds them to ``out[n]`` with atomics (sums: add; box: min, max).
-    All values are whole numbers below 2**53, so the float64 sums are exact
-    in any order.
+    The blocks along x take the view's rows in turn (``blockIdx.x``, then
+    every ``gridDim.x``-th), the threads of a block the columns of a row in
+    turn; each thread keeps its partials, the block reduces them in shared
+    memory and thread 0 adds them to ``out[n]`` with atomics (sums: add; box:
+    min, max).  All values are whole numbers below 2**53, so the float64 sums
+    are exact in any order.
     """
     n = base + cuda.blockIdx.y
     h = alpha.shape[1]
@@ -64,20 +65,19 @@ def measure(alpha, thr, base, out):
     y0 = h
     x1 = 0
     y1 = 0
-    p = cuda.blockIdx.x * TPB + tid
-    step = cuda.gridDim.x * TPB
-    while p < h * w:
-        y = p // w
-        x = p - y * w
-        if alpha[n, y, x] > thr:
-            count += 1
-            sx += x
-            sy += y
-            x0 = min(x0, x)
+    for y in range(cuda.blockIdx.x, h, cuda.gridDim.x):
+        c = 0
+        for x in range(tid, w, TPB):
+            if alpha[n, y, x] > thr:
+                c += 1
+                sx += x
+                x0 = min(x0, x)
+                x1 = max(x1, x + 1)
+        if c > 0:
+            count += c
+            sy += y * c
             y0 = min(y0, y)
-            x1 = max(x1, x + 1)
             y1 = max(y1, y + 1)
-        p += step
     sh = cuda.shared.array((7, TPB), int64)
     sh[0, tid] = count
     sh[1, tid] = sx
@@ -185,6 +185,20 @@ def window(params, m, out_h, out_w):
     return 0, 0, out_h, out_w
 
 
+@cuda.jit(device=True)
+def above(v, thr, rounding, maxval):
+    """1 if the value ``v``, stored in the alpha's dtype (rounded, for integers), exceeds ``thr``, else 0."""
+    if rounding:
+        return 1 if rounded(v, maxval) > thr else 0
+    return 1 if v > thr else 0
+
+
+@cuda.jit(device=True)
+def share(n, tid):
+    """How many of ``n`` columns thread ``tid`` of a block takes (``range(tid, n, TPB)``)."""
+    return (n - tid + TPB - 1) // TPB if tid < n else 0
+
+
 @cuda.jit
 def count(alpha, thr, params, base, out_h, out_w, rounding, wide, maxval, out):
     """Probe row ``m = base + blockIdx.y``: how many output pixels of its warped alpha are ``> thr``.
@@ -193,23 +207,25 @@ def count(alpha, thr, params, base, out_h, out_w, rounding, wide, maxval, out):
     columns, the window ``r0, r1, c0, c1`` (else the canvas ``out_h x
     out_w``).  The value of each pixel is the bilinear warp's, stored in the
     alpha's dtype (rounded, for integers; floats are compared unclipped, as
-    the CPU probe compares them); the blocks along x share the window in a
-    grid-stride loop and each adds its count with one atomic.
+    the CPU probe compares them).  The blocks along x take the window's rows
+    in turn (each row's taps computed once), the threads its columns; each
+    block adds its count with one atomic.
     """
     m = base + cuda.blockIdx.y
+    tid = cuda.threadIdx.x
     p = params[m]
     view = int(p[0])
     r0, c0, ny, nx = window(params, m, out_h, out_w)
+    zero = above(f32(0.0), thr, rounding, maxval)  # a pixel without taps
     local = 0
-    k = cuda.blockIdx.x * TPB + cuda.threadIdx.x
-    while k < ny * nx:
-        li = k // nx
-        v = bilinear_alpha(alpha, view, r0 + li, c0 + k - li * nx, p[1], p[2], p[3], p[4], p[5], wide)
-        if rounding:
-            local += 1 if rounded(v, maxval) > thr else 0
-        else:
-            local += 1 if v > thr else 0
-        k += cuda.gridDim.x * TPB
+    for li in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
+        ya, yb, a, b = taps(r0 + li, alpha.shape[1], p[1], p[3], p[5])
+        if a == 0 and b == 0:
+            local += zero * share(nx, tid)
+            continue
+        for lj in range(tid, nx, TPB):
+            v = bilinear_alpha(alpha, view, ya, yb, a, b, c0 + lj, p[1], p[2], p[4], wide)
+            local += above(v, thr, rounding, maxval)
     block_add(local, out, m)
 
 
@@ -222,25 +238,30 @@ def count_taps(alpha, thr, params, base, out_h, out_w, code, rounding, wide, max
     resolves to bilinear counts as :func:`count` does.
     """
     m = base + cuda.blockIdx.y
+    tid = cuda.threadIdx.x
     p = params[m]
     view = int(p[0])
     f = resolve(code, p[1])
     r0, c0, ny, nx = window(params, m, out_h, out_w)
+    zero = above(f32(0.0), thr, rounding, maxval)
+    cy = cuda.local.array(LANCZOS_TAPS, float64)
     local = 0
-    k = cuda.blockIdx.x * TPB + cuda.threadIdx.x
-    while k < ny * nx:
-        li = k // nx
+    for li in range(cuda.blockIdx.x, ny, cuda.gridDim.x):
         i = r0 + li
-        j = c0 + k - li * nx
         if f == BILINEAR:
-            v = bilinear_alpha(alpha, view, i, j, p[1], p[2], p[3], p[4], p[5], wide)
-            if not rounding:
-                local += 1 if v > thr else 0
-        else:
-            v = taps_alpha(f, alpha, view, i, j, p[1], p[2], p[3], p[4], p[5])
-            if not rounding:
-                local += 1 if clip01(v) > thr else 0
-        if rounding:
-            local += 1 if rounded(v, maxval) > thr else 0
-        k += cuda.gridDim.x * TPB
+            ya, yb, a, b = taps(i, alpha.shape[1], p[1], p[3], p[5])
+            if a == 0 and b == 0:
+                local += zero * share(nx, tid)
+                continue
+            for lj in range(tid, nx, TPB):
+                v = bilinear_alpha(alpha, view, ya, yb, a, b, c0 + lj, p[1], p[2], p[4], wide)
+                local += above(v, thr, rounding, maxval)
+            continue
+        ylo, yn, ybase, ea, eb = axis(f, i, alpha.shape[1], p[1], p[3], p[5], cy)
+        if yn == 0:
+            local += zero * share(nx, tid)
+            continue
+        for lj in range(tid, nx, TPB):
+            v = taps_alpha(f, alpha, view, ylo, yn, ybase, ea, eb, cy, c0 + lj, p[1], p[2], p[4])
+            local += above(v if rounding else clip01(v), thr, rounding, maxval)
     block_add(local, out, m)

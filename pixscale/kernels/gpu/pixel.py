@@ -123,13 +123,13 @@ def bilinear_pixel(src, out, n, i, j, scale, src_cx, src_cy, dst_cx, dst_cy, pre
 
 
 @cuda.jit(device=True)
-def bilinear_alpha(alpha, view, i, j, scale, src_cx, src_cy, dst_cx, dst_cy, wide):
-    """The bilinear warp of ``alpha[view]`` (one straight channel) at output pixel ``(i, j)``, float32, unstored."""
-    h = alpha.shape[1]
-    w = alpha.shape[2]
-    ya, yb, a, b = taps(i, h, scale, src_cy, dst_cy)
-    xa, xb, c, d = taps(j, w, scale, src_cx, dst_cx)
-    if (a == 0 and b == 0) or (c == 0 and d == 0):
+def bilinear_alpha(alpha, view, ya, yb, a, b, j, scale, src_cx, dst_cx, wide):
+    """The bilinear warp of ``alpha[view]`` (one straight channel) at column ``j`` of a row with taps ``ya, yb, a, b``.
+
+    float32, unstored; 0 where the column's taps all lie outside the source.
+    """
+    xa, xb, c, d = taps(j, alpha.shape[2], scale, src_cx, dst_cx)
+    if c == 0 and d == 0:
         return f32(0.0)
     if scale < 1.0:
         return lerp(

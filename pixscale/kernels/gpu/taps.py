@@ -164,16 +164,16 @@ def taps_pixel(code, src, n, i, j, scale, src_cx, src_cy, dst_cx, dst_cy, premul
 
 
 @cuda.jit(device=True)
-def taps_alpha(code, alpha, view, i, j, scale, src_cx, src_cy, dst_cx, dst_cy):
-    """The tap filter's warp of ``alpha[view]`` (one straight channel) at output pixel ``(i, j)``, float32, unstored."""
-    h = alpha.shape[1]
-    w = alpha.shape[2]
-    cy = cuda.local.array(LANCZOS_TAPS, float64)
+def taps_alpha(code, alpha, view, ylo, yn, ybase, ya, yb, cy, j, scale, src_cx, dst_cx):
+    """The tap filter's warp of ``alpha[view]`` (one straight channel) at column ``j`` of a row.
+
+    The row's run is ``ylo, yn, ybase, ya, yb`` and ``cy`` from :func:`axis`
+    (``yn > 0``); float32, unstored; 0 where the column has no tap.
+    """
     cx = cuda.local.array(LANCZOS_TAPS, float64)
-    ylo, yn, ybase, ya, yb = axis(code, i, h, scale, src_cy, dst_cy, cy)
-    xlo, xn, xbase, xa, xb = axis(code, j, w, scale, src_cx, dst_cx, cx)
+    xlo, xn, xbase, xa, xb = axis(code, j, alpha.shape[2], scale, src_cx, dst_cx, cx)
     s = f32(0.0)
-    if yn == 0 or xn == 0:
+    if xn == 0:
         return s
     if scale < 1.0:
         for tx in range(xn):
