@@ -28,7 +28,7 @@ if not cuda.is_available():
 from numba import config as numba_config  # noqa: E402
 
 import pixscale  # noqa: E402
-from pixscale import _device, _gpu  # noqa: E402
+from pixscale import _device, _gpu, _gpu_plan  # noqa: E402
 from pixscale._gpu import batch_of_one  # noqa: E402
 from pixscale._transform import ScaleTransform  # noqa: E402
 from pixscale._warp import kernel_constants  # noqa: E402
@@ -307,6 +307,33 @@ def test_plan_group_of_device_views_is_the_cpus(kernels, rng, exact):
         assert_same_plan(t, t_cpu)
     with pytest.raises(ValueError, match="every view on the device"):
         pixscale.plan_group([cuda.to_device(views[0]), views[1]], **keywords)
+
+
+@pytest.mark.parametrize("kernels", ["stand-in"], indirect=True)
+def test_views_planned_together_plan_as_views_planned_alone(kernels, rng):
+    """Exact mode's searches meeting at each probe launch (the default) give each view its own plan."""
+    batch = np.stack([blob(rng, np.uint8, radius=r, center=(10 + r / 3, 9.5)) for r in (2.5, 3.5, 4.5, 6.0, 7.0)])
+    opts = pixscale.Options(target=0.45, exact=True)
+    together = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0)
+    alone = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0, threads=1)
+    for t, t_alone, img in zip(together, alone, batch, strict=True):
+        assert_same_plan(t, t_alone)
+        assert_same_plan(t, pixscale.plan(img, options=opts))
+
+
+@pytest.mark.parametrize("kernels", ["stand-in"], indirect=True)
+def test_a_view_that_vanishes_mid_batch_is_named_and_the_others_finish(kernels):
+    """fit="none" probes every view, the views planned together: one fails, the others' rounds go on."""
+    solid = np.zeros((20, 24, 4), np.uint8)
+    solid[4:16, 5:17] = 255
+    faint = np.zeros((20, 24, 4), np.uint8)
+    faint[9:11, 11:13, 3] = 11  # just above the threshold: gone once shrunk
+    batch = np.stack([solid, faint, solid])
+    with pytest.raises(pixscale.VanishedObjectError) as cpu:
+        pixscale.normalize_batch(batch, target=0.05, fit="none", exact=False)
+    with pytest.raises(pixscale.VanishedObjectError, match="image 1 of the batch") as gpu:
+        pixscale.normalize_batch(cuda.to_device(batch), target=0.05, fit="none", exact=False)
+    assert str(gpu.value) == str(cpu.value)
 
 
 def test_a_list_of_device_images_is_refused_with_the_fix(kernels, rng):
