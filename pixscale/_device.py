@@ -25,7 +25,10 @@ def on_device(image):
     if isinstance(image, np.ndarray):
         return False
     kind = type(image)
-    if getattr(kind, "__cuda_ndarray__", False) or hasattr(image, "__cuda_array_interface__"):
+    try:
+        if getattr(kind, "__cuda_ndarray__", False) or hasattr(image, "__cuda_array_interface__"):
+            return True
+    except Exception:  # an interface that refuses (a torch CUDA tensor that requires grad): on the device
         return True
     if hasattr(kind, "__dlpack__") and hasattr(kind, "__dlpack_device__"):
         try:

@@ -145,7 +145,10 @@ class Device:
     """
 
     def __init__(self, image):
-        self.image, self.library = image, _library(image)
+        self.library = _library(image)
+        if self.library == "torch" and image.requires_grad:  # as the CPU path reads a tensor: detached
+            image = image.detach()
+        self.image = image
         self.gpu = _gpu_index(image)
         with self.selected():
             self._view(image)

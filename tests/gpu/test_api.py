@@ -355,9 +355,12 @@ class FakeTensor:
 
     __module__ = "torch"
 
-    def __init__(self, array):
-        self.array, self.device = np.asarray(array), "cuda:0"
+    def __init__(self, array, requires_grad=False):
+        self.array, self.device, self.requires_grad = np.asarray(array), "cuda:0", requires_grad
         self.shape = self.array.shape
+
+    def detach(self):
+        return FakeTensor(self.array)
 
     def permute(self, *dims):
         return FakeTensor(self.array.transpose(dims))
@@ -367,6 +370,8 @@ class FakeTensor:
 
     @property
     def __cuda_array_interface__(self):
+        if self.requires_grad:  # as torch refuses it
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad.")
         return CAIArray(self.array).__cuda_array_interface__
 
 
@@ -409,6 +414,7 @@ def test_the_result_is_the_callers_kind(kernels, fake_torch, rng, monkeypatch):
     assert isinstance(out, FakeCupyArray)
     np.testing.assert_array_equal(out.host, pixscale.normalize(img))
     assert isinstance(pixscale.normalize(FakeTensor(img)), FakeTensor)
+    assert isinstance(pixscale.normalize(FakeTensor(img, requires_grad=True)), FakeTensor)  # read detached
     assert getattr(type(pixscale.normalize(cuda.to_device(img))), "__cuda_ndarray__", False)
     assert isinstance(pixscale.normalize(img), np.ndarray)
 
