@@ -28,8 +28,8 @@ if not cuda.is_available():
 from numba import config as numba_config  # noqa: E402
 
 import pixscale  # noqa: E402
-from pixscale import _device, _gpu, _gpu_plan  # noqa: E402
-from pixscale._gpu import batch_of_one  # noqa: E402
+from pixscale import _device, _gpu, _gpu_arrays, _gpu_plan  # noqa: E402
+from pixscale._gpu_arrays import batch_of_one  # noqa: E402
 from pixscale._transform import ScaleTransform  # noqa: E402
 from pixscale._warp import kernel_constants  # noqa: E402
 from pixscale.kernels import kernels as cpu_kernels  # noqa: E402
@@ -433,10 +433,10 @@ def test_a_cpu_dlpack_array_stays_on_the_cpu_path(rng, monkeypatch):
 
 def test_the_gpu_an_array_lives_on_is_the_one_it_names():
     img = np.zeros((2, 2), np.uint8)
-    assert _gpu._gpu_index(DLPackArray(img, device=(2, 3))) == 3
-    assert _gpu._gpu_index(DLPackArray(img, device=(13, 1))) == 1
-    assert _gpu._gpu_index(DLPackArray(img, device=(1, 0))) is None
-    assert _gpu._gpu_index(CAIArray(img)) is None  # says nothing: the current device
+    assert _gpu_arrays._gpu_index(DLPackArray(img, device=(2, 3))) == 3
+    assert _gpu_arrays._gpu_index(DLPackArray(img, device=(13, 1))) == 1
+    assert _gpu_arrays._gpu_index(DLPackArray(img, device=(1, 0))) is None
+    assert _gpu_arrays._gpu_index(CAIArray(img)) is None  # says nothing: the current device
 
 
 def test_device_arrays_are_recognised_without_imports():
