@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._object import ObjectMask, Selection
 from ._validate import alpha_of, threshold_value, with_mask
 from .kernels import kernels
@@ -194,7 +195,9 @@ def measure(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1]); any strides.
+        (floats in [0, 1]); any strides.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32) it
+        is measured on the GPU (see "On the GPU").
     threshold : float, optional
         A pixel belongs to the object when ``alpha > threshold`` (strict).
         Given on the 0-255 scale whatever the dtype: it is multiplied by 257
@@ -235,6 +238,8 @@ def measure(
     0.3162
     """
     rule = ObjectMask(threshold, min_component, keep)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().measure(image, rule, mask)
     if mask is not None:
         image = with_mask(image, mask)
     return measure_object(image, alpha_of(image), rule)[0]

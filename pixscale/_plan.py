@@ -7,20 +7,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._filters import lift, reach
 from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
 from ._options import Options, resolve
 from ._place import footprint, margins_px, max_scale, place_in, rooms
+from ._search import STEPS, refine_scale
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from ._warp import _span_state, kernel_constants, resampler
 from .kernels import kernels
 
-_SEARCH_STEPS = 12
-_BISECT_STEPS = 48
-_SCAN_STEPS = 48
-_STEPS = np.array([_SEARCH_STEPS, _BISECT_STEPS, _SCAN_STEPS], np.int64)  # the compiled search's copy
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
@@ -111,7 +109,7 @@ _CANVASES: dict[tuple, tuple] = {}
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, m, options):
+    def __init__(self, alpha, m, options, support=None):
         self.alpha, self.measurement = alpha, m
         self.input_shape = m.shape
         self.fit = fit = options.fit
@@ -119,7 +117,7 @@ class _View:
         key = (m.shape, alpha.dtype, options.object_mask.threshold, options.output_shape, options.margin, fit, filter)
         canvas = _canvas(key)
         self.thr, self.output_shape, self.ideal, source_px, self.pad, self.margins, self.n_out, self.rooms = canvas
-        self.support = _support(alpha, self.thr, m.bbox, filter)
+        self.support = _support(alpha, self.thr, m.bbox, filter) if support is None else support
         self.src_center = _source_center(m, options.center)
         self.extent = footprint(self.support, self.src_center, source_px)
         self.max_scale = max_scale(fit, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
@@ -212,7 +210,7 @@ class _Probe:
         ))  # fmt: skip
         rows = np.empty((h, 6), np.int64)
         self.found = kernels().search_scale(
-            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, _STEPS, *self.args
+            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, STEPS, *self.args
         )
         self.memo["rows"] = rows
         return self.found[0], math.sqrt(self.found[2] / v.n_out)
@@ -220,89 +218,6 @@ class _Probe:
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
         return math.sqrt(self.counts(scale, canvas=False)[1] / self.view.n_out)
-
-
-def refine_scale(ratio, scale, target, goal):
-    """The scale whose ``ratio(scale)`` is closest to ``target``, found by a local search.
-
-    The ratio grows about in proportion to the scale, so the first steps
-    multiply the scale by ``target / ratio`` (twice as far, then four times,
-    while the ratio stays the same: a plateau of a straight edge along the
-    grid).  Once two scales bracket the target, each step interpolates
-    linearly between the closest scales on either side (regula falsi, the
-    retained side's residual halved when it is kept twice, so the bracket
-    keeps shrinking from both ends).  The re-measured ratio of a resample
-    moves in jumps as pixels cross the threshold, one pixel at a time on
-    soft edges: near the target the interpolation lands on the scales
-    between the jumps.  When it does not land within ``goal``, bisection
-    pins down where the ratio crosses the target (the best scale is usually
-    at one side of that jump), and a scan of nearby scales looks for a
-    closer ratio, since the ratio is not monotonic.  Stops as soon as a
-    ratio within ``goal`` is seen.  Returns
-    ``(scale, ratio)`` of the best scale seen (the smaller scale on ties).
-    """
-    best = [math.inf, scale, 0.0]
-    below = above = None  # the latest (scale, ratio) short of / past the target
-
-    def look(s):
-        nonlocal below, above
-        r = ratio(s)
-        if (abs(r - target), s) < (best[0], best[1]):
-            best[:] = abs(r - target), s, r
-        if r < target:
-            below = (s, r)
-        elif r > target:
-            above = (s, r)
-        return r
-
-    kept, weight = None, 1.0  # the side kept by the last interpolation, and its residual's weight
-    last, stride = None, 1.0  # the previous ratio; how far past the multiplicative step to go
-    for _ in range(_SEARCH_STEPS):
-        r = look(scale)
-        if best[0] <= goal:
-            return best[1], best[2]
-        if below is not None and above is not None and below[0] < above[0]:
-            side = "above" if r < target else "below"  # the end this step did not move
-            weight = weight / 2 if side == kept else 1.0
-            kept = side
-            (sl, rl), (sh, rh) = below, above
-            dl, dh = (
-                (target - rl) * (weight if side == "below" else 1.0),
-                (rh - target) * (weight if side == "above" else 1.0),
-            )
-            new = sl + (sh - sl) * dl / (dl + dh)
-            if not sl < new < sh:
-                new = (sl + sh) / 2
-        else:
-            stride = stride * 2 if r == last else 1.0  # on a plateau (a straight edge): reach further
-            new = scale + stride * scale * ((target / r if r > 0 else 2.0) - 1)
-            new = min(max(new, scale / 4), scale * 4)
-        last = r
-        if new == scale or (below is not None and above is not None and above[0] - below[0] <= 1e-12 * above[0]):
-            break
-        scale = new
-    if below is not None and above is not None and below[0] < above[0]:
-        lo, hi = below[0], above[0]
-        for _ in range(_BISECT_STEPS):
-            mid = (lo + hi) / 2
-            if not lo < mid < hi or hi - lo <= 1e-12 * hi:
-                break
-            if look(mid) < target:
-                lo = mid
-            else:
-                hi = mid
-            if best[0] <= goal:
-                return best[1], best[2]
-    center = best[1]
-    step = 2 * goal / target
-    for k in range(1, _SCAN_STEPS + 1):
-        for sign in (1, -1):
-            s = center * (1 + sign * k * step)
-            if s > 0:
-                look(s)
-                if best[0] <= goal:
-                    return best[1], best[2]
-    return best[1], best[2]
 
 
 def tolerance(target, n_pixels):
@@ -399,6 +314,8 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     options = resolve(options, keywords, "plan_group", plan=True)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
+    if any(map(on_device, images)):  # the GPU path: pixscale._gpu
+        return gpu().plan_group(images, options)
     return plan_views(images, options)
 
 
@@ -407,7 +324,7 @@ def plan_views(images, options, compiled=False):
     return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
-def plan_measured(objects, options, compiled=False):
+def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -422,15 +339,18 @@ def plan_measured(objects, options, compiled=False):
     ``compiled`` (``normalize_batch``'s): exact mode's search for one bilinear view in one compiled
     call without the GIL (:meth:`_Probe.search`), the same plan, once the probes use the span count
     for the alpha's dtype (:func:`pixscale._warp.bilinear_count`), so a cold first call compiles none.
+    ``probe`` makes a view's :class:`_Probe`, and ``supports`` (one per view) are the boxes of
+    :func:`_support` when measured elsewhere: the GPU path counts and measures on the device.
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
-    views = [_View(alpha, m, options) for m, alpha in objects]
+    boxes = [None] * len(objects) if supports is None else supports
+    views = [_View(alpha, m, options, box) for (m, alpha), box in zip(objects, boxes, strict=True)]
     if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
         wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
     else:
         wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
         cap = min(v.max_scale for v in views)
-    probes = [_Probe(v) for v in views] if exact or fit == "none" else []
+    probes = [probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
         n_min = min(v.n_out for v in views)
@@ -460,7 +380,7 @@ def plan_measured(objects, options, compiled=False):
         if probes:
             on, total = probes[i].counts(scale)
             cut = total - on
-        if (on if probes else _count_if_tiny(v, scale)) == 0:
+        if (on if probes else _count_if_tiny(v, scale, probe)) == 0:
             vanished.append(i)
         dst = v.dst_center(scale)
         out.append(
@@ -486,7 +406,7 @@ def plan_measured(objects, options, compiled=False):
     return out
 
 
-def _count_if_tiny(view, scale, pixels=4096):
+def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
     The closed form has no probe; an object expected to cover fewer than
@@ -494,7 +414,7 @@ def _count_if_tiny(view, scale, pixels=4096):
     """
     if scale * scale * view.measurement.count >= pixels:
         return None
-    return _Probe(view).counts(scale)[0]
+    return probe(view).counts(scale)[0]
 
 
 def _vanished(indices, transforms, n):
@@ -524,7 +444,8 @@ def plan(
     Parameters
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
-        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`).
+        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`), on
+        the host or on a CUDA device (planned on the GPU; see "On the GPU").
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats); it is used as the alpha.
@@ -594,4 +515,6 @@ def plan(
     (1.9091, 0.4)
     """
     options = resolve(options, keywords, "plan", plan=True)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().plan(image, options, mask)
     return plan_views([image if mask is None else with_mask(image, mask)], options)[0]

@@ -1,6 +1,6 @@
 """Exact mode's search for one bilinear view in one compiled call: ``search_scale``.
 
-:func:`pixscale._plan.refine_scale` with :class:`pixscale._plan._Probe`'s
+:func:`pixscale._search.refine_scale` with :class:`pixscale._plan._Probe`'s
 bilinear count is its specification: the same steps in the same order, the
 same float operations (compiled without fastmath, so no division becomes a
 multiply by a reciprocal), the same counts (:func:`~pixscale.kernels.probe.count_spans`
