@@ -237,8 +237,8 @@ def _view_line(r: ViewRecord, spell: Callable[[str], str] = same) -> str:
     specks = f"{m.dropped_components} ({m.dropped_pixels})" if m is not None and m.dropped_components else "-"
     sizes = []
     for stage in STAGES:
-        ms = measurement(r, stage)
-        sizes.append("-" if ms is None or ms.size_ratio is None else format(ms.size_ratio, ".4%"))
+        size = None if (ms := measurement(r, stage)) is None else ms.size_ratio
+        sizes.append("-" if size is None else format(size, ".4%"))
     return _md_row(
         [
             r.sample,
