@@ -2,15 +2,13 @@
 
 :func:`shown_row` is a record's row as the report shows it (names made
 printable, NaN as null) with its compact JSON (a line of the rows file);
-:func:`indented_row` turns that compact JSON into the text
-``json.dumps(row, indent=2)`` writes (at a nesting), through a template made
-once per row shape; :class:`Sections` holds ``report.json``'s views and
+:func:`indented` writes a row as ``json.dumps(row, indent=2)`` does (at a
+nesting), through a template made once per row shape; :class:`Sections` holds ``report.json``'s views and
 ``report.md``'s per-view lines, written in the same pass as the rows file,
 until the summary they follow is known.
 """
 
 import json
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring_ascii as _encode_str
@@ -22,7 +20,9 @@ from ..pipeline.records import ViewRecord
 
 
 def shown_row(r):
-    """``(row, its JSON, changed)``: ``json_ready(r.as_row(), text=printable)``, the usual row (no NaN, no odd number) fast.
+    """``(row, its JSON, changed)``: ``json_ready(r.as_row(), text=printable)``, fast for the usual row.
+
+    The usual row: no NaN, no odd number.
 
     A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
     are the record's own names): those made printable, a row that
@@ -46,64 +46,106 @@ def shown_row(r):
         return json.loads(text), text, True  # the row as the rows file reads back
 
 
-# A leaf of compact JSON (``json.dumps``' default separators): a string, or a number, true, false or null.
-_LEAF = re.compile(r'("(?:[^"\\]|\\.)*"|[^\s,:\[\]{}"]+)')
-_TEMPLATES: dict[tuple[str, str], str | None] = {}
-_MAX_TEMPLATES = 512  # row shapes remembered; beyond, a row is indented the slow way
+_dumps = json.JSONEncoder().encode  # json.dumps' own encoder (its C one): a leaf's text as json writes it
+_SHAPES: list[tuple[Callable[[Any], list[Any] | None], str, int, str]] = []  # most recent first
+_MAX_SHAPES = 16  # row shapes remembered; beyond, a row of a new shape is indented the slow way
 
 
-def indented_row(text, pad="\n"):
-    """``json.dumps(json.loads(text), indent=2)`` (lines after the first starting ``pad``) of ``json.dumps``' compact ``text``.
+def indented(row, pad="\n"):
+    """``json.dumps(row, indent=2)`` with each line after the first starting ``pad``, fast for a row's few shapes.
 
-    The compact text is split into its leaves (strings, numbers, literals)
-    and its skeleton (brackets and separators); the skeleton's indented form
-    is a template made once per shape and ``pad``, filled with the leaves as
-    written (``json`` writes a leaf the same indented or not).
+    A row's shape (its keys, lists' lengths, where a container or a leaf is)
+    gets, once, a template of the indented text and a function that checks a
+    row is of that shape and lists its leaves; the leaves are encoded by
+    ``json``'s own (C) encoder in one call and put in the template.  Anything
+    else (a new shape beyond :data:`_MAX_SHAPES`, a leaf whose text holds ``, ``,
+    ``[`` or ``{``) is indented the slow way, to the same text.
     """
-    parts = _LEAF.split(text)
-    key = ("".join(parts[0::2]), pad)
-    template = _TEMPLATES.get(key)
-    if template is None:
-        if key in _TEMPLATES or len(_TEMPLATES) >= _MAX_TEMPLATES:
-            return _indented(json.loads(text), pad)
-        template = _TEMPLATES[key] = _template(parts[0::2], pad)
-        if template is None:
-            return _indented(json.loads(text), pad)
-    return template % tuple(parts[1::2])
+    for i, (leaves_of, template, n, shape_pad) in enumerate(_SHAPES):
+        if shape_pad != pad:
+            continue
+        leaves = leaves_of(row)
+        if leaves is not None:
+            if i:
+                _SHAPES.insert(0, _SHAPES.pop(i))
+            return _filled(template, n, leaves) or _indented(row, pad)
+    if len(_SHAPES) < _MAX_SHAPES:
+        shape = _shape(row, pad)
+        if shape is not None:
+            _SHAPES.insert(0, shape)
+            leaves = shape[0](row)
+            if leaves is not None:
+                return _filled(shape[1], shape[2], leaves) or _indented(row, pad)
+    return _indented(row, pad)
 
 
-def _template(skeleton, pad):
-    """The ``%``-template of a compact skeleton (the text between leaves) indented as ``json.dumps(indent=2)``; None if odd."""
-    marker = "\x00"
-    text = marker.join(skeleton)
-    out = []
-    depth = 0
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == marker:
-            out.append("%s")
-        elif c in "[{":
-            close = "]" if c == "[" else "}"
-            if i + 1 < n and text[i + 1] == close:
-                out.append(c + close)
-                i += 1
-            else:
-                depth += 1
-                out.append(c + pad + "  " * depth)
-        elif c in "]}":
-            depth -= 1
-            out.append(pad + "  " * depth + c)
-        elif c == "," and text[i + 1 : i + 2] == " ":
-            out.append("," + pad + "  " * depth)
-            i += 1
-        elif c == ":" and text[i + 1 : i + 2] == " ":
-            out.append(": ")
-            i += 1
+def _filled(template, n, leaves):
+    try:
+        text = _dumps(leaves)[1:-1]
+    except (TypeError, ValueError):  # a leaf json cannot write (a NumPy integer): the slow way, to its error
+        return None
+    if "[" in text or "{" in text:  # a leaf that is a container, or a string holding a bracket: the slow way
+        return None
+    pieces = text.split(", ")
+    if len(pieces) != n:  # a string holding ", "
+        return None
+    return template % tuple(pieces)
+
+
+def _shape(row, pad):
+    """``(leaves_of, template, number of leaves, pad)`` of ``row``'s shape; None for what is not a dict of JSON."""
+    checks: list[str] = []
+    leaves: list[str] = []
+    parts: list[str] = []
+
+    def walk(v, expr, pad):
+        kind = type(v)
+        if kind is dict:
+            if not all(type(k) is str for k in v):
+                raise TypeError("a key that is not a string")
+            checks.append(f"type({expr}) is dict and tuple({expr}) == {tuple(v)!r}")
+            if not v:
+                parts.append("{}")
+                return
+            inner = pad + "  "
+            parts.append("{" + inner)
+            for i, (k, x) in enumerate(v.items()):
+                if i:
+                    parts.append("," + inner)
+                parts.append(_encode_str(k).replace("%", "%%") + ": ")
+                walk(x, f"{expr}[{k!r}]", inner)
+            parts.append(pad + "}")
+        elif kind is list:
+            checks.append(f"type({expr}) is list and len({expr}) == {len(v)}")
+            if not v:
+                parts.append("[]")
+                return
+            inner = pad + "  "
+            parts.append("[" + inner)
+            for i, x in enumerate(v):
+                if i:
+                    parts.append("," + inner)
+                walk(x, f"{expr}[{i}]", inner)
+            parts.append(pad + "]")
+        elif kind in (str, int, float, bool) or v is None:
+            leaves.append(expr)
+            parts.append("%s")
         else:
-            return None  # not the compact form this expects: the slow way
-        i += 1
-    return "".join(out) if depth == 0 else None
+            raise TypeError(f"a {kind.__name__}")
+
+    try:
+        walk(row, "row", pad)
+    except TypeError:
+        return None
+    if not checks or not leaves:
+        return None
+    source = (
+        f"def leaves_of(row):\n    if not ({' and '.join(checks)}):\n        return None\n"
+        f"    return [{', '.join(leaves)}]\n"
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<row shape>", "exec"), scope)  # noqa: S102 - made here of the row's own keys (repr'd)
+    return scope["leaves_of"], "".join(parts), len(leaves), pad
 
 
 def json_list(items, level):
@@ -216,7 +258,7 @@ class Sections:
     def add(self, record: ViewRecord, row: dict[str, Any], text: str, changed: bool) -> None:
         """Add a record (``row``, ``text``, ``changed``: :func:`shown_row`'s) to both sections."""
         shown = ViewRecord.from_row(row) if changed else record
-        self._json.append(("," if self.n else "[") + self._pad + indented_row(text, self._pad))
+        self._json.append(("," if self.n else "[") + self._pad + indented(row, self._pad))
         self._md.append("\n" + self._view_line(shown, self.spell))
         self.n += 1
         if len(self._json) >= 512:

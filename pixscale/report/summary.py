@@ -320,11 +320,13 @@ def write_report(
     else:
         if sections is not None:
             lines = blocks(itertools.chain([text], (f"\n{line}" for line in samples)))
-            md = itertools.chain(lines, sections.lines_text(), [b"\n"])
+            md_bytes = itertools.chain(lines, sections.lines_text(), [b"\n"])
         else:
             views_lines = (_view_line(r, spell or same) for r in shown)
-            md = blocks(itertools.chain([text], (f"\n{line}" for line in itertools.chain(samples, views_lines)), ["\n"]))
-        atomic_write_bytes(written[1], md, root=root)
+            md_bytes = blocks(
+                itertools.chain([text], (f"\n{line}" for line in itertools.chain(samples, views_lines)), ["\n"])
+            )
+        atomic_write_bytes(written[1], md_bytes, root=root)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)

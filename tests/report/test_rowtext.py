@@ -8,7 +8,7 @@ import pytest
 
 from pixscale._measure import Measurement
 from pixscale.pipeline.records import ViewRecord
-from pixscale.report.rowtext import _indented, indented_row, shown_row
+from pixscale.report.rowtext import _indented, indented, shown_row
 
 
 class _T:
@@ -29,7 +29,9 @@ def _records(rng):
         name = names[i % len(names)]
         before = Measurement(int(rng.integers(0, 500)), (float(rng.uniform()), 2.5), (1, 2, 30, 31), (32, 32))
         empty = Measurement(0, None, None, (32, 32))
-        after = Measurement(5, (math.nan if i % 7 == 0 else 1.0, math.inf if i % 11 == 0 else 2.0), (0, 0, 1, 1), (8, 8))
+        after = Measurement(
+            5, (math.nan if i % 7 == 0 else 1.0, math.inf if i % 11 == 0 else 2.0), (0, 0, 1, 1), (8, 8)
+        )
         kind = i % 4
         if kind == 0:
             out.append(ViewRecord.failed(name, f"{name}/{i}.png", f"broken: {name}", retry=bool(i % 8)))
@@ -49,14 +51,20 @@ def test_indented_row_is_json_dumps_indent_2(pad):
     for r in _records(rng):
         row, text, _ = shown_row(r)
         want = json.dumps(json.loads(text), indent=2).replace("\n", pad)
-        assert indented_row(text, pad) == want
+        assert indented(row, pad) == want
+        assert indented(json.loads(text), pad) == want
         assert _indented(row, pad) == want
 
 
-def test_odd_compact_text_takes_the_slow_way():
-    for value in [{}, [], {"a": []}, [{}, [1, [2, {}]]], {"k": "x, y: [z]"}, [None, True, False, -1.5e-300]]:
-        text = json.dumps(value)
-        assert indented_row(text) == json.dumps(value, indent=2)
+def test_odd_rows_take_the_slow_way():
+    odd = [{}, [], {"a": []}, [{}, [1, [2, {}]]], {"k": "x, y: [z]"}, [None, True, False, -1.5e-300], 3, "s"]
+    odd += [{"a": [1, 2]}, {"a": [1, 2, 3]}, {"a": {"b": 1}}, {"a": [[1]]}, {"a": "{%s}"}, {"a": math.nan}]
+    odd += [{"a": (1, 2)}, {"a": np.float64(0.1)}, {1: 2}, {"a": {1.5: "x"}}, {"a": float("inf")}]
+    for _ in range(2):  # the second time through the shapes remembered
+        for value in odd:
+            assert indented(value) == json.dumps(value, indent=2)
+    with pytest.raises(TypeError):
+        indented({"a": [1, np.int64(2)]})  # as json.dumps refuses it, after a row of that shape
 
 
 def test_shown_row_says_when_the_row_is_not_the_record():
