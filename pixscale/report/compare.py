@@ -17,6 +17,7 @@ from typing import Any
 
 from ..pipeline.dataset import REPORT_DIR
 from ..pipeline.files import atomic_write_bytes, atomic_write_text
+from .compare_grid import GRID_SAMPLES, grid, shown_views
 from .quality import GRADE_D, GRADES, OUTLIER_PX
 from .summary import summarize
 from .text import _md_table
@@ -174,9 +175,22 @@ def load(
     ``num_samples``, only the first that many samples (in the order of the
     report, or sorted by name for a folder) are compared.
     """
+    return _load(path, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples)[0]
+
+
+def _load(
+    path: str | os.PathLike,
+    *,
+    threshold: float = 10.0,
+    min_component: float | None = None,
+    keep: str = "all",
+    num_samples: int | None = None,
+) -> tuple[dict[str, Any], dict]:
+    """:func:`load`'s entry, and the views the grid shows (:func:`~pixscale.report.compare_grid.shown_views`)."""
     whole = isinstance(num_samples, int) and not isinstance(num_samples, bool)
     if num_samples is not None and not (whole and num_samples >= 1):
         raise ValueError(f"`num_samples=` is {num_samples!r}; give a whole number of at least 1, or None for all")
+    grid_rows = min(GRID_SAMPLES, num_samples or GRID_SAMPLES)
     report = _report_path(path)
     if report is not None:
         try:
@@ -193,14 +207,23 @@ def load(
             raise ValueError(
                 f"{report} is not a pixscale report.json ({exc}); rerun the run, or pass its folder"
             ) from None
-        is_run = stage == "after" or "parameters" in (data.get("meta") or {})
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        is_run = stage == "after" or "parameters" in meta
         source = "report" if is_run else "measured"
+        root = meta.get("output") if stage == "after" else meta.get("input")
+        if stage == "after" and report.parent.name == REPORT_DIR:
+            root = report.parent.parent  # where the run's output is now, wherever it was written
+        try:  # the grid is a picture only: rows it cannot read leave it out, not the run
+            shown = shown_views(data["views"], root, stage, grid_rows) if root else {}
+        except (KeyError, ValueError, TypeError, AttributeError):
+            shown = {}
     elif pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset
 
-        records, _ = measure_dataset(
+        records, dataset = measure_dataset(
             path, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples
         )
+        shown = shown_views(records, dataset.root, "before", grid_rows)
         summary = summarize(records, options={"threshold": threshold, "min_component": min_component, "keep": keep})
         source, stage = "measured", "before"
         numbers = _checked(summary, stage)
@@ -242,7 +265,7 @@ def load(
         "grade_covers": "size and centring only" if source == "measured" else "size and centring of the output",
         "size_cv_pct": None if numbers["cv"] is None else 100 * numbers["cv"],
         "grade_px": numbers["offset_grade_px"],
-    }
+    }, shown
 
 
 def _cell(value, spec, run=None, key=None):
@@ -446,9 +469,14 @@ def compare(
         ``compare.json`` and ``compare.md`` always both, or neither.
     """
     runs = []
+    shown: dict[int, dict] = {}
     for p in paths:
         try:
-            runs.append(load(p, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples))
+            entry, views = _load(
+                p, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples
+            )
+            runs.append(entry)
+            shown[id(entry)] = views
         except ValueError as exc:
             if skipped is None:
                 raise
@@ -477,7 +505,7 @@ def compare(
         ]
     if skipped:
         md += ["", "Skipped:", ""] + [f"- {reason}" for reason in skipped]
-    png = None
+    png = grid_png = None
     if plots:
         try:
             fig = _chart(runs)
@@ -490,6 +518,12 @@ def compare(
             fig.savefig(buf, format="png", dpi=100)
             png = buf.getvalue()
             md += ["", "![comparison](compare.png)"]
+        try:
+            grid_png = grid([r["name"] for r in runs], [shown[id(r)] for r in runs])
+        except ImportError:
+            grid_png = None
+        if grid_png is not None:
+            md += ["", "The same view from every run, a row per sample:", "", "![grid](compare_grid.png)"]
     # Everything is formed before anything is written.  compare.json and compare.md are a pair,
     # both of this run or neither: the previous pair goes first, and a failure removes what of
     # the new one was written.  The chart comes last.
@@ -508,6 +542,9 @@ def compare(
     if png is not None:
         atomic_write_bytes(out / "compare.png", png)
         written.append(out / "compare.png")
+    if grid_png is not None:
+        atomic_write_bytes(out / "compare_grid.png", grid_png)
+        written.append(out / "compare_grid.png")
     return runs, written
 
 

@@ -28,7 +28,7 @@ def test_compare_reads_reports_and_measures_plain_folders(runs, tmp_path):
         labels=["original", "per-view", "per-sample"],
         order="given",
     )
-    assert [p.name for p in written] == ["compare.json", "compare.md", "compare.png"]
+    assert [p.name for p in written] == ["compare.json", "compare.md", "compare.png", "compare_grid.png"]
     original, view, sample = got
     assert (original["source"], original["stage"]) == ("measured", "as-is")
     assert (view["source"], view["stage"]) == ("report", "after")

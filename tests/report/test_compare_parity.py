@@ -191,3 +191,35 @@ def test_command_num_samples(runs, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--num-samples", "0"])
     assert exc.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+
+# --- the comparison grid: the same view from every run, a row per sample ---------------------------
+
+
+def test_grid_shows_the_same_view_of_every_run_a_row_per_sample(runs, tmp_path):
+    from PIL import Image
+
+    from pixscale.report.compare_grid import GRID_SAMPLES, grid, shown_views
+    from pixscale.report.sheet import CELL, LABELS
+
+    got, written = compare([runs / "in", runs / "view", runs / "sample"], tmp_path / "c")
+    assert [p.name for p in written] == ["compare.json", "compare.md", "compare.png", "compare_grid.png"]
+    with Image.open(written[-1]) as image:  # 4 samples (fewer than GRID_SAMPLES) x 3 runs
+        assert image.size == (LABELS + 3 * CELL[1], min(4, GRID_SAMPLES) * CELL[0])
+    assert "![grid](compare_grid.png)" in written[1].read_text()
+    _, written = compare([runs / "in", runs / "view"], tmp_path / "n", num_samples=2)
+    with Image.open(written[-1]) as image:
+        assert image.size == (LABELS + 2 * CELL[1], 2 * CELL[0])
+    _, written = compare([runs / "view"], tmp_path / "p", plots=False)
+    assert not (tmp_path / "p" / "compare_grid.png").exists()
+
+    rows = _report(runs, "view")["views"]
+    shown = shown_views(rows, runs / "view", "after")
+    assert list(shown) == [f"sample_{i:03d}" for i in range(4)]
+    key, path, m = shown["sample_001"]
+    first = next(r for r in rows if r["sample"] == "sample_001")
+    assert key == first["view"] and path == runs / "view" / first["view"] and path.is_file()
+    assert m.size_ratio == first["after"]["size_ratio"]
+    assert len(shown_views(rows, runs / "view", "after", n=2)) == 2
+    # a run without a sample's view shows a message there, not a failure
+    assert grid(["a", "b"], [shown, {}]).startswith(b"\x89PNG") and grid(["a"], [{}]) is None
