@@ -17,7 +17,8 @@ from typing import Any
 
 from ..pipeline.dataset import REPORT_DIR
 from ..pipeline.files import atomic_write_bytes, atomic_write_text
-from .compare_grid import GRID_SAMPLES, grid, shown_views
+from ..pipeline.records import ViewRecord
+from .compare_grid import GRID_SAMPLES, grid, shown_views, touches_edge
 from .quality import GRADE_D, GRADES, OUTLIER_PX
 from .summary import summarize
 from .text import _md_table
@@ -131,8 +132,6 @@ def _of_sample_means(summary, stage):
 
 def _first_samples(data, num_samples, options):
     """The summary of a report's first ``num_samples`` samples, from its per-view rows; None if it has them all."""
-    from ..pipeline.records import ViewRecord
-
     views = data.get("views")
     if not isinstance(views, list):
         raise ValueError("it has no per-view rows to take the first samples from")
@@ -169,7 +168,9 @@ def load(
     measured folder, which is no run's input as far as can be known),
     ``kind`` (what the column is: one of :data:`KINDS`),
     ``grade_covers`` and the keys of :data:`COLUMNS`; a measured folder's
-    shifted, limited, cut and off-target counts are None (unknown).  A
+    shifted, limited, cut and off-target counts are None (unknown), and
+    its ``touching_edge`` counts the views whose object reaches the image's
+    border (they may have been cut: how much cannot be known).  A
     report.json that is not valid (missing keys, counts as strings, NaN)
     raises ValueError naming the file and what is wrong.  With
     ``num_samples``, only the first that many samples (in the order of the
@@ -213,10 +214,13 @@ def _load(
         root = meta.get("output") if stage == "after" else meta.get("input")
         if stage == "after" and report.parent.name == REPORT_DIR:
             root = report.parent.parent  # where the run's output is now, wherever it was written
-        try:  # the grid is a picture only: rows it cannot read leave it out, not the run
+        shown, edge = {}, None
+        try:  # the grid and the edge count only add: rows they cannot read leave them out, not the run
             shown = shown_views(data["views"], root, stage, grid_rows) if root else {}
+            if source == "measured":
+                edge = sum(touches_edge(ViewRecord.from_row(v).before) for v in data["views"])
         except (KeyError, ValueError, TypeError, AttributeError):
-            shown = {}
+            pass
     elif pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset
 
@@ -224,6 +228,7 @@ def _load(
             path, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples
         )
         shown = shown_views(records, dataset.root, "before", grid_rows)
+        edge = sum(touches_edge(r.before) for r in records)
         summary = summarize(records, options={"threshold": threshold, "min_component": min_component, "keep": keep})
         source, stage = "measured", "before"
         numbers = _checked(summary, stage)
@@ -265,11 +270,14 @@ def _load(
         "grade_covers": "size and centring only" if source == "measured" else "size and centring of the output",
         "size_cv_pct": None if numbers["cv"] is None else 100 * numbers["cv"],
         "grade_px": numbers["offset_grade_px"],
+        "touching_edge": edge if source == "measured" else None,
     }, shown
 
 
 def _cell(value, spec, run=None, key=None):
     if run is not None and run["source"] == "measured":
+        if key == "cut" and run.get("touching_edge") is not None:
+            return f"{UNKNOWN}; {run['touching_edge']} touch the edge"
         if key in _RUN_ONLY:
             return UNKNOWN
         if key == "grade" and value is not None:

@@ -6,6 +6,9 @@ its path in the dataset), titled with the run's name, the view's size ratio
 and its centroid's offset from the canvas centre, marked as the report's
 contact sheet marks them (``+`` the canvas centre, ``x`` the centroid).
 Composed with :func:`pixscale.report.sheet.compose` (Pillow, no matplotlib).
+
+:func:`touches_edge` is what a folder that is not a pixscale run can say of
+its cut views: which objects reach the border (and so may have been cut).
 """
 
 import math
@@ -35,6 +38,15 @@ def shown_views(views: Sequence[Mapping[str, Any]], root, stage: str, n: int = G
             break
         out[record.sample] = (record.view, pathlib.Path(root) / record.view, m)
     return out
+
+
+def touches_edge(m) -> bool:
+    """Whether the object of Measurement ``m`` reaches its image's border (so it may have been cut off there)."""
+    if m is None or m.bbox is None:
+        return False
+    x0, y0, x1, y1 = m.bbox
+    h, w = m.shape[:2]
+    return x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h
 
 
 def _panel(name, item):

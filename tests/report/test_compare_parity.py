@@ -153,7 +153,7 @@ def test_measured_folder_says_what_it_cannot_know(runs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "before" not in out
     cut = next(line for line in out.splitlines() if line.startswith("cut off"))
-    assert cut.split(maxsplit=2)[2] == "unknown (not a pixscale run)"
+    assert cut.split(maxsplit=2)[2] == "unknown (not a pixscale run); 0 touch the edge"
     data = json.loads((tmp_path / "c" / "compare.json").read_text())
     (entry,) = data["runs"]
     assert entry["stage"] == "as-is" and entry["kind"] == "measured folder"
@@ -223,3 +223,27 @@ def test_grid_shows_the_same_view_of_every_run_a_row_per_sample(runs, tmp_path):
     assert len(shown_views(rows, runs / "view", "after", n=2)) == 2
     # a run without a sample's view shows a message there, not a failure
     assert grid(["a", "b"], [shown, {}]).startswith(b"\x89PNG") and grid(["a"], [{}]) is None
+
+
+def test_measured_folder_counts_objects_touching_the_edge(tmp_path):
+    """What a folder can say of cut views: which objects reach the border (an object cut inside cannot be told)."""
+    from pixscale.pipeline.io import write_png
+
+    folder = tmp_path / "other"
+    folder.mkdir()
+    for k in range(4):
+        img = synth.mouse_view(np.random.default_rng(k), size=96)
+        if k < 3:  # moved to the left edge: the object is cut there
+            alpha = img[..., 3] > 10
+            cols = np.flatnonzero(alpha.any(axis=0))
+            img = np.roll(img, -int(cols[0]) - 5, axis=1)
+            img[:, -5:] = 0
+        write_png(folder / f"v{k}.png", img)
+    (entry,), written = compare([folder], tmp_path / "c", plots=False)
+    assert entry["touching_edge"] == 3 and entry["cut"] is None
+    md = written[1].read_text()
+    assert "| cut off | unknown (not a pixscale run); 3 touch the edge |" in md
+    # the same folder's `pixscale stats` report says the same (it measured; it ran nothing)
+    assert main(["stats", str(folder), "--report-dir", str(tmp_path / "r"), "--no-plots", "--quiet"]) == 0
+    (entry,), _ = compare([tmp_path / "r"], tmp_path / "d", plots=False)
+    assert (entry["kind"], entry["stage"], entry["touching_edge"]) == ("measured folder", "as-is", 3)
