@@ -5,7 +5,12 @@ OUT_DIR holding ``pixscale-report/``), or any dataset folder, which is then
 measured as it is (e.g. the output of another preprocessing script).  The
 comparison is a table of the headline numbers of each, and a bar chart of
 size uniformity and centring with the quality-grade bands, in the manner of
-FaceLift's ``scripts/compare_preprocessing_all.py``.
+FaceLift's ``scripts/compare_preprocessing_all.py``: runs best grade first
+(or as given), the grading criteria, a "recommended" line with its reason,
+the size CV of sample means (the original's) beside the CV per view, the
+centroid offset's std, a grid of the same view from every run
+(:mod:`~pixscale.report.compare_grid`), and the first ``num_samples`` only
+for a quick look.
 """
 
 import json
