@@ -355,6 +355,8 @@ def recommend(runs: Sequence[Mapping[str, Any]]) -> str:
         why = f"grade {top['grade']}, equal size ratio CV ({cv}), then the lowest mean centroid offset ({px})"
     if top["source"] == "measured":
         why += "; a measured folder: how many of its views were cut off cannot be known"
+    if top.get("failed"):
+        why += f"; {top['failed']} of its views failed and are not in its numbers"
     return f"recommended: {top['name']}: {why}"
 
 

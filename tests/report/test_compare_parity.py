@@ -110,6 +110,8 @@ def test_recommended_names_the_run_and_the_reason(runs, tmp_path, capsys):
     assert none == "recommended: none: no run reaches grade A or B (the best is x, grade C)"
     measured = recommend([entry("f", "A", 0.001, 1.0, source="measured")])
     assert "cut off cannot be known" in measured
+    failed = recommend([{**entry("x", "A", 0.001, 1.0), "failed": 2}])
+    assert failed.endswith("; 2 of its views failed and are not in its numbers")
 
     assert main(["compare", str(runs / "in"), str(runs / "view"), "--out", str(tmp_path / "c"), "--no-plots"]) == 0
     assert "recommended: view: the only run of grade A" in capsys.readouterr().out
