@@ -579,5 +579,9 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--order", choices=ORDERS, default="grade", help="runs best grade first (default), or as given")
     parser.add_argument(
-        "--num-samples", type=whole, default=None, help="compare only the first N samples of each (default all)"
+        "--num-samples",
+        type=whole,
+        default=None,
+        metavar="N",
+        help="compare only the first N samples of each (default all)",
     )
