@@ -5,7 +5,8 @@
 For each tree (this one, and ``--base``, a checkout of another version, in
 alternation, ``--rounds`` times, a fresh process each; medians kept), on
 512 x 512 RGBA8 images (half ``pixscale.bench.test_image``, half
-``pixscale.synth.mouse_view``), exact mode and the closed form:
+``pixscale.synth.mouse_view``), exact mode and the closed form, after
+``pixscale._precompile.precompile`` (so exact mode's probes use the span count):
 
 - the thread CPU time of one image of ``normalize_batch(threads=1)``, and
   the part of it outside the compiled kernels (each kernel wrapped in a
@@ -13,7 +14,10 @@ alternation, ``--rounds`` times, a fresh process each; medians kept), on
   Python, which holds the GIL, so ``threads`` can give at most ``1 / share``.
   "kept" frees the batch's output after the clock stops; the other row frees
   it inside (as ``scaling.py`` did before: unmapping 1 MB an image reads as
-  GIL-held time).  The clock itself adds about 0.8 us of "outside" a kernel call;
+  GIL-held time).  The clock itself adds about 0.8 us of "outside" a kernel call,
+  and numba's dispatch of a call (0.7-1 us, GIL held) counts as "inside": so the
+  kernel calls an image are listed too, and Amdahl's bound on 16 threads
+  that the share ``s`` allows;
 - ``normalize_batch`` wall time an image with 1 and 2 threads (best of 3);
 - one ``pixscale.normalize`` call's thread CPU time (best of 3 loops).
 """
@@ -51,6 +55,11 @@ def _measure(tree, n_images):
     images = [test_image(512, seed=s) for s in range(half)]
     images += [synth.mouse_view(rng, size=512) for _ in range(n_images - half)]
     res = {}
+    # The probes' span count in use (as after pixscale.precompile, a warm kernel cache, or the
+    # first few hundred exact views of a process): normalize_batch's search is then compiled.
+    from pixscale._precompile import precompile
+
+    precompile([np.uint8])
     for exact in (True, False):
         normalize_batch(images[:4], threads=1, exact=exact)
         normalize(images[0], exact=exact)
@@ -77,7 +86,7 @@ def _measure(tree, n_images):
         for kept in (True, False):
             best = None
             for _ in range(5):
-                spent[0] = 0.0
+                spent[0], spent[1] = 0.0, 0
                 t = time.thread_time()
                 out = normalize_batch(images, threads=1, exact=exact)
                 if not kept:
@@ -85,12 +94,16 @@ def _measure(tree, n_images):
                 seconds = time.thread_time() - t
                 out = None
                 if best is None or seconds < best[0]:
-                    best = (seconds, spent[0])
-            total, inside = (x / len(images) for x in best)
+                    best = (seconds, spent[0], spent[1])
+            total, inside, calls = (x / len(images) for x in best)
             how = "output freed after the clock" if kept else "output freed inside the clock"
             res[f"{key}, {how}: CPU ms / image"] = 1e3 * total
             res[f"{key}, {how}: outside kernels ms"] = 1e3 * (total - inside)
             res[f"{key}, {how}: outside share %"] = 100 * (total - inside) / total
+            if kept:
+                share = (total - inside) / total
+                res[f"{key}: 16 threads at most, 1 / (s + (1 - s) / 16), x"] = 1 / (share + (1 - share) / 16)
+                res[f"{key}: kernel calls / image"] = calls
     return res
 
 

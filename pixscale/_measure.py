@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._object import ObjectMask, Selection
 from ._validate import alpha_of, threshold_value, with_mask
 from .kernels import kernels
@@ -106,7 +107,18 @@ class Measurement:
         if count == 0:
             return cls(0, None, None, shape, *dropped)
         centroid = (int(sum_x) / count + 0.5, int(sum_y) / count + 0.5)
-        return cls(count, centroid, tuple(map(int, bbox)), shape, *dropped)
+        # The fields set directly, as the frozen dataclass's __init__ would (six object.__setattr__
+        # calls cost a microsecond of Python a view, GIL held, in every thread of normalize_batch).
+        m = object.__new__(cls)
+        vars(m).update(
+            count=count,
+            centroid=centroid,
+            bbox=tuple(map(int, bbox)),
+            shape=shape,
+            dropped_components=dropped[0],
+            dropped_pixels=dropped[1],
+        )
+        return m
 
 
 def alpha_words(image):
@@ -183,7 +195,9 @@ def measure(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1]); any strides.
+        (floats in [0, 1]); any strides.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32) it
+        is measured on the GPU (see "On the GPU").
     threshold : float, optional
         A pixel belongs to the object when ``alpha > threshold`` (strict).
         Given on the 0-255 scale whatever the dtype: it is multiplied by 257
@@ -224,6 +238,8 @@ def measure(
     0.3162
     """
     rule = ObjectMask(threshold, min_component, keep)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().measure(image, rule, mask)
     if mask is not None:
         image = with_mask(image, mask)
     return measure_object(image, alpha_of(image), rule)[0]

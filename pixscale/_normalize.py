@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._kinds import from_array, kind_of, to_array
 from ._object import without_specks
 from ._options import DEFAULTS, OPTION_NAMES, Options, resolve
@@ -24,14 +25,17 @@ from ._validate import check_array, check_float_range, with_mask
 from ._warp import warp_checked
 
 
-def _apply(image, options, mask=None, out=None):
-    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given."""
+def _apply(image, options, mask=None, out=None, compiled=False):
+    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given.
+
+    ``compiled``: exact mode's search in one compiled call (see :func:`pixscale._plan.plan_measured`).
+    """
     if mask is not None:
         image = with_mask(image, mask)
     image = check_float_range(check_array(image))
     if options.erase_specks:
         image = without_specks(image, options.object_mask)
-    t = plan_views([image], options)[0]
+    t = plan_views([image], options, compiled)[0]
     return warp_checked(image, t, options.premultiplied, options.background, out=out), t
 
 
@@ -41,7 +45,9 @@ class Normalizer:
     ``Normalizer(...)(image)`` is :func:`pixscale.normalize` with these
     options, returning the kind of image it was given: a NumPy (H, W, C)
     array, a PIL image, or a torch tensor in (C, H, W) layout on the same
-    device (torch is never imported unless a tensor is given).
+    device (torch is never imported unless a tensor is given).  A torch CUDA
+    tensor (or a CuPy array or Numba device array, (H, W, C)) is normalized
+    on the GPU, without a copy to the host (see "On the GPU" in the docs).
 
     PIL images come back as LA (from ``1``, ``L``, ``LA``, ``La``) or RGBA
     (from ``P``, ``PA``, ``RGB``, ``RGBX``, ``RGBA``, ``RGBa``): their alpha is
@@ -151,9 +157,13 @@ class Normalizer:
         >>> pixscale.Normalizer(0.5, exact=False).plan(img).scale
         2.0
         """
+        if on_device(image):  # the GPU path: pixscale._gpu
+            return gpu().normalizer_apply(self.options, image, mask, plan_only=True)
         return plan_views([to_array(image, kind_of(image), mask)], self.options)[0]
 
     def _apply(self, image, mask):
+        if on_device(image):  # the GPU path: pixscale._gpu
+            return gpu().normalizer_apply(self.options, image, mask)
         kind = kind_of(image)
         out, t = _apply(to_array(image, kind, mask), self.options)
         return from_array(out, image, kind), t
@@ -261,7 +271,9 @@ def normalize(
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
         RGBA, gray+alpha, or alpha alone; uint8, uint16, float32 or float64
-        (floats in [0, 1], finite); any strides.
+        (floats in [0, 1], finite); any strides.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32) it
+        runs on the GPU and returns the same kind there (see "On the GPU").
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats): it becomes the alpha channel, and the
@@ -311,6 +323,8 @@ def normalize(
     >>> round(pixscale.measure(out).size_ratio, 4)
     0.3
     """
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().normalize(image, resolve(options, keywords, "normalize"), mask)
     return _apply(image, resolve(options, keywords, "normalize"), mask)[0]
 
 
@@ -349,7 +363,9 @@ def normalize_batch(
     Parameters
     ----------
     images : (N, H, W, C) or (N, H, W) ndarray, or sequence of images
-        Each image as accepted by :func:`pixscale.normalize`.
+        Each image as accepted by :func:`pixscale.normalize`.  An
+        (N, H, W, 4) batch on a CUDA device runs on the GPU, every view in
+        one launch per step, and returns the same kind there.
     mask : ndarray or sequence of ndarray, optional
         The object masks of RGB (or gray) images without alpha, as for
         :func:`pixscale.normalize`: one (H, W) mask for every image, an
@@ -397,6 +413,8 @@ def normalize_batch(
     >>> pixscale.normalize_batch(rgb, mask=matte, target=0.25).shape
     (3, 64, 64, 4)
     """
+    if on_device(images) or (isinstance(images, (list, tuple)) and any(map(on_device, images))):  # pixscale._gpu
+        return gpu().normalize_batch(images, resolve(options, keywords, "normalize_batch"), mask, threads)
     options = resolve(options, keywords, "normalize_batch")
     if threads is None:
         threads = os.cpu_count() or 1
@@ -418,7 +436,7 @@ def normalize_batch(
 
     def one(index):
         try:
-            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index])[0]
+            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index], True)[0]
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 

@@ -7,18 +7,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._filters import lift, reach
 from ._measure import Measurement, measure_alpha, measure_object
 from ._object import label
 from ._options import Options, resolve
 from ._place import footprint, margins_px, max_scale, place_in, rooms
+from ._search import STEPS, refine_scale
 from ._transform import ScaleTransform
 from ._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
-from ._warp import kernel_constants, resampler
+from ._warp import _span_state, kernel_constants, resampler
+from .kernels import kernels
 
-_SEARCH_STEPS = 12
-_BISECT_STEPS = 48
-_SCAN_STEPS = 48
 TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth where larger)
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
@@ -73,25 +73,54 @@ def _support(alpha, thr, bbox, filter):
     )
 
 
+def _canvas(key):
+    """What a view's plan takes from its options, input shape and dtype alone, made once per ``key``.
+
+    ``key`` is ``(input_shape, dtype, threshold, output_shape, margin, fit, filter)``; returns
+    ``(thr, output_shape, ideal, source_px, pad, margins, n_out, rooms)`` (``rooms`` None unless
+    ``fit="shift"``), shared by a batch's views (less GIL-held Python an image of
+    ``normalize_batch``).  An error (a margin too wide for the canvas) is raised for every view.
+    """
+    canvas = _CANVASES.get(key)
+    if canvas is None:
+        shape, dtype, threshold, output_shape, margin, fit, filter = key
+        output_shape = shape if output_shape is None else output_shape
+        source_px, pad = reach(filter)
+        margins = margins_px(margin, output_shape)
+        canvas = (
+            threshold_value(dtype, threshold),
+            output_shape,
+            (output_shape[1] / 2, output_shape[0] / 2),
+            source_px,
+            pad,
+            margins,
+            output_shape[0] * output_shape[1],
+            rooms(output_shape, margins, pad) if fit == "shift" else None,
+        )
+        if len(_CANVASES) >= 64:  # a process that plans many shapes or options: keep the latest few
+            _CANVASES.clear()
+        _CANVASES[key] = canvas
+    return canvas
+
+
+_CANVASES: dict[tuple, tuple] = {}
+
+
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, m, options):
+    def __init__(self, alpha, m, options, support=None):
         self.alpha, self.measurement = alpha, m
-        self.thr = thr = threshold_value(alpha.dtype, options.object_mask.threshold)
-        self.support = _support(alpha, thr, m.bbox, options.filter)
-        self.src_center = src_center = _source_center(m, options.center)
         self.input_shape = m.shape
-        self.output_shape = output_shape = m.shape if options.output_shape is None else options.output_shape
-        self.ideal = (output_shape[1] / 2, output_shape[0] / 2)
         self.fit = fit = options.fit
-        self.filter = options.filter
-        source_px, self.pad = reach(options.filter)
-        self.margins = margins_px(options.margin, output_shape)
-        self.extent = footprint(self.support, src_center, source_px)
-        self.max_scale = max_scale(fit, self.extent, self.ideal, output_shape, self.margins, self.pad)
-        self.n_out = output_shape[0] * output_shape[1]
-        self.rooms = rooms(output_shape, self.margins, self.pad) if fit == "shift" else None
+        self.filter = filter = options.filter
+        key = (m.shape, alpha.dtype, options.object_mask.threshold, options.output_shape, options.margin, fit, filter)
+        canvas = _canvas(key)
+        self.thr, self.output_shape, self.ideal, source_px, self.pad, self.margins, self.n_out, self.rooms = canvas
+        self.support = _support(alpha, self.thr, m.bbox, filter) if support is None else support
+        self.src_center = _source_center(m, options.center)
+        self.extent = footprint(self.support, self.src_center, source_px)
+        self.max_scale = max_scale(fit, self.extent, self.ideal, self.output_shape, self.margins, self.pad)
 
     def dst_center(self, scale):
         """:func:`pixscale._place.place` of this view at ``scale`` (its rooms computed once)."""
@@ -122,6 +151,7 @@ class _Probe:
         # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
         self.memo = {"box": bbox}
+        self.found = None  # (scale, on_canvas, total) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -138,107 +168,56 @@ class _Probe:
             )
         return self.seen[key]
 
-    def counts(self, scale, *, canvas=True):
-        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+    def windows(self, scale):
+        """``(dst, window, clipped)`` at ``scale``: where the centre lands, the output window that can hold
+        mask pixels (``(r0, r1, c0, c1)``) and that window clipped to the canvas."""
         v = self.view
         dst = v.dst_center(scale)
         (cx, cy), (dx, dy) = v.src_center, dst
         x0, y0, x1, y1 = self.box
         r0, r1 = math.floor((y0 - cy) * scale + dy) - 1, math.ceil((y1 - cy) * scale + dy) + 1
         c0, c1 = math.floor((x0 - cx) * scale + dx) - 1, math.ceil((x1 - cx) * scale + dx) + 1
-        total = self._count(scale, dst, r0, r1, c0, c1)
+        ho, wo = v.output_shape
+        return dst, (r0, r1, c0, c1), (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
+
+    def counts(self, scale, *, canvas=True):
+        """``(on_canvas, total)`` mask pixels of the warp at ``scale``; ``on_canvas`` is None unless asked."""
+        if self.found is not None and scale == self.found[0]:
+            return (self.found[1] if canvas else None), self.found[2]
+        dst, window, clipped = self.windows(scale)
+        total = self._count(scale, dst, *window)
         if not canvas:
             return None, total
-        ho, wo = v.output_shape
-        clipped = (max(r0, 0), min(r1, ho), max(c0, 0), min(c1, wo))
-        return (total if clipped == (r0, r1, c0, c1) else self._count(scale, dst, *clipped)), total
+        return (total if clipped == window else self._count(scale, dst, *clipped)), total
+
+    def search(self, scale, target, goal):
+        """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
+
+        :func:`pixscale.kernels.search.search_scale` runs the same search without the GIL, with the
+        same counts; those at the scale it returns are kept for :meth:`counts`, as Python's would be.
+        """
+        from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
+
+        v = self.view
+        # warp_count's memo table, built in the search: for these levels, in this box.
+        lo, hi = sure_levels(v.alpha.dtype, v.thr)
+        h, w = v.alpha.shape
+        x0, y0, x1, y1 = self.memo["box"] if lo != -np.inf else (0, 0, w, h)
+        rooms = v.rooms or ((0.0, 0.0), (0.0, 0.0))
+        geometry = np.array((
+            *v.src_center, *v.ideal, v.rooms is not None, *v.extent[0], *v.extent[1], *rooms[0], *rooms[1],
+            *v.output_shape, *self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h),
+        ))  # fmt: skip
+        rows = np.empty((h, 6), np.int64)
+        self.found = kernels().search_scale(
+            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, STEPS, *self.args
+        )
+        self.memo["rows"] = rows
+        return self.found[0], math.sqrt(self.found[2] / v.n_out)
 
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
         return math.sqrt(self.counts(scale, canvas=False)[1] / self.view.n_out)
-
-
-def refine_scale(ratio, scale, target, goal):
-    """The scale whose ``ratio(scale)`` is closest to ``target``, found by a local search.
-
-    The ratio grows about in proportion to the scale, so the first steps
-    multiply the scale by ``target / ratio`` (twice as far, then four times,
-    while the ratio stays the same: a plateau of a straight edge along the
-    grid).  Once two scales bracket the target, each step interpolates
-    linearly between the closest scales on either side (regula falsi, the
-    retained side's residual halved when it is kept twice, so the bracket
-    keeps shrinking from both ends).  The re-measured ratio of a resample
-    moves in jumps as pixels cross the threshold, one pixel at a time on
-    soft edges: near the target the interpolation lands on the scales
-    between the jumps.  When it does not land within ``goal``, bisection
-    pins down where the ratio crosses the target (the best scale is usually
-    at one side of that jump), and a scan of nearby scales looks for a
-    closer ratio, since the ratio is not monotonic.  Stops as soon as a
-    ratio within ``goal`` is seen.  Returns
-    ``(scale, ratio)`` of the best scale seen (the smaller scale on ties).
-    """
-    best = [math.inf, scale, 0.0]
-    below = above = None  # the latest (scale, ratio) short of / past the target
-
-    def look(s):
-        nonlocal below, above
-        r = ratio(s)
-        if (abs(r - target), s) < (best[0], best[1]):
-            best[:] = abs(r - target), s, r
-        if r < target:
-            below = (s, r)
-        elif r > target:
-            above = (s, r)
-        return r
-
-    kept, weight = None, 1.0  # the side kept by the last interpolation, and its residual's weight
-    last, stride = None, 1.0  # the previous ratio; how far past the multiplicative step to go
-    for _ in range(_SEARCH_STEPS):
-        r = look(scale)
-        if best[0] <= goal:
-            return best[1], best[2]
-        if below is not None and above is not None and below[0] < above[0]:
-            side = "above" if r < target else "below"  # the end this step did not move
-            weight = weight / 2 if side == kept else 1.0
-            kept = side
-            (sl, rl), (sh, rh) = below, above
-            dl, dh = (
-                (target - rl) * (weight if side == "below" else 1.0),
-                (rh - target) * (weight if side == "above" else 1.0),
-            )
-            new = sl + (sh - sl) * dl / (dl + dh)
-            if not sl < new < sh:
-                new = (sl + sh) / 2
-        else:
-            stride = stride * 2 if r == last else 1.0  # on a plateau (a straight edge): reach further
-            new = scale + stride * scale * ((target / r if r > 0 else 2.0) - 1)
-            new = min(max(new, scale / 4), scale * 4)
-        last = r
-        if new == scale or (below is not None and above is not None and above[0] - below[0] <= 1e-12 * above[0]):
-            break
-        scale = new
-    if below is not None and above is not None and below[0] < above[0]:
-        lo, hi = below[0], above[0]
-        for _ in range(_BISECT_STEPS):
-            mid = (lo + hi) / 2
-            if not lo < mid < hi or hi - lo <= 1e-12 * hi:
-                break
-            if look(mid) < target:
-                lo = mid
-            else:
-                hi = mid
-            if best[0] <= goal:
-                return best[1], best[2]
-    center = best[1]
-    step = 2 * goal / target
-    for k in range(1, _SCAN_STEPS + 1):
-        for sign in (1, -1):
-            s = center * (1 + sign * k * step)
-            if s > 0:
-                look(s)
-                if best[0] <= goal:
-                    return best[1], best[2]
-    return best[1], best[2]
 
 
 def tolerance(target, n_pixels):
@@ -335,15 +314,17 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     options = resolve(options, keywords, "plan_group", plan=True)
     if len(images) == 0:
         raise ValueError("plan_group needs at least one image")
+    if any(map(on_device, images)):  # the GPU path: pixscale._gpu
+        return gpu().plan_group(images, options)
     return plan_views(images, options)
 
 
-def plan_views(images, options):
+def plan_views(images, options, compiled=False):
     """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
-    return plan_measured([_prepare(img, options) for img in images], options)
+    return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
-def plan_measured(objects, options):
+def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -354,12 +335,22 @@ def plan_measured(objects, options):
     probes warp it).  The component filter is not applied again: only
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
+
+    ``compiled`` (``normalize_batch``'s): exact mode's search for one bilinear view in one compiled
+    call without the GIL (:meth:`_Probe.search`), the same plan, once the probes use the span count
+    for the alpha's dtype (:func:`pixscale._warp.bilinear_count`), so a cold first call compiles none.
+    ``probe`` makes a view's :class:`_Probe`, and ``supports`` (one per view) are the boxes of
+    :func:`_support` when measured elsewhere: the GPU path counts and measures on the device.
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
-    views = [_View(alpha, m, options) for m, alpha in objects]
-    wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
-    cap = min(v.max_scale for v in views)
-    probes = [_Probe(v) for v in views] if exact or fit == "none" else []
+    boxes = [None] * len(objects) if supports is None else supports
+    views = [_View(alpha, m, options, box) for (m, alpha), box in zip(objects, boxes, strict=True)]
+    if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
+        wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
+    else:
+        wanted = target / (sum(math.sqrt(v.measurement.count / v.n_out) for v in views) / len(views))
+        cap = min(v.max_scale for v in views)
+    probes = [probe(v) for v in views] if exact or fit == "none" else []
     tol = None
     if exact:
         n_min = min(v.n_out for v in views)
@@ -375,7 +366,11 @@ def plan_measured(objects, options):
         # quarter of the pixels, predicts the scale as well as one at the closed form, which
         # misses by the bilinear ring (1-2 % of the count on steep edges) and costs a full probe.
         start = wanted * LOW_RES if filter == "bilinear" else wanted
-        wanted, reached = refine_scale(ratio, start, target, _search_goal(target, n_min, len(views)))
+        goal = _search_goal(target, n_min, len(views))
+        if compiled and len(probes) == 1 and probes[0].kernel is not None and _span_state(views[0].alpha.dtype) is True:
+            wanted, reached = probes[0].search(start, target, goal)
+        else:
+            wanted, reached = refine_scale(ratio, start, target, goal)
         if wanted > cap and abs(ratio(cap) - target) <= abs(reached - target):
             wanted = cap  # the cap does as well: it is a scale the target asks for, not a shrink
     scale = min(wanted, cap)
@@ -385,7 +380,7 @@ def plan_measured(objects, options):
         if probes:
             on, total = probes[i].counts(scale)
             cut = total - on
-        if (on if probes else _count_if_tiny(v, scale)) == 0:
+        if (on if probes else _count_if_tiny(v, scale, probe)) == 0:
             vanished.append(i)
         dst = v.dst_center(scale)
         out.append(
@@ -411,7 +406,7 @@ def plan_measured(objects, options):
     return out
 
 
-def _count_if_tiny(view, scale, pixels=4096):
+def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
     The closed form has no probe; an object expected to cover fewer than
@@ -419,7 +414,7 @@ def _count_if_tiny(view, scale, pixels=4096):
     """
     if scale * scale * view.measurement.count >= pixels:
         return None
-    return _Probe(view).counts(scale)[0]
+    return probe(view).counts(scale)[0]
 
 
 def _vanished(indices, transforms, n):
@@ -449,7 +444,8 @@ def plan(
     Parameters
     ----------
     image : (H, W, 4), (H, W, 2) or (H, W) ndarray
-        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`).
+        RGBA, gray+alpha or alpha alone (see :func:`pixscale.measure`), on
+        the host or on a CUDA device (planned on the GPU; see "On the GPU").
     mask : (H, W) ndarray, optional
         The object mask of an RGB (or gray) ``image`` without alpha (bool,
         0-255 integers or 0-1 floats); it is used as the alpha.
@@ -519,4 +515,6 @@ def plan(
     (1.9091, 0.4)
     """
     options = resolve(options, keywords, "plan", plan=True)
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().plan(image, options, mask)
     return plan_views([image if mask is None else with_mask(image, mask)], options)[0]

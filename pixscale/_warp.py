@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._device import gpu, on_device
 from ._filters import CODES, check_filter, resolve
 from ._transform import ScaleTransform
 from ._validate import check_array, check_float_range, parse_colour
@@ -247,7 +248,10 @@ def warp(
     ----------
     image : (H, W) or (H, W, C) ndarray, C in 1..4
         uint8, uint16, float32 or float64; any strides.  With 2 or 4
-        channels the last one is alpha.
+        channels the last one is alpha.  On a CUDA device (a CuPy array, a
+        torch CUDA tensor, a Numba device array; uint8, uint16 or float32,
+        3 or 4 channels) it is warped on the GPU and comes back the same kind
+        there (see "On the GPU").
     transform : ScaleTransform
         From :func:`pixscale.plan` (or built directly) for images of shape (H, W).
     premultiplied : bool, optional
@@ -303,6 +307,8 @@ def warp(
            [  0,   0, 200, 200],
            [  0,   0,   0,   0]], dtype=uint8)
     """
+    if on_device(image):  # the GPU path: pixscale._gpu
+        return gpu().warp(image, transform, premultiplied, background, None if filter is None else check_filter(filter))
     img = check_float_range(check_array(image))
     _check_transform(transform, img)
     filter = transform.filter if filter is None else check_filter(filter)

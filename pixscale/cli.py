@@ -17,6 +17,7 @@ from .pipeline.dataset import REPORT_DIR
 from .pipeline.layouts import LAYOUTS
 from .pipeline.options import SCALE_MODES
 from .pipeline.workers import POOLS
+from .report.compare import add_arguments as compare_arguments
 
 
 def parse_colour(text):
@@ -398,11 +399,13 @@ def cmd_compare(args):
         min_component=args.min_component,
         keep=args.keep,
         skipped=skipped,
+        order=args.order,
+        num_samples=args.num_samples,
     )
     for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
         _err(f"pixscale: warning: skipped {reason}")
     if not args.quiet:
-        _out(format_table(runs))
+        _out(format_table(runs, order=args.order, num_samples=args.num_samples))
         _out(f"\ncomparison: {written[1].parent}")
     return 0
 
@@ -475,6 +478,7 @@ def build_parser():
     _add_speck_options(p, " (for measured folders; a run's report keeps its own)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (the files are still written)")
+    compare_arguments(p)  # --order, --num-samples
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="quick throughput check: kernels vs the NumPy reference")

@@ -111,6 +111,7 @@ _HOMES = {
     "warp_count": "bilinear",
     "warp_taps_window": "taps",
     "warp_taps_count": "taps",
+    "search_scale": "search",
 }
 
 

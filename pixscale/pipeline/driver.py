@@ -544,9 +544,20 @@ def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop,
 
 
 def measure_dataset(
-    in_dir, *, threshold=10.0, min_component=None, keep="all", layout="auto", jobs=None, quiet=True, report_dir=None
+    in_dir,
+    *,
+    threshold=10.0,
+    min_component=None,
+    keep="all",
+    layout="auto",
+    jobs=None,
+    quiet=True,
+    report_dir=None,
+    num_samples=None,
 ):
     """Measure every view of a dataset without writing anything; return (records, dataset).
+
+    With ``num_samples``, only the first that many samples (sorted by name) are measured.
 
     One :class:`~pixscale.pipeline.records.ViewRecord` per view, measured or failed.
 
@@ -574,5 +585,6 @@ def measure_dataset(
         return rows
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        records = [r for sample_records in pool.map(one, dataset.samples) for r in sample_records]
+        chosen = dataset.samples if num_samples is None else dataset.samples[:num_samples]
+        records = [r for sample_records in pool.map(one, chosen) for r in sample_records]
     return records, dataset

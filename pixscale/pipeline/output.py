@@ -440,6 +440,8 @@ class _Sources(Mapping):
 def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None, progress=None):
     """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
+    from ..report.rowtext import Sections
+    from ..report.text import same
 
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
     out = Path(out_dir)
@@ -463,23 +465,34 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
     }
     try:
         root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
-        # One pass over the rows (read back from the manifest): the rows file, and the numbers and figures' views.
-        views = report.write_rows(
-            report_dir / report.ROWS, records, target=opts.image.target, options=opts.params(), root=root
-        )
-        report.write_report(
-            report_dir,
-            report.summary_of(views),
-            records,
-            sources=sources,
-            meta=meta,
-            plots=plots,
-            root=root,
-            spell=spell,
-            progress=progress,
-            views=views,
-            rows=report_dir / report.ROWS,
-        )
+        # One pass over the rows (read back from the manifest): the rows file, the numbers and figures' views,
+        # and report.json's views and report.md's lines (held aside until the summary is known).
+        sections = Sections(spell or same)
+        try:
+            views = report.write_rows(
+                report_dir / report.ROWS,
+                records,
+                target=opts.image.target,
+                options=opts.params(),
+                root=root,
+                sections=sections,
+            )
+            report.write_report(
+                report_dir,
+                report.summary_of(views),
+                records,
+                sources=sources,
+                meta=meta,
+                plots=plots,
+                root=root,
+                spell=spell,
+                progress=progress,
+                views=views,
+                rows=report_dir / report.ROWS,
+                sections=sections,
+            )
+        finally:
+            sections.discard()
     except (OSError, ValueError) as exc:
         # Said once, by whoever reads the rows (the command prints it): the library prints nothing here.
         why = f"the report could not be written to {report_dir}: {exc}"

@@ -256,7 +256,8 @@ class _Stage:
         self.sizes.add(m.size_ratio)
         if m.bbox is not None:
             (x0, y0, x1, y1), (h, w) = m.bbox, m.shape
-            self.bbox.add(float(np.sqrt((x1 - x0) * (y1 - y0) / (h * w))))
+            v = (x1 - x0) * (y1 - y0) / (h * w)
+            self.bbox.add(math.sqrt(v) if v >= 0 else math.nan)  # IEEE's sqrt, as np.sqrt (NaN below 0)
         if m.centroid is not None:
             (x, y), (h, w) = m.centroid, m.shape
             px = float(np.hypot(x - w / 2, y - h / 2))

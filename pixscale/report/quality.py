@@ -112,7 +112,11 @@ ADVICE = {
 
 def measurement(record: ViewRecord, stage: str) -> Measurement | None:
     """``record``'s measurement of ``stage`` (one of :data:`STAGES`): ``before`` or ``after``, or None."""
-    return {"before": record.before, "after": record.after}[stage]
+    if stage == "before":
+        return record.before
+    if stage == "after":
+        return record.after
+    raise KeyError(stage)
 
 
 def grade(size_cv_pct: float, offset_mean_px: float, image_size: float = GRADE_SIZE) -> tuple[str, str]:

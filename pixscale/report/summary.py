@@ -15,7 +15,6 @@ import os
 import pathlib
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
-from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from ..pipeline.dataset import printable
 from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready, open_own_file
 from ..pipeline.records import ViewRecord
 from .aggregate import Aggregate, _checked
+from .rowtext import Sections, blocks, json_list, shown_row
 from .text import _markdown_head, _quality_lines, _sections, _view_line, same, spelled
 
 ROWS = "views.jsonl"  # a run's rows file in its report folder: one JSON row per view
@@ -121,6 +121,7 @@ def write_rows(
     target: float | None = None,
     options: Mapping[str, Any] | None = None,
     root: str | os.PathLike | None = None,
+    sections: Sections | None = None,
 ) -> Aggregate:
     """Write a run's rows file (:data:`ROWS`, JSON Lines) and summarize the records on the way; return the aggregate.
 
@@ -132,7 +133,10 @@ def write_rows(
     :class:`~pixscale.report.aggregate.Aggregate` gives the summary
     (:func:`summary_of`) and the figures' views.  ``pandas.read_json(path,
     lines=True)`` reads the file (``pandas.json_normalize`` flattens
-    ``before`` and ``after``).
+    ``before`` and ``after``).  With ``sections`` (a
+    :class:`~pixscale.report.rowtext.Sections`), ``report.json``'s views and
+    ``report.md``'s per-view lines are written in the same pass, for
+    :func:`write_report` (its ``sections=``).
     """
     views = Aggregate(target, options)
 
@@ -140,10 +144,15 @@ def write_rows(
         with np.errstate(all="ignore"):
             for r in records:
                 views.add(_checked(r, "write_rows"))
-                yield _shown_row(r)[1] + "\n"
+                row, text, changed = shown_row(r)
+                if sections is not None:
+                    sections.add(r, row, text, changed)
+                yield text + "\n"
             views.close()
+            if sections is not None:
+                sections.close()
 
-    atomic_write_bytes(path, _blocks(lines()), root=root)
+    atomic_write_bytes(path, blocks(lines()), root=root)
     return views
 
 
@@ -213,6 +222,7 @@ def write_report(
     progress: Callable[..., Any] | None = None,
     views: Aggregate | None = None,
     rows: str | os.PathLike | None = None,
+    sections: Sections | None = None,
 ) -> list[pathlib.Path]:
     """Write the report files of a run into ``out_dir``, each atomically.
 
@@ -257,6 +267,10 @@ def write_report(
         The rows file :func:`write_rows` wrote of ``records``: ``report.json``'s
         views and ``report.md``'s lines are read from it (``records`` then
         only give the contact sheet's samples).
+    sections : Sections, optional
+        ``report.json``'s views and ``report.md``'s lines as :func:`write_rows`
+        wrote them beside the rows file (made with this ``spell``): used
+        instead of reading the rows again.
 
     Returns
     -------
@@ -290,7 +304,11 @@ def write_report(
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
     root = out if root is None else root
-    atomic_write_bytes(written[0], _blocks(_report_json(meta_out, summary, shown.rows())), root=root)
+    if sections is not None:
+        json_text = itertools.chain(blocks(_report_json(meta_out, summary, None)), sections.views_text(), [b"\n}\n"])
+    else:
+        json_text = blocks(_report_json(meta_out, summary, shown.rows()))
+    atomic_write_bytes(written[0], json_text, root=root)
     try:
         text, samples = _markdown_head(summary, meta_out, list(figures), spell or same)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # a summary of an unexpected form: say so
@@ -300,8 +318,15 @@ def write_report(
         )
         atomic_write_text(written[1], md, root=root)
     else:
-        lines = (f"\n{line}" for line in itertools.chain(samples, (_view_line(r, spell or same) for r in shown)))
-        atomic_write_bytes(written[1], _blocks(itertools.chain([text], lines, ["\n"])), root=root)
+        if sections is not None:
+            lines = blocks(itertools.chain([text], (f"\n{line}" for line in samples)))
+            md_bytes = itertools.chain(lines, sections.lines_text(), [b"\n"])
+        else:
+            views_lines = (_view_line(r, spell or same) for r in shown)
+            md_bytes = blocks(
+                itertools.chain([text], (f"\n{line}" for line in itertools.chain(samples, views_lines)), ["\n"])
+            )
+        atomic_write_bytes(written[1], md_bytes, root=root)
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
@@ -325,7 +350,7 @@ class _Shown:
                 yield from (json.loads(line) for line in f)
             return
         for r in self.records:
-            yield _shown_row(_checked(r, "write_report"))[0]
+            yield shown_row(_checked(r, "write_report"))[0]
 
     def __iter__(self):
         return (ViewRecord.from_row(row) for row in self.rows())
@@ -336,24 +361,6 @@ class _Shown:
         if fetch is not None:
             return list(_Shown(fetch(names)))
         return [r for r in self if r.sample in names]
-
-
-def _shown_row(r):
-    """``(row, its JSON)``: ``json_ready(r.as_row(), text=printable)``, the usual row (no NaN, no odd number) fast.
-
-    A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
-    are the record's own names): those made printable, a row that
-    ``json.dumps`` takes as strict JSON is as ``json_ready`` would make it.
-    """
-    row = r.as_row()
-    for key in ("sample", "view", "error"):
-        if isinstance(row[key], str):
-            row[key] = printable(row[key])
-    try:
-        return row, json.dumps(row, allow_nan=False)
-    except (TypeError, ValueError):  # a NaN or infinite number, a NumPy integer: the sanitiser's work
-        row = json_ready(row, text=printable)
-        return row, json.dumps(row)
 
 
 _SAMPLES = "\x00samples\x00"  # where the summary's samples are streamed into report.json
@@ -374,88 +381,10 @@ def _report_json(meta, summary, rows):
         marker = json.dumps(_SAMPLES)
         before, after = head.split(marker)
         yield before
-        yield from _json_list(samples, 2)
+        yield from json_list(samples, 2)
         yield after
     else:
         yield head
-    yield from _json_list(rows, 1)
-    yield "\n}\n"
-
-
-def _json_list(items, level):
-    """A list's text as ``json.dumps(..., indent=2)`` writes it at nesting ``level``, an item at a time."""
-    pad = "\n" + "  " * (level + 1)
-    sep = "["
-    for item in items:
-        yield sep + pad + _indented(item, pad)
-        sep = ","
-    yield "[]" if sep == "[" else "\n" + "  " * level + "]"
-
-
-def _indented(value, pad="\n"):
-    """``json.dumps(value, indent=2)`` with each line after the first starting ``pad`` (a newline and spaces).
-
-    The same text, several times faster: ``json`` encodes an indented
-    document in Python, an element at a time; a row's few levels are
-    joined here, their numbers and strings encoded as ``json`` encodes them.
-    """
-    kind = type(value)
-    if kind is dict:
-        if not value:
-            return "{}"
-        inner = pad + "  "
-        body = ("," + inner).join(
-            [
-                f"{_encode_str(k) if type(k) is str else _scalar(str(k))}: "
-                + (_indented(v, inner) if type(v) in _NESTED else _scalar(v))
-                for k, v in value.items()
-            ]
-        )
-        return "{" + inner + body + pad + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        inner = pad + "  "
-        return (
-            "["
-            + inner
-            + ("," + inner).join([_indented(v, inner) if type(v) in _NESTED else _scalar(v) for v in value])
-            + pad
-            + "]"
-        )
-    return _scalar(value)
-
-
-_NESTED = (dict, list, tuple)
-
-
-def _scalar(v):
-    """A number, string, bool or None as ``json.dumps`` writes it."""
-    kind = type(v)
-    if kind is float and v - v == 0:  # finite
-        return float.__repr__(v)
-    if kind is int:
-        return int.__repr__(v)
-    if kind is str:
-        return _encode_str(v)
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    return json.dumps(v)
-
-
-def _blocks(pieces, size=1 << 20):
-    """UTF-8 bytes of text ``pieces`` joined into blocks of about ``size`` characters (a write each)."""
-    buf: list[str] = []
-    n = 0
-    for piece in pieces:
-        buf.append(piece)
-        n += len(piece)
-        if n >= size:
-            yield "".join(buf).encode("utf-8")
-            buf, n = [], 0
-    if buf:
-        yield "".join(buf).encode("utf-8")
+    if rows is not None:  # else the caller writes the views and the end
+        yield from json_list(rows, 1)
+        yield "\n}\n"

@@ -232,29 +232,25 @@ _VIEW_COLUMNS = [
 
 def _view_line(r: ViewRecord, spell: Callable[[str], str] = same) -> str:
     """The per-view table's line of a record."""
-
-    def shift(r):
-        return "-" if not r.shift else ", ".join(_fmt("+.1f")(v) for v in r.shift)
-
-    def specks(r):
-        m = r.before
-        return f"{m.dropped_components} ({m.dropped_pixels})" if m is not None and m.dropped_components else "-"
-
-    def size(m):
-        return None if m is None else m.size_ratio
-
+    shift = "-" if not r.shift else ", ".join(["-" if v is None else format(v, "+.1f") for v in r.shift])
+    m = r.before
+    specks = f"{m.dropped_components} ({m.dropped_pixels})" if m is not None and m.dropped_components else "-"
+    sizes = []
+    for stage in STAGES:
+        size = None if (ms := measurement(r, stage)) is None else ms.size_ratio
+        sizes.append("-" if size is None else format(size, ".4%"))
     return _md_row(
         [
             r.sample,
             r.view,
             r.status,
-            *(_fmt(".4%")(size(measurement(r, s))) for s in STAGES),
-            _fmt(".4f")(r.wanted_scale),
-            _fmt(".4f")(r.scale),
-            shift(r),
+            *sizes,
+            "-" if r.wanted_scale is None else format(r.wanted_scale, ".4f"),
+            "-" if r.scale is None else format(r.scale, ".4f"),
+            shift,
             _YES_NO[r.limited],
-            _fmt("d")(r.cut_pixels),
-            specks(r),
+            "-" if r.cut_pixels is None else format(r.cut_pixels, "d"),
+            specks,
             spelled(spell, r.error) or "",
         ]
     )

@@ -230,6 +230,7 @@ def test_kernels_reads_each_kernel_from_the_module_that_defines_it(monkeypatch):
         "warp_count",
         "warp_taps_window",
         "warp_taps_count",
+        "search_scale",
     }
     for name in dir(k):
         kernel = getattr(k, name)

@@ -213,7 +213,7 @@ def test_compare_never_leaves_a_pair_of_two_runs(a_run, tmp_path, monkeypatch, f
 
 
 def test_compare_writes_the_chart_after_the_pair(a_run, tmp_path, monkeypatch):
-    """The chart the md links is written last: a pair that cannot be written leaves no new chart."""
+    """The figures the md links are written last: a pair that cannot be written leaves no new figure."""
     pytest.importorskip("matplotlib")
     from pixscale.report import compare as cmp
 
@@ -222,5 +222,5 @@ def test_compare_writes_the_chart_after_the_pair(a_run, tmp_path, monkeypatch):
     monkeypatch.setattr(cmp, "atomic_write_text", lambda p, t: (order.append(p.name), real_text(p, t)))
     monkeypatch.setattr(cmp, "atomic_write_bytes", lambda p, b: (order.append(p.name), real_bytes(p, b)))
     _, written = cmp.compare([a_run], tmp_path / "c")
-    assert order == ["compare.json", "compare.md", "compare.png"]
+    assert order == ["compare.json", "compare.md", "compare.png", "compare_grid.png"]  # the figures after the pair
     assert [p.name for p in written] == order

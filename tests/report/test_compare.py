@@ -26,10 +26,11 @@ def test_compare_reads_reports_and_measures_plain_folders(runs, tmp_path):
         [runs / "in", runs / "view", runs / "sample" / "pixscale-report" / "report.json"],
         tmp_path / "c",
         labels=["original", "per-view", "per-sample"],
+        order="given",
     )
-    assert [p.name for p in written] == ["compare.json", "compare.md", "compare.png"]
+    assert [p.name for p in written] == ["compare.json", "compare.md", "compare.png", "compare_grid.png"]
     original, view, sample = got
-    assert (original["source"], original["stage"]) == ("measured", "before")
+    assert (original["source"], original["stage"]) == ("measured", "as-is")
     assert (view["source"], view["stage"]) == ("report", "after")
     for entry, folder in ((view, "view"), (sample, "sample")):
         summary = json.loads((runs / folder / "pixscale-report" / "report.json").read_text())["summary"]
@@ -42,14 +43,14 @@ def test_compare_reads_reports_and_measures_plain_folders(runs, tmp_path):
     assert original["limited"] is None and original["shifted"] is None  # unknown for a folder measured as it is
     assert view["size_cv"] < 1e-3 < sample["size_cv"]
     md = written[1].read_text()
-    assert "| size ratio CV |" in md and "original" in md and "![comparison](compare.png)" in md
+    assert "| size ratio CV (per view) |" in md and "original" in md and "![comparison](compare.png)" in md
     assert json.loads(written[0].read_text())["runs"][1]["name"] == "per-view"
 
 
 def test_compare_command_and_its_errors(runs, tmp_path, capsys):
     assert main(["compare", str(runs / "view"), str(runs / "sample"), "--out", str(tmp_path / "c"), "--no-plots"]) == 0
     out = capsys.readouterr().out
-    assert "view" in out.splitlines()[0] and "sample" in out.splitlines()[0] and "grade" in out
+    assert "view" in out.splitlines()[1] and "sample" in out.splitlines()[1] and "grade" in out
     assert not (tmp_path / "c" / "compare.png").exists()
     assert main(["compare", str(runs / "view"), "--labels", "a,b", "--out", str(tmp_path / "d")]) == 2
     assert "gives 2 names for 1 runs" in capsys.readouterr().err  # the CLI names the option as --labels

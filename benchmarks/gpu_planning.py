@@ -1,0 +1,108 @@
+"""The GPU path's host-side cost: planning N device views, the kernels' own time left out.
+
+Runs without a GPU, under numba's CUDA simulator: the kernels of
+:mod:`pixscale.kernels.gpu` are replaced by a stand-in of their contract built
+from the CPU kernels, timed separately and subtracted, so what is left is what
+the host does around them on any machine: measuring's bookkeeping, the
+planner (:func:`pixscale._plan.plan_measured`, Python per view), the probes'
+rounds (one thread per view being planned, meeting at each launch) and the
+conversions.  ``threads=1`` plans the views one after the other, a launch per
+probe; the default meets up to 256 views' probes in one launch per round.
+
+    python benchmarks/gpu_planning.py [--views 64] [--size 128] [--repeat 3]
+"""
+
+import argparse
+import os
+import time
+
+os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is imported
+
+import numpy as np  # noqa: E402
+from numba import cuda  # noqa: E402
+
+import pixscale  # noqa: E402
+from pixscale import _gpu  # noqa: E402
+from pixscale._warp import kernel_constants  # noqa: E402
+from pixscale.kernels import kernels  # noqa: E402
+
+SPENT = [0.0]  # seconds inside the stand-in's kernels
+
+
+def _timed(fn):
+    def call(*args, **kw):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kw)
+        finally:
+            SPENT[0] += time.perf_counter() - t
+
+    return staticmethod(call)
+
+
+class StandIn:
+    """The GPU kernel contract computed by the CPU kernels (bilinear only), each call timed."""
+
+    FILTERS = ("bilinear",)
+
+    @_timed
+    def measure_batch(alpha, thr, stream=0):
+        out = np.zeros((alpha.shape[0], 7), np.float64)
+        for i, a in enumerate(alpha.copy_to_host()):
+            stats = np.empty(7, np.int64)
+            kernels().measure_alpha(np.ascontiguousarray(a), thr, stats)
+            out[i] = stats
+        return cuda.to_device(out)
+
+    @_timed
+    def warp_batch(src, out, params, premult, stream=0, filter="bilinear"):
+        return out  # the warp is the device's; its cost is not the host's
+
+    @_timed
+    def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
+        views = np.ascontiguousarray(alpha.copy_to_host())
+        counts = []
+        for row in params.copy_to_host():
+            a = views[int(row[0])]
+            r0, r1, c0, c1 = (int(v) for v in row[6:10])
+            args = (a, a.dtype.type(thr), *row[1:6], r0, r1, c0, c1, True, kernel_constants(a.dtype))
+            counts.append(kernels().warp_count(*args))
+        return cuda.to_device(np.array(counts, np.int64))
+
+
+def blobs(n, size, rng):
+    y, x = np.mgrid[0:size, 0:size] + 0.5
+    out = np.zeros((n, size, size, 4), np.uint8)
+    for i, r in enumerate(rng.uniform(0.1, 0.3, n) * size):
+        a = np.clip(r + 0.5 - np.hypot(x - size * 0.52, y - size * 0.47), 0, 1)
+        out[i, ..., 3] = np.floor(a * 255 + 0.5)
+        out[i, ..., :3] = 200
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--views", type=int, default=64)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    _gpu._kernels = lambda: StandIn
+    batch = cuda.to_device(blobs(args.views, args.size, np.random.default_rng(1)))
+    load = os.getloadavg()[0]
+    print(f"{args.views} views of {args.size}x{args.size}, host ms per view (best of {args.repeat}), load {load:.1f}")
+    for exact in (False, True):
+        opts = pixscale.Options(target=0.4, exact=exact)
+        pixscale.normalize_batch(batch, options=opts)  # warm-up: the CPU kernels compile
+        best = {None: np.inf, 1: np.inf}
+        for _ in range(args.repeat):
+            for threads in best:  # the two side by side in each round
+                SPENT[0] = 0.0
+                t = time.perf_counter()
+                pixscale.normalize_batch(batch, options=opts, threads=threads)
+                best[threads] = min(best[threads], time.perf_counter() - t - SPENT[0])
+        cells = [f"threads={k or 'default'}: {v * 1e3 / args.views:.3f}" for k, v in best.items()]
+        print(f"  {'exact' if exact else 'closed'}: " + ", ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
