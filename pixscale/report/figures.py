@@ -32,6 +32,7 @@ SHEET_VIEWS = 6  # views per sample on the contact sheet
 PER_SAMPLE_DRAWN = 2_000  # samples the per-sample plot shows at most (evenly spread over a larger run)
 PNG_LEVEL = 1  # zlib level of the figures: flat colours pack well at 1, in a fraction of level 6's time
 _COLOURS = {"before": "tab:blue", "after": "tab:orange"}
+_MARKERS = {"before": "^", "after": "o"}  # the offset scatter's, whose colour is the size ratio
 _MARKS = {"cut": "#d62728", "limited": "#9467bd", "shifted": "#17becf"}  # tab:red, tab:purple, tab:cyan
 
 
@@ -119,11 +120,12 @@ def _sizes(views, stage):
 
 
 def _offsets(views, stage):
-    """(dx, dy) of each view's centroid from the canvas centre, in px."""
+    """(dx, dy) of each view's centroid from the canvas centre, in px, and that view's size ratio (NaN if unknown)."""
     views = _items(views)
     i = STAGES.index(stage)
-    out = [item[i][1] for item in views if item[i] is not None and item[i][1] is not None]
-    return np.array(out, dtype=np.float64).reshape(-1, 2)
+    kept = [item[i] for item in views if item[i] is not None and item[i][1] is not None]
+    xy = np.array([m[1] for m in kept], dtype=np.float64).reshape(-1, 2)
+    return xy, np.array([np.nan if m[0] is None else m[0] for m in kept], dtype=np.float64)
 
 
 def _bars(ax, values, bins, fill=True, **style):
@@ -161,14 +163,28 @@ def _size_histogram(fig, summary, views, stages):
 
 
 def _offset_figure(fig, views, stages):
-    """Centroid offsets from the canvas centre: histogram of distances and a scatter of (dx, dy)."""
+    """Centroid offsets from the canvas centre: histogram of distances and a scatter of (dx, dy) coloured by size ratio.
+
+    The scatter's colour is each view's size ratio, on one scale for every
+    stage (as FaceLift's ``compare_preprocessing_all.py`` colours it); the
+    stages differ by marker.
+    """
+    from matplotlib import cm, colors
+
     hist, scatter = fig.subplots(1, 2)
-    for stage in stages:
-        xy = _offsets(views, stage)
+    points = {stage: _offsets(views, stage) for stage in stages}
+    sizes = np.concatenate([100 * s for _, s in points.values()] + [np.zeros(0)])
+    sizes = sizes[np.isfinite(sizes)]
+    norm = colors.Normalize(*(sizes.min(), sizes.max()) if sizes.size else (0, 1))
+    for stage, (xy, size) in points.items():
         d = np.hypot(xy[:, 0], xy[:, 1])
         if d.size:
             _bars(hist, d, 30, alpha=0.6, color=_COLOURS[stage], label=f"{stage}: mean {d.mean():.1f} px")
-        scatter.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, color=_COLOURS[stage], label=stage)
+        marker = _MARKERS[stage]
+        scatter.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.7, c=100 * size, cmap="viridis", norm=norm, marker=marker)
+        scatter.plot([], [], marker, color="0.3", ms=4, ls="none", label=stage)  # the legend's key: marker only
+    if sizes.size:
+        fig.colorbar(cm.ScalarMappable(norm, "viridis"), ax=scatter, label="size ratio (%)")
     hist.set(xlabel="centroid offset from the canvas centre (px)", ylabel="views", title="centre offsets")
     scatter.axhline(0, color="0.5", lw=0.5)
     scatter.axvline(0, color="0.5", lw=0.5)
@@ -291,7 +307,7 @@ def draw(summary, records, sources, *, progress=None, views=None):
     others, and the report, are still written.
 
     ``size_ratio_hist.png`` (before / after on a shared x axis, target line),
-    ``centre_offsets.png`` (histogram and scatter), ``per_sample.png``
+    ``centre_offsets.png`` (histogram, and scatter coloured by size ratio), ``per_sample.png``
     (mean ± std error bars), ``scale_hist.png`` and, when ``sources`` maps
     views to their files, ``contact_sheet.png``: every view of the best,
     median and worst samples (by mean centroid offset) before and after,

@@ -171,3 +171,30 @@ def test_histograms_count_as_numpy_does(rng):
     figures._scale_histogram(fig, rows)
     counts = fig.axes[0].patches[0].get_data().values
     assert (counts == np.histogram([r.scale for r in rows], bins=30)[0]).all() and counts.sum() == len(rows)
+
+
+def test_the_offset_scatter_is_coloured_by_size_ratio_with_a_colour_bar(rng):
+    """As FaceLift's compare_preprocessing_all.py: each point's colour is its view's size ratio."""
+    from matplotlib.figure import Figure
+
+    rows = []
+    for v, half in enumerate(rng.integers(4, 20, 6)):
+        alphas = []
+        for shift in (v + 1, 0):
+            a = np.zeros((64, 64), np.uint8)
+            a[32 - half : 32 + half, 32 - half + shift : 32 + half + shift] = 255
+            alphas.append(a)
+        before, after = (pixscale.measure(a) for a in alphas)
+        rows.append(ViewRecord("s0", f"s0/v{v}.png", before=before, after=after, scale=1.0, limited=False))
+    fig = Figure()
+    figures._offset_figure(fig, rows, ["before", "after"])
+    scatter = fig.axes[1]
+    points = scatter.collections
+    assert len(points) == 2
+    for stage, collection in zip(["before", "after"], points, strict=True):
+        want = [100 * getattr(r, stage).size_ratio for r in rows]
+        assert np.allclose(collection.get_array(), want) and np.ptp(want) > 0
+        assert collection.norm.vmin == pytest.approx(min(want)) and collection.norm.vmax == pytest.approx(max(want))
+        offsets = [np.subtract(getattr(r, stage).centroid, (32, 32)) for r in rows]
+        assert np.allclose(collection.get_offsets(), offsets)
+    assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "size ratio (%)"  # the colour bar
