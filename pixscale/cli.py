@@ -302,10 +302,13 @@ def cmd_stats(args):
         jobs=args.jobs,
         quiet=args.json or args.quiet,
         report_dir=args.report_dir,
+        num_samples=args.num_samples,
     )
     summary = report.summarize(
         records, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
     )
+    if args.num_samples is not None:  # said in the report's heading
+        summary["num_samples"] = args.num_samples
     if args.json:
         json.dump({"summary": summary, "views": rows_of(records)}, sys.stdout, indent=2)
         print()
@@ -452,6 +455,7 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (--json output is still printed)")
     p.add_argument("--report-dir", default=None, help="also write report files there (a folder outside DIR)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
+    p.add_argument("--num-samples", type=_positive_int, metavar="N", help="measure the first N samples (default all)")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("demo", help="generate a synthetic mouse dataset, normalize it and report")

@@ -24,7 +24,7 @@ from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready, 
 from ..pipeline.records import ViewRecord
 from .aggregate import Aggregate, _checked
 from .rowtext import Sections, blocks, json_list, shown_row
-from .text import _markdown_head, _quality_lines, _sections, _view_line, same, spelled
+from .text import _markdown_head, _quality_lines, _sections, _view_line, heading, same, spelled
 
 ROWS = "views.jsonl"  # a run's rows file in its report folder: one JSON row per view
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
@@ -184,7 +184,7 @@ def format_table(summary: Mapping[str, Any], *, spell: Callable[[str], str] | No
     (['size', 'ratio', 'before'], True)
     """
     spell = spell or same
-    out = ["pixscale quality report", ""]
+    out = ["pixscale quality report" + heading(summary), ""]
     for title, columns, rows in _sections(summary):
         out.append((f"{title:<28}" + "".join(f"{c:>12}" for c in columns)).rstrip())
         out += [f"  {label:<26}" + "".join(f"{c:>12}" for c in cells) for label, cells in rows]

@@ -140,6 +140,12 @@ def _md_table(header, rows):
 _YES_NO = {True: "yes", False: "no", None: "-"}
 
 
+def heading(summary: Mapping[str, Any]) -> str:
+    """``": the first N samples"`` when ``summary`` is of only those (its ``num_samples``), else ``""``."""
+    n = summary.get("num_samples")
+    return "" if n is None else f": the first {n} samples"
+
+
 def _markdown_head(
     summary: Mapping[str, Any],
     meta: Mapping[str, Any],
@@ -148,7 +154,7 @@ def _markdown_head(
 ) -> tuple[str, Iterable[str]]:
     """``report.md`` up to its per-view table's header, as ``(text, lines)``: the lines of the per-sample table follow
     the text (each its own line, the per-view table's header last); a record's line follows them."""
-    out = ["# pixscale quality report", ""]
+    out = ["# pixscale quality report" + heading(summary), ""]
     if meta:
         params = meta.get("parameters") or {}
         out += _md_table(

@@ -249,3 +249,20 @@ def test_measured_folder_counts_objects_touching_the_edge(tmp_path):
     assert main(["stats", str(folder), "--report-dir", str(tmp_path / "r"), "--no-plots", "--quiet"]) == 0
     (entry,), _ = compare([tmp_path / "r"], tmp_path / "d", plots=False)
     assert (entry["kind"], entry["stage"], entry["touching_edge"]) == ("measured folder", "as-is", 3)
+
+
+def test_stats_num_samples_measures_the_first_n_and_says_so(runs, tmp_path, capsys):
+    """`pixscale stats --num-samples N` (issue #24 item 3): the first N samples by name, said in the heading."""
+    args = ["stats", str(runs / "in"), "--num-samples", "2", "--report-dir", str(tmp_path / "r"), "--no-plots"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("pixscale quality report: the first 2 samples\n")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    names = sorted({s["sample"] for s in _report(runs, "view")["summary"]["samples"]})
+    assert [s["sample"] for s in report["summary"]["samples"]] == names[:2] and report["summary"]["num_samples"] == 2
+    assert (tmp_path / "r" / "report.md").read_text().startswith("# pixscale quality report: the first 2 samples\n")
+    assert main(["stats", str(runs / "in"), "--json"]) == 0  # without it: every sample, the heading as before
+    whole = json.loads(capsys.readouterr().out)["summary"]
+    assert len(whole["samples"]) == 4 and "num_samples" not in whole
+    with pytest.raises(SystemExit):
+        main(["stats", str(runs / "in"), "--num-samples", "0"])
