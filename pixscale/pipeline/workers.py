@@ -432,8 +432,11 @@ class Workers:
         how, value = parse_scheduler(scheduler)
         if how == "local":
             with _children_deaf_to_ctrl_c():  # its threads, and so the worker processes they start
+                # Its processes log only critical errors (50): a unit's failure reaches the run through its
+                # future, and at Ctrl-C a worker whose heartbeat meets the closing scheduler would print a
+                # traceback (ERROR) that is no news to the user.
                 self._cluster = LocalCluster(
-                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
                 )
                 self._client = Client(self._cluster)
         else:
