@@ -103,6 +103,11 @@ def jit_strict(func):
     return _njit(func, fastmath=False)
 
 
+def jit_strict_helper(func):
+    """:func:`jit_strict` for a helper only kernels call: no Python entry point (see :func:`jit_helper`)."""
+    return _njit(func, fastmath=False, no_cpython_wrapper=True)
+
+
 #: The kernels the image API calls, by the module of this folder that defines them.
 _HOMES = {
     "measure_alpha": "measure",

@@ -13,28 +13,23 @@ import math
 
 import numpy as np
 
-from . import _njit, jit_strict
+from . import jit_strict, jit_strict_helper
 from .probe import count_spans, probe_rows
 
 
-def _strict_helper(func):
-    """A helper without fastmath and without a Python entry point (see :func:`pixscale.kernels.jit_helper`)."""
-    return _njit(func, fastmath=False, no_cpython_wrapper=True)
-
-
-@_strict_helper
+@jit_strict_helper
 def _lower(a, b):
     """Python's ``min(a, b)``: ``a`` unless ``b`` is smaller."""
     return b if b < a else a
 
 
-@_strict_helper
+@jit_strict_helper
 def _higher(a, b):
     """Python's ``max(a, b)``: ``a`` unless ``b`` is larger."""
     return b if b > a else a
 
 
-@_strict_helper
+@jit_strict_helper
 def _place(scale, g):
     """:func:`pixscale._place.place_in` (or the ideal point without ``fit="shift"``) from the geometry ``g``."""
     if g[4] == 0.0:
@@ -48,7 +43,7 @@ def _place(scale, g):
     return x, y
 
 
-@_strict_helper
+@jit_strict_helper
 def _window(scale, box, g):
     """``(dx, dy, r0, r1, c0, c1)``: the destination of the centre and the probe's window (``_Probe.windows``)."""
     dx, dy = _place(scale, g)
@@ -61,14 +56,14 @@ def _window(scale, box, g):
     return dx, dy, r0, r1, c0, c1
 
 
-@_strict_helper
+@jit_strict_helper
 def _count(alpha, thr, rows, scale, g, dx, dy, r0, r1, c0, c1, rounding, consts):
     if r0 >= r1 or c0 >= c1:
         return 0
     return count_spans(alpha, thr, rows, scale, g[0], g[1], dx, dy, r0, r1, c0, c1, rounding, consts)
 
 
-@_strict_helper
+@jit_strict_helper
 def _look(s, alpha, thr, rows, box, g, n_out, rounding, consts, target, best, ends):
     """``refine_scale``'s ``look``: the ratio at ``s``, kept in ``best`` and ``ends`` as that function keeps it.
 
@@ -96,12 +91,12 @@ def _look(s, alpha, thr, rows, box, g, n_out, rounding, consts, target, best, en
     return r
 
 
-@_strict_helper
+@jit_strict_helper
 def _bracketed(ends):
     return ends[4] != 0.0 and ends[5] != 0.0 and ends[0] < ends[2]
 
 
-@_strict_helper
+@jit_strict_helper
 def _refine(alpha, thr, rows, box, g, n_out, scale, target, goal, steps, rounding, consts, best):
     """The search of ``refine_scale``, leaving the best scale seen in ``best``."""
     ends = np.zeros(6)
