@@ -113,14 +113,7 @@ def vblend_premult(a, b, s0, s1, s2, s3, t0, t1, t2, t3, wide):
             f32(dadd(dmul(p, f64(s2)), dmul(q, f64(t2)))),
             f32(dadd(p, q)),
         )
-    p = fmul(a, f32(s3))
-    q = fmul(b, f32(t3))
-    return (
-        fadd(fmul(p, f32(s0)), fmul(q, f32(t0))),
-        fadd(fmul(p, f32(s1)), fmul(q, f32(t1))),
-        fadd(fmul(p, f32(s2)), fmul(q, f32(t2))),
-        fadd(p, q),
-    )
+    return hblend_premult(a, b, s0, s1, s2, s3, t0, t1, t2, t3)
 
 
 @cuda.jit(device=True)
