@@ -36,7 +36,7 @@ def _positive_int(text):
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; got {text!r}")
     return value
 
 
@@ -482,7 +482,7 @@ def build_parser():
     _add_speck_options(p, " (for measured folders; a run's report keeps its own)")
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (the files are still written)")
-    compare_arguments(p)  # --order, --num-samples
+    compare_arguments(p, _positive_int)  # --order, --num-samples
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="quick throughput check: kernels vs the NumPy reference")

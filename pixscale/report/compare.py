@@ -563,24 +563,15 @@ def compare(
     return runs, written
 
 
-def add_arguments(parser) -> None:
-    """The ``compare`` subcommand's ``--order`` and ``--num-samples`` (kept here, beside what they set)."""
+def add_arguments(parser, positive_int) -> None:
+    """The ``compare`` subcommand's ``--order`` and ``--num-samples`` (kept here, beside what they set).
 
-    def whole(text):
-        import argparse
-
-        try:
-            n = int(text)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-        return n
-
+    ``positive_int`` is the command line's parser of a whole number of at least 1.
+    """
     parser.add_argument("--order", choices=ORDERS, default="grade", help="runs best grade first (default), or as given")
     parser.add_argument(
         "--num-samples",
-        type=whole,
+        type=positive_int,
         default=None,
         metavar="N",
         help="compare only the first N samples of each (default all)",
