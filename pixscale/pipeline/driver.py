@@ -578,8 +578,8 @@ def measure_dataset(
         rows = []
         for view in sample.views:
             try:
-                image, m, _ = read_and_measure(view, rule)
-                rows.append(ViewRecord.measured(sample.name, view.key, m, islands(image, m, rule)))
+                _, m, selection = read_and_measure(view, rule)
+                rows.append(ViewRecord.measured(sample.name, view.key, m, islands(selection.alpha, m, rule)))
             except (ViewError, EmptyMaskError) as exc:
                 rows.append(ViewRecord.failed(sample.name, view.key, reason_of(exc)))
         return rows

@@ -146,16 +146,20 @@ COMPACT = 0.5  # an object filling this much of its bounding box has no island f
 
 
 def islands(image, before, rule):
-    """The small islands measured as part of the object when ``rule`` filters none, for the report.
+    """The small islands measured as part of the object, for the report.
 
-    ``{"components", "pixels"}`` of the islands below :data:`SPECK_FRACTION`
-    of the largest, or None when there are none (or the rule drops them).
-    Only an object filling less than :data:`COMPACT` of its bounding box is
-    labelled: an island far enough out to move size or centre widens the box.
-    With no component filter the box holds every object pixel, so only the
-    box is labelled (the same components, at the cost of the box).
+    ``image`` holds the object as ``rule`` selected it (its alpha: the
+    selection's, with any dropped specks at 0), so a component filter that
+    left some specks in (``min_component=`` in pixels, or a fraction below
+    :data:`SPECK_FRACTION`) still has them counted.  ``{"components",
+    "pixels"}`` of the islands below :data:`SPECK_FRACTION` of the largest,
+    or None when there are none.  Only an object filling less than
+    :data:`COMPACT` of its bounding box is labelled: an island far enough out
+    to move size or centre widens the box, and the box holds every object
+    pixel, so only the box is labelled (the same components, at the cost of
+    the box).
     """
-    if rule.filters or before.bbox is None:
+    if before.bbox is None or rule.keep == "largest":
         return None
     x0, y0, x1, y1 = before.bbox
     if before.count >= COMPACT * (x1 - x0) * (y1 - y0):
@@ -332,7 +336,7 @@ def _warp_view(sample, view, image, before, kept, t, opts, frames):
         files = [(view.out_key, out)]
     on_target = t.on_target if opts.scale == "per-view" else None
     row = ViewRecord.written(sample.name, view.key, before, after, t, on_target=on_target)
-    return files, row, (image, before, opts.image.object_mask)
+    return files, row, (image if kept is None else kept, before, opts.image.object_mask)
 
 
 def _process_sample(sample, out_root, opts, root, stop):

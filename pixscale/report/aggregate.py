@@ -35,7 +35,7 @@ import numpy as np
 
 from ..pipeline.dataset import printable
 from ..pipeline.records import ViewRecord
-from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, _fits_moved, measurement, off_centre
+from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, Limits, measurement, off_centre
 from .samples import SampleTable
 
 EXACT = 10_000  # values a statistic keeps exactly; beyond, running moments and a quantile sketch
@@ -355,7 +355,7 @@ class Aggregate:
         self.max_error = None
         self.off_target: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
-        self.fits_moved = 0
+        self.limits = Limits(self.options)  # the limited views, by sample, as the advice tells them
         self.views = Reservoir(reservoir, seed)  # (size, offset) by stage, scale, wanted where limited
         self.samples = SampleTable()
         self._group: list[ViewRecord] = []
@@ -420,7 +420,6 @@ class Aggregate:
             self.cut_pixels += r.cut_pixels
         if r.limited:
             self.limited += 1
-            self.fits_moved += bool(_fits_moved(r, self.options.get("margin")))
         m = r.before
         if m is not None and m.dropped_components:
             self.specks["views"] += 1
@@ -449,6 +448,7 @@ class Aggregate:
             if measured:
                 self.stages[stage].add_sample(measured)
         self.samples.add(ok[0].sample, ok)
+        self.limits.add(ok)
 
     def outliers(self, stage):
         """``(count, first three names)`` of the views more than OUTLIER_PX off centre beyond the fit's move."""

@@ -6,10 +6,12 @@ recommendation the report can give, with its premise.
 """
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._filters import FILTERS, lift, reach
 from .._measure import Measurement
-from .._place import margins_px
+from .._place import footprint, margins_px, max_scale
 from ..pipeline.records import ViewRecord
 
 STAGES = ("before", "after")  # a record's measurements: of the input, of the written output
@@ -24,7 +26,8 @@ OUTLIER_PX = 50  # views further than this from the centre are listed as outlier
 # by :func:`_advise` with the run's numbers. A run option is named as a backticked Python keyword
 # (`target=`, `fit="shrink"`), never as a command-line flag: the command line rewrites those when it
 # prints them (``spell=`` of format_table and write_report). The premise says when each is given;
-# tests/report/test_trust_report.py holds a run for every key and checks the premise.
+# tests/report/test_advice.py holds runs that give each key and runs that must not, and checks that
+# every option a text names is one pixscale has, with a value it accepts.
 ADVICE = {
     "input_size": (
         "no run (measured only), size CV above 3%",
@@ -36,30 +39,31 @@ ADVICE = {
         "each object's centre to the canvas centre",
     ),
     "size_exact_off": (
-        "per-view scale, exact mode off, size CV above 3%",
+        "per-view scale, exact mode off, size CV above 3%, no limited, cut or specked views to explain it",
         "size: the size ratio varies by {cv:.1f}% (CV) with exact mode off (`exact=False`); run "
         "without `exact=False`: exact mode re-measures each view and refines its scale",
     ),
     "size_per_sample": (
-        "per-sample scale, size CV above 3%",
-        'size: the size ratio varies by {cv:.1f}% (CV) because `scale="per-sample"` keeps each sample\'s '
-        'relative sizes (its mean view gets the target); `scale="per-view"` gives every view the target',
+        "per-sample scale, size CV above 3%, views within a sample varying by more than 3% (mean within-sample CV)",
+        "size: the size ratio varies by {cv:.1f}% (CV), {within:.1f}% within a sample (mean CV), because "
+        '`scale="per-sample"` keeps each sample\'s relative sizes; `scale="per-view"` scales each view to the '
+        "target on its own",
     ),
     "size_other": (
-        "a run, size CV above 3%, not explained by the options, limited, cut or off-target views",
+        "a run, size CV above 3%, not explained by the options, limited, cut, off-target or specked views",
         "size: the size ratio varies by {cv:.1f}% (CV), which none of the run's options explains; inspect "
         "the views furthest from the target (per-view table)",
     ),
     "centre_option": (
         "a run with a centre other than the centroid, mean offset above 10 px of 512 or views over 50 px",
-        'centre: each view\'s {center} centre was placed on the canvas centre (`center="{center}"`), so '
-        'centroids sit off it; `center="centroid"` centres the centroids',
+        'centre: `center="{center}"` aims each view\'s {center} centre, not its centroid, at the canvas '
+        'centre, so centroids sit off it; `center="centroid"` aims the centroids there',
     ),
     "centre_shifted": (
         "a run, mean offset above 10 px of 512, views moved to keep them whole",
         "centre: {shifted} view(s) were moved off centre (up to {shift_max:.0f} px) to keep them whole on "
-        "the canvas; to keep them centred, lower `target=` or enlarge `output_size=`, or use "
-        '`fit="shrink"` (scales them down about the centre instead)',
+        'the canvas; to keep them centred, lower `target=`, or use `fit="shrink"` (scales them down about '
+        "the centre instead)",
     ),
     "centre_other": (
         "a run, mean offset above 10 px of 512, not explained by the centre option, moves, cuts or islands",
@@ -72,26 +76,40 @@ ADVICE = {
         "inspect them: {outlier_names}",
     ),
     "specks": (
-        "no component filter, views with small islands apart from the object",
+        "views with small islands apart from the object that the object mask kept (no component filter, "
+        "or one that keeps them)",
         "specks: {speck_views} view(s) have small islands apart from the object ({speck_islands} islands, "
         '{speck_pixels} px) that count toward size and centre; `min_component=0.05` or `keep="largest"` '
         "leaves them out",
     ),
     "limited": (
-        "views whose scale was lowered, that would not fit the canvas at the target even moved; margin 0",
-        "limited: {too_large} view(s) are too large for the canvas at the target, even moved off centre, so "
-        "their scale was lowered; lower `target=` or enlarge `output_size=`",
+        "per-view scale, views whose scale was lowered that do not fit the canvas at the target even moved "
+        "off centre (fit shift; fit shrink: their footprint says so); margin 0",
+        "limited: {too_large} view(s) do not fit the canvas at the target, even moved off centre, so their "
+        "scale was lowered; lower `target=`",
     ),
     "limited_margin": (
-        "views whose scale was lowered, that would not fit the canvas at the target even moved; a margin",
-        "limited: {too_large} view(s) are too large for the canvas less the margin at the target, even moved "
-        "off centre, so their scale was lowered; lower `target=` or `margin=`, or enlarge `output_size=`",
+        "as limited, with a margin",
+        "limited: {too_large} view(s) do not fit the canvas less the margin at the target, even moved off "
+        "centre, so their scale was lowered; lower `target=` or `margin=`",
     ),
     "limited_shrink": (
-        "fit shrink, views whose scale was lowered that would fit the canvas at the target moved off centre",
+        "fit shrink, views whose scale was lowered whose footprint fits the canvas at the target moved off "
+        "centre (per-sample scale: every view of the sample's), with a filter that spreads no faint rim",
         "limited: {fits_moved} view(s) were scaled below the target to stay whole about the canvas centre "
         '(`fit="shrink"`); `fit="shift"` (the default) keeps them at the target, moved off centre only as '
         "far as needed",
+    ),
+    "limited_sample": (
+        "per-sample scale, samples whose shared scale was lowered (not all of whose views fit moved under fit shrink)",
+        "limited: the shared scale of {limited_samples} sample(s) ({sample_views} views) was lowered to keep "
+        'all their views whole on the canvas; lower `target=`, or `scale="per-view"` lowers only the views '
+        "that do not fit",
+    ),
+    "limited_fit": (
+        "per-view scale, views whose scale was lowered where the run's fit is unknown, or under fit shrink "
+        "with a filter whose faint rim the report cannot see (lanczos4, auto) and a footprint that fits moved",
+        "limited: {unsure} view(s) were scaled below the target to keep them whole on the canvas; lower `target=`",
     ),
     "cut": (
         "fit none (or unknown), views that lost object pixels off the canvas",
@@ -173,12 +191,6 @@ def _interpretation(cv_pct, offset_512):
 _CONDITIONS = ("scale", "fit", "exact", "center", "margin", "target", "filter", "min_component", "keep")
 
 
-def _filters(options):
-    """True when the run's object mask drops islands (``min_component`` or ``keep=\"largest\"``)."""
-    mc = options.get("min_component")
-    return options.get("keep") == "largest" or (mc is not None and mc > 0)
-
-
 def off_centre(r: ViewRecord, stage: str) -> bool:
     """Whether a view is more than :data:`OUTLIER_PX` px off centre where no move of the fit explains it.
 
@@ -193,23 +205,80 @@ def off_centre(r: ViewRecord, stage: str) -> bool:
     return math.hypot(x - w / 2 - dx, y - h / 2 - dy) > OUTLIER_PX
 
 
-def _fits_moved(r: ViewRecord, margin: Any) -> bool | None:
-    """Whether a limited view's object, at the scale it wanted, fits the canvas (less ``margin``) when moved.
+def fits_moved(r: ViewRecord, options: Mapping[str, Any]) -> bool | None:
+    """Whether a limited view fits the canvas at the scale it wanted when moved off centre (``fit="shift"``).
 
-    Its footprint (the bounding box plus half a source pixel each side, as
-    :mod:`pixscale._place` keeps it) scaled by ``wanted_scale`` against the
-    after-canvas; None when the record does not tell.
+    The arithmetic of :mod:`pixscale._place` for ``fit="shift"``: the
+    footprint (the bounding box grown by the filter's reach in source pixels)
+    at ``wanted_scale`` against the after-canvas less the run's margin and the
+    filter's reach in output pixels.  False is sure: the plan's footprint
+    holds the bounding box.  True is sure for the filters that lift no alpha
+    (bilinear, area); for lanczos4 and auto the plan's footprint also holds
+    the object's faint rim (:func:`pixscale._plan._support`), which a record
+    does not keep, so a footprint that fits is None (unknown), as is a record
+    or run that does not tell.
     """
     before, after, wanted = r.before, r.after, r.wanted_scale
-    if before is None or not before.bbox or after is None or not after.shape or not wanted:
+    filter = options.get("filter") or "bilinear"
+    if before is None or not before.bbox or after is None or not after.shape or not wanted or filter not in FILTERS:
         return None
-    x0, y0, x1, y1 = before.bbox
     h, w = after.shape
+    source_px, pad = reach(filter)
     try:
-        mx, my = margins_px(margin or 0.0, (h, w))
+        margins = margins_px(options.get("margin") or 0.0, (h, w))
     except ValueError:
         return None
-    return (x1 - x0) * wanted <= w - 2 * mx and (y1 - y0) * wanted <= h - 2 * my
+    extent = footprint(before.bbox, (0.0, 0.0), source_px)
+    if wanted > max_scale("shift", extent, (w / 2, h / 2), (h, w), margins, pad):
+        return False
+    return True if lift(filter) == 1.0 else None
+
+
+class Limits:
+    """What the limited advice says of a run's limited views, counted a sample at a time (:meth:`add`).
+
+    ``fits_moved``: views ``fit="shrink"`` scaled down that fit the canvas
+    at the target moved off centre (:func:`fits_moved`; under
+    ``scale="per-sample"``, a sample's views when all of them fit);
+    ``too_large``: per-view scale, views that do not fit even moved
+    (every limited view of ``fit="shift"``, whose plan moved them first);
+    ``unsure``: views of neither kind the report can tell; ``samples`` and
+    ``sample_views``: per-sample scale, the other limited samples and
+    their views.
+
+    Examples
+    --------
+    >>> lim = Limits({"fit": "shift", "scale": "per-view"})
+    >>> lim.add([])
+    >>> lim.too_large, lim.fits_moved, lim.samples
+    (0, 0, 0)
+    """
+
+    def __init__(self, options: Mapping[str, Any] | None):
+        self.options = dict(options or {})
+        self.fits_moved = self.too_large = self.unsure = self.samples = self.sample_views = 0
+
+    def add(self, records: Sequence[ViewRecord]) -> None:
+        """The ok records of one sample."""
+        limited = [r for r in records if r.limited]
+        if not limited:
+            return
+        fit = self.options.get("fit")
+        if self.options.get("scale") == "per-sample":  # one shared scale: the sample fits moved or not
+            if fit == "shrink" and all(fits_moved(r, self.options) is True for r in limited):
+                self.fits_moved += len(limited)
+            else:
+                self.samples += 1
+                self.sample_views += len(limited)
+            return
+        for r in limited:
+            fits = True if fit == "shift" else fits_moved(r, self.options) if fit == "shrink" else None
+            if fit == "shift" or fits is False:  # shift moved it first: only its size limits it
+                self.too_large += 1
+            elif fits:
+                self.fits_moved += 1
+            else:
+                self.unsure += 1
 
 
 def _advise(keys, values):
@@ -223,14 +292,17 @@ def _advice_keys(summary, views, options, stage, cv, offset):
     ``stage`` is the graded one ("after", else "before"), ``cv`` its size spread
     in percent and ``offset`` its mean centre offset in pixels of a 512 canvas;
     ``views`` the :class:`~pixscale.report.aggregate.Aggregate` of the records:
-    its :func:`off_centre` views, and its limited ones that would fit moved.
+    its :func:`off_centre` views, and its :class:`Limits`.
     """
     run = stage == "after"
     placement, specks, exact = summary["placement"], summary["specks"], summary["exact"]
     n_outliers, first = views.outliers(stage)
+    within = ((summary.get("within_sample_cv") or {}).get(stage) or {}).get("mean")
+    limits = views.limits
     values = {
         "cv": cv,
         "offset": offset,
+        "within": 100 * (within or 0.0),
         "center": options.get("center"),
         "shifted": placement["shifted"],
         "shift_max": placement["shift_max"] or 0.0,
@@ -244,9 +316,15 @@ def _advice_keys(summary, views, options, stage, cv, offset):
         "speck_views": specks["islands_views"],
         "speck_islands": f"{specks['islands_components']:,}",
         "speck_pixels": f"{specks['islands_pixels']:,}",
+        "fits_moved": limits.fits_moved,
+        "too_large": limits.too_large,
+        "unsure": limits.unsure,
+        "limited_samples": limits.samples,
+        "sample_views": limits.sample_views,
     }
     size_off, centre_off = cv > 3, offset > 10
-    specks_seen = specks["islands_views"] > 0 and not _filters(options)
+    # islands the object mask kept (no filter, or one that keeps them): counted only where they remain
+    specks_seen = specks["islands_views"] > 0
     keys = []
     if not run:
         keys += ["input_size"] * size_off + ["input_centre"] * centre_off
@@ -258,31 +336,32 @@ def _advice_keys(summary, views, options, stage, cv, offset):
     limited = placement["limited"] > 0
     cut = placement["cut"] > 0 and fit in (None, "none")
     off_target = exact["off_target"] > 0
+    explained = limited or cut or off_target or specks_seen
     if size_off:
-        if scale == "per-sample":
+        if scale == "per-sample" and within is not None and 100 * within > 3:
             keys.append("size_per_sample")
-        elif scale == "per-view" and options.get("exact") is False:
+        elif scale == "per-view" and options.get("exact") is False and not explained:
             keys.append("size_exact_off")
-        elif not (limited or cut or off_target or specks_seen):
+        elif not explained:
             keys.append("size_other")
     by_centre = options.get("center") not in (None, "centroid")
     if by_centre and (centre_off or n_outliers):
         keys.append("centre_option")
-    elif centre_off:
-        if placement["shifted"]:
-            keys.append("centre_shifted")
-        elif not (cut or specks_seen):
-            keys.append("centre_other")
+    if centre_off and placement["shifted"]:
+        keys.append("centre_shifted")
+    elif centre_off and not (by_centre or cut or specks_seen):
+        keys.append("centre_other")
     if n_outliers and not by_centre:
         keys.append("outliers")
-    if limited:
+    if limits.fits_moved:
+        keys.append("limited_shrink")
+    if limits.samples:
+        keys.append("limited_sample")
+    if limits.too_large:
         margin = options.get("margin")
-        values["fits_moved"] = views.fits_moved  # of the limited views (see _fits_moved)
-        values["too_large"] = views.limited - values["fits_moved"] if fit == "shrink" else views.limited
-        if fit == "shrink" and values["fits_moved"]:
-            keys.append("limited_shrink")
-        if values["too_large"]:
-            keys.append("limited_margin" if margin not in (None, 0, 0.0) and not _zero_percent(margin) else "limited")
+        keys.append("limited_margin" if margin not in (None, 0, 0.0) and not _zero_percent(margin) else "limited")
+    if limits.unsure:
+        keys.append("limited_fit")
     if cut:
         keys.append("cut")
     if off_target:

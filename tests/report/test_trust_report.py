@@ -3,7 +3,6 @@
 Issue #19 ("Trust, round three"): each test failed on the code before the fix.
 """
 
-import ast
 import json
 import math
 import re
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from pixscale import Measurement
-from pixscale.cli import build_parser, main
+from pixscale.cli import main
 from pixscale.pipeline.io import write_png
 from pixscale.pipeline.options import RunOptions
 from pixscale.pipeline.records import Islands, ViewRecord
@@ -72,63 +71,11 @@ def _opts(**kw):
     return dict(RUN, **kw)
 
 
-# For every advice the report can give: runs (rows, options) that call for it. Each run is
-# checked to give it, and every other run in this table not to give it unless its premise holds.
-TRIGGERS = {
-    "input_size": [(_varied(run=False), {})],
-    "input_centre": [(_off(run=False), {})],
-    "size_exact_off": [(_varied(), _opts(exact=False))],
-    "size_per_sample": [(_varied(), _opts(scale="per-sample")), (_varied(), _opts(scale="per-sample", exact=False))],
-    "size_other": [(_varied(), _opts())],
-    "centre_option": [(_off(), _opts(center="bbox")), (_off(), _opts(center="image"))],
-    "centre_shifted": [(_off(shift=(12.0, 0.0)), _opts())],
-    "centre_other": [(_off(), _opts())],
-    "outliers": [(_uniform(5) + [_row("far.png", off=(60.0, 0.0))], _opts())],
-    "specks": [(_islands(_off()), _opts()), (_islands(_off(run=False)), {"min_component": None, "keep": "all"})],
-    "limited": [
-        ([replace(r, limited=True) for r in _varied()], _opts()),
-        ([replace(r, limited=True, wanted_scale=4.0) for r in _varied()], _opts(fit="shrink")),  # too large anyway
-    ],
-    "limited_margin": [([replace(r, limited=True) for r in _varied()], _opts(margin="5%"))],
-    "limited_shrink": [([replace(r, limited=True) for r in _varied()], _opts(fit="shrink"))],
-    "cut": [([replace(r, cut_pixels=25) for r in _varied()], _opts(fit="none"))],
-    "off_target": [([replace(r, on_target=False) for r in _varied()], _opts())],
-    "no_action": [(_uniform(), _opts()), (_uniform(run=False), {})],
-}
-
-
 def _advice(rows, options):
     return report.summarize(rows, target=0.3, options=options)["quality"]
 
 
-def test_every_advice_has_a_run_that_gives_it():
-    assert set(TRIGGERS) == set(quality.ADVICE)
-    for key, runs in TRIGGERS.items():
-        for rows, options in runs:
-            q = _advice(rows, options)
-            assert key in q["advice"], (key, q["advice"])
-            assert len(q["recommendations"]) == len(q["advice"])
-
-
 MENTION = re.compile(r"`(\w+)=([^`]*)`")  # an option as the library names it: `target=`, `fit="shrink"`
-
-
-def test_every_option_an_advice_names_is_a_run_option_the_command_line_has():
-    """The advice speaks Python (the command line spells it as flags): every `name=value` it writes
-    names a RunOptions field, with a value RunOptions accepts, and an option of `pixscale run`."""
-    run = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
-    dests = {action.dest for action in run._actions if action.option_strings}
-    named = set()
-    for key, (_, text) in quality.ADVICE.items():
-        mentions = MENTION.findall(text)
-        assert text.count("`") == 2 * len(mentions), (key, text)  # every backtick quotes an option
-        assert not re.search(r"--[a-z]", text), (key, text)  # no flag written into a text
-        for option, value in mentions:
-            named.add(option)
-            assert option in RUN and option in dests, (key, option)
-            if value:  # a value the run accepts ({center} is the run's own)
-                RunOptions(**{option: ast.literal_eval(value.format(center="bbox"))})
-    assert named == {"exact", "scale", "center", "target", "margin", "output_size", "fit", "min_component", "keep"}
 
 
 def test_the_advice_texts_are_given_as_spelled(tmp_path):
@@ -162,48 +109,8 @@ def test_the_advice_texts_are_given_as_spelled(tmp_path):
     assert data["views"][-1]["error"] == failed.error
 
 
-@pytest.mark.parametrize(
-    ("key", "rows", "options"),
-    [
-        # 'lower --target' when nothing was limited, or under fit shrink (the default placement fits them)
-        ("limited", _varied(), _opts()),
-        ("limited", [replace(r, limited=True) for r in _varied()], _opts(fit="shrink")),
-        ("limited_margin", [replace(r, limited=True) for r in _varied()], _opts(margin=0.0)),
-        ("limited_margin", [replace(r, limited=True) for r in _varied()], _opts(margin="0%")),
-        ("limited_shrink", [replace(r, limited=True) for r in _varied()], _opts()),
-        # 'run with exact mode' when it is on, or under per-sample where it is not the cause
-        ("size_exact_off", _varied(), _opts()),
-        ("size_exact_off", _varied(), _opts(scale="per-sample", exact=False)),
-        ("size_per_sample", _varied(), _opts()),
-        # views the fit moved to keep them whole are no outliers
-        ("outliers", _uniform(5) + [_row("moved.png", off=(53.0, 0.0), shift=(53.0, 0.0))], _opts()),
-        ("centre_other", _off(shift=(12.0, 0.0)), _opts()),
-        # specks: not when the filter is on, nor without islands
-        ("specks", _islands(_off()), _opts(min_component=0.05)),
-        ("specks", _islands(_off()), _opts(keep="largest")),
-        ("specks", _off(), _opts()),
-        ("centre_other", _islands(_off()), _opts()),
-        # cut advice only where the fit could cut
-        ("cut", [replace(r, cut_pixels=25) for r in _varied()], _opts(fit="shift")),
-        ("off_target", [replace(r, on_target=None) for r in _varied()], _opts(scale="per-sample")),
-        ("no_action", _varied(), _opts()),
-        ("centre_option", _uniform(), _opts(center="bbox")),
-        ("input_size", _varied(), _opts()),
-        ("size_other", _varied(run=False), {}),
-    ],
-)
-def test_no_advice_without_its_premise(key, rows, options):
-    """Issue #19: advice that is wrong for the run's options or data is not given."""
-    q = _advice(rows, options)
-    assert key not in q["advice"], q["recommendations"]
-
-
-def test_no_advice_names_a_missing_option():
-    """Issue #19: 'a 3-D centre' (pixscale has none) is never suggested."""
-    for runs in TRIGGERS.values():
-        for rows, options in runs:
-            for text in _advice(rows, options)["recommendations"]:
-                assert "3-D" not in text and "exact mode (the default)" not in text
+# The table of every advice with the runs that must and must not give it, and the check of the
+# options each names, live in tests/report/test_advice.py.
 
 
 def test_conditions_are_recorded_with_the_advice():
@@ -212,14 +119,6 @@ def test_conditions_are_recorded_with_the_advice():
     assert c["run"] and c["scale"] == "per-sample" and c["fit"] == "shrink" and c["exact"] is True
     assert c["min_component"] == 0.05 and c["keep"] == "all" and c["filter"] == "bilinear"
     assert _advice(_varied(), None)["conditions"]["run"] is True
-
-
-def test_unknown_options_give_no_advice_about_options():
-    """A library user's summarize() without options: only the numbers speak."""
-    q = _advice(_varied(), None)
-    assert q["advice"] == ["size_other"]
-    q = _advice([replace(r, limited=True) for r in _varied()], None)
-    assert q["advice"] == ["limited"]
 
 
 def _bars(root, *, n=4, long=40, size=96):
