@@ -31,6 +31,7 @@ MARKDOWN = "report.md"
 SHEET = "contact_sheet.png"  # shown first
 FIGURE = re.compile(r"^!\[([^\]]*)\]\(([^)]*)\)$")  # a figure line of report.md: ![name](name)
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.png$")  # a figure file of the report folder, nothing else inlined
+LONG = 48  # a cell longer than this (characters) wraps; shorter ones keep to one line
 CELL = re.compile(r"(?<!\\)\|")  # a cell border: a pipe not escaped as \|
 
 STYLE = """
@@ -47,7 +48,8 @@ code { font: 0.92em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; ba
 table { border-collapse: collapse; font-size: 0.9em; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #d8dde3; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
-td { overflow-wrap: anywhere; min-width: 3ch; }
+td { white-space: nowrap; }
+td.long { white-space: normal; min-width: 24ch; max-width: 60ch; overflow-wrap: anywhere; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 figure { margin: 0.6em 0 1.2em; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid #d8dde3; }
@@ -75,6 +77,11 @@ def _cells(line: str) -> list[str]:
     inner = inner[1:] if inner.startswith("|") else inner
     inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
     return [c.strip().replace("\\|", "|") for c in CELL.split(inner)]
+
+
+def _td(cell: str) -> str:
+    """A table cell: numbers and names on one line, a long text (an error, a path) wrapped in its column."""
+    return f'<td class="long">{_inline(cell)}</td>' if len(cell) > LONG else f"<td>{_inline(cell)}</td>"
 
 
 def _slug(title: str) -> str:
@@ -160,7 +167,7 @@ def render(lines: Iterable[str], folder: Path, figures: Iterable[str] = ()) -> I
                 if state == "head":
                     yield "<tbody>\n"
                     state = "body"
-                yield "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>\n"
+                yield "<tr>" + "".join(_td(c) for c in cells) + "</tr>\n"
         elif stripped.startswith("- "):
             if state != "list":
                 yield "<ul>\n"
