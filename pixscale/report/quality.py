@@ -39,7 +39,7 @@ ADVICE = {
         "each object's centre to the canvas centre",
     ),
     "size_exact_off": (
-        "per-view scale, exact mode off, size CV above 3%, no limited, cut or specked views to explain it",
+        "per-view scale, exact mode off, size CV above 3%",
         "size: the size ratio varies by {cv:.1f}% (CV) with exact mode off (`exact=False`); run "
         "without `exact=False`: exact mode re-measures each view and refines its scale",
     ),
@@ -85,13 +85,13 @@ ADVICE = {
     "limited": (
         "per-view scale, views whose scale was lowered that do not fit the canvas at the target even moved "
         "off centre (fit shift; fit shrink: their footprint says so); margin 0",
-        "limited: {too_large} view(s) do not fit the canvas at the target, even moved off centre, so their "
-        "scale was lowered; lower `target=`",
+        "limited: {too_large} view(s) do not fit the canvas at the scale the target asks for, even moved off "
+        "centre, so their scale was lowered; lower `target=`",
     ),
     "limited_margin": (
         "as limited, with a margin",
-        "limited: {too_large} view(s) do not fit the canvas less the margin at the target, even moved off "
-        "centre, so their scale was lowered; lower `target=` or `margin=`",
+        "limited: {too_large} view(s) do not fit the canvas less the margin at the scale the target asks for, "
+        "even moved off centre, so their scale was lowered; lower `target=` or `margin=`",
     ),
     "limited_shrink": (
         "fit shrink, views whose scale was lowered whose footprint fits the canvas at the target moved off "
@@ -340,7 +340,7 @@ def _advice_keys(summary, views, options, stage, cv, offset):
     if size_off:
         if scale == "per-sample" and within is not None and 100 * within > 3:
             keys.append("size_per_sample")
-        elif scale == "per-view" and options.get("exact") is False and not explained:
+        elif scale == "per-view" and options.get("exact") is False:  # it re-measures limited views' scale too
             keys.append("size_exact_off")
         elif not explained:
             keys.append("size_other")
