@@ -39,7 +39,7 @@ ADVICE = {
         "each object's centre to the canvas centre",
     ),
     "size_exact_off": (
-        "per-view scale, exact mode off, size CV above 3%",
+        "per-view scale, exact mode off, size CV above 3%, some views not limited",
         "size: the size ratio varies by {cv:.1f}% (CV) with exact mode off (`exact=False`); run "
         "without `exact=False`: exact mode re-measures each view and refines its scale",
     ),
@@ -340,7 +340,9 @@ def _advice_keys(summary, views, options, stage, cv, offset):
     if size_off:
         if scale == "per-sample" and within is not None and 100 * within > 3:
             keys.append("size_per_sample")
-        elif scale == "per-view" and options.get("exact") is False:  # it re-measures limited views' scale too
+        elif scale == "per-view" and options.get("exact") is False and placement["limited"] < summary[stage]["n"]:
+            # exact mode re-measures each view (a limited one's wanted scale too: the closed form over-scales
+            # thin objects into the limit); not when every view is limited: their scale is the canvas's
             keys.append("size_exact_off")
         elif not explained:
             keys.append("size_other")

@@ -113,12 +113,14 @@ CASES = {
         # exact mode re-measures every view, the limited ones' wanted scale and specked objects too
         "given": [
             (_varied(), _opts(exact=False)),
-            (_limited(_varied()), _opts(exact=False)),
+            (_limited(_varied()[:2]) + _varied()[2:], _opts(exact=False)),
             (_islands(_varied()), _opts(exact=False)),
         ],
         "not": [
             (_varied(), _opts()),  # exact mode is on
             (_varied(), _opts(scale="per-sample", exact=False)),  # per-sample keeps the sizes apart
+            # every view limited: each has the canvas's scale, which exact mode does not change (#24)
+            (_limited(_varied(), **TOO_LARGE), _opts(exact=False)),
         ],
     },
     "size_per_sample": {
