@@ -4,7 +4,8 @@
 # apt-get download fetches chromium and chromium-common and every library of theirs that is not installed
 # (the packages they depend on, then those packages' own missing ones, until none is left); dpkg-deb -x
 # unpacks them under DIR/root. It ends with an error, never quietly, when a download fails or the browser
-# still lacks a library or cannot render a page. Needs apt's package lists (apt-get update, once, as root).
+# still lacks a library or cannot render a page. Needs apt's package lists: when a download fails and this
+# runs as root, it runs apt-get update once and tries again.
 set -euo pipefail
 dir=${1:?usage: bash .ci/chromium.sh DIR}
 mkdir -p "$dir/debs" "$dir/root"
@@ -21,7 +22,9 @@ missing() {  # the packages of $@ (and of their Depends) not installed here, one
 want=(chromium chromium-common)
 fetched=()
 while [ ${#want[@]} -gt 0 ]; do
-    if ! apt-get download "${want[@]}" >>"$dir/download.log" 2>&1; then
+    if ! apt-get download "${want[@]}" >>"$dir/download.log" 2>&1 \
+        && ! { [ "$(id -u)" = 0 ] && apt-get update -qq >>"$dir/download.log" 2>&1 \
+               && apt-get download "${want[@]}" >>"$dir/download.log" 2>&1; }; then
         echo "error: apt-get download ${want[*]} failed (see $dir/download.log; are apt's lists current?)" >&2
         tail -n 5 "$dir/download.log" >&2
         exit 1
