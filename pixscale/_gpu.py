@@ -38,7 +38,7 @@ import numpy as np
 
 from ._device import on_device as _on_device
 from ._gpu_arrays import Device, batch_of_one, library_of, numba_cuda
-from ._gpu_plan import LOCKSTEP, measure_views, plan_group_views, plan_views
+from ._gpu_plan import measure_views, plan_group_views, plan_views
 from ._transform import ScaleTransform
 from ._validate import parse_colour, threshold_value
 
@@ -147,7 +147,7 @@ def plan(image, options, mask):
     device = Device(image)
     with device.selected():
         alpha = alpha_views(batch_of_one(device.array), "plan")
-        return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
+        return plan_views(_kernels(), alpha, options, device.stream)[0]
 
 
 def plan_group(images, options):
@@ -189,7 +189,7 @@ def warp(image, transform, premultiplied, background_, filter):
         return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
 
 
-def _normalize(device, src, options, threads=LOCKSTEP):
+def _normalize(device, src, options, views_per_launch=None):
     """Plan and warp every view of ``src`` (N, H, W, 4) on ``device``: ``(out, transforms)``."""
     check_warp_source(src, "normalize")
     if src.shape[3] != 4:
@@ -199,7 +199,7 @@ def _normalize(device, src, options, threads=LOCKSTEP):
         )
     with device.selected():
         alpha = alpha_views(src, "normalize")
-        transforms = plan_views(_kernels(), alpha, options, device.stream, threads, selected=device.selected)
+        transforms = plan_views(_kernels(), alpha, options, device.stream, views_per_launch)
         return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
 
 
@@ -215,8 +215,8 @@ def normalize(image, options, mask):
 def normalize_batch(images, options, mask, threads):
     """:func:`pixscale.normalize_batch` of a device batch (N, H, W, 4): every view in one launch per step.
 
-    ``threads`` bounds how many views' exact searches meet at each probe
-    launch (default :data:`~pixscale._gpu_plan.LOCKSTEP`).
+    ``threads`` bounds how many views' exact searches share each probe
+    launch (default: all of them; ``threads=1`` plans one view after the other).
     """
     refuse(options, mask, where="normalize_batch")
     if isinstance(images, (list, tuple)):
@@ -234,7 +234,7 @@ def normalize_batch(images, options, mask, threads):
         n, h, w, c = device.array.shape
         with device.selected():
             return device.give(device.empty((0, *(options.output_shape or (h, w)), c), device.array.dtype))
-    out, _ = _normalize(device, device.array, options, LOCKSTEP if threads is None else threads)
+    out, _ = _normalize(device, device.array, options, threads)
     with device.selected():
         return device.give(out)
 
@@ -255,7 +255,7 @@ def normalizer_apply(options, image, mask, *, plan_only=False):
     if plan_only:
         with device.selected():
             alpha = alpha_views(src, "Normalizer.plan")
-            return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
+            return plan_views(_kernels(), alpha, options, device.stream)[0]
     out, transforms = _normalize(device, src, options)
     with device.selected():
         result = device.give(out[0])

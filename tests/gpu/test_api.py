@@ -315,7 +315,7 @@ def test_views_planned_together_plan_as_views_planned_alone(kernels, rng):
     batch = np.stack([blob(rng, np.uint8, radius=r, center=(10 + r / 3, 9.5)) for r in (2.5, 3.5, 4.5, 6.0, 7.0)])
     opts = pixscale.Options(target=0.45, exact=True)
     together = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0)
-    alone = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0, threads=1)
+    alone = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0, views_per_launch=1)
     for t, t_alone, img in zip(together, alone, batch, strict=True):
         assert_same_plan(t, t_alone)
         assert_same_plan(t, pixscale.plan(img, options=opts))
