@@ -55,6 +55,10 @@ tap-filter warp 96 and count 128 (it keeps a row's Lanczos weights, computed
 once per row instead of once per pixel; 176 bytes of stack hold them).  How
 fast any of this runs on a GPU was not measured here.
 
+Every launch has at least :data:`MIN_GRID` blocks (128 on a device: fewer
+make numba-cuda warn of low occupancy), the grid widened along x where a
+small batch would give fewer; the extra blocks find no work.
+
 Grid dimensions y and z hold at most 65535: larger batches are launched in
 chunks (each kernel takes its first view / row as ``base``).
 
@@ -66,7 +70,6 @@ CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
 """
 
 import math
-import warnings
 
 import numpy as np
 from numba import cuda
@@ -91,6 +94,9 @@ PIXELS_PER_THREAD = 8
 MAX_BLOCKS = 1024
 #: Most blocks along grid dimensions y and z: bigger batches go in several launches.
 MAX_GRID_YZ = 65535
+#: The fewest blocks a launch has (numba-cuda warns of low occupancy below 128); 1 under the simulator,
+#: which runs every block's threads in Python.
+MIN_GRID = 1 if SIMULATOR else 128
 #: Threads per block of the warp, along x (output columns) and y (output rows).
 WARP_BLOCK = (32, 8)
 
@@ -126,18 +132,25 @@ def _reduction_blocks(rows, cols):
 
 
 def _launch(kernel, grid, block, stream, *args):
-    """``kernel[grid, block, stream](*args)``, without numba-cuda's low-occupancy warning.
+    """``kernel[grid, block, stream](*args)``, the grid widened along x to :data:`MIN_GRID` blocks.
 
-    numba-cuda warns on every launch of fewer than 128 blocks, which a small
-    batch (or the one-block fills here) always is: the batch size is the
-    caller's, so the warning is silenced for these launches only (the
-    filters are restored after each; like every ``warnings.catch_warnings``,
-    not thread-safe with respect to other changes of the warning filters).
+    numba-cuda warns of low occupancy (a ``NumbaPerformanceWarning``) when a
+    launch has fewer than 128 blocks, which a small batch (or a fill) would.
+    Rather than silence the warning (a change of the process's warning
+    filters, which is not thread-safe, or of numba's configuration), the
+    launches here have enough blocks: every kernel of
+    :mod:`~pixscale.kernels.gpu.cuda_kernels` lets blocks past its work along
+    x do nothing (a bounds check, or a stride loop they never enter), so the
+    extra blocks change no result; on a GPU they cost a few microseconds.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Grid size .* low occupancy")
-        configured = kernel[grid, block, stream]
-    configured(*args)
+    kernel[padded(grid), block, stream](*args)
+
+
+def padded(grid):
+    """``grid`` (an int or a tuple) with its x dimension raised until it has at least :data:`MIN_GRID` blocks."""
+    dims = (grid,) if isinstance(grid, int) else tuple(grid)
+    rest = math.prod(dims[1:])
+    return (max(dims[0], math.ceil(MIN_GRID / rest)), *dims[1:])
 
 
 def _chunks(n):
