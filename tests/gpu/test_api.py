@@ -452,9 +452,7 @@ def test_device_arrays_are_recognised_without_imports():
         (lambda d, m: pixscale.normalize(d, min_component=3), "min_component"),
         (lambda d, m: pixscale.normalize(d, erase_specks=True, min_component=3), "min_component"),
         (lambda d, m: pixscale.normalize(d, background="white"), "background"),
-        (lambda d, m: pixscale.normalize(d, mask=m), "mask"),
         (lambda d, m: pixscale.plan(d, keep="largest"), "keep"),
-        (lambda d, m: pixscale.measure(d, mask=m), "mask"),
         (lambda d, m: pixscale.warp(d, pixscale.plan(d), background=(1, 2, 3)), "background"),
     ],
 )

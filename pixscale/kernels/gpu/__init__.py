@@ -75,10 +75,11 @@ import numpy as np
 from numba import cuda
 
 from . import cuda_kernels as _k
+from . import mask as _mask
 from .device import SIMULATOR
 from .taps import AREA, AUTO, BILINEAR, LANCZOS4
 
-__all__ = ["FILTERS", "SIMULATOR", "count_batch", "measure_batch", "warp_batch"]
+__all__ = ["FILTERS", "SIMULATOR", "attach_alpha", "count_batch", "mask_range", "measure_batch", "warp_batch"]
 
 #: The resampling filters the GPU kernels implement (the names of :data:`pixscale._filters.FILTERS`).
 FILTERS = ("bilinear", "lanczos4", "area", "auto")
@@ -287,4 +288,44 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
             _launch(_k.count, (bx, count), _k.TPB, stream, alpha, t, params, base, out_h, out_w, *store)
         else:
             _launch(_k.count_taps, (bx, count), _k.TPB, stream, alpha, t, params, base, out_h, out_w, code, *store)
+    return out
+
+
+def mask_range(mask, stream=0):
+    """Per view of an (N, H, W) device mask: its lowest and highest finite value, and 1.0 if any is not finite.
+
+    Returns an (N, 3) float64 device array (``inf, -inf, 0`` for an empty
+    view), what :func:`pixscale._validate.mask_factor` checks a mask by.
+    """
+    n, h, w = mask.shape
+    out = cuda.device_array((n, 3), np.float64, stream=stream)
+    if n == 0:
+        return out
+    _launch(_mask.mask_range_init, math.ceil(n / 128), 128, stream, out)
+    if h * w == 0:
+        return out
+    bx = _reduction_blocks(h, w)
+    for base, count in _chunks(n):
+        _launch(_mask.mask_range, (bx, count), _k.TPB, stream, mask, base, out)
+    return out
+
+
+def attach_alpha(src, mask, factor, out, stream=0):
+    """``out`` (N, H, W, C + 1): each view of ``src`` (N, H, W, C) with ``mask * factor`` as one more channel.
+
+    ``mask`` is (N, H, W) (bool, integers or floats; a shared mask a
+    stride-0 view), ``factor`` an (N,) float64 device array (each view's
+    :func:`pixscale._validate.mask_factor`).  A float32 mask is multiplied in
+    float32, any other in float64; integer images get the alpha rounded
+    half up, as :func:`pixscale._validate.with_mask` does.
+    """
+    n, h, w, _ = out.shape
+    if n == 0 or h * w == 0:
+        return out
+    single = mask.dtype == np.float32
+    rounding = np.dtype(out.dtype).kind != "f"
+    bx, by = WARP_BLOCK
+    for base, count in _chunks(n):
+        grid = (math.ceil(w / bx), math.ceil(h / by), count)
+        _launch(_mask.attach_alpha, grid, (bx, by, 1), stream, src, mask, factor, base, single, rounding, out)
     return out
