@@ -20,11 +20,12 @@ when :func:`pixscale._device.on_device` says their image lives on a GPU.
   to the host; image data never does.
 
 ``mask=`` (an RGB image's object mask, on the device or the host) becomes
-the image's alpha on the device (:mod:`pixscale._gpu_mask`).  What the GPU
+the image's alpha on the device (:mod:`pixscale._gpu_mask`); a
+``background`` colour is composited on the device after the warp.  What the GPU
 path cannot do is refused with an error that names the option and the fix
 (usually: pass a NumPy array), never done by a silent copy to the host:
 ``min_component``/``keep``, ``erase_specks`` (both need a labelling of
-connected components), a ``background`` colour, float64 images and images
+connected components), float64 images and images
 without 3 or 4 channels where a warp is asked (and a filter the kernels lack:
 ``FILTERS`` of :mod:`pixscale.kernels.gpu` has them all).  One documented copy: planning
 with ``filter="lanczos4"`` or ``"auto"`` copies each view's alpha to the host
@@ -43,7 +44,8 @@ from ._gpu_arrays import Device, batch_of_one, library_of, numba_cuda
 from ._gpu_mask import with_mask
 from ._gpu_plan import measure_views, plan_group_views, plan_views
 from ._transform import ScaleTransform
-from ._validate import parse_colour, threshold_value
+from ._validate import threshold_value
+from ._warp import background_colour
 
 #: The dtypes the GPU kernels read and write.
 DTYPES = (np.uint8, np.uint16, np.float32)
@@ -101,8 +103,6 @@ def refuse(options, *, where):
         bad = "`min_component=` and `keep=` (the component filter)"
     elif getattr(options, "erase_specks", False):
         bad = "`erase_specks=True`"
-    elif background(getattr(options, "background", None)) is not None:
-        bad = "`background=`"
     if bad is not None:
         raise ValueError(f"{where} on the GPU does not take {bad}; leave it out, {_FIX}")
 
@@ -115,9 +115,17 @@ def _with_mask(device, src, mask, where):
     return with_mask(_kernels(), device, src, mask, where)
 
 
-def background(value):
-    """``value`` unless it means no background (None, ``"transparent"``, ``"none"``)."""
-    return None if value is None or (isinstance(value, str) and parse_colour(value) is None) else value
+def _background(value, src):
+    """The ``background`` colour for warps of ``src`` (N, H, W, C), checked as the CPU checks it: a (3,) float64
+    NumPy array, or None for none."""
+    return None if value is None else background_colour(value, src.dtype, tuple(src.shape[1:]))
+
+
+def _composite(device, out, colour):
+    """``out`` (N, H, W, 4) composited onto ``colour`` (of :func:`_background`) in place, on the device."""
+    if colour is None:
+        return out
+    return _kernels().composite_batch(out, numba_cuda().to_device(colour, stream=device.stream), device.stream)
 
 
 # --- The public functions on the device ----------------------------------------------------------
@@ -184,18 +192,18 @@ def warp(image, transform, premultiplied, background_, filter):
             f"warp on the GPU does not take `filter={filter!r}` (the GPU has "
             f"{', '.join(map(repr, _kernels().FILTERS))}); pass `filter='bilinear'`, {_FIX}"
         )
-    if background(background_) is not None:
-        raise ValueError(f"warp on the GPU does not take `background=`; leave it out, {_FIX}")
     device = Device(image)
     src = batch_of_one(device.array)
     check_warp_source(src, "warp")
+    colour = _background(background_, src)
     if tuple(src.shape[1:3]) != transform.input_shape:
         raise ValueError(
             f"the transform was planned for images of shape (H, W) = {transform.input_shape}; "
             f"got an image of shape {tuple(image.shape)}. Plan on an image of the same size."
         )
     with device.selected():
-        return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
+        out = warp_views(device, src, [transform], premultiplied, filter)
+        return device.give(_composite(device, out, colour)[0])
 
 
 def _normalize(device, src, options, views_per_launch=None):
@@ -206,10 +214,12 @@ def _normalize(device, src, options, views_per_launch=None):
             f"normalize on the GPU needs (H, W, 4) RGBA images (alpha last); got shape {tuple(src.shape)}. "
             f"Add the object mask as an alpha channel on the device, {_FIX}"
         )
+    colour = _background(options.background, src)
     with device.selected():
         alpha = alpha_views(src, "normalize")
         transforms = plan_views(_kernels(), alpha, options, device.stream, views_per_launch)
-        return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
+        out = warp_views(device, src, transforms, options.premultiplied, options.filter)
+        return _composite(device, out, colour), transforms
 
 
 def normalize(image, options, mask):

@@ -451,9 +451,7 @@ def test_device_arrays_are_recognised_without_imports():
     [
         (lambda d, m: pixscale.normalize(d, min_component=3), "min_component"),
         (lambda d, m: pixscale.normalize(d, erase_specks=True, min_component=3), "min_component"),
-        (lambda d, m: pixscale.normalize(d, background="white"), "background"),
         (lambda d, m: pixscale.plan(d, keep="largest"), "keep"),
-        (lambda d, m: pixscale.warp(d, pixscale.plan(d), background=(1, 2, 3)), "background"),
     ],
 )
 def test_what_the_gpu_cannot_do_is_refused_with_the_fix(kernels, rng, call, match):

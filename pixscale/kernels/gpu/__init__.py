@@ -79,7 +79,16 @@ from . import mask as _mask
 from .device import SIMULATOR
 from .taps import AREA, AUTO, BILINEAR, LANCZOS4
 
-__all__ = ["FILTERS", "SIMULATOR", "attach_alpha", "count_batch", "mask_range", "measure_batch", "warp_batch"]
+__all__ = [
+    "FILTERS",
+    "SIMULATOR",
+    "attach_alpha",
+    "composite_batch",
+    "count_batch",
+    "mask_range",
+    "measure_batch",
+    "warp_batch",
+]
 
 #: The resampling filters the GPU kernels implement (the names of :data:`pixscale._filters.FILTERS`).
 FILTERS = ("bilinear", "lanczos4", "area", "auto")
@@ -329,3 +338,23 @@ def attach_alpha(src, mask, factor, out, stream=0):
         grid = (math.ceil(w / bx), math.ceil(h / by), count)
         _launch(_mask.attach_alpha, grid, (bx, by, 1), stream, src, mask, factor, base, single, rounding, out)
     return out
+
+
+def composite_batch(images, bg, stream=0):
+    """Each view of ``images`` (N, H, W, 4) composited onto the colour ``bg`` in place; returns ``images``.
+
+    ``bg`` is a (3,) float64 device array, the colour in the images' own
+    scale (:func:`pixscale._warp.background_colour`); the arithmetic is
+    :func:`pixscale._warp.composite`'s, the alpha channel kept.
+    """
+    _check_dtype(images.dtype, "images")
+    n, h, w, _ = images.shape
+    if n == 0 or h * w == 0:
+        return images
+    rounding, _, maxval = _store_constants(images.dtype)
+    top = float(maxval) if rounding else 1.0
+    bx, by = WARP_BLOCK
+    for base, count in _chunks(n):
+        grid = (math.ceil(w / bx), math.ceil(h / by), count)
+        _launch(_k.composite, grid, (bx, by, 1), stream, images, bg, top, rounding, base)
+    return images
