@@ -15,9 +15,10 @@ import math
 
 from numba import cuda, float64, int64
 
+from ..lanczos import LANCZOS_TAPS
 from .device import SIMULATOR, clip01, dadd, dmul, f32, f64, rounded, taps
 from .pixel import bilinear_alpha, bilinear_pixel, store_pixel, store_premult
-from .taps import BILINEAR, LANCZOS_TAPS, axis, resolve, taps_alpha, taps_pixel
+from .taps import BILINEAR, axis, resolve, taps_alpha, taps_pixel
 
 #: Threads per block of the reductions (measure, count): a power of two.
 TPB = 32 if SIMULATOR else 256
