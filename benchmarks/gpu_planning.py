@@ -6,8 +6,10 @@ from the CPU kernels, timed separately and subtracted, so what is left is what
 the host does around them on any machine: measuring's bookkeeping, the
 planner (:func:`pixscale._plan.plan_measured`, Python per view), the probes'
 rounds (one thread per view being planned, meeting at each launch) and the
-conversions.  ``threads=1`` plans the views one after the other, a launch per
-probe; the default plans every view of the batch together, one launch a round.
+conversions.  Every view of the batch is planned together, one launch a
+probe round (a checkout before the array search planned them in threads,
+``threads=`` of them meeting at each launch; ``threads=1``, one after the
+other, a launch a probe: it prints that column too).
 
     python benchmarks/gpu_planning.py [--views 64] [--size 128] [--repeat 3] [--base ../main]
 

@@ -236,8 +236,8 @@ def normalize(image, options, mask):
 def normalize_batch(images, options, mask, threads):
     """:func:`pixscale.normalize_batch` of a device batch (N, H, W, 4): every view in one launch per step.
 
-    ``threads`` bounds how many views' exact searches share each probe
-    launch (default: all of them; ``threads=1`` plans one view after the other).
+    ``threads`` is not used: no thread plans a view here, every view's exact
+    search shares each probe launch (:func:`pixscale._gpu_search.plan_alone`).
     """
     refuse(options, where="normalize_batch")
     if isinstance(images, (list, tuple)):
@@ -258,7 +258,7 @@ def normalize_batch(images, options, mask, threads):
             return device.give(device.empty((0, *(options.output_shape or (h, w)), c), device.array.dtype))
     with device.selected():
         src = _with_mask(device, device.array, mask, "normalize_batch")
-    out, _ = _normalize(device, src, options, threads)
+    out, _ = _normalize(device, src, options)
     with device.selected():
         return device.give(out)
 
