@@ -37,6 +37,7 @@ from pixscale._warp import kernel_constants  # noqa: E402
 from pixscale.kernels import kernels  # noqa: E402
 
 SPENT = [0.0]  # seconds inside the stand-in's kernels
+LAUNCHES = [0, 0]  # count_batch calls and probe rows, since the last reset
 
 
 def _timed(fn):
@@ -71,6 +72,8 @@ class StandIn:
     @_timed
     def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
         views = np.ascontiguousarray(alpha.copy_to_host())
+        LAUNCHES[0] += 1
+        LAUNCHES[1] += params.shape[0]
         counts = []
         for row in params.copy_to_host():
             a = views[int(row[0])]
@@ -116,6 +119,9 @@ def main():
                 best[threads] = min(best[threads], time.perf_counter() - t - SPENT[0])
         cells = [f"threads={k or 'default'}: {v * 1e3 / args.views:.3f}" for k, v in best.items()]
         print(f"  {'exact' if exact else 'closed'}: " + ", ".join(cells))
+        LAUNCHES[:] = [0, 0]
+        pixscale.normalize_batch(batch, options=opts)
+        print(f"    count_batch launches per batch: {LAUNCHES[0]}, probe rows per view: {LAUNCHES[1] / args.views:.1f}")
 
 
 def side_by_side(args):
