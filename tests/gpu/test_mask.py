@@ -131,3 +131,14 @@ def test_a_mask_with_an_image_that_has_alpha_is_refused(rng):
         pixscale.normalize(rgba, mask=m)
     with pytest.raises(ValueError, match="Leave `mask=` out for an image with an alpha channel"):
         pixscale.normalize(cuda.to_device(rgba), mask=m)
+
+
+@pytest.mark.parametrize("filter", ["lanczos4", "area"])
+def test_a_masked_image_with_a_tap_filter_is_the_cpus_within_one_lsb(rng, filter):
+    img = image(rng, np.uint8)
+    m = masks(rng)["uint8"] > 100
+    opts = pixscale.Options(target=0.6, exact=False, filter=filter, output_shape=(8, 9))
+    want = pixscale.normalize(img, mask=m, options=opts)
+    got = pixscale.normalize(cuda.to_device(img), mask=cuda.to_device(m), options=opts).copy_to_host()
+    assert got.shape == want.shape
+    assert np.abs(got.astype(np.int64) - want).max() <= 1
