@@ -64,8 +64,9 @@ def _supports(kernels, alpha, thr, measurements, filter, stream):
 def measured_views(kernels, alpha, options, stream):
     """Measure the object of every view of ``alpha`` (N, H, W) on the device.
 
-    Returns a :class:`Measured` each and the box of its support (see
-    :func:`_supports`), for :func:`plan_measured`.
+    Returns a :class:`Measured` each (its ``alpha`` the batch ``alpha``, not
+    a slice of it) and the box of its support (see :func:`_supports`), for
+    :func:`plan_measured`.
 
     Raises :class:`EmptyMaskError` (its message naming the view, for a batch)
     for a view without an object.
@@ -81,7 +82,9 @@ def measured_views(kernels, alpha, options, stream):
                 "so there is no object to scale; check the alpha channel or lower `threshold=`."
             )
     supports = _supports(kernels, alpha, thr, ms, options.filter, stream)
-    return [Measured(m, alpha[i]) for i, m in enumerate(ms)], supports
+    # Each view's alpha is the batch itself (its dtype is all the planner reads of it; the probes index the
+    # batch): slicing a Numba device array would make a new Python device-array object a view.
+    return [Measured(m, alpha) for m in ms], supports
 
 
 def counter(kernels, alpha, thr, filter, stream):
