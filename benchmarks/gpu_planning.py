@@ -6,14 +6,24 @@ from the CPU kernels, timed separately and subtracted, so what is left is what
 the host does around them on any machine: measuring's bookkeeping, the
 planner (:func:`pixscale._plan.plan_measured`, Python per view), the probes'
 rounds (one thread per view being planned, meeting at each launch) and the
-conversions.  ``threads=1`` plans the views one after the other, a launch per
-probe; the default meets up to 256 views' probes in one launch per round.
+conversions.  Every view of the batch is planned together, one launch a
+probe round (a checkout before the array search planned them in threads,
+``threads=`` of them meeting at each launch; ``threads=1``, one after the
+other, a launch a probe: it prints that column too).
 
-    python benchmarks/gpu_planning.py [--views 64] [--size 128] [--repeat 3]
+    python benchmarks/gpu_planning.py [--views 64] [--size 128] [--repeat 3] [--base ../main]
+
+``--base`` runs this script in another checkout too, the two trees taking
+turns (``--rounds`` each, each run a fresh process), and prints each tree's
+median of its runs: old and new side by side on a loaded machine.
 """
 
 import argparse
 import os
+import re
+import statistics
+import subprocess
+import sys
 import time
 
 os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is imported
@@ -27,6 +37,7 @@ from pixscale._warp import kernel_constants  # noqa: E402
 from pixscale.kernels import kernels  # noqa: E402
 
 SPENT = [0.0]  # seconds inside the stand-in's kernels
+LAUNCHES = [0, 0]  # count_batch calls and probe rows, since the last reset
 
 
 def _timed(fn):
@@ -61,6 +72,8 @@ class StandIn:
     @_timed
     def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
         views = np.ascontiguousarray(alpha.copy_to_host())
+        LAUNCHES[0] += 1
+        LAUNCHES[1] += params.shape[0]
         counts = []
         for row in params.copy_to_host():
             a = views[int(row[0])]
@@ -85,7 +98,11 @@ def main():
     ap.add_argument("--views", type=int, default=64)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--base", help="another checkout (e.g. of main) to time beside this one, taking turns")
+    ap.add_argument("--rounds", type=int, default=3, help="with --base: runs of each tree")
     args = ap.parse_args()
+    if args.base:
+        return side_by_side(args)
     _gpu._kernels = lambda: StandIn
     batch = cuda.to_device(blobs(args.views, args.size, np.random.default_rng(1)))
     load = os.getloadavg()[0]
@@ -102,6 +119,31 @@ def main():
                 best[threads] = min(best[threads], time.perf_counter() - t - SPENT[0])
         cells = [f"threads={k or 'default'}: {v * 1e3 / args.views:.3f}" for k, v in best.items()]
         print(f"  {'exact' if exact else 'closed'}: " + ", ".join(cells))
+        LAUNCHES[:] = [0, 0]
+        pixscale.normalize_batch(batch, options=opts)
+        print(f"    count_batch launches per batch: {LAUNCHES[0]}, probe rows per view: {LAUNCHES[1] / args.views:.1f}")
+
+
+def side_by_side(args):
+    """This script in this tree and in ``args.base``, alternately, ``args.rounds`` times: medians per cell."""
+    trees = {"base": os.path.abspath(args.base), "this": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    cells: dict = {}
+    for _ in range(args.rounds):
+        for name, root in trees.items():
+            cmd = [sys.executable, os.path.join(root, "benchmarks", "gpu_planning.py")]
+            cmd += ["--views", str(args.views), "--size", str(args.size), "--repeat", str(args.repeat)]
+            env = dict(os.environ, PYTHONPATH=root)
+            text = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            for mode, rest in re.findall(r"^\s+(closed|exact): (.*)$", text, re.M):
+                for key, value in re.findall(r"(threads=\w+): ([0-9.]+)", rest):
+                    cells.setdefault((mode, key), {}).setdefault(name, []).append(float(value))
+    load = os.getloadavg()[0]
+    size = f"{args.size}x{args.size}"
+    print(f"{args.views} views of {size}, host ms per view, median of {args.rounds} runs, load {load:.1f}")
+    print(f"{'':24}{'base':>10}{'this':>10}{'ratio':>8}")
+    for (mode, key), runs in cells.items():
+        base, this = statistics.median(runs["base"]), statistics.median(runs["this"])
+        print(f"{mode + ', ' + key:24}{base:10.3f}{this:10.3f}{base / this:7.1f}x")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,15 @@ when :func:`pixscale._device.on_device` says their image lives on a GPU.
   each view's seven measured numbers, and exact mode's probe counts, come back
   to the host; image data never does.
 
-What the GPU path cannot do is refused with an error that names the option and
-the fix (usually: pass a NumPy array), never done by a silent copy to the
-host: ``mask=``, ``min_component``/``keep``, ``erase_specks``, a
-``background`` colour, float64 images and images without 3 or 4 channels where
-a warp is asked (and a filter the kernels lack: ``FILTERS`` of
-:mod:`pixscale.kernels.gpu` has them all).  One documented copy: planning
+``mask=`` (an RGB image's object mask, on the device or the host) becomes
+the image's alpha on the device (:mod:`pixscale._gpu_mask`); a
+``background`` colour is composited on the device after the warp.  What the GPU
+path cannot do is refused with an error that names the option and the fix
+(usually: pass a NumPy array), never done by a silent copy to the host:
+``min_component``/``keep``, ``erase_specks`` (both need a labelling of
+connected components), float64 images and images
+without 3 or 4 channels where a warp is asked (and a filter the kernels lack:
+``FILTERS`` of :mod:`pixscale.kernels.gpu` has them all).  One documented copy: planning
 with ``filter="lanczos4"`` or ``"auto"`` copies each view's alpha to the host
 once (Numba copies a strided channel's span: the RGBA view's bytes), for the
 box of the faint rim connected to the object (a labelling of components,
@@ -38,9 +41,11 @@ import numpy as np
 
 from ._device import on_device as _on_device
 from ._gpu_arrays import Device, batch_of_one, library_of, numba_cuda
-from ._gpu_plan import LOCKSTEP, measure_views, plan_group_views, plan_views
+from ._gpu_mask import with_mask
+from ._gpu_plan import measure_views, plan_group_views, plan_views
 from ._transform import ScaleTransform
-from ._validate import parse_colour, threshold_value
+from ._validate import threshold_value
+from ._warp import background_colour
 
 #: The dtypes the GPU kernels read and write.
 DTYPES = (np.uint8, np.uint16, np.float32)
@@ -74,8 +79,8 @@ def alpha_views(array, where):
         return array[:, :, :, array.shape[3] - 1]
     raise ValueError(
         f"{where} on the GPU needs an image with an alpha channel, (H, W, 4), (H, W, 2) or an alpha mask (H, W) "
-        f"(with N in front for a batch); got shape {tuple(array.shape)}. Add an alpha channel on the device "
-        f"(`mask=` is not taken on the GPU), {_FIX}"
+        f"(with N in front for a batch); got shape {tuple(array.shape)}. Add an alpha channel on the device, "
+        f"or pass the object mask as `mask=`"
     )
 
 
@@ -89,26 +94,38 @@ def check_warp_source(array, where):
         )
 
 
-def refuse(options, mask=None, *, where):
+def refuse(options, *, where):
     """A ``ValueError`` for an option the GPU path cannot honour: it names the option and the fix."""
     bad = None
-    if mask is not None:
-        bad = "`mask=` (add the mask as the alpha channel on the device)"
-    elif options.filter not in _kernels().FILTERS:
+    if options.filter not in _kernels().FILTERS:
         bad = f"`filter={options.filter!r}` (the GPU has {', '.join(map(repr, _kernels().FILTERS))})"
     elif options.object_mask.filters:
         bad = "`min_component=` and `keep=` (the component filter)"
     elif getattr(options, "erase_specks", False):
         bad = "`erase_specks=True`"
-    elif background(getattr(options, "background", None)) is not None:
-        bad = "`background=`"
     if bad is not None:
         raise ValueError(f"{where} on the GPU does not take {bad}; leave it out, {_FIX}")
 
 
-def background(value):
-    """``value`` unless it means no background (None, ``"transparent"``, ``"none"``)."""
-    return None if value is None or (isinstance(value, str) and parse_colour(value) is None) else value
+def _with_mask(device, src, mask, where):
+    """``src`` (N, H, W, C) itself, or with ``mask`` as its alpha (see :mod:`pixscale._gpu_mask`)."""
+    if mask is None:
+        return src
+    _check_dtype(src)
+    return with_mask(_kernels(), device, src, mask, where)
+
+
+def _background(value, src):
+    """The ``background`` colour for warps of ``src`` (N, H, W, C), checked as the CPU checks it: a (3,) float64
+    NumPy array, or None for none."""
+    return None if value is None else background_colour(value, src.dtype, tuple(src.shape[1:]))
+
+
+def _composite(device, out, colour):
+    """``out`` (N, H, W, 4) composited onto ``colour`` (of :func:`_background`) in place, on the device."""
+    if colour is None:
+        return out
+    return _kernels().composite_batch(out, numba_cuda().to_device(colour, stream=device.stream), device.stream)
 
 
 # --- The public functions on the device ----------------------------------------------------------
@@ -132,22 +149,22 @@ def warp_views(device, src, transforms, premultiplied, filter, out=None):
 
 def measure(image, rule, mask):
     """:func:`pixscale.measure` of a device image (``rule`` an :class:`~pixscale.ObjectMask`)."""
-    if mask is not None or rule.filters:
-        what = "`mask=`" if mask is not None else "`min_component=` and `keep=` (the component filter)"
+    if rule.filters:
+        what = "`min_component=` and `keep=` (the component filter)"
         raise ValueError(f"measure on the GPU does not take {what}; leave it out, {_FIX}")
     device = Device(image)
     with device.selected():
-        alpha = alpha_views(batch_of_one(device.array), "measure")
+        alpha = alpha_views(_with_mask(device, batch_of_one(device.array), mask, "measure"), "measure")
         return measure_views(_kernels(), alpha, threshold_value(alpha.dtype, rule.threshold), device.stream)[0]
 
 
 def plan(image, options, mask):
     """:func:`pixscale.plan` of a device image with its checked :class:`~pixscale.Options`."""
-    refuse(options, mask, where="plan")
+    refuse(options, where="plan")
     device = Device(image)
     with device.selected():
-        alpha = alpha_views(batch_of_one(device.array), "plan")
-        return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
+        alpha = alpha_views(_with_mask(device, batch_of_one(device.array), mask, "plan"), "plan")
+        return plan_views(_kernels(), alpha, options, device.stream)[0]
 
 
 def plan_group(images, options):
@@ -175,21 +192,21 @@ def warp(image, transform, premultiplied, background_, filter):
             f"warp on the GPU does not take `filter={filter!r}` (the GPU has "
             f"{', '.join(map(repr, _kernels().FILTERS))}); pass `filter='bilinear'`, {_FIX}"
         )
-    if background(background_) is not None:
-        raise ValueError(f"warp on the GPU does not take `background=`; leave it out, {_FIX}")
     device = Device(image)
     src = batch_of_one(device.array)
     check_warp_source(src, "warp")
+    colour = _background(background_, src)
     if tuple(src.shape[1:3]) != transform.input_shape:
         raise ValueError(
             f"the transform was planned for images of shape (H, W) = {transform.input_shape}; "
             f"got an image of shape {tuple(image.shape)}. Plan on an image of the same size."
         )
     with device.selected():
-        return device.give(warp_views(device, src, [transform], premultiplied, filter)[0])
+        out = warp_views(device, src, [transform], premultiplied, filter)
+        return device.give(_composite(device, out, colour)[0])
 
 
-def _normalize(device, src, options, threads=LOCKSTEP):
+def _normalize(device, src, options, views_per_launch=None):
     """Plan and warp every view of ``src`` (N, H, W, 4) on ``device``: ``(out, transforms)``."""
     check_warp_source(src, "normalize")
     if src.shape[3] != 4:
@@ -197,17 +214,21 @@ def _normalize(device, src, options, threads=LOCKSTEP):
             f"normalize on the GPU needs (H, W, 4) RGBA images (alpha last); got shape {tuple(src.shape)}. "
             f"Add the object mask as an alpha channel on the device, {_FIX}"
         )
+    colour = _background(options.background, src)
     with device.selected():
         alpha = alpha_views(src, "normalize")
-        transforms = plan_views(_kernels(), alpha, options, device.stream, threads, selected=device.selected)
-        return warp_views(device, src, transforms, options.premultiplied, options.filter), transforms
+        transforms = plan_views(_kernels(), alpha, options, device.stream, views_per_launch)
+        out = warp_views(device, src, transforms, options.premultiplied, options.filter)
+        return _composite(device, out, colour), transforms
 
 
 def normalize(image, options, mask):
     """:func:`pixscale.normalize` of a device image (H, W, 4): the caller's kind of device array."""
-    refuse(options, mask, where="normalize")
+    refuse(options, where="normalize")
     device = Device(image)
-    out, _ = _normalize(device, batch_of_one(device.array), options)
+    with device.selected():
+        src = _with_mask(device, batch_of_one(device.array), mask, "normalize")
+    out, _ = _normalize(device, src, options)
     with device.selected():
         return device.give(out[0])
 
@@ -215,10 +236,10 @@ def normalize(image, options, mask):
 def normalize_batch(images, options, mask, threads):
     """:func:`pixscale.normalize_batch` of a device batch (N, H, W, 4): every view in one launch per step.
 
-    ``threads`` bounds how many views' exact searches meet at each probe
-    launch (default :data:`~pixscale._gpu_plan.LOCKSTEP`).
+    ``threads`` is not used: no thread plans a view here, every view's exact
+    search shares each probe launch (:func:`pixscale._gpu_search.plan_alone`).
     """
-    refuse(options, mask, where="normalize_batch")
+    refuse(options, where="normalize_batch")
     if isinstance(images, (list, tuple)):
         raise ValueError(
             f"normalize_batch on the GPU takes one (N, H, W, 4) device array; got a {type(images).__name__} of "
@@ -232,9 +253,12 @@ def normalize_batch(images, options, mask, threads):
         )
     if device.array.shape[0] == 0:
         n, h, w, c = device.array.shape
+        c += mask is not None
         with device.selected():
             return device.give(device.empty((0, *(options.output_shape or (h, w)), c), device.array.dtype))
-    out, _ = _normalize(device, device.array, options, LOCKSTEP if threads is None else threads)
+    with device.selected():
+        src = _with_mask(device, device.array, mask, "normalize_batch")
+    out, _ = _normalize(device, src, options)
     with device.selected():
         return device.give(out)
 
@@ -246,16 +270,17 @@ def normalizer_apply(options, image, mask, *, plan_only=False):
     contiguous (its channels moved by torch, on the device); any other device
     array is (H, W, C).
     """
-    refuse(options, mask, where="Normalizer")
+    refuse(options, where="Normalizer")
     channels_first = library_of(image) == "torch"
     if channels_first and len(image.shape) != 3:
         raise ValueError(f"a tensor image must be (C, H, W); got shape {tuple(image.shape)}")
     device = Device(image.permute(1, 2, 0) if channels_first else image)
-    src = batch_of_one(device.array)
+    with device.selected():
+        src = _with_mask(device, batch_of_one(device.array), mask, "Normalizer")
     if plan_only:
         with device.selected():
             alpha = alpha_views(src, "Normalizer.plan")
-            return plan_views(_kernels(), alpha, options, device.stream, selected=device.selected)[0]
+            return plan_views(_kernels(), alpha, options, device.stream)[0]
     out, transforms = _normalize(device, src, options)
     with device.selected():
         result = device.give(out[0])

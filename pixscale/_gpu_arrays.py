@@ -158,14 +158,14 @@ class Device:
         return array
 
 
-def batch_of_one(array):
-    """An (H, W, ...) device array as a (1, H, W, ...) view, without a copy."""
+def batch_of_one(array, n=1):
+    """An (H, W, ...) device array as a (1, H, W, ...) view, no copy (``n``: (n, H, W, ...), the view n times)."""
     if _simulated():
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
-        return FakeCUDAArray(array._ary[None], stream=array.stream)
+        return FakeCUDAArray(np.broadcast_to(array._ary[None], (n, *array.shape)), stream=array.stream)
     desc = dict(array.__cuda_array_interface__)
     strides = desc.get("strides") or _c_strides(array.shape, array.dtype.itemsize)
-    desc.update(shape=(1, *array.shape), strides=(0, *strides))
+    desc.update(shape=(n, *array.shape), strides=(0, *strides))
     desc.pop("stream", None)
     return numba_cuda().from_cuda_array_interface(desc, owner=array, sync=False)

@@ -376,34 +376,38 @@ def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None)
     scale = min(wanted, cap)
     out, vanished = [], []
     for i, v in enumerate(views):
-        on, total, cut = None, None, 0
-        if probes:
-            on, total = probes[i].counts(scale)
-            cut = total - on
+        on, total = probes[i].counts(scale) if probes else (None, None)
         if (on if probes else _count_if_tiny(v, scale, probe)) == 0:
             vanished.append(i)
-        dst = v.dst_center(scale)
-        out.append(
-            ScaleTransform._planned(
-                scale=scale,
-                src_center=v.src_center,
-                dst_center=dst,
-                input_shape=v.input_shape,
-                output_shape=v.output_shape,
-                limited=wanted > cap,
-                measurement=v.measurement,
-                target=target,
-                achieved_ratio=math.sqrt(on / v.n_out) if exact else None,
-                tolerance=tol,
-                wanted_scale=wanted,
-                shift=(dst[0] - v.ideal[0], dst[1] - v.ideal[1]),
-                cut_pixels=cut,
-                filter=filter,
-            )
-        )
+        out.append(transform_of(v, scale, wanted, cap, on, total, options, tol))
     if vanished:
         raise _vanished(vanished, out, len(views))
     return out
+
+
+def transform_of(view, scale, wanted, cap, on, total, options, tol):
+    """The :class:`ScaleTransform` of ``view`` planned at ``scale`` (``wanted`` capped at ``cap``).
+
+    ``on`` and ``total`` are the object's pixels on the canvas and on an unbounded one at
+    ``scale`` (None without probes); ``tol`` exact mode's tolerance (None in closed form).
+    """
+    dst = view.dst_center(scale)
+    return ScaleTransform._planned(
+        scale=scale,
+        src_center=view.src_center,
+        dst_center=dst,
+        input_shape=view.input_shape,
+        output_shape=view.output_shape,
+        limited=wanted > cap,
+        measurement=view.measurement,
+        target=options.target,
+        achieved_ratio=math.sqrt(on / view.n_out) if options.exact else None,
+        tolerance=tol,
+        wanted_scale=wanted,
+        shift=(dst[0] - view.ideal[0], dst[1] - view.ideal[1]),
+        cut_pixels=0 if on is None else total - on,
+        filter=options.filter,
+    )
 
 
 def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):

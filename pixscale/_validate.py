@@ -179,26 +179,43 @@ def with_mask(image, mask, *, name="image", mask_name="`mask=`"):
         raise ValueError(
             f"{mask_name} has shape {m.shape}; it must be (H, W) = {image.shape[:2]}, the image's height and width"
         )
-    top = 1.0 if image.dtype.kind == "f" else float(np.iinfo(image.dtype).max)
-    if m.dtype == bool:
-        alpha = m * top
-    elif m.dtype.kind in "ui":
-        lo, hi = (int(m.min()), int(m.max())) if m.size else (0, 0)
-        if lo < 0 or hi > 255:
-            raise ValueError(
-                f"{mask_name} holds integers from {lo} to {hi}; an integer mask must hold 0-255 (or 0 and 1)"
-            )
-        alpha = m * top if hi <= 1 else m * (top / 255)
-    elif m.dtype.kind == "f":
-        if not np.isfinite(m).all() or (m.size and (m.min() < 0 or m.max() > 1)):
-            raise ValueError(f"{mask_name} holds floats outside [0, 1] or not finite; divide 0-255 data by 255")
-        alpha = m * top
-    else:
-        raise TypeError(f"{mask_name} has dtype {m.dtype}; give a bool, 0-255 integer or 0-1 float array")
+    lo, hi, finite = 0, 0, True
+    if m.dtype.kind in "uif" and m.size:
+        finite = m.dtype.kind != "f" or bool(np.isfinite(m).all())
+        if finite:
+            lo, hi = m.min().item(), m.max().item()
+    alpha = m * mask_factor(m.dtype, lo, hi, finite, image.dtype, mask_name)
     if image.dtype.kind != "f":
         alpha = np.floor(alpha + 0.5)
     gray = image if image.ndim == 3 else image[:, :, None]
     return np.concatenate([gray, alpha.astype(image.dtype)[:, :, None]], axis=2)
+
+
+def mask_factor(dtype, lo, hi, finite, image_dtype, mask_name="`mask=`"):
+    """What :func:`with_mask` multiplies a mask of ``dtype`` by: the alpha scale of ``image_dtype``, or 1/255 of it.
+
+    ``lo`` and ``hi`` are the mask's lowest and highest values (0, 0 when
+    empty), ``finite`` False when a float mask holds NaN or infinity (its
+    range is then not read).  An integer mask holding only 0 and 1 is binary;
+    other integers are 0-255.  Raises ``ValueError`` for values out of range,
+    ``TypeError`` for another dtype.  (The GPU path measures the range on the
+    device and asks here.)
+    """
+    dtype, image_dtype = np.dtype(dtype), np.dtype(image_dtype)
+    top = 1.0 if image_dtype.kind == "f" else float(np.iinfo(image_dtype).max)
+    if dtype.kind == "b":
+        return top
+    if dtype.kind in "ui":
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"{mask_name} holds integers from {lo} to {hi}; an integer mask must hold 0-255 (or 0 and 1)"
+            )
+        return top if hi <= 1 else top / 255
+    if dtype.kind == "f":
+        if not finite or lo < 0 or hi > 1:
+            raise ValueError(f"{mask_name} holds floats outside [0, 1] or not finite; divide 0-255 data by 255")
+        return top
+    raise TypeError(f"{mask_name} has dtype {dtype}; give a bool, 0-255 integer or 0-1 float array")
 
 
 def check_threshold(threshold):

@@ -196,23 +196,22 @@ def colour_in_scale(text, dtype, n_colour):
     return [sum(values) / 3] if n_colour == 1 else values
 
 
-def composite(image, background):
-    """Composite the colour of a warped image onto a background colour, keeping alpha.
+def background_colour(background, dtype, shape):
+    """``background`` (as in :func:`warp`) for images of ``dtype`` and ``shape``: float64 colour values, or None.
 
-    Colour becomes ``colour * a + background * (1 - a)`` with ``a`` the alpha
-    in [0, 1]; the alpha channel itself is kept so the result can still be
-    measured.  ``image`` is (H, W, 2) or (H, W, 4); returns a new array.
-    ``background`` is as in :func:`warp`; ``"transparent"`` returns ``image``.
+    None for ``"transparent"``; raises ``ValueError`` for an image without
+    alpha or a colour that is not one number or one per colour channel, in
+    ``[0, top]`` of the dtype.  (The GPU path checks its ``background`` here.)
     """
-    nc = image.shape[2] if image.ndim == 3 else 1
+    nc = shape[2] if len(shape) == 3 else 1
     if nc not in (2, 4):
         raise ValueError(
-            f"`background=` needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {image.shape}"
+            f"`background=` needs an image with an alpha channel, (H, W, 2) or (H, W, 4); got shape {tuple(shape)}"
         )
     if isinstance(background, str):
-        background = colour_in_scale(background, image.dtype, nc - 1)
+        background = colour_in_scale(background, dtype, nc - 1)
         if background is None:
-            return image
+            return None
     if isinstance(background, numbers.Real):
         background = [background] * (nc - 1)
     bg = np.asarray(background, dtype=np.float64)
@@ -221,9 +220,26 @@ def composite(image, background):
             f"`background=` must be one number or {nc - 1} numbers (a colour for the colour channels, "
             f"in the image's own scale, e.g. 255 for white uint8); got {background!r}"
         )
-    top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+    top = float(np.iinfo(dtype).max) if np.dtype(dtype).kind == "u" else 1.0
     if (bg < 0).any() or (bg > top).any():
-        raise ValueError(f"`background=` values must lie in [0, {top:g}] for {image.dtype} images; got {background!r}")
+        raise ValueError(
+            f"`background=` values must lie in [0, {top:g}] for {np.dtype(dtype)} images; got {background!r}"
+        )
+    return bg
+
+
+def composite(image, background):
+    """Composite the colour of a warped image onto a background colour, keeping alpha.
+
+    Colour becomes ``colour * a + background * (1 - a)`` with ``a`` the alpha
+    in [0, 1]; the alpha channel itself is kept so the result can still be
+    measured.  ``image`` is (H, W, 2) or (H, W, 4); returns a new array.
+    ``background`` is as in :func:`warp`; ``"transparent"`` returns ``image``.
+    """
+    bg = background_colour(background, image.dtype, image.shape)
+    if bg is None:
+        return image
+    top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
     a = image[..., -1:].astype(np.float64) / top
     colour = image[..., :-1] * a + bg * (1.0 - a)
     out = np.empty_like(image)

@@ -25,36 +25,11 @@ import math
 import numpy as np
 
 from . import jit, jit_helper, jit_inline, jit_strict
+from .lanczos import LANCZOS_TAPS, lanczos8
 from .store import clip01, finish, to_work
 
-#: Taps per axis of the Lanczos-4 filter.
-LANCZOS_TAPS = 8
-
-
-@jit_strict
-def _lanczos8(f, coef):
-    """The 8 Lanczos-4 weights of taps ``floor(u) - 3 ... floor(u) + 4`` for the phase ``f = u - floor(u)``.
-
-    Tap ``t`` is at distance ``d = f + 3 - t``; its weight is ``sinc(d) *
-    sinc(d / 4) = 4 sin(pi d) sin(pi d / 4) / (pi d)^2`` (exactly 1 or 0 at
-    whole ``d``), and ``sin(pi d) = (-1)^(3 - t) sin(pi f)``, so one sine
-    serves all eight numerators.  The weights are normalised to sum 1 and
-    written into ``coef``.
-    """
-    sf = math.sin(math.pi * f)
-    total = 0.0
-    for t in range(LANCZOS_TAPS):
-        d = f + 3.0 - t
-        r = np.round(d)
-        if abs(d - r) < 1e-9:
-            c = 1.0 if r == 0 else 0.0
-        else:
-            x = math.pi * d
-            c = 4.0 * (sf if (3 - t) % 2 == 0 else -sf) * math.sin(0.25 * x) / (x * x)
-        coef[t] = c
-        total += c
-    for t in range(LANCZOS_TAPS):
-        coef[t] = coef[t] / total
+#: The Lanczos-4 weights (:func:`pixscale.kernels.lanczos.lanczos8`, shared with the CUDA kernels), strict.
+_lanczos8 = jit_strict(lanczos8)
 
 
 @jit_strict

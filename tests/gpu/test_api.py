@@ -315,7 +315,7 @@ def test_views_planned_together_plan_as_views_planned_alone(kernels, rng):
     batch = np.stack([blob(rng, np.uint8, radius=r, center=(10 + r / 3, 9.5)) for r in (2.5, 3.5, 4.5, 6.0, 7.0)])
     opts = pixscale.Options(target=0.45, exact=True)
     together = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0)
-    alone = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0, threads=1)
+    alone = _gpu_plan.plan_views(kernels, cuda.to_device(batch)[:, :, :, 3], opts, 0, views_per_launch=1)
     for t, t_alone, img in zip(together, alone, batch, strict=True):
         assert_same_plan(t, t_alone)
         assert_same_plan(t, pixscale.plan(img, options=opts))
@@ -451,11 +451,7 @@ def test_device_arrays_are_recognised_without_imports():
     [
         (lambda d, m: pixscale.normalize(d, min_component=3), "min_component"),
         (lambda d, m: pixscale.normalize(d, erase_specks=True, min_component=3), "min_component"),
-        (lambda d, m: pixscale.normalize(d, background="white"), "background"),
-        (lambda d, m: pixscale.normalize(d, mask=m), "mask"),
         (lambda d, m: pixscale.plan(d, keep="largest"), "keep"),
-        (lambda d, m: pixscale.measure(d, mask=m), "mask"),
-        (lambda d, m: pixscale.warp(d, pixscale.plan(d), background=(1, 2, 3)), "background"),
     ],
 )
 def test_what_the_gpu_cannot_do_is_refused_with_the_fix(kernels, rng, call, match):

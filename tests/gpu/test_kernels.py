@@ -290,8 +290,11 @@ def test_count_batch_of_no_rows():
 # --- the module's place ---------------------------------------------------------------
 
 
-def test_a_small_launch_does_not_warn_of_low_occupancy():
-    """numba-cuda warns on a device when a grid has under 128 blocks (never in the simulator): not here."""
+@pytest.mark.parametrize("grid", [1, 3, (1, 2), (5, 1, 3), (2, 70), (200, 1)])
+def test_a_small_launch_does_not_warn_of_low_occupancy(monkeypatch, grid):
+    """numba-cuda warns on a device when a grid has under 128 blocks (never in the simulator): the launches
+    have enough blocks (no warning filter, which would not be thread-safe)."""
+    import math
     import warnings
 
     from numba.core.errors import NumbaPerformanceWarning
@@ -300,14 +303,42 @@ def test_a_small_launch_does_not_warn_of_low_occupancy():
 
     class Kernel:  # configures as numba-cuda's dispatcher does on a device
         def __getitem__(self, config):
-            msg = "Grid size 1 will likely result in GPU under-utilization due to low occupancy."
-            warnings.warn(NumbaPerformanceWarning(msg), stacklevel=2)
+            g = config[0] if isinstance(config[0], tuple) else (config[0],)
+            if math.prod(g) < 128:
+                msg = f"Grid size {math.prod(g)} will likely result in GPU under-utilization due to low occupancy."
+                warnings.warn(NumbaPerformanceWarning(msg), stacklevel=2)
             return lambda *args: calls.append((config, args))
 
+    monkeypatch.setattr(gpu, "MIN_GRID", 128)  # a device's value
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gpu._launch(Kernel(), 1, 32, 0, "a", 2)
-    assert calls == [((1, 32, 0), ("a", 2))]
+        gpu._launch(Kernel(), grid, 32, 0, "a", 2)
+    ((config, args),) = calls
+    dims = (grid,) if isinstance(grid, int) else grid
+    assert config[0][1:] == dims[1:] and config[0][0] >= dims[0] and config[1:] == (32, 0) and args == ("a", 2)
+
+
+def test_blocks_added_to_fill_a_grid_change_no_result(monkeypatch, rng):
+    """The blocks past a kernel's work along x (added for occupancy) do nothing: every launcher's result is the same."""
+    src = np.zeros((2, 9, 11, 4), np.uint8)
+    src[:, 2:7, 3:9] = rng.integers(0, 256, (2, 5, 6, 4))
+    params = np.array([[1.3, 5.5, 4.2, 6.0, 5.0], [0.7, 6.1, 4.4, 5.0, 4.0]])
+    rows = np.array([[0, 1.3, 5.5, 4.2, 6.0, 5.0, -2, 9, 0, 12], [1, 0.7, 6.1, 4.4, 5.0, 4.0, 0, 6, 1, 9]])
+
+    def run():
+        d = cuda.to_device(src)
+        out = cuda.device_array((2, 8, 10, 4), np.uint8)
+        gpu.warp_batch(d, out, cuda.to_device(params), True, 0, "bilinear")
+        alpha = d[:, :, :, 3]
+        stats = gpu.measure_batch(alpha, 100).copy_to_host()
+        counts = gpu.count_batch(alpha, 100, cuda.to_device(rows), 11, 12, 0, "lanczos4").copy_to_host()
+        return out.copy_to_host(), stats, counts
+
+    monkeypatch.setattr(gpu, "MIN_GRID", 1)
+    want = run()
+    monkeypatch.setattr(gpu, "MIN_GRID", 24)
+    for got, expected in zip(run(), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_pixscale_and_its_cpu_kernels_never_import_the_gpu_module():

@@ -8,8 +8,8 @@ toolkit, no ``nvidia-cuda-nvrtc``) this test skips, unless ``PIXSCALE_REQUIRE_PT
 (as ``.ci/run`` does, with NVRTC installed beside the checkout).  It runs in a child process
 with the simulator off, since this process may have chosen it.
 
-The PTX also shows what NVVM did to the arithmetic: the measure, bilinear warp
-and bilinear count kernels hold no ``fma`` instruction (every product and sum
+The PTX also shows what NVVM did to the arithmetic: the measure, bilinear warp,
+bilinear count, composite and mask (``attach_alpha``) kernels hold no ``fma`` instruction (every product and sum
 is rounded on its own, as on the CPU).  The tap-filter kernels hold the FMAs
 of libdevice's float64 ``sin`` only: as many as a kernel with that many
 ``sin`` calls and nothing else.
@@ -63,6 +63,18 @@ for dt in ("uint8", "uint16", "float32"):
         found[f"{name}:{dt}"] = fmas(ptx)
 for name, sig in (("measure_init", "void(float64[:, ::1], int64, int64)"), ("fill_zero", "void(int64[::1])")):
     cuda.compile_ptx(getattr(k, name).py_func, sig, cc=(9, 0))
+from pixscale.kernels.gpu import mask as mk
+cuda.compile_ptx(mk.mask_range_init.py_func, "void(float64[:, ::1])", cc=(9, 0))
+for dt in ("uint8", "uint16", "float32"):
+    a4 = f"{dt}[:, :, :, :]"
+    ptx, _ = cuda.compile_ptx(k.composite.py_func, f"void({a4}, float64[::1], float64, boolean, int64)", cc=(9, 0))
+    found[f"composite:{dt}"] = fmas(ptx)
+    for m in ("boolean", "uint8", "int32", "float32", "float64"):
+        sig = f"void({a4}, {m}[:, :, :], float64[::1], int64, boolean, boolean, {a4})"
+        ptx, _ = cuda.compile_ptx(mk.attach_alpha.py_func, sig, cc=(9, 0))
+        found[f"attach_alpha:{dt}:{m}"] = fmas(ptx)
+for m in ("boolean", "uint8", "int32", "float32", "float64"):
+    cuda.compile_ptx(mk.mask_range.py_func, f"void({m}[:, :, :], int64, float64[:, ::1])", cc=(9, 0))
 print(json.dumps(found))
 """
 

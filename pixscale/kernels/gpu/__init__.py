@@ -55,6 +55,10 @@ tap-filter warp 96 and count 128 (it keeps a row's Lanczos weights, computed
 once per row instead of once per pixel; 176 bytes of stack hold them).  How
 fast any of this runs on a GPU was not measured here.
 
+Every launch has at least :data:`MIN_GRID` blocks (128 on a device: fewer
+make numba-cuda warn of low occupancy), the grid widened along x where a
+small batch would give fewer; the extra blocks find no work.
+
 Grid dimensions y and z hold at most 65535: larger batches are launched in
 chunks (each kernel takes its first view / row as ``base``).
 
@@ -66,16 +70,25 @@ CPU kernels' on-disk cache is not used here).  :mod:`pixscale` and
 """
 
 import math
-import warnings
 
 import numpy as np
 from numba import cuda
 
 from . import cuda_kernels as _k
+from . import mask as _mask
 from .device import SIMULATOR
 from .taps import AREA, AUTO, BILINEAR, LANCZOS4
 
-__all__ = ["FILTERS", "SIMULATOR", "count_batch", "measure_batch", "warp_batch"]
+__all__ = [
+    "FILTERS",
+    "SIMULATOR",
+    "attach_alpha",
+    "composite_batch",
+    "count_batch",
+    "mask_range",
+    "measure_batch",
+    "warp_batch",
+]
 
 #: The resampling filters the GPU kernels implement (the names of :data:`pixscale._filters.FILTERS`).
 FILTERS = ("bilinear", "lanczos4", "area", "auto")
@@ -91,6 +104,9 @@ PIXELS_PER_THREAD = 8
 MAX_BLOCKS = 1024
 #: Most blocks along grid dimensions y and z: bigger batches go in several launches.
 MAX_GRID_YZ = 65535
+#: The fewest blocks a launch has (numba-cuda warns of low occupancy below 128); 1 under the simulator,
+#: which runs every block's threads in Python.
+MIN_GRID = 1 if SIMULATOR else 128
 #: Threads per block of the warp, along x (output columns) and y (output rows).
 WARP_BLOCK = (32, 8)
 
@@ -126,18 +142,25 @@ def _reduction_blocks(rows, cols):
 
 
 def _launch(kernel, grid, block, stream, *args):
-    """``kernel[grid, block, stream](*args)``, without numba-cuda's low-occupancy warning.
+    """``kernel[grid, block, stream](*args)``, the grid widened along x to :data:`MIN_GRID` blocks.
 
-    numba-cuda warns on every launch of fewer than 128 blocks, which a small
-    batch (or the one-block fills here) always is: the batch size is the
-    caller's, so the warning is silenced for these launches only (the
-    filters are restored after each; like every ``warnings.catch_warnings``,
-    not thread-safe with respect to other changes of the warning filters).
+    numba-cuda warns of low occupancy (a ``NumbaPerformanceWarning``) when a
+    launch has fewer than 128 blocks, which a small batch (or a fill) would.
+    Rather than silence the warning (a change of the process's warning
+    filters, which is not thread-safe, or of numba's configuration), the
+    launches here have enough blocks: every kernel of
+    :mod:`~pixscale.kernels.gpu.cuda_kernels` lets blocks past its work along
+    x do nothing (a bounds check, or a stride loop they never enter), so the
+    extra blocks change no result; on a GPU they cost a few microseconds.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Grid size .* low occupancy")
-        configured = kernel[grid, block, stream]
-    configured(*args)
+    kernel[padded(grid), block, stream](*args)
+
+
+def padded(grid):
+    """``grid`` (an int or a tuple) with its x dimension raised until it has at least :data:`MIN_GRID` blocks."""
+    dims = (grid,) if isinstance(grid, int) else tuple(grid)
+    rest = math.prod(dims[1:])
+    return (max(dims[0], math.ceil(MIN_GRID / rest)), *dims[1:])
 
 
 def _chunks(n):
@@ -275,3 +298,63 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
         else:
             _launch(_k.count_taps, (bx, count), _k.TPB, stream, alpha, t, params, base, out_h, out_w, code, *store)
     return out
+
+
+def mask_range(mask, stream=0):
+    """Per view of an (N, H, W) device mask: its lowest and highest finite value, and 1.0 if any is not finite.
+
+    Returns an (N, 3) float64 device array (``inf, -inf, 0`` for an empty
+    view), what :func:`pixscale._validate.mask_factor` checks a mask by.
+    """
+    n, h, w = mask.shape
+    out = cuda.device_array((n, 3), np.float64, stream=stream)
+    if n == 0:
+        return out
+    _launch(_mask.mask_range_init, math.ceil(n / 128), 128, stream, out)
+    if h * w == 0:
+        return out
+    bx = _reduction_blocks(h, w)
+    for base, count in _chunks(n):
+        _launch(_mask.mask_range, (bx, count), _k.TPB, stream, mask, base, out)
+    return out
+
+
+def attach_alpha(src, mask, factor, out, stream=0):
+    """``out`` (N, H, W, C + 1): each view of ``src`` (N, H, W, C) with ``mask * factor`` as one more channel.
+
+    ``mask`` is (N, H, W) (bool, integers or floats; a shared mask a
+    stride-0 view), ``factor`` an (N,) float64 device array (each view's
+    :func:`pixscale._validate.mask_factor`).  A float32 mask is multiplied in
+    float32, any other in float64; integer images get the alpha rounded
+    half up, as :func:`pixscale._validate.with_mask` does.
+    """
+    n, h, w, _ = out.shape
+    if n == 0 or h * w == 0:
+        return out
+    single = mask.dtype == np.float32
+    rounding = np.dtype(out.dtype).kind != "f"
+    bx, by = WARP_BLOCK
+    for base, count in _chunks(n):
+        grid = (math.ceil(w / bx), math.ceil(h / by), count)
+        _launch(_mask.attach_alpha, grid, (bx, by, 1), stream, src, mask, factor, base, single, rounding, out)
+    return out
+
+
+def composite_batch(images, bg, stream=0):
+    """Each view of ``images`` (N, H, W, 4) composited onto the colour ``bg`` in place; returns ``images``.
+
+    ``bg`` is a (3,) float64 device array, the colour in the images' own
+    scale (:func:`pixscale._warp.background_colour`); the arithmetic is
+    :func:`pixscale._warp.composite`'s, the alpha channel kept.
+    """
+    _check_dtype(images.dtype, "images")
+    n, h, w, _ = images.shape
+    if n == 0 or h * w == 0:
+        return images
+    rounding, _, maxval = _store_constants(images.dtype)
+    top = float(maxval) if rounding else 1.0
+    bx, by = WARP_BLOCK
+    for base, count in _chunks(n):
+        grid = (math.ceil(w / bx), math.ceil(h / by), count)
+        _launch(_k.composite, grid, (bx, by, 1), stream, images, bg, top, rounding, base)
+    return images

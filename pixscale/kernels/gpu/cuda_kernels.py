@@ -11,11 +11,14 @@ serves every path.  The per-pixel arithmetic is in
 :mod:`pixscale.kernels.gpu.taps` (Lanczos-4, area).
 """
 
+import math
+
 from numba import cuda, float64, int64
 
-from .device import SIMULATOR, clip01, f32, f64, rounded, taps
+from ..lanczos import LANCZOS_TAPS
+from .device import SIMULATOR, clip01, dadd, dmul, f32, f64, rounded, taps
 from .pixel import bilinear_alpha, bilinear_pixel, store_pixel, store_premult
-from .taps import BILINEAR, LANCZOS_TAPS, axis, resolve, taps_alpha, taps_pixel
+from .taps import BILINEAR, axis, resolve, taps_alpha, taps_pixel
 
 #: Threads per block of the reductions (measure, count): a power of two.
 TPB = 32 if SIMULATOR else 256
@@ -265,3 +268,27 @@ def count_taps(alpha, thr, params, base, out_h, out_w, code, rounding, wide, max
             v = taps_alpha(f, alpha, view, ylo, yn, ybase, ea, eb, cy, c0 + lj, p[1], p[2], p[4])
             local += above(v if rounding else clip01(v), thr, rounding, maxval)
     block_add(local, out, m)
+
+
+@cuda.jit
+def composite(img, bg, top, rounding, base):
+    """Colour of view ``n = base + z`` onto the colour ``bg``, in place: ``colour * a + bg * (1 - a)``.
+
+    ``a`` is the alpha (the last channel, kept) over ``top``, in float64, as
+    :func:`pixscale._warp.composite` computes it (products and the sum
+    rounded each, no fused multiply-add); ``rounding``: an integer image,
+    rounded half up and clipped to ``[0, top]``.  One thread a pixel.
+    """
+    j, i, z = cuda.grid(3)
+    n = base + z
+    if n >= img.shape[0] or i >= img.shape[1] or j >= img.shape[2]:
+        return
+    nc = img.shape[3]
+    a = f64(img[n, i, j, nc - 1]) / top
+    rest = 1.0 - a
+    for k in range(nc - 1):
+        c = dadd(dmul(f64(img[n, i, j, k]), a), dmul(bg[k], rest))
+        if rounding:
+            img[n, i, j, k] = min(max(math.floor(dadd(c, 0.5)), 0.0), top)
+        else:
+            img[n, i, j, k] = c

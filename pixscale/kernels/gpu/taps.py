@@ -20,10 +20,9 @@ import math
 
 from numba import cuda, float64
 
+from ..lanczos import LANCZOS_TAPS
+from ..lanczos import lanczos8 as lanczos8_weights
 from .device import f32, fadd, fmul
-
-#: Taps per axis of the Lanczos-4 filter.
-LANCZOS_TAPS = 8
 
 #: Filter codes of the kernels: bilinear, Lanczos-4, area and "auto" (chosen per view by its scale).
 BILINEAR, LANCZOS4, AREA, AUTO = 0, 1, 2, 3
@@ -39,23 +38,8 @@ def resolve(code, scale):
     return code
 
 
-@cuda.jit(device=True)
-def lanczos8(f, coef):
-    """The 8 Lanczos-4 weights of taps ``floor(u) - 3 ... floor(u) + 4`` for the phase ``f`` (``taps._lanczos8``)."""
-    sf = math.sin(math.pi * f)
-    total = 0.0
-    for t in range(LANCZOS_TAPS):
-        d = f + 3.0 - t
-        r = math.floor(d + 0.5)  # the nearest whole number (a tie is never within 1e-9 of one)
-        if abs(d - r) < 1e-9:
-            c = 1.0 if r == 0 else 0.0
-        else:
-            x = math.pi * d
-            c = 4.0 * (sf if (3 - t) % 2 == 0 else -sf) * math.sin(0.25 * x) / (x * x)
-        coef[t] = c
-        total += c
-    for t in range(LANCZOS_TAPS):
-        coef[t] = coef[t] / total
+#: The 8 Lanczos-4 weights of a phase: :func:`pixscale.kernels.lanczos.lanczos8` (the CPU's, one home) on the device.
+lanczos8 = cuda.jit(device=True)(lanczos8_weights)
 
 
 @cuda.jit(device=True)
