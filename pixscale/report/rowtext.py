@@ -19,10 +19,14 @@ from ..pipeline.files import json_ready
 from ..pipeline.records import ViewRecord
 
 
-def shown_row(r):
+def shown_row(r, known=None):
     """``(row, its JSON, changed)``: ``json_ready(r.as_row(), text=printable)``, fast for the usual row.
 
-    The usual row: no NaN, no odd number.
+    The usual row: no NaN, no odd number.  ``known``: ``(row, text)``, the
+    row ``r`` was read from and its JSON text as ``json.dumps`` wrote it (a
+    manifest line's: :meth:`pixscale.pipeline.manifest.RunRecords.with_text`):
+    when ``r``'s row is that row, its names printable and its numbers finite,
+    that text is its JSON (not written again).
 
     A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
     are the record's own names): those made printable, a row that
@@ -31,6 +35,10 @@ def shown_row(r):
     printable, a number sanitised), so that ``r`` is not what the row reads back as.
     """
     row = r.as_row()
+    if known is not None and known[1] is not None:
+        stored, text = known
+        if _same_text(row, stored) and "NaN" not in text and "Infinity" not in text and _printable(row):
+            return row, text, False
     changed = False
     for key in ("sample", "view", "error"):
         value = row[key]
@@ -44,6 +52,22 @@ def shown_row(r):
         row = json_ready(row, text=printable)
         text = json.dumps(row)
         return json.loads(text), text, True  # the row as the rows file reads back
+
+
+def _same_text(row, stored):
+    """Whether ``json.dumps`` writes ``row`` as it wrote ``stored``: equal, their keys in the same order.
+
+    (A record's row holds the very numbers of the row it was read from, but
+    its derived ones, which are floats either way.)
+    """
+    if row != stored or list(row) != list(stored):
+        return False
+    return all(type(v) is not dict or list(v) == list(stored[k]) for k, v in row.items())
+
+
+def _printable(row):
+    """Whether a row's names are printable as they are (:func:`~pixscale.pipeline.dataset.printable`)."""
+    return all(type(v) is not str or printable(v) == v for v in (row["sample"], row["view"], row["error"]))
 
 
 _dumps = json.JSONEncoder().encode  # json.dumps' own encoder (its C one): a leaf's text as json writes it

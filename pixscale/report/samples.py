@@ -227,7 +227,11 @@ class SampleRows(Sequence):
         n = len(self)
         if not -n <= i < n:
             raise IndexError("sample index out of range")
-        return json_ready(self._table.row(i % n), text=printable)
+        row = self._table.row(i % n)  # Python numbers, NaN as None: only its name and an infinite number to mend
+        if all(type(v) is not float or math.isfinite(v) for v in row.values()):
+            row["sample"] = printable(row["sample"])  # its keys and stage are printable already
+            return row
+        return json_ready(row, text=printable)
 
     def offsets(self):
         return self._table.offsets()

@@ -140,11 +140,14 @@ def write_rows(
     """
     views = Aggregate(target, options)
 
+    with_text = getattr(records, "with_text", None)  # a run's records, with their rows' text in the manifest
+    pairs = with_text() if with_text is not None else ((r, None) for r in records)
+
     def lines():
         with np.errstate(all="ignore"):
-            for r in records:
+            for r, known in pairs:
                 views.add(_checked(r, "write_rows"))
-                row, text, changed = shown_row(r)
+                row, text, changed = shown_row(r, known)
                 if sections is not None:
                     sections.add(r, row, text, changed)
                 yield text + "\n"

@@ -1,14 +1,16 @@
 """The report of a run of more views than a report lists: report.json names views.jsonl, report.md lists the flagged."""
 
 import json
+import types
 
 import pytest
 
 from pixscale._measure import Measurement
+from pixscale.pipeline.manifest import ManifestLog, Results, RunRecords
 from pixscale.pipeline.records import ViewRecord
 from pixscale.report import aggregate, compare
 from pixscale.report import summary as report
-from pixscale.report.rowtext import Sections
+from pixscale.report.rowtext import Sections, shown_row
 from pixscale.report.text import _view_line, flagged, same
 
 SHAPE = (32, 32)
@@ -142,3 +144,51 @@ def test_a_views_file_that_is_no_plain_name_is_refused(tmp_path):
             report.report_views({"views_file": name}, tmp_path)
     assert report.report_views({"views": [{"a": 1}]}, tmp_path) == [{"a": 1}]
     assert report.report_views({}, tmp_path) is None
+
+
+def _run_records(tmp_path, records, odd_lines=()):
+    """``records`` as a run returns them: read back from a manifest that ManifestLog wrote (a line per sample);
+    the samples in ``odd_lines`` get a line of the same rows in another form (indented, keys reordered)."""
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text('{"pixscale": "test"}\n')
+    groups: dict[str, list[ViewRecord]] = {}
+    for r in records:
+        groups.setdefault(r.sample, []).append(r)
+    results = Results(manifest)
+    with ManifestLog(manifest) as log:
+        for name, rs in groups.items():
+            entry = {"sample": name, "inputs": [], "rows": rs, "outputs": []}
+            if name not in odd_lines:
+                results.add(name, log.append(entry), len(rs))
+                continue
+            rows = [r.as_row() for r in rs]  # the same rows, another text: indented, or keys in another order
+            if name == odd_lines[0]:
+                text = json.dumps({**entry, "rows": rows}, indent=1).replace("\n", " ")
+            else:
+                text = json.dumps({**entry, "rows": [dict(reversed(row.items())) for row in rows]})
+            log._f.write((text + "\n").encode())
+            log._f.flush()
+            results.add(name, log.offset, len(rs))
+            log.offset += len(text) + 1
+    return RunRecords([types.SimpleNamespace(name=n) for n in groups], results)
+
+
+def test_the_rows_file_takes_each_rows_text_from_the_manifest_as_shown_row_would_write_it(rng, tmp_path):
+    records = _records(rng, 6)
+    m = Measurement(300, (15.5, 16.0), (1, 1, 20, 20), SHAPE)
+    records[5] = ViewRecord.measured("s0001", "s0001/v1-\udcff.png", m)  # a name made printable in the rows file
+    nan = Measurement(300, (float("nan"), 16.0), (1, 1, 20, 20), SHAPE)
+    records[9] = ViewRecord.written("s0002", "s0002/v1.png", nan, m, _T(rng, 0), on_target=True)  # NaN: null
+    run = _run_records(tmp_path, records, odd_lines=("s0003", "s0004"))
+    assert [json.dumps(r.as_row()) for r in run] == [json.dumps(r.as_row()) for r in records]  # NaN != NaN
+    stored = list(run.with_text())
+    texts = [known[1] for _, known in stored]
+    assert all(t is None for t in texts[12:16])  # an indented line: its rows alone
+    assert all(t is not None for t in texts[:12] + texts[16:])  # json.dumps' compact lines: each row's own text
+    assert texts[:12] == [json.dumps(r.as_row()) for r in records[:12]]
+    report.write_rows(tmp_path / "a.jsonl", run, target=0.3, root=tmp_path)
+    report.write_rows(tmp_path / "b.jsonl", list(run), target=0.3, root=tmp_path)
+    a, b = (tmp_path / "a.jsonl").read_bytes(), (tmp_path / "b.jsonl").read_bytes()
+    assert a == b and b"null, 16.0" in a and b"\\\\xff" in a
+    for line, r in zip(a.decode().splitlines(), records, strict=True):
+        assert line == shown_row(r)[1]
