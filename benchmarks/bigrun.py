@@ -28,6 +28,7 @@ Per run (a fresh process each):
 Usage::
 
     python benchmarks/bigrun.py --base /tmp/base-stream [--sizes 20000 200000] [--rounds 1]
+    python benchmarks/bigrun.py --base /tmp/base-stream --report-only --rounds 3   # the report's time alone
 
 ``--base``: a checkout of another tree (e.g. main) run side by side, the
 same script alternating between the trees.
@@ -213,6 +214,11 @@ def main():
     p.add_argument("--base", help="another tree (e.g. a checkout of main), measured beside this one")
     p.add_argument("--sizes", type=int, nargs=2, default=[20_000, 200_000], metavar=("SMALL", "LARGE"))
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only the report's time (and CPU per view) at the larger size: untraced runs, no memory figures",
+    )
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -222,6 +228,8 @@ def main():
     trees = {"this": os.path.dirname(HERE)}
     if args.base:
         trees = {"base": os.path.abspath(args.base), **trees}
+    if args.report_only:
+        return _report_only(trees, args.sizes[1], args.rounds, args.json)
     results: dict[str, dict] = {t: {} for t in trees}
     for _ in range(args.rounds):
         for n in args.sizes:
@@ -265,6 +273,36 @@ def main():
         }
     if args.json:
         with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+
+
+def _report_only(trees, n, rounds, json_path):
+    """The report's wall and CPU time at ``n`` views, the trees alternating each round; medians and ranges."""
+    got: dict[str, list] = {t: [] for t in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            cpu = _measure(tree, n, False)
+            got[name].append(cpu)
+            load = os.getloadavg()[0]
+            print(
+                f"  {name:5} {n:>8,} views: report {cpu['report_s']:.2f} s (cpu {cpu['report_cpu_s']:.2f} s), "
+                f"cpu {1e3 * cpu['cpu_s'] / n:.3f} ms/view, load {load:.1f}",
+                file=sys.stderr,
+            )
+    print(f"{'tree':6} {'views':>9} {'report s':>9} {'range':>13} {'cpu s':>7} {'cpu ms/view':>12}")
+    summary = {}
+    for name, runs in got.items():
+        wall = sorted(r["report_s"] for r in runs)
+        cpu = sorted(r["report_cpu_s"] for r in runs)
+        per_view = sorted(1e3 * r["cpu_s"] / n for r in runs)
+        mid = len(runs) // 2
+        print(
+            f"{name:6} {n:>9,} {wall[mid]:9.2f} {f'{wall[0]:.2f}-{wall[-1]:.2f}':>13} {cpu[mid]:7.2f} "
+            f"{per_view[mid]:12.3f}"
+        )
+        summary[name] = {"report_s": wall, "report_cpu_s": cpu, "cpu_ms_per_view": per_view}
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(summary, f, indent=2)
 
 

@@ -385,6 +385,22 @@ class Results:
             return []
         return [ViewRecord.from_row(r) for r in json.loads(self._line_at(self._at[name][0]))["rows"]]
 
+    def rows_with_text(self, name):
+        """``[(record, (row, text))]`` of sample ``name``: each record with its row and the row's JSON text as
+        they stand in the manifest line (``(row, None)`` when the line is not as :class:`ManifestLog` writes
+        it; ``None`` for a record held here, which has no line)."""
+        if name in self._held:
+            return [(r, None) for r in self._held[name]]
+        if name not in self._at:
+            return []
+        line = self._line_at(self._at[name][0])
+        try:
+            rows, texts = _rows_and_texts(line.decode("utf-8"))
+        except (ValueError, IndexError, TypeError):  # not json.dumps' compact form: the rows alone
+            rows = json.loads(line)["rows"]
+            texts = [None] * len(rows)
+        return [(ViewRecord.from_row(r), (r, t)) for r, t in zip(rows, texts, strict=True)]
+
     def _line_at(self, offset, block=1 << 16):
         fd, parts = self._fd, []
         while True:
@@ -395,6 +411,47 @@ class Results:
                 return b"".join(parts)
             parts.append(chunk)
             offset += len(chunk)
+
+
+_DECODE = json.JSONDecoder()
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # (json.decoder has it; typeshed omits it)
+
+
+def _rows_and_texts(line):
+    """A manifest line's rows and each row's own text in it: ``(rows, texts)``.
+
+    The line is read as ``json.dumps`` writes it (``", "`` and ``": "``
+    between items, no other space): its keys one by one, each value decoded
+    where it starts (``raw_decode``), the rows a row at a time, so each row's
+    text is the slice it was decoded from.  Anything else raises ValueError.
+    """
+    if not line.startswith("{"):
+        raise ValueError("not an object")
+    i, rows, texts = 1, None, None
+    while True:
+        if line[i] != '"':
+            raise ValueError("no key")
+        key, i = _scanstring(line, i + 1)
+        if line[i : i + 2] != ": ":
+            raise ValueError("no separator")
+        i += 2
+        if key == "rows" and line[i] == "[":
+            rows, texts = [], []
+            i += 1
+            while line[i] != "]":
+                row, end = _DECODE.raw_decode(line, i)
+                rows.append(row)
+                texts.append(line[i:end])
+                i = end + 2 if line[end : end + 2] == ", " else end
+            i += 1
+        else:
+            _, i = _DECODE.raw_decode(line, i)
+        if line[i : i + 2] == ", ":
+            i += 2
+        elif line[i:] == "}" and rows is not None:
+            return rows, texts
+        else:
+            raise ValueError("not json.dumps' form")
 
 
 class RunRecords(Sequence):
@@ -417,6 +474,14 @@ class RunRecords(Sequence):
             if s.name in self._results:
                 yield from self._results.rows(s.name)
         yield from list(self._extra)
+
+    def with_text(self):
+        """``(record, (row, text) or None)`` of each record, in order: its row and the row's JSON text as the
+        manifest holds them (:meth:`Results.rows_with_text`), for a report that writes the rows as text."""
+        for s in self._samples:
+            if s.name in self._results:
+                yield from self._results.rows_with_text(s.name)
+        yield from ((r, None) for r in list(self._extra))
 
     def __len__(self):
         return sum(self._results.n_rows(s.name) for s in self._samples) + len(self._extra)

@@ -36,11 +36,12 @@ import numpy as np
 from ..pipeline.dataset import printable
 from ..pipeline.records import ViewRecord
 from .quality import GRADE_SIZE, OUTLIER_PX, STAGES, Limits, measurement, off_centre
-from .samples import SampleTable
+from .samples import SampleBatch, SampleTable
 
 EXACT = 10_000  # values a statistic keeps exactly; beyond, running moments and a quantile sketch
 RESERVOIR = 10_000  # views the figures are drawn from (all of them in a smaller run)
 SEED = 0  # of the reservoir's choices: a run's figures are the same each time it is reported
+BATCH = 4096  # views (and samples) whose numbers wait to be computed together; bounded memory either way
 SKETCH_ACCURACY = 0.005  # relative accuracy of a quantile beyond EXACT values
 _TINY = 1e-9  # values below this count as zero in the sketch
 
@@ -118,6 +119,17 @@ class Stat:
         if len(self.values) >= self.limit:
             self._fold()
         self.values.append(x)
+
+    def extend(self, values):
+        """Add the numbers of a float64 array, in order, as :meth:`add` does one at a time."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        i = 0
+        while i < values.size:
+            if len(self.values) >= self.limit:
+                self._fold()
+            k = int(min(values.size - i, self.limit - len(self.values)))
+            self.values.frombytes(values[i : i + k].tobytes())
+            i += k
 
     def _fold(self):
         v = np.frombuffer(self.values, dtype=np.float64)
@@ -251,6 +263,7 @@ class _Stage:
         self.within_cv = Stat(limit=limit)  # per sample with two or more views: their size CV
         self.outliers = 0
         self.outlier_names: list[str] = []
+        self._dx, self._dy, self._side = array("d"), array("d"), array("d")  # offsets not yet in px, pct, grade
 
     def add(self, r, m):
         self.sizes.add(m.size_ratio)
@@ -260,28 +273,37 @@ class _Stage:
             self.bbox.add(math.sqrt(v) if v >= 0 else math.nan)  # IEEE's sqrt, as np.sqrt (NaN below 0)
         if m.centroid is not None:
             (x, y), (h, w) = m.centroid, m.shape
-            px = float(np.hypot(x - w / 2, y - h / 2))
-            side = float(max(m.shape))
-            self.px.add(px)
-            self.pct.add(100 * px / side)
-            self.grade.add(px * GRADE_SIZE / side)
-            self.over += px > OUTLIER_PX
+            self._dx.append(x - w / 2)
+            self._dy.append(y - h / 2)
+            self._side.append(float(max(m.shape)))
+            if len(self._dx) >= BATCH:
+                self.flush()
 
-    def add_sample(self, measured):
-        """A sample's (record, measurement) pairs of this stage."""
-        if len(measured) >= 2:
-            cv = stats([m.size_ratio for _, m in measured])["cv"]
+    def flush(self):
+        """Put the centroid offsets added since into px, pct and grade: ``np.hypot`` over them at once (the
+        numbers it gives one at a time), in the order they came."""
+        if not self._dx:
+            return
+        with np.errstate(all="ignore"):
+            px = np.hypot(np.asarray(self._dx), np.asarray(self._dy))
+            side = np.asarray(self._side)
+            self.px.extend(px)
+            self.pct.extend(100 * px / side)
+            self.grade.extend(px * GRADE_SIZE / side)
+            self.over += int(np.count_nonzero(px > OUTLIER_PX))
+        self._dx, self._dy, self._side = array("d"), array("d"), array("d")
+
+    def add_sample(self, size_mean, size_std, n_sizes, offset_std, n_offsets):
+        """A sample's numbers of this stage (:meth:`~pixscale.report.samples.SampleBatch.numbers`)."""
+        if n_sizes >= 2:
+            cv = size_std / size_mean if size_mean else None  # as stats() gives it
             if cv is not None:
                 self.within_cv.add(cv)
-        offsets = [
-            float(np.hypot(m.centroid[0] - m.shape[1] / 2, m.centroid[1] - m.shape[0] / 2))
-            for _, m in measured
-            if m.centroid is not None
-        ]
-        if len(offsets) >= 2:
-            self.within_std.add(float(np.std(offsets)))
+        if n_offsets >= 2:
+            self.within_std.add(offset_std)
 
     def centring(self):
+        self.flush()
         out: dict[str, Any] = {k: None for k in ("mean", "std", "p95", "p99", "max", "mean_pct", "max_pct", "grade_px")}
         out.update(n=self.px.count, over_50px=int(self.over))
         if self.px.count:
@@ -358,6 +380,7 @@ class Aggregate:
         self.limits = Limits(self.options)  # the limited views, by sample, as the advice tells them
         self.views = Reservoir(reservoir, seed)  # (size, offset) by stage, scale, wanted where limited
         self.samples = SampleTable()
+        self._batch = SampleBatch()  # samples ended, their numbers not yet computed
         self._group: list[ViewRecord] = []
 
     def feed(self, records: Iterable[ViewRecord], who="summarize"):
@@ -369,6 +392,7 @@ class Aggregate:
                 groups.setdefault(r.sample, []).append(r)
             for rs in groups.values():
                 self._add_sample(rs)
+            self._flush_samples()
             return
         for r in records:
             self.add(_checked(r, who))
@@ -377,15 +401,17 @@ class Aggregate:
     def add(self, record: ViewRecord):
         """One record (the records of a sample one after another)."""
         if self._group and self._group[0].sample != record.sample:
-            self.close()
+            self._add_sample(self._group)
+            self._group = []
         self._add_view(record)
         self._group.append(record)
 
     def close(self):
-        """End the current sample (done by :meth:`summary` too)."""
+        """End the current sample, and compute the numbers of the samples waiting (done by :meth:`summary` too)."""
         if self._group:
             self._add_sample(self._group)
             self._group = []
+        self._flush_samples()
 
     def _add_view(self, r: ViewRecord):
         self.n_views += 1
@@ -443,12 +469,19 @@ class Aggregate:
         ok = [r for r in rs if r.ok]
         if not ok:
             return
-        for stage in STAGES:
-            measured = [(r, m) for r in ok if (m := measurement(r, stage)) is not None]
-            if measured:
-                self.stages[stage].add_sample(measured)
-        self.samples.add(ok[0].sample, ok)
+        self._batch.add(ok)
         self.limits.add(ok)
+        if len(self._batch) >= BATCH:
+            self._flush_samples()
+
+    def _flush_samples(self):
+        """Compute the numbers of the samples ended since (:class:`~pixscale.report.samples.SampleBatch`)."""
+        for by_stage, row in self._batch.numbers():
+            for stage, numbers in by_stage.items():
+                if numbers[2]:  # a measurement of this stage
+                    self.stages[stage].add_sample(*numbers)
+            self.samples.append(*row)
+        self._batch = SampleBatch()
 
     def outliers(self, stage):
         """``(count, first three names)`` of the views more than OUTLIER_PX off centre beyond the fit's move."""

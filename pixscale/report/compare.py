@@ -17,7 +17,7 @@ import json
 import math
 import os
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..pipeline.dataset import REPORT_DIR
@@ -25,7 +25,7 @@ from ..pipeline.files import atomic_write_bytes, atomic_write_text
 from ..pipeline.records import ViewRecord
 from .compare_grid import GRID_SAMPLES, grid, shown_views, touches_edge
 from .quality import GRADE_D, GRADES, OUTLIER_PX
-from .summary import summarize
+from .summary import report_views, summarize
 from .text import _md_table
 
 # (label, how to read it from a run's entry, format)
@@ -135,10 +135,10 @@ def _of_sample_means(summary, stage):
     return len(rows), math.sqrt(sum((m - mean) ** 2 for m in means) / len(means)) / mean
 
 
-def _first_samples(data, num_samples, options):
-    """The summary of a report's first ``num_samples`` samples, from its per-view rows; None if it has them all."""
-    views = data.get("views")
-    if not isinstance(views, list):
+def _first_samples(data, views, num_samples, options):
+    """The summary of a report's first ``num_samples`` samples, from its per-view rows ``views`` (:func:`report_views`);
+    None if it has them all."""
+    if not isinstance(views, Iterable) or isinstance(views, (str, Mapping)):
         raise ValueError("it has no per-view rows to take the first samples from")
     names = list(dict.fromkeys(_section(v, "a view row").get("sample") for v in views))
     if len(names) <= num_samples:
@@ -206,7 +206,8 @@ def _load(
             summary = data["summary"]
             if num_samples is not None:
                 meta = _section(data.get("meta") or {}, "meta")
-                summary = _first_samples(data, num_samples, meta.get("parameters")) or summary
+                views = report_views(data, report.parent)  # its views, or those of the rows file it names
+                summary = _first_samples(data, views, num_samples, meta.get("parameters")) or summary
             stage = "after" if "after" in summary else "before"
             numbers = _checked(summary, stage)
         except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -221,10 +222,13 @@ def _load(
             root = report.parent.parent  # where the run's output is now, wherever it was written
         shown, edge = {}, None
         try:  # the grid and the edge count only add: rows they cannot read leave them out, not the run
-            shown = shown_views(data["views"], root, stage, grid_rows) if root else {}
+            views = report_views(data, report.parent)
+            if views is None:
+                raise KeyError("views")
+            shown = shown_views(views, root, stage, grid_rows) if root else {}
             if source == "measured":
-                edge = sum(touches_edge(ViewRecord.from_row(v).before) for v in data["views"])
-        except (KeyError, ValueError, TypeError, AttributeError):
+                edge = sum(touches_edge(ViewRecord.from_row(v).before) for v in views)
+        except (OSError, KeyError, ValueError, TypeError, AttributeError):
             pass
     elif pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset

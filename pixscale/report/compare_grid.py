@@ -13,13 +13,13 @@ its cut views: which objects reach the border (and so may have been cut).
 
 import math
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 GRID_SAMPLES = 5  # rows of the grid, as the original's multi-sample comparison
 
 
-def shown_views(views: Sequence[Mapping[str, Any]], root, stage: str, n: int = GRID_SAMPLES) -> dict:
+def shown_views(views: Iterable[Mapping[str, Any]], root, stage: str, n: int = GRID_SAMPLES) -> dict:
     """``{sample: (view key, file, Measurement)}``: the first view of each of the first ``n`` samples.
 
     ``views`` are report rows (``ViewRecord.as_row``) or :class:`ViewRecord`;

@@ -19,10 +19,14 @@ from ..pipeline.files import json_ready
 from ..pipeline.records import ViewRecord
 
 
-def shown_row(r):
+def shown_row(r, known=None):
     """``(row, its JSON, changed)``: ``json_ready(r.as_row(), text=printable)``, fast for the usual row.
 
-    The usual row: no NaN, no odd number.
+    The usual row: no NaN, no odd number.  ``known``: ``(row, text)``, the
+    row ``r`` was read from and its JSON text as ``json.dumps`` wrote it (a
+    manifest line's: :meth:`pixscale.pipeline.manifest.RunRecords.with_text`):
+    when ``r``'s row is that row, its names printable and its numbers finite,
+    that text is its JSON (not written again).
 
     A row's only strings are its ``sample``, ``view`` and ``error`` (its keys
     are the record's own names): those made printable, a row that
@@ -31,6 +35,10 @@ def shown_row(r):
     printable, a number sanitised), so that ``r`` is not what the row reads back as.
     """
     row = r.as_row()
+    if known is not None and known[1] is not None:
+        stored, text = known
+        if _same_text(row, stored) and "NaN" not in text and "Infinity" not in text and _printable(row):
+            return row, text, False
     changed = False
     for key in ("sample", "view", "error"):
         value = row[key]
@@ -44,6 +52,22 @@ def shown_row(r):
         row = json_ready(row, text=printable)
         text = json.dumps(row)
         return json.loads(text), text, True  # the row as the rows file reads back
+
+
+def _same_text(row, stored):
+    """Whether ``json.dumps`` writes ``row`` as it wrote ``stored``: equal, their keys in the same order.
+
+    (A record's row holds the very numbers of the row it was read from, but
+    its derived ones, which are floats either way.)
+    """
+    if row != stored or list(row) != list(stored):
+        return False
+    return all(type(v) is not dict or list(v) == list(stored[k]) for k, v in row.items())
+
+
+def _printable(row):
+    """Whether a row's names are printable as they are (:func:`~pixscale.pipeline.dataset.printable`)."""
+    return all(type(v) is not str or printable(v) == v for v in (row["sample"], row["view"], row["error"]))
 
 
 _dumps = json.JSONEncoder().encode  # json.dumps' own encoder (its C one): a leaf's text as json writes it
@@ -239,35 +263,66 @@ class Sections:
     folder: ``TMPDIR``), so a run's rows are read and formatted once and kept
     in no memory; :func:`pixscale.report.summary.write_report` puts them after
     the parts that need the summary.  ``spell`` as ``write_report`` takes it.
+
+    A run of more than ``listed`` views (default
+    :data:`pixscale.report.aggregate.EXACT`, read when made) is not listed:
+    once a view more than that comes, the views and lines held so far are
+    dropped (:attr:`listed` turns False) and only the lines of the
+    :func:`~pixscale.report.text.flagged` views are kept, the first
+    ``listed`` of them (:attr:`n_flagged` counts them all), for the report
+    that names the rows file instead.
     """
 
     VIEWS_LEVEL = 1  # report.json's views: a list at nesting 1
 
-    def __init__(self, spell: Callable[[str], str]):
-        from .text import _view_line
+    def __init__(self, spell: Callable[[str], str], listed: int | None = None):
+        from . import aggregate
+        from .text import _view_line, flagged
 
-        self._view_line, self.spell = _view_line, spell
+        self._view_line, self._flagged, self.spell = _view_line, flagged, spell
+        self.limit = aggregate.EXACT if listed is None else listed
         self.views = tempfile.TemporaryFile()
         self.lines = tempfile.TemporaryFile()
+        self.flagged_lines = tempfile.TemporaryFile()
         self._json: list[str] = []
         self._md: list[str] = []
-        self._size = 0
+        self._flag: list[str] = []
         self.n = 0
+        self.n_flagged = 0
         self._pad = "\n" + "  " * (self.VIEWS_LEVEL + 1)
+
+    @property
+    def listed(self) -> bool:
+        """Whether every view is listed (no more than the limit came)."""
+        return self.n <= self.limit
 
     def add(self, record: ViewRecord, row: dict[str, Any], text: str, changed: bool) -> None:
         """Add a record (``row``, ``text``, ``changed``: :func:`shown_row`'s) to both sections."""
         shown = ViewRecord.from_row(row) if changed else record
-        self._json.append(("," if self.n else "[") + self._pad + indented(row, self._pad))
-        self._md.append("\n" + self._view_line(shown, self.spell))
+        line = None
+        if self.n < self.limit:
+            self._json.append(("," if self.n else "[") + self._pad + indented(row, self._pad))
+            line = "\n" + self._view_line(shown, self.spell)
+            self._md.append(line)
+        elif self.n == self.limit:  # one view more than are listed: the lists are dropped
+            self._json, self._md = [], []
+            for f in (self.views, self.lines):
+                f.seek(0)
+                f.truncate()
+        if self._flagged(shown):
+            if self.n_flagged < self.limit:
+                self._flag.append(line or "\n" + self._view_line(shown, self.spell))
+            self.n_flagged += 1
         self.n += 1
-        if len(self._json) >= 512:
+        if len(self._json) >= 512 or len(self._flag) >= 512:
             self._flush()
 
     def _flush(self):
-        self.views.write("".join(self._json).encode("utf-8"))
-        self.lines.write("".join(self._md).encode("utf-8"))
-        self._json, self._md = [], []
+        if self.listed:
+            self.views.write("".join(self._json).encode("utf-8"))
+            self.lines.write("".join(self._md).encode("utf-8"))
+        self.flagged_lines.write("".join(self._flag).encode("utf-8"))
+        self._json, self._md, self._flag = [], [], []
 
     def close(self):
         self._flush()
@@ -278,12 +333,14 @@ class Sections:
         yield list_end(self.n == 0, self.VIEWS_LEVEL).encode("utf-8")
 
     def lines_text(self) -> Iterator[bytes]:
-        """``report.md``'s per-view lines, each after a newline (its bytes, in blocks)."""
-        yield from _read(self.lines)
+        """``report.md``'s per-view lines, each after a newline (its bytes, in blocks): every view's, or the
+        flagged views' when not :attr:`listed`."""
+        yield from _read(self.lines if self.listed else self.flagged_lines)
 
     def discard(self):
         self.views.close()
         self.lines.close()
+        self.flagged_lines.close()
 
 
 def _read(f, size=1 << 20):

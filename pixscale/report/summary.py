@@ -24,7 +24,7 @@ from ..pipeline.files import atomic_write_bytes, atomic_write_text, json_ready, 
 from ..pipeline.records import ViewRecord
 from .aggregate import Aggregate, _checked
 from .rowtext import Sections, blocks, json_list, shown_row
-from .text import _markdown_head, _quality_lines, _sections, _view_line, heading, same, spelled
+from .text import _markdown_head, _quality_lines, _sections, _view_line, heading, same, spelled, views_note
 
 ROWS = "views.jsonl"  # a run's rows file in its report folder: one JSON row per view
 MAX_FAILURES_SHOWN = 5  # failure reasons printed by format_table
@@ -140,11 +140,14 @@ def write_rows(
     """
     views = Aggregate(target, options)
 
+    with_text = getattr(records, "with_text", None)  # a run's records, with their rows' text in the manifest
+    pairs = with_text() if with_text is not None else ((r, None) for r in records)
+
     def lines():
         with np.errstate(all="ignore"):
-            for r in records:
+            for r, known in pairs:
                 views.add(_checked(r, "write_rows"))
-                row, text, changed = shown_row(r)
+                row, text, changed = shown_row(r, known)
                 if sections is not None:
                     sections.add(r, row, text, changed)
                 yield text + "\n"
@@ -270,13 +273,20 @@ def write_report(
     sections : Sections, optional
         ``report.json``'s views and ``report.md``'s lines as :func:`write_rows`
         wrote them beside the rows file (made with this ``spell``): used
-        instead of reading the rows again.
+        instead of reading the rows again.  When they hold more views than a
+        report lists (:attr:`~pixscale.report.rowtext.Sections.listed` is
+        False: more than :data:`pixscale.report.aggregate.EXACT`),
+        ``report.json`` names the rows file (``rows``) instead of listing the
+        views, and ``report.md`` lists only the flagged views
+        (:func:`pixscale.report.text.flagged`), saying where the rest are.
 
     Returns
     -------
     list of pathlib.Path
         ``report.json`` (``{"meta": ..., "summary": ..., "views": rows}``, a
-        row per record: :meth:`~pixscale.pipeline.records.ViewRecord.as_row`),
+        row per record: :meth:`~pixscale.pipeline.records.ViewRecord.as_row`;
+        ``{"meta": ..., "summary": ..., "views_file": "views.jsonl"}`` for a run
+        of more views than a report lists: :func:`report_views` reads either),
         ``report.md`` and, with plots, the figures of
         :func:`pixscale.report.figures.draw`.
 
@@ -304,13 +314,21 @@ def write_report(
     if missing:
         meta_out["figures not drawn"] = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
     root = out if root is None else root
-    if sections is not None:
+    rows_name = pathlib.Path(rows).name if rows is not None else ROWS
+    listed = sections is None or sections.listed
+    if not listed:  # a run of more views than a report lists: report.json names the rows file
+        json_text = blocks(_report_json(meta_out, summary, None, views_file=rows_name))
+    elif sections is not None:
         json_text = itertools.chain(blocks(_report_json(meta_out, summary, None)), sections.views_text(), [b"\n}\n"])
     else:
         json_text = blocks(_report_json(meta_out, summary, shown.rows()))
     atomic_write_bytes(written[0], json_text, root=root)
     try:
-        text, samples = _markdown_head(summary, meta_out, list(figures), spell or same)
+        note = None
+        if not listed:
+            assert sections is not None
+            note = views_note(sections.n, sections.limit, sections.n_flagged, rows_name)
+        text, samples = _markdown_head(summary, meta_out, list(figures), spell or same, note)
     except (TypeError, ValueError, KeyError, IndexError) as exc:  # a summary of an unexpected form: say so
         md = (
             "# pixscale quality report\n\nThe tables of this report could not be written "
@@ -366,17 +384,23 @@ class _Shown:
 _SAMPLES = "\x00samples\x00"  # where the summary's samples are streamed into report.json
 
 
-def _report_json(meta, summary, rows):
+def _report_json(meta, summary, rows, views_file=None):
     """``report.json``'s text in pieces, as ``json.dumps({"meta", "summary", "views"}, indent=2)`` writes it.
 
     The views (``rows``) and the summary's ``samples`` are written one at a time.
+    With ``views_file`` (a run of more views than a report lists), ``views`` is
+    ``"views_file": views_file`` instead, the rows file's name, and ``rows`` is not used.
     """
     samples = summary.get("samples")
     if samples is not None and not isinstance(samples, list):
         summary = {**summary, "samples": _SAMPLES}
-    head = json.dumps({"meta": meta, "summary": summary, "views": []}, indent=2)
-    assert head.endswith("[]\n}")
-    head = head[:-4]
+    if views_file is not None:
+        head = json.dumps({"meta": meta, "summary": summary, "views_file": views_file}, indent=2) + "\n"
+        rows = None
+    else:
+        head = json.dumps({"meta": meta, "summary": summary, "views": []}, indent=2)
+        assert head.endswith("[]\n}")
+        head = head[:-4]
     if summary.get("samples") == _SAMPLES:
         marker = json.dumps(_SAMPLES)
         before, after = head.split(marker)
@@ -385,6 +409,39 @@ def _report_json(meta, summary, rows):
         yield after
     else:
         yield head
-    if rows is not None:  # else the caller writes the views and the end
+    if rows is not None:  # else the caller writes the views and the end (or there are none: views_file)
         yield from json_list(rows, 1)
         yield "\n}\n"
+
+
+def report_views(data: Mapping[str, Any], folder: str | os.PathLike) -> Iterable[dict[str, Any]] | None:
+    """The per-view rows of a parsed ``report.json`` (``data``) that lies in ``folder``; None when it has none.
+
+    Its ``views``; or, for a run of more views than a report lists, the rows
+    of the rows file it names (``views_file``, a name in ``folder``): a
+    re-iterable that reads the file a line at a time each time it is
+    iterated.  A ``views_file`` that is not a plain file name is a ValueError.
+    """
+    views = data.get("views")
+    name = data.get("views_file")
+    if views is not None or name is None:
+        return views
+    if not isinstance(name, str) or not name or os.path.basename(name) != name or name in (".", ".."):
+        raise ValueError(f"its views_file is {printable(repr(name))}, not a file name beside it")
+    return _RowsFile(pathlib.Path(folder) / name)
+
+
+class _RowsFile:
+    """A rows file's rows (JSON Lines), read a line at a time each time it is iterated."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+    def __repr__(self):
+        return f"_RowsFile({os.fspath(self.path)!r})"

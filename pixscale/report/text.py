@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..pipeline.records import ViewRecord
-from .quality import OUTLIER_PX, STAGES, measurement
+from .quality import OUTLIER_PX, STAGES, measurement, off_centre
 
 
 def _pct(v):
@@ -151,9 +151,14 @@ def _markdown_head(
     meta: Mapping[str, Any],
     figures: Sequence[str],
     spell: Callable[[str], str] = same,
+    views_note: str | None = None,
 ) -> tuple[str, Iterable[str]]:
     """``report.md`` up to its per-view table's header, as ``(text, lines)``: the lines of the per-sample table follow
-    the text (each its own line, the per-view table's header last); a record's line follows them."""
+    the text (each its own line, the per-view table's header last); a record's line follows them.
+
+    ``views_note``: a paragraph put before the per-view table (what it lists of a run it does not list whole).
+    """
+    note = [views_note, ""] if views_note else []
     out = ["# pixscale quality report" + heading(summary), ""]
     if meta:
         params = meta.get("parameters") or {}
@@ -196,13 +201,13 @@ def _markdown_head(
         out += ["## failures", ""] + _md_table(["sample", "view", "error"], failures)
     samples = summary.get("samples")
     if not samples:
-        return "\n".join(out + ["## per view", ""] + _md_table(_VIEW_COLUMNS, [])[:2]), []
+        return "\n".join(out + ["## per view", "", *note] + _md_table(_VIEW_COLUMNS, [])[:2]), []
     header = ["sample", "views", "size mean", "size CV", "offset mean (px)", "wanted scale", "scale", "limited"]
     table = _md_table(header, [])[:2]
     lines: Iterable[str] = (_md_row(_sample_cells(s)) for s in samples)
     if isinstance(samples, list):  # a summary given whole: any problem found here, before the file is written
         lines = list(lines)
-    tail = ["", "## per view", "", *_md_table(_VIEW_COLUMNS, [])[:2]]
+    tail = ["", "## per view", "", *note, *_md_table(_VIEW_COLUMNS, [])[:2]]
     return "\n".join(out + ["## per sample", "", *table]), itertools.chain(lines, ["\n".join(tail)])
 
 
@@ -234,6 +239,33 @@ _VIEW_COLUMNS = [
     "specks (px)",
     "error",
 ]
+
+
+def flagged(r: ViewRecord) -> bool:
+    """Whether a view is one the per-view table of a run too large to list whole still lists.
+
+    A failed view, one cut off by the fit, one off target (exact mode, not
+    limited) or one off centre as it ends (its ``after``, or its ``before``
+    when only measured: more than :data:`~pixscale.report.quality.OUTLIER_PX`
+    px beyond the fit's move, :func:`~pixscale.report.quality.off_centre`).
+    """
+    if r.error is not None or r.cut_pixels or (r.on_target is False and not r.limited):
+        return True
+    return off_centre(r, "before" if r.after is None else "after")
+
+
+def views_note(n_views: int, n_listed: int, n_flagged: int, rows_file: str) -> str:
+    """``report.md``'s paragraph before the per-view table of a run of more views than a report lists."""
+    why = f"failed, cut off, off target, or more than {OUTLIER_PX} px off centre beyond the fit's move"
+    if not n_flagged:
+        listed = f"No view is flagged ({why}): the table is empty."
+    else:
+        first = f", the first {n_listed:,} of them" if n_flagged > n_listed else ""
+        listed = f"Listed here: the {n_flagged:,} flagged views{first} ({why})."
+    return (
+        f"This run has {n_views:,} views, more than the {n_listed:,} a report lists: every view's row is in "
+        f"{rows_file} (JSON Lines, one row a line, in dataset order; report.json names it as `views_file`). " + listed
+    )
 
 
 def _view_line(r: ViewRecord, spell: Callable[[str], str] = same) -> str:

@@ -169,3 +169,85 @@ def test_the_rows_file_holds_report_jsons_views_one_a_line(rng, tmp_path):
     assert raw == json.dumps(json.loads(raw), indent=2) + "\n"  # the samples and the views streamed into it
     summary = report.summarize(records, target=0.3, options=OPTIONS)
     assert report.summary_of(views) == summary == json.loads(raw)["summary"]
+
+
+def _sample_numbers_one_at_a_time(records):
+    """The per-sample numbers as they were computed before batching: NumPy over each sample alone, np.hypot a view
+    at a time (the definitions the batched aggregate must give exactly)."""
+    groups: dict[str, list[ViewRecord]] = {}
+    for r in records:
+        if r.ok:
+            groups.setdefault(r.sample, []).append(r)
+
+    def px(m):
+        return float(np.hypot(m.centroid[0] - m.shape[1] / 2, m.centroid[1] - m.shape[0] / 2))
+
+    rows, within_cv, within_std = [], {"before": [], "after": []}, {"before": [], "after": []}
+    for rs in groups.values():
+        for stage in ("before", "after"):
+            ms = [m for r in rs if (m := getattr(r, stage)) is not None]
+            if len(ms) >= 2:
+                sizes = np.array([m.size_ratio for m in ms])
+                mean, std = float(sizes.mean()), float(sizes.std())
+                if mean:
+                    within_cv[stage].append(std / mean)
+            offsets = [px(m) for m in ms if m.centroid is not None]
+            if len(offsets) >= 2:
+                within_std[stage].append(float(np.std(offsets)))
+        stage = "after" if all(r.after is not None for r in rs) else "before"
+        ms = [getattr(r, stage) for r in rs]
+        offsets = [px(m) for m in ms if m.centroid is not None]
+        sizes = [m.size_ratio for m in ms]
+        befores = [r.before.size_ratio for r in rs]
+        rows.append(
+            {
+                "size_mean": float(np.mean(sizes)),
+                "size_std": float(np.std(sizes)),
+                "size_before_mean": float(np.mean(befores)),
+                "size_before_std": float(np.std(befores)),
+                "offset_mean": float(np.mean(offsets)) if offsets else None,
+                "offset_std": float(np.std(offsets)) if offsets else None,
+            }
+        )
+    return rows, within_cv, within_std
+
+
+@pytest.mark.parametrize("batch", [3, aggregate.BATCH])
+def test_sample_and_centring_numbers_computed_in_batches_are_numpys_of_each_sample_exactly(rng, monkeypatch, batch):
+    monkeypatch.setattr(aggregate, "BATCH", batch)
+    records = []
+    for s, n in enumerate([1, 2, 3, 7, 8, 9, 12, 12, 16, 17, 64, 65, 70, 12, 5, 12, 1]):
+        for v in range(n):
+            name, kind = f"s{s:02d}", rng.random()
+            if kind < 0.05:
+                records.append(ViewRecord.failed(name, f"{name}/{v}.png", "unreadable"))
+            elif kind < 0.15 and s % 3 == 0:  # measured only: a sample of mixed stages is reported before
+                records.append(ViewRecord.measured(name, f"{name}/{v}.png", _measurement(rng)))
+            else:
+                after = _measurement(rng)
+                if kind > 0.95:
+                    after = Measurement(0, None, None, SHAPE)  # an empty output: no centroid
+                records.append(
+                    ViewRecord.written(name, f"{name}/{v}.png", _measurement(rng), after, _T(rng), on_target=True)
+                )
+    summary = report.summarize(records, target=0.3, options=OPTIONS)
+    rows, within_cv, within_std = _sample_numbers_one_at_a_time(records)
+    got = [{k: row[k] for k in rows[0]} for row in summary["samples"]]
+    assert got == rows
+    for stage in ("before", "after"):
+        cv = within_cv[stage]
+        assert summary["within_sample_cv"][stage] == {"mean": float(np.mean(cv)), "max": max(cv), "n_samples": len(cv)}
+        assert summary["centring"][stage]["within_sample_std"] == float(np.mean(within_std[stage]))
+        px = np.array(
+            [
+                float(np.hypot(m.centroid[0] - m.shape[1] / 2, m.centroid[1] - m.shape[0] / 2))
+                for r in records
+                if r.ok and (m := getattr(r, stage)) is not None and m.centroid is not None
+            ]
+        )
+        c = summary["centring"][stage]
+        assert (c["mean"], c["std"], c["max"], c["n"]) == (float(px.mean()), float(px.std()), float(px.max()), px.size)
+        assert [c["p95"], c["p99"]] == [float(p) for p in np.percentile(px, [95, 99])]
+        assert c["mean_pct"] == float(np.mean([100 * p / max(SHAPE) for p in px]))
+        assert c["grade_px"] == float(np.mean([p * 512 / max(SHAPE) for p in px]))
+        assert c["over_50px"] == int((px > 50).sum())
