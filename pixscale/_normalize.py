@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._batch import LikeViews
 from ._device import gpu, on_device
 from ._kinds import from_array, kind_of, to_array
 from ._object import without_specks
@@ -434,9 +435,13 @@ def normalize_batch(
         channels = images.shape[3:] if mask is None else ((images.shape[3] if images.ndim == 4 else 1) + 1,)
         out = np.empty((n, *shape, *channels), images.dtype.newbyteorder("="))
 
+    like = LikeViews.of(images, options, mask)
+
     def one(index):
         try:
-            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index], True)[0]
+            image, into = images[index], None if out is None else out[index]
+            done = None if like is None else like.normalize(image, into)
+            results[index] = _apply(image, options, masks[index], into, True)[0] if done is None else done
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 
