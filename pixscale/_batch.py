@@ -1,37 +1,40 @@
-"""``normalize_batch``'s views of one kind, planned with only the Python a view needs: :class:`LikeViews`.
+"""``normalize_batch``'s views of one kind, planned in compiled calls: :class:`LikeViews`.
 
 A thread of :func:`pixscale.normalize_batch` holds the GIL only between
 kernel calls, so the Python a view runs there is what bounds the speed-up on
 many threads (Amdahl: a share ``s`` of GIL-held time gives at most ``1 / s``).
 The general body (``_normalize._apply``: checks, :func:`~pixscale._plan.plan_views`,
 a :class:`~pixscale.ScaleTransform`, the warp) runs some 35-60 µs of it a
-512² view.  For the common batch (views of one shape, dtype and strides,
-integer alpha, the bilinear filter, no component filter, no mask) all that
-depends only on the options and the batch is done once here, and a view
-runs: the measure kernel, the closed-form scale and placement (the same
-calls and floats as :func:`~pixscale._plan.plan_measured` for one view),
-exact mode's search in one compiled call (:func:`~pixscale._plan.search_view`),
-and the warp.  No transform is built: ``normalize_batch`` returns images.
+512² view, most of it slowed by caches that the view's kernels have just
+streamed 2 MB through.  For the common batch (views of one shape, dtype and
+strides, integer alpha, the bilinear filter, no component filter, no mask)
+all that depends only on the options and the batch is done once here, and a
+view makes three kernel calls (four in exact mode) with little Python
+between them: the measure, the closed-form plan and placement
+(:func:`pixscale.kernels.search.place_view`: the arithmetic of
+:func:`~pixscale._plan.plan_measured` for one view, float for float), exact
+mode's search (:func:`pixscale.kernels.search.search_scale`, as
+:func:`~pixscale._plan.search_view` calls it), and the warp.  No transform is
+built: ``normalize_batch`` returns images.
 
-Whatever else a view needs (an empty mask, a scale the fit caps in exact
-mode, an object small enough to vanish, ``fit="none"`` without exact mode,
-the Python search before the span count is compiled) is left to the general
-body: :meth:`LikeViews.normalize` returns None, and the caller runs it, which
-gives the same bytes or raises the same error.
+Whatever else a view needs (an empty mask, the shrink rule's centre outside
+the room, a scale the fit caps in exact mode, an object small enough to
+vanish, ``fit="none"`` without exact mode, the Python search before the span
+count is compiled) is left to the general body: :meth:`LikeViews.normalize`
+returns None, and the caller runs it, which gives the same bytes or raises
+the same error.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
-from ._measure import alpha_words, measure_alpha
-from ._place import footprint, max_scale, place_in
-from ._plan import LOW_RES, _canvas, _search_goal, _source_center, search_view
+from ._measure import alpha_words
+from ._place import CENTERS, FITS, rooms
+from ._plan import LOW_RES, TINY_OBJECT, _canvas, _search_goal
+from ._search import STEPS
 from ._warp import _span_state, kernel_constants, warp_checked
-
-#: ``_count_if_tiny``'s limit: a closed-form object expected to cover fewer output pixels is probed.
-_TINY = 4096
+from .kernels import kernels
 
 
 class _Placed(NamedTuple):
@@ -45,26 +48,36 @@ class _Placed(NamedTuple):
 
 
 class LikeViews:
-    """The batch-wide part of planning views like ``sample`` with ``options``; ``normalize`` does one view.
+    """The batch-wide part of planning views like ``sample`` with ``options``; :meth:`normalize` does one view.
 
     Build it with :meth:`of`, which returns None when the batch is not of
     the kind handled here.
     """
 
     def __init__(self, options, sample):
+        from .kernels import search  # numba: imported by the first batch, not by pixscale
+
         self.shape, self.dtype, self.strides = sample.shape, sample.dtype, sample.strides
-        self.options = options
-        self.exact, self.center, self.fit, self.target = options.exact, options.center, options.fit, options.target
-        self.premultiplied = options.premultiplied
-        self.background = options.background
+        self.exact, self.target = options.exact, options.target
+        self.premultiplied, self.background = options.premultiplied, options.background
         alpha = sample if sample.ndim == 2 else sample[:, :, -1]
         key = (alpha.shape, alpha.dtype, options.object_mask.threshold, options.output_shape, options.margin)
         canvas = _canvas((*key, options.fit, options.filter))  # raises for a margin too wide, as every view would
-        self.thr, self.output_shape, self.ideal, self.source_px, self.pad, self.margins, self.n_out, self.rooms = canvas
+        self.thr, self.output_shape, ideal, source_px, pad, margins, self.n_out, _ = canvas
+        center = options.center
+        point = (0.0, 0.0) if isinstance(center, str) else center
+        (ax, bx), (ay, by) = rooms(self.output_shape, margins, pad)
+        self.placement = np.array((
+            CENTERS.index(center) if isinstance(center, str) else len(CENTERS), *point, FITS.index(options.fit),
+            *ideal, ax, bx, ay, by, source_px, *self.output_shape, 1, LOW_RES, TINY_OBJECT,
+        ), np.float64)  # fmt: skip
         self.words = alpha_words(sample) is not None
+        self.thr_words = np.uint32(self.thr)
         self.unpack = self.exact and not alpha.flags.c_contiguous
         self.goal = _search_goal(self.target, self.n_out, 1)
-        self.rounding, self.consts = True, kernel_constants(alpha.dtype)  # integer alpha only (see of)
+        self.consts = kernel_constants(alpha.dtype)  # integer alpha (see of): rounding is True
+        self.place_view, self.search_scale = search.place_view, search.search_scale
+        self.measure_words, self.measure_alpha = kernels().measure_words, kernels().measure_alpha
 
     @classmethod
     def of(cls, images, options, mask):
@@ -84,35 +97,39 @@ class LikeViews:
 
     def normalize(self, image, out=None):
         """:func:`pixscale.normalize` of one view like the sample (into ``out``), or None to leave it to the body."""
+        placed = self.plan(image)
+        return None if placed is None else warp_checked(image, placed, self.premultiplied, self.background, out=out)
+
+    def plan(self, image):
+        """The plan of one view like the sample (what the warp reads of it), or None to leave the view to the body."""
         if type(image) is not np.ndarray or image.shape != self.shape or image.strides != self.strides:
             return None
-        if image.dtype != self.dtype:
-            return None
+        if image.dtype != self.dtype or (self.exact and _span_state(self.dtype) is not True):
+            return None  # before the span count: the Python search, which counts towards compiling it
         alpha = image if image.ndim == 2 else image[:, :, -1]
+        stats = np.empty(7, np.int64)
         unpacked = np.empty(alpha.shape, alpha.dtype) if self.unpack else None
-        m = measure_alpha(alpha, self.thr, image.view("<u4")[:, :, 0] if self.words else None, unpacked)
-        if m.count == 0:
-            return None  # the body raises EmptyMaskError
-        src = _source_center(m, self.center)
-        extent = footprint(m.bbox, src, self.source_px)  # the support is the bbox: integer alpha, bilinear
-        cap = max_scale(self.fit, extent, self.ideal, self.output_shape, self.margins, self.pad)
-        scale = self.target / math.sqrt(m.count / self.n_out)
+        if self.words:  # the measure kernel pixscale._measure.measure_alpha would call
+            self.measure_words(image.view("<u4")[:, :, 0], self.thr_words, stats, unpacked)
+        elif unpacked is not None:
+            self.measure_alpha(alpha, self.thr, stats, unpacked)
+        else:
+            self.measure_alpha(alpha, self.thr, stats)
+        g = np.empty(28)
+        h, w = alpha.shape
+        if not self.place_view(stats, self.placement, h, w, self.n_out, self.target, self.exact, g):
+            return None
         if self.exact:
-            if _span_state(alpha.dtype) is not True:
-                return None  # the Python search, which counts towards compiling the span count
-            x0, y0, x1, y1 = m.bbox
-            found, _ = search_view(
-                alpha if unpacked is None else unpacked, self.thr, m.bbox, (x0 - 1, y0 - 1, x1 + 1, y1 + 1), src,
-                self.ideal, self.rooms, extent, self.output_shape, self.n_out, scale * LOW_RES, self.target,
-                self.goal, self.rounding, self.consts,
-            )  # fmt: skip
-            scale = found[0]
-            if scale > cap or found[1] == 0:
+            if unpacked is not None:
+                alpha = unpacked
+            thr, rows, n_out, start, cap = self.thr, np.empty((h, 6), np.int64), self.n_out, float(g[25]), float(g[24])
+            # as _plan.search_view calls it: integer alpha's levels are the threshold, its rounding True
+            found = self.search_scale(
+                alpha, thr, rows, thr, thr, g, n_out, start, self.target, self.goal, STEPS, True, self.consts
+            )
+            scale, on, _, dx, dy = found
+            if scale > cap or on == 0:
                 return None  # the cap's own ratio is probed, or the object vanished: the body
         else:
-            scale = min(scale, cap)
-            if self.fit == "none" or scale * scale * m.count < _TINY:
-                return None  # probed by the body: what the canvas cuts, or whether a tiny object survives
-        dst = self.ideal if self.rooms is None else place_in(scale, extent, self.ideal, self.rooms)
-        placed = _Placed(scale, src, dst, self.output_shape, "bilinear")
-        return warp_checked(image, placed, self.premultiplied, self.background, out=out)
+            scale, dx, dy = g[25:].tolist()
+        return _Placed(scale, (float(g[0]), float(g[1])), (dx, dy), self.output_shape, "bilinear")

@@ -23,6 +23,7 @@ TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth 
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
 LOW_RES = 0.5  # exact mode's first bilinear probe: at this fraction of the closed-form scale
+TINY_OBJECT = 4096  # the closed form counts an object expected to cover fewer output pixels (see _count_if_tiny)
 
 
 def _source_center(m, center):
@@ -151,7 +152,7 @@ class _Probe:
         # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
         self.memo = {"box": bbox}
-        self.found = None  # (scale, on_canvas, total) of the compiled search's answer (see search)
+        self.found = None  # (scale, on_canvas, total, dx, dy) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -425,7 +426,7 @@ def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None)
     return out
 
 
-def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):
+def _count_if_tiny(view, scale, probe=_Probe, pixels=TINY_OBJECT):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
     The closed form has no probe; an object expected to cover fewer than

@@ -110,3 +110,34 @@ def test_a_margin_too_wide_is_the_first_view_s_error(rng):
     images = np.stack([rgba(rng, soft_shape(rng, 32)) for _ in range(2)])
     with pytest.raises(ValueError, match=r"image 0 of the batch: `margin=40` leaves no pixel"):
         pixscale.normalize_batch(images, threads=1, margin=40)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_like_views_plan_what_plan_plans(rng, spans, exact):
+    """Field for field: the scale and both centres are the floats of pixscale.plan's transform."""
+    made = 0
+    for k in range(60):
+        size = int(rng.choice([64, 128, 192]))
+        dtype = [np.uint8, np.uint16][k % 2]
+        img = rgba(rng, soft_shape(rng, size, edge=float(rng.choice([0.3, 1.5, 4]))), dtype)
+        if k % 5 == 0:
+            top = img[..., 3].max()
+            img[..., 3] = np.where(img[..., 3] > top / 2, top, 0).astype(dtype)
+        options = pixscale.Options(
+            exact=exact,
+            target=float(rng.uniform(0.2, 0.9) if exact else rng.uniform(0.5, 0.9)),
+            fit=["shift", "shrink", "none"][k % 3],
+            margin=[0, 2.5, "4%", 7][k % 4],
+            center=["centroid", "bbox", "image", (size / 3, size / 2.5)][k % 4],
+            output_shape=None if k % 3 == 1 else (int(rng.integers(90, 220)), int(rng.integers(90, 220))),
+        )
+        like = _batch.LikeViews.of([img], options, None)
+        placed = None if like is None else like.plan(img)
+        if placed is None:
+            continue
+        t = pixscale.plan(img, options=options.replace(premultiplied=True, background=None))
+        assert (placed.scale, placed.src_center, placed.dst_center) == (t.scale, t.src_center, t.dst_center)
+        assert all(type(v) is float for v in (placed.scale, *placed.src_center, *placed.dst_center))
+        assert placed.output_shape == t.output_shape
+        made += 1
+    assert made >= 20  # the rest are the body's: fit none without exact mode, shrink's refusals, tiny objects
