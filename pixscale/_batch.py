@@ -57,7 +57,7 @@ class LikeViews:
     def __init__(self, options, sample):
         from .kernels import search  # numba: imported by the first batch, not by pixscale
 
-        self.shape, self.dtype, self.strides = sample.shape, sample.dtype, sample.strides
+        self.shape, self.dtype, self.strides, self.hw = sample.shape, sample.dtype, sample.strides, sample.shape[:2]
         self.exact, self.target = options.exact, options.target
         self.premultiplied, self.background = options.premultiplied, options.background
         alpha = sample if sample.ndim == 2 else sample[:, :, -1]
@@ -106,30 +106,29 @@ class LikeViews:
             return None
         if image.dtype != self.dtype or (self.exact and _span_state(self.dtype) is not True):
             return None  # before the span count: the Python search, which counts towards compiling it
-        alpha = image if image.ndim == 2 else image[:, :, -1]
-        stats = np.empty(7, np.int64)
-        unpacked = np.empty(alpha.shape, alpha.dtype) if self.unpack else None
+        stats, g = np.empty(7, np.int64), np.empty(28)
+        unpacked = np.empty(self.hw, self.dtype) if self.unpack else None
+        # RGBA8 is measured from its words and (exact mode) searched on the unpacked alpha: no alpha view then
+        alpha = None if self.words else image if image.ndim == 2 else image[:, :, -1]
         if self.words:  # the measure kernel pixscale._measure.measure_alpha would call
             self.measure_words(image.view("<u4")[:, :, 0], self.thr_words, stats, unpacked)
         elif unpacked is not None:
             self.measure_alpha(alpha, self.thr, stats, unpacked)
         else:
             self.measure_alpha(alpha, self.thr, stats)
-        g = np.empty(28)
-        h, w = alpha.shape
+        h, w = self.hw
         if not self.place_view(stats, self.placement, h, w, self.n_out, self.target, self.exact, g):
             return None
+        values = g.tolist()
         if self.exact:
-            if unpacked is not None:
-                alpha = unpacked
-            thr, rows, n_out, start, cap = self.thr, np.empty((h, 6), np.int64), self.n_out, float(g[25]), float(g[24])
+            thr, rows = self.thr, np.empty((h, 6), np.int64)
             # as _plan.search_view calls it: integer alpha's levels are the threshold, its rounding True
-            found = self.search_scale(
-                alpha, thr, rows, thr, thr, g, n_out, start, self.target, self.goal, STEPS, True, self.consts
-            )
-            scale, on, _, dx, dy = found
-            if scale > cap or on == 0:
+            scale, on, _, dx, dy = self.search_scale(
+                alpha if unpacked is None else unpacked, thr, rows, thr, thr, g, self.n_out, values[25], self.target,
+                self.goal, STEPS, True, self.consts,
+            )  # fmt: skip
+            if scale > values[24] or on == 0:
                 return None  # the cap's own ratio is probed, or the object vanished: the body
         else:
-            scale, dx, dy = g[25:].tolist()
-        return _Placed(scale, (float(g[0]), float(g[1])), (dx, dy), self.output_shape, "bilinear")
+            scale, dx, dy = values[25:]
+        return _Placed(scale, (values[0], values[1]), (dx, dy), self.output_shape, "bilinear")
