@@ -25,6 +25,7 @@ returns None, and the caller runs it, which gives the same bytes or raises
 the same error.
 """
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -74,10 +75,26 @@ class LikeViews:
         self.words = alpha_words(sample) is not None
         self.thr_words = np.uint32(self.thr)
         self.unpack = self.exact and not alpha.flags.c_contiguous
+        self.scratch = threading.local()  # a thread's unpacked alpha and search rows (see _buffers)
         self.goal = _search_goal(self.target, self.n_out, 1)
         self.consts = kernel_constants(alpha.dtype)  # integer alpha (see of): rounding is True
         self.place_view, self.search_scale = search.place_view, search.search_scale
         self.measure_words, self.measure_alpha = kernels().measure_words, kernels().measure_alpha
+
+    def _buffers(self):
+        """This thread's scratch arrays for exact mode: ``(unpacked alpha or None, search rows)``.
+
+        Both are rewritten whole by each view before they are read (the
+        measure kernel copies the alpha, ``search_scale`` builds its rows
+        table first), so a thread reuses them from view to view instead of
+        allocating (and page-faulting) 256 KB of alpha a 512² view.
+        """
+        buffers = getattr(self.scratch, "buffers", None)
+        if buffers is None:
+            h = self.hw[0]
+            unpacked = np.empty(self.hw, self.dtype) if self.unpack else None
+            buffers = self.scratch.buffers = (unpacked, np.empty((h, 6), np.int64))
+        return buffers
 
     @classmethod
     def of(cls, images, options, mask):
@@ -107,7 +124,7 @@ class LikeViews:
         if image.dtype != self.dtype or (self.exact and _span_state(self.dtype) is not True):
             return None  # before the span count: the Python search, which counts towards compiling it
         stats, g = np.empty(7, np.int64), np.empty(28)
-        unpacked = np.empty(self.hw, self.dtype) if self.unpack else None
+        unpacked, rows = self._buffers() if self.exact else (None, None)
         # RGBA8 is measured from its words and (exact mode) searched on the unpacked alpha: no alpha view then
         alpha = None if self.words else image if image.ndim == 2 else image[:, :, -1]
         if self.words:  # the measure kernel pixscale._measure.measure_alpha would call
@@ -121,7 +138,7 @@ class LikeViews:
             return None
         values = g.tolist()
         if self.exact:
-            thr, rows = self.thr, np.empty((h, 6), np.int64)
+            thr = self.thr
             # as _plan.search_view calls it: integer alpha's levels are the threshold, its rounding True
             scale, on, _, dx, dy = self.search_scale(
                 alpha if unpacked is None else unpacked, thr, rows, thr, thr, g, self.n_out, values[25], self.target,
