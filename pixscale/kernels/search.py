@@ -1,4 +1,4 @@
-"""Exact mode's search for one bilinear view in one compiled call: ``search_scale``.
+"""Exact mode's search for one bilinear view in one compiled call, ``search_scale``, and ``place_view``.
 
 :func:`pixscale._search.refine_scale` with :class:`pixscale._plan._Probe`'s
 bilinear count is its specification: the same steps in the same order, the
@@ -7,6 +7,11 @@ multiply by a reciprocal), the same counts (:func:`~pixscale.kernels.probe.count
 on the same windows), so the same scale and ratio.  In Python each probe holds
 the GIL for a few microseconds around its kernel; here the whole search
 releases it, which is what lets ``normalize_batch``'s threads scale.
+
+``place_view`` is the closed-form plan and placement of one measured view
+(``normalize_batch``'s, see :class:`pixscale._batch.LikeViews`), with
+:func:`pixscale._plan.plan_measured` and :mod:`pixscale._place` as its
+specification, float for float.
 """
 
 import math
