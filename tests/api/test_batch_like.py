@@ -89,6 +89,11 @@ def test_views_it_does_not_handle_go_to_the_body(rng, spans, lean):
     for img, out in zip(images, got, strict=True):
         np.testing.assert_array_equal(out, pixscale.normalize(img, exact=False, target=0.6))
     assert lean == [True, False, False, False, False]  # the last one: other strides than the first
+    lean.clear()
+    got = pixscale.normalize_batch(images[:2], threads=1, target=0.6)  # exact mode: the line's scale is capped
+    for img, out in zip(images[:2], got, strict=True):
+        np.testing.assert_array_equal(out, pixscale.normalize(img, target=0.6))
+    assert lean == [True, False]
     empty = np.zeros_like(big)
     with pytest.raises(pixscale.EmptyMaskError, match="image 1 of the batch"):
         pixscale.normalize_batch(np.stack([big, empty, big]), threads=1)
