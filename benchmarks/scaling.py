@@ -1,6 +1,7 @@
 """Scale-out: dataset runs on 1..N workers (the default's sizing included) and ``normalize_batch`` on 1..N threads.
 
     python benchmarks/scaling.py [--samples 16 100] [--jobs 1 2] [--rounds 3] [--base DIR] [--no-dask]
+    python benchmarks/scaling.py --batch-only --samples 16 --jobs 1 2    # normalize_batch's table alone
 
 On a 16-core machine, the issue's sizes (96, 600 and 1800 views of 512 x 512)
 and main's code beside this tree's, in one command::
@@ -177,6 +178,12 @@ def _batch_table(src, jobs):
 
     files = sorted(src.glob("*/images/*.png"))[:96]
     images = [iio.imread(f) for f in files]
+    try:  # the probes' span count in use, so exact mode's search is compiled (as in a dataset run)
+        from pixscale._precompile import precompile
+
+        precompile(sorted({im.dtype for im in images}, key=str))
+    except ImportError:  # pragma: no cover - a version without it
+        pass
     for exact in (True, False):
         normalize_batch(images[:4], threads=1, exact=exact)  # load the kernels
     print(f"\nnormalize_batch, {len(images)} views of 512 x 512, best of 3\n")
@@ -229,6 +236,7 @@ def main(argv=None):
     p.add_argument("--base", default=None, help="a checkout of another version to run beside this tree")
     p.add_argument("--no-dask", action="store_true")
     p.add_argument("--no-batch", action="store_true", help="skip normalize_batch")
+    p.add_argument("--batch-only", action="store_true", help="only normalize_batch (on the largest dataset)")
     args = p.parse_args(argv)
     _subreaper()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -243,7 +251,7 @@ def main(argv=None):
             for n in args.samples:
                 synth.write_dataset(tmp / f"in{n}", n_samples=n, seed=0, layout="gslrm")
                 sources.append(tmp / f"in{n}")
-        for src in sources:
+        for src in [] if args.batch_only else sources:
             _dataset_table(src, args, tmp)
         if not args.no_batch:
             _batch_table(max(sources, key=lambda s: sum(1 for _ in s.glob("*/images/*.png"))), args.jobs)

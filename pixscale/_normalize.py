@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._batch import LikeViews
 from ._device import gpu, on_device
 from ._kinds import from_array, kind_of, to_array
 from ._object import without_specks
@@ -395,12 +396,19 @@ def normalize_batch(
 
     Notes
     -----
-    Every image goes through the same code as :func:`pixscale.normalize`,
-    and gives the same bytes.  Images are handed out one at a time, in
-    order, to ``threads`` threads, the calling thread among them; the
-    kernels release the GIL, so only the thin Python planning code of two
-    images ever waits on the other.  An array batch is written in place into
-    one preallocated array, so no serial gather is left for the calling thread.
+    Every image gives the same bytes as :func:`pixscale.normalize`.  Images
+    are handed out one at a time, in order, to ``threads`` threads, the
+    calling thread among them; the kernels release the GIL, so only the thin
+    Python between two kernel calls of two images ever waits on the other.
+    Images of one shape, dtype and memory layout with integer alpha (uint8,
+    uint16), the bilinear filter and no component filter or ``mask`` are
+    planned in compiled calls (the measure, the closed-form plan and
+    placement, exact mode's search), with a few microseconds of Python an
+    image; any other image, or one whose plan needs more (a tiny object, a
+    scale capped by ``fit`` in exact mode, an error), goes through
+    :func:`pixscale.normalize`'s own code.  An array batch is written in place
+    into one preallocated array, so no serial gather is left for the calling
+    thread.
 
     Examples
     --------
@@ -434,9 +442,13 @@ def normalize_batch(
         channels = images.shape[3:] if mask is None else ((images.shape[3] if images.ndim == 4 else 1) + 1,)
         out = np.empty((n, *shape, *channels), images.dtype.newbyteorder("="))
 
+    like = LikeViews.of(images, options, mask)
+
     def one(index):
         try:
-            results[index] = _apply(images[index], options, masks[index], None if out is None else out[index], True)[0]
+            image, into = images[index], None if out is None else out[index]
+            done = None if like is None else like.normalize(image, into)
+            results[index] = _apply(image, options, masks[index], into, True)[0] if done is None else done
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 

@@ -23,6 +23,7 @@ TOLERANCE = 2e-4  # exact mode's tolerance on the size ratio (one pixel's worth 
 TINY_CANVAS = 0.1  # but never looser than this fraction of the target (a canvas too small to hold it)
 EXACT_SLACK = 1e-5  # exact mode's search stops this close to the target
 LOW_RES = 0.5  # exact mode's first bilinear probe: at this fraction of the closed-form scale
+TINY_OBJECT = 4096  # the closed form counts an object expected to cover fewer output pixels (see _count_if_tiny)
 
 
 def _source_center(m, center):
@@ -151,7 +152,7 @@ class _Probe:
         # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
         self.memo = {"box": bbox}
-        self.found = None  # (scale, on_canvas, total) of the compiled search's answer (see search)
+        self.found = None  # (scale, on_canvas, total, dx, dy) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
         key = (scale, r0, r1, c0, c1)
@@ -193,31 +194,50 @@ class _Probe:
     def search(self, scale, target, goal):
         """``refine_scale(self.ratio, scale, target, goal)`` in one compiled call (a bilinear probe only).
 
-        :func:`pixscale.kernels.search.search_scale` runs the same search without the GIL, with the
-        same counts; those at the scale it returns are kept for :meth:`counts`, as Python's would be.
+        :func:`search_view` runs the same search without the GIL, with the same counts; those at
+        the scale it returns are kept for :meth:`counts`, as Python's would be.
         """
-        from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
-
         v = self.view
-        # warp_count's memo table, built in the search: for these levels, in this box.
-        lo, hi = sure_levels(v.alpha.dtype, v.thr)
-        h, w = v.alpha.shape
-        x0, y0, x1, y1 = self.memo["box"] if lo != -np.inf else (0, 0, w, h)
-        rooms = v.rooms or ((0.0, 0.0), (0.0, 0.0))
-        geometry = np.array((
-            *v.src_center, *v.ideal, v.rooms is not None, *v.extent[0], *v.extent[1], *rooms[0], *rooms[1],
-            *v.output_shape, *self.box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h),
-        ))  # fmt: skip
-        rows = np.empty((h, 6), np.int64)
-        self.found = kernels().search_scale(
-            v.alpha, v.thr, rows, lo, hi, geometry, v.n_out, scale, target, goal, STEPS, *self.args
-        )
-        self.memo["rows"] = rows
+        self.found, self.memo["rows"] = search_view(
+            v.alpha, v.thr, self.memo["box"], self.box, v.src_center, v.ideal, v.rooms, v.extent, v.output_shape,
+            v.n_out, scale, target, goal, *self.args,
+        )  # fmt: skip
         return self.found[0], math.sqrt(self.found[2] / v.n_out)
 
     def ratio(self, scale):
         """The size ratio at ``scale`` on an unbounded canvas: what the scale gives, wherever the object lands."""
         return math.sqrt(self.counts(scale, canvas=False)[1] / self.view.n_out)
+
+
+def search_view(
+    alpha, thr, support, box, src_center, ideal, rooms, extent, output_shape, n_out, scale, target, goal, *args
+):
+    """Exact mode's search for one bilinear view in one compiled call: ``((scale, on, total), rows)``.
+
+    :func:`pixscale.kernels.search.search_scale` runs ``refine_scale`` with
+    the bilinear probe's counts (:class:`_Probe`) without the GIL; ``rows`` is
+    the table of source rows it built (``warp_count``'s ``memo``), for the
+    view's later probes.  ``support`` is the view's :func:`_support` box,
+    ``box`` the probe's source box (``support`` plus the filter's reach);
+    ``src_center`` to ``n_out`` are the view's, as a :class:`_View` holds
+    them (``rooms`` None unless ``fit="shift"``); ``args`` are the probe's
+    kernel arguments, ``(rounding, consts)``.
+    """
+    from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
+
+    # warp_count's memo table, built in the search: for these levels, in this box.
+    lo, hi = sure_levels(alpha.dtype, thr)
+    h, w = alpha.shape
+    x0, y0, x1, y1 = support if lo != -np.inf else (0, 0, w, h)
+    shift = rooms is not None
+    rooms = rooms or ((0.0, 0.0), (0.0, 0.0))
+    geometry = np.array((
+        *src_center, *ideal, shift, *extent[0], *extent[1], *rooms[0], *rooms[1],
+        *output_shape, *box, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h),
+    ))  # fmt: skip
+    rows = np.empty((h, 6), np.int64)
+    found = kernels().search_scale(alpha, thr, rows, lo, hi, geometry, n_out, scale, target, goal, STEPS, *args)
+    return found, rows
 
 
 def tolerance(target, n_pixels):
@@ -410,7 +430,7 @@ def transform_of(view, scale, wanted, cap, on, total, options, tol):
     )
 
 
-def _count_if_tiny(view, scale, probe=_Probe, pixels=4096):
+def _count_if_tiny(view, scale, probe=_Probe, pixels=TINY_OBJECT):
     """The object's pixels in the output at ``scale`` when it is small enough to vanish, else None.
 
     The closed form has no probe; an object expected to cover fewer than

@@ -1,4 +1,4 @@
-"""Exact mode's search for one bilinear view in one compiled call: ``search_scale``.
+"""Exact mode's search for one bilinear view in one compiled call, ``search_scale``, and ``place_view``.
 
 :func:`pixscale._search.refine_scale` with :class:`pixscale._plan._Probe`'s
 bilinear count is its specification: the same steps in the same order, the
@@ -7,6 +7,11 @@ multiply by a reciprocal), the same counts (:func:`~pixscale.kernels.probe.count
 on the same windows), so the same scale and ratio.  In Python each probe holds
 the GIL for a few microseconds around its kernel; here the whole search
 releases it, which is what lets ``normalize_batch``'s threads scale.
+
+``place_view`` is the closed-form plan and placement of one measured view
+(``normalize_batch``'s, see :class:`pixscale._batch.LikeViews`), with
+:func:`pixscale._plan.plan_measured` and :mod:`pixscale._place` as its
+specification, float for float.
 """
 
 import math
@@ -155,7 +160,7 @@ def _refine(alpha, thr, rows, box, g, n_out, scale, target, goal, steps, roundin
 
 @jit_strict
 def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps, rounding, consts):
-    """``refine_scale(probe.ratio, scale, target, goal)`` for one bilinear view: ``(scale, on, total)``.
+    """``refine_scale(probe.ratio, scale, target, goal)`` for one bilinear view: ``(scale, on, total, dx, dy)``.
 
     ``alpha``, ``thr``, ``rounding`` and ``consts`` are those the view's
     probe passes to :func:`~pixscale.kernels.probe.count_spans`; ``rows``
@@ -170,7 +175,8 @@ def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps,
     the canvas's pixels; ``steps`` (int64, 3) the search's, bisection's and
     scan's step counts.  Besides the best scale it returns the counts there
     on the canvas (``on``) and on an unbounded one (``total``; the ratio is
-    ``sqrt(total / n_out)``).
+    ``sqrt(total / n_out)``), and where the source centre lands there
+    (:func:`pixscale._place.place`'s ``(dx, dy)``).
     """
     probe_rows(alpha, lo, hi, int(g[19]), int(g[20]), int(g[21]), int(g[22]), rows)
     box = g[15:19]
@@ -192,4 +198,118 @@ def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps,
     on = total
     if k0 != r0 or k1 != r1 or j0 != c0 or j1 != c1:
         on = _count(alpha, thr, rows, s, g, dx, dy, k0, k1, j0, j1, rounding, consts)
-    return s, on, total
+    return s, on, total, dx, dy
+
+
+@jit_strict_helper
+def _max_scale(fit, g, p):
+    """:func:`pixscale._place.max_scale` of the extent in ``g``, rooms and ideal point in ``p``; -1 for its error."""
+    limit = np.inf
+    if fit == 2:  # "none"
+        return limit
+    for axis in range(2):
+        lo = g[5 + 2 * axis]
+        hi = g[6 + 2 * axis]
+        a = p[6 + 2 * axis]
+        b = p[7 + 2 * axis]
+        if fit == 0:  # "shift"
+            if hi > lo:
+                limit = _lower(limit, (b - a) / (hi - lo))
+            continue
+        d = p[4 + axis]
+        if not (a < d and d < b):
+            return -1.0  # the centre outside the room: the caller raises (max_scale's ValueError)
+        if lo < 0:
+            limit = _lower(limit, (d - a) / -lo)
+        if hi > 0:
+            limit = _lower(limit, (b - d) / hi)
+    return limit
+
+
+@jit_strict
+def place_view(stats, p, h, w, n_out, target, exact, g):
+    """The closed-form plan of one measured view, as :func:`pixscale._plan.plan_measured` makes it: True if made.
+
+    (``normalize_batch``'s, see :class:`pixscale._batch.LikeViews`.)
+
+    ``stats`` is the measure kernels' ``[count, sum_x, sum_y, x0, y0, x1,
+    y1]`` of an (``h``, ``w``) alpha, ``n_out`` the canvas's pixels, ``p``
+    (float64, 16) the batch's placement: ``center`` (0 centroid, 1 bbox, 2
+    image, 3 the point ``p[1:3]``), ``fit`` (0 shift, 1 shrink, 2 none), the
+    ideal point, the rooms ``ax, bx, ay, by`` of :func:`pixscale._place.rooms`,
+    the filter's reach in source pixels, the canvas ``ho, wo``, the probe's
+    reach ``r`` (source pixels around the box), exact mode's ``LOW_RES`` and
+    the fewest output pixels an object may be expected to cover without a
+    count.  Integer alpha and the bilinear filter: the support is the bbox.
+
+    ``g`` (float64, 28) receives the view's geometry as :func:`search_scale`
+    takes it (its first 23 values; the rooms only with ``fit="shift"``), then
+    the closed-form scale before and after the fit's cap (``wanted``,
+    ``cap``), then, in exact mode, the search's start (``wanted * LOW_RES``),
+    else the scale and where the centre lands (``scale, dx, dy``).
+    Returns False where the general planner must plan the view: an empty
+    mask, the shrink rule's centre outside the room, and without exact mode
+    ``fit="none"`` (which counts what the canvas cuts) or an object expected
+    to cover fewer than ``p[15]`` output pixels (counted, to see that it survives).
+    """
+    count = stats[0]
+    if count == 0:
+        return False
+    x0 = stats[3]
+    y0 = stats[4]
+    x1 = stats[5]
+    y1 = stats[6]
+    center = p[0]
+    if center == 0.0:
+        cx = stats[1] / count + 0.5
+        cy = stats[2] / count + 0.5
+    elif center == 1.0:
+        cx = (x0 + x1) / 2
+        cy = (y0 + y1) / 2
+    elif center == 2.0:
+        cx = w / 2
+        cy = h / 2
+    else:
+        cx = p[1]
+        cy = p[2]
+    fit = int(p[3])
+    reach = p[10]
+    g[0] = cx
+    g[1] = cy
+    g[2] = p[4]
+    g[3] = p[5]
+    g[4] = 1.0 if fit == 0 else 0.0
+    g[5] = x0 - reach - cx
+    g[6] = x1 + reach - cx
+    g[7] = y0 - reach - cy
+    g[8] = y1 + reach - cy
+    for k in range(4):
+        g[9 + k] = p[6 + k] if fit == 0 else 0.0
+    g[13] = p[11]
+    g[14] = p[12]
+    r = p[13]
+    g[15] = x0 - r
+    g[16] = y0 - r
+    g[17] = x1 + r
+    g[18] = y1 + r
+    g[19] = max(x0, 0)
+    g[20] = max(y0, 0)
+    g[21] = min(x1, w)
+    g[22] = min(y1, h)
+    cap = _max_scale(fit, g, p)
+    if cap < 0:
+        return False
+    wanted = target / math.sqrt(count / n_out)
+    g[23] = wanted
+    g[24] = cap
+    if exact:
+        g[25] = wanted * p[14]
+        return True
+    scale = _lower(wanted, cap)
+    if fit == 2 or scale * scale * count < p[15]:
+        return False
+    dx, dy = _place(scale, g)
+    g[25] = scale
+    g[26] = dx
+    g[27] = dy
+    return True
