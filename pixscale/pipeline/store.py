@@ -35,6 +35,13 @@ BUCKETED = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")  # the first part o
 PAGE = 1000  # keys taken from a paged listing at a time
 
 
+class Url(str):
+    """A URL that joins as a path does, for messages: ``Url("s3://b/out") / "report.md"``."""
+
+    def __truediv__(self, name):
+        return Url(f"{self.rstrip('/')}/{name}")
+
+
 class StoreError(ValueError):
     """A URL that cannot be used (bad, unknown protocol, missing bucket, refused credentials), in one line."""
 

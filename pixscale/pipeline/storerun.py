@@ -262,3 +262,24 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
         return records, dataset
     finally:
         stop.retire()
+
+
+def store_report(url, storage_options=None):
+    """A local copy of the ``report.json`` of a run on a store, or None if there is none.
+
+    ``url`` is the run's OUT_DIR, its report folder, or the file itself; the
+    copy lies in a new temporary folder (``.../pixscale-report/report.json``).
+    """
+    name = "report.json"
+    whole = url.rstrip("/").endswith("/" + name)
+    store = Store.open(url.rstrip("/")[: -len(name) - 1] if whole else url, storage_options, name="RUN")
+    for key in [name] if whole else [name, f"{REPORT_DIR}/{name}"]:
+        try:
+            data = store.read(key)
+        except FileNotFoundError:
+            continue
+        path = Path(tempfile.mkdtemp(prefix="pixscale-compare-")) / REPORT_DIR / name
+        path.parent.mkdir()
+        path.write_bytes(data)
+        return path
+    return None
