@@ -33,7 +33,8 @@ def _is_png(key):
 
 def _units(objects):
     """``(folder, objects)`` per sample folder (contiguous in the listing); ``(None, [object])`` at the prefix."""
-    folder, group = None, []
+    folder: str | None = None
+    group: list = []
     for obj in objects:
         first, sep, _ = obj.key.partition("/")
         if not sep:
@@ -79,7 +80,9 @@ def discover_store(store, *, layout="auto", mask=None):
         )
     chosen = None if layout == "auto" else layout
     waiting: list = []  # units seen before the layout was known
-    samples, notes, skipped = [], [], 0
+    samples: list = []
+    notes: list = []
+    skipped = 0
     for folder, objects in _units(store.walk()):
         if folder is not None and (folder == REPORT_DIR or _own(folder)):
             continue
@@ -94,8 +97,8 @@ def discover_store(store, *, layout="auto", mask=None):
                     break
                 continue
             chosen = found[0]
-            for unit in waiting:
-                _read_unit(store, chosen, *unit, samples, notes)
+            for waited, its in waiting:
+                _read_unit(store, chosen, waited, its, samples, notes)
             waiting = []
         _read_unit(store, chosen, folder, objects, samples, notes)
     if chosen is None or not samples:
@@ -172,9 +175,11 @@ def _gslrm_sample(store, folder, cameras_obj, by_key):
         error = _frame_error(i, frame)
         rel = frame.get("file_path") if isinstance(frame, dict) else None
         rel = (rel if isinstance(rel, str) else "").replace("\0", "\\0")
-        norm = posixpath.normpath(rel) if rel else None
-        if error is None and ("\\" in rel or rel.startswith("/") or norm in (".", "..") or norm.startswith("../")):
-            error, norm = f"file_path {rel!r} points outside its sample folder; it was not read", None
+        norm = "" if error else posixpath.normpath(rel)
+        if error is None and "\\" in rel:
+            error, norm = f"file_path {rel!r} uses backslashes; write it with / separators", ""
+        elif error is None and (rel.startswith("/") or norm in (".", "..") or norm.startswith("../")):
+            error, norm = f"file_path {rel!r} points outside its sample folder; it was not read", ""
         if error is None:
             error = _bad_name(norm)
         key = _join(folder, norm or f"<frame {i}>")

@@ -446,12 +446,12 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
 
     store = out_dir if isinstance(out_dir, Store) else None  # a run on an object store: report_dir is local
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
-    out = store or Path(out_dir)
+    out = Path(out_dir) if store is None else report_dir
 
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        mine = store.object(v.out_key) if store else Written(out, v.out_key)  # no link below OUT_DIR followed
+        mine = store.object(v.out_key) if store else Written(out, v.out_key)  # no link below OUT_DIR is followed
         after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
         return before, after
 
@@ -466,7 +466,7 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
         "parameters": opts.params(),
     }
     try:
-        root = out if not store and report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR followed
+        root = out if report_dir == out / REPORT_DIR else report_dir  # no link below OUT_DIR is followed
         # One pass over the rows (read back from the manifest): the rows file, the numbers and figures' views,
         # and report.json's views and report.md's lines (held aside until the summary is known).
         sections = Sections(spell or same)

@@ -285,7 +285,7 @@ class Store:
         pages = self.fs._iterdir(bucket, prefix=prefix + "/" if prefix else "", delimiter="")
 
         async def take():
-            out = []
+            out: list = []
             try:
                 while len(out) < PAGE:
                     out.append(await pages.__anext__())

@@ -136,7 +136,7 @@ class StoreManifest:
                 raise StoreError(str(exc).replace(str(self.path.parent), self.store.url)) from None
             self.next = int(chunks[-1].rsplit("/", 1)[-1].split(".")[0]) + 1
             return done
-        foreign = next((o.key for o in self.store.walk() if not _own_key(o.key)), None)
+        foreign = None if chunks else next((o.key for o in self.store.walk() if not _own_key(o.key)), None)
         if foreign is not None:
             raise StoreError(
                 f"{self.store.url} is not empty and holds no pixscale run (it holds {foreign}); choose an empty or "
