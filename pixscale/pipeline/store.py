@@ -200,6 +200,8 @@ class Store:
                     raise StoreError(f"{name} {self.url} is one object, not a prefix; give the prefix of the dataset")
         except StoreError:
             raise
+        except TypeError as exc:  # s3fs hands its options to its session at the first request
+            raise StoreError(f"{name} {self.url}: the storage options are not accepted ({exc})") from None
         except Exception as exc:  # credentials, a refused request, an endpoint that does not answer
             raise _refusal(f"{name} {self.url}", exc, what="store") from None
 
