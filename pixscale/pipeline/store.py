@@ -28,6 +28,8 @@ import os
 import posixpath
 import re
 
+from .files import atomic_write_bytes
+
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # The extra that installs a protocol's filesystem (setup.cfg), and the package it brings.
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
@@ -139,6 +141,7 @@ class Store:
 
     def __init__(self, fs, root, url):
         self.fs, self.root, self.url = fs, root.rstrip("/"), url
+        self.local = fs.protocol in ("file", ("file", "local"))  # a folder: written as a folder run writes
 
     @classmethod
     def open(cls, url, storage_options=None, *, name="IN_DIR", must_exist=False):
@@ -318,7 +321,12 @@ class Store:
         S3 (s3fs): one ``PutObject`` for data below 100 MiB (twice s3fs's
         50 MiB chunk); larger data goes up as a multipart upload, which s3fs
         aborts when a part fails, so no partial object is left visible.
+        A local folder is written through a temporary file and a rename
+        (:func:`~pixscale.pipeline.files.atomic_write_bytes`), following no link below it.
         """
+        if self.local:
+            atomic_write_bytes(self.path(key), bytes(data), root=self.root)
+            return
         self.fs.pipe_file(self.path(key), bytes(data))
 
     def create(self, key, data):
@@ -330,7 +338,7 @@ class Store:
         """
         path = self.path(key)
         try:
-            if self.fs.protocol in ("file", "local") or "file" in tuple(self.fs.protocol):
+            if self.local:
                 self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
                 with self.fs.open(path, "xb") as f:
                     f.write(bytes(data))

@@ -37,7 +37,7 @@ from .._version import __version__
 from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, some_names
 from .listing import discover_store
 from .manifest import Results, RunRecords, completed_samples, read_manifest, remove_stale_outputs, resume_plan
-from .output import write_run_report
+from .output import sweep_temporary, unit_folders, write_run_report
 from .schedule import RunInterrupted, _NoBar, _silent, precompile_for, run_units
 from .signals import signals_held
 from .store import Store, StoreError, is_url
@@ -240,6 +240,8 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
                 run_units(
                     todo, dst, opts, src, workers, manifest.path, results, bar, stop, unit_timeout, manifest.commit
                 )
+                if dst.local:  # what killed workers were writing in a local OUT_DIR
+                    sweep_temporary(dst.root, unit_folders(todo))
         finally:
             bar.close()
         try:

@@ -232,3 +232,14 @@ def test_stats_and_compare_read_a_store(tmp_path, bucket, dataset, capsys):
     assert main(["compare", f"memory:/{bucket}/out", url, "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert f"memory:/{bucket}/out" in table and "(measured" in table or "measured" in table
+
+
+def test_a_folder_on_either_side_of_a_store_run_gets_the_same_bytes(tmp_path, bucket, dataset):
+    local, url = dataset
+    run(local, tmp_path / "out", jobs=1, plots=False)
+    run(url, tmp_path / "from-store", jobs=1, plots=False)  # store -> folder
+    run(local, f"memory:/{bucket}/from-folder", jobs=1, plots=False)  # folder -> store
+    expected = _outputs(_files(tmp_path / "out"))
+    assert _outputs(_files(tmp_path / "from-store")) == expected
+    assert _outputs(_objects(f"{bucket}/from-folder")) == expected
+    assert not [p for p in (tmp_path / "from-store").rglob("*.part")]
