@@ -232,8 +232,12 @@ class Store:
         return StoreObject(self, key, size, token)
 
     def overlaps(self, other):
-        """Whether this prefix and ``other``'s are one in the other (the same filesystem)."""
-        if type(self.fs) is not type(other.fs) or self.fs.storage_options != other.fs.storage_options:
+        """Whether this prefix and ``other``'s are one in the other, on the same kind of filesystem.
+
+        Their options are not compared: the same bucket reached with two sets
+        of credentials is the same bucket.
+        """
+        if type(self.fs) is not type(other.fs):
             return False
         a, b = self.root + "/", other.root + "/"
         return a.startswith(b) or b.startswith(a)

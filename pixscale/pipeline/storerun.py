@@ -190,8 +190,10 @@ def run_on_store(in_dir, out_dir, opts, *, storage_options=None, break_lock=Fals
     say(f"{dataset.describe()} in {src.url}")
     for note in dataset.notes:
         say(f"  note: {note}")
-    if "memory" in (src.fs.protocol, dst.fs.protocol) and pool == "processes" and run["executor"] is None:
-        pool = "threads"  # memory:// lives in this process: worker processes would not see it
+    if "memory" in (src.fs.protocol, dst.fs.protocol):  # memory:// lives in this process: no other one sees it
+        if run["scheduler"] is not None:
+            raise StoreError("memory:// lives in this process: Dask workers cannot see it; run without `scheduler=`")
+        pool = "threads" if run["executor"] is None else pool
     jobs, kernels = size_run(dataset, opts.image.filter, run["jobs"], run["sized"])
     workers = Workers(
         min(jobs, len(dataset.samples)), pool, executor=run["executor"], scheduler=run["scheduler"], kernels=kernels

@@ -243,3 +243,10 @@ def test_a_folder_on_either_side_of_a_store_run_gets_the_same_bytes(tmp_path, bu
     assert _outputs(_files(tmp_path / "from-store")) == expected
     assert _outputs(_objects(f"{bucket}/from-folder")) == expected
     assert not [p for p in (tmp_path / "from-store").rglob("*.part")]
+
+
+def test_memory_on_a_dask_scheduler_is_refused_before_any_work(bucket, dataset):
+    _, url = dataset
+    with pytest.raises(StoreError, match="Dask workers cannot see it"):
+        run(url, f"memory:/{bucket}/out", scheduler="tcp://127.0.0.1:1")
+    assert not [k for k in _objects(bucket) if k.startswith("out")]
