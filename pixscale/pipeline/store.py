@@ -35,6 +35,7 @@ URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 BUCKETED = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")  # the first part of the path is a bucket
 PAGE = 1000  # keys taken from a paged listing at a time
+READ_ONLY = ("http", "https")  # read from, never written to
 
 
 class Url(str):
@@ -199,7 +200,7 @@ class Store:
                     info = self.fs.info(self.root)
                 except FileNotFoundError:
                     raise StoreError(f"{name} {self.url}: nothing is stored under this prefix; check the URL") from None
-                if info.get("type") != "directory":
+                if info.get("type") != "directory" and protocol not in READ_ONLY:  # a web page lists links
                     raise StoreError(f"{name} {self.url} is one object, not a prefix; give the prefix of the dataset")
         except StoreError:
             raise
@@ -265,7 +266,7 @@ class Store:
         objects before its subfolders').  The listing is never held whole.
         """
         top = self.path(under) if under else self.root
-        if hasattr(self.fs, "_iterdir") and hasattr(self.fs, "split_path"):
+        if type(self.fs).__name__ == "S3FileSystem":
             yield from self._pages(top)
             return
         stack = [top]

@@ -40,7 +40,7 @@ from .manifest import Results, RunRecords, completed_samples, read_manifest, rem
 from .output import sweep_temporary, unit_folders, write_run_report
 from .schedule import RunInterrupted, _NoBar, _silent, precompile_for, run_units
 from .signals import signals_held
-from .store import Store, StoreError, is_url
+from .store import READ_ONLY, Store, StoreError, is_url
 from .workers import StopFlag, Workers, size_run
 
 CHUNKS = "pixscale-manifest"  # OUT_DIR/pixscale-manifest/NNNNNNNN.jsonl: the manifest, a chunk per commit
@@ -171,6 +171,8 @@ def _upload(folder, store, under):
 def open_stores(in_dir, out_dir, storage_options=None):
     """``(input, output)`` stores of a run (a local path is its folder), refused if the prefixes overlap."""
     src = Store.open(in_dir, storage_options if is_url(in_dir) else None, name="IN_DIR", must_exist=True)
+    if is_url(out_dir) and out_dir.split(":", 1)[0].lower() in READ_ONLY:
+        raise StoreError(f"OUT_DIR {out_dir}: {out_dir.split(':', 1)[0]}:// is read-only; choose another OUT_DIR")
     dst = Store.open(out_dir, storage_options if is_url(out_dir) else None, name="OUT_DIR")
     if src.overlaps(dst):
         raise StoreError(

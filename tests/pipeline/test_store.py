@@ -250,3 +250,29 @@ def test_memory_on_a_dask_scheduler_is_refused_before_any_work(bucket, dataset):
     with pytest.raises(StoreError, match="Dask workers cannot see it"):
         run(url, f"memory:/{bucket}/out", scheduler="tcp://127.0.0.1:1")
     assert not [k for k in _objects(bucket) if k.startswith("out")]
+
+
+def test_a_dataset_served_over_http_is_read_and_http_is_never_an_output(tmp_path, bucket, dataset):
+    pytest.importorskip("aiohttp")
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    local, _ = dataset
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(local.parent)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/in"
+        rows, _ = run(local, tmp_path / "out", jobs=1, plots=False)
+        assert run(url, f"memory:/{bucket}/out", jobs=1, plots=False)[0] == rows
+        assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
+        with pytest.raises(StoreError, match="read-only"):
+            run(local, url + "-out", jobs=1)
+    finally:
+        server.shutdown()
+        server.server_close()
