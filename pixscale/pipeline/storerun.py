@@ -103,6 +103,19 @@ class StoreLock:
             log.warning(f"the lock {self.store.url_of(LOCK)} could not be removed ({exc}); remove it by hand")
 
 
+class _Listed(Store):
+    """The output store as ``resume=True`` checks it: the sizes of the outputs a manifest recorded, from one
+    streamed listing (a page of 1,000 keys a request on S3) rather than a request per output."""
+
+    def __init__(self, store, done):
+        super().__init__(store.fs, store.root, store.url)
+        wanted = {o[0] for e in done.values() if isinstance(e, dict) for o in e.get("outputs") or () if o}
+        self.sizes = {o.key: o.size for o in store.walk() if o.key in wanted}
+
+    def size(self, key):
+        return self.sizes.get(key)
+
+
 def _own_key(key):
     return key == LOCK or key.startswith((CHUNKS + "/", REPORT_DIR + "/"))
 
@@ -221,7 +234,7 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
     stop = StopFlag(Path(folder) / STOP)
     try:
         stop.clear()
-        kept, changed = resume_plan(dataset, done, src, dst)
+        kept, changed = resume_plan(dataset, done, src, _Listed(dst, done) if done else dst)
         done = None
         results = Results(manifest.path, kept)
         if results:
