@@ -240,8 +240,10 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
         if results:
             say(f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
         if changed:
-            say(f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: ")
-            say("  " + some_names(changed))
+            say(
+                f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
+                + some_names(changed)
+            )
         try:
             precompile_for(dataset, say, opts.image.filter)
         except KeyboardInterrupt:
