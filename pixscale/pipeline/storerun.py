@@ -37,7 +37,7 @@ from .._version import __version__
 from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, some_names
 from .listing import discover_store
 from .manifest import Results, RunRecords, completed_samples, read_manifest, remove_stale_outputs, resume_plan
-from .output import sweep_temporary, unit_folders, write_run_report
+from .output import nearest_existing, sweep_temporary, unit_folders, write_run_report
 from .schedule import RunInterrupted, _NoBar, _silent, precompile_for, run_units
 from .signals import signals_held
 from .store import READ_ONLY, Store, StoreError, is_url
@@ -214,7 +214,9 @@ def run_on_store(in_dir, out_dir, opts, *, storage_options=None, break_lock=Fals
         min(jobs, len(dataset.samples)), pool, executor=run["executor"], scheduler=run["scheduler"], kernels=kernels
     )
     folder = tempfile.mkdtemp(prefix="pixscale-run-")
-    try:
+    try:  # Dask workers must reach both sides: a local folder at the same path, a store with credentials
+        workers.check_paths(*[nearest_existing(s.root) for s in (src, dst) if s.local])
+        workers.check_stores(*[s for s in (src, dst) if not s.local])
         lock = StoreLock(dst, break_lock)
         try:
             return _run(dataset, src, dst, opts, workers, folder, say, run, in_dir)
