@@ -250,6 +250,19 @@ class Store:
         path = self.path(key)
         return self.fs.cat_file(path) if end is None else self.fs.cat_file(path, start=0, end=end)
 
+    def read_many(self, keys):
+        """``{key: bytes, or the exception that reading it raised}`` of ``keys``, read at once (S3: concurrently)."""
+        paths = {self.path(key): key for key in keys}
+        got = self.fs.cat(list(paths), on_error="return")
+        out = {paths[p]: data for p, data in got.items() if p in paths}
+        for path, key in paths.items():  # a filesystem that names paths its own way: read one at a time
+            if key not in out:
+                try:
+                    out[key] = self.fs.cat_file(path)
+                except Exception as exc:
+                    out[key] = exc
+        return out
+
     def size(self, key):
         """The size of object ``key``, or None if there is none."""
         try:

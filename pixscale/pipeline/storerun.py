@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._version import __version__
-from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, some_names
+from .dataset import LOCK, MANIFEST, MANIFEST_CHUNKS, REPORT_DIR, STOP, some_names
 from .listing import discover_store
 from .manifest import Results, RunRecords, completed_samples, read_manifest, remove_stale_outputs, resume_plan
 from .output import nearest_existing, sweep_temporary, unit_folders, write_run_report
@@ -43,7 +43,6 @@ from .signals import signals_held
 from .store import READ_ONLY, Store, StoreError, is_url
 from .workers import StopFlag, Workers, size_run
 
-CHUNKS = "pixscale-manifest"  # OUT_DIR/pixscale-manifest/NNNNNNNN.jsonl: the manifest, a chunk per commit
 log = logging.getLogger("pixscale")
 
 
@@ -117,7 +116,7 @@ class _Listed(Store):
 
 
 def _own_key(key):
-    return key == LOCK or key.startswith((CHUNKS + "/", REPORT_DIR + "/"))
+    return key == LOCK or key.startswith((MANIFEST_CHUNKS + "/", REPORT_DIR + "/"))
 
 
 class StoreManifest:
@@ -132,7 +131,7 @@ class StoreManifest:
 
     def open(self, params, input_id, resume):
         """The completed samples recorded (``{name: entry}``, as :func:`.manifest.read_manifest` gives them)."""
-        chunks = sorted(o.key for o in self.store.walk(CHUNKS) if o.key.endswith(".jsonl"))
+        chunks = sorted(o.key for o in self.store.walk(MANIFEST_CHUNKS) if o.key.endswith(".jsonl"))
         with open(self.path, "wb") as f:
             for key in chunks:
                 data = self.store.read(key)
@@ -164,7 +163,7 @@ class StoreManifest:
 
     def commit(self, data):
         """Write ``data`` (whole manifest lines) as the next chunk object."""
-        self.store.put(f"{CHUNKS}/{self.next:08d}.jsonl", data)
+        self.store.put(f"{MANIFEST_CHUNKS}/{self.next:08d}.jsonl", data)
         self.next += 1
 
 

@@ -9,9 +9,9 @@ import pytest
 from pixscale import synth
 from pixscale.cli import main
 from pixscale.pipeline import schedule
+from pixscale.pipeline.dataset import MANIFEST_CHUNKS
 from pixscale.pipeline.driver import measure_dataset, run, run_dataset
 from pixscale.pipeline.store import Store, StoreError, is_url, merge_options, parse_storage_option
-from pixscale.pipeline.storerun import CHUNKS
 
 fsspec = pytest.importorskip("fsspec")
 MEM = fsspec.filesystem("memory")
@@ -68,7 +68,7 @@ def test_a_store_run_writes_the_bytes_of_a_folder_run_and_nothing_outside_its_ou
     assert {k: v for k, v in after.items() if k.startswith("in/")} == before  # the input is never written
     assert all(k.startswith(("in/", "out/")) for k in after)  # nothing outside the output prefix
     assert not [k for k in out if k.endswith(".part") or k == ".pixscale-lock"]  # no temporary object, no lock
-    assert f"{CHUNKS}/00000000.jsonl" in out and "pixscale-report/report.json" in out
+    assert f"{MANIFEST_CHUNKS}/00000000.jsonl" in out and "pixscale-report/report.json" in out
     report = json.loads(out["pixscale-report/report.json"])
     assert report["meta"]["input"] == url and report["meta"]["output"] == f"memory:/{bucket}/out"
 
@@ -89,7 +89,7 @@ def test_resume_after_an_interrupted_run_finishes_with_the_same_bytes(tmp_path, 
     with pytest.raises(schedule.RunInterrupted):
         run(url, out, jobs=1, plots=False)
     monkeypatch.setattr(schedule, "bad_result", real)
-    chunks = [k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS)]
+    chunks = [k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS)]
     assert len(chunks) >= 2  # the header, and the committed samples
     with pytest.raises(ValueError, match="pass `resume=True`"):
         run(url, out, jobs=1, plots=False)
@@ -108,7 +108,7 @@ def test_a_killed_coordinator_leaves_its_lock_which_refuses_a_run_until_it_is_br
     run(local, tmp_path / "out", jobs=1, plots=False)
     run(url, out, jobs=1, plots=False)
     # What a coordinator killed mid-run leaves: its lock, samples written but not committed, no report.
-    chunks = sorted(k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS))
+    chunks = sorted(k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS))
     for key in chunks[1:]:
         MEM.rm_file(f"{bucket}/out/{key}")
     MEM.pipe_file(f"{bucket}/out/{chunks[0][:-6]}99.jsonl", b'{"sample": "sample_000", "inp')  # a cut chunk
@@ -127,7 +127,7 @@ def test_a_run_stopped_before_it_committed_a_sample_starts_over(tmp_path, bucket
     out = f"memory:/{bucket}/out"
     run(local, tmp_path / "out", jobs=1, plots=False)
     run(url, out, jobs=1, plots=False)
-    for key in sorted(k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS))[1:]:
+    for key in sorted(k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS))[1:]:
         MEM.rm_file(f"{bucket}/out/{key}")  # the outputs are there, the header alone committed
     MEM.rm_file(f"{bucket}/out/sample_001/images/cam_000.png")
     rows, _ = run(url, out, jobs=1, plots=False)  # no `resume=True` needed: nothing was complete
@@ -225,14 +225,19 @@ def test_storage_options_parse_as_json_and_nest_on_dots():
     assert is_url("s3://b/k") and is_url("memory://x") and not is_url("/data/in") and not is_url("in")
 
 
-def test_stats_and_compare_read_a_store(tmp_path, bucket, dataset, capsys):
+def test_stats_and_compare_read_a_store(tmp_path, bucket, dataset, capsys, monkeypatch):
+    from pixscale.pipeline import listing
+
     local, url = dataset
     records, _ = measure_dataset(local)
-    stored, _ = measure_dataset(url)
+    monkeypatch.setattr(listing, "BATCH", 3)  # sample folders read (their cameras fetched) three at a time
+    stored, found = measure_dataset(url)
     assert [r.before for r in stored] == [r.before for r in records]
     assert main(["stats", url, "--json", "--storage-option", "skip_instance_cache=false"]) == 0
     assert len(json.loads(capsys.readouterr().out)["views"]) == 8
     run(url, f"memory:/{bucket}/out", jobs=1, plots=False)
+    _, output = measure_dataset(f"memory:/{bucket}/out")  # a run's own objects are no samples
+    assert [s.name for s in output.samples] == [s.name for s in found.samples] and output.n_views == 8
     assert main(["compare", f"memory:/{bucket}/out", url, "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert f"memory:/{bucket}/out" in table and "(measured" in table or "measured" in table
