@@ -25,6 +25,7 @@ from .dataset import (
     MANIFEST_CHUNKS,
     REPORT_DIR,
     Dataset,
+    ListFile,
     Sample,
     View,
     _bad_name,
@@ -95,7 +96,7 @@ def discover_store(store, *, layout="auto", mask=None):
     batch: list = []  # units not yet read: those seen before the layout was known, or the next BATCH
     samples: list = []
     notes: list = []
-    skipped = 0
+    list_files: list = []
 
     def read_batch():
         wanted = [f"{f}/{CAMERAS}" for f, objs in batch if f and chosen == "gslrm" and f"{f}/{CAMERAS}" in _keys(objs)]
@@ -107,8 +108,10 @@ def discover_store(store, *, layout="auto", mask=None):
     for folder, objects in _units(store.walk()):
         if folder is not None and (folder in (REPORT_DIR, MANIFEST_CHUNKS) or _own(folder)):
             continue
-        if folder is None and (_own(objects[0].key) or objects[0].key.lower().endswith(".txt")):
-            skipped += objects[0].key.lower().endswith(".txt")
+        if folder is None and objects[0].key.lower().endswith(".txt"):  # a list file: rewritten for the output
+            list_files.append(_list_file(store, objects[0]))
+            continue
+        if folder is None and _own(objects[0].key):
             continue
         batch.append((folder, objects))
         if chosen is None:
@@ -126,11 +129,24 @@ def discover_store(store, *, layout="auto", mask=None):
         raise StoreError(
             f"found no images in {store.url}: expected {', '.join(kinds)}; check the URL, or pass `layout=`"
         )
-    if skipped:
-        notes.append(f"{skipped} list file(s) (*.txt) at the prefix are not rewritten on object stores; not copied")
     samples.sort(key=lambda s: s.name)
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    return Dataset(store, chosen, samples, [], notes, title=REGISTRY[chosen].title)
+    list_files = list_files if REGISTRY[chosen].list_files else []
+    return Dataset(store, chosen, samples, list_files, notes, title=REGISTRY[chosen].title)
+
+
+def _list_file(store, obj):
+    """A list file at the prefix, its text as it is (:func:`~pixscale.pipeline.storerun.list_text` rewrites it)."""
+    item = ListFile(obj.key)
+    try:
+        data = store.read(obj.key)
+        if b"\0" in data:
+            raise ValueError("it holds a NUL byte")
+        item.text = data.decode("utf-8")
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        item.error = f"list file {obj.key} was not rewritten: {reason}; fix it and rerun with `resume=True`"
+    return item
 
 
 def _keys(objects):
