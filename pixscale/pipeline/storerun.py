@@ -75,6 +75,8 @@ class StoreLock:
         if store.create(LOCK, data):
             return
         other = self._current()
+        if other is None and store.create(LOCK, data):  # its holder let it go meanwhile
+            return
         if not break_lock:
             raise StoreError(
                 f"OUT_DIR {store.url} is in use by another pixscale run ({_holder_text(other)}); wait for it to "
