@@ -23,6 +23,7 @@ are read back from there, as a folder run's are) and writes the report there,
 then uploads it, file by file, into ``OUT_DIR/pixscale-report/``.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -318,7 +319,8 @@ def store_report(url, storage_options=None):
     """A local copy of the ``report.json`` of a run on a store, or None if there is none.
 
     ``url`` is the run's OUT_DIR, its report folder, or the file itself; the
-    copy lies in a new temporary folder (``.../pixscale-report/report.json``).
+    copy lies in a new temporary folder (``.../pixscale-report/report.json``),
+    removed when the process ends.
     """
     name = "report.json"
     whole = url.rstrip("/").endswith("/" + name)
@@ -328,7 +330,9 @@ def store_report(url, storage_options=None):
             data = store.read(key)
         except FileNotFoundError:
             continue
-        path = Path(tempfile.mkdtemp(prefix="pixscale-compare-")) / REPORT_DIR / name
+        folder = tempfile.mkdtemp(prefix="pixscale-compare-")
+        atexit.register(shutil.rmtree, folder, True)  # read by the caller now; gone when the process ends
+        path = Path(folder) / REPORT_DIR / name
         path.parent.mkdir()
         path.write_bytes(data)
         return path
