@@ -92,6 +92,12 @@ def discover_store(store, *, layout="auto", mask=None):
         raise StoreError(
             f"`layout={layout!r}` is not read from object stores; use one of auto, {', '.join(STORE_LAYOUTS)}"
         )
+    if layout in ("auto", "gslrm") and store.size(CAMERAS) is not None:  # the prefix is one GS-LRM sample
+        by_key = {o.key: o for o in store.walk() if not _own(o.key.split("/", 1)[0])}
+        name = store.root.rsplit("/", 1)[-1] or "."
+        sample = _gslrm_sample(store, "", by_key[CAMERAS], by_key, name=name)
+        said = [f"{sample.name}: {w}" for w in sample.warnings]
+        return Dataset(store, "gslrm", [sample], [], said, title=REGISTRY["gslrm"].title)
     chosen = None if layout == "auto" else layout
     batch: list = []  # units not yet read: those seen before the layout was known, or the next BATCH
     samples: list = []
@@ -194,10 +200,10 @@ def _read_unit(store, layout, folder, objects, samples, notes, cameras):
     samples.append(_gslrm_sample(store, folder, found, by_key, cameras.get(found.key)))
 
 
-def _gslrm_sample(store, folder, cameras_obj, by_key, data=None):
+def _gslrm_sample(store, folder, cameras_obj, by_key, data=None, name=None):
     """A GS-LRM sample of the store: its cameras (``data``, or read now), each frame's view found among the
-    folder's objects."""
-    sample = Sample(name=folder, rel_dir=folder, sources=[cameras_obj])
+    folder's objects (``folder`` "" for the prefix itself, a sample called ``name``)."""
+    sample = Sample(name=name or folder, rel_dir=folder, sources=[cameras_obj])
     try:
         if isinstance(data, Exception):
             raise data
@@ -246,11 +252,11 @@ def _gslrm_sample(store, folder, cameras_obj, by_key, data=None):
             + some_names(found)
             + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
         )
+    rels = (k[len(folder) + 1 :] if folder else k for k in by_key)  # as the frames name them
     unused = sorted(
-        k[len(folder) + 1 :]
-        for k in by_key
-        if _is_png(k) and k[len(folder) + 1 :] not in named and k.count("/") <= 2
-        if k.count("/") == 1 or k.split("/")[1] == "images"
+        r
+        for r in rels
+        if _is_png(r) and r not in named and (r.count("/") == 0 or (r.count("/") == 1 and r.startswith("images/")))
     )
     if unused:
         sample.warnings.append(

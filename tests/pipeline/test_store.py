@@ -298,3 +298,15 @@ def test_a_list_file_names_the_output_where_it_named_the_input(bucket):
     assert list_text(text, src, dst) == "memory://elsewhere/out/s1\n  memory://elsewhere/out/s2  \ns3\n" + (
         f"memory:/{bucket}/input/s4\n"
     )
+
+
+def test_a_prefix_that_is_one_gslrm_sample_is_read_as_one(tmp_path, bucket, dataset):
+    local, _ = dataset
+    _upload(local / "sample_001", f"{bucket}/one")
+    rows, _ = run(local / "sample_001", tmp_path / "out", jobs=1, plots=False)
+    store_rows, found = run(f"memory:/{bucket}/one", f"memory:/{bucket}/out", jobs=1, plots=False)
+    assert found.describe() == "GS-LRM, 1 sample, 2 views" and [r["view"] for r in store_rows] == [
+        r["view"] for r in rows
+    ]
+    assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
+    assert "opencv_cameras.json" in _objects(f"{bucket}/out")
