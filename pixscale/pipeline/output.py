@@ -441,7 +441,6 @@ class _Sources(Mapping):
 def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots, spell=None, progress=None):
     """Write the report of the records; return the failure record when it cannot be written."""
     from ..report import summary as report
-    from ..report.html import write_html
     from ..report.rowtext import Sections
     from ..report.text import same
 
@@ -494,7 +493,6 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
                 rows=report_dir / report.ROWS,
                 sections=sections,
             )
-            write_html(report_dir, root=root)  # report.html, made from the report.md just written
         finally:
             sections.discard()
     except (OSError, ValueError) as exc:

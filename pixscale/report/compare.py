@@ -13,6 +13,7 @@ centroid offset's std, a grid of the same view from every run
 for a quick look.
 """
 
+import io
 import json
 import math
 import os
@@ -550,8 +551,6 @@ def compare(
         except ImportError:
             fig = None
         if fig is not None:
-            import io
-
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)
             png = buf.getvalue()

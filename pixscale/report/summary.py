@@ -287,8 +287,10 @@ def write_report(
         row per record: :meth:`~pixscale.pipeline.records.ViewRecord.as_row`;
         ``{"meta": ..., "summary": ..., "views_file": "views.jsonl"}`` for a run
         of more views than a report lists: :func:`report_views` reads either),
-        ``report.md`` and, with plots, the figures of
-        :func:`pixscale.report.figures.draw`.
+        ``report.md``, with plots the figures of
+        :func:`pixscale.report.figures.draw`, and ``report.html``
+        (:func:`pixscale.report.html.write_html`: ``report.md`` with its
+        figures inline, for a browser).
 
     Notes
     -----
@@ -348,6 +350,9 @@ def write_report(
     for name, data in figures.items():
         atomic_write_bytes(out / name, data, root=root)
         written.append(out / name)
+    from .html import write_html
+
+    written.append(write_html(out, root=root))  # report.md to open in a browser, its figures inline
     return written
 
 

@@ -258,6 +258,7 @@ def test_stats_num_samples_measures_the_first_n_and_says_so(runs, tmp_path, caps
     out = capsys.readouterr().out
     assert out.startswith("pixscale quality report: the first 2 samples\n")
     report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert "the first 2 samples" in (tmp_path / "r" / "report.html").read_text()  # stats writes the page too
     names = sorted({s["sample"] for s in _report(runs, "view")["summary"]["samples"]})
     assert [s["sample"] for s in report["summary"]["samples"]] == names[:2] and report["summary"]["num_samples"] == 2
     assert (tmp_path / "r" / "report.md").read_text().startswith("# pixscale quality report: the first 2 samples\n")

@@ -206,7 +206,8 @@ def test_write_report_json_and_markdown(dataset, tmp_path):
     rows, _ = dataset
     s = report.summarize(rows)
     paths = report.write_report(tmp_path / "rep", s, rows, plots=False)
-    assert [p.name for p in paths] == ["report.json", "report.md"]
+    assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
+    assert "<html" in paths[2].read_text() and "<img" not in paths[2].read_text()  # no figures: none inline
     data = json.loads(paths[0].read_text())
     assert data == {"meta": {}, "summary": s, "views": rows_of(rows)}
     assert [ViewRecord.from_row(v) for v in data["views"]] == rows  # read back, the records themselves
@@ -267,11 +268,12 @@ def test_write_report_figures(rng, tmp_path):
     s = report.summarize(rows, target=0.3)
     written = report.write_report(tmp_path / "rep", s, rows, sources=sources, meta={"layout": "flat"})
     figures = ["size_ratio_hist.png", "centre_offsets.png", "per_sample.png", "scale_hist.png", "contact_sheet.png"]
-    assert [p.name for p in written] == ["report.json", "report.md", *figures]
-    for path in written[2:]:
+    assert [p.name for p in written] == ["report.json", "report.md", *figures, "report.html"]
+    assert written[-1].read_text().count("data:image/png;base64,") == len(figures)  # every figure inline
+    for path in written[2:-1]:
         image = iio.imread(path)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
-    sheet = iio.imread(written[-1])
+    sheet = iio.imread(written[-2])
     assert sheet.shape[0] > sheet.shape[1]  # three samples, before and after rows of four views
     md = written[1].read_text()
     assert all(f"]({name})" in md for name in figures) and "| layout | flat |" in md
@@ -279,7 +281,7 @@ def test_write_report_figures(rng, tmp_path):
         assert "matplotlib.pyplot" not in sys.modules
     # No sources, no contact sheet; an empty run still gets its (empty) figures.
     written = report.write_report(tmp_path / "empty", report.summarize([]), [])
-    assert [p.name for p in written] == ["report.json", "report.md", *figures[:-1]]
+    assert [p.name for p in written] == ["report.json", "report.md", *figures[:-1], "report.html"]
 
 
 def test_best_median_and_worst_samples_by_mean_offset():
