@@ -12,10 +12,12 @@ from ._filters import FILTERS
 from ._object import KEEP
 from ._place import CENTERS, FITS
 from .cli_presets import add_list_presets, add_preset_arguments, parse_args
+from .console import add_store_arguments as _store_args
 from .console import check_report_dir, flag_table, messages, os_error_line, progress_bar, to_flags, write
 from .pipeline.dataset import REPORT_DIR
 from .pipeline.layouts import LAYOUTS
 from .pipeline.options import SCALE_MODES
+from .pipeline.store import Url, is_url
 from .pipeline.workers import POOLS
 from .report.compare import add_arguments as compare_arguments
 
@@ -241,9 +243,12 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
         unit_timeout=args.unit_timeout,
         progress=progress_bar,
         spell=_flags,
+        storage_options=getattr(args, "storage_options", None),
+        break_lock=getattr(args, "break_lock", False),
     )
     summary = report.summarize(records, target=opts.image.target, options=opts.params())
-    where = Path(args.report_dir) if args.report_dir else Path(out_dir) / REPORT_DIR
+    out = Url(out_dir) if is_url(out_dir) else Path(out_dir)  # an object store's URL joins as a path does
+    where = Path(args.report_dir) if args.report_dir else out / REPORT_DIR
     unwritten = [r for r in records if r.sample == "" and r.view == REPORT_DIR and r.error]
     if not args.quiet:
         _out(report.format_table(summary, spell=_flags))
@@ -303,6 +308,7 @@ def cmd_stats(args):
         quiet=args.json or args.quiet,
         report_dir=args.report_dir,
         num_samples=args.num_samples,
+        storage_options=args.storage_options,
     )
     summary = report.summarize(
         records, options={"threshold": args.threshold, "min_component": args.min_component, "keep": args.keep}
@@ -404,6 +410,7 @@ def cmd_compare(args):
         skipped=skipped,
         order=args.order,
         num_samples=args.num_samples,
+        storage_options=args.storage_options,
     )
     for reason in skipped:  # left out; the others are compared (nothing left: an error, exit 2)
         _err(f"pixscale: warning: skipped {reason}")
@@ -491,6 +498,8 @@ def build_parser():
     p.add_argument("--budget", type=float, default=1.0, help="seconds per timing (default 1)")
     p.add_argument("--quiet", action="store_true", help="print only the table: no message or progress")
     p.set_defaults(func=cmd_bench)
+    for name in ("run", "stats", "compare"):  # they take object-store URLs
+        _store_args(sub.choices[name], lock=name == "run")
     return parser
 
 

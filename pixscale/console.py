@@ -249,3 +249,35 @@ def check_report_dir(path, name="--report-dir"):
     if code is not None:
         problem, fix = os_problem(OSError(code, os.strerror(code), os.fspath(path)), path=path)
         raise ValueError(f"{name} {path} cannot be used: {problem}; {fix}.")
+
+
+class _StorageOption(argparse.Action):
+    """``--storage-option KEY=VALUE``, repeatable: merged into one dict of fsspec options (dotted keys nest)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .pipeline.store import merge_options, parse_storage_option
+
+        try:
+            given = parse_storage_option(values)
+        except ValueError as exc:
+            parser.error(f"{option_string}: {exc}")
+        setattr(namespace, self.dest, merge_options(getattr(namespace, self.dest, None), given))
+
+
+def add_store_arguments(p, lock=False):
+    """The flags of a command that takes object-store URLs: ``--storage-option`` (``lock``: and ``--break-lock``)."""
+    p.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action=_StorageOption,
+        metavar="KEY=VALUE",
+        default=None,
+        help="an fsspec option for s3://, gs://... URLs (repeatable; VALUE as JSON when it parses; "
+        "a.b=1 nests), e.g. endpoint_url=http://127.0.0.1:9000, anon=true",
+    )
+    if lock:
+        p.add_argument(
+            "--break-lock",
+            action="store_true",
+            help="on an object store: remove the lock a dead run left on OUT_DIR (only when that run is gone)",
+        )

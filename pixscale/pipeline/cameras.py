@@ -1,13 +1,14 @@
 """A sample's cameras after the run: the new intrinsics of each written view, and the ``pixscale`` block."""
 
 import copy
+import json
 import math
 
 import numpy as np
 
 from .._version import __version__
 from .dataset import CAMERAS
-from .files import atomic_write_json, json_ready
+from .files import atomic_write_text, json_ready
 from .io import ViewError
 
 
@@ -35,7 +36,12 @@ def check_frame_size(frame, image):
 
 
 def write_cameras(sample, path, frames, rows, opts, root=None):
-    """The sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
+    """Write :func:`cameras_text` to ``path`` atomically (``root``: see :func:`.files.atomic_write_bytes`)."""
+    return atomic_write_text(path, cameras_text(sample, frames, rows, opts), root=root)
+
+
+def cameras_text(sample, frames, rows, opts):
+    """The text of the sample's cameras with the new intrinsics of its written views, and a ``pixscale`` block.
 
     The block records, per view in frame order, the 2-D map that was applied
     (``scale``, ``src_center``, ``dst_center``: ``q = scale * (p - src_center)
@@ -81,7 +87,7 @@ def write_cameras(sample, path, frames, rows, opts, root=None):
         "views": views,
     }
     cameras = json_ready(cameras)  # discovery nulled the input's NaN/Infinity; nothing non-finite is written
-    return atomic_write_json(path, cameras, root=root, allow_nan=False)
+    return json.dumps(cameras, indent=2, allow_nan=False) + "\n"  # as atomic_write_json writes it
 
 
 def _map(r):

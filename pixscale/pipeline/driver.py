@@ -14,11 +14,8 @@ The library prints nothing: messages go to the ``"pixscale"`` logger (:data:`log
 """
 
 import logging
-import time
-from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from .._object import ObjectMask
 from .._validate import EmptyMaskError
@@ -26,7 +23,7 @@ from .._validate import real_number as _real
 from .dataset import STOP, some_names
 from .discover import discover
 from .io import ViewError
-from .manifest import ManifestLog, Results, RunRecords, remove_stale_outputs, resume_plan
+from .manifest import Results, RunRecords, remove_stale_outputs, resume_plan
 from .options import OptionError, RunOptions, check_jobs
 from .output import (
     check_folders,
@@ -41,35 +38,14 @@ from .output import (
     write_run_report,
 )
 from .records import ViewRecord, rows_of
+from .schedule import RunInterrupted, _NoBar, _silent, run_units
+from .schedule import precompile_for as _precompile
 from .signals import signals_held
-from .unit import bad_result, describe, islands, read_and_measure, reason_of, safe_process
-from .workers import MAX_ATTEMPTS, POOLS, StopFlag, Workers, kernels_cached, parse_scheduler, size_run
+from .store import is_url
+from .unit import islands, read_and_measure, reason_of
+from .workers import POOLS, StopFlag, Workers, kernels_cached, parse_scheduler, size_run
 
-STOP_WAIT_S = 10  # on Ctrl-C, how long running units get to reach their next view (then they are abandoned)
-TICK_S = 0.5  # how often the coordinator looks up from waiting (unit timeouts, a lost scheduler)
 log = logging.getLogger("pixscale")  # the run's messages; nothing is printed
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped (Ctrl-C or SIGTERM) after recording every completed sample."""
-
-    def __init__(self, done, total, out_dir):
-        super().__init__(f"interrupted: {done} of {total} samples are complete in {out_dir}")
-        self.done, self.total, self.out_dir = done, total, out_dir
-
-
-def _silent(message):
-    """Say nothing (a quiet run)."""
-
-
-class _NoBar:
-    """The progress of a run that shows none."""
-
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
 
 
 def run_records(
@@ -89,6 +65,8 @@ def run_records(
     unit_timeout=None,
     progress=None,
     spell=None,
+    storage_options=None,
+    break_lock=False,
 ):
     """Normalize a whole dataset from ``in_dir`` into ``out_dir``.
 
@@ -140,6 +118,15 @@ def run_records(
         How report.md spells the options its advice and failures name
         (see :func:`pixscale.report.summary.write_report`); the ``pixscale``
         command passes its flags.  Default: as Python keywords.
+    storage_options : dict, optional
+        For an ``in_dir`` or ``out_dir`` that is a URL (``s3://bucket/in``,
+        ``gs://...``, ``memory://...``, any fsspec URL): the options of its
+        fsspec filesystem (credentials, ``client_kwargs={"endpoint_url": ...}``),
+        besides what the environment and config files give.  A run on an object
+        store keeps the promises of :mod:`pixscale.pipeline.storerun`.
+    break_lock : bool
+        On an object store: remove the lock a dead run left on ``out_dir``
+        (the store cannot release it by itself).  Only when that run is gone.
 
     Returns
     -------
@@ -169,6 +156,13 @@ def run_records(
             parse_scheduler(scheduler)
         except ValueError as exc:
             raise OptionError("scheduler", scheduler, str(exc).split("; got")[0]) from None
+    if is_url(in_dir) or is_url(out_dir):  # an object store: the same units, a store's output and lock
+        from .storerun import run_on_store
+
+        kw = dict(layout=layout, jobs=jobs, sized=sized, resume=resume, quiet=quiet, report_dir=report_dir)
+        kw.update(plots=plots, pool=pool, executor=executor, scheduler=scheduler, unit_timeout=unit_timeout)
+        kw.update(progress=progress, spell=spell, storage_options=storage_options, break_lock=break_lock)
+        return run_on_store(in_dir, out_dir, opts, **kw)
     out_dir = Path(out_dir)
     dataset = discover(in_dir, layout=layout, out_root=out_dir, mask=opts.mask, write_mask=opts.write_mask)
     check_folders(in_dir, out_dir, dataset, report_dir)
@@ -213,7 +207,7 @@ def run_records(
             try:
                 bar.update(sum(len(s.views) for s in dataset.samples if s.name in results))
                 if todo:
-                    _run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop, unit_timeout)
+                    run_units(todo, out_dir, opts, dataset.root, workers, manifest, results, bar, stop, unit_timeout)
                     # What dead workers were writing: a Dask worker killed mid-write is replaced
                     # without the run hearing of it, so the folders of every unit are swept.
                     sweep_temporary(out_dir, unit_folders(todo))
@@ -275,6 +269,8 @@ def run_dataset(
     plots=True,
     unit_timeout=None,
     progress=None,
+    storage_options=None,
+    break_lock=False,
     **options,
 ):
     """Normalize a dataset and return the summary the ``pixscale run`` command prints.
@@ -299,6 +295,9 @@ def run_dataset(
     ``progress(total=, unit=)`` whose result has ``update(n)`` and
     ``close()`` will do.  Messages name options as Python keywords
     (```resume=True```), never as command-line flags.
+
+    ``in_dir`` and ``out_dir`` may be fsspec URLs (``s3://bucket/in``):
+    ``storage_options`` and ``break_lock`` are :func:`run_records`'.
 
     Returns
     -------
@@ -329,218 +328,10 @@ def run_dataset(
         scheduler=scheduler,
         unit_timeout=unit_timeout,
         progress=progress,
+        storage_options=storage_options,
+        break_lock=break_lock,
     )
     return summarize(records, target=opts.image.target, options=opts.params())
-
-
-def _precompile(dataset, say, filter="bilinear"):
-    """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
-
-    The dtype is read from the first view's PNG header (datasets are
-    rendered alike); other dtypes compile when they are met.
-    """
-    from .._precompile import precompile
-    from .io import view_dtype
-
-    first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
-    dtype = view_dtype(first) if first is not None else None
-    if dtype is not None:
-        precompile([dtype], announce=None if say is _silent else say, filter=filter)
-
-
-def _run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop, unit_timeout=None):
-    """Run the work units on ``workers``, a bounded window at a time; record each as it completes.
-
-    A unit whose worker dies (a killed process, a lost Dask worker) is run
-    again, up to :data:`~pixscale.workers.MAX_ATTEMPTS` times, then reported
-    as failed (and left for ``resume=True``).  When a local process pool breaks,
-    every unit in it fails at once: those are run again one at a time, and
-    only a unit whose worker dies while it runs alone is charged the attempt,
-    so one poisonous sample cannot take healthy ones down with it.  An
-    executor that refuses new work fails the units left, with the reason.
-    Ctrl-C sets ``stop``: units not started are cancelled where the executor
-    can tell (Dask's cannot, so its units are waited for), running ones stop
-    before their next view, and every completed one is recorded; units that
-    have not stopped after :data:`STOP_WAIT_S` are abandoned.  A unit running
-    longer than ``unit_timeout`` seconds fails, by name, and is abandoned
-    (local worker processes running it are ended).  A lost Dask scheduler
-    fails the units in flight and those left, with the reason.  Returns the
-    number of units whose worker died.
-    """
-    total = len(results) + len(todo)
-    queue = deque(todo)
-    attempts: Counter[str] = Counter()
-    suspects: set[str] = set()  # units of a broken pool, to be rerun alone
-    pending: dict[Future, Any] = {}  # future -> its sample
-    started: dict[Future, float | None] = {}  # future -> when seen running (Dask's never say: when submitted)
-    deaths = 0
-    with ManifestLog(manifest) as log:
-
-        def fail(sample, reason):
-            keys = [v.key for v in sample.views] or [sample.rel_dir or sample.name]
-            return {"rows": [ViewRecord.failed(sample.name, k, reason, retry=True) for k in keys]}
-
-        def refill():
-            # Ctrl-C waits for the units being handed over: one cut in half (a worker process started but not
-            # yet the pool's) would outlive the run, and fail at its start with a traceback.
-            with signals_held() as held:
-                hand_over()
-            if held:
-                raise KeyboardInterrupt
-
-        def hand_over():
-            while queue and not stop.is_set():
-                # With a unit timeout, one unit per worker: a unit queued behind another (on Dask, whose
-                # futures do not say when they start, its clock runs from the hand-over) cannot time out.
-                window = 1 if suspects else workers.jobs if unit_timeout is not None else workers.window
-                if len(pending) >= window:
-                    return
-                sample = queue.popleft()
-                attempts[sample.name] += 1
-                try:
-                    fut = workers.submit(safe_process, sample, out_dir, opts, root, stop)
-                except Exception as exc:  # the executor itself is broken or shut down
-                    reason = f"the executor refused it ({type(exc).__name__}: {exc}); `resume=True` tries it again"
-                    for s in (sample, *queue):
-                        save(s, fail(s, reason))
-                    queue.clear()
-                    return
-                if not isinstance(fut, Future):  # wait() could not watch it: the unit fails, by name
-                    save(
-                        sample,
-                        fail(
-                            sample,
-                            f"the executor returned {describe(fut)} instead of a future for it; "
-                            "`resume=True` tries it again",
-                        ),
-                    )
-                    continue
-                pending[fut] = sample
-                started[fut] = None if workers.cancels else time.monotonic()
-
-        def save(sample, result):
-            if any(r.retry for r in result["rows"]):  # left for resume: no manifest line, held in memory
-                results.hold(sample.name, result["rows"])
-            else:  # the rows stay in the manifest; the run keeps where
-                results.add(sample.name, log.append(result), len(result["rows"]))
-            bar.update(len(sample.views))
-
-        def record(fut, alone):
-            """Record a finished unit; True when its worker died (the unit is queued again).
-
-            A unit leaves ``pending`` only once it is saved (or given back): a Ctrl-C in between
-            leaves it there, and the stop's wait records it, so no written sample goes unrecorded.
-            """
-            sample = pending[fut]
-            try:
-                result = fut.result()
-            except Exception as exc:  # the worker, not the unit, failed: killed, out of memory, lost
-                pending.pop(fut)
-                started.pop(fut, None)
-                if stop.is_set():
-                    return False
-                if isinstance(exc, BrokenExecutor) and not alone:
-                    attempts[sample.name] -= 1  # one of several in a broken pool: not charged
-                    suspects.add(sample.name)
-                    queue.appendleft(sample)
-                    return True
-                if attempts[sample.name] < MAX_ATTEMPTS:
-                    queue.appendleft(sample)
-                    return True
-                suspects.discard(sample.name)
-                result = fail(
-                    sample,
-                    f"its worker died {attempts[sample.name]} time(s) while processing it "
-                    f"({type(exc).__name__}: {exc or 'cancelled'}); `resume=True` tries it again",
-                )
-            else:
-                if result is None and stop.is_set():  # stopped by this run's own request before its end
-                    pending.pop(fut)
-                    started.pop(fut, None)
-                    suspects.discard(sample.name)
-                    return False
-                problem = bad_result(sample, result)
-                if problem:
-                    result = fail(sample, f"{problem}; `resume=True` tries it again")
-            suspects.discard(sample.name)
-            save(sample, result)
-            pending.pop(fut, None)
-            started.pop(fut, None)
-            return False
-
-        def give_up(futures, reason):
-            """Fail the units of ``futures`` with ``reason`` and stop waiting for them."""
-            for fut in futures:
-                sample = pending.pop(fut)
-                started.pop(fut, None)
-                fut.cancel()
-                save(sample, fail(sample, f"{reason}; `resume=True` tries it again"))
-
-        def overdue():
-            now = time.monotonic()
-            for fut in pending:
-                if started[fut] is None and (fut.running() or fut.done()):
-                    started[fut] = now
-            return [f for f in pending if (t := started[f]) is not None and now - t > unit_timeout]
-
-        try:
-            refill()
-            while pending:
-                alone = len(pending) == 1
-                finished, _ = wait(list(pending), timeout=TICK_S, return_when=FIRST_COMPLETED)
-                died = [record(fut, alone) for fut in finished]
-                if any(died):
-                    deaths += sum(died)
-                    workers.restart()
-                lost = workers.lost()
-                if lost:
-                    give_up(list(pending), lost)
-                    for s in queue:
-                        save(s, fail(s, f"{lost}; `resume=True` tries it again"))
-                    queue.clear()
-                    break
-                late = overdue() if unit_timeout is not None else []
-                if late:
-                    give_up(late, f"it did not finish within the unit timeout ({unit_timeout:g} s)")
-                    for fut in [f for f in pending if not f.running() and f.cancel()]:
-                        sample = pending.pop(fut)  # not started: handed to the new pool, not charged
-                        started.pop(fut, None)
-                        attempts[sample.name] -= 1
-                        queue.appendleft(sample)
-                    healthy = [f for f in pending if not f.done()]
-                    if workers.abandon():  # healthy units ended with the late ones' processes: run again,
-                        for fut in healthy:  # not charged, not suspects (the pool did not break by itself)
-                            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                                continue  # it finished meanwhile: recorded as it is
-                            sample = pending.pop(fut)
-                            started.pop(fut, None)
-                            attempts[sample.name] -= 1
-                            queue.appendleft(sample)
-                refill()
-        except KeyboardInterrupt:
-            try:
-                stop.set()
-            except OSError:  # the flag's file cannot be written (a link planted there): threads still see it
-                pass
-            if workers.cancels:
-                for fut in list(pending):
-                    if fut.cancel():
-                        pending.pop(fut)
-            deadline = time.monotonic() + STOP_WAIT_S
-            try:  # running units stop before their next view
-                while pending and time.monotonic() < deadline and not workers.lost():
-                    done, _ = wait(list(pending), timeout=TICK_S, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            record(fut, False)
-                        except Exception:  # pragma: no cover - a lost worker while stopping
-                            pending.pop(fut, None)
-            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
-                pass
-            if pending:
-                workers.abandon()  # units that did not stop (a hung read, a unit that never completes)
-            raise RunInterrupted(len(results), total, out_dir) from None
-    return deaths
 
 
 def measure_dataset(
@@ -554,10 +345,12 @@ def measure_dataset(
     quiet=True,
     report_dir=None,
     num_samples=None,
+    storage_options=None,
 ):
     """Measure every view of a dataset without writing anything; return (records, dataset).
 
     With ``num_samples``, only the first that many samples (sorted by name) are measured.
+    ``in_dir`` may be an fsspec URL, with its ``storage_options``.
 
     One :class:`~pixscale.pipeline.records.ViewRecord` per view, measured or failed.
 
@@ -566,8 +359,14 @@ def measure_dataset(
     """
     rule = ObjectMask(threshold, min_component, keep)
     jobs = check_jobs(jobs)
-    dataset = discover(in_dir, layout=layout)
-    if report_dir:
+    if is_url(in_dir):  # an object store: its objects are read where they are
+        from .listing import discover_store
+        from .store import Store
+
+        dataset = discover_store(Store.open(in_dir, storage_options, must_exist=True), layout=layout)
+    else:
+        dataset = discover(in_dir, layout=layout)
+    if report_dir and not is_url(in_dir):
         refuse_overlap(report_dir_name(report_dir), report_dir, in_dir, Path(dataset.root).resolve(), holds=False)
     if not quiet:
         log.info(f"{dataset.describe()} in {in_dir}")

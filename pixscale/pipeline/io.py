@@ -21,6 +21,7 @@ import numpy as np
 
 from .._validate import MAX_PIXELS  # the most pixels a view's header may declare (16384 x 16384)
 from .files import atomic_write_bytes
+from .store import StoreObject
 
 MAX_FILE_BYTES = 512 * 2**20
 """Largest view file read, in bytes (512 MiB); a larger file is a ViewError."""
@@ -206,6 +207,28 @@ def _read_regular_file(path, max_bytes):
     return buf
 
 
+def _read_object(obj, max_bytes):
+    """The bytes of a store's object (a :class:`~pixscale.pipeline.store.StoreObject`) of at most ``max_bytes``.
+
+    A missing or too large object is a ViewError; any other error (the
+    network, the credentials) is the machine's, raised as it is: the sample
+    fails with it and ``resume=True`` tries it again.
+    """
+    try:
+        data = obj.read(max_bytes)
+    except FileNotFoundError:
+        raise ViewError(
+            "the object does not exist (removed after the views were listed); restore it, or remove the view", obj
+        ) from None
+    except ValueError as exc:
+        raise ViewError(
+            f"{exc}; check that it is the right object, or raise pixscale.pipeline.io.MAX_FILE_BYTES", obj
+        ) from None
+    if len(data) > max_bytes:
+        raise ViewError(f"the object is {len(data):,} bytes, more than the {max_bytes:,}-byte limit for one view", obj)
+    return data
+
+
 _MAGIC = (  # leading bytes of files that are not PNGs, and what they are
     (b"\xff\xd8\xff", "a JPEG image, which has no alpha channel"),
     (b"GIF87a", "a GIF image"),
@@ -277,12 +300,15 @@ def view_dtype(path):
     Reads at most 64 bytes of a regular file; never raises.
     """
     try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb") as f:
-            data = f.read(64)
+        if isinstance(path, StoreObject):
+            data = path.head(64)
+        else:
+            if not os.path.isfile(path):
+                return None
+            with open(path, "rb") as f:
+                data = f.read(64)
         bit_depth = _png_header(data, path)[2]
-    except (OSError, ViewError, struct.error):
+    except (OSError, ValueError, struct.error):  # ViewError is a ValueError
         return None
     return np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
 
@@ -305,8 +331,9 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str or os.PathLike or StoreObject
         A regular file (symlinks are followed); FIFOs, devices and folders are refused.
+        Or an object of a store (:class:`~pixscale.pipeline.store.StoreObject`), read whole.
     max_bytes : int, optional
         Largest file read; default :data:`MAX_FILE_BYTES` (512 MiB).
     max_pixels : int, optional
@@ -347,7 +374,7 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
     """
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
-    data = _read_regular_file(path, max_bytes)
+    data = _read_object(path, max_bytes) if isinstance(path, StoreObject) else _read_regular_file(path, max_bytes)
     if not data:
         raise ViewError(f"the file is empty (0 bytes); {_REEXPORT}", path)
     width, height, bit_depth, colour_type, has_trns, frames = _png_header(data, path)

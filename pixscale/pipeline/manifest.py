@@ -22,14 +22,23 @@ from .dataset import MANIFEST, some_names
 from .files import NO_FOLLOW, open_folder, open_own_file
 from .options import RunOptions
 from .records import ViewRecord, rows_of
+from .store import Store, StoreObject
 
 SYNC_S = 0.5  # the manifest is synced to disk at most this often (group commit)
+COMMIT_S = 2.0  # on an object store, the new lines are committed (one object) at most this often
+COMMIT_LINES = 1000  # or once this many are waiting
 
 
 def fingerprint(sample, root):
-    """What a sample's output was made from: ``[path, size, mtime_ns]`` of each input file."""
+    """What a sample's output was made from: ``[path, size, mtime_ns]`` of each input file.
+
+    An object of a store gives ``[key, size, version tag]`` (S3: its ETag), from the listing.
+    """
     out = []
     for path in sample.sources:
+        if isinstance(path, StoreObject):  # an object of a store: its size and version tag, as listed
+            out.append([path.key, path.size, path.token])
+            continue
         try:
             st = os.stat(path)
             out.append([os.path.relpath(path, root), st.st_size, st.st_mtime_ns])
@@ -170,6 +179,13 @@ def _changed_output(sample, entry, out_dir):
         by_key = {v.key: v for v in sample.views}
         recorded = {by_key[r.view].out_key: None for r in entry["rows"] if r.ok and r.view in by_key}
     for key, size in recorded.items():
+        if isinstance(out_dir, Store):
+            now = out_dir.size(key)
+            if now is None:
+                return f"output {key} is missing"
+            if size is not None and now != size:
+                return f"output {key} changed: {now} bytes, {size} written"
+            continue
         try:
             st = os.lstat(Path(out_dir) / key)
         except OSError:
@@ -217,6 +233,11 @@ def remove_stale_outputs(out_dir, manifest):
 
 def _remove_own(out_dir, key, size):
     """Remove ``out_dir/key`` if it is a regular file of ``size`` bytes, following no link; True if removed."""
+    if isinstance(out_dir, Store):
+        if out_dir.size(key) != size:
+            return False
+        out_dir.delete(key)
+        return True
     parts = key.split("/")
     if not NO_FOLLOW:  # pragma: no cover
         path = Path(out_dir, *parts)
@@ -304,14 +325,18 @@ class ManifestLog:
     offset); the line is flushed at once (a killed coordinator keeps it) and
     synced to disk at most every :data:`SYNC_S` seconds (a power cut may lose
     the last lines, whose samples ``resume`` redoes).  Use it as a context
-    manager: it is synced and closed at the end.
+    manager: it is synced and closed at the end.  With ``commit`` (a run on an
+    object store), the new lines are also handed to ``commit(data)`` at most
+    every :data:`COMMIT_S` seconds or :data:`COMMIT_LINES` lines, and at the end:
+    the store's manifest, which has no append, is those chunks.
     """
 
-    def __init__(self, manifest):
+    def __init__(self, manifest, commit=None):
         end_last_line(manifest)
         self._f = open(open_own_file(manifest, os.O_WRONLY | os.O_APPEND), "ab")
         self.offset = os.fstat(self._f.fileno()).st_size
-        self._synced = time.monotonic()
+        self._synced = self._committed = time.monotonic()
+        self._commit, self._waiting = commit, []
 
     def append(self, entry):
         """Write ``entry`` (its ``rows`` are records) as a line; return the line's offset."""
@@ -323,7 +348,18 @@ class ManifestLog:
         if time.monotonic() - self._synced >= SYNC_S:
             os.fsync(self._f.fileno())
             self._synced = time.monotonic()
+        if self._commit is not None:
+            self._waiting.append(line)
+            if len(self._waiting) >= COMMIT_LINES or time.monotonic() - self._committed >= COMMIT_S:
+                self.commit()
         return at
+
+    def commit(self):
+        """Hand the lines written since the last commit to ``commit`` (an object store's chunk of the manifest)."""
+        if self._commit is not None and self._waiting:
+            data, self._waiting = b"".join(self._waiting), []
+            self._commit(data)
+        self._committed = time.monotonic()
 
     def close(self):
         if not self._f.closed:
@@ -331,6 +367,7 @@ class ManifestLog:
                 os.fsync(self._f.fileno())
             finally:
                 self._f.close()
+            self.commit()
 
     def __enter__(self):
         return self

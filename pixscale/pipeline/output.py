@@ -15,6 +15,7 @@ from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, is_glob, is_temporary
 from .files import NO_FOLLOW, LinkError, atomic_write_text, file_kind, open_folder, open_own_file
 from .manifest import completed_samples, read_manifest
 from .records import ViewRecord
+from .store import Store, is_url
 
 # --- the output folder -------------------------------------------------------------------------
 
@@ -443,13 +444,14 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
     from ..report.rowtext import Sections
     from ..report.text import same
 
+    store = out_dir if isinstance(out_dir, Store) else None  # a run on an object store: report_dir is local
     report_dir = Path(report_dir) if report_dir else Path(out_dir) / REPORT_DIR
-    out = Path(out_dir)
+    out = Path(out_dir) if store is None else report_dir
 
     def files(v):  # (before, after) as the figures read them: a file, or a (colour, mask) pair
         before = v.path if v.mask is None else (v.path, v.mask)
         written_pair = opts.write_mask and v.mask is not None and v.mask_key is not None
-        mine = Written(out, v.out_key)  # read back only through no link below OUT_DIR
+        mine = store.object(v.out_key) if store else Written(out, v.out_key)  # no link below OUT_DIR is followed
         after = (mine, Written(out, v.mask_out_key)) if written_pair else mine
         return before, after
 
@@ -457,8 +459,8 @@ def write_run_report(dataset, records, out_dir, report_dir, opts, in_dir, plots,
     meta = {
         "pixscale_version": __version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "input": os.path.abspath(in_dir),
-        "output": os.path.abspath(out_dir),
+        "input": in_dir if is_url(in_dir) else os.path.abspath(in_dir),
+        "output": store.url if store else os.path.abspath(out_dir),
         "layout": dataset.layout,
         "views": dataset.n_views,
         "parameters": opts.params(),

@@ -16,13 +16,14 @@ from .._object import erase, label
 from .._plan import Measured, plan_measured
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
-from .cameras import check_frame_size, new_intrinsics, write_cameras
+from .cameras import cameras_text, check_frame_size, new_intrinsics, write_cameras
 from .dataset import CAMERAS, printable
 from .files import NO_FOLLOW
-from .io import ViewError, read_view, write_png
+from .io import ViewError, encode_png, read_view, write_png
 from .manifest import fingerprint
 from .masked import orientation_hint, read_colour, read_mask
 from .records import Islands, ViewRecord
+from .store import Store
 from .workers import leave_slot
 
 # Errors of the machine, not of the data: the view is redone by resume=True.
@@ -253,6 +254,11 @@ def _write_files(files, out_root, level, stop, count):
         for key, image in files:
             if stop is not None and stop.is_set():  # a unit given up on that woke up: nothing more is written
                 raise _Stopped
+            if isinstance(out_root, Store):  # one PUT of the whole object: no partial object is ever seen
+                data = encode_png(image, compress_level=level)
+                out_root.put(key, data)
+                written.append([key, len(data)])
+                continue
             path = _out_path(out_root, key)
             write_png(path, image, compress_level=level, root=out_root)
             written.append([key, os.lstat(path).st_size])
@@ -388,8 +394,13 @@ def _process_sample(sample, out_root, opts, root, stop):
             return None
         key = sample.rel_dir + "/" + CAMERAS if sample.rel_dir else CAMERAS
         try:
-            st = write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
-            result["outputs"].append([key, st.st_size])
+            if isinstance(out_root, Store):
+                data = cameras_text(sample, frames, rows, opts).encode("utf-8")
+                out_root.put(key, data)
+                result["outputs"].append([key, len(data)])
+            else:
+                st = write_cameras(sample, _out_path(out_root, key), frames, rows, opts, root=out_root)
+                result["outputs"].append([key, st.st_size])
         except OSError as exc:
             key = "/".join(p for p in (sample.rel_dir, CAMERAS) if p)
             rows.append(ViewRecord.failed(sample.name, key, f"cannot write the cameras: {exc}", retry=True))

@@ -23,6 +23,7 @@ from typing import Any
 from ..pipeline.dataset import REPORT_DIR
 from ..pipeline.files import atomic_write_bytes, atomic_write_text
 from ..pipeline.records import ViewRecord
+from ..pipeline.store import is_url
 from .compare_grid import GRID_SAMPLES, grid, shown_views, touches_edge
 from .quality import GRADE_D, GRADES, OUTLIER_PX
 from .summary import summarize
@@ -191,13 +192,17 @@ def _load(
     min_component: float | None = None,
     keep: str = "all",
     num_samples: int | None = None,
+    storage_options: dict | None = None,
 ) -> tuple[dict[str, Any], dict]:
     """:func:`load`'s entry, and the views the grid shows (:func:`~pixscale.report.compare_grid.shown_views`)."""
     whole = isinstance(num_samples, int) and not isinstance(num_samples, bool)
     if num_samples is not None and not (whole and num_samples >= 1):
         raise ValueError(f"`num_samples=` is {num_samples!r}; give a whole number of at least 1, or None for all")
     grid_rows = min(GRID_SAMPLES, num_samples or GRID_SAMPLES)
-    report = _report_path(path)
+    url = is_url(path)  # a run's OUT_DIR or a dataset on an object store: its report.json is read from there
+    if url:
+        from ..pipeline.storerun import store_report
+    report = store_report(path, storage_options) if url else _report_path(path)
     if report is not None:
         try:
             data = _section(json.loads(report.read_text(encoding="utf-8")), "the file")
@@ -219,20 +224,25 @@ def _load(
         root = meta.get("output") if stage == "after" else meta.get("input")
         if stage == "after" and report.parent.name == REPORT_DIR:
             root = report.parent.parent  # where the run's output is now, wherever it was written
-        shown, edge = {}, None
+        root = None if url else root  # the grid draws local runs only        shown, edge = {}, None
         try:  # the grid and the edge count only add: rows they cannot read leave them out, not the run
             shown = shown_views(data["views"], root, stage, grid_rows) if root else {}
             if source == "measured":
                 edge = sum(touches_edge(ViewRecord.from_row(v).before) for v in data["views"])
         except (KeyError, ValueError, TypeError, AttributeError):
             pass
-    elif pathlib.Path(path).is_dir():
+    elif url or pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset
 
         records, dataset = measure_dataset(
-            path, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples
+            path,
+            threshold=threshold,
+            min_component=min_component,
+            keep=keep,
+            num_samples=num_samples,
+            storage_options=storage_options,
         )
-        shown = shown_views(records, dataset.root, "before", grid_rows)
+        shown = {} if url else shown_views(records, dataset.root, "before", grid_rows)
         edge = sum(touches_edge(r.before) for r in records)
         summary = summarize(records, options={"threshold": threshold, "min_component": min_component, "keep": keep})
         source, stage = "measured", "before"
@@ -436,6 +446,7 @@ def compare(
     skipped: list[str] | None = None,
     order: str = "grade",
     num_samples: int | None = None,
+    storage_options: dict | None = None,
 ) -> tuple[list[dict[str, Any]], list[pathlib.Path]]:
     """Compare runs; write ``compare.json``, ``compare.md`` and (with matplotlib) ``compare.png`` into ``out_dir``.
 
@@ -470,6 +481,9 @@ def compare(
     num_samples : int, optional
         Compare only the first that many samples of each (a quick look);
         default all.  Said in the heading of ``compare.md``.
+    storage_options : dict, optional
+        For paths that are fsspec URLs (a run's OUT_DIR on an object store,
+        or a dataset there, measured): the filesystem's options.
 
     The comparison also holds the grading criteria and a "recommended"
     line naming the best run and why (or why none is).  Size uniformity is
@@ -488,7 +502,12 @@ def compare(
     for p in paths:
         try:
             entry, views = _load(
-                p, threshold=threshold, min_component=min_component, keep=keep, num_samples=num_samples
+                p,
+                threshold=threshold,
+                min_component=min_component,
+                keep=keep,
+                num_samples=num_samples,
+                storage_options=storage_options,
             )
             runs.append(entry)
             shown[id(entry)] = views

@@ -484,10 +484,10 @@ def test_a_bad_files_name_in_the_table_is_escaped(tmp_path, capsys, command):
 def test_a_ctrl_c_while_a_finished_unit_is_recorded_still_records_it(tmp_path, monkeypatch):
     """A Ctrl-C between taking a finished unit's result and writing its manifest line left its outputs
     written and unrecorded (CI saw it once: a sample with cameras and no manifest line after Ctrl-C)."""
-    from pixscale.pipeline import driver
+    from pixscale.pipeline import driver, schedule
 
     synth.write_dataset(tmp_path / "in", n_samples=4, n_views=2, size=64)
-    real, checked = driver.bad_result, []
+    real, checked = schedule.bad_result, []
 
     def interrupted(sample, result):  # the Ctrl-C lands while the second finished unit is being recorded
         checked.append(sample.name)
@@ -495,7 +495,7 @@ def test_a_ctrl_c_while_a_finished_unit_is_recorded_still_records_it(tmp_path, m
             raise KeyboardInterrupt
         return real(sample, result)
 
-    monkeypatch.setattr(driver, "bad_result", interrupted)
+    monkeypatch.setattr(schedule, "bad_result", interrupted)
     with pytest.raises(driver.RunInterrupted):
         run(tmp_path / "in", tmp_path / "out", jobs=1, plots=False)
     out = tmp_path / "out"
