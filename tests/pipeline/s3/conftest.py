@@ -216,3 +216,33 @@ def moto_checks_keys(monkeypatch):
     import moto.settings
 
     monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+
+
+def _cli(argv):
+    """``pixscale ARGV`` in this process; its exit code (argparse's refusals exit, the rest return one)."""
+    from pixscale.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _error_line(err):
+    """The one line a refused command printed on standard error (asserted to be one, and no traceback)."""
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("pixscale: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def cli():
+    """:func:`_cli`: the command line, run in the test's process."""
+    return _cli
+
+
+@pytest.fixture
+def error_line():
+    """:func:`_error_line`."""
+    return _error_line
