@@ -1,0 +1,286 @@
+"""Runs on an object store, end to end: ``s3://bucket/in -> s3://bucket/out`` on moto's S3 server (127.0.0.1).
+
+The promises of a run on a store (docs/running.md, "Object stores"), against the S3 protocol: the output
+is the bytes a local run writes (in one thread, and on a Dask LocalCluster whose workers read and write the
+bucket themselves); an output object is whole or absent (no temporary object, no open multipart upload,
+during the run or after it); the manifest is the commit point (a killed worker or coordinator, then
+``--resume``: the same bytes); one run per output prefix (a lock object made by a conditional create: the
+412 of the second create refuses a second run with the holder's name, and a dead run's lock is broken only
+on request); the input prefix is never written and nothing is written outside the output prefix.  Real
+processes where something is killed; the timeouts are hang guards, not timings.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CMD = [sys.executable, "-m", "pixscale"]
+QUIET = ["--quiet", "--no-plots"]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def local_output(tree, folder):
+    """``tree(folder)`` of a local run, less its list file: list files are not copied to a store
+    (docs/running.md, "Object stores")."""
+    out = tree(folder)
+    assert out.pop("train.txt")
+    return out
+
+
+def manifest_rows(lines):
+    """The header's parameters and {sample: rows} of a manifest's lines (inputs are named and versioned
+    differently in a folder and on a store: paths and mtimes, keys and ETags)."""
+    docs = [json.loads(x) for x in lines if x.strip()]
+    return docs[0]["parameters"], {d["sample"]: d["rows"] for d in docs[1:]}
+
+
+def store_manifest(s3, out):
+    """The lines of a store run's manifest: its chunk objects, in order."""
+    keys = sorted(k for k in s3.listing(f"{out}/pixscale-manifest/") if k.endswith(".jsonl"))
+    return b"".join(s3.read(k) for k in keys).decode().splitlines()
+
+
+def changed_outside(s3, before, *outs):
+    """Keys new or changed since the listing ``before``, outside the output prefixes ``outs``."""
+    return sorted(
+        k for k, etag in s3.listing().items() if not any(k.startswith(o + "/") for o in outs) and before.get(k) != etag
+    )
+
+
+def leftovers(s3, out):
+    """What a finished run must not leave under ``out``: temporary or hidden objects (the lock, a stop request),
+    and multipart uploads neither completed nor aborted."""
+    keys = [k[len(out) + 1 :] for k in s3.listing(out + "/")]
+    hidden = [k for k in keys if k.endswith(".part") or k.rsplit("/", 1)[-1].startswith(".")]
+    return hidden + [f"(open multipart upload) {k}" for k in s3.uploads()]
+
+
+def child_env(paced_env=None):
+    """The environment of a child ``pixscale``: this test's (its fake credentials), this tree first on the path;
+    with ``paced_env``, its pace (every sample waits 0.3 s) too."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    if paced_env is not None:
+        env.update(PYTHONPATH=paced_env["PYTHONPATH"], PIXSCALE_TEST_PACE=paced_env["PIXSCALE_TEST_PACE"])
+    return env
+
+
+def wait_for(condition, proc, timeout=180):
+    """Poll ``condition`` while ``proc`` runs (a hang guard, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def pngs(s3, out):
+    return sum(k.endswith(".png") for k in s3.listing(out + "/"))
+
+
+def finish(proc, timeout=300):
+    """``proc.communicate()`` with a hang guard: a child still running is killed, then the test fails."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+# --- the same bytes ---------------------------------------------------------------------------------
+
+
+def test_a_run_on_s3_writes_a_local_runs_bytes_report_and_manifest_rows_and_nothing_else(
+    s3, tmp_path, tree, cli, capsys
+):
+    local = s3.upload_dataset("in")
+    before = s3.listing()
+    assert cli(["run", str(local), str(tmp_path / "out"), "--quiet", "--jobs", "1"]) == 0
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, "--quiet", "--jobs", "1"]) == 0
+    assert capsys.readouterr().err == ""
+    want = local_output(tree, tmp_path / "out")
+    assert any(k.startswith("pixscale-report/") and k.endswith(".png") for k in want)  # the figures too
+    assert s3.tree("out") == want  # every image, camera file and report file (less its date and paths)
+    report = json.loads(s3.read("out/pixscale-report/report.json"))
+    assert report["meta"]["input"] == s3.url("in") and report["meta"]["output"] == s3.url("out")
+    local_manifest = (tmp_path / "out" / "pixscale-manifest.jsonl").read_text().splitlines()
+    assert manifest_rows(store_manifest(s3, "out")) == manifest_rows(local_manifest)
+    assert leftovers(s3, "out") == []
+    assert changed_outside(s3, before, "out") == []  # the input prefix included: its keys and ETags
+
+
+@pytest.fixture
+def cluster(s3):
+    """A Dask LocalCluster of two worker processes, started once the test's credentials are in the environment
+    (its workers inherit them, and reach the bucket themselves)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+        ) as c,
+        distributed.Client(c) as client,
+    ):
+        yield c, client
+
+
+def test_a_dask_run_from_s3_to_s3_writes_the_bytes_of_a_local_run(s3, cluster, tmp_path, tree, cli):
+    from pixscale import run_dataset
+
+    c, client = cluster
+    local = s3.upload_dataset("in", n_samples=4)
+    before = s3.listing()
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    want = local_output(tree, tmp_path / "out")
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--scheduler", c.scheduler_address]) == 0
+    assert s3.tree("out") == want
+    summary = run_dataset(s3.url("in"), s3.url("api"), executor=client, storage_options=s3.storage_options, plots=False)
+    assert summary["n_ok"] == 16
+    assert s3.tree("api") == want
+    assert leftovers(s3, "out") == [] and leftovers(s3, "api") == []
+    assert changed_outside(s3, before, "out", "api") == []
+
+
+# --- faults: a killed worker, a killed coordinator ------------------------------------------------------
+
+
+@pytest.fixture
+def paced_cluster(s3, monkeypatch, paced_env):
+    """As ``cluster``, every sample paced (0.3 s first): a test can kill a worker while the run is busy."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setenv("PYTHONPATH", paced_env["PYTHONPATH"])
+    monkeypatch.setenv("PIXSCALE_TEST_PACE", paced_env["PIXSCALE_TEST_PACE"])
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+        ) as c,
+        distributed.Client(c) as client,
+    ):
+        yield c, client
+
+
+def test_a_killed_dask_worker_then_resume_gives_the_bytes_of_a_local_run(s3, paced_cluster, tmp_path, tree, cli):
+    c, client = paced_cluster
+    local = s3.upload_dataset("in", n_samples=8, n_views=2)
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    proc = subprocess.Popen(
+        CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--scheduler", c.scheduler_address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert wait_for(lambda: pngs(s3, "out") >= 2, proc), "the run finished before a worker could be killed"
+        pid = next(iter(client.run(os.getpid).values()))
+        os.kill(pid, signal.SIGKILL)
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 1), err[-2000:]  # its units rerun on the other worker, or left for --resume
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume", "--jobs", "1"]) == 0
+    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+    assert leftovers(s3, "out") == []
+
+
+def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resume_finishes(
+    s3, tmp_path, tree, paced_env, cli, error_line, capsys
+):
+    local = s3.upload_dataset("in", n_samples=8, n_views=2)
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    proc = subprocess.Popen(
+        CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_env(paced_env),
+        start_new_session=True,  # its worker processes are killed with it
+    )
+    try:
+        assert wait_for(lambda: pngs(s3, "out") >= 4, proc), "the run finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert json.loads(s3.read("out/.pixscale-lock"))["pid"] == proc.pid
+    capsys.readouterr()
+    stale = s3.listing()
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume"]) == 2
+    line = error_line(capsys.readouterr().err)
+    assert f"pid {proc.pid}" in line and "--break-lock" in line  # the holder, and how to break its lock
+    assert s3.listing() == stale  # refused before any work
+    broken = cli(["run", s3.url("in"), s3.url("out"), *s3.cli, "--no-plots", "--resume", "--break-lock", "--jobs", "1"])
+    assert broken == 0
+    err = capsys.readouterr().err
+    assert f"breaking the lock of {s3.url('out')} held by host" in err and f"pid {proc.pid}" in err  # says whose
+    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+    assert leftovers(s3, "out") == []
+
+
+# --- one run per output prefix ------------------------------------------------------------------------
+
+
+def test_a_second_run_on_the_same_output_prefix_is_refused_with_the_holders_name(
+    s3, paced_env, cli, error_line, capsys
+):
+    s3.upload_dataset("in", n_samples=6, n_views=2)
+    first = subprocess.Popen(
+        CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(paced_env),
+    )
+    seen = set()
+
+    def started():
+        keys = s3.listing("out/")
+        seen.update(keys)
+        return sum(k.endswith(".png") for k in keys) >= 1
+
+    try:
+        assert wait_for(started, first), "the first run finished too soon"
+        holder = json.loads(s3.read("out/.pixscale-lock"))
+        assert holder["pid"] == first.pid and holder["host"] and holder["run"]
+        assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume"]) == 2
+        line = error_line(capsys.readouterr().err)
+        assert f"is in use by another pixscale run (host {holder['host']}, pid {first.pid}" in line
+        while first.poll() is None:  # every listing while it runs: whole objects only
+            seen.update(s3.listing("out/"))
+            time.sleep(0.05)
+        _, err = finish(first)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err[-2000:]
+    assert not [k for k in seen if k.endswith(".part") or "tmp" in k.rsplit("/", 1)[-1]]
+    assert leftovers(s3, "out") == []  # the lock object went with the first run
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume", "--jobs", "1"]) == 0
+
+
+# --- stats and compare read a store -----------------------------------------------------------------
+
+
+def test_stats_and_compare_read_s3_as_they_read_a_folder(s3, tmp_path, cli, capsys):
+    local = s3.upload_dataset("in", n_samples=2)
+    assert cli(["stats", str(local), "--json", "--quiet", "--no-plots"]) == 0
+    want = json.loads(capsys.readouterr().out)
+    before = s3.listing()
+    assert cli(["stats", s3.url("in"), *s3.cli, "--json", "--quiet", "--no-plots"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == want["summary"]
+    assert s3.listing() == before  # stats only reads
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    before = s3.listing()
+    assert cli(["compare", s3.url("out"), str(tmp_path / "out"), *s3.cli, "--out", str(tmp_path / "cmp"), *QUIET]) == 0
+    runs = json.loads((tmp_path / "cmp" / "compare.json").read_text())["runs"]
+    assert runs[0]["path"] == s3.url("out") and runs[0]["source"] == "report"
+    a, b = ({k: v for k, v in r.items() if k not in ("name", "path")} for r in runs)
+    assert a == b
+    assert s3.listing() == before  # stats and compare only read
