@@ -223,6 +223,31 @@ def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resu
     assert leftovers(s3, "out") == []
 
 
+def test_ctrl_c_releases_the_lock_and_resume_finishes_without_breaking_it(s3, tmp_path, tree, paced_env, cli):
+    local = s3.upload_dataset("in", n_samples=8, n_views=2)
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    proc = subprocess.Popen(
+        CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, "--no-plots", "--jobs", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(paced_env),
+    )
+    try:
+        assert wait_for(lambda: pngs(s3, "out") >= 4, proc), "the run finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "--resume" in err and "Traceback" not in err
+    assert leftovers(s3, "out") == []  # the lock went with the run: no --break-lock needed
+    assert pngs(s3, "out") < 16
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume", "--jobs", "1"]) == 0
+    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+
+
 # --- one run per output prefix ------------------------------------------------------------------------
 
 
