@@ -1,6 +1,7 @@
-"""Refused before any work, on moto's S3 server: a bad URL, a missing bucket, missing or wrong credentials.
+"""Refused before any work, on moto's S3 server: a bad URL, a missing bucket, missing or wrong credentials;
+and the credentials that work: a profile of the AWS files, keys given as storage options.
 
-Each is one line on standard error (``pixscale: error: ...``), exit code 2, and the bucket is as it was:
+Each refusal is one line on standard error (``pixscale: error: ...``), exit code 2, and the bucket is as it was:
 nothing is written, not even the run's lock.  ``run``, ``stats`` and ``compare`` alike.
 """
 
@@ -72,3 +73,33 @@ def test_a_storage_option_that_is_not_key_value_is_refused_as_a_bad_flag_and_exi
     assert err.strip().splitlines()[-1].startswith("pixscale run: error: --storage-option: a storage option is KEY=")
     assert code == 2
     assert s3.listing() == before
+
+
+# --- credentials the fsspec way: the ones that work ---------------------------------------------------
+
+
+def _profile(tmp_path, monkeypatch, name):
+    """A credentials file (``~/.aws/credentials``'s format) holding profile ``name``, where boto looks for it."""
+    path = tmp_path / "aws-credentials"
+    path.write_text(f"[{name}]\naws_access_key_id = from-profile\naws_secret_access_key = from-profile\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(path))
+
+
+@pytest.mark.parametrize("how", ["--storage-option profile=", "AWS_PROFILE="])
+def test_credentials_from_a_profile_of_the_aws_files(s3, no_credentials, tmp_path, monkeypatch, cli, capsys, how):
+    s3.upload_dataset("in", n_samples=1, n_views=2)
+    _profile(tmp_path, monkeypatch, "renders")
+    extra = []
+    if how == "AWS_PROFILE=":
+        monkeypatch.setenv("AWS_PROFILE", "renders")
+    else:
+        extra = ["--storage-option", "profile=renders"]
+    assert cli(["stats", s3.url("in"), *s3.cli, *extra, "--json", "--quiet", "--no-plots"]) == 0
+    assert '"n_ok": 2' in capsys.readouterr().out
+
+
+def test_credentials_as_storage_options(s3, no_credentials, cli, capsys):
+    s3.upload_dataset("in", n_samples=1, n_views=2)
+    keys = ["--storage-option", "key=given", "--storage-option", "secret=given"]
+    assert cli(["stats", s3.url("in"), *s3.cli, *keys, "--json", "--quiet", "--no-plots"]) == 0
+    assert '"n_ok": 2' in capsys.readouterr().out

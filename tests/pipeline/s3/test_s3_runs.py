@@ -148,6 +148,28 @@ def test_a_dask_run_from_s3_to_s3_writes_the_bytes_of_a_local_run(s3, cluster, t
     assert changed_outside(s3, before, "out", "api") == []
 
 
+def test_dask_workers_without_credentials_of_their_own_get_the_runs_storage_options(s3, no_credentials, tmp_path, cli):
+    """The keys given as storage options travel with the units: workers whose environment has none reach the
+    bucket (moto does not check keys, so only a worker that found no credentials at all could fail)."""
+    distributed = pytest.importorskip("distributed")
+    s3.upload_dataset("in", n_samples=2, n_views=2)
+    keys = ["--storage-option", "key=given", "--storage-option", "secret=given"]
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    ) as c:
+        argv = ["run", s3.url("in"), s3.url("out"), *s3.cli, *keys, *QUIET, "--scheduler", c.scheduler_address]
+        assert cli(argv) == 0
+    assert pngs(s3, "out") == 4 and leftovers(s3, "out") == []
+
+
+def test_a_local_folder_to_s3_writes_the_bytes_of_a_local_run(s3, tmp_path, tree, cli):
+    local = s3.upload_dataset("in", n_samples=2)
+    assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    assert cli(["run", str(local), s3.url("up"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
+    assert s3.tree("up") == local_output(tree, tmp_path / "out")
+    assert leftovers(s3, "up") == []
+
+
 # --- faults: a killed worker, a killed coordinator ------------------------------------------------------
 
 
