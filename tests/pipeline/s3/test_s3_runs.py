@@ -216,7 +216,7 @@ def test_a_killed_dask_worker_then_resume_gives_the_bytes_of_a_local_run(s3, pac
 def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resume_finishes(
     s3, tmp_path, tree, paced_env, cli, error_line, capsys
 ):
-    local = s3.upload_dataset("in", n_samples=8, n_views=2)
+    local = s3.upload_dataset("in", n_samples=24, n_views=2)
     assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
     proc = subprocess.Popen(
         CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "2"],
@@ -225,12 +225,18 @@ def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resu
         env=child_env(paced_env),
         start_new_session=True,  # its worker processes are killed with it
     )
+    first_chunk = "out/pixscale-manifest/00000001.jsonl"  # 00000000 is the header
     try:
-        assert wait_for(lambda: pngs(s3, "out") >= 4, proc), "the run finished before it could be killed"
+        assert wait_for(lambda: first_chunk in s3.listing("out/"), proc), "the run finished before it could be killed"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert json.loads(s3.read("out/.pixscale-lock"))["pid"] == proc.pid
+    _, committed = manifest_rows(store_manifest(s3, "out"))
+    assert 1 <= len(committed) < 24
+    keys = s3.listing("out/")
+    for rows in committed.values():  # the commit point: a committed sample's outputs are all there
+        assert all(f"out/{r['view']}" in keys for r in rows if r["status"] == "ok")
     capsys.readouterr()
     stale = s3.listing()
     assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume"]) == 2
@@ -241,6 +247,7 @@ def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resu
     assert broken == 0
     err = capsys.readouterr().err
     assert f"breaking the lock of {s3.url('out')} held by host" in err and f"pid {proc.pid}" in err  # says whose
+    assert f"resuming: {len(committed)} of 24 samples already complete" in err
     assert s3.tree("out") == local_output(tree, tmp_path / "out")
     assert leftovers(s3, "out") == []
 
