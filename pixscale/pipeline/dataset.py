@@ -26,6 +26,7 @@ OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr
 # pixscale's own files in an output folder: never views, never samples.
 MANIFEST = "pixscale-manifest.jsonl"
 REPORT_DIR = "pixscale-report"
+MANIFEST_CHUNKS = "pixscale-manifest"  # on an object store, the manifest: a chunk object per commit
 LOCK = ".pixscale-lock"
 STOP = ".pixscale-stop"  # a run's stop request, seen by every worker
 RESERVED = (MANIFEST, REPORT_DIR, LOCK)

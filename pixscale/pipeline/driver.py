@@ -363,7 +363,7 @@ def measure_dataset(
         from .listing import discover_store
         from .store import Store
 
-        dataset = discover_store(Store.open(in_dir, storage_options, must_exist=True), layout=layout)
+        dataset = discover_store(Store.open(in_dir, storage_options, name="DIR", must_exist=True), layout=layout)
     else:
         dataset = discover(in_dir, layout=layout)
     if report_dir and not is_url(in_dir):

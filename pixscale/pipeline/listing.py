@@ -19,12 +19,25 @@ that one of them matches decides, in that order.  A view's ``path`` is a
 import json
 import posixpath
 
-from .dataset import CAMERAS, IMAGE_SUFFIX, REPORT_DIR, Dataset, Sample, View, _bad_name, _own, printable, some_names
+from .dataset import (
+    CAMERAS,
+    IMAGE_SUFFIX,
+    MANIFEST_CHUNKS,
+    REPORT_DIR,
+    Dataset,
+    Sample,
+    View,
+    _bad_name,
+    _own,
+    printable,
+    some_names,
+)
 from .files import json_ready
 from .layouts import REGISTRY, _frame_error, _join
 from .store import StoreError
 
 STORE_LAYOUTS = ("gslrm", "mvdiffusion", "flat")
+BATCH = 256  # sample folders read at once (their cameras fetched concurrently)
 
 
 def _is_png(key):
@@ -79,28 +92,35 @@ def discover_store(store, *, layout="auto", mask=None):
             f"`layout={layout!r}` is not read from object stores; use one of auto, {', '.join(STORE_LAYOUTS)}"
         )
     chosen = None if layout == "auto" else layout
-    waiting: list = []  # units seen before the layout was known
+    batch: list = []  # units not yet read: those seen before the layout was known, or the next BATCH
     samples: list = []
     notes: list = []
     skipped = 0
+
+    def read_batch():
+        wanted = [f"{f}/{CAMERAS}" for f, objs in batch if f and chosen == "gslrm" and f"{f}/{CAMERAS}" in _keys(objs)]
+        cameras = store.read_many(wanted) if wanted else {}  # at once: one request each, concurrently on S3
+        for folder, objects in batch:
+            _read_unit(store, chosen, folder, objects, samples, notes, cameras)
+        batch.clear()
+
     for folder, objects in _units(store.walk()):
-        if folder is not None and (folder == REPORT_DIR or _own(folder)):
+        if folder is not None and (folder in (REPORT_DIR, MANIFEST_CHUNKS) or _own(folder)):
             continue
         if folder is None and (_own(objects[0].key) or objects[0].key.lower().endswith(".txt")):
             skipped += objects[0].key.lower().endswith(".txt")
             continue
+        batch.append((folder, objects))
         if chosen is None:
             found = _matches(folder, objects)
-            if not found:
-                waiting.append((folder, objects))
-                if len(waiting) > 10_000:  # a prefix of something else: say so rather than hold it all
-                    break
-                continue
-            chosen = found[0]
-            for waited, its in waiting:
-                _read_unit(store, chosen, waited, its, samples, notes)
-            waiting = []
-        _read_unit(store, chosen, folder, objects, samples, notes)
+            if found:
+                chosen = found[0]
+            elif len(batch) > 10_000:  # a prefix of something else: say so rather than hold it all
+                break
+        if chosen is not None and len(batch) >= BATCH:
+            read_batch()
+    if chosen is not None:
+        read_batch()
     if chosen is None or not samples:
         kinds = [f"{REGISTRY[name].example} ({REGISTRY[name].title})" for name in STORE_LAYOUTS]
         raise StoreError(
@@ -113,7 +133,11 @@ def discover_store(store, *, layout="auto", mask=None):
     return Dataset(store, chosen, samples, [], notes, title=REGISTRY[chosen].title)
 
 
-def _read_unit(store, layout, folder, objects, samples, notes):
+def _keys(objects):
+    return {o.key for o in objects}
+
+
+def _read_unit(store, layout, folder, objects, samples, notes, cameras):
     """Add the sample of one unit of the listing (if it is one) to ``samples``; what was skipped to ``notes``."""
     if layout == "flat":
         if folder is None and _is_png(objects[0].key):
@@ -140,8 +164,8 @@ def _read_unit(store, layout, folder, objects, samples, notes):
             notes.append(f"{folder}/: no cam_*.png images; not a sample, skipped")
         return
     by_key = {o.key: o for o in objects}
-    cameras = by_key.get(f"{folder}/{CAMERAS}")
-    if cameras is None:
+    found = by_key.get(f"{folder}/{CAMERAS}")
+    if found is None:
         if any(_is_png(k) for k in by_key):
             error = (
                 f"no {CAMERAS} in this sample folder (other samples have one), so its cameras cannot "
@@ -151,14 +175,17 @@ def _read_unit(store, layout, folder, objects, samples, notes):
         else:
             notes.append(f"{folder}/: no {CAMERAS} and no images; not a sample, skipped")
         return
-    samples.append(_gslrm_sample(store, folder, cameras, by_key))
+    samples.append(_gslrm_sample(store, folder, found, by_key, cameras.get(found.key)))
 
 
-def _gslrm_sample(store, folder, cameras_obj, by_key):
-    """A GS-LRM sample of the store: its cameras read, each frame's view found among the folder's objects."""
+def _gslrm_sample(store, folder, cameras_obj, by_key, data=None):
+    """A GS-LRM sample of the store: its cameras (``data``, or read now), each frame's view found among the
+    folder's objects."""
     sample = Sample(name=folder, rel_dir=folder, sources=[cameras_obj])
     try:
-        cameras = json.loads(store.read(cameras_obj.key).decode("utf-8"))
+        if isinstance(data, Exception):
+            raise data
+        cameras = json.loads((store.read(cameras_obj.key) if data is None else data).decode("utf-8"))
         frames = cameras["frames"] if isinstance(cameras, dict) else None
         if not isinstance(frames, list):
             raise ValueError("it has no 'frames' list")

@@ -28,11 +28,14 @@ import os
 import posixpath
 import re
 
+from .files import atomic_write_bytes
+
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # The extra that installs a protocol's filesystem (setup.cfg), and the package it brings.
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 BUCKETED = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")  # the first part of the path is a bucket
 PAGE = 1000  # keys taken from a paged listing at a time
+READ_ONLY = ("http", "https")  # read from, never written to
 
 
 class Url(str):
@@ -139,6 +142,7 @@ class Store:
 
     def __init__(self, fs, root, url):
         self.fs, self.root, self.url = fs, root.rstrip("/"), url
+        self.local = fs.protocol in ("file", ("file", "local"))  # a folder: written as a folder run writes
 
     @classmethod
     def open(cls, url, storage_options=None, *, name="IN_DIR", must_exist=False):
@@ -196,7 +200,7 @@ class Store:
                     info = self.fs.info(self.root)
                 except FileNotFoundError:
                     raise StoreError(f"{name} {self.url}: nothing is stored under this prefix; check the URL") from None
-                if info.get("type") != "directory":
+                if info.get("type") != "directory" and protocol not in READ_ONLY:  # a web page lists links
                     raise StoreError(f"{name} {self.url} is one object, not a prefix; give the prefix of the dataset")
         except StoreError:
             raise
@@ -229,8 +233,12 @@ class Store:
         return StoreObject(self, key, size, token)
 
     def overlaps(self, other):
-        """Whether this prefix and ``other``'s are one in the other (the same filesystem)."""
-        if type(self.fs) is not type(other.fs) or self.fs.storage_options != other.fs.storage_options:
+        """Whether this prefix and ``other``'s are one in the other, on the same kind of filesystem.
+
+        Their options are not compared: the same bucket reached with two sets
+        of credentials is the same bucket.
+        """
+        if type(self.fs) is not type(other.fs):
             return False
         a, b = self.root + "/", other.root + "/"
         return a.startswith(b) or b.startswith(a)
@@ -241,6 +249,19 @@ class Store:
         """The bytes of ``key`` (its first ``end`` bytes)."""
         path = self.path(key)
         return self.fs.cat_file(path) if end is None else self.fs.cat_file(path, start=0, end=end)
+
+    def read_many(self, keys):
+        """``{key: bytes, or the exception that reading it raised}`` of ``keys``, read at once (S3: concurrently)."""
+        paths = {self.path(key): key for key in keys}
+        got = self.fs.cat(list(paths), on_error="return")
+        out = {paths[p]: data for p, data in got.items() if p in paths}
+        for path, key in paths.items():  # a filesystem that names paths its own way: read one at a time
+            if key not in out:
+                try:
+                    out[key] = self.fs.cat_file(path)
+                except Exception as exc:
+                    out[key] = exc
+        return out
 
     def size(self, key):
         """The size of object ``key``, or None if there is none."""
@@ -258,7 +279,7 @@ class Store:
         objects before its subfolders').  The listing is never held whole.
         """
         top = self.path(under) if under else self.root
-        if hasattr(self.fs, "_iterdir") and hasattr(self.fs, "split_path"):
+        if type(self.fs).__name__ == "S3FileSystem":
             yield from self._pages(top)
             return
         stack = [top]
@@ -318,7 +339,12 @@ class Store:
         S3 (s3fs): one ``PutObject`` for data below 100 MiB (twice s3fs's
         50 MiB chunk); larger data goes up as a multipart upload, which s3fs
         aborts when a part fails, so no partial object is left visible.
+        A local folder is written through a temporary file and a rename
+        (:func:`~pixscale.pipeline.files.atomic_write_bytes`), following no link below it.
         """
+        if self.local:
+            atomic_write_bytes(self.path(key), bytes(data), root=self.root)
+            return
         self.fs.pipe_file(self.path(key), bytes(data))
 
     def create(self, key, data):
@@ -330,7 +356,7 @@ class Store:
         """
         path = self.path(key)
         try:
-            if self.fs.protocol in ("file", "local") or "file" in tuple(self.fs.protocol):
+            if self.local:
                 self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
                 with self.fs.open(path, "xb") as f:
                     f.write(bytes(data))

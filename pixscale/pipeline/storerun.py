@@ -34,16 +34,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._version import __version__
-from .dataset import LOCK, MANIFEST, REPORT_DIR, STOP, some_names
+from .dataset import LOCK, MANIFEST, MANIFEST_CHUNKS, REPORT_DIR, STOP, some_names
 from .listing import discover_store
 from .manifest import Results, RunRecords, completed_samples, read_manifest, remove_stale_outputs, resume_plan
-from .output import write_run_report
+from .output import nearest_existing, sweep_temporary, unit_folders, write_run_report
 from .schedule import RunInterrupted, _NoBar, _silent, precompile_for, run_units
 from .signals import signals_held
-from .store import Store, StoreError, is_url
+from .store import READ_ONLY, Store, StoreError, is_url
 from .workers import StopFlag, Workers, size_run
 
-CHUNKS = "pixscale-manifest"  # OUT_DIR/pixscale-manifest/NNNNNNNN.jsonl: the manifest, a chunk per commit
 log = logging.getLogger("pixscale")
 
 
@@ -103,8 +102,21 @@ class StoreLock:
             log.warning(f"the lock {self.store.url_of(LOCK)} could not be removed ({exc}); remove it by hand")
 
 
+class _Listed(Store):
+    """The output store as ``resume=True`` checks it: the sizes of the outputs a manifest recorded, from one
+    streamed listing (a page of 1,000 keys a request on S3) rather than a request per output."""
+
+    def __init__(self, store, done):
+        super().__init__(store.fs, store.root, store.url)
+        wanted = {o[0] for e in done.values() if isinstance(e, dict) for o in e.get("outputs") or () if o}
+        self.sizes = {o.key: o.size for o in store.walk() if o.key in wanted}
+
+    def size(self, key):
+        return self.sizes.get(key)
+
+
 def _own_key(key):
-    return key == LOCK or key.startswith((CHUNKS + "/", REPORT_DIR + "/"))
+    return key == LOCK or key.startswith((MANIFEST_CHUNKS + "/", REPORT_DIR + "/"))
 
 
 class StoreManifest:
@@ -119,7 +131,7 @@ class StoreManifest:
 
     def open(self, params, input_id, resume):
         """The completed samples recorded (``{name: entry}``, as :func:`.manifest.read_manifest` gives them)."""
-        chunks = sorted(o.key for o in self.store.walk(CHUNKS) if o.key.endswith(".jsonl"))
+        chunks = sorted(o.key for o in self.store.walk(MANIFEST_CHUNKS) if o.key.endswith(".jsonl"))
         with open(self.path, "wb") as f:
             for key in chunks:
                 data = self.store.read(key)
@@ -151,7 +163,7 @@ class StoreManifest:
 
     def commit(self, data):
         """Write ``data`` (whole manifest lines) as the next chunk object."""
-        self.store.put(f"{CHUNKS}/{self.next:08d}.jsonl", data)
+        self.store.put(f"{MANIFEST_CHUNKS}/{self.next:08d}.jsonl", data)
         self.next += 1
 
 
@@ -171,6 +183,8 @@ def _upload(folder, store, under):
 def open_stores(in_dir, out_dir, storage_options=None):
     """``(input, output)`` stores of a run (a local path is its folder), refused if the prefixes overlap."""
     src = Store.open(in_dir, storage_options if is_url(in_dir) else None, name="IN_DIR", must_exist=True)
+    if is_url(out_dir) and out_dir.split(":", 1)[0].lower() in READ_ONLY:
+        raise StoreError(f"OUT_DIR {out_dir}: {out_dir.split(':', 1)[0]}:// is read-only; choose another OUT_DIR")
     dst = Store.open(out_dir, storage_options if is_url(out_dir) else None, name="OUT_DIR")
     if src.overlaps(dst):
         raise StoreError(
@@ -190,14 +204,18 @@ def run_on_store(in_dir, out_dir, opts, *, storage_options=None, break_lock=Fals
     say(f"{dataset.describe()} in {src.url}")
     for note in dataset.notes:
         say(f"  note: {note}")
-    if "memory" in (src.fs.protocol, dst.fs.protocol) and pool == "processes" and run["executor"] is None:
-        pool = "threads"  # memory:// lives in this process: worker processes would not see it
+    if "memory" in (src.fs.protocol, dst.fs.protocol):  # memory:// lives in this process: no other one sees it
+        if run["scheduler"] is not None:
+            raise StoreError("memory:// lives in this process: Dask workers cannot see it; run without `scheduler=`")
+        pool = "threads" if run["executor"] is None else pool
     jobs, kernels = size_run(dataset, opts.image.filter, run["jobs"], run["sized"])
     workers = Workers(
         min(jobs, len(dataset.samples)), pool, executor=run["executor"], scheduler=run["scheduler"], kernels=kernels
     )
     folder = tempfile.mkdtemp(prefix="pixscale-run-")
-    try:
+    try:  # Dask workers must reach both sides: a local folder at the same path, a store with credentials
+        workers.check_paths(*[nearest_existing(s.root) for s in (src, dst) if s.local])
+        workers.check_stores(*[s for s in (src, dst) if not s.local])
         lock = StoreLock(dst, break_lock)
         try:
             return _run(dataset, src, dst, opts, workers, folder, say, run, in_dir)
@@ -217,14 +235,16 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
     stop = StopFlag(Path(folder) / STOP)
     try:
         stop.clear()
-        kept, changed = resume_plan(dataset, done, src, dst)
+        kept, changed = resume_plan(dataset, done, src, _Listed(dst, done) if done else dst)
         done = None
         results = Results(manifest.path, kept)
         if results:
             say(f"resuming: {len(results)} of {len(dataset.samples)} samples already complete")
         if changed:
-            say(f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: ")
-            say("  " + some_names(changed))
+            say(
+                f"redoing {len(changed)} sample(s) whose inputs or outputs changed since they were written: "
+                + some_names(changed)
+            )
         try:
             precompile_for(dataset, say, opts.image.filter)
         except KeyboardInterrupt:
@@ -240,6 +260,8 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
                 run_units(
                     todo, dst, opts, src, workers, manifest.path, results, bar, stop, unit_timeout, manifest.commit
                 )
+                if dst.local:  # what killed workers were writing in a local OUT_DIR
+                    sweep_temporary(dst.root, unit_folders(todo))
         finally:
             bar.close()
         try:

@@ -305,6 +305,19 @@ def _sees(paths):
     return [p for p in paths if not os.path.isdir(p)]
 
 
+def _reaches(stores):
+    """On a worker: why it cannot reach each of ``stores`` (for the object-store check); [] when it reaches all."""
+    problems = []
+    for store in stores:
+        try:
+            store.fs.info(store.root)
+        except FileNotFoundError:  # reached: nothing there yet (a new OUT_DIR)
+            pass
+        except Exception as exc:  # credentials, an endpoint the worker cannot reach
+            problems.append(f"{store.url} ({type(exc).__name__}: {exc})")
+    return problems
+
+
 def parse_scheduler(text):
     """``"local:N"`` as ``("local", N)``, or a scheduler address as ``("address", text)``; ValueError otherwise."""
     if text.startswith("local:"):
@@ -483,6 +496,18 @@ class Workers:
             raise ValueError(
                 f"Dask worker {worker} cannot see {missing[0]} ({len(blind)} worker(s) cannot): IN_DIR and "
                 "OUT_DIR must be on a filesystem every worker mounts at the same path (as on a SLURM cluster)."
+            )
+
+    def check_stores(self, *stores):
+        """Refuse to start when a Dask worker cannot reach an object store (its credentials are its own)."""
+        if self._client is None or not stores:
+            return
+        blind = {w: why for w, why in self._client.run(_reaches, list(stores)).items() if why}
+        if blind:
+            worker, why = next(iter(blind.items()))
+            raise ValueError(
+                f"Dask worker {worker} cannot reach {why[0]} ({len(blind)} worker(s) cannot): give the workers "
+                "credentials (their environment or config files), or pass them in `storage_options=`."
             )
 
     def submit(self, fn, *args):

@@ -9,9 +9,9 @@ import pytest
 from pixscale import synth
 from pixscale.cli import main
 from pixscale.pipeline import schedule
+from pixscale.pipeline.dataset import MANIFEST_CHUNKS
 from pixscale.pipeline.driver import measure_dataset, run, run_dataset
 from pixscale.pipeline.store import Store, StoreError, is_url, merge_options, parse_storage_option
-from pixscale.pipeline.storerun import CHUNKS
 
 fsspec = pytest.importorskip("fsspec")
 MEM = fsspec.filesystem("memory")
@@ -68,7 +68,7 @@ def test_a_store_run_writes_the_bytes_of_a_folder_run_and_nothing_outside_its_ou
     assert {k: v for k, v in after.items() if k.startswith("in/")} == before  # the input is never written
     assert all(k.startswith(("in/", "out/")) for k in after)  # nothing outside the output prefix
     assert not [k for k in out if k.endswith(".part") or k == ".pixscale-lock"]  # no temporary object, no lock
-    assert f"{CHUNKS}/00000000.jsonl" in out and "pixscale-report/report.json" in out
+    assert f"{MANIFEST_CHUNKS}/00000000.jsonl" in out and "pixscale-report/report.json" in out
     report = json.loads(out["pixscale-report/report.json"])
     assert report["meta"]["input"] == url and report["meta"]["output"] == f"memory:/{bucket}/out"
 
@@ -89,12 +89,16 @@ def test_resume_after_an_interrupted_run_finishes_with_the_same_bytes(tmp_path, 
     with pytest.raises(schedule.RunInterrupted):
         run(url, out, jobs=1, plots=False)
     monkeypatch.setattr(schedule, "bad_result", real)
-    chunks = [k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS)]
+    chunks = [k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS)]
     assert len(chunks) >= 2  # the header, and the committed samples
     with pytest.raises(ValueError, match="pass `resume=True`"):
         run(url, out, jobs=1, plots=False)
     rows, _ = run(url, out, jobs=1, plots=False, resume=True)
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
+    MEM.rm_file(f"{bucket}/out/sample_002/images/cam_001.png")  # an output lost since: its sample is redone
+    MEM.pipe_file(f"{bucket}/out/sample_003/images/cam_000.png", b"cut")  # one of another size too
+    run(url, out, jobs=1, plots=False, resume=True)
     assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
 
 
@@ -104,7 +108,7 @@ def test_a_killed_coordinator_leaves_its_lock_which_refuses_a_run_until_it_is_br
     run(local, tmp_path / "out", jobs=1, plots=False)
     run(url, out, jobs=1, plots=False)
     # What a coordinator killed mid-run leaves: its lock, samples written but not committed, no report.
-    chunks = sorted(k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS))
+    chunks = sorted(k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS))
     for key in chunks[1:]:
         MEM.rm_file(f"{bucket}/out/{key}")
     MEM.pipe_file(f"{bucket}/out/{chunks[0][:-6]}99.jsonl", b'{"sample": "sample_000", "inp')  # a cut chunk
@@ -123,7 +127,7 @@ def test_a_run_stopped_before_it_committed_a_sample_starts_over(tmp_path, bucket
     out = f"memory:/{bucket}/out"
     run(local, tmp_path / "out", jobs=1, plots=False)
     run(url, out, jobs=1, plots=False)
-    for key in sorted(k for k in _objects(f"{bucket}/out") if k.startswith(CHUNKS))[1:]:
+    for key in sorted(k for k in _objects(f"{bucket}/out") if k.startswith(MANIFEST_CHUNKS))[1:]:
         MEM.rm_file(f"{bucket}/out/{key}")  # the outputs are there, the header alone committed
     MEM.rm_file(f"{bucket}/out/sample_001/images/cam_000.png")
     rows, _ = run(url, out, jobs=1, plots=False)  # no `resume=True` needed: nothing was complete
@@ -221,14 +225,63 @@ def test_storage_options_parse_as_json_and_nest_on_dots():
     assert is_url("s3://b/k") and is_url("memory://x") and not is_url("/data/in") and not is_url("in")
 
 
-def test_stats_and_compare_read_a_store(tmp_path, bucket, dataset, capsys):
+def test_stats_and_compare_read_a_store(tmp_path, bucket, dataset, capsys, monkeypatch):
+    from pixscale.pipeline import listing
+
     local, url = dataset
     records, _ = measure_dataset(local)
-    stored, _ = measure_dataset(url)
+    monkeypatch.setattr(listing, "BATCH", 3)  # sample folders read (their cameras fetched) three at a time
+    stored, found = measure_dataset(url)
     assert [r.before for r in stored] == [r.before for r in records]
     assert main(["stats", url, "--json", "--storage-option", "skip_instance_cache=false"]) == 0
     assert len(json.loads(capsys.readouterr().out)["views"]) == 8
     run(url, f"memory:/{bucket}/out", jobs=1, plots=False)
+    _, output = measure_dataset(f"memory:/{bucket}/out")  # a run's own objects are no samples
+    assert [s.name for s in output.samples] == [s.name for s in found.samples] and output.n_views == 8
     assert main(["compare", f"memory:/{bucket}/out", url, "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert f"memory:/{bucket}/out" in table and "(measured" in table or "measured" in table
+
+
+def test_a_folder_on_either_side_of_a_store_run_gets_the_same_bytes(tmp_path, bucket, dataset):
+    local, url = dataset
+    run(local, tmp_path / "out", jobs=1, plots=False)
+    run(url, tmp_path / "from-store", jobs=1, plots=False)  # store -> folder
+    run(local, f"memory:/{bucket}/from-folder", jobs=1, plots=False)  # folder -> store
+    expected = _outputs(_files(tmp_path / "out"))
+    assert _outputs(_files(tmp_path / "from-store")) == expected
+    assert _outputs(_objects(f"{bucket}/from-folder")) == expected
+    assert not [p for p in (tmp_path / "from-store").rglob("*.part")]
+
+
+def test_memory_on_a_dask_scheduler_is_refused_before_any_work(bucket, dataset):
+    _, url = dataset
+    with pytest.raises(StoreError, match="Dask workers cannot see it"):
+        run(url, f"memory:/{bucket}/out", scheduler="tcp://127.0.0.1:1")
+    assert not [k for k in _objects(bucket) if k.startswith("out")]
+
+
+def test_a_dataset_served_over_http_is_read_and_http_is_never_an_output(tmp_path, bucket, dataset):
+    pytest.importorskip("aiohttp")
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    local, _ = dataset
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(local.parent)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/in"
+        rows, _ = run(local, tmp_path / "out", jobs=1, plots=False)
+        assert run(url, f"memory:/{bucket}/out", jobs=1, plots=False)[0] == rows
+        assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
+        with pytest.raises(StoreError, match="read-only"):
+            run(local, url + "-out", jobs=1)
+    finally:
+        server.shutdown()
+        server.server_close()
