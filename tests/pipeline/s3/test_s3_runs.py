@@ -162,12 +162,18 @@ def test_dask_workers_without_credentials_of_their_own_get_the_runs_storage_opti
     assert pngs(s3, "out") == 4 and leftovers(s3, "out") == []
 
 
-def test_a_local_folder_to_s3_writes_the_bytes_of_a_local_run(s3, tmp_path, tree, cli):
+def test_a_local_folder_to_s3_and_s3_to_a_local_folder_write_the_bytes_of_a_local_run(s3, tmp_path, tree, cli):
     local = s3.upload_dataset("in", n_samples=2)
     assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
+    want = local_output(tree, tmp_path / "out")
     assert cli(["run", str(local), s3.url("up"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
-    assert s3.tree("up") == local_output(tree, tmp_path / "out")
+    assert s3.tree("up") == want
     assert leftovers(s3, "up") == []
+    before = s3.listing()
+    assert cli(["run", s3.url("in"), str(tmp_path / "down"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
+    assert tree(tmp_path / "down") == want  # no list file: those of a store are not read
+    assert not [p for p in (tmp_path / "down").rglob("*.part")]
+    assert s3.listing() == before
 
 
 # --- faults: a killed worker, a killed coordinator ------------------------------------------------------
