@@ -162,6 +162,34 @@ def test_dask_workers_without_credentials_of_their_own_get_the_runs_storage_opti
     assert pngs(s3, "out") == 4 and leftovers(s3, "out") == []
 
 
+def test_dask_workers_that_cannot_reach_the_bucket_stop_the_run_before_any_work(
+    s3, monkeypatch, cli, error_line, capsys
+):
+    """The coordinator has credentials, its workers none (their environment is their own): one line naming a
+    worker and the store, exit 2, the bucket as it was."""
+    distributed = pytest.importorskip("distributed")
+    import s3fs
+
+    s3.upload_dataset("in", n_samples=2, n_views=2)
+    before = s3.listing()
+    keys = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    for k in keys:
+        monkeypatch.delenv(k)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    )
+    for k, v in keys.items():  # the coordinator has them again; the workers started without
+        monkeypatch.setenv(k, v)
+    s3fs.S3FileSystem.clear_instance_cache()
+    with cluster:
+        code = cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--scheduler", cluster.scheduler_address])
+    line = error_line(capsys.readouterr().err)
+    assert code == 2
+    assert line.startswith("pixscale: error: Dask worker tcp://127.0.0.1:") and f"cannot reach {s3.url('in')}" in line
+    assert "give the workers credentials" in line
+    assert s3.listing() == before
+
+
 def test_a_local_folder_to_s3_and_s3_to_a_local_folder_write_the_bytes_of_a_local_run(s3, tmp_path, tree, cli):
     local = s3.upload_dataset("in", n_samples=2)
     assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
