@@ -317,7 +317,7 @@ def test_ctrl_c_releases_the_lock_and_resume_finishes_without_breaking_it(s3, tm
 def test_a_second_run_on_the_same_output_prefix_is_refused_with_the_holders_name(
     s3, paced_env, cli, error_line, capsys
 ):
-    s3.upload_dataset("in", n_samples=6, n_views=2)
+    s3.upload_dataset("in", n_samples=12, n_views=2)  # 3.6 s of paced work: the second run comes in time
     first = subprocess.Popen(
         CMD + ["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "1"],
         stdout=subprocess.DEVNULL,
