@@ -25,6 +25,7 @@ from .dataset import (
     MANIFEST_CHUNKS,
     REPORT_DIR,
     Dataset,
+    ListFile,
     Sample,
     View,
     _bad_name,
@@ -91,11 +92,17 @@ def discover_store(store, *, layout="auto", mask=None):
         raise StoreError(
             f"`layout={layout!r}` is not read from object stores; use one of auto, {', '.join(STORE_LAYOUTS)}"
         )
+    if layout in ("auto", "gslrm") and store.size(CAMERAS) is not None:  # the prefix is one GS-LRM sample
+        by_key = {o.key: o for o in store.walk() if not _own(o.key.split("/", 1)[0])}
+        name = store.root.rsplit("/", 1)[-1] or "."
+        sample = _gslrm_sample(store, "", by_key[CAMERAS], by_key, name=name)
+        said = [f"{sample.name}: {w}" for w in sample.warnings]
+        return Dataset(store, "gslrm", [sample], [], said, title=REGISTRY["gslrm"].title)
     chosen = None if layout == "auto" else layout
     batch: list = []  # units not yet read: those seen before the layout was known, or the next BATCH
     samples: list = []
     notes: list = []
-    skipped = 0
+    list_files: list = []
 
     def read_batch():
         wanted = [f"{f}/{CAMERAS}" for f, objs in batch if f and chosen == "gslrm" and f"{f}/{CAMERAS}" in _keys(objs)]
@@ -107,8 +114,10 @@ def discover_store(store, *, layout="auto", mask=None):
     for folder, objects in _units(store.walk()):
         if folder is not None and (folder in (REPORT_DIR, MANIFEST_CHUNKS) or _own(folder)):
             continue
-        if folder is None and (_own(objects[0].key) or objects[0].key.lower().endswith(".txt")):
-            skipped += objects[0].key.lower().endswith(".txt")
+        if folder is None and objects[0].key.lower().endswith(".txt"):  # a list file: rewritten for the output
+            list_files.append(_list_file(store, objects[0]))
+            continue
+        if folder is None and _own(objects[0].key):
             continue
         batch.append((folder, objects))
         if chosen is None:
@@ -126,11 +135,24 @@ def discover_store(store, *, layout="auto", mask=None):
         raise StoreError(
             f"found no images in {store.url}: expected {', '.join(kinds)}; check the URL, or pass `layout=`"
         )
-    if skipped:
-        notes.append(f"{skipped} list file(s) (*.txt) at the prefix are not rewritten on object stores; not copied")
     samples.sort(key=lambda s: s.name)
     notes += [f"{s.name}: {w}" for s in samples for w in s.warnings]
-    return Dataset(store, chosen, samples, [], notes, title=REGISTRY[chosen].title)
+    list_files = list_files if REGISTRY[chosen].list_files else []
+    return Dataset(store, chosen, samples, list_files, notes, title=REGISTRY[chosen].title)
+
+
+def _list_file(store, obj):
+    """A list file at the prefix, its text as it is (:func:`~pixscale.pipeline.storerun.list_text` rewrites it)."""
+    item = ListFile(obj.key)
+    try:
+        data = store.read(obj.key)
+        if b"\0" in data:
+            raise ValueError("it holds a NUL byte")
+        item.text = data.decode("utf-8")
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        item.error = f"list file {obj.key} was not rewritten: {reason}; fix it and rerun with `resume=True`"
+    return item
 
 
 def _keys(objects):
@@ -178,10 +200,10 @@ def _read_unit(store, layout, folder, objects, samples, notes, cameras):
     samples.append(_gslrm_sample(store, folder, found, by_key, cameras.get(found.key)))
 
 
-def _gslrm_sample(store, folder, cameras_obj, by_key, data=None):
+def _gslrm_sample(store, folder, cameras_obj, by_key, data=None, name=None):
     """A GS-LRM sample of the store: its cameras (``data``, or read now), each frame's view found among the
-    folder's objects."""
-    sample = Sample(name=folder, rel_dir=folder, sources=[cameras_obj])
+    folder's objects (``folder`` "" for the prefix itself, a sample called ``name``)."""
+    sample = Sample(name=name or folder, rel_dir=folder, sources=[cameras_obj])
     try:
         if isinstance(data, Exception):
             raise data
@@ -230,11 +252,11 @@ def _gslrm_sample(store, folder, cameras_obj, by_key, data=None):
             + some_names(found)
             + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
         )
+    rels = (k[len(folder) + 1 :] if folder else k for k in by_key)  # as the frames name them
     unused = sorted(
-        k[len(folder) + 1 :]
-        for k in by_key
-        if _is_png(k) and k[len(folder) + 1 :] not in named and k.count("/") <= 2
-        if k.count("/") == 1 or k.split("/")[1] == "images"
+        r
+        for r in rels
+        if _is_png(r) and r not in named and (r.count("/") == 0 or (r.count("/") == 1 and r.startswith("images/")))
     )
     if unused:
         sample.warnings.append(

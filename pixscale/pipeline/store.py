@@ -199,7 +199,9 @@ class Store:
                 try:
                     info = self.fs.info(self.root)
                 except FileNotFoundError:
-                    raise StoreError(f"{name} {self.url}: nothing is stored under this prefix; check the URL") from None
+                    why = "does not exist; check the path"
+                    why = why if self.local else "nothing is stored under this prefix; check the URL"
+                    raise StoreError(f"{name} {self.url}: {why}") from None
                 if info.get("type") != "directory" and protocol not in READ_ONLY:  # a web page lists links
                     raise StoreError(f"{name} {self.url} is one object, not a prefix; give the prefix of the dataset")
         except StoreError:

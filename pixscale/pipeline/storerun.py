@@ -23,6 +23,7 @@ are read back from there, as a folder run's are) and writes the report there,
 then uploads it, file by file, into ``OUT_DIR/pixscale-report/``.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ from .dataset import LOCK, MANIFEST, MANIFEST_CHUNKS, REPORT_DIR, STOP, some_nam
 from .listing import discover_store
 from .manifest import Results, RunRecords, completed_samples, read_manifest, remove_stale_outputs, resume_plan
 from .output import nearest_existing, sweep_temporary, unit_folders, write_run_report
+from .records import ViewRecord
 from .schedule import RunInterrupted, _NoBar, _silent, precompile_for, run_units
 from .signals import signals_held
 from .store import READ_ONLY, Store, StoreError, is_url
@@ -74,6 +76,8 @@ class StoreLock:
         if store.create(LOCK, data):
             return
         other = self._current()
+        if other is None and store.create(LOCK, data):  # its holder let it go meanwhile
+            return
         if not break_lock:
             raise StoreError(
                 f"OUT_DIR {store.url} is in use by another pixscale run ({_holder_text(other)}); wait for it to "
@@ -169,8 +173,6 @@ class StoreManifest:
 
 def _upload(folder, store, under):
     """Copy every file below the local ``folder`` to ``store`` under ``under/``; the failure records, if any."""
-    from .records import ViewRecord
-
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         key = f"{under}/{path.relative_to(folder).as_posix()}"
         try:
@@ -178,6 +180,32 @@ def _upload(folder, store, under):
         except (OSError, ValueError) as exc:
             return [ViewRecord.failed("", REPORT_DIR, f"the report could not be written to {store.url_of(key)}: {exc}")]
     return []
+
+
+def list_text(text, src, dst):
+    """A list file's ``text`` with every line that names the input prefix (its URL, or a local input's folder)
+    pointing at the output prefix instead; other lines (sample names relative to the root) are kept."""
+    bases = [src.url.rstrip("/")] + ([src.root] if src.local and src.root != src.url.rstrip("/") else [])
+    out = []
+    for line in text.splitlines(keepends=True):
+        entry = line.strip()
+        base = next((b for b in bases if entry == b or entry.startswith(b + "/")), None)
+        out.append(line if base is None else line.replace(entry, dst.url.rstrip("/") + entry[len(base) :], 1))
+    return "".join(out)
+
+
+def _write_list_files(dataset, src, dst):
+    """Write the dataset's list files, rewritten (:func:`list_text`), into OUT_DIR; the failure records."""
+    rows = []
+    for item in dataset.list_files:
+        if item.error is None:
+            try:
+                dst.put(item.name, list_text(item.text, src, dst).encode("utf-8"))
+                continue
+            except (OSError, ValueError) as exc:
+                item.error = f"list file {item.name} was not written: {exc}"
+        rows.append(ViewRecord.failed("", item.name, item.error))
+    return rows
 
 
 def open_stores(in_dir, out_dir, storage_options=None):
@@ -274,6 +302,7 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
             say(f"removed {len(removed)} output(s) that redone samples no longer produce: " + some_names(removed))
         workers.close()
         records = RunRecords(dataset.samples, results)
+        records += _write_list_files(dataset, src, dst)
         if report_dir is not False:
             say("writing the report" + (" and drawing its figures" if run["plots"] else ""))
             local = Path(report_dir) if report_dir else Path(folder) / REPORT_DIR
@@ -290,7 +319,8 @@ def store_report(url, storage_options=None):
     """A local copy of the ``report.json`` of a run on a store, or None if there is none.
 
     ``url`` is the run's OUT_DIR, its report folder, or the file itself; the
-    copy lies in a new temporary folder (``.../pixscale-report/report.json``).
+    copy lies in a new temporary folder (``.../pixscale-report/report.json``),
+    removed when the process ends.
     """
     name = "report.json"
     whole = url.rstrip("/").endswith("/" + name)
@@ -300,7 +330,9 @@ def store_report(url, storage_options=None):
             data = store.read(key)
         except FileNotFoundError:
             continue
-        path = Path(tempfile.mkdtemp(prefix="pixscale-compare-")) / REPORT_DIR / name
+        folder = tempfile.mkdtemp(prefix="pixscale-compare-")
+        atexit.register(shutil.rmtree, folder, True)  # read by the caller now; gone when the process ends
+        path = Path(folder) / REPORT_DIR / name
         path.parent.mkdir()
         path.write_bytes(data)
         return path

@@ -391,7 +391,7 @@ class _Breaking(ThreadPoolExecutor):
 
 
 def test_one_poisonous_sample_does_not_take_healthy_ones_with_it(datasets, tmp_path, monkeypatch):
-    from pixscale.pipeline import driver as pipeline
+    from pixscale.pipeline import schedule as pipeline  # the coordinator's loop
 
     ex = _Breaking("sample_001")
     real_wait = pipeline.wait

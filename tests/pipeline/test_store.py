@@ -251,6 +251,8 @@ def test_a_folder_on_either_side_of_a_store_run_gets_the_same_bytes(tmp_path, bu
     expected = _outputs(_files(tmp_path / "out"))
     assert _outputs(_files(tmp_path / "from-store")) == expected
     assert _outputs(_objects(f"{bucket}/from-folder")) == expected
+    listed = _objects(f"{bucket}/from-folder")["train.txt"].decode().splitlines()  # the list file follows
+    assert listed == [f"memory:/{bucket}/from-folder/sample_{i:03d}" for i in range(4)]
     assert not [p for p in (tmp_path / "from-store").rglob("*.part")]
 
 
@@ -285,3 +287,26 @@ def test_a_dataset_served_over_http_is_read_and_http_is_never_an_output(tmp_path
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_list_file_names_the_output_where_it_named_the_input(bucket):
+    from pixscale.pipeline.storerun import list_text
+
+    MEM.pipe_file(f"{bucket}/in/a", b"1")
+    src, dst = Store.open(f"memory:/{bucket}/in"), Store.open("memory://elsewhere/out")
+    text = f"memory:/{bucket}/in/s1\n  memory:/{bucket}/in/s2  \ns3\nmemory:/{bucket}/input/s4\n"
+    assert list_text(text, src, dst) == "memory://elsewhere/out/s1\n  memory://elsewhere/out/s2  \ns3\n" + (
+        f"memory:/{bucket}/input/s4\n"
+    )
+
+
+def test_a_prefix_that_is_one_gslrm_sample_is_read_as_one(tmp_path, bucket, dataset):
+    local, _ = dataset
+    _upload(local / "sample_001", f"{bucket}/one")
+    rows, _ = run(local / "sample_001", tmp_path / "out", jobs=1, plots=False)
+    store_rows, found = run(f"memory:/{bucket}/one", f"memory:/{bucket}/out", jobs=1, plots=False)
+    assert found.describe() == "GS-LRM, 1 sample, 2 views" and [r["view"] for r in store_rows] == [
+        r["view"] for r in rows
+    ]
+    assert _outputs(_objects(f"{bucket}/out")) == _outputs(_files(tmp_path / "out"))
+    assert "opencv_cameras.json" in _objects(f"{bucket}/out")
