@@ -26,14 +26,6 @@ QUIET = ["--quiet", "--no-plots"]
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def local_output(tree, folder):
-    """``tree(folder)`` of a local run, less its list file: list files are not copied to a store
-    (docs/running.md, "Object stores")."""
-    out = tree(folder)
-    assert out.pop("train.txt")
-    return out
-
-
 def manifest_rows(lines):
     """The header's parameters and {sample: rows} of a manifest's lines (inputs are named and versioned
     differently in a folder and on a store: paths and mtimes, keys and ETags)."""
@@ -106,15 +98,25 @@ def test_a_run_on_s3_writes_a_local_runs_bytes_report_and_manifest_rows_and_noth
     assert cli(["run", str(local), str(tmp_path / "out"), "--quiet", "--jobs", "1"]) == 0
     assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, "--quiet", "--jobs", "1"]) == 0
     assert capsys.readouterr().err == ""
-    want = local_output(tree, tmp_path / "out")
+    want = tree(tmp_path / "out")
     assert any(k.startswith("pixscale-report/") and k.endswith(".png") for k in want)  # the figures too
-    assert s3.tree("out") == want  # every image, camera file and report file (less its date and paths)
+    assert s3.tree("out") == want  # every image, camera and list file, the report (less its date and paths)
     report = json.loads(s3.read("out/pixscale-report/report.json"))
     assert report["meta"]["input"] == s3.url("in") and report["meta"]["output"] == s3.url("out")
     local_manifest = (tmp_path / "out" / "pixscale-manifest.jsonl").read_text().splitlines()
     assert manifest_rows(store_manifest(s3, "out")) == manifest_rows(local_manifest)
     assert leftovers(s3, "out") == []
     assert changed_outside(s3, before, "out") == []  # the input prefix included: its keys and ETags
+
+
+def test_a_list_file_naming_samples_by_url_is_pointed_at_the_output(s3, cli):
+    s3.upload_dataset("in", n_samples=2, n_views=1)
+    s3.put("in/train.txt", f"{s3.url('in/sample_000')}\n{s3.url('in/sample_001')}\n".encode())
+    s3.put("in/val.txt", b"sample_001\n")
+    assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
+    assert s3.read("out/train.txt").decode() == f"{s3.url('out/sample_000')}\n{s3.url('out/sample_001')}\n"
+    assert s3.read("out/val.txt") == b"sample_001\n"
+    assert s3.read("in/train.txt").decode().startswith(s3.url("in/"))  # the input's own is left as it was
 
 
 @pytest.fixture
@@ -138,7 +140,7 @@ def test_a_dask_run_from_s3_to_s3_writes_the_bytes_of_a_local_run(s3, cluster, t
     local = s3.upload_dataset("in", n_samples=4)
     before = s3.listing()
     assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
-    want = local_output(tree, tmp_path / "out")
+    want = tree(tmp_path / "out")
     assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--scheduler", c.scheduler_address]) == 0
     assert s3.tree("out") == want
     summary = run_dataset(s3.url("in"), s3.url("api"), executor=client, storage_options=s3.storage_options, plots=False)
@@ -193,13 +195,13 @@ def test_dask_workers_that_cannot_reach_the_bucket_stop_the_run_before_any_work(
 def test_a_local_folder_to_s3_and_s3_to_a_local_folder_write_the_bytes_of_a_local_run(s3, tmp_path, tree, cli):
     local = s3.upload_dataset("in", n_samples=2)
     assert cli(["run", str(local), str(tmp_path / "out"), *QUIET, "--jobs", "1"]) == 0
-    want = local_output(tree, tmp_path / "out")
+    want = tree(tmp_path / "out")
     assert cli(["run", str(local), s3.url("up"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
     assert s3.tree("up") == want
     assert leftovers(s3, "up") == []
     before = s3.listing()
     assert cli(["run", s3.url("in"), str(tmp_path / "down"), *s3.cli, *QUIET, "--jobs", "1"]) == 0
-    assert tree(tmp_path / "down") == want  # no list file: those of a store are not read
+    assert tree(tmp_path / "down") == want
     assert not [p for p in (tmp_path / "down").rglob("*.part")]
     assert s3.listing() == before
 
@@ -243,7 +245,7 @@ def test_a_killed_dask_worker_then_resume_gives_the_bytes_of_a_local_run(s3, pac
             proc.kill()
     assert proc.returncode in (0, 1), err[-2000:]  # its units rerun on the other worker, or left for --resume
     assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume", "--jobs", "1"]) == 0
-    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+    assert s3.tree("out") == tree(tmp_path / "out")
     assert leftovers(s3, "out") == []
 
 
@@ -282,7 +284,7 @@ def test_a_killed_coordinator_leaves_a_lock_that_only_a_request_breaks_then_resu
     err = capsys.readouterr().err
     assert f"breaking the lock of {s3.url('out')} held by host" in err and f"pid {proc.pid}" in err  # says whose
     assert f"resuming: {len(committed)} of 24 samples already complete" in err
-    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+    assert s3.tree("out") == tree(tmp_path / "out")
     assert leftovers(s3, "out") == []
 
 
@@ -308,7 +310,7 @@ def test_ctrl_c_releases_the_lock_and_resume_finishes_without_breaking_it(s3, tm
     assert leftovers(s3, "out") == []  # the lock went with the run: no --break-lock needed
     assert pngs(s3, "out") < 16
     assert cli(["run", s3.url("in"), s3.url("out"), *s3.cli, *QUIET, "--resume", "--jobs", "1"]) == 0
-    assert s3.tree("out") == local_output(tree, tmp_path / "out")
+    assert s3.tree("out") == tree(tmp_path / "out")
 
 
 # --- one run per output prefix ------------------------------------------------------------------------
