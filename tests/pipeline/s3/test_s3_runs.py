@@ -2,8 +2,8 @@
 
 The promises of a run on a store (docs/running.md, "Object stores"), against the S3 protocol: the output
 is the bytes a local run writes (in one thread, and on a Dask LocalCluster whose workers read and write the
-bucket themselves); an output object is whole or absent (no temporary object, no open multipart upload,
-during the run or after it); the manifest is the commit point (a killed worker or coordinator, then
+bucket themselves); an output object is whole or absent (no temporary object during the run or after it,
+no open multipart upload after it); the manifest is the commit point (a killed worker or coordinator, then
 ``--resume``: the same bytes); one run per output prefix (a lock object made by a conditional create: the
 412 of the second create refuses a second run with the holder's name, and a dead run's lock is broken only
 on request); the input prefix is never written and nothing is written outside the output prefix.  Real
