@@ -77,6 +77,15 @@ def pngs(s3, out):
     return sum(k.endswith(".png") for k in s3.listing(out + "/"))
 
 
+def local_cluster():
+    """A Dask LocalCluster of two worker processes (one thread each) on ports the OS picks, its logs quiet.
+    Its workers take the environment of the moment it starts (their credentials are their own)."""
+    distributed = pytest.importorskip("distributed")
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    )
+
+
 def finish(proc, timeout=300):
     """``proc.communicate()`` with a hang guard: a child still running is killed, then the test fails."""
     try:
@@ -124,12 +133,7 @@ def cluster(s3):
     """A Dask LocalCluster of two worker processes, started once the test's credentials are in the environment
     (its workers inherit them, and reach the bucket themselves)."""
     distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-        ) as c,
-        distributed.Client(c) as client,
-    ):
+    with local_cluster() as c, distributed.Client(c) as client:
         yield c, client
 
 
@@ -150,15 +154,12 @@ def test_a_dask_run_from_s3_to_s3_writes_the_bytes_of_a_local_run(s3, cluster, t
     assert changed_outside(s3, before, "out", "api") == []
 
 
-def test_dask_workers_without_credentials_of_their_own_get_the_runs_storage_options(s3, no_credentials, tmp_path, cli):
+def test_dask_workers_without_credentials_of_their_own_get_the_runs_storage_options(s3, no_credentials, cli):
     """The keys given as storage options travel with the units: workers whose environment has none reach the
     bucket (moto does not check keys, so only a worker that found no credentials at all could fail)."""
-    distributed = pytest.importorskip("distributed")
     s3.upload_dataset("in", n_samples=2, n_views=2)
     keys = ["--storage-option", "key=given", "--storage-option", "secret=given"]
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-    ) as c:
+    with local_cluster() as c:
         argv = ["run", s3.url("in"), s3.url("out"), *s3.cli, *keys, *QUIET, "--scheduler", c.scheduler_address]
         assert cli(argv) == 0
     assert pngs(s3, "out") == 4 and leftovers(s3, "out") == []
@@ -169,7 +170,6 @@ def test_dask_workers_that_cannot_reach_the_bucket_stop_the_run_before_any_work(
 ):
     """The coordinator has credentials, its workers none (their environment is their own): one line naming a
     worker and the store, exit 2, the bucket as it was."""
-    distributed = pytest.importorskip("distributed")
     import s3fs
 
     s3.upload_dataset("in", n_samples=2, n_views=2)
@@ -177,9 +177,7 @@ def test_dask_workers_that_cannot_reach_the_bucket_stop_the_run_before_any_work(
     keys = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     for k in keys:
         monkeypatch.delenv(k)
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-    )
+    cluster = local_cluster()
     for k, v in keys.items():  # the coordinator has them again; the workers started without
         monkeypatch.setenv(k, v)
     s3fs.S3FileSystem.clear_instance_cache()
@@ -215,12 +213,7 @@ def paced_cluster(s3, monkeypatch, paced_env):
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("PYTHONPATH", paced_env["PYTHONPATH"])
     monkeypatch.setenv("PIXSCALE_TEST_PACE", paced_env["PIXSCALE_TEST_PACE"])
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-        ) as c,
-        distributed.Client(c) as client,
-    ):
+    with local_cluster() as c, distributed.Client(c) as client:
         yield c, client
 
 
