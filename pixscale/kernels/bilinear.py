@@ -145,7 +145,7 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
             o += step
 
 
-@jit_inline
+@jit
 def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     """:func:`_gather4`, with the pixels ``[j_a, j_b)``, whose taps are neighbours, four at a time.
 
@@ -172,6 +172,11 @@ def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
             lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
         else:
             lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+
+
+#: :func:`_gather4_runs` inlined, for the row loop of :func:`_upscale4`, which calls nothing out of line;
+#: elsewhere it is called (and compiled once per signature).
+_gather4_runs_inline = jit_inline(_gather4_runs.py_func)
 
 
 @jit_helper
@@ -203,7 +208,7 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
         store_premult4(c0, c1, c2, wa, maxval, orow, o)
 
 
-@jit_inline
+@jit_helper
 def _upscale4(
     src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
 ):
@@ -233,16 +238,19 @@ def _upscale4(
             orow[k] = 0
         y0 = ys0[i]
         y1 = ys1[i]
-        if tag_a != y0:
-            if tag_b == y0:
-                sa, sb = sb, sa
-                tag_a, tag_b = tag_b, tag_a
-            else:
-                _gather4_runs(src[y0, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bufs[sa])
-                tag_a = y0
-        if tag_b != y1:
-            _gather4_runs(src[y1, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bufs[sb])
-            tag_b = y1
+        if tag_a != y0 and tag_b == y0:
+            sa, sb = sb, sa
+            tag_a, tag_b = tag_b, tag_a
+        for first in (True, False):  # one call site: the pass is inlined, once
+            y = y0 if first else y1
+            if (tag_a if first else tag_b) != y:
+                _gather4_runs_inline(
+                    src[y, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bufs[sa if first else sb]
+                )
+                if first:
+                    tag_a = y
+                else:
+                    tag_b = y
         if premult:
             _blend_finish4(a, bufs[sa], b, bufs[sb], maxval, orow[k_lo:k_hi])
         else:
