@@ -239,7 +239,7 @@ def _make16(name, premult):
             and isinstance(dst.dtype, types.Float)
             and wx0.dtype == wx1.dtype == dst.dtype
             and isinstance(xo0.dtype, types.Integer)
-            and xo0.dtype.bitwidth == 64
+            and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
             and isinstance(j, types.Integer)
         )
         if not ok:
