@@ -11,7 +11,7 @@ import numpy as np
 from . import jit, jit_helper, jit_inline
 from .axis import axis_taps
 from .probe import count_spans, probe_rows
-from .simd import blend_store16, lerp4, lerp4_premult
+from .simd import blend_store16, lerp4, lerp4_premult, lerp16, lerp16_premult
 from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
 
@@ -35,14 +35,29 @@ from .taps import count_above
 
 @jit_helper
 def column_offsets(i0, i1, lo, hi, nc, xo0, xo1):
-    """Offsets ``nc * (x - x_lo)`` of the live columns' taps; returns ``(x_lo, x_hi)``."""
+    """Offsets ``nc * (x - x_lo)`` of the live columns' taps; returns ``(x_lo, x_hi, j_a, j_b)``.
+
+    ``[j_a, j_b)`` is the run of live columns whose two taps are neighbours
+    (``xo1 == xo0 + nc``): every column but those whose outer tap is clipped
+    at the source's edge (``j_a == j_b == 0`` where they do not form one run).
+    """
     if hi <= lo:
-        return 0, 0
+        return 0, 0, 0, 0
     x_lo = i0[lo]
-    for j in range(hi - lo):
+    n = hi - lo
+    j_a = n
+    j_b = 0
+    count = 0
+    for j in range(n):
         xo0[j] = nc * (i0[lo + j] - x_lo)
         xo1[j] = nc * (i1[lo + j] - x_lo)
-    return x_lo, i1[hi - 1] + 1
+        if xo1[j] == xo0[j] + nc:
+            count += 1
+            j_a = min(j_a, j)
+            j_b = j + 1
+    if count != j_b - j_a:
+        j_a = j_b = 0
+    return x_lo, i1[hi - 1] + 1, j_a, j_b
 
 
 @jit_helper
@@ -130,17 +145,51 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
             o += step
 
 
+@jit
+def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+    """:func:`_gather4`, with the pixels ``[j_a, j_b)``, whose taps are neighbours, four at a time.
+
+    There ``xo1 == xo0 + 4`` (the caller says so: see :func:`column_offsets`),
+    so one load brings both source pixels, and four output pixels are one
+    16-lane vector (:func:`pixscale.kernels.simd.lerp16`): the same arithmetic
+    per lane.  The other pixels, and a source row whose values are not
+    contiguous, take :func:`_gather4`'s one vector per pixel.
+    """
+    n = wx0.shape[0]
+    if row.strides[0] != row.itemsize:
+        j_b = j_a
+    j4 = j_a + 4 * ((j_b - j_a) // 4)
+    if premult:
+        for j in range(j_a, j4, 4):
+            lerp16_premult(row, xo0, wx0, wx1, j, buf)
+    else:
+        for j in range(j_a, j4, 4):
+            lerp16(row, xo0, wx0, wx1, j, buf)
+    for j in range(n - j4 + j_a):  # the pixels before j_a, then those from j4 on
+        k = j if j < j_a else j4 + j - j_a
+        o = np.uint64(4 * k)
+        if premult:
+            lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+        else:
+            lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+
+
+#: :func:`_gather4_runs` inlined, for the row loop of :func:`_upscale4`, which calls nothing out of line;
+#: elsewhere it is called (and compiled once per signature).
+_gather4_runs_inline = jit_inline(_gather4_runs.py_func)
+
+
 @jit_helper
-def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
+def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
     if nc == 4:
-        _gather4(row, xo0, xo1, wx0, wx1, premult, buf)
+        _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
     else:
         to_work(row, rowf)
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
 
 
-@jit_helper
+@jit_inline
 def _blend_finish4(a, ba, b, bb, maxval, orow):
     """``_blend_rows`` then ``finish`` for premultiplied RGBA with rounding, fused per pixel.
 
@@ -159,6 +208,59 @@ def _blend_finish4(a, ba, b, bb, maxval, orow):
         store_premult4(c0, c1, c2, wa, maxval, orow, o)
 
 
+@jit_helper
+def _upscale4(
+    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
+):
+    """:func:`warp_bilinear`'s horizontal-first order for four channels stored rounded (RGBA uint8/uint16).
+
+    The same arithmetic as the general loop; written apart so that its row
+    loop calls nothing that is not inlined: an array view passed to a call
+    costs numba two atomic reference-count updates, and they were a third of
+    the warp's time (10 to 25 per output row).  The two rows of the
+    horizontal pass live in ``bufs`` (2, 4 * (j_hi - j_lo)), swapped by index.
+    """
+    tag_a = -1
+    tag_b = -1
+    sa = 0
+    sb = 1
+    for i in range(out.shape[0]):
+        a = wy0[i]
+        b = wy1[i]
+        orow = out[i]
+        if (a == 0 and b == 0) or k_lo == k_hi:
+            for k in range(orow.shape[0]):
+                orow[k] = 0
+            continue
+        for k in range(k_lo):
+            orow[k] = 0
+        for k in range(k_hi, orow.shape[0]):
+            orow[k] = 0
+        y0 = ys0[i]
+        y1 = ys1[i]
+        if tag_a != y0 and tag_b == y0:
+            sa, sb = sb, sa
+            tag_a, tag_b = tag_b, tag_a
+        for first in (True, False):  # one call site: the pass is inlined, once
+            y = y0 if first else y1
+            if (tag_a if first else tag_b) != y:
+                _gather4_runs_inline(
+                    src[y, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bufs[sa if first else sb]
+                )
+                if first:
+                    tag_a = y
+                else:
+                    tag_b = y
+        if premult:
+            _blend_finish4(a, bufs[sa], b, bufs[sb], maxval, orow[k_lo:k_hi])
+        else:
+            ba = bufs[sa]
+            bb = bufs[sb]
+            dst = orow[k_lo:k_hi]
+            for k in range(dst.shape[0]):
+                dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
+
+
 @jit_inline
 def warp_bilinear(
     src,
@@ -175,14 +277,15 @@ def warp_bilinear(
     x_hi,
     j_lo,
     j_hi,
+    j_a,
+    j_b,
     vertical_first,
     premult,
     rounding,
     consts,
     out,
     rowf,
-    buf_a,
-    buf_b,
+    bufs,
 ):
     """Bilinear resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (Ho, Wo*nc).
 
@@ -190,13 +293,20 @@ def warp_bilinear(
     ``wy0[i]``, ``wy1[i]``; live output column ``j_lo + j`` blends the source
     pixels at float offsets ``xo0[j]``, ``xo1[j]`` (``nc * (x - x_lo)``) with
     ``wx0[j]``, ``wx1[j]``.  Taps outside the source carry weight 0 and an
-    in-range index, so no loop tests bounds.  Columns outside ``[j_lo, j_hi)``
+    in-range index, so no loop tests bounds; those of the live columns
+    ``j_lo + [j_a, j_b)`` are neighbours (``xo1 == xo0 + nc``).  Columns outside ``[j_lo, j_hi)``
     and rows whose weights are both 0 are transparent fills.  ``premult``
     interpolates colour premultiplied by the last channel.  Scratch rows of
     the working float type: ``rowf`` holds ``nc * max(x_hi - x_lo, j_hi - j_lo)``
-    values, ``buf_a`` and ``buf_b`` ``nc * (j_hi - j_lo)``.
+    values, ``bufs`` two rows of ``nc * (j_hi - j_lo)``.
     """
     ho = out.shape[0]
+    if nc == 4 and rounding and not vertical_first:
+        s_lo, s_hi, k_lo, k_hi = 4 * x_lo, 4 * x_hi, 4 * j_lo, 4 * j_hi
+        _upscale4(
+            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, consts[3], out, bufs
+        )
+        return
     k_lo = nc * j_lo
     k_hi = nc * j_hi
     s_lo = nc * x_lo
@@ -204,8 +314,8 @@ def warp_bilinear(
     tag_a = -1
     tag_b = -1
     straight = np.bool_(False)  # a run-time False: a literal one would compile the callees again for it
-    ba = buf_a
-    bb = buf_b
+    ba = bufs[0]
+    bb = bufs[1]
     for i in range(ho):
         a = wy0[i]
         b = wy1[i]
@@ -223,7 +333,7 @@ def warp_bilinear(
             else:
                 _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
             if nc == 4:
-                _gather4(rowf, xo0, xo1, wx0, wx1, straight, ba)
+                _gather4_runs(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, ba)
             else:
                 _gather(rowf, nc, xo0, xo1, wx0, wx1, straight, ba)
             finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
@@ -234,14 +344,12 @@ def warp_bilinear(
                 ba, bb = bb, ba
                 tag_a, tag_b = tag_b, tag_a
             else:
-                _hpass(src[y0, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, ba)
+                _hpass(src[y0, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, ba)
                 tag_a = y0
         if tag_b != y1:
-            _hpass(src[y1, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, bb)
+            _hpass(src[y1, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, bb)
             tag_b = y1
-        if premult and rounding and nc == 4:
-            _blend_finish4(a, ba, b, bb, consts[3], orow[k_lo:k_hi])
-        elif premult or not rounding:
+        if premult or not rounding:
             # Blend into the spare scratch row, then divide back / store.
             _blend_rows(a, ba, b, bb, rowf[: k_hi - k_lo])
             finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
@@ -274,7 +382,7 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     axis_taps(r0, h, scale, src_cy, dst_cy, ys[0], ys[1], wy[0], wy[1])
     j_lo, j_hi = axis_taps(c0, w, scale, src_cx, dst_cx, xs[0], xs[1], wx[0], wx[1])
     xo = np.empty((2, j_hi - j_lo), np.uint64)
-    x_lo, x_hi = column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
+    x_lo, x_hi, j_a, j_b = column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), wd)
     warp_bilinear(
@@ -292,14 +400,15 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
         x_hi,
         j_lo,
         j_hi,
+        j_a,
+        j_b,
         scale < 1.0,
         premult,
         rounding,
         consts,
         out,
         rowf,
-        bufs[0],
-        bufs[1],
+        bufs,
     )
 
 

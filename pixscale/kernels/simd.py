@@ -161,6 +161,101 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
         dst[o + 3] = a + b
 
 
+def _lerp16_codegen(premult):
+    """Four output pixels ``j..j+3`` whose taps are adjacent source pixels: :func:`_lerp4_codegen`, 16 lanes."""
+
+    def codegen(context, builder, signature, args):
+        src, xo0, wx0, wx1, j, dst = args
+        src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[5]
+        s_el = context.get_value_type(src_ty.dtype)
+        f_el = context.get_value_type(dst_ty.dtype)
+        vec_f = ir.VectorType(f_el, 16)
+        undef_f = ir.Constant(vec_f, ir.Undefined)
+        itemsize = src_ty.dtype.bitwidth // 8
+        fsize = dst_ty.dtype.bitwidth // 8
+
+        def data(ty, arr):
+            return context.make_array(ty)(context, builder, arr).data
+
+        def shuffle(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, len(mask)), mask))
+
+        # The four pixel pairs (p, p + 4): one 8-value load each, joined into one 32-value vector.
+        offsets = builder.gep(data(xo_ty, xo0), [j])
+        src_data = data(src_ty, src)
+        vec8 = ir.VectorType(s_el, 8)
+        pairs = []
+        for k in range(4):
+            off = builder.load(builder.gep(offsets, [ir.Constant(j.type, k)]), align=8)
+            ptr = builder.bitcast(builder.gep(src_data, [off]), vec8.as_pointer())
+            pairs.append(builder.load(ptr, align=itemsize))
+        lo = shuffle(pairs[0], pairs[1], list(range(16)))
+        hi = shuffle(pairs[2], pairs[3], list(range(16)))
+        v = shuffle(lo, hi, list(range(32)))
+        s = shuffle(v, v, [8 * (k // 4) + k % 4 for k in range(16)])
+        t = shuffle(v, v, [8 * (k // 4) + 4 + k % 4 for k in range(16)])
+
+        def to_float(x):
+            if isinstance(src_ty.dtype, types.Integer):
+                return builder.sitofp(x, vec_f) if src_ty.dtype.signed else builder.uitofp(x, vec_f)  # type: ignore[attr-defined]
+            if src_ty.dtype.bitwidth < dst_ty.dtype.bitwidth:
+                return builder.fpext(x, vec_f)
+            if src_ty.dtype.bitwidth > dst_ty.dtype.bitwidth:
+                return builder.fptrunc(x, vec_f)
+            return x
+
+        s, t = to_float(s), to_float(t)
+        vec4 = ir.VectorType(f_el, 4)
+
+        def weights(arr):  # wx[j..j+3], each repeated over its pixel's four lanes
+            ptr = builder.bitcast(builder.gep(data(w_ty, arr), [j]), vec4.as_pointer())
+            w = builder.load(ptr, align=fsize)
+            return shuffle(w, w, [k // 4 for k in range(16)])
+
+        a, b = weights(wx0), weights(wx1)
+        if premult:
+            # As lerp4_premult: the weights times alpha in every lane, alpha's lane set to 1.0.
+            alpha = [4 * (k // 4) + 3 for k in range(16)]
+            a = builder.fmul(a, shuffle(s, undef_f, alpha))
+            b = builder.fmul(b, shuffle(t, undef_f, alpha))
+            ones = ir.Constant(vec_f, [1.0] * 16)
+            keep = [k if k % 4 < 3 else 16 + k for k in range(16)]
+            s = shuffle(s, ones, keep)
+            t = shuffle(t, ones, keep)
+        r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
+        out = builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))])
+        builder.store(r, builder.bitcast(out, vec_f.as_pointer()), align=fsize)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _make16(name, premult):
+    def typer(typingctx, src, xo0, wx0, wx1, j, dst):
+        ok = (
+            all(isinstance(t, types.Array) and t.ndim == 1 for t in (src, xo0, wx0, wx1, dst))
+            and all(t.layout == "C" for t in (xo0, wx0, wx1, dst))
+            and isinstance(src.dtype, (types.Integer, types.Float))
+            and isinstance(dst.dtype, types.Float)
+            and wx0.dtype == wx1.dtype == dst.dtype
+            and isinstance(xo0.dtype, types.Integer)
+            and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
+            and isinstance(j, types.Integer)
+        )
+        if not ok:
+            return None
+        return types.void(src, xo0, wx0, wx1, j, dst), _lerp16_codegen(premult)
+
+    typer.__name__ = typer.__qualname__ = name
+    return typer
+
+
+def _lerp16_py(src, xo0, wx0, wx1, j, dst, premult=False):
+    for k in range(j, j + 4):
+        p = int(xo0[k])
+        _lerp4_py(src, p, p + 4, wx0[k], wx1[k], dst, 4 * k, premult)
+
+
 def _blend_store16_codegen(context, builder, signature, args):
     """Four premultiplied RGBA pixels, blended and stored: :func:`pixscale.kernels.store.store_premult4`, 16 lanes."""
     if len(args) == 4:  # store16: the values as they are, no blend
@@ -265,6 +360,14 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
         """Premultiplied blend of two four-channel pixels (plain Python)."""
         _lerp4_py(src, p, q, a, b, dst, o, premult=True)
 
+    def lerp16(src, xo0, wx0, wx1, j, dst):
+        """Straight-alpha blend of four pixels whose taps are adjacent (plain Python)."""
+        _lerp16_py(src, xo0, wx0, wx1, j, dst)
+
+    def lerp16_premult(src, xo0, wx0, wx1, j, dst):
+        """Premultiplied blend of four pixels whose taps are adjacent (plain Python)."""
+        _lerp16_py(src, xo0, wx0, wx1, j, dst, premult=True)
+
     def blend_store16(ba, bb, a, b, maxval, orow, o):
         """Blend and store four premultiplied RGBA pixels (plain Python)."""
         for k in range(o, o + 16, 4):
@@ -277,5 +380,7 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
 else:
     lerp4 = intrinsic(_make("lerp4", False))
     lerp4_premult = intrinsic(_make("lerp4_premult", True))
+    lerp16 = intrinsic(_make16("lerp16", False))
+    lerp16_premult = intrinsic(_make16("lerp16_premult", True))
     blend_store16 = intrinsic(_blend_store16_typer)  # type: ignore[assignment]
     store16 = intrinsic(_store16_typer)  # type: ignore[assignment]

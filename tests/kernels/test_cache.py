@@ -370,7 +370,7 @@ def test_helpers_are_compiled_for_linking_only(tmp_path):
         "t = pixscale.ScaleTransform(1.5, (3, 3), (4, 4), (6, 6), (9, 9))\n"
         "img = np.zeros((6, 6, 4), np.uint8); img[2:4, 2:4] = 200\n"
         "out = pixscale.warp(img, t)\n"
-        "helpers = [store.finish, store.rounded, bilinear._hpass, bilinear._blend_finish4]\n"
+        "helpers = [store.finish, store.rounded, bilinear._hpass, store.store_premult4]\n"
         "libs = [c.library for h in helpers for c in h.overloads.values()]\n"
         "print(json.dumps({'file': pixscale.__file__, 'compiled': len(libs),\n"
         "                  'link_only': all(isinstance(lib, linking._LinkOnlyLibrary) for lib in libs),\n"

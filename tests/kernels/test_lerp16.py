@@ -1,0 +1,80 @@
+"""The four-pixel horizontal pass (simd.lerp16, bilinear._gather4_runs) against the scalar pass, bit for bit."""
+
+import numba
+import numpy as np
+import pytest
+
+from pixscale.kernels import bilinear
+from pixscale.kernels.axis import axis_taps
+from pixscale.kernels.simd import _lerp16_py
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+
+
+@numba.njit
+def _offsets(n_src, n_out, scale, src_c, dst_c, w0, w1, xo0, xo1):
+    i0 = np.empty(n_out, np.int64)
+    i1 = np.empty(n_out, np.int64)
+    lo, hi = axis_taps(0, n_src, scale, src_c, dst_c, i0, i1, w0, w1)
+    x_lo, x_hi, j_a, j_b = bilinear.column_offsets(i0, i1, lo, hi, 4, xo0, xo1)
+    return lo, hi, x_lo, x_hi, j_a, j_b
+
+
+def _random(rng, shape, dtype):
+    if np.dtype(dtype).kind == "u":
+        return rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    return rng.random(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("premult", [True, False])
+@pytest.mark.parametrize(("scale", "src_c"), [(1.13, 20.3), (0.7, 9.1), (3.3, 1.0), (0.31, 36.5), (1.0, 18.5)])
+def test_runs_of_neighbouring_taps_are_bit_identical_to_the_scalar_pass(rng, dtype, premult, scale, src_c):
+    work = np.float64 if dtype == np.float64 else np.float32
+    n_src, n_out = 37, 53
+    w = np.empty((2, n_out), work)
+    xo = np.zeros((2, n_out), np.uint64)
+    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
+    n = hi - lo
+    xo0, xo1 = xo[0, :n].copy(), xo[1, :n].copy()
+    wx0, wx1 = w[0, lo:hi].copy(), w[1, lo:hi].copy()
+    assert (xo1[j_a:j_b] == xo0[j_a:j_b] + 4).all()
+    assert j_b - j_a >= n - 2 * (np.ceil(scale) + 1)  # only pixels with a clipped tap, at either end, are left out
+    row = _random(rng, 4 * n_src, dtype)[4 * x_lo : 4 * x_hi]
+    want = np.empty(4 * n, work)
+    bilinear._gather(row.astype(work), 4, xo0, xo1, wx0, wx1, premult, want)
+    bits = np.uint64 if work == np.float64 else np.uint32
+
+    def check(got):  # bit for bit, so -0.0 and 0.0 differ
+        np.testing.assert_array_equal(got.view(bits), want.view(bits))
+
+    for a, b in ((j_a, j_b), (j_a + 1, j_b), (j_a, j_b - 3), (0, 0)):  # any sub-run gives the same values
+        got = np.full(4 * n, np.nan, work)
+        bilinear._gather4_runs(row, xo0, xo1, wx0, wx1, premult, a, b, got)
+        check(got)
+    # A source row that is not contiguous is read pixel by pixel, through its stride.
+    strided = np.repeat(row, 3)[::3]
+    got = np.full(4 * n, np.nan, work)
+    bilinear._gather4_runs(strided, xo0, xo1, wx0, wx1, premult, j_a, j_b, got)
+    check(got)
+    # The plain-Python twin used under NUMBA_DISABLE_JIT does the same.
+    got = np.full(4 * n, np.nan, work)
+    bilinear._gather4_runs(row, xo0, xo1, wx0, wx1, premult, 0, 0, got)
+    for j in range(j_a, j_a + 4 * ((j_b - j_a) // 4), 4):
+        _lerp16_py(row, xo0, wx0, wx1, j, got, premult)
+    check(got)
+
+
+def test_taps_that_are_not_one_run_of_neighbours_have_no_run():
+    i0 = np.array([0, 1, 2, 5, 5, 6], np.int64)
+    i1 = np.array([1, 2, 3, 5, 6, 7], np.int64)
+    xo0, xo1 = np.zeros(6, np.uint64), np.zeros(6, np.uint64)
+
+    @numba.njit
+    def offsets(i0, i1, xo0, xo1):
+        return bilinear.column_offsets(i0, i1, 0, 6, 4, xo0, xo1)
+
+    assert offsets(i0, i1, xo0, xo1)[2:] == (0, 0)
+    i0[3] = 3
+    i1[3] = 4
+    assert offsets(i0, i1, xo0, xo1)[2:] == (0, 6)
