@@ -226,7 +226,8 @@ def _load(
         root = meta.get("output") if stage == "after" else meta.get("input")
         if stage == "after" and report.parent.name == REPORT_DIR:
             root = report.parent.parent  # where the run's output is now, wherever it was written
-        root = None if url else root  # the grid draws local runs only        shown, edge = {}, None
+        root = None if url else root  # the grid draws local runs only
+        shown, edge = {}, None
         try:  # the grid and the edge count only add: rows they cannot read leave them out, not the run
             views = report_views(data, report.parent)
             if views is None:
@@ -239,17 +240,11 @@ def _load(
     elif url or pathlib.Path(path).is_dir():
         from ..pipeline.driver import measure_dataset
 
-        records, dataset = measure_dataset(
-            path,
-            threshold=threshold,
-            min_component=min_component,
-            keep=keep,
-            num_samples=num_samples,
-            storage_options=storage_options,
-        )
+        measured = {"threshold": threshold, "min_component": min_component, "keep": keep}
+        records, dataset = measure_dataset(path, **measured, num_samples=num_samples, storage_options=storage_options)
         shown = {} if url else shown_views(records, dataset.root, "before", grid_rows)
         edge = sum(touches_edge(r.before) for r in records)
-        summary = summarize(records, options={"threshold": threshold, "min_component": min_component, "keep": keep})
+        summary = summarize(records, options=measured)
         source, stage = "measured", "before"
         numbers = _checked(summary, stage)
     else:

@@ -72,3 +72,14 @@ def test_numbers_cells(runs, tmp_path):
     (row,) = [line for line in table.splitlines() if line.startswith("size ratio mean")]
     assert row.split()[-1] == f"{100 * got[0]['size_mean']:.2f}%"
     assert np.isclose(got[0]["size_mean"], 0.3, atol=2e-4)
+
+
+def test_a_report_without_readable_views_is_compared_without_its_grid(runs, tmp_path):
+    """A run's report.json whose views cannot be read (here: none) still gives its numbers; no grid cell, no error."""
+    data = json.loads((runs / "view" / "pixscale-report" / "report.json").read_text())
+    del data["views"]
+    (tmp_path / "lone").mkdir()
+    (tmp_path / "lone" / "report.json").write_text(json.dumps(data))
+    got, _ = compare([runs / "view", tmp_path / "lone" / "report.json"], tmp_path / "c", plots=False)
+    assert [g["source"] for g in got] == ["report", "report"]
+    assert got[1]["size_cv"] == data["summary"]["after"]["cv"] and got[1]["touching_edge"] is None
