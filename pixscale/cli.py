@@ -253,7 +253,7 @@ def _run_and_report(in_dir, out_dir, args, *, layout="auto", resume=False):
     if not args.quiet:
         _out(report.format_table(summary, spell=_flags))
         if not unwritten:
-            _out(f"\nreport: {where}")
+            _out(f"\nreport: {where / 'report.html'} (open it in a browser; report.md and report.json beside it)")
     elif summary["n_failed"] and not unwritten:  # --quiet: only the error
         _failed_line(summary, where)
     for record in unwritten:  # said once, here (the library does not print)

@@ -32,6 +32,9 @@ def _undated(path):
         return json.dumps(doc, sort_keys=True).encode()
     if path.name == "report.md":
         return b"\n".join(line for line in data.split(b"\n") if not line.startswith((b"| date |", b"| output |")))
+    if path.name == "report.html":  # the same rows as report.md's, as table rows
+        skip = (b"<tr><td>date</td>", b"<tr><td>output</td>")
+        return b"\n".join(line for line in data.split(b"\n") if not line.startswith(skip))
     return data
 
 
@@ -177,6 +180,8 @@ def test_bad_views_are_reported_and_the_rest_written(tmp_path, capsys):
     assert len(written) == 12 - 4
     printed = capsys.readouterr().out
     assert "failed" in printed and "no alpha channel" in printed
+    page = tmp_path / "out" / "pixscale-report" / "report.html"
+    assert f"\nreport: {page} (open it in a browser" in printed and page.is_file()  # the end line names the page
 
 
 def test_file_path_outside_sample_is_rejected(tmp_path):
