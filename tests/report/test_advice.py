@@ -18,65 +18,17 @@ import numpy as np
 import pytest
 
 import pixscale
-from pixscale import Measurement
 from pixscale.cli import build_parser, main
 from pixscale.console import flag_table, to_flags
 from pixscale.pipeline.io import write_png
 from pixscale.pipeline.options import ALIASES, RunOptions
-from pixscale.pipeline.records import Islands, ViewRecord
 from pixscale.report import quality
 from pixscale.report import summary as report
 
-SHAPE = (128, 128)
+from .test_trust_report import _islands, _off, _row, _uniform, _varied
+
 RUN = RunOptions().params()  # the default run's options
 STATS = {"min_component": None, "keep": "all"}  # what `pixscale stats` passes
-
-
-def _m(size=0.3, centroid=(64.0, 64.0), shape=SHAPE, half=20):
-    """A measurement with a size ratio of about ``size`` and the centroid at ``centroid`` (x, y)."""
-    h, w = shape
-    x, y = centroid
-    box = (int(x) - half, int(y) - half, int(x) + half, int(y) + half)
-    return Measurement(round(size * size * h * w), (float(x), float(y)), box, shape)
-
-
-def _row(view, *, sample="s", size=0.3, off=(0.0, 0.0), shift=None, run=True, **extra):
-    """An ok view's record: after (``run=False``: before only) at ``size``, its centroid ``off`` the centre.
-
-    Its input object is 40 px wide (a scale of 1.2 gives 48 px on the 128-px canvas: it fits moved).
-    """
-    c = (SHAPE[1] / 2 + off[0], SHAPE[0] / 2 + off[1])
-    key = f"{sample}/{view}"
-    if not run:
-        return ViewRecord(sample, key, before=_m(size, c), **extra)
-    written = {
-        "before": _m(0.2, (60.0, 60.0)),
-        "after": _m(size, c),
-        "scale": 1.2,
-        "wanted_scale": 1.2,
-        "limited": False,
-        "shift": tuple(shift or (0.0, 0.0)),
-        "cut_pixels": 0,
-        "achieved_ratio": size,
-        "on_target": True,
-    }
-    return ViewRecord(sample, key, **{**written, **extra})
-
-
-def _uniform(n=6, **kw):
-    return [_row(f"v{i}.png", **kw) for i in range(n)]
-
-
-def _varied(n=6, **kw):
-    return [_row(f"v{i}.png", size=0.24 + 0.02 * i, **kw) for i in range(n)]
-
-
-def _off(n=6, **kw):
-    return [_row(f"v{i}.png", off=(12.0, 0.0), **kw) for i in range(n)]
-
-
-def _islands(rows):
-    return [replace(r, islands=Islands(3, 40)) for r in rows]
 
 
 def _limited(rows, **kw):
