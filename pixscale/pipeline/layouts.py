@@ -271,6 +271,18 @@ def _shown(value, limit=40):
     return text if len(text) <= limit else f"{text[: limit - 5]}...({len(text)} characters)"
 
 
+def hold_cameras(sample, cameras):
+    """Keep ``cameras`` on ``sample`` as strict JSON: NaN and infinities become null, with a warning naming them."""
+    found: list[str] = []
+    sample.cameras = json_ready(cameras, found=found)
+    if found:
+        sample.warnings.append(
+            f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
+            + some_names(found)
+            + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
+        )
+
+
 def _frame_error(i, frame):
     """Why camera frame ``i`` cannot be used, or None."""
     if not isinstance(frame, dict):
@@ -369,14 +381,7 @@ def _gslrm_sample(folder, rel_dir, name, suffixes=(IMAGE_SUFFIX,)):
                 ]
         except OSError:  # a folder that cannot be listed: its views fail when they are read
             continue
-    found: list[str] = []
-    sample.cameras = json_ready(cameras, found=found)
-    if found:
-        sample.warnings.append(
-            f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
-            + some_names(found)
-            + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
-        )
+    hold_cameras(sample, cameras)
     if unused:
         sample.warnings.append(
             f"{len(unused)} image(s) not named by any camera frame were not used: " + some_names(sorted(unused))

@@ -33,8 +33,7 @@ from .dataset import (
     printable,
     some_names,
 )
-from .files import json_ready
-from .layouts import REGISTRY, _frame_error, _join
+from .layouts import REGISTRY, _frame_error, _join, hold_cameras
 from .store import StoreError
 
 STORE_LAYOUTS = ("gslrm", "mvdiffusion", "flat")
@@ -244,14 +243,7 @@ def _gslrm_sample(store, folder, cameras_obj, by_key, data=None, name=None):
             named[norm] = i
             sample.sources.append(view.path)
         sample.views.append(view)
-    found: list[str] = []
-    sample.cameras = json_ready(cameras, found=found)
-    if found:
-        sample.warnings.append(
-            f"{CAMERAS} holds NaN or infinite numbers, which strict JSON cannot hold: "
-            + some_names(found)
-            + "; they are written as null in the output cameras (a frame whose intrinsics are among them fails)"
-        )
+    hold_cameras(sample, cameras)
     rels = (k[len(folder) + 1 :] if folder else k for k in by_key)  # as the frames name them
     unused = sorted(
         r
