@@ -51,3 +51,18 @@ def test_prefixes_with_characters_urls_treat_specially_run_as_any_other(s3, name
     written = s3.listing(f"{name}/out/")
     assert f"{name}/out/sample_000/images/cam_000.png" in written
     assert all(k.startswith(f"{name}/") for k in s3.listing())  # nothing written outside, under another name
+
+
+@pytest.mark.parametrize("folder", [".", "..", ""])
+def test_a_stray_key_with_a_dot_or_empty_segment_fails_its_sample_not_the_run(s3, folder):
+    """S3 keys may hold ``.``, ``..`` and empty segments (``in/../x``, ``in//x``); no folder can.  One such
+    object under the input prefix fails as a sample of its own, with the reason: the dataset's other samples
+    run, and nothing is read or written outside the prefixes."""
+    s3.upload_dataset("in", n_samples=2, n_views=2, size=32)
+    s3.put(f"in/{folder}/opencv_cameras.json", b'{"frames": [{"file_path": "images/cam_000.png"}]}')
+    rows = _run(s3, s3.url("in"), s3.url("out"))
+    ok = [r for r in rows if r["status"] == "ok"]
+    failed = [r for r in rows if r["status"] != "ok"]
+    assert len(ok) == 4 and len(failed) == 1
+    assert "segment" in failed[0]["error"] and "StoreError" not in failed[0]["error"]
+    assert all(k.startswith(("in/", "out/")) for k in s3.listing())
