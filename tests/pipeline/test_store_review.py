@@ -62,3 +62,15 @@ def test_a_damaged_manifest_on_a_store_is_named_as_the_store_holds_it(urls, buck
     with pytest.raises(StoreError) as err:
         run(src, out, jobs=1, plots=False, quiet=True, resume=True)
     assert f"{out}/{MANIFEST_CHUNKS}/" in str(err.value) and "pixscale-manifest.jsonl" not in str(err.value)
+
+
+@pytest.mark.parametrize(("first", "then"), [("in/", "in"), ("in", "in/"), ("in//", "in")])
+def test_a_run_resumes_whether_or_not_its_prefixes_are_given_with_a_trailing_slash(urls, bucket, first, then):
+    """``memory://b/in/`` and ``memory://b/in`` are one prefix: a run started with one resumes with the other
+    (it was refused as 'a run of memory://b/in/, not of memory://b/in')."""
+    src, out = urls
+    base = src[: -len("in")]
+    rows, _ = run(base + first, out + "/", jobs=1, plots=False, quiet=True)
+    MEM.rm_file(sorted(_outputs(f"{bucket}/out"))[0])
+    again, _ = run(base + then, out, jobs=1, plots=False, quiet=True, resume=True)
+    assert again == rows
