@@ -104,7 +104,11 @@ def discover_store(store, *, layout="auto", mask=None):
     list_files: list = []
 
     def read_batch():
-        wanted = [f"{f}/{CAMERAS}" for f, objs in batch if f and chosen == "gslrm" and f"{f}/{CAMERAS}" in _keys(objs)]
+        wanted = [
+            f"{f}/{CAMERAS}"
+            for f, objs in batch
+            if f and not _unkeyable(f) and chosen == "gslrm" and f"{f}/{CAMERAS}" in _keys(objs)
+        ]
         cameras = store.read_many(wanted) if wanted else {}  # at once: one request each, concurrently on S3
         for folder, objects in batch:
             _read_unit(store, chosen, folder, objects, samples, notes, cameras)
@@ -154,6 +158,16 @@ def _list_file(store, obj):
     return item
 
 
+def _unkeyable(folder):
+    """Why a first key segment (``in/./x``, ``in/../x``, ``in//x``: S3 keys may hold them) names no folder, or None."""
+    if folder in ("", ".", ".."):
+        return (
+            f"objects whose keys have {'an empty' if not folder else repr(folder)} segment after the prefix "
+            f"({folder}/...) name no folder a sample can be read from or written to; rename them"
+        )
+    return None
+
+
 def _keys(objects):
     return {o.key for o in objects}
 
@@ -169,7 +183,7 @@ def _read_unit(store, layout, folder, objects, samples, notes, cameras):
         return
     if folder is None:
         return
-    bad = _bad_name(folder)
+    bad = _unkeyable(folder) or _bad_name(folder)
     if bad:
         samples.append(Sample(name=printable(folder), rel_dir=printable(folder), error=bad))
         return

@@ -179,7 +179,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{name} {url}: the storage options are not accepted ({exc})") from None
         root = cls_._strip_protocol(text).rstrip("/")
-        store = cls(fs, root, url if match else text)
+        store = cls(fs, root, text.rstrip("/") if match else text)  # s3://b/in/ is s3://b/in: one prefix, one name
         store._check(name, protocol, must_exist)
         return store
 

@@ -27,6 +27,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -46,6 +47,7 @@ from .store import READ_ONLY, Store, StoreError, is_url
 from .workers import StopFlag, Workers, size_run
 
 log = logging.getLogger("pixscale")
+CHUNK = re.compile(r"[0-9]{8,}\.jsonl")  # a manifest chunk's name under MANIFEST_CHUNKS/ (StoreManifest.commit)
 
 
 def _holder_text(holder):
@@ -135,7 +137,10 @@ class StoreManifest:
 
     def open(self, params, input_id, resume):
         """The completed samples recorded (``{name: entry}``, as :func:`.manifest.read_manifest` gives them)."""
-        chunks = sorted(o.key for o in self.store.walk(MANIFEST_CHUNKS) if o.key.endswith(".jsonl"))
+        chunks = sorted(
+            (o.key for o in self.store.walk(MANIFEST_CHUNKS) if CHUNK.fullmatch(o.key[len(MANIFEST_CHUNKS) + 1 :])),
+            key=lambda k: int(k.rsplit("/", 1)[-1].split(".")[0]),
+        )  # only the numbered chunks this module writes, in number order: no other object is a manifest line
         with open(self.path, "wb") as f:
             for key in chunks:
                 data = self.store.read(key)
@@ -149,7 +154,9 @@ class StoreManifest:
             try:
                 done = read_manifest(self.path, params, input_id)
             except ValueError as exc:  # its messages name the local copy: name the store
-                raise StoreError(str(exc).replace(str(self.path.parent), self.store.url)) from None
+                where = self.store.url_of(MANIFEST_CHUNKS + "/")  # the chunk objects, not the local copy
+                text = str(exc).replace(str(self.path), where).replace(str(self.path.parent), self.store.url)
+                raise StoreError(text) from None
             self.next = int(chunks[-1].rsplit("/", 1)[-1].split(".")[0]) + 1
             return done
         foreign = None if chunks else next((o.key for o in self.store.walk() if not _own_key(o.key)), None)
