@@ -24,6 +24,7 @@ a phone width, run ``docs/screenshots.py`` on the built site.
 
 import inspect
 import pathlib
+import re
 import sys
 from html.parser import HTMLParser
 
@@ -89,6 +90,10 @@ def readme_commands(readme=pathlib.Path(__file__).parent.parent / "README.md"):
     return commands
 
 
+# Words of the project's own bookkeeping that a page for users should not carry.
+INTERNAL = re.compile(r"\b(?:[Ii]ssue #\d+|this session|branch `?\w+`?\s+\()")
+
+
 def check_site(root):
     root = pathlib.Path(root)
     problems = []
@@ -106,6 +111,9 @@ def check_site(root):
             problems.append(f"{page}: shows a docutils error or warning box")
         if "Traceback (most recent call last)" in body:
             problems.append(f"{page}: shows a Python traceback")
+        if page.name != "changelog.html":  # the pages speak to users, not of the project's work items
+            for said in sorted(set(INTERNAL.findall(body))):
+                problems.append(f"{page}: says {said!r}, which tells a reader nothing")
         for src in p.images:
             if src.startswith(("http:", "https:", "data:")):
                 continue
