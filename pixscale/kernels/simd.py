@@ -285,10 +285,33 @@ def _blend_store16_codegen(context, builder, signature, args):
     else:
         c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
     wa = builder.shuffle_vector(c, undef, ir.Constant(idx, [4 * (k // 4) + 3 for k in range(16)]))
+    visible = builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16))
+    o_vec = ir.VectorType(o_el, 16)
+    data = context.make_array(o_ty)(context, builder, orow).data
+    ptr = builder.bitcast(builder.gep(data, [o]), o_vec.as_pointer())
+    # Four pixels whose alphas are all below 0.5 store 16 zeros (colour times 0, alpha rounded
+    # down), as the arithmetic below would: the background's groups skip it.
+    seen = builder.icmp_unsigned("!=", builder.bitcast(visible, ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
+    with builder.if_else(seen) as (then, otherwise):
+        with otherwise:
+            builder.store(ir.Constant(o_vec, None), ptr, align=o_ty.dtype.bitwidth // 8)
+        with then:
+            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr)
+    return context.get_dummy_value()
+
+
+def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr):
+    """The rest of :func:`_blend_store16_codegen`: colour divided by alpha, clipped, rounded, stored."""
+    vec = c.type
+    idx = ir.VectorType(_I32, 16)
+    undef = ir.Constant(vec, ir.Undefined)
+
+    def splat(x):
+        v = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(v, undef, ir.Constant(idx, [0] * 16))
+
     inv = builder.fdiv(ir.Constant(vec, [1.0] * 16), wa)
-    inv = builder.select(
-        builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16)), inv, ir.Constant(vec, [0.0] * 16)
-    )
+    inv = builder.select(visible, inv, ir.Constant(vec, [0.0] * 16))
     # Colour times 1/alpha (0 where alpha < 0.5), alpha times 1.0 (itself).
     m = builder.shuffle_vector(
         inv, ir.Constant(vec, [1.0] * 16), ir.Constant(idx, [k if k % 4 < 3 else 16 + k for k in range(16)])
@@ -300,7 +323,6 @@ def _blend_store16_codegen(context, builder, signature, args):
     top = splat(maxval)
     x = builder.select(builder.fcmp_ordered("<", x, top), x, top)
     x = builder.fadd(x, ir.Constant(vec, [0.5] * 16))
-    o_vec = ir.VectorType(o_el, 16)
     if isinstance(o_ty.dtype, types.Integer):
         r = builder.fptosi(x, o_vec) if o_ty.dtype.signed else builder.fptoui(x, o_vec)  # type: ignore[attr-defined]
     elif o_ty.dtype.bitwidth > f_ty.dtype.bitwidth:  # float outputs (typed, never run: they take no rounding)
@@ -309,10 +331,7 @@ def _blend_store16_codegen(context, builder, signature, args):
         r = builder.fptrunc(x, o_vec)
     else:
         r = x
-    data = context.make_array(o_ty)(context, builder, orow).data
-    ptr = builder.bitcast(builder.gep(data, [o]), ir.VectorType(o_el, 16).as_pointer())
     builder.store(r, ptr, align=o_ty.dtype.bitwidth // 8)
-    return context.get_dummy_value()
 
 
 def _blend_store16_typer(typingctx, ba, bb, a, b, maxval, orow, o):
