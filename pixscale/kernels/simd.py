@@ -204,27 +204,46 @@ def _lerp16_codegen(premult):
                 return builder.fptrunc(x, vec_f)
             return x
 
-        s, t = to_float(s), to_float(t)
-        vec4 = ir.VectorType(f_el, 4)
+        out = builder.bitcast(
+            builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))]), vec_f.as_pointer()
+        )
 
-        def weights(arr):  # wx[j..j+3], each repeated over its pixel's four lanes
-            ptr = builder.bitcast(builder.gep(data(w_ty, arr), [j]), vec4.as_pointer())
-            w = builder.load(ptr, align=fsize)
-            return shuffle(w, w, [k // 4 for k in range(16)])
+        def blend(s, t):
+            s, t = to_float(s), to_float(t)
+            vec4 = ir.VectorType(f_el, 4)
 
-        a, b = weights(wx0), weights(wx1)
-        if premult:
-            # As lerp4_premult: the weights times alpha in every lane, alpha's lane set to 1.0.
-            alpha = [4 * (k // 4) + 3 for k in range(16)]
-            a = builder.fmul(a, shuffle(s, undef_f, alpha))
-            b = builder.fmul(b, shuffle(t, undef_f, alpha))
-            ones = ir.Constant(vec_f, [1.0] * 16)
-            keep = [k if k % 4 < 3 else 16 + k for k in range(16)]
-            s = shuffle(s, ones, keep)
-            t = shuffle(t, ones, keep)
-        r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
-        out = builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))])
-        builder.store(r, builder.bitcast(out, vec_f.as_pointer()), align=fsize)
+            def weights(arr):  # wx[j..j+3], each repeated over its pixel's four lanes
+                ptr = builder.bitcast(builder.gep(data(w_ty, arr), [j]), vec4.as_pointer())
+                w = builder.load(ptr, align=fsize)
+                return shuffle(w, w, [k // 4 for k in range(16)])
+
+            a, b = weights(wx0), weights(wx1)
+            if premult:
+                # As lerp4_premult: the weights times alpha in every lane, alpha's lane set to 1.0.
+                alpha = [4 * (k // 4) + 3 for k in range(16)]
+                a = builder.fmul(a, shuffle(s, undef_f, alpha))
+                b = builder.fmul(b, shuffle(t, undef_f, alpha))
+                ones = ir.Constant(vec_f, [1.0] * 16)
+                keep = [k if k % 4 < 3 else 16 + k for k in range(16)]
+                s = shuffle(s, ones, keep)
+                t = shuffle(t, ones, keep)
+            r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
+            builder.store(r, out, align=fsize)
+
+        if premult and isinstance(src_ty.dtype, types.Integer) and not src_ty.dtype.signed:  # type: ignore[attr-defined]
+            # Four pixels whose eight source alphas are all 0 (the background): every lane is
+            # (w * 0) * x or a sum of such, +0 (the weights are >= 0, the source unsigned), so
+            # +0 is stored and the rest skipped.
+            alphas = shuffle(v, v, [8 * (k // 2) + 4 * (k % 2) + 3 for k in range(8)])
+            seen = builder.icmp_unsigned("!=", alphas, ir.Constant(ir.VectorType(s_el, 8), None))
+            seen = builder.icmp_unsigned("!=", builder.bitcast(seen, ir.IntType(8)), ir.Constant(ir.IntType(8), 0))
+            with builder.if_else(seen) as (then, otherwise):
+                with otherwise:
+                    builder.store(ir.Constant(vec_f, None), out, align=fsize)
+                with then:
+                    blend(s, t)
+        else:
+            blend(s, t)
         return context.get_dummy_value()
 
     return codegen
