@@ -204,27 +204,46 @@ def _lerp16_codegen(premult):
                 return builder.fptrunc(x, vec_f)
             return x
 
-        s, t = to_float(s), to_float(t)
-        vec4 = ir.VectorType(f_el, 4)
+        out = builder.bitcast(
+            builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))]), vec_f.as_pointer()
+        )
 
-        def weights(arr):  # wx[j..j+3], each repeated over its pixel's four lanes
-            ptr = builder.bitcast(builder.gep(data(w_ty, arr), [j]), vec4.as_pointer())
-            w = builder.load(ptr, align=fsize)
-            return shuffle(w, w, [k // 4 for k in range(16)])
+        def blend(s, t):
+            s, t = to_float(s), to_float(t)
+            vec4 = ir.VectorType(f_el, 4)
 
-        a, b = weights(wx0), weights(wx1)
-        if premult:
-            # As lerp4_premult: the weights times alpha in every lane, alpha's lane set to 1.0.
-            alpha = [4 * (k // 4) + 3 for k in range(16)]
-            a = builder.fmul(a, shuffle(s, undef_f, alpha))
-            b = builder.fmul(b, shuffle(t, undef_f, alpha))
-            ones = ir.Constant(vec_f, [1.0] * 16)
-            keep = [k if k % 4 < 3 else 16 + k for k in range(16)]
-            s = shuffle(s, ones, keep)
-            t = shuffle(t, ones, keep)
-        r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
-        out = builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))])
-        builder.store(r, builder.bitcast(out, vec_f.as_pointer()), align=fsize)
+            def weights(arr):  # wx[j..j+3], each repeated over its pixel's four lanes
+                ptr = builder.bitcast(builder.gep(data(w_ty, arr), [j]), vec4.as_pointer())
+                w = builder.load(ptr, align=fsize)
+                return shuffle(w, w, [k // 4 for k in range(16)])
+
+            a, b = weights(wx0), weights(wx1)
+            if premult:
+                # As lerp4_premult: the weights times alpha in every lane, alpha's lane set to 1.0.
+                alpha = [4 * (k // 4) + 3 for k in range(16)]
+                a = builder.fmul(a, shuffle(s, undef_f, alpha))
+                b = builder.fmul(b, shuffle(t, undef_f, alpha))
+                ones = ir.Constant(vec_f, [1.0] * 16)
+                keep = [k if k % 4 < 3 else 16 + k for k in range(16)]
+                s = shuffle(s, ones, keep)
+                t = shuffle(t, ones, keep)
+            r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
+            builder.store(r, out, align=fsize)
+
+        if premult and isinstance(src_ty.dtype, types.Integer) and not src_ty.dtype.signed:  # type: ignore[attr-defined]
+            # Four pixels whose eight source alphas are all 0 (the background): every lane is
+            # (w * 0) * x or a sum of such, +0 (the weights are >= 0, the source unsigned), so
+            # +0 is stored and the rest skipped.
+            alphas = shuffle(v, v, [8 * (k // 2) + 4 * (k % 2) + 3 for k in range(8)])
+            seen = builder.icmp_unsigned("!=", alphas, ir.Constant(ir.VectorType(s_el, 8), None))
+            seen = builder.icmp_unsigned("!=", builder.bitcast(seen, ir.IntType(8)), ir.Constant(ir.IntType(8), 0))
+            with builder.if_else(seen) as (then, otherwise):
+                with otherwise:
+                    builder.store(ir.Constant(vec_f, None), out, align=fsize)
+                with then:
+                    blend(s, t)
+        else:
+            blend(s, t)
         return context.get_dummy_value()
 
     return codegen
@@ -285,10 +304,33 @@ def _blend_store16_codegen(context, builder, signature, args):
     else:
         c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
     wa = builder.shuffle_vector(c, undef, ir.Constant(idx, [4 * (k // 4) + 3 for k in range(16)]))
+    visible = builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16))
+    o_vec = ir.VectorType(o_el, 16)
+    data = context.make_array(o_ty)(context, builder, orow).data
+    ptr = builder.bitcast(builder.gep(data, [o]), o_vec.as_pointer())
+    # Four pixels whose alphas are all below 0.5 store 16 zeros (colour times 0, alpha rounded
+    # down), as the arithmetic below would: the background's groups skip it.
+    seen = builder.icmp_unsigned("!=", builder.bitcast(visible, ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
+    with builder.if_else(seen) as (then, otherwise):
+        with otherwise:
+            builder.store(ir.Constant(o_vec, None), ptr, align=o_ty.dtype.bitwidth // 8)
+        with then:
+            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr)
+    return context.get_dummy_value()
+
+
+def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr):
+    """The rest of :func:`_blend_store16_codegen`: colour divided by alpha, clipped, rounded, stored."""
+    vec = c.type
+    idx = ir.VectorType(_I32, 16)
+    undef = ir.Constant(vec, ir.Undefined)
+
+    def splat(x):
+        v = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(v, undef, ir.Constant(idx, [0] * 16))
+
     inv = builder.fdiv(ir.Constant(vec, [1.0] * 16), wa)
-    inv = builder.select(
-        builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16)), inv, ir.Constant(vec, [0.0] * 16)
-    )
+    inv = builder.select(visible, inv, ir.Constant(vec, [0.0] * 16))
     # Colour times 1/alpha (0 where alpha < 0.5), alpha times 1.0 (itself).
     m = builder.shuffle_vector(
         inv, ir.Constant(vec, [1.0] * 16), ir.Constant(idx, [k if k % 4 < 3 else 16 + k for k in range(16)])
@@ -300,7 +342,6 @@ def _blend_store16_codegen(context, builder, signature, args):
     top = splat(maxval)
     x = builder.select(builder.fcmp_ordered("<", x, top), x, top)
     x = builder.fadd(x, ir.Constant(vec, [0.5] * 16))
-    o_vec = ir.VectorType(o_el, 16)
     if isinstance(o_ty.dtype, types.Integer):
         r = builder.fptosi(x, o_vec) if o_ty.dtype.signed else builder.fptoui(x, o_vec)  # type: ignore[attr-defined]
     elif o_ty.dtype.bitwidth > f_ty.dtype.bitwidth:  # float outputs (typed, never run: they take no rounding)
@@ -309,10 +350,7 @@ def _blend_store16_codegen(context, builder, signature, args):
         r = builder.fptrunc(x, o_vec)
     else:
         r = x
-    data = context.make_array(o_ty)(context, builder, orow).data
-    ptr = builder.bitcast(builder.gep(data, [o]), ir.VectorType(o_el, 16).as_pointer())
     builder.store(r, ptr, align=o_ty.dtype.bitwidth // 8)
-    return context.get_dummy_value()
 
 
 def _blend_store16_typer(typingctx, ba, bb, a, b, maxval, orow, o):

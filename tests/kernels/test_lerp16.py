@@ -29,7 +29,10 @@ def _random(rng, shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("premult", [True, False])
 @pytest.mark.parametrize(("scale", "src_c"), [(1.13, 20.3), (0.7, 9.1), (3.3, 1.0), (0.31, 36.5), (1.0, 18.5)])
-def test_runs_of_neighbouring_taps_are_bit_identical_to_the_scalar_pass(rng, dtype, premult, scale, src_c):
+@pytest.mark.parametrize("background", [False, True])
+def test_runs_of_neighbouring_taps_are_bit_identical_to_the_scalar_pass(rng, dtype, premult, scale, src_c, background):
+    """``background``: runs of pixels with alpha 0 under random colour, where the premultiplied pass
+    of an unsigned source stores +0 without computing it."""
     work = np.float64 if dtype == np.float64 else np.float32
     n_src, n_out = 37, 53
     w = np.empty((2, n_out), work)
@@ -41,6 +44,8 @@ def test_runs_of_neighbouring_taps_are_bit_identical_to_the_scalar_pass(rng, dty
     assert (xo1[j_a:j_b] == xo0[j_a:j_b] + 4).all()
     assert j_b - j_a >= n - 2 * (np.ceil(scale) + 1)  # only pixels with a clipped tap, at either end, are left out
     row = _random(rng, 4 * n_src, dtype)[4 * x_lo : 4 * x_hi]
+    if background:
+        row.reshape(-1, 4)[(np.arange(row.size // 4) // 5) % 2 == 0, 3] = 0
     want = np.empty(4 * n, work)
     bilinear._gather(row.astype(work), 4, xo0, xo1, wx0, wx1, premult, want)
     bits = np.uint64 if work == np.float64 else np.uint32

@@ -43,3 +43,29 @@ def test_store16_and_blend_store16_match_store_premult4(rng, dtype):
         _scalar(ba, bb, a, b, top, *want)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_groups_of_four_transparent_pixels_store_what_store_premult4_stores(rng, dtype):
+    """Four pixels whose alphas all stay below 0.5 take a shortcut (16 zeros): the same bits as the scalar store,
+    whatever their colour; a group with one visible pixel among them does the whole arithmetic."""
+    top = np.float32(np.iinfo(dtype).max)
+    n = 256 * 16
+    ba = rng.uniform(-0.2 * top, 1.3 * top, n).astype(np.float32)
+    bb = rng.uniform(-0.2 * top, 1.3 * top, n).astype(np.float32)
+    low = np.array([-1.0, -0.0, 0.0, 1e-30, 0.1, 0.25, np.nextafter(0.5, 0)], np.float32)
+    for buf in (ba, bb):
+        buf[3::4] = rng.choice(low, n // 4)
+        visible = rng.random(n // 4) < 0.1  # about a third of the groups get one pixel at or above 0.5
+        buf[3::4][visible] = rng.choice(np.array([0.5, np.nextafter(0.5, 1), 1.0, top], np.float32), visible.sum())
+    for a in (np.float32(1.0), np.float32(0.5), np.float32(0.0)):
+        b = np.float32(1.0) - a
+        got = np.full(n, 7, dtype), np.full(n, 7, dtype)
+        want = np.full(n, 7, dtype), np.full(n, 7, dtype)
+        _vector(ba, bb, a, b, top, *got)
+        _scalar(ba, bb, a, b, top, *want)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        groups = got[1].reshape(-1, 16)
+        assert (groups == 0).all(axis=1).sum() > 10  # the shortcut ran
+        assert (groups != 0).any(axis=1).sum() > 10  # and so did the whole arithmetic
