@@ -1,6 +1,7 @@
 """Fixtures of the pipeline tests."""
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,14 @@ def paced_env():
     """
     path = [str(Path(__file__).parent / "paced"), str(ROOT), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p), "PIXSCALE_TEST_PACE": "0.3"}
+
+
+@pytest.fixture
+def bucket():
+    """A fresh prefix of ``memory://`` (process-global: unique per test), removed afterwards."""
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    name = f"/t-{uuid.uuid4().hex[:10]}"
+    yield name
+    if memory.exists(name):
+        memory.rm(name, recursive=True)

@@ -2,7 +2,6 @@
 commit point, the lock, and the refusals before any work (the S3 protocol itself is tested in tests/pipeline/s3/)."""
 
 import json
-import uuid
 
 import pytest
 
@@ -15,15 +14,6 @@ from pixscale.pipeline.store import Store, StoreError, is_url, merge_options, pa
 
 fsspec = pytest.importorskip("fsspec")
 MEM = fsspec.filesystem("memory")
-
-
-@pytest.fixture
-def bucket():
-    """A fresh prefix of ``memory://`` (process-global: unique per test), removed afterwards."""
-    name = f"/t-{uuid.uuid4().hex[:10]}"
-    yield name
-    if MEM.exists(name):
-        MEM.rm(name, recursive=True)
 
 
 def _objects(prefix):

@@ -1,7 +1,5 @@
 """Review of runs on an object store (``memory://``): the long tail of what sits in an output prefix."""
 
-import uuid
-
 import pytest
 
 from pixscale import synth
@@ -11,15 +9,6 @@ from pixscale.pipeline.store import StoreError
 
 fsspec = pytest.importorskip("fsspec")
 MEM = fsspec.filesystem("memory")
-
-
-@pytest.fixture
-def bucket():
-    """A fresh prefix of ``memory://`` (process-global: unique per test), removed afterwards."""
-    name = f"/r-{uuid.uuid4().hex[:10]}"
-    yield name
-    if MEM.exists(name):
-        MEM.rm(name, recursive=True)
 
 
 @pytest.fixture
