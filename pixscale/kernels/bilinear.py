@@ -14,8 +14,12 @@ from . import jit, jit_helper, jit_inline
 from .axis import axis_taps
 from .probe import count_spans, probe_rows
 from .simd import blend_store16, lerp4, lerp4_premult, lerp16, lerp16_premult
-from .store import finish, rounded, store_premult4, to_work
+from .store import finish, rounded, store_premult4, store_premult_row4, to_work
 from .taps import count_above
+from .views import row, span
+
+#: Half, in the float type every integer image interpolates in (a literal keeps the loops vectorised).
+_HALF = np.float32(0.5)
 
 # --- Bilinear resample-and-pad ------------------------------------------------
 #
@@ -176,9 +180,11 @@ def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
             lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
 
 
-#: :func:`_gather4_runs` inlined, for the row loop of :func:`_upscale4`, which calls nothing out of line;
-#: elsewhere it is called (and compiled once per signature).
+#: :func:`_gather4_runs` and the row blends inlined, for the row loops of :func:`_upscale4` and
+#: :func:`_downscale4`, which call nothing out of line; elsewhere they are called (and compiled once per signature).
 _gather4_runs_inline = jit_inline(_gather4_runs.py_func)
+_blend_rows_inline = jit_inline(_blend_rows.py_func)
+_blend_rows_premult_inline = jit_inline(_blend_rows_premult.py_func)
 
 
 @jit_helper
@@ -189,6 +195,13 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     else:
         to_work(row, rowf)
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
+
+
+@jit_inline
+def _zero(v):
+    """``v[:] = 0``, as one ``memset`` (a loop from a non-zero start was stored byte by byte: 22 vs 5 us a 512² canvas)."""
+    for k in range(v.shape[0]):
+        v[k] = 0
 
 
 @jit_inline
@@ -226,18 +239,16 @@ def _upscale4(
     tag_b = -1
     sa = 0
     sb = 1
+    wo = out.shape[1]
+    nb = bufs.shape[1]
     for i in range(out.shape[0]):
         a = wy0[i]
         b = wy1[i]
-        orow = out[i]
         if (a == 0 and b == 0) or k_lo == k_hi:
-            for k in range(orow.shape[0]):
-                orow[k] = 0
+            _zero(row(out, i, 0, wo))
             continue
-        for k in range(k_lo):
-            orow[k] = 0
-        for k in range(k_hi, orow.shape[0]):
-            orow[k] = 0
+        _zero(row(out, i, 0, k_lo))
+        _zero(row(out, i, k_hi, wo))
         y0 = ys0[i]
         y1 = ys1[i]
         if tag_a != y0 and tag_b == y0:
@@ -247,60 +258,111 @@ def _upscale4(
             y = y0 if first else y1
             if (tag_a if first else tag_b) != y:
                 _gather4_runs_inline(
-                    src[y, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bufs[sa if first else sb]
+                    row(src, y, s_lo, s_hi), xo0, xo1, wx0, wx1, premult, j_a, j_b, row(bufs, sa if first else sb, 0, nb)
                 )
                 if first:
                     tag_a = y
                 else:
                     tag_b = y
+        ba = row(bufs, sa, 0, nb)
+        bb = row(bufs, sb, 0, nb)
+        dst = row(out, i, k_lo, k_hi)
         if premult:
-            _blend_finish4(a, bufs[sa], b, bufs[sb], maxval, orow[k_lo:k_hi])
+            _blend_finish4(a, ba, b, bb, maxval, dst)
         else:
-            ba = bufs[sa]
-            bb = bufs[sb]
-            dst = orow[k_lo:k_hi]
             for k in range(dst.shape[0]):
-                dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
+                dst[k] = a * ba[k] + b * bb[k] + _HALF  # rounded() without its clip, a no-op here: see below
 
 
-def _upscale4_uint8(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
+@jit_helper
+def _downscale4(
+    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, rowf, buf
 ):
-    """:func:`_upscale4` for a uint8 source, returning True; False, with nothing done, for any other dtype.
+    """:func:`warp_bilinear`'s vertical-first order for four channels stored rounded (RGBA uint8).
+
+    The same arithmetic as the general loop, in a row loop that calls nothing
+    out of line and makes no counted view (see :func:`_upscale4`): the two
+    source rows are blended into ``rowf`` (``s_hi - s_lo`` values at least),
+    resampled horizontally into ``buf`` and stored.
+    """
+    wo = out.shape[1]
+    n = s_hi - s_lo
+    straight = np.bool_(False)  # the blended row is premultiplied already
+    for i in range(out.shape[0]):
+        a = wy0[i]
+        b = wy1[i]
+        if (a == 0 and b == 0) or k_lo == k_hi:
+            _zero(row(out, i, 0, wo))
+            continue
+        _zero(row(out, i, 0, k_lo))
+        _zero(row(out, i, k_hi, wo))
+        r0 = row(src, ys0[i], s_lo, s_hi)
+        r1 = row(src, ys1[i], s_lo, s_hi)
+        if premult:
+            _blend_rows_premult_inline(a, r0, b, r1, 4, span(rowf, 0, n))
+        else:
+            _blend_rows_inline(a, r0, b, r1, span(rowf, 0, n))
+        _gather4_runs_inline(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, buf)
+        dst = row(out, i, k_lo, k_hi)
+        if premult:
+            store_premult_row4(buf, maxval, dst)
+        else:
+            for k in range(dst.shape[0]):
+                dst[k] = buf[k] + _HALF  # rounded() without its clip, a no-op here (see _upscale4)
+
+
+def _rows4_uint8(
+    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult, maxval,
+    out, rowf, bufs,
+):
+    """:func:`_upscale4` or :func:`_downscale4` for a uint8 source, returning True; False, with nothing done, for any other dtype.
 
     Which of the two is decided when the caller is compiled (an overload):
     RGBA uint16 warps keep the general loop, so a first uint16 image does
-    not compile a second :func:`_upscale4` (about 0.4 s of its cold start)
-    for the less common dtype.  Either way the output is the same bits.
+    not compile a second pair of row loops (about 0.4 s of its cold start
+    each) for the less common dtype.  Either way the output is the same bits.
     """
     if src.dtype != np.uint8:
         return False
-    _upscale4(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs)
+    if vertical_first:
+        _downscale4(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, rowf, bufs[0])
+    else:
+        _upscale4(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs)
     return True
 
 
-@overload(_upscale4_uint8)
-def _upscale4_uint8_compiled(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
+@overload(_rows4_uint8)
+def _rows4_uint8_compiled(
+    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult, maxval,
+    out, rowf, bufs,
 ):
     if src.dtype != types.uint8:
 
         def general_loop(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
+            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
+            maxval, out, rowf, bufs,
         ):
             return False
 
         return general_loop
 
-    def row_loop(
-        src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
+    def row_loops(
+        src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
+        maxval, out, rowf, bufs,
     ):
-        _upscale4(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs
-        )
+        if vertical_first:
+            _downscale4(
+                src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out,
+                rowf, bufs[0],
+            )
+        else:
+            _upscale4(
+                src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out,
+                bufs,
+            )
         return True
 
-    return row_loop
+    return row_loops
 
 
 @jit_inline
@@ -343,10 +405,11 @@ def warp_bilinear(
     values, ``bufs`` two rows of ``nc * (j_hi - j_lo)``.
     """
     ho = out.shape[0]
-    if nc == 4 and rounding and not vertical_first:
+    if nc == 4 and rounding:
         s_lo, s_hi, k_lo, k_hi = 4 * x_lo, 4 * x_hi, 4 * j_lo, 4 * j_hi
-        if _upscale4_uint8(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, consts[3], out, bufs
+        if _rows4_uint8(
+            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
+            consts[3], out, rowf, bufs,
         ):
             return
     k_lo = nc * j_lo

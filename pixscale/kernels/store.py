@@ -9,7 +9,7 @@ The NumPy specification is :func:`pixscale.reference.finish`.
 
 import numpy as np
 
-from . import jit, jit_helper
+from . import jit, jit_helper, jit_inline
 from .simd import store16
 
 # Integer images always interpolate in float32; literal constants let LLVM vectorise.
@@ -37,6 +37,21 @@ def store_premult4(c0, c1, c2, wa, maxval, orow, o):
     orow[o + 3] = rounded(wa, maxval)
 
 
+@jit_inline
+def store_premult_row4(v, maxval, orow):
+    """Store a row of premultiplied RGBA values ``v`` rounded into ``orow``: :func:`store_premult4` per pixel.
+
+    Four pixels at a time in one 16-lane vector (:func:`pixscale.kernels.simd.store16`,
+    the same arithmetic), the last few one by one.
+    """
+    n4 = orow.shape[0] // 16
+    for j in range(n4):
+        store16(v, maxval, orow, 16 * j)
+    for j in range(4 * n4, orow.shape[0] // 4):
+        o = 4 * j
+        store_premult4(v[o], v[o + 1], v[o + 2], v[o + 3], maxval, orow, o)
+
+
 @jit_helper
 def finish(v, nc, premult, rounding, consts, orow):
     """Store one row of interpolated values ``v`` into ``orow``.
@@ -57,12 +72,7 @@ def finish(v, nc, premult, rounding, consts, orow):
         return
     last = nc - 1
     if nc == 4 and rounding:
-        n4 = orow.shape[0] // 16
-        for j in range(n4):  # four pixels at a time in one 16-lane vector, the same arithmetic
-            store16(v, maxval, orow, 16 * j)
-        for j in range(4 * n4, orow.shape[0] // 4):
-            o = 4 * j
-            store_premult4(v[o], v[o + 1], v[o + 2], v[o + 3], maxval, orow, o)
+        store_premult_row4(v, maxval, orow)
     elif rounding:
         for j in range(orow.shape[0] // nc):
             o = nc * j

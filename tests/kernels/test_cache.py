@@ -381,9 +381,9 @@ def test_helpers_are_compiled_for_linking_only(tmp_path):
     assert out["compiled"] >= 3 and out["link_only"] and not out["cached"] and out["same"]
 
 
-def test_only_a_uint8_warp_compiles_the_rgba_row_loop(tmp_path):
-    """A first uint16 RGBA upscale takes the general loop and compiles no ``_upscale4`` (its cold start);
-    a uint8 one compiles it once. Both give the NumPy reference's pixels."""
+def test_only_a_uint8_warp_compiles_the_rgba_row_loops(tmp_path):
+    """A first uint16 RGBA warp takes the general loop and compiles neither ``_upscale4`` nor ``_downscale4``
+    (its cold start); a uint8 one compiles each once. Both give the NumPy reference's pixels, up and down."""
     root = _copy_package(tmp_path)
     code = (
         "import json, numpy as np\n"
@@ -393,12 +393,13 @@ def test_only_a_uint8_warp_compiles_the_rgba_row_loop(tmp_path):
         "seen, same = [], []\n"
         "for dt in (np.uint16, np.uint8):\n"
         "    img = rng.integers(0, np.iinfo(dt).max, (40, 36, 4), dtype=dt)\n"
-        "    t = ScaleTransform(1.7, (18.0, 20.0), (32.0, 32.0), img.shape[:2], (64, 64))\n"
-        "    for premultiplied in (False, True):\n"
-        "        out = warp(img, t, premultiplied=premultiplied)\n"
-        "        ref = reference.warp(img, t, premultiplied=premultiplied)\n"
-        "        same.append(int(np.abs(out.astype(np.int64) - ref.astype(np.int64)).max()))\n"
-        "    seen.append(sorted(str(s[0].dtype) for s in bilinear._upscale4.signatures))\n"
+        "    for scale in (1.7, 0.6):\n"
+        "        t = ScaleTransform(scale, (18.0, 20.0), (32.0, 32.0), img.shape[:2], (64, 64))\n"
+        "        for premultiplied in (False, True):\n"
+        "            out = warp(img, t, premultiplied=premultiplied)\n"
+        "            ref = reference.warp(img, t, premultiplied=premultiplied)\n"
+        "            same.append(int(np.abs(out.astype(np.int64) - ref.astype(np.int64)).max()))\n"
+        "    seen.append([sorted(str(s[0].dtype) for s in f.signatures) for f in (bilinear._upscale4, bilinear._downscale4)])\n"
         "print(json.dumps({'seen': seen, 'same': same}))\n"
     )
     full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
@@ -406,5 +407,5 @@ def test_only_a_uint8_warp_compiles_the_rgba_row_loop(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=full, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.splitlines()[-1])
-    assert got["seen"] == [[], ["uint8"]]
+    assert got["seen"] == [[[], []], [["uint8"], ["uint8"]]]
     assert max(got["same"]) <= 1  # within the reference's 1 LSB

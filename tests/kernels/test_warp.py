@@ -62,6 +62,24 @@ def test_kernel_matches_reference(rng, dtype, channels, premultiplied):
                 assert_matches(got, reference.warp(img, t, premultiplied=premultiplied))
 
 
+@pytest.mark.parametrize("scale", [0.37, 0.7, 0.999, 1.0, 1.13, 1.76, 3.1])
+@pytest.mark.parametrize("premultiplied", [True, False])
+def test_rgba8_row_loops_store_saturated_values_without_wrapping(scale, premultiplied):
+    """The uint8 RGBA row loops store a straight value without rounded()'s clip: their weights are convex,
+    so a value stays below 255.5. All-255 pixels beside 0s (the extremes) keep the reference's bytes."""
+    img = np.zeros((70, 90, 4), np.uint8)
+    img[10:60, 12:80] = 255
+    img[::3, ::2, :3] = 255  # colour at the maximum beside 0s, under and outside the object
+    img[20:40, 30:50, 3] = np.arange(20)[:, None] * 13  # soft alpha too
+    for centre in [(45.0, 35.0), (3.3, 66.1)]:
+        t = transform(scale, centre, img.shape[:2], (64, 96))
+        got = pixscale.warp(img, t, premultiplied=premultiplied)
+        assert_matches(got, reference.warp(img, t, premultiplied=premultiplied))
+    full = pixscale.warp(np.full((40, 40, 4), 255, np.uint8), transform(scale, (20.0, 20.0), (40, 40), (40, 40)))
+    inside = full[full[..., 3] == 255]
+    assert len(inside) > 0 and (inside == 255).all()  # no value wrapped around to 0
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 3)])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_tiny_images(rng, shape, dtype):
