@@ -38,6 +38,7 @@ compiled kernels (see :mod:`pixscale.kernels.cache`).
 """
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -168,11 +169,11 @@ def _lerp16_codegen(premult):
         src, xo0, wx0, wx1, j, dst = args
         src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[5]
         s_el = context.get_value_type(src_ty.dtype)
-        f_el = context.get_value_type(dst_ty.dtype)
+        f_el = context.get_value_type(w_ty.dtype)
         vec_f = ir.VectorType(f_el, 16)
         undef_f = ir.Constant(vec_f, ir.Undefined)
         itemsize = src_ty.dtype.bitwidth // 8
-        fsize = dst_ty.dtype.bitwidth // 8
+        fsize = w_ty.dtype.bitwidth // 8
 
         def data(ty, arr):
             return context.make_array(ty)(context, builder, arr).data
@@ -198,14 +199,16 @@ def _lerp16_codegen(premult):
         def to_float(x):
             if isinstance(src_ty.dtype, types.Integer):
                 return builder.sitofp(x, vec_f) if src_ty.dtype.signed else builder.uitofp(x, vec_f)  # type: ignore[attr-defined]
-            if src_ty.dtype.bitwidth < dst_ty.dtype.bitwidth:
+            if src_ty.dtype.bitwidth < w_ty.dtype.bitwidth:
                 return builder.fpext(x, vec_f)
-            if src_ty.dtype.bitwidth > dst_ty.dtype.bitwidth:
+            if src_ty.dtype.bitwidth > w_ty.dtype.bitwidth:
                 return builder.fptrunc(x, vec_f)
             return x
 
+        rounded = isinstance(dst_ty.dtype, types.Integer)  # stored as rounded() does, less its clip
+        vec_out = ir.VectorType(context.get_value_type(dst_ty.dtype), 16) if rounded else vec_f
         out = builder.bitcast(
-            builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))]), vec_f.as_pointer()
+            builder.gep(data(dst_ty, dst), [builder.mul(j, ir.Constant(j.type, 4))]), vec_out.as_pointer()
         )
 
         def blend(s, t):
@@ -228,7 +231,10 @@ def _lerp16_codegen(premult):
                 s = shuffle(s, ones, keep)
                 t = shuffle(t, ones, keep)
             r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
-            builder.store(r, out, align=fsize)
+            if rounded:
+                r = builder.fadd(r, ir.Constant(vec_f, [0.5] * 16))
+                r = builder.fptoui(r, vec_out)
+            builder.store(r, out, align=dst_ty.dtype.bitwidth // 8)
 
         if premult and isinstance(src_ty.dtype, types.Integer) and not src_ty.dtype.signed:  # type: ignore[attr-defined]
             # Four pixels whose eight source alphas are all 0 (the background): every lane is
@@ -255,8 +261,10 @@ def _make16(name, premult):
             all(isinstance(t, types.Array) and t.ndim == 1 for t in (src, xo0, wx0, wx1, dst))
             and all(t.layout == "C" for t in (xo0, wx0, wx1, dst))
             and isinstance(src.dtype, (types.Integer, types.Float))
-            and isinstance(dst.dtype, types.Float)
-            and wx0.dtype == wx1.dtype == dst.dtype
+            and isinstance(wx0.dtype, types.Float)
+            and wx0.dtype == wx1.dtype
+            # a float ``dst`` of the weights' type, or (straight only) an unsigned one: stored rounded
+            and (dst.dtype == wx0.dtype or (not premult and isinstance(dst.dtype, types.Integer) and not dst.dtype.signed))
             and isinstance(xo0.dtype, types.Integer)
             and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
             and isinstance(j, types.Integer)
@@ -270,9 +278,14 @@ def _make16(name, premult):
 
 
 def _lerp16_py(src, xo0, wx0, wx1, j, dst, premult=False):
+    f = wx0.dtype.type
+    v = dst if dst.dtype.kind == "f" else np.zeros(len(dst), f)  # an unsigned dst is stored rounded
     for k in range(j, j + 4):
         p = int(xo0[k])
-        _lerp4_py(src, p, p + 4, wx0[k], wx1[k], dst, 4 * k, premult)
+        _lerp4_py(src, p, p + 4, wx0[k], wx1[k], v, 4 * k, premult)
+    if v is not dst:
+        for o in range(4 * j, 4 * j + 16):
+            dst[o] = v[o] + f(0.5)
 
 
 def _blend_store16_codegen(context, builder, signature, args):
