@@ -162,12 +162,30 @@ def _lerp4_py(src, p, q, a, b, dst, o, premult=False):
         dst[o + 3] = a + b
 
 
-def _lerp16_codegen(premult):
-    """Four output pixels ``j..j+3`` whose taps are adjacent source pixels: :func:`_lerp4_codegen`, 16 lanes."""
+def has_byte_shuffle(context):
+    """Whether the target compiles a variable byte shuffle (x86's SSSE3 ``pshufb``) in one instruction."""
+    triple, _, features = context.codegen().magic_tuple()
+    return triple.startswith(("x86_64", "i386", "i686")) and "+ssse3" in features.split(",")
+
+
+def _lerp16_codegen(premult, window=False):
+    """Four output pixels ``j..j+3`` whose taps are adjacent source pixels: :func:`_lerp4_codegen`, 16 lanes.
+
+    With ``window`` (a uint8 source; arguments ``src, xo0, ctl, wx0, wx1, j, g, dst``)
+    the four pixels' taps are read as two 16-byte windows, from ``xo0[j]``
+    and one pixel on, and picked out of them by the byte shuffle
+    ``ctl[16 * g:16 * g + 16]`` (see :func:`pixscale.kernels.bilinear.window_controls`):
+    three loads for eight, on a target with :func:`has_byte_shuffle`; elsewhere
+    the taps are loaded as without ``window``.  The same values either way.
+    """
 
     def codegen(context, builder, signature, args):
-        src, xo0, wx0, wx1, j, dst = args
-        src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[5]
+        if window:
+            src, xo0, ctl, wx0, wx1, j, g, dst = args
+            src_ty, xo_ty, ctl_ty, w_ty, dst_ty = (signature.args[i] for i in (0, 1, 2, 3, 7))
+        else:
+            src, xo0, wx0, wx1, j, dst = args
+            src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[5]
         s_el = context.get_value_type(src_ty.dtype)
         f_el = context.get_value_type(w_ty.dtype)
         vec_f = ir.VectorType(f_el, 16)
@@ -181,20 +199,39 @@ def _lerp16_codegen(premult):
         def shuffle(a, b, mask):
             return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, len(mask)), mask))
 
-        # The four pixel pairs (p, p + 4): one 8-value load each, joined into one 32-value vector.
         offsets = builder.gep(data(xo_ty, xo0), [j])
         src_data = data(src_ty, src)
-        vec8 = ir.VectorType(s_el, 8)
-        pairs = []
-        for k in range(4):
-            off = builder.load(builder.gep(offsets, [ir.Constant(j.type, k)]), align=8)
-            ptr = builder.bitcast(builder.gep(src_data, [off]), vec8.as_pointer())
-            pairs.append(builder.load(ptr, align=itemsize))
-        lo = shuffle(pairs[0], pairs[1], list(range(16)))
-        hi = shuffle(pairs[2], pairs[3], list(range(16)))
-        v = shuffle(lo, hi, list(range(32)))
-        s = shuffle(v, v, [8 * (k // 4) + k % 4 for k in range(16)])
-        t = shuffle(v, v, [8 * (k // 4) + 4 + k % 4 for k in range(16)])
+        if window and has_byte_shuffle(context):
+            # Two 16-byte windows, at the first pixel's left tap and one pixel on; the control
+            # picks each pixel's left tap from the first and its right tap (the next pixel) from the second.
+            vec16 = ir.VectorType(s_el, 16)
+            base = builder.load(offsets, align=8)
+            windows = []
+            for shift in (0, 4):
+                at = builder.add(base, ir.Constant(base.type, shift))
+                windows.append(builder.load(builder.bitcast(builder.gep(src_data, [at]), vec16.as_pointer()), align=1))
+            at = builder.mul(g, ir.Constant(g.type, 16))
+            c = builder.load(builder.bitcast(builder.gep(data(ctl_ty, ctl), [at]), vec16.as_pointer()), align=1)
+            pshufb = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec16, [vec16, vec16]), "llvm.x86.ssse3.pshuf.b.128"
+            )
+            s = builder.call(pshufb, [windows[0], c])
+            t = builder.call(pshufb, [windows[1], c])
+            alphas = shuffle(s, t, [4 * k + 3 for k in range(8)])
+        else:
+            # The four pixel pairs (p, p + 4): one 8-value load each, joined into one 32-value vector.
+            vec8 = ir.VectorType(s_el, 8)
+            pairs = []
+            for k in range(4):
+                off = builder.load(builder.gep(offsets, [ir.Constant(j.type, k)]), align=8)
+                ptr = builder.bitcast(builder.gep(src_data, [off]), vec8.as_pointer())
+                pairs.append(builder.load(ptr, align=itemsize))
+            lo = shuffle(pairs[0], pairs[1], list(range(16)))
+            hi = shuffle(pairs[2], pairs[3], list(range(16)))
+            v = shuffle(lo, hi, list(range(32)))
+            s = shuffle(v, v, [8 * (k // 4) + k % 4 for k in range(16)])
+            t = shuffle(v, v, [8 * (k // 4) + 4 + k % 4 for k in range(16)])
+            alphas = shuffle(v, v, [8 * (k // 2) + 4 * (k % 2) + 3 for k in range(8)])
 
         def to_float(x):
             if isinstance(src_ty.dtype, types.Integer):
@@ -240,7 +277,6 @@ def _lerp16_codegen(premult):
             # Four pixels whose eight source alphas are all 0 (the background): every lane is
             # (w * 0) * x or a sum of such, +0 (the weights are >= 0, the source unsigned), so
             # +0 is stored and the rest skipped.
-            alphas = shuffle(v, v, [8 * (k // 2) + 4 * (k % 2) + 3 for k in range(8)])
             seen = builder.icmp_unsigned("!=", alphas, ir.Constant(ir.VectorType(s_el, 8), None))
             seen = builder.icmp_unsigned("!=", builder.bitcast(seen, ir.IntType(8)), ir.Constant(ir.IntType(8), 0))
             with builder.if_else(seen) as (then, otherwise):
@@ -275,6 +311,36 @@ def _make16(name, premult):
 
     typer.__name__ = typer.__qualname__ = name
     return typer
+
+
+def _make16w(name, premult):
+    def typer(typingctx, src, xo0, ctl, wx0, wx1, j, g, dst):
+        ok = (
+            all(isinstance(t, types.Array) and t.ndim == 1 for t in (src, xo0, ctl, wx0, wx1, dst))
+            and all(t.layout == "C" for t in (xo0, ctl, wx0, wx1, dst))
+            and src.dtype == types.uint8
+            and ctl.dtype == types.uint8
+            and isinstance(wx0.dtype, types.Float)
+            and wx0.dtype == wx1.dtype == dst.dtype
+            and isinstance(xo0.dtype, types.Integer)
+            and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
+            and isinstance(j, types.Integer)
+            and isinstance(g, types.Integer)
+        )
+        if not ok:
+            return None
+        return types.void(src, xo0, ctl, wx0, wx1, j, g, dst), _lerp16_codegen(premult, window=True)
+
+    typer.__name__ = typer.__qualname__ = name
+    return typer
+
+
+def _lerp16w_py(src, xo0, ctl, wx0, wx1, j, g, dst, premult=False):
+    # The window's control picks the taps lerp16 reads from xo0 (it is checked against them, then unused).
+    base = int(xo0[j])
+    for k in range(4):
+        assert int(ctl[16 * g + 4 * k]) == int(xo0[j + k]) - base
+    _lerp16_py(src, xo0, wx0, wx1, j, dst, premult)
 
 
 def _lerp16_py(src, xo0, wx0, wx1, j, dst, premult=False):
@@ -419,6 +485,14 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
         """Premultiplied blend of four pixels whose taps are adjacent (plain Python)."""
         _lerp16_py(src, xo0, wx0, wx1, j, dst, premult=True)
 
+    def lerp16_window(src, xo0, ctl, wx0, wx1, j, g, dst):
+        """:func:`lerp16` through a byte-shuffle window (plain Python)."""
+        _lerp16w_py(src, xo0, ctl, wx0, wx1, j, g, dst)
+
+    def lerp16_window_premult(src, xo0, ctl, wx0, wx1, j, g, dst):
+        """:func:`lerp16_premult` through a byte-shuffle window (plain Python)."""
+        _lerp16w_py(src, xo0, ctl, wx0, wx1, j, g, dst, premult=True)
+
     def blend_store16(ba, bb, a, b, maxval, orow, o):
         """Blend and store four premultiplied RGBA pixels (plain Python)."""
         for k in range(o, o + 16, 4):
@@ -433,5 +507,7 @@ else:
     lerp4_premult = intrinsic(_make("lerp4_premult", True))
     lerp16 = intrinsic(_make16("lerp16", False))
     lerp16_premult = intrinsic(_make16("lerp16_premult", True))
+    lerp16_window = intrinsic(_make16w("lerp16_window", False))
+    lerp16_window_premult = intrinsic(_make16w("lerp16_window_premult", True))
     blend_store16 = intrinsic(_blend_store16_typer)  # type: ignore[assignment]
     store16 = intrinsic(_store16_typer)  # type: ignore[assignment]

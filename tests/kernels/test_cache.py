@@ -409,3 +409,37 @@ def test_only_a_uint8_warp_compiles_the_rgba_row_loops(tmp_path):
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["seen"] == [[[], []], [["uint8"], ["uint8"]]]
     assert max(got["same"]) <= 1  # within the reference's 1 LSB
+
+
+def test_a_target_without_a_byte_shuffle_gives_the_same_bytes(tmp_path):
+    """Where the target has no SSSE3 byte shuffle, simd.lerp16_window loads its taps pair by pair:
+    the same warp, byte for byte, as with the shuffle (a fresh cache, so both are compiled)."""
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, sys, hashlib, numpy as np\n"
+        "from pixscale.kernels import simd\n"
+        "seen = []\n"
+        "real = simd.has_byte_shuffle\n"
+        "simd.has_byte_shuffle = lambda context: seen.append(real(context)) or (sys.argv[1:] == ['on'] and real(context))\n"
+        "from pixscale import warp, ScaleTransform\n"
+        "rng = np.random.default_rng(5)\n"
+        "img = rng.integers(0, 256, (150, 700, 4), dtype=np.uint8)\n"
+        "h = hashlib.sha1()\n"
+        "for scale in (1.0, 1.13, 1.76):\n"
+        "    t = ScaleTransform(scale, (351.5, 70.2), (400.0, 90.0), img.shape[:2], (180, 800))\n"
+        "    for premultiplied in (False, True):\n"
+        "        h.update(warp(img, t, premultiplied=premultiplied).tobytes())\n"
+        "print(json.dumps({'sha1': h.hexdigest(), 'seen': seen}))\n"
+    )
+    digests = []
+    for mode in ("on", "off"):
+        full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
+        full.update(PYTHONPATH=str(root), PIXSCALE_CACHE_DIR=str(tmp_path / f"cache-{mode}"))
+        proc = subprocess.run([sys.executable, "-c", code, mode], cwd=root, env=full, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        got = json.loads(proc.stdout.splitlines()[-1])
+        assert got["seen"], "the window's code generation did not ask for the byte shuffle"
+        if not all(got["seen"]):
+            pytest.skip("this machine has no byte shuffle: both runs take the pairs")
+        digests.append(got["sha1"])
+    assert digests[0] == digests[1]

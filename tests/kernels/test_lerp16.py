@@ -6,7 +6,7 @@ import pytest
 
 from pixscale.kernels import bilinear
 from pixscale.kernels.axis import axis_taps
-from pixscale.kernels.simd import _lerp16_py
+from pixscale.kernels.simd import _lerp16_py, _lerp16w_py
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 
@@ -83,3 +83,51 @@ def test_taps_that_are_not_one_run_of_neighbours_have_no_run():
     i0[3] = 3
     i1[3] = 4
     assert offsets(i0, i1, xo0, xo1)[2:] == (0, 6)
+
+
+@numba.njit
+def _window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, n, buf):
+    ctl = np.empty(16 * max((j_b - j_a) // 4, 0), np.uint8)
+    n_win = bilinear.window_controls(xo0, j_a, j_b, n, ctl)
+    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win, buf)
+    return n_win
+
+
+@pytest.mark.parametrize("premult", [True, False])
+@pytest.mark.parametrize(("scale", "src_c"), [(1.13, 20.3), (1.0, 18.5), (3.3, 1.0), (1.76, 30.9), (0.7, 9.1)])
+def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult, scale, src_c):
+    """uint8 RGBA: the upscale's groups of four read through two 16-byte windows and a byte shuffle
+    (simd.lerp16_window), the groups whose windows would end past the row, and any downscale, as lerp16."""
+    n_src, n_out = 37, 53
+    w = np.empty((2, n_out), np.float32)
+    xo = np.zeros((2, n_out), np.uint64)
+    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
+    n = hi - lo
+    xo0, xo1 = xo[0, :n].copy(), xo[1, :n].copy()
+    wx0, wx1 = w[0, lo:hi].copy(), w[1, lo:hi].copy()
+    row = _random(rng, 4 * n_src, np.uint8)[4 * x_lo : 4 * x_hi]
+    row.reshape(-1, 4)[(np.arange(row.size // 4) // 3) % 2 == 0, 3] = 0  # background runs too
+    want = np.empty(4 * n, np.float32)
+    bilinear._gather(row.astype(np.float32), 4, xo0, xo1, wx0, wx1, premult, want)
+    got = np.full(4 * n, np.nan, np.float32)
+    n_win = _window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, row.size, got)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    groups = (j_b - j_a) // 4
+    if scale >= 1:  # every group but those whose windows reach past the row's end
+        last = int(xo0[j_a + 4 * n_win]) if n_win < groups else 0
+        assert groups - 2 <= n_win <= groups and (n_win == groups or last + 20 > row.size)
+    else:
+        assert n_win < groups  # a downscale's group spans more than four pixels
+    # The plain-Python twin used under NUMBA_DISABLE_JIT does the same (and checks the controls).
+    ctl = np.empty(16 * groups, np.uint8)
+    assert bilinear.window_controls.py_func(xo0, j_a, j_b, row.size, ctl) == n_win
+    got[:] = np.nan
+    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, 0, 0, ctl, 0, got)  # every pixel one by one
+    for g in range(n_win):
+        _lerp16w_py(row, xo0, ctl, wx0, wx1, j_a + 4 * g, g, got, premult)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    # A source row that is not contiguous takes no window.
+    strided = np.repeat(row, 3)[::3]
+    got[:] = np.nan
+    _window(strided, xo0, xo1, wx0, wx1, premult, j_a, j_b, row.size, got)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))

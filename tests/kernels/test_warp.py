@@ -403,3 +403,18 @@ def test_simd_gather_is_bit_identical_to_the_scalar_gather(rng, dtype, premult):
         _simd._lerp4_py(row, xo0[j], xo1[j], wx0[j], wx1[j], got, o, premult)
         o += np.uint64(4)
     check(got)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.13, 1.76])
+@pytest.mark.parametrize("premultiplied", [True, False])
+def test_rgba8_upscale_in_strips_and_blocks_matches_reference(rng, scale, premultiplied):
+    """Wider than two strips and taller than two row blocks of the uint8 row loop: the same bytes as the reference."""
+    from pixscale.kernels import bilinear as _kernels
+
+    h, w = 2 * _kernels.BLOCK + 7, 2 * _kernels.STRIP + 90
+    img = _random(rng, (h, w, 4), np.uint8)
+    img[..., 3] = np.where(rng.random((h, w)) < 0.3, 0, img[..., 3])
+    for centre in [(w / 2 + 3.3, h / 2 - 1.7), (20.2, h - 3.1)]:
+        t = transform(scale, centre, (h, w), (h + 11, int(w * scale) + 5))
+        got = pixscale.warp(img, t, premultiplied=premultiplied)
+        assert_matches(got, reference.warp(img, t, premultiplied=premultiplied))
