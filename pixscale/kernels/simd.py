@@ -408,11 +408,17 @@ def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, 
         v = builder.insert_element(undef, x, ir.Constant(_I32, 0))
         return builder.shuffle_vector(v, undef, ir.Constant(idx, [0] * 16))
 
-    inv = builder.fdiv(ir.Constant(vec, [1.0] * 16), wa)
-    inv = builder.select(visible, inv, ir.Constant(vec, [0.0] * 16))
+    # One reciprocal per pixel: four lanes divided, not sixteen (the same IEEE division of each alpha).
+    vec4 = ir.VectorType(vec.element, 4)
+    idx4 = ir.VectorType(_I32, 4)
+    wa4 = builder.shuffle_vector(wa, undef, ir.Constant(idx4, [0, 4, 8, 12]))
+    inv4 = builder.fdiv(ir.Constant(vec4, [1.0] * 4), wa4)
+    inv4 = builder.select(
+        builder.fcmp_ordered(">=", wa4, ir.Constant(vec4, [0.5] * 4)), inv4, ir.Constant(vec4, [0.0] * 4)
+    )
     # Colour times 1/alpha (0 where alpha < 0.5), alpha times 1.0 (itself).
     m = builder.shuffle_vector(
-        inv, ir.Constant(vec, [1.0] * 16), ir.Constant(idx, [k if k % 4 < 3 else 16 + k for k in range(16)])
+        inv4, ir.Constant(vec4, [1.0] * 4), ir.Constant(idx, [k // 4 if k % 4 < 3 else 4 for k in range(16)])
     )
     x = builder.fmul(c, m)
     # rounded(): clipped to [0, maxval] plus a half, truncated by the integer store.
