@@ -38,17 +38,22 @@ def kernel_constants(dtype):
     return consts
 
 
-def resampler(filter, scale):
+def resampler(filter, scale, dtype=None, nc=None):
     """The kernels of ``filter`` at ``scale``: ``(warp_window, warp_count)`` with the bilinear signatures.
 
     The one place that dispatches on the filter (see :mod:`pixscale._filters`):
     bilinear has its own kernels, Lanczos-4 and area share the tap kernels of
     :mod:`pixscale.kernels.taps`, bound to their code.  A run that only warps
-    bilinearly never compiles the tap kernels.
+    bilinearly never compiles the tap kernels.  A bilinear warp of ``nc`` 4
+    channels of ``dtype`` uint8 takes the RGBA kernel of its side of scale 1
+    (the same bits, and a first call compiles one row loop, not the general loop's
+    every channel count).
     """
     k = kernels()
     code = CODES[resolve(filter, scale)]
     if code == 0:
+        if nc == 4 and dtype == np.uint8:
+            return (k.warp_rgba8_up if scale >= 1.0 else k.warp_rgba8_down), bilinear_count
         return k.warp_window, bilinear_count
     return functools.partial(k.warp_taps_window, code), functools.partial(k.warp_taps_count, code)
 
@@ -145,7 +150,7 @@ def warp_region(src, transform, rows, cols, alpha_ch, out, filter="bilinear"):
     flat = src.reshape(h, w * nc)
     if flat.strides[1] != flat.itemsize:  # the kernel reads pixels fastest as contiguous vectors
         flat = np.ascontiguousarray(flat)
-    resampler(filter, transform.scale)[0](
+    resampler(filter, transform.scale, src.dtype, nc)[0](
         flat,
         nc,
         transform.scale,

@@ -113,6 +113,8 @@ _HOMES = {
     "measure_alpha": "measure",
     "measure_words": "measure",
     "warp_window": "bilinear",
+    "warp_rgba8_up": "bilinear",
+    "warp_rgba8_down": "bilinear",
     "warp_count": "bilinear",
     "warp_taps_window": "taps",
     "warp_taps_count": "taps",

@@ -78,21 +78,27 @@ def _blend_rows(a, r0, b, r1, dst):
         dst[k] = a * r0[k] + b * r1[k]
 
 
+@jit_inline
+def _blend_rows_premult4(a, r0, b, r1, dst):
+    """:func:`_blend_rows_premult` for four channels."""
+    for j in range(dst.shape[0] // 4):
+        o = 4 * j
+        s0, s1, s2, s3 = r0[o], r0[o + 1], r0[o + 2], r0[o + 3]
+        t0, t1, t2, t3 = r1[o], r1[o + 1], r1[o + 2], r1[o + 3]
+        p = a * s3
+        q = b * t3
+        dst[o] = p * s0 + q * t0
+        dst[o + 1] = p * s1 + q * t1
+        dst[o + 2] = p * s2 + q * t2
+        dst[o + 3] = p + q
+
+
 @jit_helper
 def _blend_rows_premult(a, r0, b, r1, nc, dst):
     """Vertical blend of two source rows with colour premultiplied by the last channel."""
     last = nc - 1
     if nc == 4:
-        for j in range(dst.shape[0] // 4):
-            o = 4 * j
-            s0, s1, s2, s3 = r0[o], r0[o + 1], r0[o + 2], r0[o + 3]
-            t0, t1, t2, t3 = r1[o], r1[o + 1], r1[o + 2], r1[o + 3]
-            p = a * s3
-            q = b * t3
-            dst[o] = p * s0 + q * t0
-            dst[o + 1] = p * s1 + q * t1
-            dst[o + 2] = p * s2 + q * t2
-            dst[o + 3] = p + q
+        _blend_rows_premult4(a, r0, b, r1, dst)
         return
     for j in range(dst.shape[0] // nc):
         o = nc * j
@@ -209,16 +215,16 @@ def window_controls(xo0, j_a, j_b, n, ctl):
 
 
 @jit_inline
-def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win, buf):
-    """:func:`_gather4_runs` for a uint8 row, its first ``n_win`` groups of four through byte-shuffle windows.
+def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf):
+    """:func:`_gather4_runs` for a uint8 row: the ``n_win`` groups of four from ``j_a`` through byte-shuffle windows.
 
     ``ctl`` holds the groups' controls from :func:`window_controls`; the same
     values as :func:`_gather4_runs`, with three loads for each four pixels
-    instead of eight.
+    instead of eight.  The other pixels (the few whose taps are clipped at
+    the source's edge or whose windows would end past the row) go one by one.
     """
     n = wx0.shape[0]
     if row.strides[0] != row.itemsize:
-        j_b = j_a
         n_win = 0
     j_w = j_a + 4 * n_win
     if premult:
@@ -227,15 +233,8 @@ def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win, buf)
     else:
         for g in range(n_win):
             lerp16_window(row, xo0, ctl, wx0, wx1, j_a + 4 * g, g, buf)
-    j4 = j_w + 4 * ((j_b - j_w) // 4)
-    if premult:
-        for j in range(j_w, j4, 4):
-            lerp16_premult(row, xo0, wx0, wx1, j, buf)
-    else:
-        for j in range(j_w, j4, 4):
-            lerp16(row, xo0, wx0, wx1, j, buf)
-    for j in range(n - j4 + j_a):  # the pixels before j_a, then those from j4 on
-        k = j if j < j_a else j4 + j - j_a
+    for j in range(n - j_w + j_a):  # the pixels before j_a, then those from j_w on
+        k = j if j < j_a else j_w + j - j_a
         o = np.uint64(4 * k)
         if premult:
             lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
@@ -243,32 +242,15 @@ def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win, buf)
             lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
 
 
-#: :func:`_gather4_runs` and the row blends inlined, for the row loops of :func:`_upscale4` and
-#: :func:`_downscale4`, which call nothing out of line; elsewhere they are called (and compiled once per signature).
-_gather4_runs_inline = jit_inline(_gather4_runs.py_func)
-_blend_rows_inline = jit_inline(_blend_rows.py_func)
-_blend_rows_premult_inline = jit_inline(_blend_rows_premult.py_func)
-
-
-@jit_helper
-def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
-    """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
-    if nc == 4:
-        _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
-    else:
-        to_work(row, rowf)
-        _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
-
-
 @jit_inline
-def _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst):
-    """:func:`_gather4_runs` (straight) from the float row ``rowf``, each value stored rounded into ``dst``.
+def _gather4_straight(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst, rounding):
+    """:func:`_gather4_runs` (straight) from the float row ``rowf``, into ``dst``: ``buf`` itself or an unsigned row.
 
-    The runs' four pixels at a time round and store in the same vector
-    (:func:`pixscale.kernels.simd.lerp16` into an unsigned ``dst``); the
-    other pixels go through ``buf``.  Values as ``rounded()`` would store
-    them, less its clip, a no-op for the convex weights of a straight warp
-    (a value of 255-valued taps stays below 255.5).
+    Into an unsigned ``dst`` (``rounding``) each value is stored rounded, in the runs' vector
+    (:func:`pixscale.kernels.simd.lerp16` into an unsigned row) or, for the
+    other pixels, through ``buf``: as ``rounded()`` would store it, less its
+    clip, a no-op for the convex weights of a straight warp (a value of
+    255-valued taps stays below 255.5).
     """
     n = wx0.shape[0]
     j4 = j_a + 4 * ((j_b - j_a) // 4)
@@ -278,9 +260,52 @@ def _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst):
         k = j if j < j_a else j4 + j - j_a
         o = np.uint64(4 * k)
         lerp4(rowf, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
-        for c in range(4):
-            u = o + np.uint64(c)
-            dst[u] = buf[u] + _HALF
+        if rounding:
+            for c in range(4):
+                u = o + np.uint64(c)
+                dst[u] = buf[u] + _HALF
+
+
+#: The straight row blend inlined, for the row loop of :func:`_downscale4`, which calls nothing out of line;
+#: elsewhere it is called (and compiled once per signature).
+_blend_rows_inline = jit_inline(_blend_rows.py_func)
+
+
+def _gather4_source(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+    """The general loop's four-channel pass from a source row: :func:`_gather4_runs`.
+
+    A uint8 RGBA warp never takes the general loop (it has :func:`warp_rgba8_up` and
+    :func:`warp_rgba8_down`), so
+    for a uint8 row this compiles as the scalar pass (the same values, and no
+    second :func:`_gather4_runs` in a first uint8 image's cold start).
+    """
+    _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
+
+
+@overload(_gather4_source)
+def _gather4_source_compiled(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+    if row.dtype == types.uint8:
+
+        def scalar(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+            to_work(row, rowf)
+            _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)  # nc, not a literal 4: _gather's one signature
+
+        return scalar
+
+    def vector(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+        _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
+
+    return vector
+
+
+@jit_helper
+def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
+    """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
+    if nc == 4:
+        _gather4_source(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
+    else:
+        to_work(row, rowf)
+        _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
 
 
 @jit_inline
@@ -388,7 +413,7 @@ def _upscale4_strip(
             y = y0 if first else y1
             if (tag_a if first else tag_b) != y:
                 _gather4_window(
-                    row(src, y, s_lo, s_hi), xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win,
+                    row(src, y, s_lo, s_hi), xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl,
                     buf0 if (sa == 0) == first else buf1,
                 )
                 if first:
@@ -421,7 +446,6 @@ def _downscale4(
     """
     wo = out.shape[1]
     n = s_hi - s_lo
-    straight = np.bool_(False)  # the blended row is premultiplied already
     for i in range(out.shape[0]):
         a = wy0[i]
         b = wy1[i]
@@ -433,69 +457,15 @@ def _downscale4(
         r0 = row(src, ys0[i], s_lo, s_hi)
         r1 = row(src, ys1[i], s_lo, s_hi)
         if premult:
-            _blend_rows_premult_inline(a, r0, b, r1, 4, span(rowf, 0, n))
+            _blend_rows_premult4(a, r0, b, r1, span(rowf, 0, n))
         else:
             _blend_rows_inline(a, r0, b, r1, span(rowf, 0, n))
         dst = row(out, i, k_lo, k_hi)
         if premult:
-            _gather4_runs_inline(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, buf)
+            _gather4_straight(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, buf, False)
             store_premult_row4(buf, maxval, dst)
         else:
-            _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst)
-
-
-def _rows4_uint8(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult, maxval,
-    out, rowf, bufs,
-):
-    """:func:`_upscale4` or :func:`_downscale4` for a uint8 source, returning True; False, with nothing done, for any other dtype.
-
-    Which of the two is decided when the caller is compiled (an overload):
-    RGBA uint16 warps keep the general loop, so a first uint16 image does
-    not compile a second pair of row loops (about 0.4 s of its cold start
-    each) for the less common dtype.  Either way the output is the same bits.
-    """
-    if src.dtype != np.uint8:
-        return False
-    if vertical_first:
-        _downscale4(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, rowf, bufs[0])
-    else:
-        _upscale4(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out, bufs)
-    return True
-
-
-@overload(_rows4_uint8)
-def _rows4_uint8_compiled(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult, maxval,
-    out, rowf, bufs,
-):
-    if src.dtype != types.uint8:
-
-        def general_loop(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
-            maxval, out, rowf, bufs,
-        ):
-            return False
-
-        return general_loop
-
-    def row_loops(
-        src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
-        maxval, out, rowf, bufs,
-    ):
-        if vertical_first:
-            _downscale4(
-                src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out,
-                rowf, bufs[0],
-            )
-        else:
-            _upscale4(
-                src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, premult, maxval, out,
-                bufs,
-            )
-        return True
-
-    return row_loops
+            _gather4_straight(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst, True)
 
 
 @jit_inline
@@ -538,13 +508,6 @@ def warp_bilinear(
     values, ``bufs`` two rows of ``nc * (j_hi - j_lo)``.
     """
     ho = out.shape[0]
-    if nc == 4 and rounding:
-        s_lo, s_hi, k_lo, k_hi = 4 * x_lo, 4 * x_hi, 4 * j_lo, 4 * j_hi
-        if _rows4_uint8(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, k_lo, k_hi, j_a, j_b, vertical_first, premult,
-            consts[3], out, rowf, bufs,
-        ):
-            return
     k_lo = nc * j_lo
     k_hi = nc * j_hi
     s_lo = nc * x_lo
@@ -598,21 +561,15 @@ def warp_bilinear(
                 dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
 
 
-@jit
-def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
-    """Bilinear warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
+@jit_inline
+def _taps(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, ny, nx):
+    """The taps of both axes (:func:`axis_taps`) and the live columns' offsets (:func:`column_offsets`).
 
-    The whole resample in one call: taps of both axes (:func:`axis_taps`),
-    column offsets, scratch rows and :func:`warp_bilinear` for the flat
-    source rows ``src`` (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in
-    the working float type, which also sets the type of the weights.  The
-    other filters' twin is :func:`pixscale.kernels.taps.warp_taps_window`.
+    Returns ``ys, wy`` (2, ny), ``xo`` (2, live columns), ``wx`` (2, nx) and
+    ``j_lo, j_hi, x_lo, x_hi, j_a, j_b``.
     """
     h = src.shape[0]
     w = src.shape[1] // nc
-    ny = out.shape[0]
-    nx = out.shape[1] // nc
-    wd = consts.dtype
     ys = np.empty((2, ny), np.int64)
     xs = np.empty((2, nx), np.int64)
     wy = np.empty((2, ny), wd)
@@ -621,6 +578,25 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     j_lo, j_hi = axis_taps(c0, w, scale, src_cx, dst_cx, xs[0], xs[1], wx[0], wx[1])
     xo = np.empty((2, j_hi - j_lo), np.uint64)
     x_lo, x_hi, j_a, j_b = column_offsets(xs[0], xs[1], j_lo, j_hi, nc, xo[0], xo[1])
+    return ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b
+
+
+@jit
+def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """Bilinear warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
+
+    The whole resample in one call: taps of both axes (:func:`_taps`),
+    scratch rows and :func:`warp_bilinear` for the flat source rows ``src``
+    (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in the working float
+    type, which also sets the type of the weights.  uint8 RGBA has its own
+    kernels, :func:`warp_rgba8_up` and :func:`warp_rgba8_down`, with the same
+    arguments and bits; the other filters' twin is
+    :func:`pixscale.kernels.taps.warp_taps_window`.
+    """
+    wd = consts.dtype
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
+        src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // nc
+    )
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), wd)
     warp_bilinear(
@@ -647,6 +623,40 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
         out,
         rowf,
         bufs,
+    )
+
+
+@jit
+def warp_rgba8_up(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """:func:`warp_window` for a uint8 RGBA source (``nc`` 4, rounding) at ``scale >= 1``: :func:`_upscale4`.
+
+    A kernel of its own, so that a uint8 RGBA image compiles only the row
+    loop of its order, and the general loop of :func:`warp_window` (which
+    exact mode's alpha-only probe needs) holds neither.
+    """
+    wd = consts.dtype
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
+        src, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
+    )
+    bufs = np.empty((2, 4 * (j_hi - j_lo)), wd)
+    _upscale4(
+        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], 4 * x_lo, 4 * x_hi,
+        4 * j_lo, 4 * j_hi, j_a, j_b, premult, consts[3], out, bufs,
+    )
+
+
+@jit
+def warp_rgba8_down(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """:func:`warp_window` for a uint8 RGBA source (``nc`` 4, rounding) at ``scale < 1``: :func:`_downscale4`."""
+    wd = consts.dtype
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
+        src, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
+    )
+    rowf = np.empty(4 * max(x_hi - x_lo, 1), wd)
+    buf = np.empty(4 * (j_hi - j_lo), wd)
+    _downscale4(
+        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], 4 * x_lo, 4 * x_hi,
+        4 * j_lo, 4 * j_hi, j_a, j_b, premult, consts[3], out, rowf, buf,
     )
 
 

@@ -227,6 +227,8 @@ def test_kernels_reads_each_kernel_from_the_module_that_defines_it(monkeypatch):
         "measure_alpha",
         "measure_words",
         "warp_window",
+        "warp_rgba8_up",
+        "warp_rgba8_down",
         "warp_count",
         "warp_taps_window",
         "warp_taps_count",
@@ -368,17 +370,19 @@ def test_helpers_are_compiled_for_linking_only(tmp_path):
         "from pixscale import reference\n"
         "from pixscale.kernels import bilinear, linking, store\n"
         "t = pixscale.ScaleTransform(1.5, (3, 3), (4, 4), (6, 6), (9, 9))\n"
-        "img = np.zeros((6, 6, 4), np.uint8); img[2:4, 2:4] = 200\n"
-        "out = pixscale.warp(img, t)\n"
-        "helpers = [store.finish, store.rounded, bilinear._hpass, store.store_premult4]\n"
+        "img16 = np.zeros((6, 6, 4), np.uint16); img16[2:4, 2:4] = 200\n"
+        "out = pixscale.warp(img16, t)\n"
+        "img = img16.astype(np.uint8); out8 = pixscale.warp(img, t)\n"
+        "helpers = [store.finish, store.rounded, bilinear._hpass, store.store_premult4, bilinear._upscale4,\n"
+        "           bilinear._upscale4_strip, bilinear.window_controls]\n"
         "libs = [c.library for h in helpers for c in h.overloads.values()]\n"
         "print(json.dumps({'file': pixscale.__file__, 'compiled': len(libs),\n"
         "                  'link_only': all(isinstance(lib, linking._LinkOnlyLibrary) for lib in libs),\n"
         "                  'cached': any(h._cache._enabled for h in helpers),\n"
-        "                  'same': bool((out == reference.warp(img, t)).all())}))\n"
+        "                  'same': bool((out8 == reference.warp(img, t)).all() and (out == reference.warp(img16, t)).all())}))\n"
     )
     out, _ = _run(code, root, PIXSCALE_CACHE_DIR=tmp_path / "cache")
-    assert out["compiled"] >= 3 and out["link_only"] and not out["cached"] and out["same"]
+    assert out["compiled"] >= 7 and out["link_only"] and not out["cached"] and out["same"]
 
 
 def test_only_a_uint8_warp_compiles_the_rgba_row_loops(tmp_path):

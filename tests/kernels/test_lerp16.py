@@ -89,7 +89,7 @@ def test_taps_that_are_not_one_run_of_neighbours_have_no_run():
 def _window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, n, buf):
     ctl = np.empty(16 * max((j_b - j_a) // 4, 0), np.uint8)
     n_win = bilinear.window_controls(xo0, j_a, j_b, n, ctl)
-    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, ctl, n_win, buf)
+    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf)
     return n_win
 
 
@@ -122,7 +122,7 @@ def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult,
     ctl = np.empty(16 * groups, np.uint8)
     assert bilinear.window_controls.py_func(xo0, j_a, j_b, row.size, ctl) == n_win
     got[:] = np.nan
-    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, 0, 0, ctl, 0, got)  # every pixel one by one
+    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, 0, 0, ctl, got)  # every pixel one by one
     for g in range(n_win):
         _lerp16w_py(row, xo0, ctl, wx0, wx1, j_a + 4 * g, g, got, premult)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
