@@ -4,7 +4,7 @@ Usage::
 
     pip install -e ".[bench]"
     python benchmarks/peers.py [--sizes 512 1024 2048] [--quick] [--images ellipse noisy]
-                               [--sections warp ...] [--json benchmarks/results/peers.json]
+                               [--sections warp ...] [--base OTHER_CHECKOUT] [--json benchmarks/results/peers.json]
 
 Everything is timed side by side in one process after warm-up (median of
 repeats); peers that are not installed are skipped.  Sections: warp (straight
@@ -63,7 +63,24 @@ def noisy_image(size, *, seed=0):
 IMAGES = {"ellipse": test_image, "noisy": noisy_image}
 
 
-def warp_rows(sizes, scales, budget, images=("ellipse",)):
+def import_base(tree):
+    """The package of another checkout ``tree`` of pixscale, imported beside this one as ``pixbase``.
+
+    A copy of ``tree/pixscale`` under that name in a temporary folder (the
+    package imports itself relatively); its kernels compile under their own cache key.
+    """
+    import shutil
+
+    root = tempfile.mkdtemp(prefix="pixbase-")
+    shutil.copytree(Path(tree) / "pixscale", Path(root) / "pixbase", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, root)
+    import pixbase
+
+    return pixbase
+
+
+def warp_rows(sizes, scales, budget, images=("ellipse",), base=None):
+    """The warp section; with ``base`` (a package from :func:`import_base`) its warps too, in the same alternation."""
     cv2, ndimage = _optional("cv2"), _optional("scipy.ndimage")
     PIL = _optional("PIL.Image")
     skt = _optional("skimage.transform")
@@ -81,8 +98,16 @@ def warp_rows(sizes, scales, budget, images=("ellipse",)):
             row = {"op": "warp", "image": image, "size": size, "scale": s}
             M = t.matrix(pixel_center=0.0)
             fns = [lambda: pixscale.warp(img, t, premultiplied=False), lambda: pixscale.warp(img, t)]
+            if base is not None:
+                bt = base.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
+                same = all(
+                    np.array_equal(base.warp(img, bt, premultiplied=pm), pixscale.warp(img, t, premultiplied=pm))
+                    for pm in (False, True)
+                )
+                row["same_as_base"] = same
+                fns += [lambda: base.warp(img, bt, premultiplied=False), lambda: base.warp(img, bt)]
             if cv2 is None:
-                (straight, premult), _ = paired_times(fns, budget=budget)
+                (straight, premult, *_), _ = paired_times(fns, budget=budget)
             else:
                 # The targets compare single-threaded code: OpenCV runs on one thread, timed in
                 # alternation with pixscale's serial warp; its default multi-threaded time is listed too.
@@ -94,7 +119,8 @@ def warp_rows(sizes, scales, budget, images=("ellipse",)):
                 default_threads = cv2.getNumThreads()
                 cv2.setNumThreads(1)
                 try:
-                    (opencv, straight, premult), ratios = paired_times([cv_warp] + fns, budget=budget)
+                    # Up to 400 rounds within the budget: a 512² warp takes 0.1 ms, and 15 rounds' median wavers.
+                    (opencv, straight, premult, *_), ratios = paired_times([cv_warp] + fns, rounds=400, budget=budget)
                 finally:
                     cv2.setNumThreads(default_threads)
                 row["opencv_ms"] = 1e3 * opencv
@@ -133,6 +159,8 @@ def warp_rows(sizes, scales, budget, images=("ellipse",)):
                     row["straight_vs_" + key[:-3]] = row["straight_ms"] / row[key]
             if cv2 is not None:  # medians of per-round ratios, from the alternating runs
                 row["straight_vs_opencv"], row["premult_vs_opencv"] = ratios[1], ratios[2]
+                if base is not None:
+                    row["base_straight_vs_opencv"], row["base_premult_vs_opencv"] = ratios[3], ratios[4]
             rows.append(row)
     return rows
 
@@ -400,6 +428,12 @@ def main(argv=None):
         help="samples (6 views each) in the dataset section; default 100, the size of "
         "the original study (4 with --quick)",
     )
+    parser.add_argument(
+        "--base",
+        default=None,
+        help="a checkout of another version: its warps are timed beside this tree's, in the same alternation "
+        "(the warp section's base_* columns; same_as_base checks the two give the same pixels)",
+    )
     parser.add_argument("--json", default="benchmarks/results/peers.json")
     args = parser.parse_args(argv)
     sizes = [512] if args.quick else args.sizes
@@ -410,7 +444,7 @@ def main(argv=None):
         (
             "warp (ms; ratios < 1 mean pixscale is faster)",
             "warp",
-            lambda: warp_rows(sizes, args.scales, args.budget, args.images),
+            lambda: warp_rows(sizes, args.scales, args.budget, args.images, args.base and import_base(args.base)),
         ),
         ("measure and normalize (ms)", "measure", lambda: measure_rows(sizes, args.budget)),
         ("batch scaling", "batch", lambda: batch_rows(512, 16, args.budget)),

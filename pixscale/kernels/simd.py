@@ -394,12 +394,13 @@ def _blend_store16_codegen(context, builder, signature, args):
         with otherwise:
             builder.store(ir.Constant(o_vec, None), ptr, align=o_ty.dtype.bitwidth // 8)
         with then:
-            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr)
+            # store16 clips (the tap filters ring past the range); blend_store16 needs no clip: see its typer.
+            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr, clip=len(args) == 4)
     return context.get_dummy_value()
 
 
-def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr):
-    """The rest of :func:`_blend_store16_codegen`: colour divided by alpha, clipped, rounded, stored."""
+def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr, clip):
+    """The rest of :func:`_blend_store16_codegen`: colour divided by alpha, clipped (with ``clip``), rounded, stored."""
     vec = c.type
     idx = ir.VectorType(_I32, 16)
     undef = ir.Constant(vec, ir.Undefined)
@@ -421,11 +422,12 @@ def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, 
         inv4, ir.Constant(vec4, [1.0] * 4), ir.Constant(idx, [k // 4 if k % 4 < 3 else 4 for k in range(16)])
     )
     x = builder.fmul(c, m)
-    # rounded(): clipped to [0, maxval] plus a half, truncated by the integer store.
-    zero = ir.Constant(vec, [0.0] * 16)
-    x = builder.select(builder.fcmp_ordered(">", x, zero), x, zero)
-    top = splat(maxval)
-    x = builder.select(builder.fcmp_ordered("<", x, top), x, top)
+    if clip:
+        # rounded(): clipped to [0, maxval] plus a half, truncated by the integer store.
+        zero = ir.Constant(vec, [0.0] * 16)
+        x = builder.select(builder.fcmp_ordered(">", x, zero), x, zero)
+        top = splat(maxval)
+        x = builder.select(builder.fcmp_ordered("<", x, top), x, top)
     x = builder.fadd(x, ir.Constant(vec, [0.5] * 16))
     if isinstance(o_ty.dtype, types.Integer):
         r = builder.fptosi(x, o_vec) if o_ty.dtype.signed else builder.fptoui(x, o_vec)  # type: ignore[attr-defined]
@@ -439,6 +441,16 @@ def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, 
 
 
 def _blend_store16_typer(typingctx, ba, bb, a, b, maxval, orow, o):
+    """``blend_store16``: the last step of a bilinear premultiplied warp, rounded as ``rounded()`` less its clip.
+
+    Its input is a convex blend of premultiplied pixels of an unsigned
+    source: every value >= 0 and each colour at most ``maxval`` times its
+    alpha, within a few float32 roundings, so colour / alpha stays below
+    ``maxval * (1 + 1e-6)`` and the clip to ``[0, maxval]`` changes nothing
+    (it is left out: a tenth of the premultiplied upscale's time).  Values
+    outside that domain are not clipped: :func:`store16` (the tap filters'
+    store, whose negative lobes leave the range) clips.
+    """
     ok = (
         all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (ba, bb, orow))
         and isinstance(ba.dtype, types.Float)
