@@ -168,7 +168,7 @@ def has_byte_shuffle(context):
     return triple.startswith(("x86_64", "i386", "i686")) and "+ssse3" in features.split(",")
 
 
-def _lerp16_codegen(premult, window=False):
+def _lerp16_codegen(premult, window=False, divide=False):
     """Four output pixels ``j..j+3`` whose taps are adjacent source pixels: :func:`_lerp4_codegen`, 16 lanes.
 
     With ``window`` (a uint8 source; arguments ``src, xo0, ctl, wx0, wx1, j, g, dst``)
@@ -183,6 +183,9 @@ def _lerp16_codegen(premult, window=False):
         if window:
             src, xo0, ctl, wx0, wx1, j, g, dst = args
             src_ty, xo_ty, ctl_ty, w_ty, dst_ty = (signature.args[i] for i in (0, 1, 2, 3, 7))
+        elif divide:
+            src, xo0, wx0, wx1, j, maxval, dst = args
+            src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[6]
         else:
             src, xo0, wx0, wx1, j, dst = args
             src_ty, xo_ty, w_ty, dst_ty = signature.args[0], signature.args[1], signature.args[2], signature.args[5]
@@ -268,6 +271,9 @@ def _lerp16_codegen(premult, window=False):
                 s = shuffle(s, ones, keep)
                 t = shuffle(t, ones, keep)
             r = builder.fadd(builder.fmul(a, s), builder.fmul(b, t))
+            if divide:  # premultiplied values, stored divided back by their alpha: blend_store16's last step
+                _divide_store(context, builder, r, maxval, dst_ty, w_ty, out, clip=False)
+                return
             if rounded:
                 r = builder.fadd(r, ir.Constant(vec_f, [0.5] * 16))
                 r = builder.fptoui(r, vec_out)
@@ -311,6 +317,29 @@ def _make16(name, premult):
 
     typer.__name__ = typer.__qualname__ = name
     return typer
+
+
+def _lerp16_divide_typer(typingctx, src, xo0, wx0, wx1, j, maxval, dst):
+    """``lerp16_divide``: :func:`lerp16` of a float row of premultiplied values, stored as :func:`blend_store16` stores.
+
+    For the bilinear downscale's premultiplied rows: the horizontal pass of
+    the vertical blend, then colour divided by alpha, rounded into the
+    unsigned ``dst``, in the same 16 lanes (without the clip, a no-op on a
+    bilinear blend's values: see :func:`_blend_store16_typer`).
+    """
+    ok = (
+        all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" for t in (src, xo0, wx0, wx1, dst))
+        and isinstance(src.dtype, types.Float)
+        and src.dtype == wx0.dtype == wx1.dtype == maxval
+        and isinstance(dst.dtype, types.Integer)
+        and not dst.dtype.signed  # type: ignore[attr-defined]
+        and isinstance(xo0.dtype, types.Integer)
+        and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
+        and isinstance(j, types.Integer)
+    )
+    if not ok:
+        return None
+    return types.void(src, xo0, wx0, wx1, j, maxval, dst), _lerp16_codegen(False, divide=True)
 
 
 def _make16w(name, premult):
@@ -382,21 +411,31 @@ def _blend_store16_codegen(context, builder, signature, args):
         c = load(f_ty, ba)
     else:
         c = builder.fadd(builder.fmul(splat(a), load(f_ty, ba)), builder.fmul(splat(b), load(f_ty, bb)))
-    wa = builder.shuffle_vector(c, undef, ir.Constant(idx, [4 * (k // 4) + 3 for k in range(16)]))
-    visible = builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16))
     o_vec = ir.VectorType(o_el, 16)
     data = context.make_array(o_ty)(context, builder, orow).data
     ptr = builder.bitcast(builder.gep(data, [o]), o_vec.as_pointer())
-    # Four pixels whose alphas are all below 0.5 store 16 zeros (colour times 0, alpha rounded
-    # down), as the arithmetic below would: the background's groups skip it.
+    # store16 clips (the tap filters ring past the range); blend_store16 needs no clip: see its typer.
+    _divide_store(context, builder, c, maxval, o_ty, f_ty, ptr, clip=len(args) == 4)
+    return context.get_dummy_value()
+
+
+def _divide_store(context, builder, c, maxval, o_ty, f_ty, ptr, clip):
+    """Store the 16 premultiplied RGBA values ``c`` at ``ptr``: colour divided by alpha, rounded (see :func:`_store_divided`).
+
+    Four pixels whose alphas are all below 0.5 store 16 zeros (colour times 0,
+    alpha rounded down), as the arithmetic would: the background's groups skip it.
+    """
+    vec = c.type
+    undef = ir.Constant(vec, ir.Undefined)
+    o_vec = ir.VectorType(context.get_value_type(o_ty.dtype), 16)
+    wa = builder.shuffle_vector(c, undef, ir.Constant(ir.VectorType(_I32, 16), [4 * (k // 4) + 3 for k in range(16)]))
+    visible = builder.fcmp_ordered(">=", wa, ir.Constant(vec, [0.5] * 16))
     seen = builder.icmp_unsigned("!=", builder.bitcast(visible, ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
     with builder.if_else(seen) as (then, otherwise):
         with otherwise:
             builder.store(ir.Constant(o_vec, None), ptr, align=o_ty.dtype.bitwidth // 8)
         with then:
-            # store16 clips (the tap filters ring past the range); blend_store16 needs no clip: see its typer.
-            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr, clip=len(args) == 4)
-    return context.get_dummy_value()
+            _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr, clip)
 
 
 def _store_divided(context, builder, c, wa, visible, maxval, o_vec, o_ty, f_ty, ptr, clip):
@@ -476,6 +515,13 @@ def _store16_typer(typingctx, v, maxval, orow, o):
     return types.void(v, maxval, orow, o), _blend_store16_codegen
 
 
+def _lerp16_divide_py(src, xo0, wx0, wx1, j, maxval, dst):
+    v = np.zeros(4 * (j + 4), src.dtype)
+    _lerp16_py(src, xo0, wx0, wx1, j, v)
+    for k in range(4 * j, 4 * j + 16, 4):
+        _store4_py(v[k : k + 4], maxval, dst, k)
+
+
 def _store4_py(c, maxval, orow, k):
     # The lanes of one pixel, as store.store_premult4 computes them (not imported: store imports this module).
     f = type(maxval)
@@ -511,6 +557,10 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
         """:func:`lerp16_premult` through a byte-shuffle window (plain Python)."""
         _lerp16w_py(src, xo0, ctl, wx0, wx1, j, g, dst, premult=True)
 
+    def lerp16_divide(src, xo0, wx0, wx1, j, maxval, dst):
+        """:func:`lerp16` of premultiplied values, divided back and stored (plain Python)."""
+        _lerp16_divide_py(src, xo0, wx0, wx1, j, maxval, dst)
+
     def blend_store16(ba, bb, a, b, maxval, orow, o):
         """Blend and store four premultiplied RGBA pixels (plain Python)."""
         for k in range(o, o + 16, 4):
@@ -528,4 +578,5 @@ else:
     lerp16_window = intrinsic(_make16w("lerp16_window", False))
     lerp16_window_premult = intrinsic(_make16w("lerp16_window_premult", True))
     blend_store16 = intrinsic(_blend_store16_typer)  # type: ignore[assignment]
+    lerp16_divide = intrinsic(_lerp16_divide_typer)  # type: ignore[assignment]
     store16 = intrinsic(_store16_typer)  # type: ignore[assignment]

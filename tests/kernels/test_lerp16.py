@@ -7,6 +7,7 @@ import pytest
 from pixscale.kernels import bilinear
 from pixscale.kernels.axis import axis_taps
 from pixscale.kernels.simd import _lerp16_py, _lerp16w_py
+from pixscale.kernels.store import store_premult4
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 
@@ -131,3 +132,42 @@ def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult,
     got[:] = np.nan
     _window(strided, xo0, xo1, wx0, wx1, premult, j_a, j_b, row.size, got)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@numba.njit
+def _divided_and_stored(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, out_v, out_s):
+    buf = np.empty(rowf.shape[0], rowf.dtype)
+    bilinear._gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, out_v)
+    bilinear._gather4_runs(rowf, xo0, xo1, wx0, wx1, False, j_a, j_b, buf)
+    for j in range(out_s.shape[0] // 4):
+        o = 4 * j
+        store_premult4(buf[o], buf[o + 1], buf[o + 2], buf[o + 3], maxval, out_s, o)
+
+
+@pytest.mark.parametrize(("scale", "src_c"), [(0.7, 9.1), (0.31, 36.5), (0.999, 18.2)])
+def test_the_downscale_pass_divides_and_stores_as_the_pass_then_the_store(rng, scale, src_c):
+    """simd.lerp16_divide (the premultiplied downscale's pass and store in one vector) stores the bytes
+    of the straight pass into floats followed by store_premult4, alpha 0 and full alpha included."""
+    n_src, n_out = 37, 53
+    w = np.empty((2, n_out), np.float32)
+    xo = np.zeros((2, n_out), np.uint64)
+    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
+    n = hi - lo
+    xo0, xo1 = xo[0, :n].copy(), xo[1, :n].copy()
+    wx0, wx1 = w[0, lo:hi].copy(), w[1, lo:hi].copy()
+    alpha = rng.choice(np.float32([0, 0, 0.3, 0.5, 1, 200, 255]), n_src)
+    colour = rng.uniform(0, 255, (n_src, 3)).astype(np.float32)
+    colour[::5] = 255
+    rowf = np.concatenate([colour * alpha[:, None], alpha[:, None]], axis=1).astype(np.float32).ravel()
+    rowf = rowf[4 * x_lo : 4 * x_hi].copy()  # a premultiplied row, as the vertical blend leaves it
+    got, want = np.full(4 * n, 7, np.uint8), np.full(4 * n, 9, np.uint8)
+    _divided_and_stored(rowf, xo0, xo1, wx0, wx1, j_a, j_b, np.float32(255), got, want)
+    np.testing.assert_array_equal(got, want)
+    assert (got.reshape(-1, 4)[:, 3] == 0).any() and (got.reshape(-1, 4)[:, 3] > 0).any()
+    # The plain-Python twin used under NUMBA_DISABLE_JIT stores the same bytes.
+    from pixscale.kernels.simd import _lerp16_divide_py
+
+    py = want.copy()
+    for j in range(j_a, j_a + 4 * ((j_b - j_a) // 4), 4):
+        _lerp16_divide_py(rowf, xo0, wx0, wx1, j, np.float32(255), py)
+    np.testing.assert_array_equal(py, want)
