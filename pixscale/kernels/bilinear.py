@@ -25,7 +25,7 @@ from .simd import (
 )
 from .store import finish, rounded, store_premult4, to_work
 from .taps import count_above
-from .views import row, span
+from .views import prefetch, row, span
 
 #: Output pixels per strip of :func:`_upscale4`: its two float rows of four channels, 2 x 8 KiB, stay in L1.
 STRIP = 512
@@ -427,6 +427,9 @@ def _strip_rows(
     """
     tag_a = tags[sa]
     tag_b = tags[1 - sa]
+    last = src.shape[0] - 1
+    p_lo = s_lo + np.int64(xo0[0])  # the strip's source columns, in flat values
+    p_hi = s_lo + np.int64(xo1[xo1.shape[0] - 1]) + 4
     for i in range(i0, i1):
         a = wy0[i]
         b = wy1[i]
@@ -448,6 +451,7 @@ def _strip_rows(
                     tag_a = y
                 else:
                     tag_b = y
+                    prefetch(src, min(y + 2, last), p_lo, p_hi)  # the row after next, while this one is used
         ba = buf0 if sa == 0 else buf1
         bb = buf1 if sa == 0 else buf0
         dst = row(out, i, k0, k1)

@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from pixscale.kernels.views import row, span
+from pixscale.kernels.views import prefetch, row, span
 
 
 @numba.njit
@@ -53,3 +53,18 @@ def test_a_borrowed_view_holds_no_reference():
     before = getrefcount(a)
     _rows_sum_and_fill(a, 0, 8, 1.0)
     assert getrefcount(a) == before and (a == 1.0).all()
+
+
+@numba.njit
+def _prefetch_every_row(a, lo, hi):
+    for i in range(a.shape[0]):
+        prefetch(a, i, lo, hi)
+    return a.sum()
+
+
+def test_prefetch_is_a_hint_that_changes_nothing(rng):
+    a = rng.random((50, 300))
+    before = a.copy()
+    assert _prefetch_every_row(a, 0, 300) == pytest.approx(before.sum())
+    assert _prefetch_every_row(a[::3, 7:], 5, 5) == pytest.approx(before[::3, 7:].sum())  # strided, empty
+    np.testing.assert_array_equal(a, before)
