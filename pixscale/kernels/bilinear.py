@@ -412,7 +412,7 @@ def _upscale4(
             )
 
 
-@jit_inline
+@jit_helper
 def _strip_rows(
     src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, j_a, j_b, ctl, n_win, premult, maxval, out, i0, i1, k0,
     k1, buf0, buf1, tags, sa,
