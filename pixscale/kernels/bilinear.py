@@ -23,7 +23,7 @@ from .simd import (
     lerp16_window,
     lerp16_window_premult,
 )
-from .store import finish, rounded, store_premult4, to_work
+from .store import finish, rounded, store_premult4, store_straight, to_work
 from .taps import count_above
 from .views import prefetch, row, span
 
@@ -118,6 +118,13 @@ def _blend_rows_premult(a, r0, b, r1, nc, dst):
         dst[o + last] = p + q
 
 
+@jit_inline
+def _gather1(rowf, xo0, xo1, wx0, wx1, buf):
+    """:func:`_gather` for one channel: ``buf[j] = wx0[j] * rowf[xo0[j]] + wx1[j] * rowf[xo1[j]]``."""
+    for j in range(wx0.shape[0]):
+        buf[j] = wx0[j] * rowf[xo0[j]] + wx1[j] * rowf[xo1[j]]
+
+
 @jit
 def _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
     """Horizontal pass: ``buf[nc*j + c] = wx0[j] * rowf[xo0[j] + c] + wx1[j] * rowf[xo1[j] + c]``.
@@ -131,8 +138,7 @@ def _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf):
     o = np.uint64(0)
     step = np.uint64(nc)
     if nc == 1:
-        for j in range(n):
-            buf[j] = wx0[j] * rowf[xo0[j]] + wx1[j] * rowf[xo1[j]]
+        _gather1(rowf, xo0, xo1, wx0, wx1, buf)
     else:
         last = np.uint64(nc - 1)
         for j in range(n):
@@ -719,14 +725,87 @@ def warp_rgba8_down(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, prem
     )
 
 
+@jit_helper
+def _alpha_rows(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j_lo, j_hi, vertical_first, rounding, consts,
+                out, rowf, bufs):
+    """:func:`warp_bilinear`'s one-channel straight path, alone: the same helpers, in the same order.
+
+    ``out`` is (Ho, Wo); the arguments are :func:`warp_bilinear`'s with ``nc`` 1
+    (``xo0, xo1`` are the live columns' source offsets, ``x - x_lo``).
+    """
+    wo = out.shape[1]
+    n = x_hi - x_lo
+    tag_a = -1
+    tag_b = -1
+    sa = 0
+    sb = 1
+    maxval = consts[3]
+    for i in range(out.shape[0]):
+        a = wy0[i]
+        b = wy1[i]
+        if (a == 0 and b == 0) or j_lo == j_hi:
+            _zero(row(out, i, 0, wo))
+            continue
+        _zero(row(out, i, 0, j_lo))
+        _zero(row(out, i, j_hi, wo))
+        y0 = ys0[i]
+        y1 = ys1[i]
+        dst = row(out, i, j_lo, j_hi)
+        if vertical_first:
+            _blend_rows(a, row(src, y0, x_lo, x_hi), b, row(src, y1, x_lo, x_hi), span(rowf, 0, n))
+            _gather1(rowf, xo0, xo1, wx0, wx1, row(bufs, 0, 0, j_hi - j_lo))
+            store_straight(row(bufs, 0, 0, j_hi - j_lo), rounding, maxval, dst)
+            continue
+        # Two-row cache: each source row is resampled horizontally once.
+        if tag_a != y0:
+            if tag_b == y0:
+                sa, sb = sb, sa
+                tag_a, tag_b = tag_b, tag_a
+            else:
+                to_work(row(src, y0, x_lo, x_hi), rowf)
+                _gather1(rowf, xo0, xo1, wx0, wx1, row(bufs, sa, 0, j_hi - j_lo))
+                tag_a = y0
+        if tag_b != y1:
+            to_work(row(src, y1, x_lo, x_hi), rowf)
+            _gather1(rowf, xo0, xo1, wx0, wx1, row(bufs, sb, 0, j_hi - j_lo))
+            tag_b = y1
+        ba = row(bufs, sa, 0, j_hi - j_lo)
+        bb = row(bufs, sb, 0, j_hi - j_lo)
+        if rounding:
+            for k in range(dst.shape[0]):
+                dst[k] = rounded(a * ba[k] + b * bb[k], maxval)
+        else:
+            _blend_rows(a, ba, b, bb, span(rowf, 0, j_hi - j_lo))
+            store_straight(rowf, rounding, maxval, dst)
+
+
+@jit
+def warp_alpha(src, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out):
+    """:func:`warp_window` of one channel, straight: exact mode's probe of an alpha plane ``src`` (H, W) into ``out``.
+
+    The general loop's one-channel arithmetic only, in a kernel of its own: the
+    same bits as the alpha of every warp (tests/kernels/test_warp.py), and a
+    first image's probe compiles neither the general loop's other channel counts
+    nor its premultiplied paths (2.1 s of a first uint8 call's CPU, before).
+    """
+    wd = consts.dtype
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
+        src, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1]
+    )
+    rowf = np.empty(max(x_hi - x_lo, j_hi - j_lo, 1), wd)
+    bufs = np.empty((2, j_hi - j_lo), wd)
+    _alpha_rows(
+        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi, j_lo, j_hi,
+        scale < 1.0, rounding, consts, out, rowf, bufs,
+    )
+
+
 def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None):
     """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
 
-    Exact mode's probe.  Without ``memo``: :func:`warp_window` on the single
-    channel ``alpha`` (H, W), C-contiguous, then the count; it calls the full
-    warp's compiled kernel (one channel and straight alpha are run-time
-    values), so the arithmetic is the same and the count is that of the final
-    image.  With ``memo`` (a dict the caller keeps for this ``alpha`` and
+    Exact mode's probe.  Without ``memo``: :func:`warp_alpha` on the single
+    channel ``alpha`` (H, W), C-contiguous, then the count; the general loop's
+    one-channel arithmetic, so the count is that of the final image.  With ``memo`` (a dict the caller keeps for this ``alpha`` and
     ``thr``, holding ``"box"``, the source box outside which ``alpha`` is at
     most the threshold): :func:`count_spans`, which interpolates only the
     pixels that can land on either side of the threshold, with the same
@@ -735,7 +814,7 @@ def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1
     """
     if memo is None:
         out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
-        warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+        warp_alpha(alpha, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out)
         return count_above(out, thr)
     rows = memo.get("rows")
     if rows is None:

@@ -52,6 +52,17 @@ def store_premult_row4(v, maxval, orow):
         store_premult4(v[o], v[o + 1], v[o + 2], v[o + 3], maxval, orow, o)
 
 
+@jit_inline
+def store_straight(v, rounding, maxval, orow):
+    """:func:`finish` of straight values: rounded (``rounding``) or as they are."""
+    if rounding:
+        for k in range(orow.shape[0]):
+            orow[k] = rounded(v[k], maxval)
+    else:
+        for k in range(orow.shape[0]):
+            orow[k] = v[k]
+
+
 @jit_helper
 def finish(v, nc, premult, rounding, consts, orow):
     """Store one row of interpolated values ``v`` into ``orow``.
@@ -63,12 +74,7 @@ def finish(v, nc, premult, rounding, consts, orow):
     """
     maxval = consts[3]
     if not premult:
-        if rounding:
-            for k in range(orow.shape[0]):
-                orow[k] = rounded(v[k], maxval)
-        else:
-            for k in range(orow.shape[0]):
-                orow[k] = v[k]
+        store_straight(v, rounding, maxval, orow)
         return
     last = nc - 1
     if nc == 4 and rounding:

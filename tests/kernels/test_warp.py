@@ -311,6 +311,30 @@ def test_alpha_is_bit_identical_to_an_alpha_only_warp(rng, dtype, channels):
                 np.testing.assert_array_equal(pixscale.warp(img, t, premultiplied=pm)[..., -1], alpha)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_probe_kernel_warps_alpha_as_every_warp_does(rng, dtype):
+    """kernels.bilinear.warp_alpha (exact mode's probe, its own kernel) stores the alpha plane of every warp:
+    two and four channels, both kinds of alpha, both sides of scale 1, windows off the canvas's corner."""
+    from pixscale._warp import kernel_constants
+    from pixscale.kernels import bilinear as _kernels
+
+    img = _random(rng, (29, 37, 4), dtype)
+    img[:5, :, -1] = 0
+    alpha = np.ascontiguousarray(img[..., -1])
+    consts = kernel_constants(np.dtype(dtype))
+    for scale in SCALES:
+        for centre in [(18.5, 14.5), (3.3, 25.1)]:
+            t = transform(scale, centre, (29, 37), (31, 33))
+            (cx, cy), (dx, dy) = t.src_center, t.dst_center
+            for r0, c0, shape in [(0, 0, (31, 33)), (4, 7, (20, 11))]:
+                out = np.full(shape, 7, alpha.dtype)
+                _kernels.warp_alpha(alpha, scale, cx, cy, dx, dy, r0, c0, np.dtype(dtype).kind == "u", consts, out)
+                window = np.s_[r0 : r0 + shape[0], c0 : c0 + shape[1]]
+                for pm in (True, False):
+                    np.testing.assert_array_equal(pixscale.warp(img, t, premultiplied=pm)[window][..., -1], out)
+                    np.testing.assert_array_equal(pixscale.warp(img[..., 2:], t, premultiplied=pm)[window][..., -1], out)
+
+
 def test_background_needs_alpha_even_for_a_bare_mask():
     img = np.zeros((8, 8), np.uint8)
     img[2:6, 2:6] = 255
