@@ -7,8 +7,6 @@ The specification of each kernel is its NumPy twin in :mod:`pixscale.reference`.
 """
 
 import numpy as np
-from numba import types
-from numba.extending import overload
 
 from . import jit, jit_helper, jit_inline
 from .axis import axis_taps
@@ -305,38 +303,11 @@ def _gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, dst):
 _blend_rows_inline = jit_inline(_blend_rows.py_func)
 
 
-def _gather4_source(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
-    """The general loop's four-channel pass from a source row: :func:`_gather4_runs`.
-
-    A uint8 RGBA warp never takes the general loop (it has :func:`warp_rgba8_up` and
-    :func:`warp_rgba8_down`), so
-    for a uint8 row this compiles as the scalar pass (the same values, and no
-    second :func:`_gather4_runs` in a first uint8 image's cold start).
-    """
-    _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
-
-
-@overload(_gather4_source)
-def _gather4_source_compiled(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
-    if row.dtype == types.uint8:
-
-        def scalar(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
-            to_work(row, rowf)
-            _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)  # nc, not a literal 4: _gather's one signature
-
-        return scalar
-
-    def vector(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
-        _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
-
-    return vector
-
-
 @jit_helper
 def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     """Horizontal pass over one flat row ``row`` (source dtype or float) into ``buf``."""
     if nc == 4:
-        _gather4_source(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
+        _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf)
     else:
         to_work(row, rowf)
         _gather(rowf, nc, xo0, xo1, wx0, wx1, premult, buf)
@@ -803,9 +774,11 @@ def warp_alpha(src, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, con
 def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None):
     """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
 
-    Exact mode's probe.  Without ``memo``: :func:`warp_alpha` on the single
-    channel ``alpha`` (H, W), C-contiguous, then the count; the general loop's
-    one-channel arithmetic, so the count is that of the final image.  With ``memo`` (a dict the caller keeps for this ``alpha`` and
+    Exact mode's probe.  Without ``memo``: the single channel ``alpha`` (H, W),
+    C-contiguous, warped with the general loop's one-channel arithmetic
+    (:func:`warp_alpha` for uint8, whose RGBA warps never compile the general
+    loop; :func:`warp_window` for the other dtypes, whose warps do), then the
+    count: the count of the final image.  With ``memo`` (a dict the caller keeps for this ``alpha`` and
     ``thr``, holding ``"box"``, the source box outside which ``alpha`` is at
     most the threshold): :func:`count_spans`, which interpolates only the
     pixels that can land on either side of the threshold, with the same
@@ -814,7 +787,10 @@ def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1
     """
     if memo is None:
         out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
-        warp_alpha(alpha, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out)
+        if alpha.dtype == np.uint8:  # whose RGBA warps have kernels of their own, not the general loop
+            warp_alpha(alpha, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out)
+        else:  # the general loop, which the warp of the image compiles too
+            warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
         return count_above(out, thr)
     rows = memo.get("rows")
     if rows is None:
