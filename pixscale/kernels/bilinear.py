@@ -672,7 +672,7 @@ def warp_rgba8_up(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premul
     """
     wd = consts.dtype
     ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
-        src, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
+        src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
     )
     bufs = np.empty((2, 4 * (j_hi - j_lo)), wd)
     _upscale4(
@@ -686,7 +686,7 @@ def warp_rgba8_down(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, prem
     """:func:`warp_window` for a uint8 RGBA source (``nc`` 4, rounding) at ``scale < 1``: :func:`_downscale4`."""
     wd = consts.dtype
     ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
-        src, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
+        src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // 4
     )
     rowf = np.empty(4 * max(x_hi - x_lo, 1), wd)
     buf = np.empty(4 * (j_hi - j_lo), wd)
@@ -761,8 +761,8 @@ def warp_alpha(src, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, con
     """
     wd = consts.dtype
     ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
-        src, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1]
-    )
+        src, np.int64(1), scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1]
+    )  # a run-time 1: a literal would compile column_offsets once more for it
     rowf = np.empty(max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, j_hi - j_lo), wd)
     _alpha_rows(
