@@ -99,7 +99,9 @@ def warp_rows(sizes, scales, budget, images=("ellipse",), base=None):
             M = t.matrix(pixel_center=0.0)
             fns = [lambda: pixscale.warp(img, t, premultiplied=False), lambda: pixscale.warp(img, t)]
             if base is not None:
-                bt = base.ScaleTransform(s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size))
+                bt = base.ScaleTransform(
+                    s, (0.42 * size, 0.55 * size), (size / 2, size / 2), (size, size), (size, size)
+                )
                 same = all(
                     np.array_equal(base.warp(img, bt, premultiplied=pm), pixscale.warp(img, t, premultiplied=pm))
                     for pm in (False, True)

@@ -175,6 +175,22 @@ def _gather4(row, xo0, xo1, wx0, wx1, premult, buf):
             o += step
 
 
+@jit_inline
+def _one_by_one(row, xo0, xo1, wx0, wx1, premult, j_a, j_end, buf):
+    """The four-channel pass, one vector a pixel, for the pixels before ``j_a`` and from ``j_end`` on.
+
+    The pixels the four-at-a-time loops leave: those whose taps are clipped at
+    the source's edge, and the run's last few.
+    """
+    for j in range(wx0.shape[0] - j_end + j_a):
+        k = j if j < j_a else j_end + j - j_a
+        o = np.uint64(4 * k)
+        if premult:
+            lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+        else:
+            lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+
+
 @jit
 def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     """:func:`_gather4`, with the pixels ``[j_a, j_b)``, whose taps are neighbours, four at a time.
@@ -185,7 +201,6 @@ def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     per lane.  The other pixels, and a source row whose values are not
     contiguous, take :func:`_gather4`'s one vector per pixel.
     """
-    n = wx0.shape[0]
     if row.strides[0] != row.itemsize:
         j_b = j_a
     j4 = j_a + 4 * ((j_b - j_a) // 4)
@@ -195,13 +210,7 @@ def _gather4_runs(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
     else:
         for j in range(j_a, j4, 4):
             lerp16(row, xo0, wx0, wx1, j, buf)
-    for j in range(n - j4 + j_a):  # the pixels before j_a, then those from j4 on
-        k = j if j < j_a else j4 + j - j_a
-        o = np.uint64(4 * k)
-        if premult:
-            lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
-        else:
-            lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+    _one_by_one(row, xo0, xo1, wx0, wx1, premult, j_a, j4, buf)
 
 
 @jit_helper
@@ -236,7 +245,6 @@ def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf):
     instead of eight.  The other pixels (the few whose taps are clipped at
     the source's edge or whose windows would end past the row) go one by one.
     """
-    n = wx0.shape[0]
     if row.strides[0] != row.itemsize:
         n_win = 0
     j_w = j_a + 4 * n_win
@@ -246,13 +254,7 @@ def _gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf):
     else:
         for g in range(n_win):
             lerp16_window(row, xo0, ctl, wx0, wx1, j_a + 4 * g, g, buf)
-    for j in range(n - j_w + j_a):  # the pixels before j_a, then those from j_w on
-        k = j if j < j_a else j_w + j - j_a
-        o = np.uint64(4 * k)
-        if premult:
-            lerp4_premult(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
-        else:
-            lerp4(row, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+    _one_by_one(row, xo0, xo1, wx0, wx1, premult, j_a, j_w, buf)
 
 
 @jit_inline
@@ -269,10 +271,9 @@ def _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst):
     j4 = j_a + 4 * ((j_b - j_a) // 4)
     for j in range(j_a, j4, 4):
         lerp16(rowf, xo0, wx0, wx1, j, dst)
-    for j in range(n - j4 + j_a):  # the pixels before j_a, then those from j4 on
-        k = j if j < j_a else j4 + j - j_a
-        o = np.uint64(4 * k)
-        lerp4(rowf, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+    _one_by_one(rowf, xo0, xo1, wx0, wx1, False, j_a, j4, buf)
+    for j in range(n - j4 + j_a):  # the same pixels, stored
+        o = np.uint64(4 * (j if j < j_a else j4 + j - j_a))
         for c in range(4):
             u = o + np.uint64(c)
             dst[u] = buf[u] + _HALF
@@ -280,7 +281,7 @@ def _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, dst):
 
 @jit_inline
 def _gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, dst):
-    """The straight horizontal pass of the premultiplied float row ``rowf``, divided back by alpha and stored in ``dst``.
+    """The straight pass of the premultiplied float row ``rowf``, divided back by alpha and stored in ``dst``.
 
     The runs' four pixels at a time in one vector, pass and store
     (:func:`pixscale.kernels.simd.lerp16_divide`); the other pixels through
@@ -291,10 +292,9 @@ def _gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, dst):
     j4 = j_a + 4 * ((j_b - j_a) // 4)
     for j in range(j_a, j4, 4):
         lerp16_divide(rowf, xo0, wx0, wx1, j, maxval, dst)
-    for j in range(n - j4 + j_a):  # the pixels before j_a, then those from j4 on
-        k = j if j < j_a else j4 + j - j_a
-        o = np.uint64(4 * k)
-        lerp4(rowf, xo0[k], xo1[k], wx0[k], wx1[k], buf, o)
+    _one_by_one(rowf, xo0, xo1, wx0, wx1, False, j_a, j4, buf)
+    for j in range(n - j4 + j_a):  # the same pixels, stored
+        o = np.uint64(4 * (j if j < j_a else j4 + j - j_a))
         store_premult4(buf[o], buf[o + np.uint64(1)], buf[o + np.uint64(2)], buf[o + np.uint64(3)], maxval, dst, o)
 
 
@@ -315,7 +315,10 @@ def _hpass(row, rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, buf):
 
 @jit_inline
 def _zero(v):
-    """``v[:] = 0``, as one ``memset`` (a loop from a non-zero start was stored byte by byte: 22 vs 5 us a 512² canvas)."""
+    """``v[:] = 0``, as one ``memset``.
+
+    A loop from a non-zero start was stored byte by byte: 22 against 5 us for a 512² canvas.
+    """
     for k in range(v.shape[0]):
         v[k] = 0
 
@@ -382,21 +385,68 @@ def _upscale4(
             g0 = (c0 + r_a - j_a) // 4
             w = min(max(n_win - g0, 0), (r_b - r_a) // 4)
             first_a[st] = _upscale4_strip(
-                src, ys0, ys1, wy0, wy1, span(xo0, c0, c1), span(xo1, c0, c1), span(wx0, c0, c1), span(wx1, c0, c1),
-                s_lo, s_hi, r_a, r_b, span(ctl, 16 * (g0 if w else 0), 16 * (g0 + w if w else 0)), w, premult, maxval, out, i0, i1,
-                k_lo + 4 * c0, k_lo + 4 * c1, row(bufs, 0, 4 * c0, 4 * c1), row(bufs, 1, 4 * c0, 4 * c1),
-                tags[st], first_a[st],
+                src,
+                ys0,
+                ys1,
+                wy0,
+                wy1,
+                span(xo0, c0, c1),
+                span(xo1, c0, c1),
+                span(wx0, c0, c1),
+                span(wx1, c0, c1),
+                s_lo,
+                s_hi,
+                r_a,
+                r_b,
+                span(ctl, 16 * (g0 if w else 0), 16 * (g0 + w if w else 0)),
+                w,
+                premult,
+                maxval,
+                out,
+                i0,
+                i1,
+                k_lo + 4 * c0,
+                k_lo + 4 * c1,
+                row(bufs, 0, 4 * c0, 4 * c1),
+                row(bufs, 1, 4 * c0, 4 * c1),
+                tags[st],
+                first_a[st],
             )
 
 
 @jit_helper
 def _strip_rows(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, j_a, j_b, ctl, n_win, premult, maxval, out, i0, i1, k0,
-    k1, buf0, buf1, tags, sa,
+    src,
+    ys0,
+    ys1,
+    wy0,
+    wy1,
+    xo0,
+    xo1,
+    wx0,
+    wx1,
+    s_lo,
+    s_hi,
+    j_a,
+    j_b,
+    ctl,
+    n_win,
+    premult,
+    maxval,
+    out,
+    i0,
+    i1,
+    k0,
+    k1,
+    buf0,
+    buf1,
+    tags,
+    sa,
 ):
-    """:func:`_upscale4_strip`'s row loop, for one kind of alpha (``premult`` a constant).
+    """Output rows ``[i0, i1)``, columns ``[k0, k1)`` of :func:`_upscale4`, whose taps are ``xo0 ... wx1``.
 
-    ``ctl`` is the flat byte-shuffle controls of the strip's ``n_win`` first
+    ``premult`` is a constant (:func:`_upscale4_strip`).  ``ctl`` is the flat
+    byte-shuffle controls of the strip's ``n_win`` first
     groups (:func:`window_controls`).  ``buf0``, ``buf1`` hold the horizontal
     pass of source rows ``tags[0]``, ``tags[1]`` (-1: none) from the strip's
     previous rows, ``buf0`` the first row's if ``sa == 0``: updated in place;
@@ -421,7 +471,15 @@ def _strip_rows(
             y = y0 if first else y1
             if (tag_a if first else tag_b) != y:
                 _gather4_window(
-                    row(src, y, s_lo, s_hi), xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl,
+                    row(src, y, s_lo, s_hi),
+                    xo0,
+                    xo1,
+                    wx0,
+                    wx1,
+                    premult,
+                    j_a,
+                    n_win,
+                    ctl,
                     buf0 if (sa == 0) == first else buf1,
                 )
                 if first:
@@ -444,8 +502,32 @@ def _strip_rows(
 
 @jit_helper
 def _upscale4_strip(
-    src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, j_a, j_b, ctl, n_win, premult, maxval, out, i0, i1, k0,
-    k1, buf0, buf1, tags, sa,
+    src,
+    ys0,
+    ys1,
+    wy0,
+    wy1,
+    xo0,
+    xo1,
+    wx0,
+    wx1,
+    s_lo,
+    s_hi,
+    j_a,
+    j_b,
+    ctl,
+    n_win,
+    premult,
+    maxval,
+    out,
+    i0,
+    i1,
+    k0,
+    k1,
+    buf0,
+    buf1,
+    tags,
+    sa,
 ):
     """Output rows ``[i0, i1)``, columns ``[k0, k1)`` of :func:`_upscale4`, whose taps are ``xo0 ... wx1``.
 
@@ -457,12 +539,60 @@ def _upscale4_strip(
     """
     if premult:
         return _strip_rows(
-            src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, j_a, j_b, ctl, n_win, True, maxval, out, i0, i1,
-            k0, k1, buf0, buf1, tags, sa,
+            src,
+            ys0,
+            ys1,
+            wy0,
+            wy1,
+            xo0,
+            xo1,
+            wx0,
+            wx1,
+            s_lo,
+            s_hi,
+            j_a,
+            j_b,
+            ctl,
+            n_win,
+            True,
+            maxval,
+            out,
+            i0,
+            i1,
+            k0,
+            k1,
+            buf0,
+            buf1,
+            tags,
+            sa,
         )
     return _strip_rows(
-        src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, s_lo, s_hi, j_a, j_b, ctl, n_win, False, maxval, out, i0, i1, k0,
-        k1, buf0, buf1, tags, sa,
+        src,
+        ys0,
+        ys1,
+        wy0,
+        wy1,
+        xo0,
+        xo1,
+        wx0,
+        wx1,
+        s_lo,
+        s_hi,
+        j_a,
+        j_b,
+        ctl,
+        n_win,
+        False,
+        maxval,
+        out,
+        i0,
+        i1,
+        k0,
+        k1,
+        buf0,
+        buf1,
+        tags,
+        sa,
     )
 
 
@@ -492,14 +622,22 @@ def _downscale4(
         for i in range(out.shape[0]):
             if wy0[i] != 0 or wy1[i] != 0:
                 _blend_rows_premult4(
-                    wy0[i], row(src, ys0[i], s_lo, s_hi), wy1[i], row(src, ys1[i], s_lo, s_hi), span(rowf, 0, s_hi - s_lo)
+                    wy0[i],
+                    row(src, ys0[i], s_lo, s_hi),
+                    wy1[i],
+                    row(src, ys1[i], s_lo, s_hi),
+                    span(rowf, 0, s_hi - s_lo),
                 )
                 _gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, row(out, i, k_lo, k_hi))
     else:
         for i in range(out.shape[0]):
             if wy0[i] != 0 or wy1[i] != 0:
                 _blend_rows_inline(
-                    wy0[i], row(src, ys0[i], s_lo, s_hi), wy1[i], row(src, ys1[i], s_lo, s_hi), span(rowf, 0, s_hi - s_lo)
+                    wy0[i],
+                    row(src, ys0[i], s_lo, s_hi),
+                    wy1[i],
+                    row(src, ys1[i], s_lo, s_hi),
+                    span(rowf, 0, s_hi - s_lo),
                 )
                 _gather4_rounded(rowf, xo0, xo1, wx0, wx1, j_a, j_b, buf, row(out, i, k_lo, k_hi))
 
@@ -676,8 +814,25 @@ def warp_rgba8_up(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premul
     )
     bufs = np.empty((2, 4 * (j_hi - j_lo)), wd)
     _upscale4(
-        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], 4 * x_lo, 4 * x_hi,
-        4 * j_lo, 4 * j_hi, j_a, j_b, premult, consts[3], out, bufs,
+        src,
+        ys[0],
+        ys[1],
+        wy[0],
+        wy[1],
+        xo[0],
+        xo[1],
+        wx[0, j_lo:j_hi],
+        wx[1, j_lo:j_hi],
+        4 * x_lo,
+        4 * x_hi,
+        4 * j_lo,
+        4 * j_hi,
+        j_a,
+        j_b,
+        premult,
+        consts[3],
+        out,
+        bufs,
     )
 
 
@@ -691,14 +846,51 @@ def warp_rgba8_down(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, prem
     rowf = np.empty(4 * max(x_hi - x_lo, 1), wd)
     buf = np.empty(4 * (j_hi - j_lo), wd)
     _downscale4(
-        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], 4 * x_lo, 4 * x_hi,
-        4 * j_lo, 4 * j_hi, j_a, j_b, premult, consts[3], out, rowf, buf,
+        src,
+        ys[0],
+        ys[1],
+        wy[0],
+        wy[1],
+        xo[0],
+        xo[1],
+        wx[0, j_lo:j_hi],
+        wx[1, j_lo:j_hi],
+        4 * x_lo,
+        4 * x_hi,
+        4 * j_lo,
+        4 * j_hi,
+        j_a,
+        j_b,
+        premult,
+        consts[3],
+        out,
+        rowf,
+        buf,
     )
 
 
 @jit_helper
-def _alpha_rows(src, ys0, ys1, wy0, wy1, xo0, xo1, wx0, wx1, x_lo, x_hi, j_lo, j_hi, vertical_first, rounding, consts,
-                out, rowf, bufs):
+def _alpha_rows(
+    src,
+    ys0,
+    ys1,
+    wy0,
+    wy1,
+    xo0,
+    xo1,
+    wx0,
+    wx1,
+    x_lo,
+    x_hi,
+    j_lo,
+    j_hi,
+    vertical_first,
+    rounding,
+    consts,
+    out,
+    rowf,
+    bufs,
+):
     """:func:`warp_bilinear`'s one-channel straight path, alone: the same helpers, in the same order.
 
     ``out`` is (Ho, Wo); the arguments are :func:`warp_bilinear`'s with ``nc`` 1
@@ -766,8 +958,25 @@ def warp_alpha(src, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, con
     rowf = np.empty(max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, j_hi - j_lo), wd)
     _alpha_rows(
-        src, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi, j_lo, j_hi,
-        scale < 1.0, rounding, consts, out, rowf, bufs,
+        src,
+        ys[0],
+        ys[1],
+        wy[0],
+        wy[1],
+        xo[0],
+        xo[1],
+        wx[0, j_lo:j_hi],
+        wx[1, j_lo:j_hi],
+        x_lo,
+        x_hi,
+        j_lo,
+        j_hi,
+        scale < 1.0,
+        rounding,
+        consts,
+        out,
+        rowf,
+        bufs,
     )
 
 

@@ -306,7 +306,10 @@ def _make16(name, premult):
             and isinstance(wx0.dtype, types.Float)
             and wx0.dtype == wx1.dtype
             # a float ``dst`` of the weights' type, or (straight only) an unsigned one: stored rounded
-            and (dst.dtype == wx0.dtype or (not premult and isinstance(dst.dtype, types.Integer) and not dst.dtype.signed))
+            and (
+                dst.dtype == wx0.dtype
+                or (not premult and isinstance(dst.dtype, types.Integer) and not dst.dtype.signed)  # type: ignore[attr-defined]
+            )
             and isinstance(xo0.dtype, types.Integer)
             and xo0.dtype.bitwidth == 64  # type: ignore[attr-defined]
             and isinstance(j, types.Integer)
@@ -420,7 +423,9 @@ def _blend_store16_codegen(context, builder, signature, args):
 
 
 def _divide_store(context, builder, c, maxval, o_ty, f_ty, ptr, clip):
-    """Store the 16 premultiplied RGBA values ``c`` at ``ptr``: colour divided by alpha, rounded (see :func:`_store_divided`).
+    """Store the 16 premultiplied RGBA values ``c`` at ``ptr``: colour divided by alpha, rounded.
+
+    (The arithmetic is :func:`_store_divided`'s.)
 
     Four pixels whose alphas are all below 0.5 store 16 zeros (colour times 0,
     alpha rounded down), as the arithmetic would: the background's groups skip it.

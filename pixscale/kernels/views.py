@@ -32,7 +32,7 @@ def _view_codegen(context, builder, signature, args):
     """A view of ``arr[i, lo:hi]`` (2-D) or ``arr[lo:hi]`` (1-D) whose memory-info pointer is null."""
     arr_ty = signature.args[0]
     intp = context.get_value_type(types.intp)
-    idx = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])]
+    idx = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:], strict=True)]
     lo, hi = idx[-2], idx[-1]
     src = context.make_array(arr_ty)(context, builder, args[0])
     shape = cgutils.unpack_tuple(builder, src.shape, arr_ty.ndim)
@@ -83,7 +83,9 @@ def _prefetch_typer(typingctx, arr, i, lo, hi):
 
     def codegen(context, builder, signature, args):
         arr_ty = signature.args[0]
-        i_val, lo_val, hi_val = (context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:]))
+        i_val, lo_val, hi_val = (
+            context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:], strict=True)
+        )
         a = context.make_array(arr_ty)(context, builder, args[0])
         shape = cgutils.unpack_tuple(builder, a.shape, 2)
         strides = cgutils.unpack_tuple(builder, a.strides, 2)
@@ -120,9 +122,9 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set at run time fr
 else:
     #: ``row(arr, i, lo, hi)``: ``arr[i, lo:hi]`` of a 2-D array, borrowed.  Nothing is checked:
     #: ``0 <= i < arr.shape[0]`` and ``0 <= lo <= hi <= arr.shape[1]`` are the caller's to ensure.
-    row = intrinsic(_row_typer)
+    row = intrinsic(_row_typer)  # type: ignore[assignment]
     #: ``span(arr, lo, hi)``: ``arr[lo:hi]`` of a 1-D array, borrowed, unchecked alike.
-    span = intrinsic(_span_typer)
+    span = intrinsic(_span_typer)  # type: ignore[assignment]
     #: ``prefetch(arr, i, lo, hi)``: ask the processor to bring ``arr[i, lo:hi]`` (2-D) into its caches,
     #: one request per 64 bytes, and go on; a hint, which reads nothing and cannot fault.
-    prefetch = intrinsic(_prefetch_typer)
+    prefetch = intrinsic(_prefetch_typer)  # type: ignore[assignment]

@@ -374,12 +374,13 @@ def test_helpers_are_compiled_for_linking_only(tmp_path):
         "out = pixscale.warp(img16, t)\n"
         "img = img16.astype(np.uint8); out8 = pixscale.warp(img, t)\n"
         "helpers = [store.finish, store.rounded, bilinear._hpass, store.store_premult4, bilinear._upscale4,\n"
-        "           bilinear._upscale4_strip, bilinear.window_controls]\n"
+        "           bilinear._upscale4_strip, bilinear._strip_rows, bilinear.window_controls]\n"
         "libs = [c.library for h in helpers for c in h.overloads.values()]\n"
         "print(json.dumps({'file': pixscale.__file__, 'compiled': len(libs),\n"
         "                  'link_only': all(isinstance(lib, linking._LinkOnlyLibrary) for lib in libs),\n"
         "                  'cached': any(h._cache._enabled for h in helpers),\n"
-        "                  'same': bool((out8 == reference.warp(img, t)).all() and (out == reference.warp(img16, t)).all())}))\n"
+        "                  'same': bool((out8 == reference.warp(img, t)).all()\n"
+        "                               and (out == reference.warp(img16, t)).all())}))\n"
     )
     out, _ = _run(code, root, PIXSCALE_CACHE_DIR=tmp_path / "cache")
     assert out["compiled"] >= 7 and out["link_only"] and not out["cached"] and out["same"]
@@ -403,7 +404,8 @@ def test_only_a_uint8_warp_compiles_the_rgba_row_loops(tmp_path):
         "            out = warp(img, t, premultiplied=premultiplied)\n"
         "            ref = reference.warp(img, t, premultiplied=premultiplied)\n"
         "            same.append(int(np.abs(out.astype(np.int64) - ref.astype(np.int64)).max()))\n"
-        "    seen.append([sorted(str(s[0].dtype) for s in f.signatures) for f in (bilinear._upscale4, bilinear._downscale4)])\n"
+        "    loops = (bilinear._upscale4, bilinear._downscale4)\n"
+        "    seen.append([sorted(str(s[0].dtype) for s in f.signatures) for f in loops])\n"
         "print(json.dumps({'seen': seen, 'same': same}))\n"
     )
     full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
@@ -424,7 +426,10 @@ def test_a_target_without_a_byte_shuffle_gives_the_same_bytes(tmp_path):
         "from pixscale.kernels import simd\n"
         "seen = []\n"
         "real = simd.has_byte_shuffle\n"
-        "simd.has_byte_shuffle = lambda context: seen.append(real(context)) or (sys.argv[1:] == ['on'] and real(context))\n"
+        "def asked(context):\n"
+        "    seen.append(real(context))\n"
+        "    return sys.argv[1:] == ['on'] and real(context)\n"
+        "simd.has_byte_shuffle = asked\n"
         "from pixscale import warp, ScaleTransform\n"
         "rng = np.random.default_rng(5)\n"
         "img = rng.integers(0, 256, (150, 700, 4), dtype=np.uint8)\n"

@@ -21,6 +21,15 @@ def _offsets(n_src, n_out, scale, src_c, dst_c, w0, w1, xo0, xo1):
     return lo, hi, x_lo, x_hi, j_a, j_b
 
 
+def _float32_taps(n_src, scale, src_c, n_out=53):
+    """The live columns' taps of 4-channel rows of ``n_src`` pixels: ``n, x_lo, x_hi, j_a, j_b, xo0, xo1, wx0, wx1``."""
+    w = np.empty((2, n_out), np.float32)
+    xo = np.zeros((2, n_out), np.uint64)
+    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
+    n = hi - lo
+    return n, x_lo, x_hi, j_a, j_b, xo[0, :n].copy(), xo[1, :n].copy(), w[0, lo:hi].copy(), w[1, lo:hi].copy()
+
+
 def _random(rng, shape, dtype):
     if np.dtype(dtype).kind == "u":
         return rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
@@ -99,13 +108,8 @@ def _window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, n, buf):
 def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult, scale, src_c):
     """uint8 RGBA: the upscale's groups of four read through two 16-byte windows and a byte shuffle
     (simd.lerp16_window), the groups whose windows would end past the row, and any downscale, as lerp16."""
-    n_src, n_out = 37, 53
-    w = np.empty((2, n_out), np.float32)
-    xo = np.zeros((2, n_out), np.uint64)
-    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
-    n = hi - lo
-    xo0, xo1 = xo[0, :n].copy(), xo[1, :n].copy()
-    wx0, wx1 = w[0, lo:hi].copy(), w[1, lo:hi].copy()
+    n_src = 37
+    n, x_lo, x_hi, j_a, j_b, xo0, xo1, wx0, wx1 = _float32_taps(n_src, scale, src_c)
     row = _random(rng, 4 * n_src, np.uint8)[4 * x_lo : 4 * x_hi]
     row.reshape(-1, 4)[(np.arange(row.size // 4) // 3) % 2 == 0, 3] = 0  # background runs too
     want = np.empty(4 * n, np.float32)
@@ -148,13 +152,8 @@ def _divided_and_stored(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, out_v, out_s
 def test_the_downscale_pass_divides_and_stores_as_the_pass_then_the_store(rng, scale, src_c):
     """simd.lerp16_divide (the premultiplied downscale's pass and store in one vector) stores the bytes
     of the straight pass into floats followed by store_premult4, alpha 0 and full alpha included."""
-    n_src, n_out = 37, 53
-    w = np.empty((2, n_out), np.float32)
-    xo = np.zeros((2, n_out), np.uint64)
-    lo, hi, x_lo, x_hi, j_a, j_b = _offsets(n_src, n_out, scale, src_c, 26.0, w[0], w[1], xo[0], xo[1])
-    n = hi - lo
-    xo0, xo1 = xo[0, :n].copy(), xo[1, :n].copy()
-    wx0, wx1 = w[0, lo:hi].copy(), w[1, lo:hi].copy()
+    n_src = 37
+    n, x_lo, x_hi, j_a, j_b, xo0, xo1, wx0, wx1 = _float32_taps(n_src, scale, src_c)
     alpha = rng.choice(np.float32([0, 0, 0.3, 0.5, 1, 200, 255]), n_src)
     colour = rng.uniform(0, 255, (n_src, 3)).astype(np.float32)
     colour[::5] = 255

@@ -332,7 +332,9 @@ def test_the_probe_kernel_warps_alpha_as_every_warp_does(rng, dtype):
                 window = np.s_[r0 : r0 + shape[0], c0 : c0 + shape[1]]
                 for pm in (True, False):
                     np.testing.assert_array_equal(pixscale.warp(img, t, premultiplied=pm)[window][..., -1], out)
-                    np.testing.assert_array_equal(pixscale.warp(img[..., 2:], t, premultiplied=pm)[window][..., -1], out)
+                    np.testing.assert_array_equal(
+                        pixscale.warp(img[..., 2:], t, premultiplied=pm)[window][..., -1], out
+                    )
 
 
 def test_background_needs_alpha_even_for_a_bare_mask():
