@@ -494,7 +494,7 @@ def _strip_rows(
             _blend_finish4(a, ba, b, bb, maxval, dst)
         else:
             for k in range(dst.shape[0]):
-                dst[k] = a * ba[k] + b * bb[k] + _HALF  # rounded() without its clip, a no-op here: see below
+                dst[k] = a * ba[k] + b * bb[k] + _HALF  # rounded() less its clip, a no-op here (_gather4_rounded)
     tags[sa] = tag_a
     tags[1 - sa] = tag_b
     return sa
