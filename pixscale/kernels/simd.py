@@ -174,7 +174,7 @@ def _lerp16_codegen(premult, window=False, divide=False):
     With ``window`` (a uint8 source; arguments ``src, xo0, ctl, wx0, wx1, j, g, dst``)
     the four pixels' taps are read as two 16-byte windows, from ``xo0[j]``
     and one pixel on, and picked out of them by the byte shuffle
-    ``ctl[16 * g:16 * g + 16]`` (see :func:`pixscale.kernels.bilinear.window_controls`):
+    ``ctl[16 * g:16 * g + 16]`` (see :func:`pixscale.kernels.rgba8.window_controls`):
     three loads for eight, on a target with :func:`has_byte_shuffle`; elsewhere
     the taps are loaded as without ``window``.  The same values either way.
     """

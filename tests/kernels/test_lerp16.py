@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from pixscale.kernels import bilinear
+from pixscale.kernels import bilinear, rgba8
 from pixscale.kernels.axis import axis_taps
 from pixscale.kernels.simd import _lerp16_py, _lerp16w_py
 from pixscale.kernels.store import store_premult4
@@ -98,8 +98,8 @@ def test_taps_that_are_not_one_run_of_neighbours_have_no_run():
 @numba.njit
 def _window(row, xo0, xo1, wx0, wx1, premult, j_a, j_b, n, buf):
     ctl = np.empty(16 * max((j_b - j_a) // 4, 0), np.uint8)
-    n_win = bilinear.window_controls(xo0, j_a, j_b, n, ctl)
-    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf)
+    n_win = rgba8.window_controls(xo0, j_a, j_b, n, ctl)
+    rgba8._gather4_window(row, xo0, xo1, wx0, wx1, premult, j_a, n_win, ctl, buf)
     return n_win
 
 
@@ -125,9 +125,9 @@ def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult,
         assert n_win < groups  # a downscale's group spans more than four pixels
     # The plain-Python twin used under NUMBA_DISABLE_JIT does the same (and checks the controls).
     ctl = np.empty(16 * groups, np.uint8)
-    assert bilinear.window_controls.py_func(xo0, j_a, j_b, row.size, ctl) == n_win
+    assert rgba8.window_controls.py_func(xo0, j_a, j_b, row.size, ctl) == n_win
     got[:] = np.nan
-    bilinear._gather4_window(row, xo0, xo1, wx0, wx1, premult, 0, 0, ctl, got)  # every pixel one by one
+    rgba8._gather4_window(row, xo0, xo1, wx0, wx1, premult, 0, 0, ctl, got)  # every pixel one by one
     for g in range(n_win):
         _lerp16w_py(row, xo0, ctl, wx0, wx1, j_a + 4 * g, g, got, premult)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
@@ -141,7 +141,7 @@ def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult,
 @numba.njit
 def _divided_and_stored(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, out_v, out_s):
     buf = np.empty(rowf.shape[0], rowf.dtype)
-    bilinear._gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, out_v)
+    rgba8._gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, out_v)
     bilinear._gather4_runs(rowf, xo0, xo1, wx0, wx1, False, j_a, j_b, buf)
     for j in range(out_s.shape[0] // 4):
         o = 4 * j

@@ -435,7 +435,7 @@ def test_simd_gather_is_bit_identical_to_the_scalar_gather(rng, dtype, premult):
 @pytest.mark.parametrize("premultiplied", [True, False])
 def test_rgba8_upscale_in_strips_and_blocks_matches_reference(rng, scale, premultiplied):
     """Wider than two strips and taller than two row blocks of the uint8 row loop: the same bytes as the reference."""
-    from pixscale.kernels import bilinear as _kernels
+    from pixscale.kernels import rgba8 as _kernels
 
     h, w = 2 * _kernels.BLOCK + 7, 2 * _kernels.STRIP + 90
     img = _random(rng, (h, w, 4), np.uint8)
