@@ -140,7 +140,7 @@ def test_byte_shuffle_windows_are_bit_identical_to_the_scalar_pass(rng, premult,
 
 @numba.njit
 def _divided_and_stored(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, out_v, out_s):
-    buf = np.empty(rowf.shape[0], rowf.dtype)
+    buf = np.empty(out_v.shape[0], rowf.dtype)  # a value for each output value
     rgba8._gather4_divided(rowf, xo0, xo1, wx0, wx1, j_a, j_b, maxval, buf, out_v)
     bilinear._gather4_runs(rowf, xo0, xo1, wx0, wx1, False, j_a, j_b, buf)
     for j in range(out_s.shape[0] // 4):
