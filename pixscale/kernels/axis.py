@@ -23,22 +23,21 @@ def axis_taps(start, n_src, scale, src_c, dst_c, i0, i1, w0, w1):
     get weight 0 and a clipped index.  Returns the half-open range
     ``(lo, hi)`` of pixels with any non-zero weight (``lo == hi`` if none).
     """
-    lo = -1
-    hi = 0
-    for k in range(i0.shape[0]):
+    n = i0.shape[0]
+    for k in range(n):  # no branch and no running state: the loop vectorises
         u = (start + k + 0.5 - dst_c) / scale + src_c - 0.5
         f0 = np.floor(u)
         f = u - f0
         a = int(f0)
         b = a + 1
-        wa = 1.0 - f if 0 <= a < n_src else 0.0
-        wb = f if 0 <= b < n_src else 0.0
+        w0[k] = 1.0 - f if 0 <= a < n_src else 0.0
+        w1[k] = f if 0 <= b < n_src else 0.0
         i0[k] = min(max(a, 0), n_src - 1)
         i1[k] = min(max(b, 0), n_src - 1)
-        w0[k] = wa
-        w1[k] = wb
-        if w0[k] != 0 or w1[k] != 0:
-            if lo < 0:
-                lo = k
-            hi = k + 1
-    return (lo, hi) if lo >= 0 else (0, 0)
+    lo = 0
+    while lo < n and w0[lo] == 0 and w1[lo] == 0:
+        lo += 1
+    hi = n
+    while hi > lo and w0[hi - 1] == 0 and w1[hi - 1] == 0:
+        hi -= 1
+    return (lo, hi) if lo < hi else (0, 0)
