@@ -38,7 +38,7 @@ BLOCK = 64
 def window_controls(xo0, j_a, j_b, n, ctl):
     """Byte-shuffle controls for the runs' groups of four pixels ``j_a + 4 g``; returns how many lead groups have one.
 
-    ``ctl[g, 4 k + c] = xo0[j + k] - xo0[j] + c`` picks pixel ``j + k``'s left
+    ``ctl[16 g + 4 k + c] = xo0[j + k] - xo0[j] + c`` picks pixel ``j + k``'s left
     tap out of the 16 bytes from ``xo0[j]``, and its right tap out of the 16
     from one pixel on (:func:`pixscale.kernels.simd.lerp16_window`): for every
     group whose taps span at most four pixels (any upscale) and whose windows
