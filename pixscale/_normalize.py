@@ -26,10 +26,11 @@ from ._validate import check_array, check_float_range, with_mask
 from ._warp import warp_checked
 
 
-def _apply(image, options, mask=None, out=None, compiled=False):
+def _apply(image, options, mask=None, out=None, compiled=True):
     """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given.
 
-    ``compiled``: exact mode's search in one compiled call (see :func:`pixscale._plan.plan_measured`).
+    ``compiled``: exact mode's search in one compiled call once the span count is on (see
+    :func:`pixscale._plan.plan_measured`); False for the Python search.
     """
     if mask is not None:
         image = with_mask(image, mask)
@@ -448,7 +449,7 @@ def normalize_batch(
         try:
             image, into = images[index], None if out is None else out[index]
             done = None if like is None else like.normalize(image, into)
-            results[index] = _apply(image, options, masks[index], into, True)[0] if done is None else done
+            results[index] = _apply(image, options, masks[index], into)[0] if done is None else done
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"image {index} of the batch: {exc}") from exc
 

@@ -339,12 +339,12 @@ def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, *
     return plan_views(images, options)
 
 
-def plan_views(images, options, compiled=False):
+def plan_views(images, options, compiled=True):
     """:func:`plan_group` of a non-empty sequence of views with its :class:`Options`: measure, then plan."""
     return plan_measured([_prepare(img, options) for img in images], options, compiled)
 
 
-def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None):
+def plan_measured(objects, options, compiled=True, probe=_Probe, supports=None):
     """The body of every plan: :func:`plan_group` of views whose objects are measured already.
 
     ``objects`` is a non-empty sequence of :class:`Measured`, one per view:
@@ -356,9 +356,12 @@ def plan_measured(objects, options, compiled=False, probe=_Probe, supports=None)
     ``options.object_mask.threshold`` is read, with the placement, target
     and filter.  The pipeline measures each view once and plans from that.
 
-    ``compiled`` (``normalize_batch``'s): exact mode's search for one bilinear view in one compiled
-    call without the GIL (:meth:`_Probe.search`), the same plan, once the probes use the span count
-    for the alpha's dtype (:func:`pixscale._warp.bilinear_count`), so a cold first call compiles none.
+    ``compiled``: exact mode's search for a single bilinear view runs in one compiled call without
+    the GIL (:meth:`_Probe.search`), the same plan as the Python search, once the probes use the
+    span count for the alpha's dtype (:func:`pixscale._warp.bilinear_count`): a cold first call
+    compiles no search, and the search kernel compiles (about a second of CPU, cached) with the
+    span count's first use.  False: the Python search always (the tests' specification).
+    Groups of views search in Python.
     ``probe`` makes a view's :class:`_Probe`, and ``supports`` (one per view) are the boxes of
     :func:`_support` when measured elsewhere: the GPU path counts and measures on the device.
     """

@@ -1,7 +1,7 @@
 """Exact mode's search: the scale whose re-measured size ratio is closest to the target.
 
 :func:`refine_scale` is the specification; :func:`pixscale.kernels.search.search_scale`
-runs the same steps in one compiled call (``normalize_batch``), given :data:`STEPS`.
+runs the same steps in one compiled call (a single view's search, once the span count is on), given :data:`STEPS`.
 """
 
 import math

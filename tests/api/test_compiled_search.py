@@ -1,4 +1,4 @@
-"""Exact mode's compiled search (``normalize_batch``'s) plans exactly what the Python search plans."""
+"""Exact mode's compiled search (a single bilinear view's, once the span count is on) plans what Python's plans."""
 
 import numpy as np
 import pytest
@@ -29,8 +29,8 @@ def spans(monkeypatch):
 
 def _both(img, options):
     """The plan of one view by the Python search and by the compiled one."""
-    python = _plan.plan_measured([_plan._prepare(img, options)], options)
-    compiled = _plan.plan_measured([_plan._prepare(img, options)], options, compiled=True)
+    python = _plan.plan_measured([_plan._prepare(img, options)], options, compiled=False)
+    compiled = _plan.plan_measured([_plan._prepare(img, options)], options)
     return python, compiled
 
 
@@ -67,7 +67,7 @@ def test_the_compiled_search_keeps_the_counts_of_its_scale(monkeypatch, rng, spa
     objects = [_plan._prepare(img, options)]
     calls = []
     monkeypatch.setattr(_warp, "bilinear_count", lambda *args: calls.append(args))
-    t = _plan.plan_measured(objects, options, compiled=True)[0]
+    t = _plan.plan_measured(objects, options)[0]
     assert spans and calls == []
     assert t.achieved_ratio == pixscale.measure(t.apply(img)).size_ratio
 
@@ -81,7 +81,7 @@ def test_the_search_is_compiled_only_once_the_probes_use_the_span_count(monkeypa
 
 
 def test_normalize_batch_is_bit_identical_to_normalize_on_hard_and_soft_edges(rng, spans):
-    """normalize_batch (compiled search) and normalize (Python search) give the same bytes, exact mode."""
+    """normalize_batch (its compiled plan) and normalize give the same bytes, exact mode."""
     images = [rgba(rng, soft_shape(rng, 80, edge=e), np.uint16) for e in (0.3, 1.5, 4)]
     images.append(np.zeros((80, 80, 4), np.uint8))
     images[-1][20:47, 13:50] = 255  # a hard-edged rectangle
@@ -90,3 +90,15 @@ def test_normalize_batch_is_bit_identical_to_normalize_on_hard_and_soft_edges(rn
         for img, out in zip(images, got, strict=True):
             np.testing.assert_array_equal(out, pixscale.normalize(img, **options))
     assert spans
+
+
+def test_plan_and_normalize_of_one_view_search_in_one_compiled_call(rng, spans):
+    """Once the span count is on, a single bilinear view's search is the compiled one; a group's is Python's."""
+    img = rgba(rng, soft_shape(rng, 64))
+    t = pixscale.plan(img)
+    out = pixscale.normalize(img)
+    assert len(spans) == 2
+    assert pixscale.measure(out).size_ratio == t.achieved_ratio
+    pixscale.plan_group([img, img[::-1]])
+    pixscale.plan(img, filter="lanczos4")  # not a bilinear probe
+    assert len(spans) == 2

@@ -265,8 +265,7 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
         "said = []\n"
         "cold = precompile(['uint8', 'uint8'], announce=said.append)\n"
         "k = _config.kernels()\n"
-        "from pixscale.kernels.probe import count_spans\n"
-        "top = [k.measure_alpha, k.measure_words, count_spans, k.warp_window]\n"
+        "top = [k.measure_alpha, k.measure_words, k.search_scale, k.warp_window]\n"
         "misses = sum(sum(d.stats.cache_misses.values()) for d in top)\n"
         "print(json.dumps({'file': pixscale.__file__, 'cold': cold, 'said': said, 'misses': misses,\n"
         "                  'compiled': [len(d.signatures) for d in top]}))\n"
@@ -333,20 +332,22 @@ def test_exact_mode_uses_the_span_count_once_compiled(monkeypatch):
 
 
 def test_a_first_normalize_compiles_no_span_count_and_precompile_caches_it(tmp_path):
+    """The span count and the compiled search: not compiled by a first normalize, by precompile, then loaded."""
     root = _copy_package(tmp_path)
     code = (
         "import json, sys, numpy as np, pixscale\n"
         "from pixscale.bench import test_image\n"
         "from pixscale._precompile import precompile\n"
-        "from pixscale.kernels import probe\n"
+        "from pixscale.kernels import probe, search\n"
+        "kernels = (probe.count_spans, search.search_scale)\n"
         "img = test_image(64)\n"
         "out = pixscale.normalize(img)\n"
-        "first = len(probe.count_spans.signatures)\n"
+        "first = [len(k.signatures) for k in kernels]\n"
         "if sys.argv[1:] == ['precompile']:\n"
         "    precompile(['uint8'])\n"
         "again = pixscale.normalize(img)\n"
-        "print(json.dumps({'first': first, 'after': len(probe.count_spans.signatures),\n"
-        "                  'misses': sum(probe.count_spans.stats.cache_misses.values()),\n"
+        "print(json.dumps({'first': first, 'after': [len(k.signatures) for k in kernels],\n"
+        "                  'misses': [sum(k.stats.cache_misses.values()) for k in kernels],\n"
         "                  'same': bool((out == again).all())}))\n"
     )
     cache = tmp_path / "cache"
@@ -357,9 +358,12 @@ def test_a_first_normalize_compiles_no_span_count_and_precompile_caches_it(tmp_p
         proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=root, env=full, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads(proc.stdout.splitlines()[-1]))
-    assert runs[0] == {"first": 0, "after": 0, "misses": 0, "same": True}  # the plain count only
-    assert runs[1] == {"first": 0, "after": 1, "misses": 1, "same": True}  # compiled by precompile
-    assert runs[2] == {"first": 1, "after": 1, "misses": 0, "same": True}  # from the cache at once
+    # The plain count and the Python search only.
+    assert runs[0] == {"first": [0, 0], "after": [0, 0], "misses": [0, 0], "same": True}
+    # Both compiled by precompile (the span count by its first probe, the search by its later plans).
+    assert runs[1] == {"first": [0, 0], "after": [1, 1], "misses": [1, 1], "same": True}
+    # The search from the cache at once: a single view's probes are all inside it.
+    assert runs[2] == {"first": [0, 1], "after": [0, 1], "misses": [0, 0], "same": True}
 
 
 def test_helpers_are_compiled_for_linking_only(tmp_path):
