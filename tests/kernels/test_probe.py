@@ -87,3 +87,44 @@ def test_sure_levels_keep_a_margin_for_float_alpha():
     assert lo < np.float32(0.5) < hi and lo.dtype == hi.dtype == np.float32
     assert _kernels.sure_levels(np.float64, 0.0)[0] == 0.0
     assert _kernels.sure_levels(np.float64, 5e-324)[0] == -np.inf  # no level below a subnormal threshold
+
+
+def _table_of(alpha, lo, hi, box):
+    """The row table of probe_rows' docstring, row by row in plain Python (the first of equal runs)."""
+    h, w = alpha.shape
+    x0, y0, x1, y1 = box
+    rows = np.tile(np.array([w, -1, w, -1, 0, w - 1], np.int64), (h, 1))
+    for y in range(y0, y1):
+        over = [x for x in range(x0, x1) if alpha[y, x] > lo]
+        if not over:
+            continue
+        first, last = over[0], over[-1]
+        rows[y] = (first, last, w, -1, w, -1)
+        for col, test in ((2, lambda v: v > hi), (4, lambda v: not v > lo)):
+            best, x = 0, first
+            while x <= last:
+                e = x
+                while e <= last and test(alpha[y, e]):
+                    e += 1
+                if e - x > best:
+                    best, rows[y, col], rows[y, col + 1] = e - x, x, e - 1
+                x = max(e, x + 1)
+    return rows
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["hard", "soft", "holes", "noise"])
+def test_the_row_table_is_its_specification(rng, dtype, kind):
+    """probe_rows' hulls, longest runs and longest gaps, in boxes of every width (blocks of 32 and tails)."""
+    from pixscale.kernels.probe import probe_rows
+
+    shape = (int(rng.integers(20, 40)), int(rng.integers(40, 140)))
+    alpha = _alpha(rng, kind, shape, dtype)
+    for threshold in [10, 127.5]:
+        lo, hi = _kernels.sure_levels(alpha.dtype, threshold_value(alpha.dtype, threshold))
+        for _ in range(6):
+            x0, x1 = sorted(int(v) for v in rng.integers(0, shape[1] + 1, 2))
+            y0, y1 = sorted(int(v) for v in rng.integers(0, shape[0] + 1, 2))
+            rows = np.full((shape[0], 6), -7, np.int64)
+            probe_rows(alpha, lo, hi, x0, y0, x1, y1, rows)
+            np.testing.assert_array_equal(rows, _table_of(alpha, lo, hi, (x0, y0, x1, y1)))
