@@ -26,18 +26,14 @@ from ._validate import check_array, check_float_range, with_mask
 from ._warp import warp_checked
 
 
-def _apply(image, options, mask=None, out=None, compiled=True):
-    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given.
-
-    ``compiled``: exact mode's search in one compiled call once the span count is on (see
-    :func:`pixscale._plan.plan_measured`); False for the Python search.
-    """
+def _apply(image, options, mask=None, out=None):
+    """Normalize one image with its :class:`Options`: ``(output, transform)``; the output is ``out`` if given."""
     if mask is not None:
         image = with_mask(image, mask)
     image = check_float_range(check_array(image))
     if options.erase_specks:
         image = without_specks(image, options.object_mask)
-    t = plan_views([image], options, compiled)[0]
+    t = plan_views([image], options)[0]
     return warp_checked(image, t, options.premultiplied, options.background, out=out), t
 
 
