@@ -18,7 +18,7 @@ import imageio.v3 as iio
 
 import pixscale
 from pixscale import synth
-from pixscale.kernels import bilinear as _kernels
+from pixscale.kernels import count as _kernels
 
 
 def main(argv=None):
@@ -46,9 +46,9 @@ def main(argv=None):
     calls = []
     real = _kernels.warp_count
 
-    def counting(*a):
+    def counting(*a, **k):
         calls.append(1)
-        return real(*a)
+        return real(*a, **k)
 
     _kernels.warp_count = counting
     try:

@@ -5,7 +5,7 @@
 Records the probes that ``pixscale.plan`` makes (exact mode, the defaults) on
 ``pixscale.bench.test_image(512)`` and three demo views of 512²
 (``pixscale.synth.mouse_view``), then times each again both ways:
-``kernels.bilinear.warp_count`` without ``memo`` (the full one-channel warp of
+``kernels.count.warp_count`` without ``memo`` (the full one-channel warp of
 the window, then ``count_above``) and with it (``count_spans``, which
 interpolates only the pixels whose taps are not all on one side of the
 threshold), and the row table the span count builds once per plan

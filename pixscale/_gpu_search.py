@@ -245,9 +245,9 @@ def plan_alone(objects, supports, options, count, views_per_launch=None):
     n = len(objects)
     views: list = [None] * n
     errors: dict[int, Exception] = {}
-    for i, ((m, alpha), box) in enumerate(zip(objects, supports, strict=True)):
+    for i, (o, box) in enumerate(zip(objects, supports, strict=True)):
         try:
-            views[i] = _View(alpha, m, options, box)
+            views[i] = _View(o.alpha, o.measurement, options, box)
         except (ValueError, TypeError) as exc:
             errors[i] = exc
     ok = [i for i in range(n) if views[i] is not None]

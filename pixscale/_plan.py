@@ -110,8 +110,8 @@ _CANVASES: dict[tuple, tuple] = {}
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, m, options, support=None):
-        self.alpha, self.measurement = alpha, m
+    def __init__(self, alpha, m, options, support=None, channels=1):
+        self.alpha, self.measurement, self.channels = alpha, m, channels
         self.input_shape = m.shape
         self.fit = fit = options.fit
         self.filter = filter = options.filter
@@ -149,9 +149,9 @@ class _Probe:
         self.args = (alpha.dtype.kind == "u", kernel_constants(alpha.dtype))
         self.seen = {}
         # The count kernel, looked up once where the filter does not change with the scale; the
-        # bilinear one keeps a table of the source rows in ``memo`` (built by its first call).
+        # bilinear one keeps in ``memo`` what its later counts reuse (pixscale.kernels.count.warp_count).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
-        self.memo = {"box": bbox}
+        self.memo = {"box": bbox, "channels": view.channels}
         self.found = None  # (scale, on_canvas, total, dx, dy) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
@@ -223,7 +223,7 @@ def search_view(
     them (``rooms`` None unless ``fit="shift"``); ``args`` are the probe's
     kernel arguments, ``(rounding, consts)``.
     """
-    from .kernels.bilinear import sure_levels  # numba: imported by the first search, not by pixscale
+    from .kernels.count import sure_levels  # numba: imported by the first search, not by pixscale
 
     # warp_count's memo table, built in the search: for these levels, in this box.
     lo, hi = sure_levels(alpha.dtype, thr)
@@ -257,10 +257,21 @@ def _search_goal(target, n_pixels, n_views):
 
 
 class Measured(NamedTuple):
-    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`)."""
+    """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`).
+
+    ``channels`` is the image's channel count (1 for an alpha alone): exact
+    mode's plain probe warps with the kernel the image's warp compiles
+    (``pixscale.kernels.count.warp_count``).
+    """
 
     measurement: Measurement
     alpha: np.ndarray
+    channels: int = 1
+
+
+def channels_of(image):
+    """The channel count of an (H, W, C) image, 1 of an (H, W) alpha: :attr:`Measured.channels`."""
+    return image.shape[2] if image.ndim == 3 else 1
 
 
 def _prepare(image, options):
@@ -277,7 +288,7 @@ def _prepare(image, options):
             f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
             f"so there is no object to scale; check the alpha channel or lower `threshold=`."
         )
-    return Measured(m, sel.alpha)
+    return Measured(m, sel.alpha, channels_of(image))
 
 
 def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, **keywords: Any) -> list[ScaleTransform]:
@@ -367,7 +378,7 @@ def plan_measured(objects, options, compiled=True, probe=_Probe, supports=None):
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     boxes = [None] * len(objects) if supports is None else supports
-    views = [_View(alpha, m, options, box) for (m, alpha), box in zip(objects, boxes, strict=True)]
+    views = [_View(o.alpha, o.measurement, options, box, o.channels) for o, box in zip(objects, boxes, strict=True)]
     if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
         wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
     else:

@@ -45,16 +45,16 @@ def resampler(filter, scale, dtype=None, nc=None):
     bilinear has its own kernels, Lanczos-4 and area share the tap kernels of
     :mod:`pixscale.kernels.taps`, bound to their code.  A run that only warps
     bilinearly never compiles the tap kernels.  A bilinear warp of ``nc`` 4
-    channels of ``dtype`` uint8 takes the RGBA kernel of its side of scale 1
-    (the same bits, and a first call compiles one row loop, not the general loop's
-    every channel count).
+    channels takes a kernel compiled for four: for ``dtype`` uint8 the RGBA
+    kernel of its side of scale 1, else ``warp_window4`` (the same bits, and a
+    first call compiles the four-channel passes, not every channel count's).
     """
     k = kernels()
     code = CODES[resolve(filter, scale)]
     if code == 0:
         if nc == 4 and dtype == np.uint8:
             return (k.warp_rgba8_up if scale >= 1.0 else k.warp_rgba8_down), bilinear_count
-        return k.warp_window, bilinear_count
+        return (k.warp_window4 if nc == 4 else k.warp_window), bilinear_count
     return functools.partial(k.warp_taps_window, code), functools.partial(k.warp_taps_count, code)
 
 
@@ -89,8 +89,8 @@ def bilinear_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0
 
     With a ``memo`` the kernel counts with :func:`pixscale.kernels.probe.count_spans`,
     which takes about a second per alpha dtype to compile; the plain count
-    (the full one-channel warp the image warp compiles anyway, then
-    ``count_above``) gives the same count.  So the span count is used only
+    (the full one-channel warp, with the kernel the image warp compiles anyway,
+    then the count: see ``warp_count``) gives the same count.  So the span count is used only
     where it costs no compile: when the kernel cache holds it (a marker
     written by the process that compiled it), after :func:`use_span_count`
     (:func:`pixscale.precompile` calls it: a dataset run compiles it up
@@ -112,7 +112,7 @@ def bilinear_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0
         _cache.mark_warm(_span_label(alpha.dtype))
         return n
     t0 = time.perf_counter()
-    n = kernels().warp_count(*args)
+    n = kernels().warp_count(*args, memo, spans=False)
     _SPAN_COUNT[alpha.dtype] = state + (time.perf_counter() - t0) if state >= 0 else 0.0
     return n
 

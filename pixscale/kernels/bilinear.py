@@ -10,7 +10,6 @@ import numpy as np
 
 from . import jit, jit_helper, jit_inline
 from .axis import axis_taps
-from .probe import count_spans, probe_rows
 from .simd import (
     lerp4,
     lerp4_premult,
@@ -18,7 +17,6 @@ from .simd import (
     lerp16_premult,
 )
 from .store import finish, rounded, store_straight, to_work
-from .taps import count_above
 from .views import row, span
 
 # --- Bilinear resample-and-pad ------------------------------------------------
@@ -251,6 +249,7 @@ def warp_bilinear(
     out,
     rowf,
     bufs,
+    four,
 ):
     """Bilinear resample-and-pad of flat rows ``src`` (H, W*nc) into ``out`` (Ho, Wo*nc).
 
@@ -263,7 +262,9 @@ def warp_bilinear(
     and rows whose weights are both 0 are transparent fills.  ``premult``
     interpolates colour premultiplied by the last channel.  Scratch rows of
     the working float type: ``rowf`` holds ``nc * max(x_hi - x_lo, j_hi - j_lo)``
-    values, ``bufs`` two rows of ``nc * (j_hi - j_lo)``.
+    values, ``bufs`` two rows of ``nc * (j_hi - j_lo)``.  ``four`` is a
+    constant, True where ``nc`` is 4: numba then drops the other channel
+    counts' passes before typing them (see :func:`warp_window4`).
     """
     ho = out.shape[0]
     k_lo = nc * j_lo
@@ -287,14 +288,21 @@ def warp_bilinear(
         y0 = ys0[i]
         y1 = ys1[i]
         if vertical_first:
-            if premult:
-                _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[: s_hi - s_lo])
-            else:
-                _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
-            if nc == 4:
+            if four:  # each branch on ``four`` holds all that depends on it: numba drops the other whole
+                if premult:
+                    _blend_rows_premult4(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
+                else:
+                    _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
                 _gather4_runs(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, ba)
             else:
-                _gather(rowf, nc, xo0, xo1, wx0, wx1, straight, ba)
+                if premult:
+                    _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[: s_hi - s_lo])
+                else:
+                    _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
+                if nc == 4:
+                    _gather4_runs(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, ba)
+                else:
+                    _gather(rowf, nc, xo0, xo1, wx0, wx1, straight, ba)
             finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
             continue
         # Two-row cache: each source row is resampled horizontally once.
@@ -303,10 +311,16 @@ def warp_bilinear(
                 ba, bb = bb, ba
                 tag_a, tag_b = tag_b, tag_a
             else:
-                _hpass(src[y0, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, ba)
+                if four:
+                    _gather4_runs(src[y0, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, ba)
+                else:
+                    _hpass(src[y0, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, ba)
                 tag_a = y0
         if tag_b != y1:
-            _hpass(src[y1, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, bb)
+            if four:
+                _gather4_runs(src[y1, s_lo:s_hi], xo0, xo1, wx0, wx1, premult, j_a, j_b, bb)
+            else:
+                _hpass(src[y1, s_lo:s_hi], rowf, nc, xo0, xo1, wx0, wx1, premult, j_a, j_b, bb)
             tag_b = y1
         if premult or not rounding:
             # Blend into the spare scratch row, then divide back / store.
@@ -346,11 +360,29 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
     The whole resample in one call: taps of both axes (:func:`_taps`),
     scratch rows and :func:`warp_bilinear` for the flat source rows ``src``
     (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in the working float
-    type, which also sets the type of the weights.  uint8 RGBA has its own
-    kernels, :func:`warp_rgba8_up` and :func:`warp_rgba8_down`, with the same
-    arguments and bits; the other filters' twin is
-    :func:`pixscale.kernels.taps.warp_taps_window`.
+    type, which also sets the type of the weights.  Four channels have a
+    kernel of their own with the same arguments and bits: :func:`warp_window4`,
+    and for uint8 :func:`warp_rgba8_up` and :func:`warp_rgba8_down`.  The
+    other filters' twin is :func:`pixscale.kernels.taps.warp_taps_window`.
     """
+    _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, False)
+
+
+@jit
+def warp_window4(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
+    """:func:`warp_window` for four channels (``nc`` 4): RGBA of every dtype but uint8, and exact mode's probe of it.
+
+    The same loop, compiled with the four-channel passes only (a fifth less
+    to compile: docs/benchmarks.md).  Exact mode's probe of such an image
+    warps its alpha as the last of four channels (:func:`pixscale.kernels.count.warp_count`), so that
+    the image's first call compiles this kernel and not :func:`warp_window` too.
+    """
+    _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, True)
+
+
+@jit_inline
+def _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, four):
+    """The body of :func:`warp_window` and :func:`warp_window4`; ``four`` is their constant."""
     wd = consts.dtype
     ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
         src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // nc
@@ -381,6 +413,7 @@ def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult,
         out,
         rowf,
         bufs,
+        four,
     )
 
 
@@ -493,65 +526,3 @@ def warp_alpha(src, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, con
         rowf,
         bufs,
     )
-
-
-def warp_count(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None):
-    """Count of ``warped alpha > thr`` over the output window ``[r0, r1) x [c0, c1)``.
-
-    Exact mode's probe.  Without ``memo``: the single channel ``alpha`` (H, W),
-    C-contiguous, warped with the general loop's one-channel arithmetic
-    (:func:`warp_alpha` for uint8, whose RGBA warps never compile the general
-    loop; :func:`warp_window` for the other dtypes, whose warps do), then the
-    count: the count of the final image.  With ``memo`` (a dict the caller keeps for this ``alpha`` and
-    ``thr``, holding ``"box"``, the source box outside which ``alpha`` is at
-    most the threshold): :func:`count_spans`, which interpolates only the
-    pixels that can land on either side of the threshold, with the same
-    arithmetic, so the count is the same; its row table
-    (:func:`probe_rows`) is built on the first call and kept in ``memo``.
-    """
-    if memo is None:
-        out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
-        if alpha.dtype == np.uint8:  # whose RGBA warps have kernels of their own, not the general loop
-            warp_alpha(alpha, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out)
-        else:  # the general loop, which the warp of the image compiles too
-            warp_window(alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
-        return count_above(out, thr)
-    rows = memo.get("rows")
-    if rows is None:
-        rows = memo["rows"] = np.empty((alpha.shape[0], 6), np.int64)
-        lo, hi = sure_levels(alpha.dtype, thr)
-        h, w = alpha.shape
-        x0, y0, x1, y1 = memo["box"] if lo != -np.inf else (0, 0, w, h)  # a box of values <= thr only
-        probe_rows(alpha, lo, hi, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h), rows)
-    return count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts)
-
-
-# --- Exact mode's probe, interpolating only where the count can go either way -----
-#
-# The bilinear weights of an output pixel are a convex combination (they sum
-# to 1 within a few ulps) unless one of its taps lies outside the source.  So
-# a pixel whose four taps all lie above ``hi`` is counted whatever its exact
-# value, and one whose taps all lie at or below ``lo`` is not (see
-# :func:`sure_levels`).  Per source row a table holds the columns between
-# which the row has pixels above ``lo`` (its hull) and its longest run above
-# ``hi``; per output row, the columns whose taps fall outside both source
-# rows' hulls are skipped, those inside both rows' runs (with weights summing
-# to 1) counted in one step, and only the rest (the object's edge)
-# interpolated, with the warp's arithmetic.
-
-
-def sure_levels(dtype, thr):
-    """``(lo, hi)``: a bilinear value of taps all ``<= lo`` is stored ``<= thr``, of taps all ``> hi`` ``> thr``.
-
-    Integer alpha is rounded, so ``lo = hi = thr``.  Float alpha is stored as
-    interpolated, and the weights sum to 1 only within a few ulps (and to
-    ``1 - 1e-6`` at least where :func:`count_spans` counts without
-    interpolating): the levels keep a relative margin of ``1e-5`` and ``1e-4``.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        return thr, thr
-    t = float(thr)
-    low = dtype.type(t * (1 - 1e-5))
-    lo = low if (t > 0 and low < thr) or t == 0 else dtype.type(-np.inf)
-    return lo, dtype.type(t * (1 + 1e-4) + 1e-30)

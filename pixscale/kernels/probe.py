@@ -1,12 +1,12 @@
 """Numba kernels: exact mode's probe, a count of warped alpha that interpolates only the object's edge.
 
-:func:`pixscale.kernels.bilinear.warp_count` (with a ``memo``) calls these:
+:func:`pixscale.kernels.count.warp_count` (with a ``memo``) calls these:
 :func:`probe_rows` builds, once per view, a table of the source rows, and
 :func:`count_spans` counts from it, with the warp's taps
 (:func:`pixscale.kernels.axis.axis_taps`) and arithmetic, so its count is
 the plain count's (the full one-channel warp, then the count) exactly
 (tests/kernels/test_probe.py).  The levels of the table are
-:func:`pixscale.kernels.bilinear.sure_levels`.  The NumPy specification is
+:func:`pixscale.kernels.count.sure_levels`.  The NumPy specification is
 :func:`pixscale.reference.probe_count`.
 
 Compiling these takes about a second per alpha dtype, so the image API uses
@@ -139,9 +139,9 @@ def _first_at_least(xs, lo, hi, v, k):
 def count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
     """``warp_count``'s count, interpolating only the pixels between the sure spans of ``rows``.
 
-    That is :func:`pixscale.kernels.bilinear.warp_count`'s.  ``rows`` is
+    That is :func:`pixscale.kernels.count.warp_count`'s.  ``rows`` is
     :func:`probe_rows`'s table for ``alpha`` and the levels of
-    :func:`pixscale.kernels.bilinear.sure_levels`; every value of ``alpha``
+    :func:`pixscale.kernels.count.sure_levels`; every value of ``alpha``
     outside the table's box is at most ``lo``.  The taps are
     :func:`axis_taps`', the interpolation and the store those of
     :func:`pixscale.kernels.bilinear.warp_bilinear` (the pass order of the scale).

@@ -170,7 +170,7 @@ def search_scale(alpha, thr, rows, lo, hi, g, n_out, scale, target, goal, steps,
     ideal_y, shift, lo_x, hi_x, lo_y, hi_y, ax, bx, ay, by, ho, wo`` (the
     footprint's extent and the rooms of ``fit="shift"`` when ``shift`` is
     1), the probe's source box ``x0, y0, x1, y1``, then the box
-    :func:`~pixscale.kernels.bilinear.warp_count` builds the table in (every
+    :func:`~pixscale.kernels.count.warp_count` builds the table in (every
     integer exact in a float64); ``n_out``
     the canvas's pixels; ``steps`` (int64, 3) the search's, bisection's and
     scan's step counts.  Besides the best scale it returns the counts there

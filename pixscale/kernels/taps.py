@@ -318,7 +318,7 @@ def count_above(values, thr):
 
 
 def warp_taps_count(filt, alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts):
-    """:func:`pixscale.kernels.bilinear.warp_count` for a tap filter: exact mode's probe, the warp's arithmetic."""
+    """:func:`pixscale.kernels.count.warp_count` for a tap filter: exact mode's probe, the warp's arithmetic."""
     out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
     warp_taps_window(filt, alpha, 1, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
     return count_above(out, thr)

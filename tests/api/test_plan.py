@@ -209,14 +209,14 @@ def test_exact_mode_uses_the_cap_when_the_target_is_out_of_reach(fit):
 
 def test_exact_mode_warps_each_probed_scale_once(monkeypatch, rng):
     from pixscale import _plan
-    from pixscale.kernels import bilinear as _kernels
+    from pixscale.kernels import count as _kernels
 
     scales = []
     warp_count = _kernels.warp_count
 
-    def counting(alpha, thr, scale, *args):
+    def counting(alpha, thr, scale, *args, **keywords):
         scales.append(scale)
-        return warp_count(alpha, thr, scale, *args)
+        return warp_count(alpha, thr, scale, *args, **keywords)
 
     monkeypatch.setattr(_kernels, "warp_count", counting)
     monkeypatch.setattr(_plan, "_span_state", lambda dtype: -1.0)  # the Python search, whose probes are seen

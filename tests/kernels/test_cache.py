@@ -20,8 +20,8 @@ import pytest
 import pixscale
 from pixscale import _precompile
 from pixscale import kernels as _config
-from pixscale.kernels import bilinear as _kernels
 from pixscale.kernels import cache as _cache
+from pixscale.kernels import count as _count
 
 PKG = Path(pixscale.__file__).parent
 CACHE_ENV = ("PIXSCALE_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_DISABLE_JIT", "NUMBA_BOUNDSCHECK")
@@ -227,6 +227,7 @@ def test_kernels_reads_each_kernel_from_the_module_that_defines_it(monkeypatch):
         "measure_alpha",
         "measure_words",
         "warp_window",
+        "warp_window4",
         "warp_rgba8_up",
         "warp_rgba8_down",
         "warp_count",
@@ -239,7 +240,7 @@ def test_kernels_reads_each_kernel_from_the_module_that_defines_it(monkeypatch):
         # a kernel, or plain Python around kernel calls (the probes, the tap filters' window)
         home = getattr(kernel, "py_func", kernel).__module__  # the module that defines it
         assert home.startswith("pixscale.kernels.") and getattr(sys.modules[home], name) is kernel
-    monkeypatch.setattr(_kernels, "warp_count", "patched")  # a patch of the home is what callers get
+    monkeypatch.setattr(_count, "warp_count", "patched")  # a patch of the home is what callers get
     assert k.warp_count == "patched"
     with pytest.raises(AttributeError, match="no_such_kernel"):
         k.no_such_kernel  # noqa: B018
@@ -301,8 +302,8 @@ def test_exact_mode_uses_the_span_count_once_compiled(monkeypatch):
     calls = []
 
     class Kernels:
-        def warp_count(self, *args):
-            calls.append("span" if len(args) == 14 else "plain")
+        def warp_count(self, *args, spans=True):
+            calls.append("span" if len(args) == 14 and spans else "plain")
             return 7
 
     warm = set()
@@ -419,6 +420,37 @@ def test_only_a_uint8_warp_compiles_the_rgba_row_loops(tmp_path):
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["seen"] == [[[], []], [["uint8"], ["uint8"]]]
     assert max(got["same"]) <= 1  # within the reference's 1 LSB
+
+
+def test_a_first_image_compiles_the_warp_of_its_channel_count_alone(tmp_path):
+    """A first uint16 RGBA ``normalize`` (exact mode's plain probes, then the warp) compiles ``warp_window4``
+    and not the general loop; a first gray+alpha one the general loop alone. Both give the reference's pixels."""
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, sys, numpy as np, pixscale\n"
+        "from pixscale import reference\n"
+        "from pixscale.kernels import bilinear\n"
+        "nc = int(sys.argv[1])\n"
+        "yy, xx = np.mgrid[0:48, 0:40]\n"
+        "img = np.zeros((48, 40, nc), np.uint16)\n"
+        "img[..., :-1] = 20000\n"
+        "img[..., -1] = np.clip(60000 - 400 * ((xx - 17.3) ** 2 + (yy - 22.1) ** 2), 0, 65535)\n"
+        "t = pixscale.plan(img)\n"
+        "out = pixscale.warp(img, t)  # normalize's two steps\n"
+        "ref = reference.warp(img, t)\n"
+        "print(json.dumps({'compiled': [len(k.signatures) for k in (bilinear.warp_window, bilinear.warp_window4)],\n"
+        "                  'lsb': int(np.abs(out.astype(np.int64) - ref.astype(np.int64)).max()),\n"
+        "                  'on_target': bool(t.on_target)}))\n"
+    )
+    full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
+    full.update(PYTHONPATH=str(root), PIXSCALE_CACHE_DIR=str(tmp_path / "cache"))
+    got = {}
+    for nc in (4, 2):
+        proc = subprocess.run([sys.executable, "-c", code, str(nc)], cwd=root, env=full, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        got[nc] = json.loads(proc.stdout.splitlines()[-1])
+    assert got[4]["compiled"] == [0, 1] and got[2]["compiled"] == [1, 0]
+    assert all(g["lsb"] <= 1 and g["on_target"] for g in got.values())
 
 
 def test_a_target_without_a_byte_shuffle_gives_the_same_bytes(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from pixscale import reference
 from pixscale._validate import threshold_value
 from pixscale._warp import work_dtype
-from pixscale.kernels import bilinear as _kernels
+from pixscale.kernels import count as _kernels
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 

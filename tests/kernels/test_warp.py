@@ -337,6 +337,63 @@ def test_the_probe_kernel_warps_alpha_as_every_warp_does(rng, dtype):
                     )
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_four_channel_kernel_is_the_general_loop_compiled_for_four(rng, dtype):
+    """kernels.bilinear.warp_window4 (RGBA of every dtype but uint8) stores the bytes of warp_window with ``nc`` 4:
+    both kinds of alpha, both sides of scale 1, windows inside and off the canvas's corner."""
+    from pixscale._warp import kernel_constants
+    from pixscale.kernels import bilinear as _kernels
+
+    img = _random(rng, (29, 37, 4), dtype)
+    img[:5, :, -1] = 0
+    flat = img.reshape(29, 37 * 4)
+    consts = kernel_constants(np.dtype(dtype))
+    rounding = np.dtype(dtype).kind == "u"
+    for scale in SCALES:
+        for centre in [(18.5, 14.5), (3.3, 25.1)]:
+            t = transform(scale, centre, (29, 37), (31, 33))
+            (cx, cy), (dx, dy) = t.src_center, t.dst_center
+            for r0, c0, shape in [(0, 0, (31, 33 * 4)), (4, 7, (20, 11 * 4)), (-3, -5, (9, 8 * 4))]:
+                for pm in (True, False):
+                    want = np.full(shape, 7, img.dtype)
+                    got = np.full(shape, 7, img.dtype)
+                    _kernels.warp_window(flat, 4, scale, cx, cy, dx, dy, r0, c0, pm, rounding, consts, want)
+                    _kernels.warp_window4(flat, 4, scale, cx, cy, dx, dy, r0, c0, pm, rounding, consts, got)
+                    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_plain_probe_of_an_rgba_image_counts_as_the_warp_does(rng, dtype):
+    """kernels.count.warp_count's plain count for an RGBA image (``memo["channels"]`` 4: the alpha warped as
+    the last of four channels, by warp_window4 but for uint8) is the count of the image's warp and of the
+    one-channel probe, and makes its four-channel copy of the alpha once."""
+    from pixscale._validate import threshold_value
+    from pixscale._warp import kernel_constants
+    from pixscale.kernels import count as _kernels
+
+    img = _random(rng, (40, 52, 4), dtype)
+    img[:6, :, -1] = 0
+    alpha = np.ascontiguousarray(img[..., -1])
+    thr = threshold_value(alpha.dtype, 100)
+    consts = kernel_constants(np.dtype(dtype))
+    rounding = np.dtype(dtype).kind == "u"
+    memo = {"box": (0, 0, 52, 40), "channels": 4}
+    copies = []
+    for scale in SCALES:
+        t = transform(scale, (20.3, 17.9), (40, 52), (45, 38))
+        full = pixscale.warp(img, t)[..., -1]
+        (cx, cy), (dx, dy) = t.src_center, t.dst_center
+        for r0, r1, c0, c1 in [(0, 45, 0, 38), (3, 30, 5, 21), (44, 45, 0, 1), (-4, 12, -6, 9)]:
+            args = (alpha, thr, scale, cx, cy, dx, dy, r0, r1, c0, c1, rounding, consts)
+            got = _kernels.warp_count(*args, memo, spans=False)
+            window = full[max(r0, 0) : r1, max(c0, 0) : c1]
+            assert got == _kernels.warp_count(*args) == _kernels.warp_count(*args, {"box": memo["box"]})
+            if r0 >= 0 and c0 >= 0:
+                assert got == np.count_nonzero(window > thr)
+            copies.append(id(memo.get("lanes")))
+    assert len(set(copies)) == 1 and ("lanes" in memo) == (np.dtype(dtype) != np.uint8)
+
+
 def test_background_needs_alpha_even_for_a_bare_mask():
     img = np.zeros((8, 8), np.uint8)
     img[2:6, 2:6] = 255

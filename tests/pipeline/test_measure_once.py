@@ -109,8 +109,8 @@ def test_the_plan_is_given_exactly_what_it_measured_before(dtype, form):
                             np.testing.assert_array_equal(kept, old_obj, err_msg=case)
                         objects.append(obj)
                         befores.append(before)
-                    for obj, (m, alpha) in zip(objects, old_measured, strict=True):
-                        new = obj.measurement
+                    for obj, old_obj in zip(objects, old_measured, strict=True):
+                        m, alpha, new = old_obj.measurement, old_obj.alpha, obj.measurement
                         assert (new.count, new.centroid, new.bbox, new.shape) == (m.count, m.centroid, m.bbox, m.shape)
                         assert obj.alpha.dtype == alpha.dtype, case
                         np.testing.assert_array_equal(obj.alpha, alpha, err_msg=case)  # what exact mode's probes warp

@@ -277,7 +277,7 @@ def count_batch(alpha, thr, params, out_h, out_w, stream=0, filter="bilinear"):
     (M,) int64 device array
         Per row the number of output pixels whose warped alpha, stored in the
         alpha's dtype, exceeds ``thr``: the count of
-        :func:`pixscale.kernels.bilinear.warp_count` (or, for a tap filter,
+        :func:`pixscale.kernels.count.warp_count` (or, for a tap filter,
         :func:`pixscale.kernels.taps.warp_taps_count`) over the same window
         (the canvas ``[0, out_h) x [0, out_w)`` with six columns).
     """
