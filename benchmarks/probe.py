@@ -19,25 +19,25 @@ import time
 import numpy as np
 
 import pixscale
-from pixscale import bench, synth
+from pixscale import _plan, bench, synth
 from pixscale._warp import use_span_count
-from pixscale.kernels import bilinear
+from pixscale.kernels import count
 
 
 def _recorded(img):
     """The arguments of every probe ``pixscale.plan(img)`` makes."""
     calls = []
-    real = bilinear.warp_count
+    real = count.warp_count
 
-    def recording(*args):
+    def recording(*args, **keywords):
         calls.append(args)
-        return real(*args)
+        return real(*args, **keywords)
 
-    bilinear.warp_count = recording
-    try:
-        pixscale.plan(img)
+    count.warp_count = recording
+    try:  # the Python search: pixscale.plan's, whose compiled twin makes the same probes inside one kernel call
+        _plan.plan_views([img], pixscale.Options(), compiled=False)
     finally:
-        bilinear.warp_count = real
+        count.warp_count = real
     return calls
 
 
@@ -66,13 +66,13 @@ def main(argv=None):
         for call in calls:
             plain, memo = call[:13], call[13]
             scale, r0, r1, c0, c1 = plain[2], *plain[7:11]
-            equal = bilinear.warp_count(*plain) == bilinear.warp_count(*plain, memo)
-            t_plain = _median_us(lambda: bilinear.warp_count(*plain), args.repeats)
-            t_span = _median_us(lambda: bilinear.warp_count(*plain, memo), args.repeats)
+            equal = count.warp_count(*plain) == count.warp_count(*plain, memo)
+            t_plain = _median_us(lambda: count.warp_count(*plain), args.repeats)
+            t_span = _median_us(lambda: count.warp_count(*plain, memo), args.repeats)
             print(f"| {name} | {scale:.4f} | {r1 - r0}x{c1 - c0} | {t_plain:.1f} | {t_span:.1f} | {equal} |")
         alpha, thr, box = calls[0][0], calls[0][1], calls[0][13]["box"]
-        tables[name] = _median_us(lambda: bilinear.warp_count(alpha, thr, *calls[0][2:13], {"box": box}), args.repeats)
-        tables[name] -= _median_us(lambda: bilinear.warp_count(*calls[0]), args.repeats)
+        tables[name] = _median_us(lambda: count.warp_count(alpha, thr, *calls[0][2:13], {"box": box}), args.repeats)
+        tables[name] -= _median_us(lambda: count.warp_count(*calls[0]), args.repeats)
     print("\nThe row table, once per plan (first span count with a new memo, less one with a kept one):\n")
     for name, t in tables.items():
         print(f"- {name}: {t:.1f} µs")
