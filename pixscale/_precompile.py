@@ -15,13 +15,13 @@ from ._plan import plan_group
 from ._warp import use_span_count, warp
 
 
-def precompile(dtypes, *, announce=None, filter="bilinear"):
+def precompile(dtypes, *, announce=None, filter="bilinear", channels=(4, 2)):
     """Compile, or load from the on-disk cache, every kernel a dataset run needs.
 
     That is the measure pass, exact mode's probe (the span count, which a
     plain ``normalize`` call compiles only after a while: see
-    :func:`pixscale._warp.bilinear_count`) and the warp for RGBA and
-    gray+alpha images of each dtype.  Kernels are compiled on first use
+    :func:`pixscale._warp.bilinear_count`) and the warp for images of each
+    dtype and channel count (four channels have warp kernels of their own).  Kernels are compiled on first use
     anyway; calling this first moves the wait (a few seconds for the first
     dtype, by machine and filter; less for each further one) before a
     progress bar starts, and says so.
@@ -38,6 +38,11 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     filter : str, optional
         The resampling filter the run warps with (see :func:`pixscale.warp`);
         the Lanczos-4 and area kernels are only compiled for a run that uses them.
+    channels : iterable of int, optional
+        The channel counts of the run's images: 4 (RGBA) and 2 (gray+alpha),
+        both by default.  A dataset run compiles those of its first view, as
+        it does its dtype (:func:`pixscale.pipeline.schedule.precompile_for`);
+        other kinds of image compile when they are met.
 
     Returns
     -------
@@ -48,6 +53,10 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     bad = [n for n in names if n not in ("uint8", "uint16", "float32", "float64")]
     if bad:
         raise TypeError(f"pixscale images are uint8, uint16, float32 or float64; got dtypes {bad}")
+    channels = tuple(channels)
+    counts = sorted(set(channels), reverse=True)
+    if not counts or any(c not in (4, 2) for c in counts):
+        raise ValueError(f"`channels=` takes 4 (RGBA) and 2 (gray+alpha); got {channels!r}")
     import numba
 
     if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
@@ -55,16 +64,21 @@ def precompile(dtypes, *, announce=None, filter="bilinear"):
     from .kernels import cache as _cache
 
     check_filter(filter)
-    label = "" if filter == "bilinear" else f"-{filter}"
-    cold = tuple(n for n in names if not _cache.is_warm(n + label))
+    cold = tuple(n for n in names if not all(_cache.is_warm(warm_label(n, c, filter)) for c in counts))
     if cold and announce is not None:
         announce(compile_notice(cold, [] if filter == "bilinear" else [filter]))
     use_span_count(names)
     for name in names:
-        _run_dataset_kernels(np.dtype(name), filter)
+        _run_dataset_kernels(np.dtype(name), filter, counts)
     for name in cold:
-        _cache.mark_warm(name + label)
+        for c in counts:
+            _cache.mark_warm(warm_label(name, c, filter))
     return cold
+
+
+def warm_label(dtype, channels, filter):
+    """The kernel cache's mark that :func:`precompile` ran for images of ``dtype`` (a name) with ``channels``."""
+    return f"{dtype}-{channels}ch" + ("" if filter == "bilinear" else f"-{filter}")
 
 
 @contextlib.contextmanager
@@ -104,14 +118,14 @@ def compile_notice(dtypes, filters=()):
     )
 
 
-def _run_dataset_kernels(dtype, filter="bilinear"):
-    """Measure, plan (exact) and warp a small RGBA and gray+alpha image, as a dataset run does.
+def _run_dataset_kernels(dtype, filter, channels):
+    """Measure, plan (exact) and warp a small image of each channel count, as a dataset run does.
 
     Both sides of scale 1 are planned and warped: uint8 RGBA has a bilinear
     kernel for each, and ``"auto"`` compiles the area and the Lanczos-4 paths.
     """
     top = np.iinfo(dtype).max if dtype.kind == "u" else 1.0
-    for nc in (4, 2):
+    for nc in channels:
         image = np.zeros((12, 12, nc), dtype)
         image[3:8, 4:9] = top
         for target in (0.2, 0.6):  # both sides of scale 1: RGBA8 and the tap filters have a kernel for each

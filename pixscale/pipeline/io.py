@@ -294,10 +294,13 @@ def _png_header(data, path):
     return width, height, bit_depth, colour_type, has_trns, frames
 
 
-def view_dtype(path):
-    """The dtype ``read_view`` will return for a PNG, from its header alone; None if it cannot tell.
+def view_kind(path):
+    """``(dtype, channels)`` of the array ``read_view`` will return for a PNG, from its header alone.
 
-    Reads at most 64 bytes of a regular file; never raises.
+    ``channels`` is 4 or 2, or None for a PNG without transparency (which
+    ``read_view`` refuses; a masked view's mask gives it one) or whose
+    transparency chunk lies past the bytes read (a palette's).  None if it
+    cannot tell the dtype.  Reads at most 64 bytes of a regular file; never raises.
     """
     try:
         if isinstance(path, StoreObject):
@@ -307,10 +310,18 @@ def view_dtype(path):
                 return None
             with open(path, "rb") as f:
                 data = f.read(64)
-        bit_depth = _png_header(data, path)[2]
+        _, _, bit_depth, colour_type, has_trns, _ = _png_header(data, path)
     except (OSError, ValueError, struct.error):  # ViewError is a ValueError
         return None
-    return np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
+    return np.dtype(np.uint16 if bit_depth == 16 else np.uint8), _channels(colour_type, has_trns)
+
+
+def _channels(colour_type, has_trns):
+    """The channels ``read_view`` makes of a PNG's colour type: 4 (RGBA) or 2 (gray+alpha); None without alpha."""
+    channels = {_RGBA: 4, _GRAY_ALPHA: 2}.get(colour_type)
+    if channels is None and has_trns:
+        channels = 2 if colour_type == _GRAY else 4
+    return channels
 
 
 def _is_truncated(data):
@@ -386,9 +397,7 @@ def read_view(path, *, max_bytes=None, max_pixels=None):
             "each frame as its own PNG",
             path,
         )
-    channels = {_RGBA: 4, _GRAY_ALPHA: 2}.get(colour_type)
-    if channels is None and has_trns:
-        channels = 2 if colour_type == _GRAY else 4
+    channels = _channels(colour_type, has_trns)
     if channels is None:
         kind = {_GRAY: "gray", _RGB: "RGB", _PALETTE: "palette"}[colour_type]
         raise ViewError(

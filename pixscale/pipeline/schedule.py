@@ -46,16 +46,19 @@ class _NoBar:
 def precompile_for(dataset, say, filter="bilinear"):
     """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
 
-    The dtype is read from the first view's PNG header (datasets are
-    rendered alike); other dtypes compile when they are met.
+    The dtype and the channel count are read from the first view's PNG
+    header (datasets are rendered alike; both channel counts where it has no
+    alpha, a masked view); other kinds of image compile when they are met.
     """
     from .._precompile import precompile
-    from .io import view_dtype
+    from .io import view_kind
 
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
-    dtype = view_dtype(first) if first is not None else None
-    if dtype is not None:
-        precompile([dtype], announce=None if say is _silent else say, filter=filter)
+    kind = view_kind(first) if first is not None else None
+    if kind is not None:
+        dtype, channels = kind
+        announce = None if say is _silent else say
+        precompile([dtype], announce=announce, filter=filter, channels=(4, 2) if channels is None else (channels,))
 
 
 def run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop, unit_timeout=None, commit=None):

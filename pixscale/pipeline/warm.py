@@ -3,8 +3,9 @@
 A local process pool forks its workers from one server process (the
 ``forkserver`` start method), which imports this module before it forks
 any.  When ``PIXSCALE_WARM_KERNELS`` (:data:`~pixscale.pipeline.workers.WARM_ENV`,
-set for the server alone) names an image dtype and a filter
-(``"uint8 bilinear"``), the kernels a dataset run needs are loaded there,
+set for the server alone) names an image dtype, channel count and filter
+(``"uint8 4 bilinear"``: :func:`~pixscale.pipeline.workers.kernels_for`),
+the kernels a dataset run needs are loaded there,
 from the cache (or compiled into it), so every worker starts with them
 instead of importing Numba and loading the cache on its own.  No kernel is
 ``parallel=True``, so no threading layer has started before the fork.
@@ -16,16 +17,16 @@ nothing unless that variable is set.
 
 import os
 
-from .workers import WARM_ENV
+from .workers import WARM_ENV, parse_kernels
 
 
 def load(spec):
-    """Load the kernels for ``spec`` (``"DTYPE FILTER"``); False if that failed (the workers will load them)."""
+    """Load the kernels of ``spec`` (``"DTYPE CHANNELS FILTER"``); False if that failed (the workers load them)."""
     try:
-        dtype, filter = spec.split()
+        dtype, channels, filter = parse_kernels(spec)
         from .._precompile import precompile
 
-        precompile([dtype], filter=filter)
+        precompile([dtype], filter=filter, channels=channels)
     except Exception:  # a damaged cache, an unknown dtype: the workers load or compile lazily, as before
         return False
     return True

@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 3  # a unit whose worker dies this many times is reported as fail
 VIEW_S_PER_MPIX = 0.065
 SMALL_RUN_S = 2.0
 MIN_SHARE_S = 0.5
-WARM_ENV = "PIXSCALE_WARM_KERNELS"  # "DTYPE FILTER": the kernels the fork server loads (see pipeline/warm.py)
+WARM_ENV = "PIXSCALE_WARM_KERNELS"  # kernels_for's spec: the kernels the fork server loads (see pipeline/warm.py)
 
 
 def size_jobs(cores, n_views, pixels):
@@ -71,24 +71,35 @@ def size_run(dataset, filter, jobs, sized):
 
 
 def kernels_for(path, filter):
-    """``"DTYPE FILTER"`` of the kernels a run whose first view is ``path`` needs (see ``kernels=`` of
-    :class:`Workers`); None if the view's dtype cannot be told."""
-    from .io import view_dtype
+    """``"DTYPE CHANNELS FILTER"`` (``"uint8 4 bilinear"``) of the kernels a run whose first view is ``path``
+    needs (see ``kernels=`` of :class:`Workers`; CHANNELS ``4,2`` where the header cannot tell); None if the
+    view's dtype cannot be told."""
+    from .io import view_kind
 
-    dtype = view_dtype(path) if path is not None else None
-    return None if dtype is None else f"{dtype.name} {filter}"
+    kind = view_kind(path) if path is not None else None
+    if kind is None:
+        return None
+    dtype, channels = kind
+    return f"{dtype.name} {channels or '4,2'} {filter}"
+
+
+def parse_kernels(spec):
+    """``(dtype, channels, filter)`` of a :func:`kernels_for` spec, as :func:`pixscale.precompile` takes them."""
+    dtype, channels, filter = spec.split()
+    return dtype, tuple(int(c) for c in channels.split(",")), filter
 
 
 def kernels_cached(spec):
-    """Whether the kernel cache holds the kernels of ``spec`` (``"DTYPE FILTER"``), as
+    """Whether the kernel cache holds the kernels of ``spec`` (:func:`kernels_for`'s), as
     :func:`pixscale._precompile.precompile` marks them once it has run them; False when it cannot tell."""
     if spec is None:
         return False
     try:
+        from .._precompile import warm_label
         from ..kernels import cache
 
-        dtype, filter = spec.split()
-        return bool(cache.is_warm(dtype + ("" if filter == "bilinear" else f"-{filter}")))
+        dtype, channels, filter = parse_kernels(spec)
+        return all(cache.is_warm(warm_label(dtype, c, filter)) for c in channels)
     except Exception:  # the cache cannot tell (its marks changed, say): the coordinator loads them, as before
         return False
 
@@ -381,7 +392,7 @@ class Workers:
         A Dask scheduler address, or ``"local:N"`` for a LocalCluster of N
         worker processes (needs ``pixscale[dask]``).
     kernels : str, optional
-        ``"DTYPE FILTER"`` (``"uint8 bilinear"``): the kernels that local
+        ``"DTYPE CHANNELS FILTER"`` (``"uint8 4 bilinear"``, :func:`kernels_for`): the kernels that local
         worker processes load once, in the server they are forked from (see
         :mod:`pixscale.pipeline.warm`), so that each starts with them.
     """

@@ -283,6 +283,29 @@ def test_precompile_announces_only_what_is_not_cached(tmp_path):
 def test_precompile_rejects_dtypes_pixscale_does_not_take():
     with pytest.raises(TypeError, match="int32"):
         _precompile.precompile([np.int32])
+    for channels in ([3], [], [4, 1]):
+        with pytest.raises(ValueError, match="`channels=` takes 4 .RGBA. and 2 .gray.alpha.; got"):
+            _precompile.precompile([np.uint8], channels=channels)
+
+
+def test_precompile_compiles_the_warps_of_the_channel_counts_asked(tmp_path):
+    """RGBA alone: the RGBA row loops and not the general loop (which gray+alpha takes); asked for both later,
+    it says so again and compiles the general loop; asked again, nothing."""
+    root = _copy_package(tmp_path)
+    code = (
+        "import json, sys\n"
+        "from pixscale._precompile import precompile\n"
+        "from pixscale.kernels import bilinear, rgba8\n"
+        "said, compiled = [], []\n"
+        "for c in ([4], [4], [4, 2], [2]):\n"
+        "    said.append(precompile(['uint8'], channels=c, announce=said.append))\n"
+        "    compiled.append([len(k.signatures) for k in (rgba8.warp_rgba8_up, bilinear.warp_window)])\n"
+        "print(json.dumps({'said': said, 'compiled': compiled}))\n"
+    )
+    first, _ = _run(code, root, PIXSCALE_CACHE_DIR=tmp_path / "cache")
+    notice = "compiling pixscale's kernels for uint8 images (first use only: later runs load them from the cache)…"
+    assert first["said"] == [notice, ["uint8"], [], notice, ["uint8"], []]
+    assert first["compiled"] == [[1, 0], [1, 0], [1, 1], [1, 1]]
 
 
 def test_cache_key_changes_with_pixscale_and_numba_versions(monkeypatch):

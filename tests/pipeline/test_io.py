@@ -19,7 +19,7 @@ import pytest
 import pixscale.pipeline.files
 import pixscale.pipeline.io
 from pixscale.pipeline.files import atomic_write_bytes, atomic_write_text
-from pixscale.pipeline.io import ViewError, encode_png, read_view, write_png
+from pixscale.pipeline.io import ViewError, encode_png, read_view, view_kind, write_png
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -156,6 +156,8 @@ def test_every_png_transparency_becomes_an_alpha_channel(tmp_path, name):
     back = read_view(path)
     assert back.dtype == expected.dtype
     np.testing.assert_array_equal(back, expected)
+    # What the header says read_view will give; a palette's transparency may lie past the bytes read.
+    assert view_kind(path) == (back.dtype, None if name.startswith("palette") else back.shape[2])
 
 
 @pytest.mark.parametrize(
@@ -172,6 +174,7 @@ def test_pngs_without_transparency_are_refused(tmp_path, colour_type, samples):
     path.write_bytes(_png(samples, 8, colour_type, before_idat=extra))
     with pytest.raises(ViewError, match="no alpha channel.*; .*export the views with their object mask as alpha"):
         read_view(path)
+    assert view_kind(path) == (np.dtype(np.uint8), None)
 
 
 def test_write_png_rejects_other_dtypes(tmp_path):

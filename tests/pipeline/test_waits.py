@@ -69,7 +69,7 @@ def test_a_run_with_another_filter_announces_it(cold):
     said: list[str] = []
     assert precompile(["uint8"], announce=said.append, filter="auto") == ("uint8",)
     assert said == [compile_notice(["uint8"], ["auto"])] and "with the auto filter (" in said[0]
-    assert cold == {"uint8-auto"}
+    assert cold == {"uint8-4ch-auto", "uint8-2ch-auto"}  # both channel counts: a call names no image
 
 
 def test_a_cold_cache_is_announced_once_per_process_on_stderr(small, tmp_path, capsys, cold):
@@ -77,7 +77,8 @@ def test_a_cold_cache_is_announced_once_per_process_on_stderr(small, tmp_path, c
     out, err = capsys.readouterr()
     assert f"{NOTICE} (first use only" in err and NOTICE not in out
     assert err.index(NOTICE) < err.index("running on 1 thread")  # before the work starts
-    assert "uint8" in cold  # marked: the next run in this process (or any later one) loads them
+    # Marked for its RGBA views alone: the next run in this process (or any later one) loads them.
+    assert "uint8-4ch" in cold and "uint8-2ch" not in cold
     assert main(["run", str(small), str(tmp_path / "b"), "--jobs", "1", "--pool", "threads", "--no-plots"]) == 0
     assert NOTICE not in capsys.readouterr().err
 

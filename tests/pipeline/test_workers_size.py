@@ -110,8 +110,8 @@ from pixscale.pipeline.workers import Workers
 
 def loaded():
     imported = "numba" in sys.modules
-    from pixscale.kernels import bilinear
-    return imported, len(bilinear.warp_window.signatures) > 0
+    from pixscale.kernels import rgba8
+    return imported, len(rgba8.warp_rgba8_up.signatures) > 0
 
 if __name__ == "__main__":
     w = Workers(2, "processes", kernels=sys.argv[1] if len(sys.argv) > 1 else None)
@@ -132,14 +132,34 @@ def test_worker_processes_are_forked_with_the_kernels_loaded(tmp_path):
         assert out.returncode == 0, out.stderr
         return out.stdout.split()
 
-    assert ask("uint8 bilinear") == ["True", "True", "True"]  # loaded before the fork: no compile, no import
+    assert ask("uint8 4 bilinear") == ["True", "True", "True"]  # loaded before the fork: no compile, no import
     assert ask() == ["False", "False", "False"]  # none named: nothing is loaded until a unit needs it
 
 
 def test_the_fork_servers_loading_never_fails_it():
-    assert warm.load("uint8 bilinear") is True
-    assert warm.load("int3 bilinear") is False  # an unknown dtype: the workers load what they need themselves
+    assert warm.load("uint8 4 bilinear") is True
+    assert warm.load("int3 4 bilinear") is False  # an unknown dtype: the workers load what they need themselves
+    assert warm.load("uint8 3 bilinear") is False  # no such kind of view
+    assert warm.load("uint8 bilinear") is False  # no channel count
     assert warm.load("nonsense") is False
+
+
+def test_the_kernels_a_run_loads_are_those_of_its_first_views_header(tmp_path):
+    """kernels_for: the dtype and channel count read_view will give the first view (both counts where its
+    PNG has no alpha: a masked view's mask adds one); None where the header cannot tell."""
+    rgba16 = tmp_path / "rgba16.png"
+    write_png(rgba16, np.zeros((4, 5, 4), np.uint16))
+    la8 = tmp_path / "la8.png"
+    write_png(la8, np.zeros((4, 5, 2), np.uint8))
+    rgb8 = tmp_path / "rgb8.png"
+    write_png(rgb8, np.zeros((4, 5, 3), np.uint8))
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a png")
+    assert workers.kernels_for(rgba16, "auto") == "uint16 4 auto"
+    assert workers.kernels_for(la8, "bilinear") == "uint8 2 bilinear"
+    assert workers.kernels_for(rgb8, "bilinear") == "uint8 4,2 bilinear"
+    assert workers.kernels_for(tmp_path / "a.jpg", "bilinear") is None
+    assert workers.kernels_for(None, "bilinear") is None
+    assert workers.parse_kernels("uint8 4,2 bilinear") == ("uint8", (4, 2), "bilinear")
 
 
 def test_the_coordinator_loads_the_kernels_itself_when_the_cache_cannot_say(monkeypatch):
@@ -147,4 +167,4 @@ def test_the_coordinator_loads_the_kernels_itself_when_the_cache_cannot_say(monk
 
     assert workers.kernels_cached(None) is False
     monkeypatch.setattr(cache, "is_warm", lambda label: 1 / 0)
-    assert workers.kernels_cached("uint8 bilinear") is False
+    assert workers.kernels_cached("uint8 4 bilinear") is False
