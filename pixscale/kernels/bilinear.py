@@ -16,7 +16,7 @@ from .simd import (
     lerp16,
     lerp16_premult,
 )
-from .store import finish, rounded, store_straight, to_work
+from .store import finish, finish4, rounded, store_straight, to_work
 from .views import row, span
 
 # --- Bilinear resample-and-pad ------------------------------------------------
@@ -303,7 +303,10 @@ def warp_bilinear(
                     _gather4_runs(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, ba)
                 else:
                     _gather(rowf, nc, xo0, xo1, wx0, wx1, straight, ba)
-            finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            if four:
+                finish4(ba, premult, rounding, consts, orow[k_lo:k_hi])
+            else:
+                finish(ba, nc, premult, rounding, consts, orow[k_lo:k_hi])
             continue
         # Two-row cache: each source row is resampled horizontally once.
         if tag_a != y0:
@@ -325,7 +328,10 @@ def warp_bilinear(
         if premult or not rounding:
             # Blend into the spare scratch row, then divide back / store.
             _blend_rows(a, ba, b, bb, rowf[: k_hi - k_lo])
-            finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
+            if four:
+                finish4(rowf, premult, rounding, consts, orow[k_lo:k_hi])
+            else:
+                finish(rowf, nc, premult, rounding, consts, orow[k_lo:k_hi])
         else:
             maxval = consts[3]
             dst = orow[k_lo:k_hi]

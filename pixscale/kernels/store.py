@@ -71,15 +71,17 @@ def finish(v, nc, premult, rounding, consts, orow):
     alpha is 0).  ``rounding`` clips to ``[0, maxval]`` and rounds half up
     (the integer store truncates the non-negative value).
     ``consts`` holds ``0, 0.5, 1, maxval`` in the working float type.
+    Four channels take :func:`finish4`.
     """
+    if nc == 4:
+        finish4(v, premult, rounding, consts, orow)
+        return
     maxval = consts[3]
     if not premult:
         store_straight(v, rounding, maxval, orow)
         return
     last = nc - 1
-    if nc == 4 and rounding:
-        store_premult_row4(v, maxval, orow)
-    elif rounding:
+    if rounding:
         for j in range(orow.shape[0] // nc):
             o = nc * j
             wa = v[o + last]
@@ -87,10 +89,33 @@ def finish(v, nc, premult, rounding, consts, orow):
             for c in range(last):
                 orow[o + c] = rounded(v[o + c] * inv, maxval)
             orow[o + last] = rounded(wa, maxval)
-    elif nc == 4:
+    else:
         # Float images: the reciprocal is taken in float64, finite for every float32 alpha
         # (subnormal ones included); float64 alphas below its smallest normal are treated as 0.
-        # Four channels written out: LLVM then vectorises the pixels (3-4x faster than the loop below).
+        for j in range(orow.shape[0] // nc):
+            o = nc * j
+            wa = v[o + last]
+            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
+            for c in range(last):
+                orow[o + c] = v[o + c] * inv
+            orow[o + last] = wa
+
+
+@jit_helper
+def finish4(v, premult, rounding, consts, orow):
+    """:func:`finish` of four channels (RGBA), the same values: each store written for four, which LLVM vectorises.
+
+    The four-channel kernel (:func:`pixscale.kernels.bilinear.warp_window4`)
+    calls it directly, so it compiles no other channel count's store.  The
+    float images' premultiplied store ran 3-4x faster so than as the loop over
+    channels of :func:`finish` (docs/benchmarks.md).
+    """
+    maxval = consts[3]
+    if not premult:
+        store_straight(v, rounding, maxval, orow)
+    elif rounding:
+        store_premult_row4(v, maxval, orow)
+    else:  # float images, as in finish
         for j in range(orow.shape[0] // 4):
             o = 4 * j
             wa = v[o + 3]
@@ -99,14 +124,6 @@ def finish(v, nc, premult, rounding, consts, orow):
             orow[o + 1] = v[o + 1] * inv
             orow[o + 2] = v[o + 2] * inv
             orow[o + 3] = wa
-    else:  # the same for the other channel counts
-        for j in range(orow.shape[0] // nc):
-            o = nc * j
-            wa = v[o + last]
-            inv = 1.0 / np.float64(wa) if wa > _TINY64 else 0.0
-            for c in range(last):
-                orow[o + c] = v[o + c] * inv
-            orow[o + last] = wa
 
 
 @jit_helper
