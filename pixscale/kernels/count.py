@@ -13,6 +13,10 @@ from .bilinear import warp_alpha, warp_window, warp_window4
 from .probe import count_spans, probe_rows
 from .taps import count_above
 
+#: The largest four-channel copy of an alpha the plain count makes (bytes); a larger image's probe warps
+#: the alpha alone with the general loop, compiling it besides the four-channel one once.
+LANES_MAX_BYTES = 64 << 20
+
 
 def warp_count(
     alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None, spans=True
@@ -30,7 +34,8 @@ def warp_count(
     ``warp_window4`` where ``memo["channels"]`` is 4 (an RGBA image: ``alpha``
     is warped as the last of four channels, from a copy kept in
     ``memo["lanes"]``; each channel is interpolated on its own, so its values
-    are those of the one-channel warp), else ``warp_window``.
+    are those of the one-channel warp) and the copy takes at most
+    :data:`LANES_MAX_BYTES`, else ``warp_window``.
 
     The span count (``memo`` holding ``"box"``, the source box outside which
     ``alpha`` is at most the threshold, and ``spans``):
@@ -41,7 +46,8 @@ def warp_count(
     and kept in ``memo``.
     """
     if memo is None or not spans:
-        if alpha.dtype != np.uint8 and memo is not None and memo.get("channels") == 4:
+        four = memo is not None and memo.get("channels") == 4 and 4 * alpha.nbytes <= LANES_MAX_BYTES
+        if four and alpha.dtype != np.uint8:
             return _count_as_rgba(
                 alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo
             )

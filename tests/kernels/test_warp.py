@@ -394,6 +394,22 @@ def test_the_plain_probe_of_an_rgba_image_counts_as_the_warp_does(rng, dtype):
     assert len(set(copies)) == 1 and ("lanes" in memo) == (np.dtype(dtype) != np.uint8)
 
 
+def test_the_plain_probe_of_a_large_rgba_image_makes_no_four_channel_copy(rng, monkeypatch):
+    """Above kernels.count.LANES_MAX_BYTES the plain count warps the alpha alone (warp_window): the same count."""
+    from pixscale._validate import threshold_value
+    from pixscale._warp import kernel_constants
+    from pixscale.kernels import count as _kernels
+
+    alpha = _random(rng, (40, 52), np.uint16)
+    thr = threshold_value(alpha.dtype, 100)
+    args = (alpha, thr, 0.7, 20.3, 17.9, 19.0, 22.5, 0, 45, 0, 38, True, kernel_constants(alpha.dtype))
+    small = {"box": (0, 0, 52, 40), "channels": 4}
+    want = _kernels.warp_count(*args, small, spans=False)
+    monkeypatch.setattr(_kernels, "LANES_MAX_BYTES", 4 * alpha.nbytes - 1)
+    large = {"box": (0, 0, 52, 40), "channels": 4}
+    assert _kernels.warp_count(*args, large, spans=False) == want and "lanes" in small and "lanes" not in large
+
+
 def test_background_needs_alpha_even_for_a_bare_mask():
     img = np.zeros((8, 8), np.uint8)
     img[2:6, 2:6] = 255
