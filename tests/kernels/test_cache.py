@@ -57,14 +57,14 @@ def _copy_package(tmp_path):
     return root
 
 
-def _run(code, root, **env):
-    """Run ``code`` in a new interpreter that imports pixscale from ``root``.
+def _run(code, root, *argv, **env):
+    """Run ``code`` (with ``argv``) in a new interpreter that imports pixscale from ``root``.
 
     Returns (the last stdout line as JSON, stderr).
     """
     full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
     full.update(PYTHONPATH=str(root), **{k: str(v) for k, v in env.items()})
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=full, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=root, env=full, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
     if "file" in out:
@@ -465,13 +465,7 @@ def test_a_first_image_compiles_the_warp_of_its_channel_count_alone(tmp_path):
         "                  'lsb': int(np.abs(out.astype(np.int64) - ref.astype(np.int64)).max()),\n"
         "                  'on_target': bool(t.on_target)}))\n"
     )
-    full = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
-    full.update(PYTHONPATH=str(root), PIXSCALE_CACHE_DIR=str(tmp_path / "cache"))
-    got = {}
-    for nc in (4, 2):
-        proc = subprocess.run([sys.executable, "-c", code, str(nc)], cwd=root, env=full, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        got[nc] = json.loads(proc.stdout.splitlines()[-1])
+    got = {nc: _run(code, root, str(nc), PIXSCALE_CACHE_DIR=tmp_path / "cache")[0] for nc in (4, 2)}
     assert got[4]["compiled"] == [0, 1] and got[2]["compiled"] == [1, 0]
     assert all(g["lsb"] <= 1 and g["on_target"] for g in got.values())
 
