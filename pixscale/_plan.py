@@ -110,8 +110,8 @@ _CANVASES: dict[tuple, tuple] = {}
 class _View:
     """One view prepared for planning: its alpha, measurement and where its centre goes."""
 
-    def __init__(self, alpha, m, options, support=None, channels=1):
-        self.alpha, self.measurement, self.channels = alpha, m, channels
+    def __init__(self, alpha, m, options, support=None, rgba=None):
+        self.alpha, self.measurement, self.rgba = alpha, m, rgba
         self.input_shape = m.shape
         self.fit = fit = options.fit
         self.filter = filter = options.filter
@@ -151,7 +151,7 @@ class _Probe:
         # The count kernel, looked up once where the filter does not change with the scale; the
         # bilinear one keeps in ``memo`` what its later counts reuse (pixscale.kernels.count.warp_count).
         self.kernel = resampler("bilinear", 1.0)[1] if view.filter == "bilinear" else None
-        self.memo = {"box": bbox, "channels": view.channels}
+        self.memo = {"box": bbox, "rgba": view.rgba}
         self.found = None  # (scale, on_canvas, total, dx, dy) of the compiled search's answer (see search)
 
     def _count(self, scale, dst, r0, r1, c0, c1):
@@ -259,19 +259,34 @@ def _search_goal(target, n_pixels, n_views):
 class Measured(NamedTuple):
     """One view as the planner takes it: its object's measurement and alpha (see :func:`plan_measured`).
 
-    ``channels`` is the image's channel count (1 for an alpha alone): exact
-    mode's plain probe warps with the kernel the image's warp compiles
+    ``rgba`` is :func:`rgba_rows` of the image, or None: exact mode's plain
+    probe then warps it, with the kernel the image's own warp compiles
     (``pixscale.kernels.count.warp_count``).
     """
 
     measurement: Measurement
     alpha: np.ndarray
-    channels: int = 1
+    rgba: np.ndarray | None = None
 
 
-def channels_of(image):
-    """The channel count of an (H, W, C) image, 1 of an (H, W) alpha: :attr:`Measured.channels`."""
-    return image.shape[2] if image.ndim == 3 else 1
+def rgba_rows(image, selection):
+    """An RGBA ``image`` of uint16 or floats as flat rows (H, 4W), when its alpha channel is the object's; else None.
+
+    ``selection`` is the object's (:func:`~pixscale._measure.measure_object`):
+    the image's alpha is the object's unless the component filter dropped
+    some.  Only a C-contiguous array of native byte order is taken as it is;
+    uint8 has a probe kernel of its own.
+    """
+    if (
+        selection.dropped is not None
+        or not isinstance(image, np.ndarray)
+        or image.dtype == np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 4
+        or not (image.flags.c_contiguous and image.dtype.isnative)
+    ):
+        return None
+    return image.reshape(image.shape[0], 4 * image.shape[1])
 
 
 def _prepare(image, options):
@@ -288,7 +303,7 @@ def _prepare(image, options):
             f"no pixel has alpha > {rule.threshold:g} (on the 0-255 scale) in this {alpha.shape} image, "
             f"so there is no object to scale; check the alpha channel or lower `threshold=`."
         )
-    return Measured(m, sel.alpha, channels_of(image))
+    return Measured(m, sel.alpha, rgba_rows(image, sel))
 
 
 def plan_group(images: Sequence[ArrayLike], *, options: Options | None = None, **keywords: Any) -> list[ScaleTransform]:
@@ -378,7 +393,7 @@ def plan_measured(objects, options, compiled=True, probe=_Probe, supports=None):
     """
     target, fit, exact, filter = options.target, options.fit, options.exact, options.filter
     boxes = [None] * len(objects) if supports is None else supports
-    views = [_View(o.alpha, o.measurement, options, box, o.channels) for o, box in zip(objects, boxes, strict=True)]
+    views = [_View(o.alpha, o.measurement, options, box, o.rgba) for o, box in zip(objects, boxes, strict=True)]
     if len(views) == 1:  # the same floats as below (0 + x and x / 1 are x), without two generators
         wanted, cap = target / math.sqrt(views[0].measurement.count / views[0].n_out), views[0].max_scale
     else:

@@ -13,10 +13,6 @@ from .bilinear import warp_alpha, warp_window, warp_window4
 from .probe import count_spans, probe_rows
 from .taps import count_above
 
-#: The largest four-channel copy of an alpha the plain count makes (bytes); a larger image's probe warps
-#: the alpha alone with the general loop, compiling it besides the four-channel one once.
-LANES_MAX_BYTES = 64 << 20
-
 
 def warp_count(
     alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo=None, spans=True
@@ -31,11 +27,11 @@ def warp_count(
     final image.  The warp is made by the kernel the image's own warp
     compiles (see :func:`pixscale._warp.resampler`): ``warp_alpha`` for uint8
     (whose RGBA warps have kernels of their own); for the other dtypes
-    ``warp_window4`` where ``memo["channels"]`` is 4 (an RGBA image: ``alpha``
-    is warped as the last of four channels, from a copy kept in
-    ``memo["lanes"]``; each channel is interpolated on its own, so its values
-    are those of the one-channel warp) and the copy takes at most
-    :data:`LANES_MAX_BYTES`, else ``warp_window``.
+    ``warp_window4`` where ``memo["rgba"]`` holds the RGBA image whose alpha
+    channel ``alpha`` is, as flat rows (H, 4W) (:func:`pixscale._plan.rgba_rows`:
+    the image is warped straight and its alpha channel counted; each channel
+    is interpolated on its own, so those values are the one-channel warp's),
+    else ``warp_window``.
 
     The span count (``memo`` holding ``"box"``, the source box outside which
     ``alpha`` is at most the threshold, and ``spans``):
@@ -46,11 +42,13 @@ def warp_count(
     and kept in ``memo``.
     """
     if memo is None or not spans:
-        four = memo is not None and memo.get("channels") == 4 and 4 * alpha.nbytes <= LANES_MAX_BYTES
-        if four and alpha.dtype != np.uint8:
-            return _count_as_rgba(
-                alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo
-            )
+        rgba = None if memo is None else memo.get("rgba")
+        if rgba is not None and alpha.dtype != np.uint8:
+            out = np.empty((r1 - r0, 4 * (c1 - c0)), alpha.dtype)
+            warp_window4(rgba, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
+            # thr in the alpha's dtype, compared as numba's count_above compares (NumPy would round a
+            # Python float to float32 for a float32 array)
+            return int(np.count_nonzero(out[:, 3::4] > np.float64(thr)))
         out = np.empty((r1 - r0, c1 - c0), alpha.dtype)
         if alpha.dtype == np.uint8:  # whose RGBA warps have kernels of their own, not the general loop
             warp_alpha(alpha, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, rounding, consts, out)
@@ -65,19 +63,6 @@ def warp_count(
         x0, y0, x1, y1 = memo["box"] if lo != -np.inf else (0, 0, w, h)  # a box of values <= thr only
         probe_rows(alpha, lo, hi, max(x0, 0), max(y0, 0), min(x1, w), min(y1, h), rows)
     return count_spans(alpha, thr, rows, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts)
-
-
-def _count_as_rgba(alpha, thr, scale, src_cx, src_cy, dst_cx, dst_cy, r0, r1, c0, c1, rounding, consts, memo):
-    """:func:`warp_count`'s plain count by ``warp_window4``: ``alpha`` as that of a transparent black image."""
-    lanes = memo.get("lanes")
-    if lanes is None:
-        h, w = alpha.shape
-        four = np.zeros((h, w, 4), alpha.dtype)
-        four[..., 3] = alpha
-        lanes = memo["lanes"] = four.reshape(h, 4 * w)
-    out = np.empty((r1 - r0, 4 * (c1 - c0)), alpha.dtype)
-    warp_window4(lanes, 4, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, False, rounding, consts, out)
-    return int(np.count_nonzero(out[:, 3::4] > thr))
 
 
 # --- Exact mode's probe, interpolating only where the count can go either way -----

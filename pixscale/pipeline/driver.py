@@ -172,7 +172,7 @@ def run_records(
     input_id = input_identity(in_dir, dataset)
     # Where the units run is settled before anything is written: a Dask scheduler that cannot be
     # reached, or a worker that cannot see the folders, stops the run here.
-    jobs, kernels = size_run(dataset, opts.image.filter, jobs, sized)  # kernels: loaded once for worker processes
+    jobs, kernels = size_run(dataset, opts.image, jobs, sized)  # kernels: loaded once for worker processes
     workers = Workers(min(jobs, len(dataset.samples)), pool, executor=executor, scheduler=scheduler, kernels=kernels)
     try:
         workers.check_paths(dataset.root, nearest_existing(out_dir))
@@ -195,7 +195,7 @@ def run_records(
             try:
                 with signals_held() as held:
                     if not (workers.loads_kernels and kernels_cached(kernels)):  # else the fork server loads them
-                        _precompile(dataset, say, opts.image.filter)
+                        _precompile(dataset, say, opts.image)
             except KeyboardInterrupt:  # a held stop request, replayed through its handler
                 raise RunInterrupted(len(results), len(dataset.samples), out_dir) from None
             if held:

@@ -43,22 +43,22 @@ class _NoBar:
         pass
 
 
-def precompile_for(dataset, say, filter="bilinear"):
-    """Compile the kernels a run needs before its progress bar, saying so when it takes a while.
+def precompile_for(dataset, say, options):
+    """Compile the kernels a run with the image :class:`~pixscale.Options` ``options`` needs, before its progress
+    bar, saying so when it takes a while.
 
-    The dtype and the channel count are read from the first view's PNG
-    header (datasets are rendered alike; both channel counts where it has no
-    alpha, a masked view); other kinds of image compile when they are met.
+    The kernels are those of :func:`~pixscale.pipeline.workers.kernels_for`,
+    from the first view's PNG header (datasets are rendered alike); other
+    kinds of image compile when they are met.
     """
     from .._precompile import precompile
-    from .io import view_kind
+    from .workers import kernels_for, parse_kernels
 
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
-    kind = view_kind(first) if first is not None else None
-    if kind is not None:
-        dtype, channels = kind
-        announce = None if say is _silent else say
-        precompile([dtype], announce=announce, filter=filter, channels=(4, 2) if channels is None else (channels,))
+    spec = kernels_for(first, options)
+    if spec is not None:
+        dtype, channels, filter = parse_kernels(spec)
+        precompile([dtype], announce=None if say is _silent else say, filter=filter, channels=channels)
 
 
 def run_units(todo, out_dir, opts, root, workers, manifest, results, bar, stop, unit_timeout=None, commit=None):

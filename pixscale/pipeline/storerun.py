@@ -243,7 +243,7 @@ def run_on_store(in_dir, out_dir, opts, *, storage_options=None, break_lock=Fals
         if run["scheduler"] is not None:
             raise StoreError("memory:// lives in this process: Dask workers cannot see it; run without `scheduler=`")
         pool = "threads" if run["executor"] is None else pool
-    jobs, kernels = size_run(dataset, opts.image.filter, run["jobs"], run["sized"])
+    jobs, kernels = size_run(dataset, opts.image, run["jobs"], run["sized"])
     workers = Workers(
         min(jobs, len(dataset.samples)), pool, executor=run["executor"], scheduler=run["scheduler"], kernels=kernels
     )
@@ -281,7 +281,7 @@ def _run(dataset, src, dst, opts, workers, folder, say, run, in_dir):
                 + some_names(changed)
             )
         try:
-            precompile_for(dataset, say, opts.image.filter)
+            precompile_for(dataset, say, opts.image)
         except KeyboardInterrupt:
             raise RunInterrupted(len(results), len(dataset.samples), dst) from None
         todo = [s for s in dataset.samples if s.name not in results]

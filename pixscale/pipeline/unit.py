@@ -13,7 +13,7 @@ import numpy as np
 
 from .._measure import measure_alpha, measure_object
 from .._object import erase, label
-from .._plan import Measured, channels_of, plan_measured
+from .._plan import Measured, plan_measured, rgba_rows
 from .._validate import EmptyMaskError, VanishedObjectError, alpha_of, threshold_value, with_mask
 from .._warp import warp
 from .cameras import cameras_text, check_frame_size, new_intrinsics, write_cameras
@@ -139,7 +139,7 @@ def object_of(image, before, selection, erase_specks):
     kept = None if selection.dropped is None or erase_specks else selection.alpha
     if erase_specks:
         image = erase(image, selection.dropped)
-    return image, Measured(before, selection.alpha, channels_of(image)), kept
+    return image, Measured(before, selection.alpha, rgba_rows(image, selection)), kept
 
 
 SPECK_FRACTION = 0.05  # islands below this fraction of the largest are specks, for the report's advice

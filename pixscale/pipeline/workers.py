@@ -63,24 +63,34 @@ def png_pixels(path):
     return int.from_bytes(head[16:20], "big") * int.from_bytes(head[20:24], "big") or None
 
 
-def size_run(dataset, filter, jobs, sized):
-    """``(jobs, kernels)`` of a run of ``dataset``: ``jobs``, or :func:`size_jobs` of them if ``sized`` (they were
-    not given); ``kernels`` as :class:`Workers` takes them, from the first view's header (None if unreadable)."""
+def size_run(dataset, options, jobs, sized):
+    """``(jobs, kernels)`` of a run of ``dataset`` with the image :class:`~pixscale.Options` ``options``: ``jobs``,
+    or :func:`size_jobs` of them if ``sized`` (they were not given); ``kernels`` as :class:`Workers` takes them
+    (:func:`kernels_for` the first view)."""
     first = next((v.path for s in dataset.samples for v in s.views if v.path is not None), None)
-    return size_jobs(jobs, dataset.n_views, png_pixels(first)) if sized else jobs, kernels_for(first, filter)
+    return size_jobs(jobs, dataset.n_views, png_pixels(first)) if sized else jobs, kernels_for(first, options)
 
 
-def kernels_for(path, filter):
-    """``"DTYPE CHANNELS FILTER"`` (``"uint8 4 bilinear"``) of the kernels a run whose first view is ``path``
-    needs (see ``kernels=`` of :class:`Workers`; CHANNELS ``4,2`` where the header cannot tell); None if the
-    view's dtype cannot be told."""
+def kernels_for(path, options):
+    """``"DTYPE CHANNELS FILTER"`` (``"uint8 4 bilinear"``) of the kernels a run with the image
+    :class:`~pixscale.Options` ``options`` whose first view is ``path`` needs (see ``kernels=`` of
+    :class:`Workers`); None if the view's dtype cannot be told.
+
+    The dtype and the channel count are read from the PNG header; CHANNELS is
+    ``4,2`` where the header cannot tell (no alpha: a masked view), and takes 2
+    besides where the component filter's specks are kept (each view's object
+    is then warped alone, one channel, by the gray+alpha images' loop).
+    """
     from .io import view_kind
 
     kind = view_kind(path) if path is not None else None
     if kind is None:
         return None
     dtype, channels = kind
-    return f"{dtype.name} {channels or '4,2'} {filter}"
+    counts = {4, 2} if channels is None else {channels}
+    if options.object_mask.filters and not options.erase_specks:
+        counts.add(2)
+    return f"{dtype.name} {','.join(map(str, sorted(counts, reverse=True)))} {options.filter}"
 
 
 def parse_kernels(spec):

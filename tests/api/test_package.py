@@ -101,14 +101,16 @@ def test_import_compiles_nothing_and_changes_no_numba_setting():
 
 
 def _dispatchers():
+    """Every numba dispatcher of the CPU kernels' modules (``pixscale/kernels/*.py``), by name."""
+    import importlib
+    from pathlib import Path
+
     import numba
 
-    from pixscale.kernels import measure as _measure
-    from pixscale.kernels import store as _store
-    from pixscale.kernels import taps as _resample
-
+    folder = Path(_kernels.__file__).parent
     found = {}
-    for module in (_measure, _kernels, _resample, _store):
+    for path in sorted(folder.glob("[!_]*.py")):
+        module = importlib.import_module(f"pixscale.kernels.{path.stem}")
         found.update((n, v) for n, v in vars(module).items() if isinstance(v, numba.core.dispatcher.Dispatcher))
     return found
 
@@ -125,7 +127,10 @@ def test_kernel_flags_are_decided_once():
     assert {"measure_alpha", "measure_words", "warp_window", "warp_bilinear", "count_above"} <= set(kernels)
     assert "axis_taps" in kernels
     assert {"warp_taps", "lanczos_taps", "area_taps", "finish"} <= set(kernels)
+    assert {"count_spans", "probe_rows", "warp_rgba8_up", "search_scale", "warp_window4", "finish4"} <= set(kernels)
     strict = {"axis_taps", "lanczos_taps", "area_taps", "_lanczos8", "area_width"}  # taps: no fastmath at all
+    # exact mode's compiled search: every float operation as the Python search's (kernels/search.py)
+    strict |= {n for n, k in kernels.items() if k.py_func.__module__ == "pixscale.kernels.search"}
     sets = set()
     for name, kernel in kernels.items():
         opts = kernel.targetoptions

@@ -366,3 +366,38 @@ def test_run_parallel_reraises_an_interrupt_before_ordinary_errors():
 def test_normalize_batch_rejects_bad_thread_counts(threads, error):
     with pytest.raises(error, match="threads"):
         pixscale.normalize_batch(np.zeros((2, 8, 8), np.uint8), threads=threads)
+
+
+def test_plan_takes_what_numpy_can_read(rng):
+    """A PIL image or any object with ``__array__`` is planned as its array (each step converts it)."""
+    from PIL import Image
+
+    img = rgba(rng, soft_shape(rng, 64))
+
+    class ArrayLike:
+        def __array__(self, dtype=None, copy=None):
+            return img
+
+    want = pixscale.plan(img, target=0.35)
+    assert pixscale.plan(Image.fromarray(img), target=0.35) == want
+    assert pixscale.plan(ArrayLike(), target=0.35) == want
+    assert pixscale.plan_group([ArrayLike(), img], target=0.35) == pixscale.plan_group([img, img], target=0.35)
+
+
+def test_the_probe_warps_an_rgba_image_itself_only_where_its_alpha_is_the_objects(rng):
+    """_plan.rgba_rows: the image as flat rows, a view of it, for uint16 and float RGBA whose alpha the component
+    filter kept whole; None for uint8 (its own probe), two channels, strided or non-native arrays, dropped specks."""
+    from pixscale import _plan
+    from pixscale._object import Selection
+
+    whole = Selection(None, None, 0, 0)
+    for dtype in (np.uint16, np.float32, np.float64):
+        img = rgba(rng, soft_shape(rng, 32), dtype)
+        rows = _plan.rgba_rows(img, whole)
+        assert rows.shape == (32, 128) and np.shares_memory(rows, img)
+        assert _plan.rgba_rows(img, Selection(None, np.zeros((32, 32), bool), 1, 3)) is None
+        assert _plan.rgba_rows(img[:, ::-1], whole) is None
+        assert _plan.rgba_rows(img.astype(img.dtype.newbyteorder(">")), whole) is None
+        assert _plan.rgba_rows(np.ascontiguousarray(img[..., 2:]), whole) is None
+    assert _plan.rgba_rows(rgba(rng, soft_shape(rng, 32)), whole) is None
+    assert _plan.rgba_rows([[[0.0, 0.0, 0.0, 1.0]]], whole) is None  # not an array: the general loop

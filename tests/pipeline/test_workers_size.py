@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixscale import synth
+from pixscale import Options, synth
 from pixscale.pipeline import warm, workers
 from pixscale.pipeline.driver import run
 from pixscale.pipeline.io import write_png
@@ -154,11 +154,15 @@ def test_the_kernels_a_run_loads_are_those_of_its_first_views_header(tmp_path):
     rgb8 = tmp_path / "rgb8.png"
     write_png(rgb8, np.zeros((4, 5, 3), np.uint8))
     (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a png")
-    assert workers.kernels_for(rgba16, "auto") == "uint16 4 auto"
-    assert workers.kernels_for(la8, "bilinear") == "uint8 2 bilinear"
-    assert workers.kernels_for(rgb8, "bilinear") == "uint8 4,2 bilinear"
-    assert workers.kernels_for(tmp_path / "a.jpg", "bilinear") is None
-    assert workers.kernels_for(None, "bilinear") is None
+    plain = Options()
+    assert workers.kernels_for(rgba16, Options(filter="auto")) == "uint16 4 auto"
+    assert workers.kernels_for(la8, plain) == "uint8 2 bilinear"
+    assert workers.kernels_for(rgb8, plain) == "uint8 4,2 bilinear"
+    assert workers.kernels_for(tmp_path / "a.jpg", plain) is None
+    assert workers.kernels_for(None, plain) is None
+    # Specks kept: each view's object is warped alone, one channel (the gray+alpha loop); erased, it is not.
+    assert workers.kernels_for(rgba16, Options(min_component=0.05)) == "uint16 4,2 bilinear"
+    assert workers.kernels_for(rgba16, Options(keep="largest", erase_specks=True)) == "uint16 4 bilinear"
     assert workers.parse_kernels("uint8 4,2 bilinear") == ("uint8", (4, 2), "bilinear")
 
 
