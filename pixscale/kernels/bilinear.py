@@ -289,8 +289,8 @@ def warp_bilinear(
         y1 = ys1[i]
         if vertical_first:
             if four:  # each branch on ``four`` holds all that depends on it: numba drops the other whole
-                if premult:
-                    _blend_rows_premult4(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
+                if premult:  # the helper, which takes the four-channel blend: inlined here, numba 0.58 compiled longer
+                    _blend_rows_premult(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], nc, rowf[: s_hi - s_lo])
                 else:
                     _blend_rows(a, src[y0, s_lo:s_hi], b, src[y1, s_lo:s_hi], rowf[: s_hi - s_lo])
                 _gather4_runs(rowf, xo0, xo1, wx0, wx1, straight, j_a, j_b, ba)
@@ -363,15 +363,21 @@ def _taps(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, ny, nx):
 def warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out):
     """Bilinear warp into ``out`` (ny, nx*nc): output rows ``r0...`` and columns ``c0...`` of the full canvas.
 
-    The whole resample in one call: taps of both axes (:func:`_taps`),
-    scratch rows and :func:`warp_bilinear` for the flat source rows ``src``
+    The whole resample in one call: taps of both axes and scratch rows
+    (:func:`_window`), then :func:`warp_bilinear` for the flat source rows ``src``
     (H, W*nc).  ``consts`` is ``0, 0.5, 1, maxval`` in the working float
     type, which also sets the type of the weights.  Four channels have a
     kernel of their own with the same arguments and bits: :func:`warp_window4`,
     and for uint8 :func:`warp_rgba8_up` and :func:`warp_rgba8_down`.  The
     other filters' twin is :func:`pixscale.kernels.taps.warp_taps_window`.
     """
-    _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, False)
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b, rowf, bufs = _window(
+        src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, consts, out
+    )
+    warp_bilinear(
+        src, nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi,
+        j_lo, j_hi, j_a, j_b, scale < 1.0, premult, rounding, consts, out, rowf, bufs, False,
+    )  # fmt: skip
 
 
 @jit
@@ -380,47 +386,31 @@ def warp_window4(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult
 
     The same loop, compiled with the four-channel passes only (a fifth less
     to compile: docs/benchmarks.md).  Exact mode's probe of such an image
-    warps its alpha as the last of four channels (:func:`pixscale.kernels.count.warp_count`), so that
-    the image's first call compiles this kernel and not :func:`warp_window` too.
+    warps the image itself and counts its alpha (:func:`pixscale.kernels.count.warp_count`),
+    so that its first call compiles this kernel and not :func:`warp_window` too.
+    Written out beside :func:`warp_window` rather than sharing an inlined body:
+    numba 0.58 copies an inlined body's IR statement by statement, a quadratic
+    cost that made the two kernels compile in 40 s each there.
     """
-    _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, True)
+    ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b, rowf, bufs = _window(
+        src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, consts, out
+    )
+    warp_bilinear(
+        src, nc, ys[0], ys[1], wy[0], wy[1], xo[0], xo[1], wx[0, j_lo:j_hi], wx[1, j_lo:j_hi], x_lo, x_hi,
+        j_lo, j_hi, j_a, j_b, scale < 1.0, premult, rounding, consts, out, rowf, bufs, True,
+    )  # fmt: skip
 
 
 @jit_inline
-def _warp_window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, premult, rounding, consts, out, four):
-    """The body of :func:`warp_window` and :func:`warp_window4`; ``four`` is their constant."""
+def _window(src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, consts, out):
+    """:func:`_taps` of a window ``out`` (ny, nx*nc), and the scratch rows of :func:`warp_bilinear`."""
     wd = consts.dtype
     ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b = _taps(
         src, nc, scale, src_cx, src_cy, dst_cx, dst_cy, r0, c0, wd, out.shape[0], out.shape[1] // nc
     )
     rowf = np.empty(nc * max(x_hi - x_lo, j_hi - j_lo, 1), wd)
     bufs = np.empty((2, nc * (j_hi - j_lo)), wd)
-    warp_bilinear(
-        src,
-        nc,
-        ys[0],
-        ys[1],
-        wy[0],
-        wy[1],
-        xo[0],
-        xo[1],
-        wx[0, j_lo:j_hi],
-        wx[1, j_lo:j_hi],
-        x_lo,
-        x_hi,
-        j_lo,
-        j_hi,
-        j_a,
-        j_b,
-        scale < 1.0,
-        premult,
-        rounding,
-        consts,
-        out,
-        rowf,
-        bufs,
-        four,
-    )
+    return ys, wy, xo, wx, j_lo, j_hi, x_lo, x_hi, j_a, j_b, rowf, bufs
 
 
 @jit_helper
